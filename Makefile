@@ -1,0 +1,52 @@
+# The Makefile is a table of contents: every recipe calls a script or a tool.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV := . .local/airflow.env &&
+QUICK ?=
+
+.PHONY: install services services-stop airflow-init demo test bench airflow constraints trigger-upload scraping-report clean
+
+install: $(VENV)/.installed
+
+# System packages first (mysqlclient compiles against libmariadb-dev), then the pinned venv.
+$(VENV)/.installed: requirements.txt constraints.txt
+	scripts/services.sh packages
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip==25.2
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	scripts/link_project.sh
+	touch $@
+
+# Regenerate the constraints file from a clean install of requirements.txt.
+constraints:
+	rm -rf /tmp/constraints-venv && python3 -m venv /tmp/constraints-venv
+	/tmp/constraints-venv/bin/pip install -q --upgrade pip==25.2
+	/tmp/constraints-venv/bin/pip install -q -r requirements.txt
+	/tmp/constraints-venv/bin/pip freeze > constraints.txt
+
+services: install
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+# Metadata DB, pools; safe to run again.
+airflow-init: services
+	$(ENV) scripts/airflow_init.sh
+
+demo: airflow-init
+	$(ENV) $(PY) scripts/demo.py
+
+test: airflow-init
+	$(ENV) $(VENV)/bin/pytest tests
+
+bench: airflow-init
+	$(ENV) $(PY) bench/run_bench.py $(if $(QUICK),--quick,)
+
+# The Airflow UI and scheduler on the local services (Ctrl-C stops the whole process group).
+airflow: airflow-init
+	$(ENV) scripts/airflow_standalone.sh
+
+clean: services-stop
+	rm -rf .local

@@ -1,0 +1,1 @@
+"""Call-centre data pipelines on Airflow: the code the DAGs in ``dags/`` call."""

@@ -1,0 +1,62 @@
+"""Everything that differs between Airflow versions, in one place.
+
+The project targets Airflow 3.3 (Task SDK, ``airflow.sdk``). An Airflow 2.11 leg only has to
+extend the ``except ImportError`` branches below; no other module imports Airflow internals that
+moved between major versions.
+"""
+
+from __future__ import annotations
+
+try:  # Airflow 3.x: the Task SDK is the public authoring interface.
+    from airflow.sdk import Param, Variable, dag, get_current_context, task
+    from airflow.sdk.bases.hook import BaseHook
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+
+    AIRFLOW_3 = True
+except ImportError:  # pragma: no cover - Airflow 2.11 leg
+    from airflow.decorators import dag, task  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowFailException, AirflowNotFoundException  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.models import Variable  # type: ignore[no-redef]
+    from airflow.models.param import Param  # type: ignore[no-redef]
+    from airflow.operators.python import get_current_context  # type: ignore[no-redef]
+
+    AIRFLOW_3 = False
+
+
+def redact(text: str) -> str:
+    """Mask every secret Airflow knows about (connection passwords, sensitive variables)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import redact as _redact
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.utils.log.secrets_masker import redact as _redact
+    return str(_redact(text))
+
+
+def get_variable(key: str, default: str | None = None) -> str | None:
+    """Read an Airflow Variable (env ``AIRFLOW_VAR_<KEY>`` first, then the metastore)."""
+    return Variable.get(key, default)
+
+
+def logical_date_of(context) -> object:
+    """The run's logical date (3.x may leave it None for asset- or API-triggered runs)."""
+    return context.get("logical_date") or context["dag_run"].run_after
+
+
+def try_number_of(context) -> int:
+    return int(context["ti"].try_number)
+
+
+def log_url_of(context) -> str:
+    return str(context["ti"].log_url)
+
+
+def run_url_of(context) -> str:
+    """Link to the DAG run in the UI (base URL from ``[api] base_url``)."""
+    from urllib.parse import quote
+
+    from airflow.configuration import conf
+
+    base = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
+    dag_run = context["dag_run"]
+    return f"{base}/dags/{dag_run.dag_id}/runs/{quote(dag_run.run_id)}"

@@ -1,0 +1,81 @@
+"""Connection ids (the contract other tools rely on) and the preflight check that uses them."""
+
+from __future__ import annotations
+
+import logging
+
+from callcentre.common.compat import AirflowFailException, AirflowNotFoundException, BaseHook
+
+IVR_MARIADB = "ivr_mariadb"
+ANALYTICS_POSTGRES = "analytics_postgres"
+SCRAPING_POSTGRES = "scraping_postgres"
+SCRAPING_API = "scraping_api"
+SLACK_ALERTS = "slack_alerts"
+
+log = logging.getLogger(__name__)
+
+# Seconds a preflight waits for a database to answer before calling it unreachable.
+CONNECT_TIMEOUT_S = 10
+
+
+class SourceUnavailable(RuntimeError):
+    """A database did not answer: transient, the task is retried with backoff."""
+
+
+def require_connection(conn_id: str):
+    """Return the connection or fail at once (a missing connection never fixes itself by retrying)."""
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException as err:
+        env = "AIRFLOW_CONN_" + conn_id.upper()
+        raise AirflowFailException(
+            f"Airflow connection {conn_id!r} is not defined. Create it in the UI (Admin > Connections), "
+            f"with `airflow connections add {conn_id} ...`, or export {env}."
+        ) from err
+
+
+def check_databases(conn_ids: list[str]) -> dict[str, str]:
+    """Fail fast with a readable message when a connection is missing or a database is down.
+
+    Returns ``{conn_id: server version}`` for the log.
+    """
+    versions = {}
+    for conn_id in conn_ids:
+        conn = require_connection(conn_id)
+        try:
+            if conn.conn_type == "mysql":
+                versions[conn_id] = _mysql_version(conn_id)
+            elif conn.conn_type in ("postgres", "postgresql"):
+                versions[conn_id] = _postgres_version(conn_id)
+            else:
+                raise AirflowFailException(f"connection {conn_id!r} has type {conn.conn_type!r}; expected a database")
+        except AirflowFailException:
+            raise
+        except Exception as err:  # the driver's own error types differ; the message is what matters
+            raise SourceUnavailable(
+                f"database of connection {conn_id!r} ({conn.host}:{conn.port}) is unreachable: {err}"
+            ) from err
+        log.info("preflight: %s answers (%s)", conn_id, versions[conn_id])
+    return versions
+
+
+def _mysql_version(conn_id: str) -> str:
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    hook = MySqlHook(mysql_conn_id=conn_id)
+    conn = hook.get_conn()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT VERSION()")
+        return str(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _postgres_version(conn_id: str) -> str:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook(postgres_conn_id=conn_id, options=None)
+    with hook.get_conn() as conn, conn.cursor() as cur:
+        cur.execute("SHOW server_version")
+        return str(cur.fetchone()[0])

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Prepare Airflow's metadata DB (PostgreSQL) and the pools the DAGs use. Safe to run again.
+# Expects .local/airflow.env to be sourced.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+AIRFLOW="$ROOT/.venv/bin/airflow"
+stamp="$AIRFLOW_HOME/.migrated-$("$ROOT/.venv/bin/python" -c 'import airflow; print(airflow.__version__)')"
+if [ ! -f "$stamp" ]; then
+  echo "[airflow-init] migrating the metadata database"
+  "$AIRFLOW" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 40 "$AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }
+  touch "$stamp"
+fi
+# Pools cap concurrent load on systems we do not own (see docs/operations.md).
+"$AIRFLOW" pools set ivr_mariadb "${IVR_MARIADB_POOL_SLOTS:-4}" "Concurrent queries against the IVR MariaDB" >/dev/null
+"$AIRFLOW" pools set scraping_api "${SCRAPING_API_POOL_SLOTS:-4}" "Concurrent calls to the external scraping API" >/dev/null
+echo "[airflow-init] metadata DB and pools ready"

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Local MariaDB (IVR source) and PostgreSQL (analytics, scraping, Airflow metadata) on loopback,
+# plus the stand-ins for Slack and the scraping API. Idempotent: running services are reused.
+#
+#   scripts/services.sh start   install what is missing, start everything, write .local/airflow.env
+#   scripts/services.sh stop    stop everything this script started (by pid file, never by name)
+#   scripts/services.sh status
+#
+# Data lives under .local/ (git-ignored). Ports are picked once and kept in .local/ports.env.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LOCAL="$ROOT/.local"
+VENV_PY="$ROOT/.venv/bin/python"
+MY_DIR="$LOCAL/mariadb"
+PG_DIR="$LOCAL/postgres"
+FAKE_DIR="$LOCAL/fakes"
+
+log() { printf '[services] %s\n' "$*"; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+install_packages() {
+  local missing=()
+  command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server mariadb-client)
+  dpkg -s libmariadb-dev >/dev/null 2>&1 || missing+=(libmariadb-dev)
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing apt packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+pg_bin() {
+  # Prefer the distribution's versioned binaries; fall back to whatever is on PATH.
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -n "$d" ] && [ -x "$d/$1" ]; then echo "$d/$1"; else command -v "$1"; fi
+}
+
+as_postgres() { runuser -u postgres -- "$@"; }
+
+ensure_ports() {
+  mkdir -p "$LOCAL"
+  if [ ! -f "$LOCAL/ports.env" ]; then
+    {
+      echo "MARIADB_PORT=$(free_port)"
+      echo "POSTGRES_PORT=$(free_port)"
+      echo "FAKE_SLACK_PORT=$(free_port)"
+      echo "FAKE_SCRAPING_API_PORT=$(free_port)"
+      echo "AIRFLOW_API_PORT=$(free_port)"
+      echo "IVR_DB_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+      echo "PG_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+      echo "SCRAPING_API_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+    } >"$LOCAL/ports.env"
+  fi
+  # shellcheck disable=SC1091
+  . "$LOCAL/ports.env"
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_mariadb() {
+  local sock="$MY_DIR/run/mysqld.sock"
+  if alive "$MY_DIR/run/mysqld.pid" && mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+    log "MariaDB already running on 127.0.0.1:$MARIADB_PORT"
+    return
+  fi
+  mkdir -p "$MY_DIR/data" "$MY_DIR/run" "$MY_DIR/log"
+  chown -R mysql:mysql "$MY_DIR"
+  if [ ! -d "$MY_DIR/data/mysql" ]; then
+    log "initialising MariaDB data directory"
+    mariadb-install-db --user=mysql --datadir="$MY_DIR/data" --auth-root-authentication-method=socket \
+      --skip-test-db >"$MY_DIR/log/install.log" 2>&1
+  fi
+  log "starting MariaDB on 127.0.0.1:$MARIADB_PORT"
+  local mariadbd=/usr/sbin/mariadbd
+  [ -x "$mariadbd" ] || mariadbd=$(command -v mariadbd)
+  setsid "$mariadbd" --no-defaults --user=mysql --datadir="$MY_DIR/data" --port="$MARIADB_PORT" \
+    --bind-address=127.0.0.1 --socket="$sock" --pid-file="$MY_DIR/run/mysqld.pid" \
+    --log-error="$MY_DIR/log/error.log" --innodb-buffer-pool-size=512M \
+    --innodb-flush-log-at-trx-commit=2 --max-connections=200 \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 1 60); do
+    mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null || { cat "$MY_DIR/log/error.log" >&2; exit 1; }
+  mariadb --socket="$sock" -uroot <<SQL
+CREATE DATABASE IF NOT EXISTS ivr CHARACTER SET utf8mb4;
+CREATE USER IF NOT EXISTS 'ivr_etl'@'127.0.0.1' IDENTIFIED BY '$IVR_DB_PASSWORD';
+CREATE USER IF NOT EXISTS 'ivr_etl'@'localhost' IDENTIFIED BY '$IVR_DB_PASSWORD';
+GRANT ALL PRIVILEGES ON ivr.* TO 'ivr_etl'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON ivr.* TO 'ivr_etl'@'localhost';
+-- PROCESS + CONNECTION ADMIN let tests observe and kill the ETL's own queries (outage drills).
+GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'ivr_etl'@'127.0.0.1';
+FLUSH PRIVILEGES;
+SQL
+}
+
+start_postgres() {
+  local initdb pg_ctl psql
+  initdb=$(pg_bin initdb); pg_ctl=$(pg_bin pg_ctl); psql=$(command -v psql)
+  mkdir -p "$PG_DIR/run" "$PG_DIR/log"
+  chown postgres:postgres "$PG_DIR" "$PG_DIR/run" "$PG_DIR/log"
+  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+    log "initialising PostgreSQL data directory"
+    mkdir -p "$PG_DIR/data"; chown postgres:postgres "$PG_DIR/data"; chmod 700 "$PG_DIR/data"
+    as_postgres "$initdb" -D "$PG_DIR/data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >"$PG_DIR/log/initdb.log" 2>&1
+  fi
+  if as_postgres "$pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    log "PostgreSQL already running on 127.0.0.1:$POSTGRES_PORT"
+  else
+    log "starting PostgreSQL on 127.0.0.1:$POSTGRES_PORT"
+    # setsid: the server gets its own process group, so a Ctrl-C in this shell never reaches it.
+    as_postgres setsid "$pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log/postgres.log" -w -t 60 \
+      -o "-p $POSTGRES_PORT -k $PG_DIR/run -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c synchronous_commit=off -c fsync=off -c full_page_writes=off" \
+      start >/dev/null
+  fi
+  local q=(as_postgres "$psql" -h "$PG_DIR/run" -p "$POSTGRES_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
+  "${q[@]}" -c "DO \$\$BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'etl') THEN
+        CREATE ROLE etl LOGIN PASSWORD '$PG_PASSWORD';
+      END IF; END\$\$;"
+  for db in analytics scraping airflow; do
+    if [ "$("${q[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
+      "${q[@]}" -c "CREATE DATABASE $db OWNER etl"
+    fi
+  done
+}
+
+start_fake() {
+  # $1 name, $2 module, $3 port
+  local pidfile="$FAKE_DIR/$1.pid"
+  mkdir -p "$FAKE_DIR"
+  if alive "$pidfile"; then log "$1 already running on 127.0.0.1:$3"; return; fi
+  log "starting $1 on 127.0.0.1:$3"
+  setsid "$VENV_PY" -m "$2" --port "$3" --record "$FAKE_DIR/$1.jsonl" \
+    </dev/null >>"$FAKE_DIR/$1.log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+write_env() {
+  local env="$LOCAL/airflow.env"
+  local tz="${IVR_TIMEZONE:-UTC}"
+  cat >"$env" <<EOF
+# Written by scripts/services.sh; source it before any airflow command:  . .local/airflow.env
+export AIRFLOW_HOME="$LOCAL/airflow"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+export AIRFLOW__CORE__PARALLELISM=8
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"
+# Naive dates on the CLI (dags test, backfill) and the UI default mean the IVR's local calendar.
+export AIRFLOW__CORE__DEFAULT_TIMEZONE="$tz"
+export AIRFLOW__API__DEFAULT_UI_TIMEZONE="$tz"
+export AIRFLOW__API__PORT=$AIRFLOW_API_PORT
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW_API_PORT"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=False
+export AIRFLOW_VAR_IVR_TIMEZONE="$tz"
+export AIRFLOW_VAR_SCRAPING_UPLOADS_DIR="$LOCAL/uploads"
+export AIRFLOW_VAR_SCRAPING_RESULTS_DIR="$LOCAL/results"
+export AIRFLOW_CONN_IVR_MARIADB='{"conn_type": "mysql", "host": "127.0.0.1", "port": $MARIADB_PORT, "login": "ivr_etl", "password": "$IVR_DB_PASSWORD", "schema": "ivr"}'
+export AIRFLOW_CONN_ANALYTICS_POSTGRES='{"conn_type": "postgres", "host": "127.0.0.1", "port": $POSTGRES_PORT, "login": "etl", "password": "$PG_PASSWORD", "schema": "analytics"}'
+export AIRFLOW_CONN_SCRAPING_POSTGRES='{"conn_type": "postgres", "host": "127.0.0.1", "port": $POSTGRES_PORT, "login": "etl", "password": "$PG_PASSWORD", "schema": "scraping"}'
+export AIRFLOW_CONN_SLACK_ALERTS='{"conn_type": "slackwebhook", "password": "http://127.0.0.1:$FAKE_SLACK_PORT/services/T000/B000/local"}'
+export AIRFLOW_CONN_SCRAPING_API='{"conn_type": "http", "host": "127.0.0.1", "port": $FAKE_SCRAPING_API_PORT, "schema": "http", "password": "$SCRAPING_API_TOKEN"}'
+# For scripts and tests: where the local services and their records are.
+export CALLCENTRE_LOCAL_DIR="$LOCAL"
+export CALLCENTRE_MARIADB_SOCKET="$MY_DIR/run/mysqld.sock"
+export CALLCENTRE_FAKE_SLACK_RECORD="$FAKE_DIR/fake_slack.jsonl"
+EOF
+  mkdir -p "$LOCAL/airflow" "$LOCAL/uploads" "$LOCAL/results"
+  log "wrote $env"
+}
+
+stop_all() {
+  ensure_ports
+  for f in "$FAKE_DIR"/*.pid; do
+    [ -f "$f" ] || continue
+    if alive "$f"; then kill -TERM -- "-$(cat "$f")" 2>/dev/null || kill "$(cat "$f")" 2>/dev/null || true; fi
+    rm -f "$f"
+  done
+  if [ -f "$PG_DIR/data/PG_VERSION" ]; then
+    as_postgres "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  if alive "$MY_DIR/run/mysqld.pid"; then
+    local pid; pid=$(cat "$MY_DIR/run/mysqld.pid")
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  fi
+  log "stopped"
+}
+
+case "${1:-start}" in
+  packages) install_packages ;;
+  start)
+    install_packages
+    ensure_ports
+    start_mariadb
+    start_postgres
+    start_fake fake_slack callcentre.fakes.slack_server "$FAKE_SLACK_PORT"
+    [ -f "$ROOT/include/callcentre/fakes/scraping_api_server.py" ] && \
+      start_fake fake_scraping_api callcentre.fakes.scraping_api_server "$FAKE_SCRAPING_API_PORT"
+    write_env
+    ;;
+  stop) stop_all ;;
+  status)
+    ensure_ports
+    alive "$MY_DIR/run/mysqld.pid" && log "MariaDB up on $MARIADB_PORT" || log "MariaDB down"
+    as_postgres "$(pg_bin pg_ctl)" -D "$PG_DIR/data" status >/dev/null 2>&1 && log "PostgreSQL up on $POSTGRES_PORT" || log "PostgreSQL down"
+    ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
