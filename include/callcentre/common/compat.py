@@ -60,3 +60,31 @@ def run_url_of(context) -> str:
     base = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
     dag_run = context["dag_run"]
     return f"{base}/dags/{dag_run.dag_id}/runs/{quote(dag_run.run_id)}"
+
+
+# --- Appended for the scraping pipeline (issue 4) -------------------------------------------------
+try:  # Airflow 3.x
+    from airflow.sdk import BaseSensorOperator, PokeReturnValue
+    from airflow.sdk.exceptions import AirflowSkipException
+except ImportError:  # pragma: no cover - Airflow 2.11 leg
+    from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef]
+
+
+def clear_number_of(context) -> int:
+    """How many times the run was cleared (0 for a fresh run); 2.11 has no such counter."""
+    return int(getattr(context["dag_run"], "clear_number", 0) or 0)
+
+
+def dagrun_state_of(context, dag_id: str, run_id: str) -> str | None:
+    """State of another DAG run, from inside a task (3.x: Task SDK call; no ORM in workers).
+
+    Returns None when the run does not exist.
+    """
+    ti = context["ti"]
+    try:
+        return str(ti.get_dagrun_state(dag_id=dag_id, run_id=run_id))
+    except Exception as err:  # noqa: BLE001 - the SDK raises its own error type for a missing run
+        if "not found" in str(err).lower() or "404" in str(err):
+            return None
+        raise
