@@ -1,0 +1,77 @@
+"""Airflow DAG, one run per uploaded Excel file: read the phone numbers, look them up in batches, write the results.
+
+Triggered by the web app or ``scripts/trigger_upload.py`` (REST: ``POST /api/v2/dags/scraping_upload/dagRuns``
+with ``dag_run_id = upload__<sha256[:16]>`` and ``conf = {"file", "uploader"}``). The job row in
+``scraping.jobs`` follows the run; see docs/scraping.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from callcentre.common.compat import Param, dag, task
+from callcentre.scraping import config
+from callcentre.scraping.operators import LookupBatchSensor
+from callcentre.scraping.pipeline import on_task_failure, on_task_retry, on_task_start
+
+
+@dag(
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=8,
+    dagrun_timeout=config.DAGRUN_TIMEOUT,
+    tags=["scraping"],
+    doc_md=__doc__,
+    default_args={
+        "retries": config.DEFAULTS["max_retries"],
+        "retry_delay": config.retry_delay(),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=15),
+        "on_execute_callback": on_task_start,
+        "on_retry_callback": on_task_retry,
+        "on_failure_callback": on_task_failure,
+    },
+    params={
+        "file": Param(type="string", minLength=1, description="Stored upload, relative to the uploads folder"),
+        "uploader": Param(type="string", minLength=1, description="Who uploaded the file"),
+        "timeout_minutes": Param(None, type=["null", "number"], description="Default: scraping_timeout_minutes"),
+        "max_retries": Param(None, type=["null", "integer"], description="Default: scraping_max_retries"),
+        "batch_size": Param(None, type=["null", "integer"], description="Numbers per API call (default 250)"),
+    },
+)
+def scraping_upload():
+    @task
+    def register_job() -> int:
+        """Create the job row (status pending) for this upload; skip the run if the file was already uploaded."""
+        from callcentre.common.compat import get_current_context
+        from callcentre.scraping import pipeline
+
+        return pipeline.register_job(get_current_context())
+
+    @task
+    def read_numbers(job_id: int) -> list[dict]:
+        """Read and normalise the phone numbers; a bad workbook fails the job at once with the reason."""
+        from callcentre.scraping import pipeline
+
+        return pipeline.read_numbers(job_id)
+
+    @task
+    def write_results(job_id: int) -> dict:
+        """Write the results workbook (answers + rejected rows) and mark the job completed."""
+        from callcentre.scraping import pipeline
+
+        return pipeline.write_results_workbook(job_id)
+
+    job_id = register_job()
+    batches = read_numbers(job_id)
+    answers = LookupBatchSensor.partial(
+        task_id="lookup_batch",
+        pool="scraping_api",
+        retries=config.RETRIES_CAP,
+        execution_timeout=timedelta(minutes=10),
+    ).expand(batch=batches)
+    answers >> write_results(job_id)
+
+
+scraping_upload()

@@ -1,0 +1,267 @@
+"""The job table (``scraping.jobs``) and its batches: one idempotent migration and a repository.
+
+A job is one uploaded workbook = one run of DAG ``scraping_upload``. Its status follows Airflow:
+
+    pending -> processing -> completed
+                  |   ^
+                  v   |                (a task waits for a retry: retry_count + 1)
+               retrying
+    processing|retrying|pending -> failed | timeout   (first one wins: exactly one Slack alert)
+    failed|timeout|completed -> processing            (the run was cleared in Airflow: a re-run)
+
+Every transition is one conditional UPDATE, so callbacks, tasks and the reconcile DAG can race
+without double counting; the terminal transition returns the row only to the caller that made it.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+from callcentre.common.connections import SCRAPING_POSTGRES
+
+STATUSES = ("pending", "processing", "completed", "failed", "timeout", "retrying")
+ACTIVE = ("pending", "processing", "retrying")
+TERMINAL = ("completed", "failed", "timeout")
+
+MIGRATION = """
+CREATE SCHEMA IF NOT EXISTS scraping;
+CREATE TABLE IF NOT EXISTS scraping.jobs (
+    id                bigserial PRIMARY KEY,
+    file_name         text NOT NULL,
+    upload_path       text NOT NULL,
+    content_sha256    char(64) NOT NULL,
+    uploader          text NOT NULL,
+    status            text NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending','processing','completed','failed','timeout','retrying')),
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    started_at        timestamptz,
+    completed_at      timestamptz,
+    retry_count       integer NOT NULL DEFAULT 0,
+    max_retries       integer NOT NULL DEFAULT 3 CHECK (max_retries >= 0),
+    last_error        text,
+    total_numbers     integer NOT NULL DEFAULT 0,
+    processed_numbers integer NOT NULL DEFAULT 0,
+    rejected_rows     integer NOT NULL DEFAULT 0,
+    timeout_minutes   numeric(8,2) NOT NULL DEFAULT 30 CHECK (timeout_minutes > 0),
+    batch_size        integer NOT NULL DEFAULT 250,
+    dag_id            text NOT NULL DEFAULT 'scraping_upload',
+    airflow_run_id    text NOT NULL,
+    run_clear_number  integer NOT NULL DEFAULT 0,
+    results_file      text,
+    rejected          jsonb NOT NULL DEFAULT '[]'::jsonb,
+    alerted_at        timestamptz,
+    CONSTRAINT jobs_content_uq UNIQUE (content_sha256),
+    CONSTRAINT jobs_run_uq UNIQUE (dag_id, airflow_run_id)
+);
+CREATE INDEX IF NOT EXISTS jobs_status_idx ON scraping.jobs (status, started_at);
+CREATE TABLE IF NOT EXISTS scraping.batches (
+    job_id        bigint NOT NULL REFERENCES scraping.jobs (id) ON DELETE CASCADE,
+    batch_no      integer NOT NULL,
+    reference     text NOT NULL UNIQUE,
+    numbers       jsonb NOT NULL,
+    lookup_id     text,
+    submitted_at  timestamptz,
+    status        text NOT NULL DEFAULT 'new',
+    results       jsonb,
+    finished_at   timestamptz,
+    PRIMARY KEY (job_id, batch_no)
+);
+"""
+
+_JOB_COLUMNS = """id, file_name, upload_path, content_sha256, uploader, status, created_at, updated_at,
+    started_at, completed_at, retry_count, max_retries, last_error, total_numbers, processed_numbers,
+    rejected_rows, timeout_minutes::float AS timeout_minutes, batch_size, dag_id, airflow_run_id,
+    run_clear_number, results_file, alerted_at,
+    COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' AS deadline"""
+
+
+class JobRepository:
+    """All reads and writes of the job table, through connection ``scraping_postgres``."""
+
+    def __init__(self, conn_id: str = SCRAPING_POSTGRES):
+        self.conn_id = conn_id
+
+    @contextmanager
+    def _cursor(self):
+        """One transaction (PostgresHook hands out psycopg 3 on Airflow 3, psycopg2 on 2.11)."""
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        conn = PostgresHook(postgres_conn_id=self.conn_id).get_conn()
+        try:
+            with conn.cursor() as cur:
+                yield cur
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def _all(self, sql: str, params=()) -> list[dict]:
+        with self._cursor() as cur:
+            cur.execute(sql, params)
+            if not cur.description:
+                return []
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _one(self, sql: str, params=()) -> dict | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    # Schema -----------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Create the schema and tables if missing (safe to run at every run)."""
+        with self._cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('scraping.jobs migration'))")
+            cur.execute(MIGRATION)
+
+    # Jobs -------------------------------------------------------------------------------------
+    def register(self, *, file_name, upload_path, content_sha256, uploader, dag_id, run_id,
+                 timeout_minutes, max_retries, batch_size, clear_number=0) -> tuple[dict, bool]:
+        """Insert the job of an upload; return ``(job, created)``. The same content never makes two."""
+        row = self._one(
+            f"""INSERT INTO scraping.jobs (file_name, upload_path, content_sha256, uploader, dag_id,
+                    airflow_run_id, timeout_minutes, max_retries, batch_size, run_clear_number)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT DO NOTHING RETURNING {_JOB_COLUMNS}""",
+            (file_name, upload_path, content_sha256, uploader, dag_id, run_id, timeout_minutes,
+             max_retries, batch_size, clear_number),
+        )
+        if row:
+            return row, True
+        existing = self._one(
+            f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE content_sha256 = %s OR (dag_id = %s AND airflow_run_id = %s)"
+            " ORDER BY (airflow_run_id = %s) DESC LIMIT 1",
+            (content_sha256, dag_id, run_id, run_id),
+        )
+        return existing, False
+
+    def get(self, job_id: int) -> dict | None:
+        return self._one(f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE id = %s", (job_id,))
+
+    def by_run(self, dag_id: str, run_id: str) -> dict | None:
+        return self._one(
+            f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE dag_id = %s AND airflow_run_id = %s", (dag_id, run_id)
+        )
+
+    def active(self) -> list[dict]:
+        return self._all(f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status = ANY(%s) ORDER BY id", (list(ACTIVE),))
+
+    def mark_processing(self, dag_id: str, run_id: str, clear_number: int = 0) -> dict | None:
+        """Work starts (or resumes after a retry wait). A cleared run re-opens a finished job."""
+        reopened = self._one(
+            f"""UPDATE scraping.jobs SET status = 'processing', started_at = now(), completed_at = NULL,
+                    retry_count = retry_count + 1, run_clear_number = %s, alerted_at = NULL, updated_at = now()
+                WHERE dag_id = %s AND airflow_run_id = %s AND run_clear_number < %s
+                RETURNING {_JOB_COLUMNS}""",
+            (clear_number, dag_id, run_id, clear_number),
+        )
+        return reopened or self._one(
+            f"""UPDATE scraping.jobs SET status = 'processing', started_at = COALESCE(started_at, now()),
+                    updated_at = now()
+                WHERE dag_id = %s AND airflow_run_id = %s AND status IN ('pending', 'retrying')
+                RETURNING {_JOB_COLUMNS}""",
+            (dag_id, run_id),
+        )
+
+    def mark_retrying(self, dag_id: str, run_id: str, error: str) -> dict | None:
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = 'retrying', retry_count = retry_count + 1, last_error = %s,
+                    updated_at = now()
+                WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
+                RETURNING {_JOB_COLUMNS}""",
+            (error, dag_id, run_id, list(ACTIVE)),
+        )
+
+    def mark_ended(self, dag_id: str, run_id: str, status: str, error: str) -> dict | None:
+        """``failed`` or ``timeout``; returns the job only to the caller that made the transition."""
+        if status not in ("failed", "timeout"):
+            raise ValueError(status)
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, completed_at = now(), updated_at = now(),
+                    alerted_at = now()
+                WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
+                RETURNING {_JOB_COLUMNS}""",
+            (status, error, dag_id, run_id, list(ACTIVE)),
+        )
+
+    def mark_completed(self, job_id: int, processed_numbers: int, results_file: str) -> dict | None:
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = 'completed', processed_numbers = %s, results_file = %s,
+                    completed_at = now(), updated_at = now()
+                WHERE id = %s RETURNING {_JOB_COLUMNS}""",
+            (processed_numbers, results_file, job_id),
+        )
+
+    def set_numbers(self, job_id: int, total: int, rejected: list[dict]) -> None:
+        self._one(
+            """UPDATE scraping.jobs SET total_numbers = %s, rejected_rows = %s, rejected = %s::jsonb,
+                   updated_at = now() WHERE id = %s""",
+            (total, len(rejected), json.dumps(rejected), job_id),
+        )
+
+    def rejected_of(self, job_id: int) -> list[dict]:
+        row = self._one("SELECT rejected FROM scraping.jobs WHERE id = %s", (job_id,))
+        return list(row["rejected"]) if row else []
+
+    # Batches ----------------------------------------------------------------------------------
+    def save_batches(self, job_id: int, batches: list[tuple[str, list[str]]]) -> list[int]:
+        """Store ``[(reference, numbers)]`` as batches 0..n-1 (a retry keeps what exists)."""
+        with self._cursor() as cur:
+            cur.executemany(
+                "INSERT INTO scraping.batches (job_id, batch_no, reference, numbers) VALUES (%s, %s, %s, %s::jsonb) "
+                "ON CONFLICT (job_id, batch_no) DO NOTHING",
+                [(job_id, no, ref, json.dumps(nums)) for no, (ref, nums) in enumerate(batches)],
+            )
+            cur.execute("SELECT batch_no FROM scraping.batches WHERE job_id = %s ORDER BY batch_no", (job_id,))
+            return [row[0] for row in cur.fetchall()]
+
+    def batch(self, job_id: int, batch_no: int) -> dict | None:
+        return self._one("SELECT * FROM scraping.batches WHERE job_id = %s AND batch_no = %s", (job_id, batch_no))
+
+    def record_submission(self, job_id: int, batch_no: int, lookup_id: str) -> None:
+        self._one(
+            """UPDATE scraping.batches SET lookup_id = %s, submitted_at = now(), status = 'submitted'
+               WHERE job_id = %s AND batch_no = %s""",
+            (lookup_id, job_id, batch_no),
+        )
+
+    def record_results(self, job_id: int, batch_no: int, status: str, results: list[dict] | None) -> None:
+        self._one(
+            """UPDATE scraping.batches SET status = %s, results = %s::jsonb, finished_at = now()
+               WHERE job_id = %s AND batch_no = %s""",
+            (status, json.dumps(results) if results is not None else None, job_id, batch_no),
+        )
+
+    def results_of(self, job_id: int) -> list[dict]:
+        rows = self._all(
+            "SELECT batch_no, status, results FROM scraping.batches WHERE job_id = %s ORDER BY batch_no", (job_id,)
+        )
+        missing = [r["batch_no"] for r in rows if r["status"] != "done"]
+        if missing:
+            raise RuntimeError(f"batches {missing} of job {job_id} have no results yet")
+        return [answer for r in rows for answer in (r["results"] or [])]
+
+    # Report -----------------------------------------------------------------------------------
+    def counts_by_status(self) -> dict[str, int]:
+        rows = self._all("SELECT status, count(*) AS n FROM scraping.jobs GROUP BY status")
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update({r["status"]: r["n"] for r in rows})
+        return counts
+
+    def overdue(self) -> list[dict]:
+        return self._all(
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status = ANY(%s)
+                AND COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' < now() ORDER BY id""",
+            (list(ACTIVE),),
+        )
+
+    def recent_failures(self, hours: float = 24, limit: int = 20) -> list[dict]:
+        return self._all(
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout')
+                AND updated_at > now() - %s * interval '1 hour' ORDER BY updated_at DESC LIMIT %s""",
+            (hours, limit),
+        )

@@ -1,0 +1,67 @@
+"""The batch task: submit one batch once, then poll it without holding a worker slot."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from callcentre.common import compat
+from callcentre.common.compat import AirflowFailException, BaseSensorOperator, PokeReturnValue
+from callcentre.scraping import config
+
+
+class LookupBatchSensor(BaseSensorOperator):
+    """Submit batch ``batch_no`` of job ``job_id`` to the lookup API and wait for its answers.
+
+    Idempotent: the lookup id is stored in ``scraping.batches`` the moment the API accepts the
+    batch, so a poke or a retry never submits it again (and the API itself de-duplicates on the
+    batch reference should the acceptance get lost on the wire). Runs in ``reschedule`` mode: between
+    polls the task frees its worker and pool slot. Fails ``timeout`` once the job passes its
+    ``timeout_minutes``; transient API errors are retried up to the job's ``max_retries``.
+    """
+
+    template_fields = ("batch",)
+    ui_color = "#e8f4fd"
+
+    def __init__(self, *, batch: dict, **kwargs) -> None:
+        kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("poke_interval", config.poke_seconds())
+        kwargs.setdefault("timeout", config.DAGRUN_TIMEOUT.total_seconds())
+        super().__init__(**kwargs)
+        self.batch = batch
+
+    def poke(self, context) -> bool | PokeReturnValue:
+        from callcentre.scraping.api_hook import ScrapingApiHook, ScrapingApiUnavailable
+        from callcentre.scraping.pipeline import JobTimedOut, repository
+
+        job_id, batch_no = int(self.batch["job_id"]), int(self.batch["batch_no"])
+        repo = repository()
+        job = repo.get(job_id)
+        batch = repo.batch(job_id, batch_no)
+        if batch["status"] == "done":
+            return PokeReturnValue(True, len(batch["results"] or []))
+        if job["deadline"] and datetime.now(timezone.utc) > job["deadline"]:
+            raise JobTimedOut(
+                f"job #{job_id} passed its timeout of {job['timeout_minutes']:g} minutes "
+                f"(batch {batch_no} still {batch['status']} at the API)"
+            )
+        hook = ScrapingApiHook()
+        try:
+            lookup_id = batch["lookup_id"]
+            if not lookup_id:
+                lookup_id = hook.submit_lookup(batch["reference"], list(batch["numbers"]))
+                repo.record_submission(job_id, batch_no, lookup_id)
+            lookup = hook.get_lookup(lookup_id)
+        except ScrapingApiUnavailable as err:
+            retries_used = compat.try_number_of(context) - 1
+            if retries_used >= int(job["max_retries"]):
+                raise AirflowFailException(f"gave up after {retries_used} retries: {err}") from err
+            raise
+        if lookup.status == "failed":
+            repo.record_results(job_id, batch_no, "failed", None)
+            raise AirflowFailException(f"the API could not process batch {batch_no}: {lookup.error or 'no reason given'}")
+        if lookup.status != "done":
+            self.log.info("batch %s of job #%s: lookup %s is %s", batch_no, job_id, lookup_id, lookup.status)
+            return False
+        repo.record_results(job_id, batch_no, "done", lookup.results)
+        self.log.info("batch %s of job #%s: %d answers", batch_no, job_id, len(lookup.results))
+        return PokeReturnValue(True, len(lookup.results))

@@ -1,0 +1,88 @@
+"""Bring the job table in line with Airflow when callbacks were lost (replaces cron ``auto_retry_jobs``).
+
+Callbacks are best-effort: a worker killed by SIGKILL/OOM never runs ``on_failure_callback``, and
+the scheduler's dagrun timeout runs no task callback at all. Every 15 minutes the reconcile DAG
+looks at each job that is still pending/processing/retrying and at the state Airflow holds for its
+run (read through the Task SDK, no ORM), and decides:
+
+=====================  =====================  ==============================================
+Airflow run            job past its deadline  job becomes
+=====================  =====================  ==============================================
+success                any                    completed if its results file exists, else failed
+failed                 yes / no               timeout / failed ("run failed, callback lost")
+queued/running         yes                    timeout (the run's own deadline check ends it)
+queued/running         no                     unchanged
+missing                yes                    failed ("run not found in Airflow")
+=====================  =====================  ==============================================
+
+Each ``failed``/``timeout`` transition sends the job's one Slack alert (the same conditional
+UPDATE as the callbacks, so a late callback and the reconciler never both alert).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from callcentre.scraping.alerts import alert_job_ended
+from callcentre.scraping.jobs import JobRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Decision:
+    job_id: int
+    run_state: str | None
+    action: str  # completed | failed | timeout | none
+    reason: str = ""
+
+
+def decide(job: dict, run_state: str | None, now: datetime, results_exist: bool) -> Decision:
+    overdue = job["deadline"] is not None and now > job["deadline"]
+    minutes = f"{job['timeout_minutes']:g}"
+    if run_state == "success":
+        if results_exist:
+            return Decision(job["id"], run_state, "completed", "run succeeded; completion callback lost")
+        return Decision(job["id"], run_state, "failed", "run succeeded but wrote no results file")
+    if run_state == "failed":
+        if overdue:
+            return Decision(job["id"], run_state, "timeout", f"run failed after passing its {minutes}-minute timeout")
+        return Decision(job["id"], run_state, "failed", "Airflow run failed and no failure callback ran (worker lost?)")
+    if run_state is None:
+        if overdue:
+            return Decision(job["id"], run_state, "failed", "its Airflow run no longer exists")
+        return Decision(job["id"], run_state, "none")
+    if overdue:
+        return Decision(job["id"], run_state, "timeout", f"still {run_state} after its {minutes}-minute timeout")
+    return Decision(job["id"], run_state, "none")
+
+
+def reconcile(
+    run_state_of: Callable[[str, str], str | None],
+    repo: JobRepository | None = None,
+    now: datetime | None = None,
+) -> list[Decision]:
+    """Apply :func:`decide` to every active job; return what was done (for the task log)."""
+    from pathlib import Path
+
+    repo = repo or JobRepository()
+    repo.migrate()
+    now = now or datetime.now(timezone.utc)
+    decisions = []
+    for job in repo.active():
+        state = run_state_of(job["dag_id"], job["airflow_run_id"])
+        results_file = Path(job["results_file"]) if job["results_file"] else None
+        decision = decide(job, state, now, bool(results_file and results_file.exists()))
+        if decision.action == "completed":
+            repo.mark_completed(job["id"], job["processed_numbers"], job["results_file"])
+        elif decision.action in ("failed", "timeout"):
+            ended = repo.mark_ended(job["dag_id"], job["airflow_run_id"], decision.action, f"reconcile: {decision.reason}")
+            if ended:
+                alert_job_ended(ended)
+        if decision.action != "none":
+            log.info("job #%s: run %s -> %s (%s)", job["id"], state, decision.action, decision.reason)
+        decisions.append(decision)
+    return decisions
