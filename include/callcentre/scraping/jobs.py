@@ -203,6 +203,9 @@ class JobRepository:
             (total, len(rejected), json.dumps(rejected), job_id),
         )
 
+    def set_results_file(self, job_id: int, results_file: str) -> None:
+        self._one("UPDATE scraping.jobs SET results_file = %s, updated_at = now() WHERE id = %s", (results_file, job_id))
+
     def rejected_of(self, job_id: int) -> list[dict]:
         row = self._one("SELECT rejected FROM scraping.jobs WHERE id = %s", (job_id,))
         return list(row["rejected"]) if row else []

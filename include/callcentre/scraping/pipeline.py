@@ -92,6 +92,7 @@ def read_numbers(job_id: int) -> list[dict]:
         from callcentre.scraping.results import write_results
 
         write_results(path, [], phones.rejected)
+        repo.set_results_file(job_id, str(path))
         raise AirflowFailException(
             f"{job['file_name']}: no valid phone number in {phones.data_rows} rows; "
             f"the rejected sheet of {path.name} lists them"

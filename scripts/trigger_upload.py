@@ -1,0 +1,64 @@
+#!/usr/bin/env python
+"""Upload a workbook: store it in the uploads folder and trigger one run of DAG scraping_upload.
+
+    python scripts/trigger_upload.py FILE.xlsx --uploader ana [--timeout-minutes 45] [--batch-size 250]
+
+The Airflow API comes from --api-url (default $AIRFLOW__API__BASE_URL) and the user from
+$AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD (default: the SimpleAuthManager password generated
+under $AIRFLOW_HOME, for local use). The uploads folder is Airflow Variable scraping_uploads_dir.
+Triggering the same file again reports the existing run instead of creating a second job.
+Exit status: 0 triggered or already triggered, 1 refused, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file")
+    parser.add_argument("--uploader", required=True)
+    parser.add_argument("--api-url", default=os.environ.get("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080"))
+    parser.add_argument("--timeout-minutes", type=float)
+    parser.add_argument("--max-retries", type=int)
+    parser.add_argument("--batch-size", type=int)
+    args = parser.parse_args(argv)
+
+    from callcentre.common.compat import get_variable
+    from callcentre.scraping.upload import AirflowRestClient, TriggerError, local_credentials, store_upload
+
+    if not os.path.isfile(args.file):
+        print(f"error: {args.file} is not a file", file=sys.stderr)
+        return 2
+    uploads_dir = get_variable("scraping_uploads_dir")
+    if not uploads_dir:
+        print("error: Airflow Variable scraping_uploads_dir is not set", file=sys.stderr)
+        return 2
+    overrides = {
+        k: v
+        for k, v in {"timeout_minutes": args.timeout_minutes, "max_retries": args.max_retries,
+                     "batch_size": args.batch_size}.items()
+        if v is not None
+    }
+    try:
+        if os.environ.get("AIRFLOW_API_USERNAME"):
+            user, password = os.environ["AIRFLOW_API_USERNAME"], os.environ.get("AIRFLOW_API_PASSWORD", "")
+        else:
+            user, password = local_credentials(os.environ.get("AIRFLOW_HOME", "."))
+        upload = store_upload(args.file, uploads_dir)
+        result = AirflowRestClient(args.api_url, user, password).trigger_upload(upload, args.uploader, overrides)
+    except TriggerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if result.created:
+        print(f"triggered run {result.run_id} for {os.path.basename(args.file)} (state {result.state})")
+    else:
+        print(f"already triggered: run {result.run_id} exists (state {result.state}); no new job created")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
