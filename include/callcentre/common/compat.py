@@ -83,8 +83,25 @@ def dagrun_state_of(context, dag_id: str, run_id: str) -> str | None:
     """
     ti = context["ti"]
     try:
-        return str(ti.get_dagrun_state(dag_id=dag_id, run_id=run_id))
+        state = ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
+        return str(getattr(state, "value", state))  # an enum whose str() is "DagRunState.FAILED"
     except Exception as err:  # noqa: BLE001 - the SDK raises its own error type for a missing run
         if "not found" in str(err).lower() or "404" in str(err):
             return None
         raise
+
+
+def deadlines_enabled() -> bool:
+    """Whether DAGs should declare their DeadlineAlert.
+
+    Airflow 3.3.2's in-process ``DAG.test()`` (``airflow dags test``, ``dag.test()`` in pytest)
+    crashes when a run of a DAG with a deadline succeeds: it looks the alerts up by their
+    serialized form instead of their id. Deadlines are evaluated by the scheduler only, so
+    in-process test runs leave them out; every scheduler-parsed DAG has them.
+    """
+    import os
+    import sys
+
+    if os.environ.get("CALLCENTRE_IN_PROCESS_TEST") == "1":
+        return False
+    return sys.argv[1:3] != ["dags", "test"]

@@ -1,0 +1,132 @@
+"""
+### ivr_calls_daily
+
+Loads one business day of IVR calls from MariaDB (`ivr_mariadb`, table `calls`) into PostgreSQL
+(`analytics_postgres`, schema `analytics`): one mapped task per local hour, rows validated
+(invalid ones quarantined in `analytics.call_rejects` with their reason), each hour replaced
+atomically, the day reconciled against the source and summarised in `analytics.daily_metrics`.
+
+**The run's logical date is the business day it loads** (local calendar day in Variable
+`ivr_timezone`). Reprocess a day: clear its run; a range: `airflow backfill create --dag-id
+ivr_calls_daily --from-date D1 --to-date D2 --reprocess-behavior completed`; one hour: clear
+that mapped task, or trigger with param `hours`. Every path converges to the same rows.
+See README.md for the contract and docs/operations.md for the runbook.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
+from callcentre.common.compat import deadlines_enabled
+from callcentre.common.connections import SLACK_ALERTS
+from callcentre.ivr import runtime
+from callcentre.ivr.options import DEFAULTS
+
+# Parse-time settings come from the environment only (no DB call while parsing). The zone must be
+# the same as Variable ivr_timezone, so set it as AIRFLOW_VAR_IVR_TIMEZONE (read by both).
+IVR_TIMEZONE = os.environ.get("AIRFLOW_VAR_IVR_TIMEZONE", "UTC")
+# Alert when a day is not loaded this many hours after it ends (0 disables the deadline).
+DEADLINE_HOURS_AFTER_DAY = float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))
+
+
+def _deadline():
+    if not DEADLINE_HOURS_AFTER_DAY or not deadlines_enabled():
+        return None
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,  # local midnight that starts the day
+        interval=timedelta(days=1, hours=DEADLINE_HOURS_AFTER_DAY),
+        callback=AsyncCallback(
+            SlackWebhookNotifier,
+            kwargs={
+                "slack_webhook_conn_id": SLACK_ALERTS,
+                "text": ":alarm_clock: ivr_calls_daily run {{ dag_run.run_id }} has not loaded its day "
+                "by its deadline ({{ deadline.deadline_time }}).",
+            },
+        ),
+    )
+
+
+default_args = {
+    "owner": "data-engineering",
+    "retries": 4,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(minutes=30),
+    "on_failure_callback": runtime.failure_alert,
+}
+
+
+@dag(
+    dag_id="ivr_calls_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=IVR_TIMEZONE),
+    start_date=pendulum.datetime(2026, 1, 1, tz=IVR_TIMEZONE),
+    catchup=False,
+    max_active_runs=4,
+    max_consecutive_failed_dag_runs=5,
+    default_args=default_args,
+    deadline=_deadline(),
+    doc_md=__doc__,
+    tags=["ivr", "etl", "daily"],
+    params={
+        "dry_run": Param(DEFAULTS["dry_run"], type="boolean", description="Read and validate, write nothing."),
+        "hours": Param(
+            DEFAULTS["hours"],
+            type="array",
+            items={"type": "integer", "minimum": 0, "maximum": 23},
+            description="Local hours to reprocess (empty = the whole day).",
+        ),
+        "invalid_rows": Param(
+            DEFAULTS["invalid_rows"],
+            enum=["quarantine", "fail"],
+            description="quarantine: store invalid rows in analytics.call_rejects; fail: fail the hour.",
+        ),
+        "max_reject_ratio": Param(
+            DEFAULTS["max_reject_ratio"], type="number", minimum=0, maximum=1,
+            description="Fail the run when more than this share of the day's rows is invalid.",
+        ),
+        "chunk_size": Param(
+            DEFAULTS["chunk_size"], type="integer", minimum=100, maximum=1_000_000,
+            description="Rows fetched from MariaDB per round trip.",
+        ),
+    },
+)
+def ivr_calls_daily():
+    @task(retries=2)
+    def preflight():
+        """Fail fast, with a readable message, when a connection is missing or a database is down."""
+        return runtime.preflight()
+
+    @task
+    def plan(**context):
+        """Validate params and `ivr_timezone`, migrate the target schema, list the hours to load."""
+        return runtime.plan(context)
+
+    @task(pool="ivr_mariadb", map_index_template="{{ hour_label }}")
+    def load_hour(hour: int, **context):
+        """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
+        return runtime.load_hour(hour, context)
+
+    @task(pool="ivr_mariadb", execution_timeout=timedelta(minutes=10))
+    def reconcile(hour_results, **context):
+        """Per hour: source rows = loaded + rejected. Any difference fails the run."""
+        return runtime.reconcile_day(list(hour_results), context)
+
+    @task(execution_timeout=timedelta(minutes=10))
+    def daily_metrics(counts, **context):
+        """Upsert the day's row in analytics.daily_metrics."""
+        return runtime.compute_metrics(counts, context)
+
+    hours = plan()
+    preflight() >> hours
+    daily_metrics(reconcile(load_hour.expand(hour=hours)))
+
+
+ivr_calls_daily()

@@ -1,0 +1,1 @@
+"""ivr_calls_daily: MariaDB ``calls`` to PostgreSQL ``analytics``, one business day per run."""

@@ -1,0 +1,53 @@
+"""Which database errors are worth a retry and which are not.
+
+Transient (retried with exponential backoff): lost or refused connections, timeouts, deadlocks,
+lock waits, a killed query. Permanent (``AirflowFailException``, no retry wasted): the source or
+target schema does not match the contract, a value PostgreSQL cannot store.
+"""
+
+from __future__ import annotations
+
+from callcentre.common.compat import AirflowFailException
+
+# MariaDB client/server error codes that a retry can fix.
+MYSQL_TRANSIENT = {
+    1040,  # too many connections
+    1053,  # server shutdown in progress
+    1205,  # lock wait timeout
+    1213,  # deadlock
+    1317,  # query interrupted
+    1927,  # connection was killed
+    1969,  # max_statement_time exceeded
+    2002,  # can't connect through socket
+    2003,  # can't connect to server
+    2006,  # server has gone away
+    2013,  # lost connection during query
+    2055,  # lost connection at reading
+}
+# MariaDB codes that mean "the source does not look like the contract".
+MYSQL_SCHEMA = {1054, 1146, 1049}  # unknown column, unknown table, unknown database
+
+
+def mysql_error_code(err: BaseException) -> int | None:
+    args = getattr(err, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def raise_classified(err: BaseException, where: str) -> None:
+    """Re-raise ``err``: as AirflowFailException when permanent, unchanged when transient."""
+    module = type(err).__module__
+    if module.startswith("MySQLdb"):
+        code = mysql_error_code(err)
+        if code in MYSQL_SCHEMA:
+            raise AirflowFailException(f"{where}: the IVR source does not match the contract: {err}") from err
+        if code in MYSQL_TRANSIENT or code is None or code >= 2000:
+            raise err
+        if type(err).__name__ in ("ProgrammingError", "DataError", "IntegrityError", "NotSupportedError"):
+            raise AirflowFailException(f"{where}: permanent source error: {err}") from err
+        raise err
+    if module.startswith(("psycopg", "psycopg2")):
+        sqlstate = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None) or ""
+        # 42: syntax/undefined objects (schema drift); 22: data exceptions; 23: constraint violations.
+        if sqlstate[:2] in ("42", "22", "23"):
+            raise AirflowFailException(f"{where}: permanent target error ({sqlstate}): {err}") from err
+    raise err

@@ -1,0 +1,57 @@
+"""``analytics.etl_batches``: one row per attempt at one partition-hour.
+
+The row is committed as ``running`` before any work, then closed as ``success`` in the same
+transaction as the data (so the ledger never claims rows that are not there) or as ``failed``
+with the error. A row left ``running`` means the worker died mid-attempt.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from callcentre.common import compat
+from callcentre.common.slack import short_error
+
+_START = """
+INSERT INTO analytics.etl_batches (dag_id, run_id, try_number, business_date, local_hour, invalid_rows)
+VALUES (%s, %s, %s, %s, %s, %s) RETURNING batch_id
+"""
+_FINISH = """
+UPDATE analytics.etl_batches
+SET rows_read = %(read)s, rows_loaded = %(loaded)s, rows_rejected = %(rejected)s,
+    finished_at = clock_timestamp(), duration_s = EXTRACT(EPOCH FROM clock_timestamp() - started_at),
+    outcome = %(outcome)s, error = %(error)s
+WHERE batch_id = %(batch_id)s
+"""
+
+
+def start(conn, dag_id: str, run_id: str, try_number: int, business_date: date, hour: int, invalid_rows: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute(_START, (dag_id, run_id, try_number, business_date, hour, invalid_rows))
+        batch_id = cur.fetchone()[0]
+    conn.commit()
+    return batch_id
+
+
+def finish(cur, batch_id: int, outcome: str, result, error: str | None = None) -> None:
+    cur.execute(
+        _FINISH,
+        {
+            "batch_id": batch_id,
+            "outcome": outcome,
+            "error": error,
+            "read": result.rows_read,
+            "loaded": result.rows_loaded if outcome == "success" else 0,
+            "rejected": result.rows_rejected if outcome == "success" else 0,
+        },
+    )
+
+
+def record_failure(conn, batch_id: int, result, err: BaseException) -> None:
+    """Close the attempt as failed; best effort (the target may be what just failed)."""
+    try:
+        with conn.cursor() as cur:
+            finish(cur, batch_id, "failed", result, compat.redact(short_error(err)))
+        conn.commit()
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        conn.rollback()

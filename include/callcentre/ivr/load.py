@@ -1,0 +1,179 @@
+"""Loading one partition-hour: stream from MariaDB, validate, replace atomically in PostgreSQL.
+
+The replace is one PostgreSQL transaction (:data:`REPLACE_SQL`), so an hour is either wholly
+the old rows or wholly the new ones: a failure at any point (source lost mid-stream, worker
+killed) leaves the previous state, and the retry starts from scratch. Running it again, in any
+order with any other hour or day, converges to exactly the source's rows:
+
+* the hour's previous rows (valid and rejected) are deleted, then the staged rows inserted;
+* a staged call that sits anywhere else (another hour or day, or the other table because its
+  validity changed) is deleted there first, so a call that moved in the source moves here too;
+* an advisory lock per partition serialises two attempts at the same hour (a backfill and a
+  clear racing each other).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from callcentre.common.compat import AirflowFailException
+from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
+from callcentre.common.pg import copy_in, copy_text, postgres_conn
+from callcentre.ivr import ledger
+from callcentre.ivr.errors import raise_classified
+from callcentre.ivr.rules import describe_reject, reject_reason
+from callcentre.ivr.source import hour_rows, source_connection
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "ivr_calls_daily"
+MAX_EXAMPLES = 5
+
+STAGE_DDL = """
+CREATE TEMP TABLE stage_calls (
+    call_id bigint, start_local timestamp, end_local timestamp, duration integer,
+    caller_number varchar(32), dialed_number varchar(32), ivr_path varchar(255),
+    disposition varchar(16), queue_name varchar(64), agent_id integer, wait_seconds integer,
+    updated_at timestamp, reject_reason text
+) ON COMMIT DROP
+"""
+COPY_SQL = "COPY stage_calls FROM STDIN"
+
+# One statement per entry: psycopg 3 sends parameterised statements one at a time.
+REPLACE_SQL = [
+    s.strip()
+    for s in """
+DELETE FROM analytics.calls WHERE business_date = %(d)s AND local_hour = %(h)s;
+DELETE FROM analytics.call_rejects WHERE business_date = %(d)s AND local_hour = %(h)s;
+DELETE FROM analytics.calls c USING stage_calls s WHERE c.call_id = s.call_id;
+DELETE FROM analytics.call_rejects r USING stage_calls s WHERE r.call_id = s.call_id;
+INSERT INTO analytics.calls (
+    call_id, business_date, local_hour, start_time, end_time, start_local, end_local, duration,
+    caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
+    source_updated_at, loaded_by_run_id)
+SELECT call_id, %(d)s, %(h)s, start_local AT TIME ZONE %(tz)s, end_local AT TIME ZONE %(tz)s,
+       start_local, end_local, duration, caller_number, dialed_number, ivr_path, disposition,
+       queue_name, agent_id, wait_seconds, updated_at, %(run_id)s
+FROM stage_calls WHERE reject_reason IS NULL;
+INSERT INTO analytics.call_rejects (
+    call_id, business_date, local_hour, reject_reason, start_time, end_time, duration,
+    caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
+    updated_at, loaded_by_run_id)
+SELECT call_id, %(d)s, %(h)s, reject_reason, start_local, end_local, duration, caller_number,
+       dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds, updated_at,
+       %(run_id)s
+FROM stage_calls WHERE reject_reason IS NOT NULL;
+""".split(";")
+    if s.strip()
+]
+
+
+@dataclass
+class HourResult:
+    """What one attempt at one partition-hour did (returned to XCom, so plain types only)."""
+
+    business_date: str
+    hour: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Validator:
+    """Validates rows and turns them into COPY lines, counting what it sees."""
+
+    def __init__(self, result: HourResult):
+        self.result = result
+        self.reasons: Counter[str] = Counter()
+
+    def encode(self, chunks: Iterator[list[tuple]]) -> Iterator[bytes]:
+        result, reasons, examples = self.result, self.reasons, self.result.examples
+        for rows in chunks:
+            lines = []
+            for row in rows:
+                reason = reject_reason(row)
+                if reason is not None:
+                    reasons[reason] += 1
+                    if len(examples) < MAX_EXAMPLES:
+                        examples.append(describe_reject(row, reason))
+                lines.append("\t".join([copy_text(v) for v in row] + [copy_text(reason)]))
+            result.rows_read += len(rows)
+            yield ("\n".join(lines) + "\n").encode()
+
+
+def load_hour(
+    business_date: date,
+    hour: int,
+    *,
+    tz_name: str,
+    run_id: str,
+    try_number: int = 1,
+    invalid_rows: str = "quarantine",
+    dry_run: bool = False,
+    chunk_size: int = 20_000,
+    source_conn_id: str = IVR_MARIADB,
+    target_conn_id: str = ANALYTICS_POSTGRES,
+    dag_id: str = DAG_ID,
+) -> HourResult:
+    """Replace partition (``business_date``, ``hour``) in PostgreSQL with the source's rows.
+
+    ``invalid_rows='fail'`` raises AirflowFailException (nothing written) when any row is
+    invalid, naming the row, the value and the rule; ``'quarantine'`` stores it in
+    ``analytics.call_rejects``. ``dry_run`` reads and validates, and writes nothing at all.
+    """
+    started = time.monotonic()
+    result = HourResult(business_date=business_date.isoformat(), hour=hour, dry_run=dry_run)
+    batch_id = None
+    pg = postgres_conn(target_conn_id)
+    try:
+        if not dry_run:
+            batch_id = ledger.start(pg, dag_id, run_id, try_number, business_date, hour, invalid_rows)
+        with pg.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{dag_id}:{business_date}:{hour}",))
+            cur.execute(STAGE_DDL)
+            validator = _Validator(result)
+            with source_connection(source_conn_id) as src:
+                copy_in(cur, COPY_SQL, validator.encode(hour_rows(src, business_date, hour, chunk_size)))
+            result.reasons = dict(validator.reasons)
+            result.rows_rejected = sum(validator.reasons.values())
+            result.rows_loaded = result.rows_read - result.rows_rejected
+            if result.rows_rejected and invalid_rows == "fail":
+                raise AirflowFailException(
+                    f"{result.rows_rejected} invalid row(s) in source table calls for {business_date} hour "
+                    f"{hour:02d} and invalid_rows='fail'; nothing was written. First: "
+                    + "; ".join(result.examples)
+                )
+            if dry_run:
+                pg.rollback()
+            else:
+                values = {"d": business_date, "h": hour, "tz": tz_name, "run_id": run_id}
+                for statement in REPLACE_SQL:
+                    cur.execute(statement, values)
+                ledger.finish(cur, batch_id, "success", result)
+                pg.commit()
+    except Exception as err:
+        pg.rollback()
+        if batch_id is not None:
+            ledger.record_failure(pg, batch_id, result, err)
+        raise_classified(err, f"{business_date} hour {hour:02d}")
+    finally:
+        pg.close()
+    result.seconds = round(time.monotonic() - started, 3)
+    log.info(
+        "%s hour %02d: read %d, loaded %d, rejected %d %s%s in %.2fs",
+        business_date, hour, result.rows_read, result.rows_loaded, result.rows_rejected,
+        result.reasons or "", " (dry run, nothing written)" if dry_run else "", result.seconds,
+    )
+    return result

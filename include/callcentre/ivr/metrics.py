@@ -1,0 +1,123 @@
+"""``analytics.daily_metrics``: SQL aggregates the day's calls, :func:`compute_daily_metrics` does
+the arithmetic (a plain function, unit-tested), :func:`write_daily_metrics` upserts the row."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.common.pg import transaction
+
+SERVICE_LEVEL_WAIT_S = 20
+
+# One row per (local_hour, disposition): the only figures the metrics need.
+AGGREGATE_SQL = """
+SELECT local_hour, disposition, count(*), sum(duration), count(wait_seconds), coalesce(sum(wait_seconds), 0),
+       count(*) FILTER (WHERE wait_seconds <= %(sl)s)
+FROM analytics.calls WHERE business_date = %(d)s
+GROUP BY local_hour, disposition
+"""
+
+UPSERT_SQL = """
+INSERT INTO analytics.daily_metrics (
+    metric_date, source_calls, total_calls, rejected_calls, answered_calls, abandoned_calls,
+    transferred_calls, failed_calls, avg_duration_s, avg_wait_s, abandonment_rate,
+    service_level_20s, peak_hour, computed_by_run_id, computed_at)
+VALUES (%(metric_date)s, %(source_calls)s, %(total_calls)s, %(rejected_calls)s, %(answered_calls)s,
+        %(abandoned_calls)s, %(transferred_calls)s, %(failed_calls)s, %(avg_duration_s)s, %(avg_wait_s)s,
+        %(abandonment_rate)s, %(service_level_20s)s, %(peak_hour)s, %(run_id)s, now())
+ON CONFLICT (metric_date) DO UPDATE SET
+    source_calls = EXCLUDED.source_calls, total_calls = EXCLUDED.total_calls,
+    rejected_calls = EXCLUDED.rejected_calls, answered_calls = EXCLUDED.answered_calls,
+    abandoned_calls = EXCLUDED.abandoned_calls, transferred_calls = EXCLUDED.transferred_calls,
+    failed_calls = EXCLUDED.failed_calls, avg_duration_s = EXCLUDED.avg_duration_s,
+    avg_wait_s = EXCLUDED.avg_wait_s, abandonment_rate = EXCLUDED.abandonment_rate,
+    service_level_20s = EXCLUDED.service_level_20s, peak_hour = EXCLUDED.peak_hour,
+    computed_by_run_id = EXCLUDED.computed_by_run_id, computed_at = EXCLUDED.computed_at
+"""
+
+
+@dataclass(frozen=True)
+class CallGroup:
+    """Aggregates of the valid calls of one (local hour, disposition)."""
+
+    hour: int
+    disposition: str
+    calls: int
+    duration_sum: int
+    wait_count: int
+    wait_sum: int
+    within_service_level: int
+
+
+@dataclass(frozen=True)
+class DailyMetrics:
+    metric_date: str
+    source_calls: int
+    total_calls: int
+    rejected_calls: int
+    answered_calls: int
+    abandoned_calls: int
+    transferred_calls: int
+    failed_calls: int
+    avg_duration_s: Decimal | None
+    avg_wait_s: Decimal | None
+    abandonment_rate: Decimal
+    service_level_20s: Decimal | None
+    peak_hour: int | None
+
+    def as_dict(self) -> dict:
+        return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
+
+
+def _ratio(numerator: int, denominator: int, places: str) -> Decimal:
+    return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def compute_daily_metrics(metric_date: str, source_calls: int, rejected_calls: int, groups: list[CallGroup]) -> DailyMetrics:
+    """The day's metrics from its (hour, disposition) aggregates.
+
+    failed_calls counts every disposition other than ANSWERED, ABANDONED and TRANSFERRED;
+    abandonment_rate is 0 when there are no calls; service_level_20s is NULL when none was
+    answered; peak_hour is the earliest hour with the most calls (NULL when there are none).
+    """
+    by_disposition: dict[str, int] = {}
+    by_hour: dict[int, int] = {}
+    for g in groups:
+        by_disposition[g.disposition] = by_disposition.get(g.disposition, 0) + g.calls
+        by_hour[g.hour] = by_hour.get(g.hour, 0) + g.calls
+    total = sum(g.calls for g in groups)
+    answered = by_disposition.get("ANSWERED", 0)
+    abandoned = by_disposition.get("ABANDONED", 0)
+    transferred = by_disposition.get("TRANSFERRED", 0)
+    wait_count = sum(g.wait_count for g in groups)
+    answered_within = sum(g.within_service_level for g in groups if g.disposition == "ANSWERED")
+    if source_calls != total + rejected_calls:
+        raise ValueError(f"{metric_date}: source_calls {source_calls} != total {total} + rejected {rejected_calls}")
+    return DailyMetrics(
+        metric_date=metric_date,
+        source_calls=source_calls,
+        total_calls=total,
+        rejected_calls=rejected_calls,
+        answered_calls=answered,
+        abandoned_calls=abandoned,
+        transferred_calls=transferred,
+        failed_calls=total - answered - abandoned - transferred,
+        avg_duration_s=_ratio(sum(g.duration_sum for g in groups), total, "0.01") if total else None,
+        avg_wait_s=_ratio(sum(g.wait_sum for g in groups), wait_count, "0.01") if wait_count else None,
+        abandonment_rate=_ratio(abandoned, total, "0.0001") if total else Decimal("0.0000"),
+        service_level_20s=_ratio(answered_within, answered, "0.0001") if answered else None,
+        peak_hour=min(by_hour, key=lambda h: (-by_hour[h], h)) if by_hour else None,
+    )
+
+
+def read_groups(business_date, conn_id: str = ANALYTICS_POSTGRES) -> list[CallGroup]:
+    with transaction(conn_id) as cur:
+        cur.execute(AGGREGATE_SQL, {"d": business_date, "sl": SERVICE_LEVEL_WAIT_S})
+        return [CallGroup(int(h), d, int(c), int(ds), int(wc), int(ws), int(sl)) for h, d, c, ds, wc, ws, sl in cur.fetchall()]
+
+
+def write_daily_metrics(metrics: DailyMetrics, run_id: str, conn_id: str = ANALYTICS_POSTGRES) -> None:
+    with transaction(conn_id) as cur:
+        cur.execute(UPSERT_SQL, {**asdict(metrics), "run_id": run_id})

@@ -1,0 +1,119 @@
+"""Realistic synthetic IVR calls for the demo, the tests and the benchmark.
+
+Deterministic for a given seed. About ``invalid_share`` of the rows break one validation rule
+each (a negative duration, a missing caller, an unknown disposition, ...), so quarantine has
+something to do.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from callcentre.common.connections import IVR_MARIADB
+
+SOURCE_DDL = (Path(__file__).with_name("sql") / "source_calls.sql").read_text()
+
+# Relative call volume per local hour: quiet nights, a morning and an afternoon peak.
+HOURLY_PROFILE = [1, 1, 1, 1, 1, 2, 4, 8, 14, 18, 20, 19, 15, 14, 17, 19, 18, 14, 10, 7, 5, 4, 2, 1]
+DISPOSITION_WEIGHTS = {"ANSWERED": 70, "ABANDONED": 12, "TRANSFERRED": 9, "FAILED": 3, "BUSY": 3, "NO ANSWER": 3}
+QUEUES = ["ventas", "soporte", "cobranzas", "retencion", None]
+MENU = ["1", "2", "3", "4", "9"]
+CORRUPTIONS = ["duration_negative", "duration_missing", "end_before_start", "wait_negative", "caller_missing", "disposition_unknown"]
+
+
+def day_calls(business_date: date, count: int, *, seed: int = 7, first_call_id: int | None = None,
+              invalid_share: float = 0.015) -> list[tuple]:
+    """``count`` calls starting on ``business_date`` (naive local times), as source-ordered tuples."""
+    rng = random.Random(f"{business_date}-{seed}")
+    call_id = first_call_id if first_call_id is not None else int(business_date.strftime("%Y%m%d")) * 10_000_000
+    midnight = datetime.combine(business_date, datetime.min.time())
+    hours = rng.choices(range(24), weights=HOURLY_PROFILE, k=count)
+    dispositions = list(DISPOSITION_WEIGHTS)
+    weights = list(DISPOSITION_WEIGHTS.values())
+    rows = []
+    for i, hour in enumerate(sorted(hours)):
+        start = midnight + timedelta(hours=hour, seconds=rng.randrange(3600))
+        disposition = rng.choices(dispositions, weights=weights)[0]
+        wait = rng.randrange(0, 90) if disposition != "FAILED" else None
+        duration = rng.randrange(20, 900) if disposition in ("ANSWERED", "TRANSFERRED") else rng.randrange(0, 60)
+        end = start + timedelta(seconds=(wait or 0) + duration)
+        agent = rng.randrange(100, 180) if disposition == "ANSWERED" else None
+        row = [
+            call_id + i, start, end, duration, f"3{rng.randrange(10**9):09d}", "6015550100",
+            ">".join(rng.choices(MENU, k=rng.randrange(1, 4))), disposition, rng.choice(QUEUES), agent, wait,
+            end + timedelta(seconds=rng.randrange(5)),
+        ]
+        if rng.random() < invalid_share:
+            corrupt(row, rng.choice(CORRUPTIONS))
+        rows.append(tuple(row))
+    return rows
+
+
+def corrupt(row: list, rule: str) -> None:
+    """Make ``row`` (source order) break ``rule`` (a name from callcentre.ivr.rules)."""
+    if rule == "duration_negative":
+        row[3] = -abs(row[3] or 1)
+    elif rule == "duration_missing":
+        row[3] = None
+    elif rule == "end_before_start":
+        row[2] = row[1] - timedelta(seconds=30)
+    elif rule == "wait_negative":
+        row[10] = -5
+    elif rule == "caller_missing":
+        row[4] = "  "
+    elif rule == "disposition_unknown":
+        row[7] = "VOICEMAIL"
+    else:
+        raise ValueError(f"unknown rule {rule!r}")
+
+
+def _tsv(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def create_source_table(conn_id: str = IVR_MARIADB) -> None:
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    MySqlHook(mysql_conn_id=conn_id).run(SOURCE_DDL)
+
+
+def write_calls(rows: list[tuple], conn_id: str = IVR_MARIADB, replace: bool = True) -> int:
+    """Insert (or replace) ``rows`` into the source table with LOAD DATA LOCAL INFILE."""
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as fh:
+        for row in rows:
+            fh.write("\t".join(_tsv(v) for v in row) + "\n")
+        path = fh.name
+    try:
+        conn = MySqlHook(mysql_conn_id=conn_id, local_infile=True).get_conn()
+        try:
+            cur = conn.cursor()
+            cur.execute(
+                f"LOAD DATA LOCAL INFILE %s {'REPLACE' if replace else 'IGNORE'} INTO TABLE calls "
+                "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'",
+                (path,),
+            )
+            conn.commit()
+            return cur.rowcount
+        finally:
+            conn.close()
+    finally:
+        os.unlink(path)
+
+
+def delete_day(business_date: date, conn_id: str = IVR_MARIADB) -> None:
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    start = datetime.combine(business_date, datetime.min.time())
+    MySqlHook(mysql_conn_id=conn_id).run(
+        "DELETE FROM calls WHERE start_time >= %s AND start_time < %s", parameters=(start, start + timedelta(days=1))
+    )
