@@ -85,8 +85,10 @@ def dagrun_state_of(context, dag_id: str, run_id: str) -> str | None:
     try:
         state = ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
         return str(getattr(state, "value", state))  # an enum whose str() is "DagRunState.FAILED"
-    except Exception as err:  # noqa: BLE001 - the SDK raises its own error type for a missing run
-        if "not found" in str(err).lower() or "404" in str(err):
+    except Exception as err:  # noqa: BLE001 - in-process and supervised runs raise different types
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        text = f"{err} {getattr(err, 'detail', '')} {getattr(err, 'error', '')}".lower()
+        if status == 404 or "not_found" in text or "not found" in text:
             return None
         raise
 
@@ -105,3 +107,14 @@ def deadlines_enabled() -> bool:
     if os.environ.get("CALLCENTRE_IN_PROCESS_TEST") == "1":
         return False
     return sys.argv[1:3] != ["dags", "test"]
+
+
+def dag_bag(dag_folder):
+    """Parse a folder of DAG files the way the DAG processor does (examples never included)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.models.dagbag import DagBag
+
+        return DagBag(dag_folder=str(dag_folder), include_examples=False)
+    return DagBag(dag_folder=str(dag_folder))

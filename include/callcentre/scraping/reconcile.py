@@ -73,7 +73,11 @@ def reconcile(
     now = now or datetime.now(timezone.utc)
     decisions = []
     for job in repo.active():
-        state = run_state_of(job["dag_id"], job["airflow_run_id"])
+        try:
+            state = run_state_of(job["dag_id"], job["airflow_run_id"])
+        except Exception:  # noqa: BLE001 - one unreadable run must not stop the others
+            log.exception("job #%s: state of run %s unreadable; left as it is", job["id"], job["airflow_run_id"])
+            continue
         results_file = Path(job["results_file"]) if job["results_file"] else None
         decision = decide(job, state, now, bool(results_file and results_file.exists()))
         if decision.action == "completed":
