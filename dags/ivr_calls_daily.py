@@ -22,7 +22,6 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from callcentre.common.compat import deadlines_enabled
-from callcentre.common.connections import SLACK_ALERTS
 from callcentre.ivr import runtime
 from callcentre.ivr.options import DEFAULTS
 
@@ -36,19 +35,14 @@ DEADLINE_HOURS_AFTER_DAY = float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))
 def _deadline():
     if not DEADLINE_HOURS_AFTER_DAY or not deadlines_enabled():
         return None
-    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,  # local midnight that starts the day
         interval=timedelta(days=1, hours=DEADLINE_HOURS_AFTER_DAY),
         callback=AsyncCallback(
-            SlackWebhookNotifier,
-            kwargs={
-                "slack_webhook_conn_id": SLACK_ALERTS,
-                "text": ":alarm_clock: ivr_calls_daily run {{ dag_run.run_id }} has not loaded its day "
-                "by its deadline ({{ deadline.deadline_time }}).",
-            },
+            "callcentre.common.deadlines.slack_deadline_missed",
+            kwargs={"what": "the IVR business day was not loaded into analytics by its deadline"},
         ),
     )
 
@@ -129,4 +123,4 @@ def ivr_calls_daily():
     daily_metrics(reconcile(load_hour.expand(hour=hours)))
 
 
-ivr_calls_daily()
+dag = ivr_calls_daily()

@@ -1,0 +1,230 @@
+"""The hourly load against real MariaDB and PostgreSQL, called as the DAG's tasks call it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from callcentre.common.compat import AirflowFailException
+from callcentre.ivr import metrics, reconcile, synthetic
+from callcentre.ivr.business_day import HOURS
+from callcentre.ivr.load import load_hour
+from tests.integration.ivr_support import (
+    ExtractKiller,
+    ensure_tables,
+    ledger,
+    loaded,
+    make_call,
+    metrics_row,
+    query,
+    rejected,
+    reset_day,
+    source_execute,
+)
+
+DAY = date(2026, 9, 14)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tables():
+    ensure_tables()
+
+
+@pytest.fixture
+def day():
+    reset_day(DAY)
+    yield DAY
+    reset_day(DAY)
+
+
+def load_day(day, run_id="test-run", **kwargs):
+    results = [load_hour(day, h, tz_name="UTC", run_id=run_id, **kwargs) for h in HOURS]
+    counts = reconcile.count_day(day)
+    return results, counts
+
+
+def at(day, hour, minute=0):
+    return datetime.combine(day, datetime.min.time()) + timedelta(hours=hour, minutes=minute)
+
+
+def test_full_day_then_rerun_converges_to_the_same_rows(day):
+    rows = synthetic.day_calls(day, 3000, seed=1)
+    synthetic.write_calls(rows)
+    invalid = sum(1 for r in rows if __import__("callcentre.ivr.rules", fromlist=["x"]).reject_reason(r))
+    assert invalid > 0
+
+    results, counts = load_day(day)
+    reconcile.check_day(counts, max_reject_ratio=0.05)
+    assert counts.source_calls == 3000
+    assert counts.loaded_calls == 3000 - invalid and counts.rejected_calls == invalid
+    assert sum(r.rows_read for r in results) == 3000
+    first = loaded(day)
+    first_rejects = rejected(day)
+    assert len(first) == 3000 - invalid and len(first_rejects) == invalid
+
+    load_day(day, run_id="second-run")
+    assert loaded(day) == first
+    assert rejected(day) == first_rejects
+    outcomes = [row[2] for row in ledger(day)]
+    assert outcomes == ["success"] * 48
+
+
+def test_reprocessing_one_hour_picks_up_source_changes_and_leaves_other_hours(day):
+    synthetic.write_calls([make_call(1, at(day, 5)), make_call(2, at(day, 5, 30)), make_call(3, at(day, 6))])
+    load_day(day)
+    source_execute("UPDATE calls SET disposition = 'ABANDONED', duration = 3 WHERE call_id = 2")
+    source_execute("DELETE FROM calls WHERE call_id = 1")
+    synthetic.write_calls([make_call(4, at(day, 5, 45))])
+    before_hour_6 = [r for r in loaded(day) if r[1] == 6]
+
+    result = load_hour(day, 5, tz_name="UTC", run_id="reprocess-5")
+
+    assert (result.rows_read, result.rows_loaded) == (2, 2)
+    rows = {r[0]: r for r in loaded(day)}
+    assert sorted(rows) == [2, 3, 4]
+    assert rows[2][9] == "ABANDONED" and rows[2][5] == 3
+    assert [r for r in loaded(day) if r[1] == 6] == before_hour_6
+    reconcile.check_day(reconcile.count_day(day), 0.05)
+
+
+@pytest.mark.parametrize("order", [(3, 7), (7, 3)])
+def test_a_call_moved_to_another_hour_moves_in_the_target(day, order):
+    synthetic.write_calls([make_call(10, at(day, 3, 15)), make_call(11, at(day, 3, 20))])
+    load_day(day)
+    source_execute("UPDATE calls SET start_time = %s, end_time = %s WHERE call_id = 10", (at(day, 7, 5), at(day, 7, 8)))
+
+    for hour in order:
+        load_hour(day, hour, tz_name="UTC", run_id=f"move-{hour}")
+
+    hours = {r[0]: r[1] for r in loaded(day)}
+    assert hours == {10: 7, 11: 3}
+    assert query("SELECT count(*) FROM analytics.calls WHERE call_id = 10") == [(1,)]
+
+
+def test_a_call_moved_to_another_day_leaves_the_old_day(day):
+    other = day + timedelta(days=1)
+    reset_day(other)
+    try:
+        synthetic.write_calls([make_call(20, at(day, 23, 50))])
+        load_hour(day, 23, tz_name="UTC", run_id="r1")
+        source_execute("UPDATE calls SET start_time = %s, end_time = %s WHERE call_id = 20", (at(other, 0, 5), at(other, 0, 9)))
+        load_hour(other, 0, tz_name="UTC", run_id="r2")
+        assert loaded(day) == [] and [r[0] for r in loaded(other)] == [20]
+    finally:
+        reset_day(other)
+
+
+def test_quarantine_keeps_invalid_rows_with_reason_and_raw_values(day):
+    synthetic.write_calls([
+        make_call(30, at(day, 9)),
+        make_call(31, at(day, 9, 1), duration=-120),
+        make_call(32, at(day, 9, 2), caller_number=None),
+        make_call(33, at(day, 9, 3), disposition="VOICEMAIL"),
+    ])
+    result = load_hour(day, 9, tz_name="UTC", run_id="q")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 1, 3)
+    assert result.reasons == {"duration_negative": 1, "caller_missing": 1, "disposition_unknown": 1}
+    assert rejected(day) == [
+        (31, 9, "duration_negative", -120, "3000000031", "ANSWERED", 10),
+        (32, 9, "caller_missing", 120, None, "ANSWERED", 10),
+        (33, 9, "disposition_unknown", 120, "3000000033", "VOICEMAIL", 10),
+    ]
+
+
+def test_fail_mode_names_the_row_value_and_rule_and_writes_nothing(day):
+    synthetic.write_calls([make_call(40, at(day, 11))])
+    load_hour(day, 11, tz_name="UTC", run_id="before")
+    before = loaded(day)
+    synthetic.write_calls([make_call(41, at(day, 11, 5), wait_seconds=-9), make_call(42, at(day, 11, 6))])
+
+    with pytest.raises(AirflowFailException) as err:
+        load_hour(day, 11, tz_name="UTC", run_id="strict", invalid_rows="fail")
+
+    message = str(err.value)
+    assert "call_id=41" in message and "wait_seconds=-9" in message and "wait_negative" in message
+    assert "nothing was written" in message
+    assert loaded(day) == before and rejected(day) == []
+    assert ledger(day)[-1][:3] == (11, 1, "failed")
+
+
+def test_a_row_that_becomes_valid_leaves_quarantine(day):
+    synthetic.write_calls([make_call(50, at(day, 14), duration=None)])
+    load_hour(day, 14, tz_name="UTC", run_id="r1")
+    assert [r[0] for r in rejected(day)] == [50]
+    source_execute("UPDATE calls SET duration = 60 WHERE call_id = 50")
+    load_hour(day, 14, tz_name="UTC", run_id="r2")
+    assert rejected(day) == [] and [r[0] for r in loaded(day)] == [50]
+
+
+def test_dry_run_reads_and_validates_but_writes_nothing(day):
+    synthetic.write_calls([make_call(60, at(day, 2)), make_call(61, at(day, 2, 1), duration=-1)])
+    result = load_hour(day, 2, tz_name="UTC", run_id="dry", dry_run=True)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected, result.dry_run) == (2, 1, 1, True)
+    assert loaded(day) == [] and rejected(day) == [] and ledger(day) == []
+
+
+def test_source_outage_mid_stream_then_retry_loses_and_doubles_nothing(day):
+    rows = [make_call(100_000 + i, at(day, 16) + timedelta(seconds=i % 3600)) for i in range(40_000)]
+    synthetic.write_calls(rows)
+    load_hour(day, 16, tz_name="UTC", run_id="first-load")
+    # The source changes, then the reload is cut mid-stream.
+    source_execute("UPDATE calls SET disposition = 'TRANSFERRED' WHERE call_id < 100100")
+    synthetic.write_calls([make_call(200_000, at(day, 16, 59))])
+    before = loaded(day)
+
+    with ExtractKiller() as killer, pytest.raises(Exception) as err:
+        load_hour(day, 16, tz_name="UTC", run_id="reload", try_number=1, chunk_size=200)
+    assert killer.killed, "the extract query was never seen running"
+    assert not isinstance(err.value, AirflowFailException), "a lost connection must be retried"
+    assert loaded(day) == before  # the failed attempt left the previous state untouched
+
+    result = load_hour(day, 16, tz_name="UTC", run_id="reload", try_number=2, chunk_size=200)
+    assert result.rows_loaded == 40_001
+    after = loaded(day)
+    assert len(after) == len({r[0] for r in after}) == 40_001
+    assert sum(1 for r in after if r[9] == "TRANSFERRED") == 100
+    assert [(r[1], r[2]) for r in ledger(day)] == [(1, "success"), (1, "failed"), (2, "success")]
+
+
+def test_reconcile_fails_loudly_when_the_source_changed_after_the_load(day):
+    synthetic.write_calls([make_call(70, at(day, 8))])
+    load_day(day)
+    synthetic.write_calls([make_call(71, at(day, 8, 30))])
+    with pytest.raises(AirflowFailException, match=r"hour 08: source 2 != loaded 1 \+ rejected 0"):
+        reconcile.check_day(reconcile.count_day(day), 0.05)
+
+
+def test_too_many_rejects_fail_the_day_even_in_quarantine(day):
+    synthetic.write_calls([make_call(80, at(day, 8)), make_call(81, at(day, 8, 1), duration=None)])
+    _, counts = load_day(day)
+    with pytest.raises(AirflowFailException, match="above max_reject_ratio"):
+        reconcile.check_day(counts, max_reject_ratio=0.2)
+    assert [r[0] for r in rejected(day)] == [81]  # quarantined, not lost
+
+
+def test_daily_metrics_are_upserted_from_the_loaded_calls(day):
+    synthetic.write_calls([
+        make_call(90, at(day, 10), wait_seconds=5),
+        make_call(91, at(day, 10, 5), wait_seconds=40),
+        make_call(92, at(day, 12), disposition="ABANDONED", duration=4, wait_seconds=70),
+        make_call(93, at(day, 12, 1), duration=-1),
+    ])
+    _, counts = load_day(day)
+    for run in ("m1", "m2"):
+        result = metrics.compute_daily_metrics(day.isoformat(), counts.source_calls, counts.rejected_calls, metrics.read_groups(day))
+        metrics.write_daily_metrics(result, run)
+    row = metrics_row(day)
+    assert (row["source_calls"], row["total_calls"], row["rejected_calls"]) == (4, 3, 1)
+    assert (row["answered_calls"], row["abandoned_calls"], row["peak_hour"]) == (2, 1, 10)
+    assert float(row["service_level_20s"]) == 0.5 and float(row["abandonment_rate"]) == pytest.approx(0.3333)
+    assert row["computed_by_run_id"] == "m2"
+
+
+def test_schema_drift_in_the_source_fails_without_retry(day):
+    source_execute("ALTER TABLE calls CHANGE wait_seconds wait_s INT NULL")
+    try:
+        with pytest.raises(AirflowFailException, match="does not match the contract"):
+            load_hour(day, 1, tz_name="UTC", run_id="drift")
+    finally:
+        source_execute("ALTER TABLE calls CHANGE wait_s wait_seconds INT NULL")
