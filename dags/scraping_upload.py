@@ -68,6 +68,8 @@ def scraping_upload():
     answers = LookupBatchSensor.partial(
         task_id="lookup_batch",
         pool="scraping_api",
+        mode="reschedule",
+        poke_interval=config.poke_seconds(),
         retries=config.RETRIES_CAP,
         execution_timeout=timedelta(minutes=10),
     ).expand(batch=batches)

@@ -32,6 +32,7 @@ PHONE_HEADERS = ("telefono", "teléfono", "phone", "número", "numero", "celular
 _HEADER_KEYS = {unicodedata.normalize("NFC", h) for h in PHONE_HEADERS}
 _SEPARATORS = re.compile(r"[\s\-.()\u00a0]+")
 _PHONE = re.compile(r"^\+?\d{7,15}$")
+_FLOAT_TEXT = re.compile(r"^\+?\d+\.0+$")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
 
@@ -72,9 +73,10 @@ def normalise_phone(value) -> str | None:
             return None
         text = str(value.quantize(Decimal(1)))
     elif isinstance(value, str):
-        text = _SEPARATORS.sub("", value.strip())
-        if text.endswith(".0") and text[:-2].lstrip("+").isdigit():
-            text = text[:-2]
+        text = value.strip()
+        if _FLOAT_TEXT.match(text):  # "3001234567.0": a number cell exported as text
+            text = text.split(".")[0]
+        text = _SEPARATORS.sub("", text)
     else:  # dates, times: not phone numbers
         return None
     return text if _PHONE.match(text) else None

@@ -1,0 +1,90 @@
+"""The job table's status machine on real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.scraping_fixtures import *  # noqa: F403 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def _forget_test_jobs(job_repo):
+    """These jobs have no Airflow run: remove them so the reconciler never sees them."""
+    yield
+    with job_repo._cursor() as cur:
+        cur.execute(r"DELETE FROM scraping.jobs WHERE airflow_run_id LIKE 't\_\_%'")
+
+
+def _register(job_repo, **kw):
+    args = dict(
+        file_name="a.xlsx", upload_path="/u/a.xlsx", content_sha256=uuid.uuid4().hex * 2, uploader="ana",
+        dag_id="scraping_upload", run_id=f"t__{uuid.uuid4().hex[:10]}", timeout_minutes=30, max_retries=3,
+        batch_size=100,
+    )
+    args.update(kw)
+    return job_repo.register(**args)
+
+
+def test_migration_is_idempotent(job_repo):
+    job_repo.migrate()
+    job_repo.migrate()
+
+
+def test_one_job_per_content(job_repo):
+    sha = uuid.uuid4().hex * 2
+    first, created = _register(job_repo, content_sha256=sha)
+    again, created_again = _register(job_repo, content_sha256=sha)
+    assert created and not created_again
+    assert again["id"] == first["id"] and again["status"] == "pending"
+    assert (first["timeout_minutes"], first["max_retries"], first["retry_count"]) == (30.0, 3, 0)
+
+
+def test_status_follows_the_run(job_repo):
+    job, _ = _register(job_repo)
+    dag_id, run_id = job["dag_id"], job["airflow_run_id"]
+    started = job_repo.mark_processing(dag_id, run_id)
+    assert started["status"] == "processing" and started["started_at"] is not None
+    assert job_repo.mark_retrying(dag_id, run_id, "HTTP 500")["retry_count"] == 1
+    assert job_repo.mark_processing(dag_id, run_id)["started_at"] == started["started_at"]
+    assert job_repo.mark_retrying(dag_id, run_id, "HTTP 503")["retry_count"] == 2
+    ended = job_repo.mark_ended(dag_id, run_id, "failed", "gave up")
+    assert ended["status"] == "failed" and ended["last_error"] == "gave up"
+    # Only the first terminal transition returns the row (one Slack alert); later callbacks are no-ops.
+    assert job_repo.mark_ended(dag_id, run_id, "timeout", "late") is None
+    assert job_repo.mark_processing(dag_id, run_id) is None
+    assert job_repo.mark_retrying(dag_id, run_id, "late") is None
+    assert job_repo.get(job["id"])["status"] == "failed"
+
+
+def test_cleared_run_reopens_a_finished_job(job_repo):
+    job, _ = _register(job_repo)
+    dag_id, run_id = job["dag_id"], job["airflow_run_id"]
+    job_repo.mark_processing(dag_id, run_id)
+    job_repo.mark_ended(dag_id, run_id, "timeout", "too slow")
+    reopened = job_repo.mark_processing(dag_id, run_id, clear_number=1)
+    assert reopened["status"] == "processing" and reopened["retry_count"] == 1
+    assert reopened["completed_at"] is None and reopened["started_at"] > job["created_at"]
+    # The same clear seen again by the next task does not count twice.
+    assert job_repo.mark_processing(dag_id, run_id, clear_number=1) is None
+    assert job_repo.mark_ended(dag_id, run_id, "failed", "again") is not None  # and can alert again
+
+
+def test_report_lists_overdue_and_failures(job_repo):
+    from callcentre.scraping.report import build_report, format_report
+
+    job, _ = _register(job_repo, file_name="lento.xlsx", timeout_minutes=0.01)
+    job_repo.mark_processing(job["dag_id"], job["airflow_run_id"])
+    failed, _ = _register(job_repo, file_name="malo.xlsx")
+    job_repo.mark_ended(failed["dag_id"], failed["airflow_run_id"], "failed", "HTTP 401 from 3001234567")
+    import time
+
+    time.sleep(1)
+    report = build_report(job_repo)
+    assert job["id"] in [j["id"] for j in report["overdue"]]
+    mine = [j for j in report["recent_failures"] if j["id"] == failed["id"]]
+    assert mine and mine[0]["last_error"] == "HTTP 401 from [number]"
+    assert report["counts"]["failed"] >= 1 and report["total"] == sum(report["counts"].values())
+    text = format_report(report)
+    assert "lento.xlsx" in text and "malo.xlsx" in text and "3001234567" not in text

@@ -1,0 +1,95 @@
+"""Run settings, upload paths, alert text and the reconcile decision table."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from callcentre.scraping import config
+from callcentre.scraping.alerts import job_alert_text, scrub_numbers
+from callcentre.scraping.reconcile import decide
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+
+
+def test_settings_defaults_then_environment_then_variable(monkeypatch):
+    conf = {"file": "a.xlsx", "uploader": "ana"}
+    s = config.resolve_settings(conf)
+    assert (s.timeout_minutes, s.max_retries, s.batch_size) == (30.0, 3, 250)
+    monkeypatch.setenv("SCRAPING_TIMEOUT_MINUTES", "45")
+    monkeypatch.setenv("SCRAPING_MAX_RETRIES", "5")
+    assert config.resolve_settings(conf).timeout_minutes == 45.0
+    assert config.resolve_settings(conf, lambda key: "7" if key == "scraping_max_retries" else None).max_retries == 7
+    assert config.resolve_settings({**conf, "max_retries": 0}).max_retries == 0
+
+
+@pytest.mark.parametrize(
+    "conf, message",
+    [
+        ({"uploader": "ana"}, "conf.file"),
+        ({"file": "a.xlsx"}, "conf.uploader"),
+        ({"file": "a.xlsx", "uploader": "ana", "max_retries": 11}, "outside"),
+        ({"file": "a.xlsx", "uploader": "ana", "timeout_minutes": "soon"}, "not a number"),
+        ({"file": "a.xlsx", "uploader": "ana", "batch_size": 0}, "outside"),
+        ({"file": "a.xlsx", "uploader": "ana", "max_retries": 1.5}, "whole number"),
+    ],
+)
+def test_bad_conf(conf, message):
+    with pytest.raises(config.BadRunConf, match=message):
+        config.resolve_settings(conf)
+
+
+def test_upload_path_stays_inside_uploads(tmp_path):
+    assert config.upload_path(tmp_path, "abc__a.xlsx") == (tmp_path / "abc__a.xlsx").resolve()
+    for escape in ("../secret.xlsx", "/etc/passwd", "a/../../b.xlsx"):
+        with pytest.raises(config.BadRunConf, match="outside the uploads folder"):
+            config.upload_path(tmp_path, escape)
+
+
+@pytest.mark.parametrize(
+    "text", ["3001234567", "+573001234567", "call 300 123 4567 now", "(601) 555-1234", "300-123-4567"]
+)
+def test_scrub_numbers(text):
+    assert "[number]" in scrub_numbers(text)
+    assert not any(ch.isdigit() for ch in scrub_numbers(text).replace("[number]", ""))
+
+
+def test_scrub_keeps_dates_and_counts():
+    text = "job #12 of 2026-11-22: 5000 numbers, batch 3"
+    assert scrub_numbers(text) == text
+
+
+def _job(**kw):
+    job = {
+        "id": 7, "status": "processing", "file_name": "clientes 3001234567.xlsx", "uploader": "ana",
+        "retry_count": 1, "max_retries": 3, "last_error": "bad row 3001234567", "dag_id": "scraping_upload",
+        "airflow_run_id": "upload__abc", "timeout_minutes": 30.0, "deadline": NOW + timedelta(minutes=5),
+    }
+    job.update(kw)
+    return job
+
+
+def test_alert_text_has_no_phone_numbers():
+    text = job_alert_text(_job(status="failed"))
+    assert "3001234567" not in text
+    assert "job #7" in text and "ana" in text and "failed" in text and "/dags/scraping_upload/runs/upload__abc" in text
+
+
+@pytest.mark.parametrize(
+    "run_state, overdue, results, action",
+    [
+        ("success", False, True, "completed"),
+        ("success", False, False, "failed"),
+        ("failed", False, False, "failed"),
+        ("failed", True, False, "timeout"),
+        ("running", True, False, "timeout"),
+        ("queued", True, False, "timeout"),
+        ("running", False, False, "none"),
+        (None, False, False, "none"),
+        (None, True, False, "failed"),
+    ],
+)
+def test_reconcile_decisions(run_state, overdue, results, action):
+    deadline = NOW - timedelta(minutes=1) if overdue else NOW + timedelta(minutes=1)
+    assert decide(_job(deadline=deadline), run_state, NOW, results).action == action

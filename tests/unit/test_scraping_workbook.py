@@ -1,0 +1,151 @@
+"""Workbook rules: header detection, normalisation, de-duplication, rejected rows, bad files."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from callcentre.scraping.results import write_results
+from callcentre.scraping.workbook import BadWorkbook, RejectedRow, normalise_phone, read_phone_numbers
+
+
+def _book(path, rows):
+    wb = Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("300 123 4567", "3001234567"),
+        ("(300) 123-4567", "3001234567"),
+        ("300.123.4567", "3001234567"),
+        ("+57 300-123-4567", "+573001234567"),
+        (3001234567, "3001234567"),
+        (3001234567.0, "3001234567"),
+        ("3001234567.0", "3001234567"),
+        (" 601 555 1234 ", "6015551234"),
+        ("300\u00a0123\u00a04567", "3001234567"),
+        (3001234567.5, None),
+        ("abc", None),
+        ("12345", None),
+        ("+", None),
+        ("1234567890123456", None),
+        ("300-ABC-4567", None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_normalise_phone(value, expected):
+    assert normalise_phone(value) == expected
+
+
+@pytest.mark.parametrize("header", ["Telefono", "TELÉFONO", " phone ", "Número", "numero", "Celular", "Móvil", "movil"])
+def test_phone_column_found_by_header(tmp_path, header):
+    path = _book(tmp_path / "a.xlsx", [["Nombre", header], ["Ana", "3001234567"], ["Luis", 3109876543]])
+    phones = read_phone_numbers(path)
+    assert phones.numbers == ["3001234567", "3109876543"]
+    assert phones.column_index == 1 and phones.column_header == header.strip()
+
+
+def test_first_column_without_header_keeps_first_row(tmp_path):
+    path = _book(tmp_path / "a.xlsx", [[3001234567, "x"], ["300-987-6543", "y"]])
+    phones = read_phone_numbers(path)
+    assert phones.numbers == ["3001234567", "3009876543"] and phones.column_header is None
+
+
+def test_first_column_with_unknown_header(tmp_path):
+    path = _book(tmp_path / "a.xlsx", [["contacto"], ["3001234567"]])
+    assert read_phone_numbers(path).numbers == ["3001234567"]
+
+
+def test_duplicates_removed_and_rejects_listed_with_row(tmp_path):
+    path = _book(
+        tmp_path / "a.xlsx",
+        [["phone"], ["300 123 4567"], ["3001234567"], ["llamar"], [None], ["  "], [3001234567.0], ["12"]],
+    )
+    phones = read_phone_numbers(path)
+    assert phones.numbers == ["3001234567"]
+    assert phones.duplicates == 2
+    assert [(r.row, r.value) for r in phones.rejected] == [(4, "llamar"), (8, "12")]
+
+
+def test_at_most_5000_numbers(tmp_path):
+    rows = [["phone"]] + [[f"3{n:09d}"] for n in range(5000)]
+    assert len(read_phone_numbers(_book(tmp_path / "ok.xlsx", rows)).numbers) == 5000
+    rows.append(["3999999999"])
+    with pytest.raises(BadWorkbook, match="more than 5000 phone numbers"):
+        read_phone_numbers(_book(tmp_path / "big.xlsx", rows))
+
+
+def test_duplicates_do_not_count_towards_the_limit(tmp_path):
+    rows = [["phone"]] + [["3001234567"]] * 6000
+    assert read_phone_numbers(_book(tmp_path / "dups.xlsx", rows)).numbers == ["3001234567"]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("a.csv", b"phone\n3001234567\n", "not an .xlsx file"),
+        ("a.xlsx", b"phone,3001234567", "not an .xlsx workbook"),
+        ("a.xlsx", b"PK\x03\x04garbage", "corrupt workbook"),
+        ("a.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "old .xls"),
+        (
+            "a.xlsx",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600 + "EncryptionInfo".encode("utf-16-le"),
+            "password-protected",
+        ),
+    ],
+)
+def test_bad_containers(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(BadWorkbook, match=message):
+        read_phone_numbers(path)
+
+
+def test_zip_that_is_not_a_workbook(tmp_path):
+    path = tmp_path / "a.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hello.txt", "not excel")
+    with pytest.raises(BadWorkbook, match="corrupt workbook"):
+        read_phone_numbers(path)
+
+
+def test_empty_sheet_and_header_only(tmp_path):
+    with pytest.raises(BadWorkbook, match="no rows"):
+        read_phone_numbers(_book(tmp_path / "e.xlsx", []))
+    with pytest.raises(BadWorkbook, match="no data rows below the header 'phone'"):
+        read_phone_numbers(_book(tmp_path / "h.xlsx", [["phone"]]))
+
+
+def test_no_phone_column(tmp_path):
+    path = _book(tmp_path / "n.xlsx", [["Nombre", "Email"], ["Ana", "a@x.co"]])
+    with pytest.raises(BadWorkbook, match="no phone column. Headers found: Nombre, Email"):
+        read_phone_numbers(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(BadWorkbook, match="missing"):
+        read_phone_numbers(tmp_path / "gone.xlsx")
+
+
+def test_results_never_contain_formulas(tmp_path):
+    answers = [
+        {"number": "+573001234567", "status": "=1+1", "carrier": "@SUM(A1)", "line_type": "-2", "extra": {"a": 1}},
+        {"number": "3001234567", "status": "active", "carrier": "=HYPERLINK(\"http://x\")", "line_type": "mobile"},
+    ]
+    path = write_results(tmp_path / "out.xlsx", answers, [RejectedRow(7, "=cmd|' /C calc'!A0", "not a phone")])
+    wb = load_workbook(path)
+    cells = [c for ws in wb for row in ws.iter_rows() for c in row]
+    assert all(c.data_type != "f" for c in cells)
+    results = [[c.value for c in row] for row in wb["results"].iter_rows()]
+    assert results[0] == ["number", "status", "carrier", "line_type", "extra"]
+    assert results[1] == ["+573001234567", "=1+1", "@SUM(A1)", "-2", '{"a": 1}']
+    assert [[c.value for c in row] for row in wb["rejected"].iter_rows()][1] == [7, "=cmd|' /C calc'!A0", "not a phone"]
+    assert not list(tmp_path.glob("*.part"))
