@@ -200,7 +200,7 @@ def test_bad_workbook_fails_job_without_retries(case, run_upload, scraping_api, 
 
     assert dag_run.state == "failed"
     assert job["status"] == "failed", job
-    assert reason in job["last_error"] and name in job["last_error"]
+    assert job["last_error"].startswith(f"{name}: ") and reason in job["last_error"]
     assert job["retry_count"] == 0
     read = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "read_numbers")
     assert read.try_number == 1

@@ -78,7 +78,7 @@ def read_numbers(job_id: int) -> list[dict]:
     repo = repository()
     job = repo.get(job_id)
     try:
-        phones = read_phone_numbers(job["upload_path"])
+        phones = read_phone_numbers(job["upload_path"], name=job["file_name"])
     except BadWorkbook as err:
         raise AirflowFailException(str(err)) from err
     rejected = [{"row": r.row, "value": r.value, "reason": r.reason} for r in phones.rejected]

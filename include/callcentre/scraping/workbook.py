@@ -88,11 +88,14 @@ def is_phone_header(value) -> bool:
     return unicodedata.normalize("NFC", value.strip().lower()) in _HEADER_KEYS
 
 
-def read_phone_numbers(path: str | Path, max_numbers: int = MAX_NUMBERS) -> PhoneList:
-    """Parse the upload at ``path``; raise :class:`BadWorkbook` for a file that cannot be used."""
+def read_phone_numbers(path: str | Path, max_numbers: int = MAX_NUMBERS, name: str | None = None) -> PhoneList:
+    """Parse the upload at ``path``; raise :class:`BadWorkbook` for a file that cannot be used.
+
+    ``name`` is the file name the uploader knows (messages use it); default: the stored name.
+    """
     path = Path(path)
-    name = path.name
-    _check_container(path)
+    name = name or path.name
+    _check_container(path, name)
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -160,8 +163,7 @@ def _collect(name, rows, column: int, start_row: int, max_numbers: int):
     return numbers, rejected, duplicates, data_rows
 
 
-def _check_container(path: Path) -> None:
-    name = path.name
+def _check_container(path: Path, name: str) -> None:
     if path.suffix.lower() != ".xlsx":
         raise BadWorkbook(f"{name}: not an .xlsx file (extension {path.suffix or 'missing'}); save it as Excel .xlsx")
     try:
