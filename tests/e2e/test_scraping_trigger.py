@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.scraping_fixtures import *  # noqa: F403 - fixtures
-from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
+from tests.scraping_fixtures import FAST_DAG_ENV, ROOT, make_workbook, random_numbers
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 STARTUP_S = 90
@@ -35,7 +35,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory):
     """`airflow api-server` on a free port, its DAGs serialized first; stopped by process group."""
-    subprocess.run([AIRFLOW, "dags", "reserialize"], check=True, capture_output=True, timeout=120)
+    # Serialized with the fast retry/poll settings: the scheduler test below runs from this copy.
+    subprocess.run(
+        [AIRFLOW, "dags", "reserialize"], check=True, capture_output=True, timeout=120, env=dict(os.environ, **FAST_DAG_ENV)
+    )
     port = _free_port()
     env = dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
     log = tmp_path_factory.mktemp("api") / "api-server.log"
@@ -107,3 +110,76 @@ def test_trigger_refused_with_bad_credentials(api_server, scraping_dirs, tmp_pat
     assert result.returncode == 1
     assert "refused the login" in result.stderr
     assert json.dumps("wrong") not in result.stderr + result.stdout
+
+
+def _wait_for_run(client, run_id: str, states: set[str], timeout_s: float = 120) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = client.request("GET", f"/api/v2/dags/scraping_upload/dagRuns/{run_id}").json()
+        if run.get("state") in states:
+            return run
+        if time.monotonic() > deadline:
+            pytest.fail(f"run {run_id} still {run.get('state')} after {timeout_s}s")
+        time.sleep(1)
+
+
+@pytest.fixture
+def scheduler(api_server, scraping_api, scraping_dirs, fake_slack, tmp_path):
+    """A real scheduler (LocalExecutor) whose workers see this test's API, folders and Slack."""
+    env = dict(os.environ, AIRFLOW__API__BASE_URL=api_server, **FAST_DAG_ENV)
+    log = tmp_path / "scheduler.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [AIRFLOW, "scheduler"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    yield proc
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_api, fake_slack, job_repo, tmp_path):
+    """Under the real scheduler: the API is down -> job failed + one alert; clear the run -> completed."""
+    from callcentre.scraping.upload import AirflowRestClient, file_sha256, local_credentials, run_id_for
+
+    client = AirflowRestClient(api_server, *local_credentials(os.environ["AIRFLOW_HOME"]))
+    numbers = random_numbers(5)
+    path = make_workbook(tmp_path / "reintento.xlsx", [[n] for n in numbers], header=["phone"])
+    run_id = run_id_for(file_sha256(path))
+    scraping_api.set_knobs(fail_next=1000)
+    assert client.request("PATCH", "/api/v2/dags/scraping_upload", {"is_paused": False}).status_code == 200
+    try:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "trigger_upload.py"), str(path), "--uploader", "ana",
+             "--api-url", api_server, "--max-retries", "0", "--batch-size", "3"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+
+        assert _wait_for_run(client, run_id, {"success", "failed"})["state"] == "failed"
+        job = job_repo.by_run("scraping_upload", run_id)
+        assert job["status"] == "failed" and job["retry_count"] == 0
+        assert "HTTP 500" in job["last_error"]
+        assert len(fake_slack.messages) == 1
+
+        scraping_api.set_knobs(fail_next=0)
+        cleared = client.request(
+            "POST", "/api/v2/dags/scraping_upload/clearTaskInstances",
+            {"dag_run_id": run_id, "only_failed": True, "dry_run": False, "reset_dag_runs": True},
+        )
+        assert cleared.status_code == 200, cleared.text
+
+        assert _wait_for_run(client, run_id, {"success", "failed"})["state"] == "success"
+        job = job_repo.by_run("scraping_upload", run_id)
+        assert job["status"] == "completed" and job["processed_numbers"] == 5
+        assert job["retry_count"] == 1 and job["run_clear_number"] == 1
+        assert len(fake_slack.messages) == 1  # the re-run that succeeded sent nothing
+        posts = [p for p in scraping_api.requests_for("POST") if p["status"] == 202]
+        assert sorted(scraping_api.lookups_created_per_reference().values()) == [1, 1] and len(posts) == 2
+    finally:
+        client.request("PATCH", "/api/v2/dags/scraping_upload", {"is_paused": True})
+        client.delete_run(run_id)
