@@ -35,7 +35,9 @@ def business_date(context) -> date:
 
 
 def options(context) -> RunOptions:
-    return RunOptions.from_params(context["params"])
+    """The run's options: params, plus the raw trigger conf so a misspelt key is an error, not a no-op."""
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    return RunOptions.from_params({**dict(context["params"]), **conf})
 
 
 def preflight() -> dict[str, str]:
