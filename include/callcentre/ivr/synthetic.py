@@ -79,10 +79,19 @@ def _tsv(value) -> str:
     return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def create_source_table(conn_id: str = IVR_MARIADB) -> None:
+def _execute(sql: str, params=None, conn_id: str = IVR_MARIADB) -> None:
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-    MySqlHook(mysql_conn_id=conn_id).run(SOURCE_DDL)
+    conn = MySqlHook(mysql_conn_id=conn_id).get_conn()
+    try:
+        conn.cursor().execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def create_source_table(conn_id: str = IVR_MARIADB) -> None:
+    _execute(SOURCE_DDL, conn_id=conn_id)
 
 
 def write_calls(rows: list[tuple], conn_id: str = IVR_MARIADB, replace: bool = True) -> int:
@@ -111,9 +120,5 @@ def write_calls(rows: list[tuple], conn_id: str = IVR_MARIADB, replace: bool = T
 
 
 def delete_day(business_date: date, conn_id: str = IVR_MARIADB) -> None:
-    from airflow.providers.mysql.hooks.mysql import MySqlHook
-
     start = datetime.combine(business_date, datetime.min.time())
-    MySqlHook(mysql_conn_id=conn_id).run(
-        "DELETE FROM calls WHERE start_time >= %s AND start_time < %s", parameters=(start, start + timedelta(days=1))
-    )
+    _execute("DELETE FROM calls WHERE start_time >= %s AND start_time < %s", (start, start + timedelta(days=1)), conn_id)
