@@ -1,8 +1,12 @@
-"""The upload command against a real ``airflow api-server`` (own process group, free port).
+"""The upload command and a re-run by clearing, against a real ``airflow api-server`` and scheduler.
 
 Proves the REST contract the web app relies on: JWT login, ``POST /api/v2/dags/scraping_upload/dagRuns``
-with a content-derived run id, and "already triggered" (409) for the same file. Runs are deleted
-at the end so no later scheduler executes them.
+with a content-derived run id, "already triggered" (409) for the same file, and that clearing a
+failed run under a real scheduler brings its job row back to ``completed``.
+
+Isolation: the api-server and scheduler started here use their own metadata schema
+(``scraping_e2e`` in the Airflow database, via ``search_path``), so they never run, nor are run by,
+anybody else's scheduler; each runs in its own process group, stopped with ``os.killpg``.
 """
 
 from __future__ import annotations
@@ -24,22 +28,10 @@ from tests.scraping_fixtures import FAST_DAG_ENV, ROOT, make_workbook, random_nu
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 STARTUP_S = 90
-
-
+METADATA_SCHEMA = "scraping_e2e"
 # Polls every 2 s: sub-second reschedules race the scheduler's own loop (it then sees a finished
 # try still "queued" and retries it); production polls every 30 s.
 E2E_DAG_ENV = {**FAST_DAG_ENV, "SCRAPING_POKE_SECONDS": "2"}
-
-
-def _reserialize() -> None:
-    """Write the DAGs to the metadata DB with the test's retry/poll settings.
-
-    A run keeps the DAG version it was created with, and any other process that parses dags/ (a
-    dag.test elsewhere) writes a version with its own settings: call this right before triggering.
-    """
-    subprocess.run(
-        [AIRFLOW, "dags", "reserialize"], check=True, capture_output=True, timeout=120, env=dict(os.environ, **E2E_DAG_ENV)
-    )
 
 
 def _free_port() -> int:
@@ -48,19 +40,58 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
+    """Stop the process group we started (its children too), never anything by name."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace_s)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _airflow(env: dict, *args: str) -> None:
+    result = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"airflow {' '.join(args)}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+
+
 @pytest.fixture(scope="module")
-def api_server(tmp_path_factory):
-    """`airflow api-server` on a free port, its DAGs serialized first; stopped by process group."""
-    _reserialize()
+def isolated_airflow() -> dict:
+    """Environment overrides for a private metadata schema, migrated, with pool and DAGs."""
+    import psycopg
+
+    conn = json.loads(os.environ["AIRFLOW_CONN_SCRAPING_POSTGRES"])
+    with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
+                         dbname="airflow", autocommit=True) as pg:
+        pg.execute(f"CREATE SCHEMA IF NOT EXISTS {METADATA_SCHEMA}")
     port = _free_port()
-    env = dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
+    overrides = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
+            os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("?")[0] + f"?options=-csearch_path%3D{METADATA_SCHEMA}",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        **E2E_DAG_ENV,
+    }
+    env = dict(os.environ, **overrides)
+    _airflow(env, "db", "migrate")
+    _airflow(env, "pools", "set", "scraping_api", "4", "Concurrent calls to the external scraping API")
+    _airflow(env, "dags", "reserialize")
+    return overrides
+
+
+@pytest.fixture(scope="module")
+def api_server(isolated_airflow, tmp_path_factory):
+    """`airflow api-server` on the private schema; stopped by process group."""
+    port = isolated_airflow["AIRFLOW__API__PORT"]
     log = tmp_path_factory.mktemp("api") / "api-server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [AIRFLOW, "api-server", "--port", port, "--host", "127.0.0.1", "--workers", "1"],
+            env=dict(os.environ, **isolated_airflow), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
+    base = isolated_airflow["AIRFLOW__API__BASE_URL"]
     try:
         deadline = time.monotonic() + STARTUP_S
         while True:
@@ -74,13 +105,7 @@ def api_server(tmp_path_factory):
             time.sleep(0.5)
         yield base
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop_group(proc)
 
 
 def test_trigger_command_creates_one_run_per_file(api_server, scraping_dirs, tmp_path):
@@ -137,22 +162,16 @@ def _wait_for_run(client, run_id: str, states: set[str], timeout_s: float = 120)
 
 
 @pytest.fixture
-def scheduler(api_server, scraping_api, scraping_dirs, fake_slack, tmp_path):
+def scheduler(isolated_airflow, api_server, scraping_api, scraping_dirs, fake_slack, tmp_path):
     """A real scheduler (LocalExecutor) whose workers see this test's API, folders and Slack."""
-    env = dict(os.environ, AIRFLOW__API__BASE_URL=api_server, **E2E_DAG_ENV)
+    env = dict(os.environ, **isolated_airflow)  # os.environ now holds this test's connections
     log = tmp_path / "scheduler.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [AIRFLOW, "scheduler"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     yield proc
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    _stop_group(proc)
 
 
 def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_api, fake_slack, job_repo, tmp_path):
@@ -165,7 +184,6 @@ def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_ap
     run_id = run_id_for(file_sha256(path))
     scraping_api.set_knobs(fail_next=1000)
     assert client.request("PATCH", "/api/v2/dags/scraping_upload", {"is_paused": False}).status_code == 200
-    _reserialize()
     try:
         result = subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "trigger_upload.py"), str(path), "--uploader", "ana",

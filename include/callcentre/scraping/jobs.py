@@ -16,7 +16,6 @@ without double counting; the terminal transition returns the row only to the cal
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 from callcentre.common.connections import SCRAPING_POSTGRES
 
@@ -83,21 +82,11 @@ class JobRepository:
     def __init__(self, conn_id: str = SCRAPING_POSTGRES):
         self.conn_id = conn_id
 
-    @contextmanager
     def _cursor(self):
-        """One transaction (PostgresHook hands out psycopg 3 on Airflow 3, psycopg2 on 2.11)."""
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        """One transaction (psycopg 3 on Airflow 3, psycopg2 on 2.11): committed or rolled back."""
+        from callcentre.common.pg import transaction
 
-        conn = PostgresHook(postgres_conn_id=self.conn_id).get_conn()
-        try:
-            with conn.cursor() as cur:
-                yield cur
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
+        return transaction(self.conn_id)
 
     def _all(self, sql: str, params=()) -> list[dict]:
         with self._cursor() as cur:

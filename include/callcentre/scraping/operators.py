@@ -29,6 +29,12 @@ class LookupBatchSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.batch = batch
 
+    def retries_used(self, context) -> int:
+        """Retries since the run (or its last clear) started: a clear grants max_tries = try + retries."""
+        ti = context["ti"]
+        first_try_of_this_clear = max(int(ti.max_tries) - int(self.retries), 0) + 1
+        return compat.try_number_of(context) - first_try_of_this_clear
+
     def poke(self, context) -> bool | PokeReturnValue:
         from callcentre.scraping.api_hook import ScrapingApiHook, ScrapingApiUnavailable
         from callcentre.scraping.pipeline import JobTimedOut, repository
@@ -52,7 +58,7 @@ class LookupBatchSensor(BaseSensorOperator):
                 repo.record_submission(job_id, batch_no, lookup_id)
             lookup = hook.get_lookup(lookup_id)
         except ScrapingApiUnavailable as err:
-            retries_used = compat.try_number_of(context) - 1
+            retries_used = self.retries_used(context)
             if retries_used >= int(job["max_retries"]):
                 raise AirflowFailException(f"gave up after {retries_used} retries: {err}") from err
             raise

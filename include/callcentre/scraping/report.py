@@ -44,24 +44,23 @@ def build_report(repo: JobRepository | None = None, hours: float = 24, now: date
 
 
 def format_report(report: dict) -> str:
-    lines = ["Scraping jobs", "=" * 70, "", "1. Jobs running past their timeout:"]
-    for j in report["overdue"]:
-        lines.append(
-            f"  ! job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} for {j['minutes_running']} min "
-            f"(timeout {j['timeout_minutes']:g}) run {j['airflow_run_id']}"
-        )
-    if not report["overdue"]:
-        lines.append("  none")
-    lines += ["", f"2. Failures in the last {report['failures_window_hours']:g} h:"]
-    for j in report["recent_failures"]:
-        lines.append(
-            f"  x job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} after "
-            f"{j['retry_count']}/{j['max_retries']} retries: {j['last_error']}"
-        )
-    if not report["recent_failures"]:
-        lines.append("  none")
-    lines += ["", "3. Jobs per status:"]
+    lines = ["Scraping jobs", "=" * 70, ""]
+    _section(lines, "1. Jobs running past their timeout:", report["overdue"], lambda j: (
+        f"  ! job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} for {j['minutes_running']} min "
+        f"(timeout {j['timeout_minutes']:g}) run {j['airflow_run_id']}"
+    ))
+    _section(lines, f"2. Failures in the last {report['failures_window_hours']:g} h:", report["recent_failures"], lambda j: (
+        f"  x job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} after "
+        f"{j['retry_count']}/{j['max_retries']} retries: {j['last_error']}"
+    ))
+    lines.append("3. Jobs per status:")
     for status in STATUSES:
         lines.append(f"  {status:<11} {report['counts'][status]:>6}")
     lines.append(f"  {'total':<11} {report['total']:>6}")
     return "\n".join(lines)
+
+
+def _section(lines: list[str], title: str, jobs: list[dict], line_of) -> None:
+    lines.append(title)
+    lines += [line_of(j) for j in jobs] or ["  none"]
+    lines.append("")
