@@ -16,6 +16,7 @@ from callcentre.common.compat import dag, task
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    is_paused_upon_creation=False,  # it replaces a cron job: it must run as soon as it is deployed
     dagrun_timeout=timedelta(minutes=14),
     tags=["scraping"],
     doc_md=__doc__,

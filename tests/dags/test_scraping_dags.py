@@ -41,6 +41,7 @@ def test_reconcile_dag_runs_every_15_minutes(scraping_dags):
     dag = scraping_dags["reconcile"]
     assert dag.timetable.expression == "*/15 * * * *"
     assert dag.max_active_runs == 1 and not dag.catchup
+    assert dag.is_paused_upon_creation is False  # replaces a cron job: runs once deployed
 
 
 def _top_level_imports(path: Path) -> set[str]:

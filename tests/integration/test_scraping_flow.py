@@ -94,17 +94,19 @@ def test_429_retry_after_is_honoured(run_upload, scraping_api, tmp_path):
     assert second["t"] - first["t"] >= 2.0  # measured on the server side
 
 
-def test_api_4xx_fails_at_once_without_retries(run_upload, scraping_api, tmp_path, fake_slack):
+def test_api_4xx_fails_at_once_without_retries_and_alerts_once(run_upload, scraping_api, tmp_path, fake_slack):
     path = make_workbook(tmp_path / "denied.xlsx", [[n] for n in random_numbers(2)], header=["movil"])
     scraping_api.token = "another-token"  # our token is now wrong: 401
 
-    dag_run, job = run_upload(path)
+    dag_run, job = run_upload(path, batch_size=1)
 
     assert dag_run.state == "failed"
     assert job["status"] == "failed" and job["retry_count"] == 0
     assert "HTTP 401" in job["last_error"]
-    assert len(scraping_api.requests_for("POST")) == 1
-    assert len(fake_slack.messages) == 1
+    assert [p["status"] for p in scraping_api.requests_for("POST")] == [401, 401]  # each batch tried once
+    batches = [ti for ti in dag_run.get_task_instances() if ti.task_id == "lookup_batch"]
+    assert len(batches) == 2 and {ti.state for ti in batches} == {"failed"}
+    assert len(fake_slack.messages) == 1  # two failed batches, one job, one alert
 
 
 def test_transient_errors_stop_after_max_retries(run_upload, scraping_api, tmp_path, fake_slack):
