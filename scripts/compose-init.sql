@@ -1,0 +1,3 @@
+-- docker-compose.yaml only: the analytics and scraping databases next to Airflow's own.
+CREATE DATABASE analytics OWNER etl;
+CREATE DATABASE scraping OWNER etl;
