@@ -94,7 +94,9 @@ def main() -> int:
 
         bad = Path(tmp) / "no_es_excel.xlsx"
         bad.write_text(f"telefono\n3001234567\n{random.random()}\n")
-        run = upload_dag.test(run_conf={"file": store_upload(bad, uploads).relative_path, "uploader": "demo"})
+        run = upload_dag.test(
+            run_conf={"file": store_upload(bad, uploads).relative_path, "uploader": "demo", "batch_size": None}
+        )
         job = repo.by_run("scraping_upload", run.run_id)
         print(f"[scraping demo] upload of {bad.name}: run {run.state}, job #{job['id']} {job['status']}: {job['last_error']}")
         if job["status"] != "failed" or job["retry_count"] != 0:

@@ -99,14 +99,21 @@ def scraping_dags():
 
 @pytest.fixture
 def run_upload(scraping_dags, scraping_dirs, job_repo):
-    """Store a workbook in the uploads folder and run ``scraping_upload`` on it; return (run, job)."""
+    """Store a workbook in the uploads folder and run ``scraping_upload`` on it; return (run, job).
+
+    Every optional param is passed (None = the default): dag.test() runs tasks in this process on
+    the same DAG object, and a run's conf otherwise lingers in the tasks' params for the next run.
+    """
     uploads, _ = scraping_dirs
 
     def run(path: Path, uploader: str = "ana", **conf):
         from callcentre.scraping.upload import store_upload
 
         stored = store_upload(path, uploads)
-        dag_run = scraping_dags["upload"].test(run_conf={"file": stored.relative_path, "uploader": uploader, **conf})
+        run_conf = {"timeout_minutes": None, "max_retries": None, "batch_size": None, **conf}
+        dag_run = scraping_dags["upload"].test(
+            run_conf={"file": stored.relative_path, "uploader": uploader, **run_conf}
+        )
         return dag_run, job_repo.by_run("scraping_upload", dag_run.run_id)
 
     return run

@@ -29,9 +29,9 @@ from tests.scraping_fixtures import FAST_DAG_ENV, ROOT, make_workbook, random_nu
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 STARTUP_S = 90
 METADATA_SCHEMA = "scraping_e2e"
-# Polls every 2 s: sub-second reschedules race the scheduler's own loop (it then sees a finished
-# try still "queued" and retries it); production polls every 30 s.
-E2E_DAG_ENV = {**FAST_DAG_ENV, "SCRAPING_POKE_SECONDS": "2"}
+# Polls every 5 s: short reschedules race the scheduler's own loop (it then sees the previous poke
+# finish while the next one is queued and turns it into a retry); production polls every 30 s.
+E2E_DAG_ENV = {**FAST_DAG_ENV, "SCRAPING_POKE_SECONDS": "5"}
 
 
 def _free_port() -> int:
@@ -175,14 +175,14 @@ def scheduler(isolated_airflow, api_server, scraping_api, scraping_dirs, fake_sl
 
 
 def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_api, fake_slack, job_repo, tmp_path):
-    """Under the real scheduler: the API is down -> job failed + one alert; clear the run -> completed."""
+    """Under the real scheduler: the API fails the batches -> job failed + one alert; clear -> completed."""
     from callcentre.scraping.upload import AirflowRestClient, file_sha256, local_credentials, run_id_for
 
     client = AirflowRestClient(api_server, *local_credentials(os.environ["AIRFLOW_HOME"]))
     numbers = random_numbers(5)
     path = make_workbook(tmp_path / "reintento.xlsx", [[n] for n in numbers], header=["phone"])
     run_id = run_id_for(file_sha256(path))
-    scraping_api.set_knobs(fail_next=1000)
+    scraping_api.set_knobs(fail_lookups=True)
     assert client.request("PATCH", "/api/v2/dags/scraping_upload", {"is_paused": False}).status_code == 200
     try:
         result = subprocess.run(
@@ -195,10 +195,10 @@ def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_ap
         assert _wait_for_run(client, run_id, {"success", "failed"})["state"] == "failed"
         job = job_repo.by_run("scraping_upload", run_id)
         assert job["status"] == "failed" and job["retry_count"] == 0
-        assert "HTTP 500" in job["last_error"]
+        assert "the API could not process batch" in job["last_error"]
         assert len(_alerts_for(fake_slack, job["id"])) == 1
 
-        scraping_api.set_knobs(fail_next=0)
+        scraping_api.set_knobs(fail_lookups=False)
         cleared = client.request(
             "POST", "/api/v2/dags/scraping_upload/clearTaskInstances",
             {"dag_run_id": run_id, "only_failed": True, "dry_run": False, "reset_dag_runs": True},
@@ -210,8 +210,11 @@ def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_ap
         assert job["status"] == "completed" and job["processed_numbers"] == 5
         assert job["retry_count"] == 1 and job["run_clear_number"] == 1
         assert len(_alerts_for(fake_slack, job["id"])) == 1  # the re-run that succeeded sent nothing
-        posts = [p for p in scraping_api.requests_for("POST") if p["status"] == 202]
-        assert sorted(scraping_api.lookups_created_per_reference().values()) == [1, 1] and len(posts) == 2
+        # Each failed batch was submitted again under a new reference (-c1), each reference once.
+        created = scraping_api.lookups_created_per_reference()
+        assert len(created) == 4 and set(created.values()) == {1}
+        renewed = sorted(r for r in created if r.endswith("-c1"))
+        assert renewed == sorted(r + "-c1" for r in created if not r.endswith("-c1"))
     finally:
         client.request("PATCH", "/api/v2/dags/scraping_upload", {"is_paused": True})
         _forget_run(client, job_repo, run_id)

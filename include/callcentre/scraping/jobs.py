@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS scraping.batches (
     finished_at   timestamptz,
     PRIMARY KEY (job_id, batch_no)
 );
+-- The run's clear_number when the API failed the batch: only a later clear submits it again.
+ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS clear_number integer NOT NULL DEFAULT 0;
 """
 
 _JOB_COLUMNS = """id, file_name, upload_path, content_sha256, uploader, status, created_at, updated_at,
@@ -221,11 +223,22 @@ class JobRepository:
             (lookup_id, job_id, batch_no),
         )
 
-    def record_results(self, job_id: int, batch_no: int, status: str, results: list[dict] | None) -> None:
+    def renew_failed_batch(self, job_id: int, batch_no: int, reference: str) -> None:
+        """A batch the API declared failed gets a fresh reference, so a re-run submits it anew."""
         self._one(
-            """UPDATE scraping.batches SET status = %s, results = %s::jsonb, finished_at = now()
+            """UPDATE scraping.batches SET reference = %s, lookup_id = NULL, submitted_at = NULL, status = 'new',
+                   results = NULL, finished_at = NULL
+               WHERE job_id = %s AND batch_no = %s AND status = 'failed'""",
+            (reference, job_id, batch_no),
+        )
+
+    def record_results(
+        self, job_id: int, batch_no: int, status: str, results: list[dict] | None, clear_number: int = 0
+    ) -> None:
+        self._one(
+            """UPDATE scraping.batches SET status = %s, results = %s::jsonb, finished_at = now(), clear_number = %s
                WHERE job_id = %s AND batch_no = %s""",
-            (status, json.dumps(results) if results is not None else None, job_id, batch_no),
+            (status, json.dumps(results) if results is not None else None, clear_number, job_id, batch_no),
         )
 
     def results_of(self, job_id: int) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from callcentre.common import compat
@@ -45,6 +46,13 @@ class LookupBatchSensor(BaseSensorOperator):
         batch = repo.batch(job_id, batch_no)
         if batch["status"] == "done":
             return PokeReturnValue(True, len(batch["results"] or []))
+        clear_number = compat.clear_number_of(context)
+        if batch["status"] == "failed":
+            if clear_number <= batch["clear_number"]:
+                raise AirflowFailException(f"the API could not process batch {batch_no} (answer already recorded)")
+            # The API gave up on it before the run was cleared: submit it again under a new reference.
+            repo.renew_failed_batch(job_id, batch_no, f"{re.sub(r'-c[0-9]+$', '', batch['reference'])}-c{clear_number}")
+            batch = repo.batch(job_id, batch_no)
         if job["deadline"] and datetime.now(timezone.utc) > job["deadline"]:
             raise JobTimedOut(
                 f"job #{job_id} passed its timeout of {job['timeout_minutes']:g} minutes "
@@ -63,11 +71,11 @@ class LookupBatchSensor(BaseSensorOperator):
                 raise AirflowFailException(f"gave up after {retries_used} retries: {err}") from err
             raise
         if lookup.status == "failed":
-            repo.record_results(job_id, batch_no, "failed", None)
+            repo.record_results(job_id, batch_no, "failed", None, clear_number)
             raise AirflowFailException(f"the API could not process batch {batch_no}: {lookup.error or 'no reason given'}")
         if lookup.status != "done":
             self.log.info("batch %s of job #%s: lookup %s is %s", batch_no, job_id, lookup_id, lookup.status)
             return False
-        repo.record_results(job_id, batch_no, "done", lookup.results)
+        repo.record_results(job_id, batch_no, "done", lookup.results, clear_number)
         self.log.info("batch %s of job #%s: %d answers", batch_no, job_id, len(lookup.results))
         return PokeReturnValue(True, len(lookup.results))
