@@ -42,9 +42,7 @@ def test_zero_duration_and_zero_wait_are_valid():
     assert reject_reason(call(duration=0, wait_seconds=0, end_time="2026-11-20 10:00:00")) is None
 
 
-@pytest.mark.parametrize(
-    ("overrides", "reason"),
-    [
+CASES = [
         ({"duration": None}, "duration_missing"),
         ({"duration": -1}, "duration_negative"),
         ({"end_time": "2026-11-20 09:59:59"}, "end_before_start"),
@@ -52,11 +50,15 @@ def test_zero_duration_and_zero_wait_are_valid():
         ({"caller_number": None}, "caller_missing"),
         ({"caller_number": ""}, "caller_missing"),
         ({"caller_number": " \t "}, "caller_missing"),
+        ({"caller_number": "\r\n"}, "caller_missing"),
         ({"disposition": "VOICEMAIL"}, "disposition_unknown"),
         ({"disposition": "answered"}, "disposition_unknown"),
+        ({"disposition": "ANSWERED "}, "disposition_unknown"),
         ({"disposition": None}, "disposition_unknown"),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("overrides", "reason"), CASES)
 def test_each_rule(overrides, reason):
     assert reject_reason(call(**overrides)) == reason
     assert reason in REJECT_REASONS
@@ -72,5 +74,5 @@ def test_datetime_values_work_as_well_as_text():
 
 
 def test_description_names_row_value_and_rule():
-    text = describe_reject(call(call_id=42, wait_seconds=-7), "wait_negative")
+    text = describe_reject(42, "wait_negative", -7)
     assert "call_id=42" in text and "wait_seconds=-7" in text and "'wait_negative'" in text

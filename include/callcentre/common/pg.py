@@ -34,7 +34,7 @@ def transaction(conn_id: str):
 
 
 def copy_in(cursor, copy_sql: str, chunks: Iterable[bytes]) -> None:
-    """Stream ``chunks`` (COPY text format bytes) into ``COPY ... FROM STDIN``."""
+    """Stream ``chunks`` (bytes in the COPY statement's format) into ``COPY ... FROM STDIN``."""
     if hasattr(cursor, "copy"):  # psycopg 3
         with cursor.copy(copy_sql) as copy:
             for chunk in chunks:
@@ -64,15 +64,3 @@ class _ChunkReader(io.RawIOBase):
         else:
             data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(value) -> str:
-    """One value in COPY text format (NULL is ``\\N``; backslash, tab and newlines escaped)."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    return str(value)

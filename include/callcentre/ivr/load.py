@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
-from callcentre.common.pg import copy_in, copy_text, postgres_conn
+from callcentre.common.pg import copy_in, postgres_conn
 from callcentre.ivr import ledger
 from callcentre.ivr.errors import raise_classified
-from callcentre.ivr.rules import describe_reject, reject_reason
+from callcentre.ivr.rules import REASON_COLUMN, describe_reject
 from callcentre.ivr.source import hour_rows, source_connection
 
 log = logging.getLogger(__name__)
@@ -36,40 +34,66 @@ MAX_EXAMPLES = 5
 
 STAGE_DDL = """
 CREATE TEMP TABLE stage_calls (
-    call_id bigint, start_local timestamp, end_local timestamp, duration integer,
+    call_id bigint, start_time timestamp, end_time timestamp, duration integer,
     caller_number varchar(32), dialed_number varchar(32), ivr_path varchar(255),
     disposition varchar(16), queue_name varchar(64), agent_id integer, wait_seconds integer,
     updated_at timestamp, reject_reason text
 ) ON COMMIT DROP
 """
-COPY_SQL = "COPY stage_calls FROM STDIN"
+COPY_SQL = "COPY stage_calls FROM STDIN WITH (FORMAT csv)"
+COUNT_SQL = "SELECT reject_reason, count(*) FROM stage_calls GROUP BY reject_reason"
+EXAMPLES_SQL = (
+    "SELECT call_id, reject_reason, duration, end_time::text, wait_seconds, caller_number, disposition"
+    " FROM stage_calls WHERE reject_reason IS NOT NULL ORDER BY call_id LIMIT %s"
+)
+_EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_number": 5, "disposition": 6}
 
 # One statement per entry: psycopg 3 sends parameterised statements one at a time.
 REPLACE_SQL = [
-    s.strip()
-    for s in """
-DELETE FROM analytics.calls WHERE business_date = %(d)s AND local_hour = %(h)s;
-DELETE FROM analytics.call_rejects WHERE business_date = %(d)s AND local_hour = %(h)s;
-DELETE FROM analytics.calls c USING stage_calls s WHERE c.call_id = s.call_id;
-DELETE FROM analytics.call_rejects r USING stage_calls s WHERE r.call_id = s.call_id;
-INSERT INTO analytics.calls (
-    call_id, business_date, local_hour, start_time, end_time, start_local, end_local, duration,
-    caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
-    source_updated_at, loaded_by_run_id)
-SELECT call_id, %(d)s, %(h)s, start_local AT TIME ZONE %(tz)s, end_local AT TIME ZONE %(tz)s,
-       start_local, end_local, duration, caller_number, dialed_number, ivr_path, disposition,
-       queue_name, agent_id, wait_seconds, updated_at, %(run_id)s
-FROM stage_calls WHERE reject_reason IS NULL;
-INSERT INTO analytics.call_rejects (
-    call_id, business_date, local_hour, reject_reason, start_time, end_time, duration,
-    caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
-    updated_at, loaded_by_run_id)
-SELECT call_id, %(d)s, %(h)s, reject_reason, start_local, end_local, duration, caller_number,
-       dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds, updated_at,
-       %(run_id)s
-FROM stage_calls WHERE reject_reason IS NOT NULL;
-""".split(";")
-    if s.strip()
+    # The hour's previous rows go, valid and rejected.
+    "DELETE FROM analytics.calls WHERE business_date = %(d)s AND local_hour = %(h)s",
+    "DELETE FROM analytics.call_rejects WHERE business_date = %(d)s AND local_hour = %(h)s",
+    # A call that is now invalid leaves calls wherever it was (few rows: an index lookup each).
+    "DELETE FROM analytics.calls WHERE call_id IN (SELECT call_id FROM stage_calls WHERE reject_reason IS NOT NULL)",
+    # A call that is now valid leaves quarantine wherever it was.
+    "DELETE FROM analytics.call_rejects WHERE call_id IN (SELECT call_id FROM stage_calls WHERE reject_reason IS NULL)",
+    # ON CONFLICT moves a call whose start_time moved here from another hour or day.
+    """
+    INSERT INTO analytics.calls (
+        call_id, business_date, local_hour, start_time, end_time, start_local, end_local, duration,
+        caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
+        source_updated_at, loaded_by_run_id)
+    SELECT call_id, %(d)s, %(h)s, start_time AT TIME ZONE %(tz)s, end_time AT TIME ZONE %(tz)s,
+           start_time, end_time, duration, caller_number, dialed_number, ivr_path, disposition,
+           queue_name, agent_id, wait_seconds, updated_at, %(run_id)s
+    FROM stage_calls WHERE reject_reason IS NULL
+    ON CONFLICT (call_id) DO UPDATE SET
+        business_date = EXCLUDED.business_date, local_hour = EXCLUDED.local_hour,
+        start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time,
+        start_local = EXCLUDED.start_local, end_local = EXCLUDED.end_local, duration = EXCLUDED.duration,
+        caller_number = EXCLUDED.caller_number, dialed_number = EXCLUDED.dialed_number,
+        ivr_path = EXCLUDED.ivr_path, disposition = EXCLUDED.disposition, queue_name = EXCLUDED.queue_name,
+        agent_id = EXCLUDED.agent_id, wait_seconds = EXCLUDED.wait_seconds,
+        source_updated_at = EXCLUDED.source_updated_at, loaded_by_run_id = EXCLUDED.loaded_by_run_id,
+        loaded_at = now()
+    """,
+    """
+    INSERT INTO analytics.call_rejects (
+        call_id, business_date, local_hour, reject_reason, start_time, end_time, duration,
+        caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
+        updated_at, loaded_by_run_id)
+    SELECT call_id, %(d)s, %(h)s, reject_reason, start_time, end_time, duration, caller_number,
+           dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds, updated_at, %(run_id)s
+    FROM stage_calls WHERE reject_reason IS NOT NULL
+    ON CONFLICT (call_id) DO UPDATE SET
+        business_date = EXCLUDED.business_date, local_hour = EXCLUDED.local_hour,
+        reject_reason = EXCLUDED.reject_reason, start_time = EXCLUDED.start_time,
+        end_time = EXCLUDED.end_time, duration = EXCLUDED.duration,
+        caller_number = EXCLUDED.caller_number, dialed_number = EXCLUDED.dialed_number,
+        ivr_path = EXCLUDED.ivr_path, disposition = EXCLUDED.disposition, queue_name = EXCLUDED.queue_name,
+        agent_id = EXCLUDED.agent_id, wait_seconds = EXCLUDED.wait_seconds,
+        updated_at = EXCLUDED.updated_at, loaded_by_run_id = EXCLUDED.loaded_by_run_id, loaded_at = now()
+    """,
 ]
 
 
@@ -91,26 +115,19 @@ class HourResult:
         return asdict(self)
 
 
-class _Validator:
-    """Validates rows and turns them into COPY lines, counting what it sees."""
-
-    def __init__(self, result: HourResult):
-        self.result = result
-        self.reasons: Counter[str] = Counter()
-
-    def encode(self, chunks: Iterator[list[tuple]]) -> Iterator[bytes]:
-        result, reasons, examples = self.result, self.reasons, self.result.examples
-        for rows in chunks:
-            lines = []
-            for row in rows:
-                reason = reject_reason(row)
-                if reason is not None:
-                    reasons[reason] += 1
-                    if len(examples) < MAX_EXAMPLES:
-                        examples.append(describe_reject(row, reason))
-                lines.append("\t".join([copy_text(v) for v in row] + [copy_text(reason)]))
-            result.rows_read += len(rows)
-            yield ("\n".join(lines) + "\n").encode()
+def _count_staged(cur, result: HourResult) -> None:
+    """Fill the result's counts and first examples from what was staged."""
+    cur.execute(COUNT_SQL)
+    counts = dict(cur.fetchall())
+    result.rows_read = sum(counts.values())
+    result.rows_loaded = counts.pop(None, 0)
+    result.reasons = counts
+    result.rows_rejected = sum(counts.values())
+    if result.rows_rejected:
+        cur.execute(EXAMPLES_SQL, (MAX_EXAMPLES,))
+        result.examples = [
+            describe_reject(row[0], row[1], row[_EXAMPLE_VALUE[REASON_COLUMN[row[1]]]]) for row in cur.fetchall()
+        ]
 
 
 def load_hour(
@@ -143,12 +160,9 @@ def load_hour(
         with pg.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{dag_id}:{business_date}:{hour}",))
             cur.execute(STAGE_DDL)
-            validator = _Validator(result)
             with source_connection(source_conn_id) as src:
-                copy_in(cur, COPY_SQL, validator.encode(hour_rows(src, business_date, hour, chunk_size)))
-            result.reasons = dict(validator.reasons)
-            result.rows_rejected = sum(validator.reasons.values())
-            result.rows_loaded = result.rows_read - result.rows_rejected
+                copy_in(cur, COPY_SQL, hour_rows(src, business_date, hour, chunk_size))
+            _count_staged(cur, result)
             if result.rows_rejected and invalid_rows == "fail":
                 raise AirflowFailException(
                     f"{result.rows_rejected} invalid row(s) in source table calls for {business_date} hour "
