@@ -28,6 +28,7 @@ from callcentre.scraping.pipeline import on_task_failure, on_task_retry, on_task
         "retry_delay": config.retry_delay(),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=15),
+        "execution_timeout": timedelta(minutes=10),
         "on_execute_callback": on_task_start,
         "on_retry_callback": on_task_retry,
         "on_failure_callback": on_task_failure,
@@ -71,7 +72,6 @@ def scraping_upload():
         mode="reschedule",
         poke_interval=config.poke_seconds(),
         retries=config.RETRIES_CAP,
-        execution_timeout=timedelta(minutes=10),
     ).expand(batch=batches)
     answers >> write_results(job_id)
 

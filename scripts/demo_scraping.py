@@ -53,7 +53,7 @@ def demo_workbook(path: Path) -> int:
         ws.append([f"Cliente {i}", written, "Bogotá"])
     ws.append(["Repetido", numbers[0], "Cali"])
     ws.append(["Sin número", "llamar después", "Cali"])
-    ws.append(["Fórmula", "=1+1", "Cali"])
+    ws.append(["Fórmula", "@SUM(A1)", "Cali"])  # rejected, and written back as text, never a formula
     wb.save(path)
     return len(numbers)
 
