@@ -12,9 +12,20 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOCAL="$ROOT/.local"
 VENV_PY="$ROOT/.venv/bin/python"
-MY_DIR="$LOCAL/mariadb"
-PG_DIR="$LOCAL/postgres"
 FAKE_DIR="$LOCAL/fakes"
+# The database servers run as the users `mysql` and `postgres`, which must be able to reach their
+# data directories. When the checkout sits under a private directory (e.g. /root), their data
+# lives under /var/tmp instead, linked from .local/ so everything is still found there.
+server_dir() {
+  local name=$1 owner=$2 dir="$LOCAL/$1"
+  mkdir -p "$LOCAL"
+  if [ ! -e "$dir" ] && ! runuser -u "$owner" -- test -x "$LOCAL" 2>/dev/null; then
+    local outside="/var/tmp/callcentre-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)/$name"
+    mkdir -p "$outside"
+    ln -s "$outside" "$dir"
+  fi
+  readlink -f "$dir"  # the servers get the real path: they cannot traverse .local/ itself
+}
 
 log() { printf '[services] %s\n' "$*"; }
 
@@ -42,7 +53,7 @@ pg_bin() {
   if [ -n "$d" ] && [ -x "$d/$1" ]; then echo "$d/$1"; else command -v "$1"; fi
 }
 
-as_postgres() { runuser -u postgres -- "$@"; }
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 
 ensure_ports() {
   mkdir -p "$LOCAL"
@@ -65,6 +76,7 @@ ensure_ports() {
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_mariadb() {
+  MY_DIR=$(server_dir mariadb mysql)
   local sock="$MY_DIR/run/mysqld.sock"
   if alive "$MY_DIR/run/mysqld.pid" && mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
     log "MariaDB already running on 127.0.0.1:$MARIADB_PORT"
@@ -104,6 +116,7 @@ SQL
 }
 
 start_postgres() {
+  PG_DIR=$(server_dir postgres postgres)
   local initdb pg_ctl psql
   initdb=$(pg_bin initdb); pg_ctl=$(pg_bin pg_ctl); psql=$(command -v psql)
   mkdir -p "$PG_DIR/run" "$PG_DIR/log"
@@ -182,6 +195,7 @@ EOF
 
 stop_all() {
   ensure_ports
+  MY_DIR=$(readlink -f "$LOCAL/mariadb"); PG_DIR=$(readlink -f "$LOCAL/postgres")
   for f in "$FAKE_DIR"/*.pid; do
     [ -f "$f" ] || continue
     if alive "$f"; then kill -TERM -- "-$(cat "$f")" 2>/dev/null || kill "$(cat "$f")" 2>/dev/null || true; fi
@@ -213,6 +227,7 @@ case "${1:-start}" in
   stop) stop_all ;;
   status)
     ensure_ports
+    MY_DIR=$(readlink -f "$LOCAL/mariadb"); PG_DIR=$(readlink -f "$LOCAL/postgres")
     alive "$MY_DIR/run/mysqld.pid" && log "MariaDB up on $MARIADB_PORT" || log "MariaDB down"
     as_postgres "$(pg_bin pg_ctl)" -D "$PG_DIR/data" status >/dev/null 2>&1 && log "PostgreSQL up on $POSTGRES_PORT" || log "PostgreSQL down"
     ;;
