@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from callcentre.common.compat import dag, task
+from callcentre.scraping.reconcile import on_reconcile_failure
 
 
 @dag(
@@ -20,7 +21,13 @@ from callcentre.common.compat import dag, task
     dagrun_timeout=timedelta(minutes=14),
     tags=["scraping"],
     doc_md=__doc__,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
+    default_args={
+        "owner": "data-engineering",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=1),
+        "execution_timeout": timedelta(minutes=10),
+        "on_failure_callback": on_reconcile_failure,
+    },
 )
 def scraping_jobs_reconcile():
     @task

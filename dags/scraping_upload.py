@@ -24,6 +24,7 @@ from callcentre.scraping.pipeline import on_task_failure, on_task_retry, on_task
     tags=["scraping"],
     doc_md=__doc__,
     default_args={
+        "owner": "data-engineering",
         "retries": config.DEFAULTS["max_retries"],
         "retry_delay": config.retry_delay(),
         "retry_exponential_backoff": True,

@@ -130,6 +130,15 @@ def test_no_phone_column(tmp_path):
         read_phone_numbers(path)
 
 
+def test_oversized_file(tmp_path):
+    path = tmp_path / "huge.xlsx"
+    with path.open("wb") as fh:
+        fh.write(b"PK\x03\x04")
+        fh.truncate(21 * 1024 * 1024)
+    with pytest.raises(BadWorkbook, match="larger than 20 MB"):
+        read_phone_numbers(path)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(BadWorkbook, match="missing"):
         read_phone_numbers(tmp_path / "gone.xlsx")

@@ -7,7 +7,6 @@ and left to Airflow's retries with exponential backoff.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from callcentre.common.slack import short_error
 from callcentre.scraping import config
 from callcentre.scraping.alerts import alert_job_ended, scrub_numbers
 from callcentre.scraping.jobs import JobRepository
+from callcentre.scraping.upload import file_sha256
 from callcentre.scraping.workbook import BadWorkbook, read_phone_numbers
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def register_job(context) -> int:
         if not uploads_dir:
             raise config.BadRunConf("Airflow Variable scraping_uploads_dir is not set")
         path = config.upload_path(uploads_dir, settings.upload)
-        content = path.read_bytes()
+        content_sha256 = file_sha256(path)
     except config.BadRunConf as err:
         raise AirflowFailException(str(err)) from err
     except FileNotFoundError as err:
@@ -55,7 +55,7 @@ def register_job(context) -> int:
     job, created = repo.register(
         file_name=_display_name(path),
         upload_path=str(path),
-        content_sha256=hashlib.sha256(content).hexdigest(),
+        content_sha256=content_sha256,
         uploader=settings.uploader,
         dag_id=dag_id,
         run_id=run_id,

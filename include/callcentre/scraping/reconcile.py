@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from callcentre.common.slack import send_slack, task_failure_message
 from callcentre.scraping.alerts import alert_job_ended
 from callcentre.scraping.jobs import JobRepository
 
@@ -90,3 +91,11 @@ def reconcile(
             log.info("job #%s: run %s -> %s (%s)", job["id"], state, decision.action, decision.reason)
         decisions.append(decision)
     return decisions
+
+
+def on_reconcile_failure(context) -> None:
+    """The reconciler itself failed: say so in Slack (jobs may now stay stale). Never raises."""
+    try:
+        send_slack(task_failure_message(context))
+    except Exception:  # noqa: BLE001
+        log.exception("could not build the reconcile failure alert")

@@ -28,6 +28,8 @@ from pathlib import Path
 MAX_NUMBERS = 5000
 # Beyond this many data rows the file is refused without reading further (a 1M-row sheet of junk).
 MAX_ROWS = MAX_NUMBERS * 10
+# 5000 numbers fit in well under 1 MB; anything this big is not the file the staff meant to upload.
+MAX_FILE_BYTES = 20 * 1024 * 1024
 PHONE_HEADERS = ("telefono", "teléfono", "phone", "número", "numero", "celular", "móvil", "movil")
 _HEADER_KEYS = {unicodedata.normalize("NFC", h) for h in PHONE_HEADERS}
 _SEPARATORS = re.compile(r"[\s\-.()\u00a0]+")
@@ -171,6 +173,8 @@ def _check_container(path: Path, name: str) -> None:
             head = fh.read(8)
     except FileNotFoundError as err:
         raise BadWorkbook(f"{name}: the uploaded file is missing from the uploads folder") from err
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise BadWorkbook(f"{name}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     if head.startswith(_OLE_MAGIC):
         # Encrypted .xlsx files are OLE2 containers with an EncryptionInfo stream; plain OLE2 is .xls.
         with path.open("rb") as fh:
