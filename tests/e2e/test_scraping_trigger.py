@@ -220,6 +220,56 @@ def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_ap
         _forget_run(client, job_repo, run_id)
 
 
+def test_killed_worker_is_retried_without_resubmitting(
+    api_server, scheduler, scraping_api, fake_slack, job_repo, tmp_path
+):
+    """SIGKILL the task process while it waits on the API: Airflow retries it, no callback ran, and
+    the retry polls the stored lookup instead of submitting the batch again."""
+    from callcentre.scraping.upload import AirflowRestClient, file_sha256, local_credentials, run_id_for
+
+    client = AirflowRestClient(api_server, *local_credentials(os.environ["AIRFLOW_HOME"]))
+    path = make_workbook(tmp_path / "matado.xlsx", [[n] for n in random_numbers(3)], header=["phone"])
+    run_id = run_id_for(file_sha256(path))
+    scraping_api.set_knobs(latency=6)
+    assert client.request("PATCH", "/api/v2/dags/scraping_upload", {"is_paused": False}).status_code == 200
+    try:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "trigger_upload.py"), str(path), "--uploader", "ana",
+             "--api-url", api_server], capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        deadline = time.monotonic() + 90
+        while not [a for a in scraping_api.arrivals if a["method"] == "GET"]:  # submitted, now polling
+            assert time.monotonic() < deadline, "the batch never polled the API"
+            time.sleep(0.2)
+        ti = client.request("GET", f"/api/v2/dags/scraping_upload/dagRuns/{run_id}/taskInstances/lookup_batch/0").json()
+        assert ti["state"] == "running" and ti["try_number"] == 1
+        assert _descends_from(ti["pid"], scheduler.pid)  # a process of the scheduler we started
+        os.kill(ti["pid"], signal.SIGKILL)
+        scraping_api.set_knobs(latency=0)
+
+        assert _wait_for_run(client, run_id, {"success", "failed"})["state"] == "success"
+        ti = client.request("GET", f"/api/v2/dags/scraping_upload/dagRuns/{run_id}/taskInstances/lookup_batch/0").json()
+        assert ti["try_number"] >= 2  # Airflow retried the killed try
+        job = job_repo.by_run("scraping_upload", run_id)
+        assert job["status"] == "completed" and job["processed_numbers"] == 3
+        assert job["retry_count"] == 0  # the killed try ran no on_retry_callback: callbacks are best-effort
+        assert [p["status"] for p in scraping_api.requests_for("POST")] == [202]  # submitted exactly once
+        assert list(scraping_api.lookups_created_per_reference().values()) == [1]
+    finally:
+        client.request("PATCH", "/api/v2/dags/scraping_upload", {"is_paused": True})
+        _forget_run(client, job_repo, run_id)
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # field 4: the parent's pid
+    return False
+
+
 def _alerts_for(fake_slack, job_id: int) -> list[str]:
     return [m["text"] for m in fake_slack.messages if f"job #{job_id} " in m["text"]]
 

@@ -75,7 +75,8 @@ class ScrapingApiServer(ThreadingHTTPServer):
         self.knobs = Knobs(**knobs)
         self.lookups: dict[str, dict] = {}
         self.by_reference: dict[str, str] = {}
-        self.requests: list[dict] = []
+        self.requests: list[dict] = []  # answered requests, with their status
+        self.arrivals: list[dict] = []  # every request as it arrives (before latency and answer)
         self.lock = threading.Lock()
 
     @property
@@ -93,6 +94,7 @@ class ScrapingApiServer(ThreadingHTTPServer):
             self.lookups.clear()
             self.by_reference.clear()
             self.requests.clear()
+            self.arrivals.clear()
 
     # What tests assert on -------------------------------------------------------------------
     def requests_for(self, method: str, reference: str | None = None) -> list[dict]:
@@ -207,6 +209,8 @@ class _Handler(JsonHandler):
         entry = {"method": method, "path": self.path, "t": time.time()}
         if isinstance(body, dict) and isinstance(body.get("reference"), str):
             entry["reference"] = body["reference"]
+        with self.server.lock:
+            self.server.arrivals.append(dict(entry))
         status, payload, headers = self._answer(method, body, entry)
         entry["status"] = status
         with self.server.lock:
