@@ -34,13 +34,22 @@ def transaction(conn_id: str):
 
 
 def copy_in(cursor, copy_sql: str, chunks: Iterable[bytes]) -> None:
-    """Stream ``chunks`` (bytes in the COPY statement's format) into ``COPY ... FROM STDIN``."""
-    if hasattr(cursor, "copy"):  # psycopg 3
-        with cursor.copy(copy_sql) as copy:
-            for chunk in chunks:
-                copy.write(chunk)
-    else:  # psycopg2
-        cursor.copy_expert(copy_sql, _ChunkReader(iter(chunks)))
+    """Stream ``chunks`` (bytes in the COPY statement's format) into ``COPY ... FROM STDIN``.
+
+    ``chunks`` is closed on the way out, even on error, so a source cursor behind it is released
+    before the caller reuses its connection.
+    """
+    try:
+        if hasattr(cursor, "copy"):  # psycopg 3
+            with cursor.copy(copy_sql) as copy:
+                for chunk in chunks:
+                    copy.write(chunk)
+        else:  # psycopg2
+            cursor.copy_expert(copy_sql, _ChunkReader(iter(chunks)))
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 class _ChunkReader(io.RawIOBase):
