@@ -48,5 +48,14 @@ bench: airflow-init
 airflow: airflow-init
 	$(ENV) scripts/airflow_standalone.sh
 
+# Upload a workbook as the web app would: make trigger-upload FILE=clientes.xlsx UPLOADER=ana
+# (needs `make airflow` running: the run is created through the REST API).
+trigger-upload: airflow-init
+	$(ENV) $(PY) scripts/trigger_upload.py $(FILE) --uploader $(UPLOADER)
+
+# What check_scraping_jobs used to print: counts per status, overdue jobs, recent failures.
+scraping-report: airflow-init
+	$(ENV) $(PY) scripts/scraping_report.py
+
 clean: services-stop
 	rm -rf .local
