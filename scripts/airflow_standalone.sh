@@ -4,16 +4,21 @@
 # of this script) stops that whole group, so nothing is left behind.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$ROOT/.venv/bin:$PATH"  # standalone starts its components as `airflow ...`
 log="$AIRFLOW_HOME/standalone.log"
-setsid "$ROOT/.venv/bin/airflow" standalone >"$log" 2>&1 &
+setsid airflow standalone >"$log" 2>&1 &
 pgid=$!
 stop() { kill -TERM -- "-$pgid" 2>/dev/null || true; sleep 3; kill -KILL -- "-$pgid" 2>/dev/null || true; }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'exit 130' INT TERM  # exit runs the EXIT trap, which stops the group
 echo "[airflow] starting (log: $log)"
+up=no
 for _ in $(seq 1 120); do
-  curl -fsS "$AIRFLOW__API__BASE_URL/api/v2/monitor/health" >/dev/null 2>&1 && break
+  curl -fsS "$AIRFLOW__API__BASE_URL/api/v2/monitor/health" >/dev/null 2>&1 && { up=yes; break; }
+  kill -0 "$pgid" 2>/dev/null || break
   sleep 1
 done
+[ "$up" = yes ] || { echo "[airflow] did not come up; see $log" >&2; tail -n 30 "$log" >&2; exit 1; }
 echo "[airflow] UI: $AIRFLOW__API__BASE_URL   user: admin"
 echo "[airflow] password: $(cat "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null || echo "see $log")"
 echo "[airflow] Ctrl-C stops every Airflow process started here."

@@ -173,6 +173,7 @@ export AIRFLOW__CORE__PARALLELISM=8
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"
 # Naive dates on the CLI (dags test, backfill create) mean local dates in the IVR zone.
 export AIRFLOW__CORE__DEFAULT_TIMEZONE="$tz"
+export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT=$AIRFLOW_API_PORT
 export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW_API_PORT"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=False
