@@ -12,7 +12,6 @@ try:  # Airflow 3.x: the Task SDK is the public authoring interface.
     from airflow.sdk.bases.hook import BaseHook
     from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-    AIRFLOW_3 = True
 except ImportError:  # pragma: no cover - Airflow 2.11 leg
     from airflow.decorators import dag, task  # type: ignore[no-redef]
     from airflow.exceptions import AirflowFailException, AirflowNotFoundException  # type: ignore[no-redef]
@@ -21,7 +20,6 @@ except ImportError:  # pragma: no cover - Airflow 2.11 leg
     from airflow.models.param import Param  # type: ignore[no-redef]
     from airflow.operators.python import get_current_context  # type: ignore[no-redef]
 
-    AIRFLOW_3 = False
 
 
 def redact(text: str) -> str:

@@ -14,9 +14,6 @@ SLACK_ALERTS = "slack_alerts"
 
 log = logging.getLogger(__name__)
 
-# Seconds a preflight waits for a database to answer before calling it unreachable.
-CONNECT_TIMEOUT_S = 10
-
 
 class SourceUnavailable(RuntimeError):
     """A database did not answer: transient, the task is retried with backoff."""

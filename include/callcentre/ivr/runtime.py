@@ -14,7 +14,7 @@ from callcentre.common import compat
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB, check_databases
 from callcentre.common.slack import send_slack, task_failure_message
 from callcentre.ivr import load, metrics, reconcile, schema
-from callcentre.ivr.business_day import DEFAULT_TIMEZONE, business_date_for, parse_timezone
+from callcentre.ivr.business_day import HOURS, DEFAULT_TIMEZONE, business_date_for, parse_timezone, real_hours_in_window
 from callcentre.ivr.options import RunOptions
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ def plan(context) -> list[int]:
     day = business_date(context)
     if not opts.dry_run:
         schema.migrate()
-    log.info("business date %s (%s), hours %s, %s", day, timezone_name(), list(opts.hours), opts)
+    tz = parse_timezone(timezone_name())
+    length = sum(real_hours_in_window(day, hour, tz) for hour in HOURS)
+    log.info("business date %s (%s, a %g-hour day), hours %s, %s", day, tz.key, length, list(opts.hours), opts)
     return list(opts.hours)
 
 
