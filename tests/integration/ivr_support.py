@@ -100,6 +100,7 @@ class ExtractKiller:
     """
 
     PATTERN = "%CAST(start_time AS CHAR)%FROM calls%"
+    MIN_RUNNING_MS = 20
 
     def __init__(self, timeout_s: float = 120):
         import threading
@@ -122,17 +123,25 @@ class ExtractKiller:
 
         from airflow.providers.mysql.hooks.mysql import MySqlHook
 
+        import MySQLdb
+
         conn = MySqlHook(mysql_conn_id=IVR_MARIADB).get_conn()
         cur = conn.cursor()
         deadline = time.monotonic() + self.timeout_s
         try:
             while not self._stop.is_set() and not self.killed and time.monotonic() < deadline:
+                # Only an extract that has been streaming for a while: cut it mid-stream, not
+                # an empty hour's query that is over before the KILL arrives.
                 cur.execute(
-                    "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
-                    (self.PATTERN,),
+                    "SELECT ID FROM information_schema.PROCESSLIST"
+                    " WHERE INFO LIKE %s AND TIME_MS > %s AND ID <> CONNECTION_ID()",
+                    (self.PATTERN, self.MIN_RUNNING_MS),
                 )
                 for (conn_id,) in cur.fetchall():
-                    cur.execute(f"KILL CONNECTION {int(conn_id)}")
+                    try:
+                        cur.execute(f"KILL CONNECTION {int(conn_id)}")
+                    except MySQLdb.OperationalError:  # it finished meanwhile: wait for the next one
+                        continue
                     self.killed.append(conn_id)
                     break
                 time.sleep(0.002)
