@@ -19,9 +19,14 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from callcentre.common.compat import deadlines_enabled
+from callcentre.common.compat import (
+    Param,
+    daily_interval_timetable,
+    dag,
+    deadline_after_logical_date,
+    task,
+)
 from callcentre.ivr import runtime
 from callcentre.ivr.options import DEFAULTS
 
@@ -30,22 +35,6 @@ from callcentre.ivr.options import DEFAULTS
 IVR_TIMEZONE = os.environ.get("AIRFLOW_VAR_IVR_TIMEZONE", "UTC")
 # Alert when a day is not loaded this many hours after it ends (0 disables the deadline).
 DEADLINE_HOURS_AFTER_DAY = float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))
-
-
-def _deadline():
-    if not DEADLINE_HOURS_AFTER_DAY or not deadlines_enabled():
-        return None
-    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
-
-    return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,  # local midnight that starts the day
-        interval=timedelta(days=1, hours=DEADLINE_HOURS_AFTER_DAY),
-        callback=AsyncCallback(
-            "callcentre.common.deadlines.slack_deadline_missed",
-            kwargs={"what": "the IVR business day was not loaded into analytics by its deadline"},
-        ),
-    )
-
 
 default_args = {
     "owner": "data-engineering",
@@ -60,13 +49,20 @@ default_args = {
 
 @dag(
     dag_id="ivr_calls_daily",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=IVR_TIMEZONE),
+    schedule=daily_interval_timetable(IVR_TIMEZONE),
     start_date=pendulum.datetime(2026, 1, 1, tz=IVR_TIMEZONE),
     catchup=False,
     max_active_runs=4,
     max_consecutive_failed_dag_runs=5,
     default_args=default_args,
-    deadline=_deadline(),
+    # Slack when the day is not loaded DEADLINE_HOURS_AFTER_DAY after it ends (the old SLA).
+    deadline=deadline_after_logical_date(
+        timedelta(days=1, hours=DEADLINE_HOURS_AFTER_DAY),
+        "callcentre.common.deadlines.slack_deadline_missed",
+        what="the IVR business day was not loaded into analytics by its deadline",
+    )
+    if DEADLINE_HOURS_AFTER_DAY
+    else None,
     doc_md=__doc__,
     tags=["ivr", "etl", "daily"],
     params={

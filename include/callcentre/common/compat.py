@@ -91,6 +91,32 @@ def dagrun_state_of(context, dag_id: str, run_id: str) -> str | None:
         raise
 
 
+def daily_interval_timetable(timezone: str):
+    """Daily runs whose logical date is the start of the day they cover, in ``timezone``."""
+    try:
+        from airflow.sdk import CronDataIntervalTimetable
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.timetables.interval import CronDataIntervalTimetable
+    return CronDataIntervalTimetable("0 0 * * *", timezone=timezone)
+
+
+def deadline_after_logical_date(interval, callback_path: str, **kwargs):
+    """A DeadlineAlert (Airflow 3's replacement for SLAs) ``interval`` after the logical date,
+    calling the async callable at ``callback_path`` in the triggerer; None where unsupported
+    (Airflow 2.11, in-process test runs: see :func:`deadlines_enabled`)."""
+    if not deadlines_enabled():
+        return None
+    try:
+        from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg: no deadlines
+        return None
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=interval,
+        callback=AsyncCallback(callback_path, kwargs=kwargs),
+    )
+
+
 def deadlines_enabled() -> bool:
     """Whether DAGs should declare their DeadlineAlert.
 
