@@ -18,7 +18,8 @@ def deadline_message(context: dict | None, what: str) -> str:
     return (
         f":alarm_clock: Deadline missed: {what}\n"
         f"• DAG: `{dag_run.get('dag_id', '?')}`\n"
-        f"• run: `{dag_run.get('run_id', '?')}` (logical date {dag_run.get('logical_date', '?')})\n"
+        # The context carries the run as the REST API shows it (dag_run_id), not as the ORM (run_id).
+        f"• run: `{dag_run.get('dag_run_id') or dag_run.get('run_id', '?')}` (logical date {dag_run.get('logical_date', '?')})\n"
         f"• deadline: {deadline.get('deadline_time', '?')}"
     )
 
