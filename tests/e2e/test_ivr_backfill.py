@@ -11,70 +11,35 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from callcentre.ivr import synthetic
+from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow
 from tests.integration.ivr_support import ensure_tables, ledger, make_call, metrics_row, query, reset_day
 
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 # A day no earlier test used: a backfill of an existing run clears that run (no new deadline).
 DAY = date(2020, 1, 1) + timedelta(days=secrets.randbelow(2000))
 TIMEOUT_S = 240
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _airflow(*args: str, env: dict) -> str:
-    proc = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, f"airflow {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
-
-
-@contextmanager
-def _process_group(args: list[str], env: dict, log: Path):
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=wait_s)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-
-
 @pytest.fixture
 def airflow_env(tmp_path, fake_slack):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "CALLCENTRE_IN_PROCESS_TEST"}
     env.update(AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
-    _airflow("dags", "reserialize", env=env)
-    with _process_group([AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"], env, tmp_path / "api.log"), \
-         _process_group([AIRFLOW, "scheduler"], env, tmp_path / "scheduler.log"), \
-         _process_group([AIRFLOW, "triggerer"], env, tmp_path / "triggerer.log"):
-        _airflow("dags", "unpause", "ivr_calls_daily", env=env)
+    run_airflow(env, "dags", "reserialize")
+    with process_group([AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"], env, tmp_path / "api.log"), \
+         process_group([AIRFLOW, "scheduler"], env, tmp_path / "scheduler.log"), \
+         process_group([AIRFLOW, "triggerer"], env, tmp_path / "triggerer.log"):
+        run_airflow(env, "dags", "unpause", "ivr_calls_daily")
         try:
             yield env
         finally:
-            _airflow("dags", "pause", "ivr_calls_daily", env=env)
+            run_airflow(env, "dags", "pause", "ivr_calls_daily")
 
 
 def _wait_for(predicate, what: str, logs: Path):
@@ -87,11 +52,25 @@ def _wait_for(predicate, what: str, logs: Path):
     pytest.fail(f"timed out waiting for {what}\n{tail}")
 
 
+def _settle_backfills(env) -> None:
+    """Let the scheduler mark our backfill complete (it checks every 30 s) before it is stopped:
+    Airflow allows one running backfill per DAG, and the next test run would be refused."""
+    from callcentre.scraping.upload import AirflowRestClient, local_credentials
+
+    client = AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        backfills = client.request("GET", "/api/v2/backfills?dag_id=ivr_calls_daily").json().get("backfills", [])
+        if all(b.get("completed_at") for b in backfills):
+            return
+        time.sleep(3)
+
+
 def _run_states(env, kind: str) -> dict[str, str]:
     """{logical date: state} of the runs whose id starts with ``kind`` (backfill, scheduled)."""
     import json
 
-    out = _airflow("dags", "list-runs", "ivr_calls_daily", "-o", "json", env=env)
+    out = run_airflow(env, "dags", "list-runs", "ivr_calls_daily", "-o", "json")
     runs = next((json.loads(line) for line in out.splitlines() if line.startswith("[")), [])
     return {r["logical_date"][:10]: r["state"] for r in runs if r["run_id"].startswith(kind + "__")}
 
@@ -107,8 +86,8 @@ def test_backfill_of_a_date_loads_that_business_date(airflow_env, fake_slack, tm
         make_call(900_004, midnight - timedelta(seconds=1)),  # the day before: must not be loaded
     ])
     try:
-        _airflow("backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", DAY.isoformat(),
-                 "--to-date", DAY.isoformat(), "--reprocess-behavior", "completed", env=airflow_env)
+        run_airflow(airflow_env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", DAY.isoformat(),
+                 "--to-date", DAY.isoformat(), "--reprocess-behavior", "completed")
 
         _wait_for(lambda: _run_states(airflow_env, "backfill").get(DAY.isoformat()) in ("success", "failed"),
                   f"the backfill run of {DAY}", tmp_path)
@@ -123,5 +102,6 @@ def test_backfill_of_a_date_loads_that_business_date(airflow_env, fake_slack, tm
         alert = next(m["text"] for m in fake_slack.messages if "Deadline missed" in m["text"])
         assert "ivr_calls_daily" in alert and "not loaded" in alert and f"logical date {DAY}" in alert
     finally:
+        _settle_backfills(airflow_env)
         for day in (DAY, DAY + timedelta(days=1), DAY - timedelta(days=1)):
             reset_day(day)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,37 +22,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.e2e.airflow_processes import AIRFLOW, free_port, run_airflow, start_group, stop_group
 from tests.scraping_fixtures import *  # noqa: F403 - fixtures
 from tests.scraping_fixtures import FAST_DAG_ENV, ROOT, make_workbook, random_numbers
 
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 STARTUP_S = 90
 METADATA_SCHEMA = "scraping_e2e"
 # Polls every 5 s: short reschedules race the scheduler's own loop (it then sees the previous poke
 # finish while the next one is queued and turns it into a retry); production polls every 30 s.
 E2E_DAG_ENV = {**FAST_DAG_ENV, "SCRAPING_POKE_SECONDS": "5"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
-    """Stop the process group we started (its children too), never anything by name."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace_s)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _airflow(env: dict, *args: str) -> None:
-    result = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, f"airflow {' '.join(args)}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
 
 
 @pytest.fixture(scope="module")
@@ -65,19 +42,19 @@ def isolated_airflow() -> dict:
     with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
                          dbname="airflow", autocommit=True) as pg:
         pg.execute(f"CREATE SCHEMA IF NOT EXISTS {METADATA_SCHEMA}")
-    port = _free_port()
+    port = free_port()
     overrides = {
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
             os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("?")[0] + f"?options=-csearch_path%3D{METADATA_SCHEMA}",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         **E2E_DAG_ENV,
     }
     env = dict(os.environ, **overrides)
-    _airflow(env, "db", "migrate")
-    _airflow(env, "pools", "set", "scraping_api", "4", "Concurrent calls to the external scraping API")
-    _airflow(env, "dags", "reserialize")
+    run_airflow(env, "db", "migrate")
+    run_airflow(env, "pools", "set", "scraping_api", "4", "Concurrent calls to the external scraping API")
+    run_airflow(env, "dags", "reserialize")
     return overrides
 
 
@@ -86,11 +63,10 @@ def api_server(isolated_airflow, tmp_path_factory):
     """`airflow api-server` on the private schema; stopped by process group."""
     port = isolated_airflow["AIRFLOW__API__PORT"]
     log = tmp_path_factory.mktemp("api") / "api-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [AIRFLOW, "api-server", "--port", port, "--host", "127.0.0.1", "--workers", "1"],
-            env=dict(os.environ, **isolated_airflow), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+    proc = start_group(
+        [AIRFLOW, "api-server", "--port", port, "--host", "127.0.0.1", "--workers", "1"],
+        dict(os.environ, **isolated_airflow), log,
+    )
     base = isolated_airflow["AIRFLOW__API__BASE_URL"]
     try:
         deadline = time.monotonic() + STARTUP_S
@@ -105,7 +81,7 @@ def api_server(isolated_airflow, tmp_path_factory):
             time.sleep(0.5)
         yield base
     finally:
-        _stop_group(proc)
+        stop_group(proc)
 
 
 def test_trigger_command_creates_one_run_per_file(api_server, scraping_dirs, tmp_path):
@@ -165,13 +141,9 @@ def _wait_for_run(client, run_id: str, states: set[str], timeout_s: float = 120)
 def scheduler(isolated_airflow, api_server, scraping_api, scraping_dirs, fake_slack, tmp_path):
     """A real scheduler (LocalExecutor) whose workers see this test's API, folders and Slack."""
     env = dict(os.environ, **isolated_airflow)  # os.environ now holds this test's connections
-    log = tmp_path / "scheduler.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [AIRFLOW, "scheduler"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    proc = start_group([AIRFLOW, "scheduler"], env, tmp_path / "scheduler.log")
     yield proc
-    _stop_group(proc)
+    stop_group(proc)
 
 
 def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_api, fake_slack, job_repo, tmp_path):
