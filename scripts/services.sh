@@ -221,8 +221,7 @@ case "${1:-start}" in
     start_mariadb
     start_postgres
     start_fake fake_slack callcentre.fakes.slack_server "$FAKE_SLACK_PORT"
-    [ -f "$ROOT/include/callcentre/fakes/scraping_api_server.py" ] && \
-      start_fake fake_scraping_api callcentre.fakes.scraping_api_server "$FAKE_SCRAPING_API_PORT"
+    start_fake fake_scraping_api callcentre.fakes.scraping_api_server "$FAKE_SCRAPING_API_PORT"
     write_env
     ;;
   stop) stop_all ;;

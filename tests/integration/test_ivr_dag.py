@@ -4,6 +4,7 @@ callbacks and metadata DB) against real MariaDB and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
 import runpy
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -127,8 +128,8 @@ def test_fail_mode_fails_the_hour_at_once_and_slack_hears_about_it(dag, day, fak
     for expected in ("ivr_calls_daily", dag_run.run_id, f"business date {day}", "hour 13", "load_hour",
                      "try: 1", "call_id=7", "disposition_unknown", "/dags/ivr_calls_daily/runs/"):
         assert expected in text, f"{expected!r} missing from the Slack alert"
-    connections = json.loads(__import__("os").environ["AIRFLOW_CONN_IVR_MARIADB"])
-    assert connections["password"] not in text
+    source = json.loads(os.environ["AIRFLOW_CONN_IVR_MARIADB"])
+    assert source["password"] not in text
 
 
 def test_a_slack_outage_does_not_change_the_outcome(dag, day, fake_slack):

@@ -10,6 +10,7 @@ from callcentre.common.compat import AirflowFailException
 from callcentre.ivr import metrics, reconcile, synthetic
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.load import load_hour
+from callcentre.ivr.rules import reject_reason
 from tests.integration.ivr_support import (
     ExtractKiller,
     ensure_tables,
@@ -51,7 +52,7 @@ def at(day, hour, minute=0):
 def test_full_day_then_rerun_converges_to_the_same_rows(day):
     rows = synthetic.day_calls(day, 3000, seed=1)
     synthetic.write_calls(rows)
-    invalid = sum(1 for r in rows if __import__("callcentre.ivr.rules", fromlist=["x"]).reject_reason(r))
+    invalid = sum(1 for r in rows if reject_reason(r))
     assert invalid > 0
 
     results, counts = load_day(day)
