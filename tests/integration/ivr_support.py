@@ -99,7 +99,7 @@ class ExtractKiller:
     connection running the extract, exactly as a DBA or a crashing proxy would cut it.
     """
 
-    PATTERN = "%CAST(start_time AS CHAR)%FROM calls%"
+    PATTERN = "SELECT CAST(CONCAT_WS(%FROM calls WHERE start_time%"
     MIN_RUNNING_MS = 20
 
     def __init__(self, timeout_s: float = 120):

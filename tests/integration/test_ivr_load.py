@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta
 
 import pytest
 
 from callcentre.common.compat import AirflowFailException
+from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.common.pg import postgres_conn
 from callcentre.ivr import metrics, reconcile, synthetic
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.load import load_hour
@@ -114,6 +117,31 @@ def test_a_call_moved_to_another_day_leaves_the_old_day(day):
         assert loaded(day) == [] and [r[0] for r in loaded(other)] == [20]
     finally:
         reset_day(other)
+
+
+def test_a_call_committed_meanwhile_by_another_hours_load_is_retried_then_converges(day):
+    # Hour 8's load read call 25 before it moved to hour 9 in the source; that load commits while
+    # hour 9's load is inserting it. The clash is a race, not bad data: retried, not failed.
+    synthetic.write_calls([make_call(25, at(day, 9, 5))])
+    other_load = postgres_conn(ANALYTICS_POSTGRES)
+    with other_load.cursor() as cur:
+        cur.execute(
+            "INSERT INTO analytics.calls (call_id, business_date, local_hour, start_time, start_local, duration,"
+            " caller_number, disposition, source_updated_at, loaded_by_run_id)"
+            " VALUES (25, %s, 8, %s, %s, 120, '3000000025', 'ANSWERED', %s, 'hour-8')",
+            (day, at(day, 8, 5), at(day, 8, 5), at(day, 8, 6)),
+        )
+    threading.Timer(1.0, other_load.commit).start()
+    try:
+        with pytest.raises(Exception) as err:
+            load_hour(day, 9, tz_name="UTC", run_id="hour-9", try_number=1)
+    finally:
+        other_load.close()
+    assert getattr(err.value, "sqlstate", None) == "23505"
+    assert not isinstance(err.value, AirflowFailException), "a race with another hour must be retried"
+
+    load_hour(day, 9, tz_name="UTC", run_id="hour-9", try_number=2)
+    assert {r[0]: r[1] for r in loaded(day)} == {25: 9}
 
 
 def test_quarantine_keeps_invalid_rows_with_reason_and_raw_values(day):

@@ -1,8 +1,9 @@
 """Which database errors are worth a retry and which are not.
 
 Transient (retried with exponential backoff): lost or refused connections, timeouts, deadlocks,
-lock waits, a killed query. Permanent (``AirflowFailException``, no retry wasted): the source or
-target schema does not match the contract, a value PostgreSQL cannot store.
+lock waits, a killed query, a call inserted meanwhile by a concurrent load of another hour.
+Permanent (``AirflowFailException``, no retry wasted): the source or target schema does not match
+the contract, a value PostgreSQL cannot store.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ MYSQL_TRANSIENT = {
     2013,  # lost connection during query
     2055,  # lost connection at reading
 }
+# PostgreSQL's unique_violation.
+UNIQUE_VIOLATION = "23505"
 # MariaDB codes that mean "the source does not look like the contract".
 MYSQL_SCHEMA = {1054, 1146, 1049}  # unknown column, unknown table, unknown database
 
@@ -47,6 +50,10 @@ def raise_classified(err: BaseException, where: str) -> None:
         raise err
     if module.startswith(("psycopg", "psycopg2")):
         sqlstate = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None) or ""
+        # unique_violation: a load of another hour committed the same call first (it moved in
+        # the source between the two reads). A retry deletes it there and converges.
+        if sqlstate == UNIQUE_VIOLATION:
+            raise err
         # 42: syntax/undefined objects (schema drift); 22: data exceptions; 23: constraint violations.
         if sqlstate[:2] in ("42", "22", "23"):
             raise AirflowFailException(f"{where}: permanent target error ({sqlstate}): {err}") from err
