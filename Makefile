@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 ENV := . .local/airflow.env &&
 QUICK ?=
 
-.PHONY: install services services-stop airflow-init demo test bench airflow constraints trigger-upload scraping-report clean
+.PHONY: install services services-stop airflow-init demo test bench profile airflow constraints trigger-upload scraping-report clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ test: airflow-init
 
 bench: airflow-init
 	$(ENV) $(PY) bench/run_bench.py $(if $(QUICK),--quick,)
+
+# Where one day's load spends its time: CPU per server, phases, pyinstrument (bench/profile.txt).
+profile: airflow-init
+	$(ENV) $(PY) bench/profile_load.py
 
 # The Airflow UI and scheduler on the local services (Ctrl-C stops the whole process group).
 airflow: airflow-init

@@ -99,7 +99,7 @@ class ExtractKiller:
     connection running the extract, exactly as a DBA or a crashing proxy would cut it.
     """
 
-    PATTERN = "SELECT CAST(CONCAT_WS(%FROM calls WHERE start_time%"
+    PATTERN = "SELECT CAST(CONCAT_WS(%FROM calls WHERE call_id BETWEEN%"
     MIN_RUNNING_MS = 20
 
     def __init__(self, timeout_s: float = 120):

@@ -1,13 +1,14 @@
 """Loading one partition-hour: stream from MariaDB, validate, replace atomically in PostgreSQL.
 
-The replace is one PostgreSQL transaction (:data:`REPLACE_SQL`), so an hour is either wholly
-the old rows or wholly the new ones: a failure at any point (source lost mid-stream, worker
-killed) leaves the previous state, and the retry starts from scratch. Running it again, in any
-order with any other hour or day, converges to exactly the source's rows:
+The replace is one PostgreSQL transaction (:data:`DELETE_SQL`, then :data:`INSERT_SQL`), so an
+hour is either wholly the old rows or wholly the new ones: a failure at any point (source lost
+mid-stream, worker killed) leaves the previous state, and the retry starts from scratch. Running
+it again, in any order with any other hour or day, converges to exactly the source's rows:
 
-* the hour's previous rows (valid and rejected) are deleted, then the staged rows inserted;
-* a staged call that sits anywhere else (another hour or day, or the other table because its
-  validity changed) is deleted there first, so a call that moved in the source moves here too;
+* every staged call is deleted wherever it sits (this hour, another hour or day, or the other
+  table because its validity changed), so a call that moved in the source moves here too;
+* what is left of the hour (calls no longer in the source) is deleted, then the staged rows are
+  inserted, valid ones into calls and invalid ones into call_rejects;
 * an advisory lock per partition serialises two attempts at the same hour (a backfill and a
   clear racing each other).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -48,9 +50,10 @@ EXAMPLES_SQL = (
 )
 _EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_number": 5, "disposition": 6}
 
-# One statement per entry: psycopg 3 sends parameterised statements one at a time.
-# Plain INSERTs after explicit deletes: ON CONFLICT's speculative insertion cost ~40% more per
-# row (measured, README "Performance").
+# The replace, in the load's transaction: DELETE_SQL then INSERT_SQL, one statement per entry
+# (psycopg 3 sends parameterised statements one at a time). Plain INSERTs after explicit deletes:
+# ON CONFLICT's speculative insertion cost ~40% more per row (measured, README "Performance").
+
 # Delete every staged call from ``table``, probing its primary key with all staged ids, in key
 # order. The WHERE is a one-time test (no column of the stage in it): when the stage's id range
 # lies outside the table's (a new day's calls usually lie above everything loaded), the stage is
@@ -60,7 +63,7 @@ _DELETE_STAGED = (
     " WHERE (SELECT min(call_id) FROM {t}) <= %(max_id)s AND (SELECT max(call_id) FROM {t}) >= %(min_id)s))"
 )
 
-REPLACE_SQL = [
+DELETE_SQL = [
     # Every staged call goes from wherever it is: its previous version in this hour, or in
     # another hour or day (it moved), or in the other table (its validity changed). seqscan is
     # off so that the planner never reads all of analytics.calls (every day ever loaded) against
@@ -72,6 +75,8 @@ REPLACE_SQL = [
     # What is left of the hour is no longer in the source (deleted or moved away there).
     "DELETE FROM analytics.calls WHERE business_date = %(d)s AND local_hour = %(h)s",
     "DELETE FROM analytics.call_rejects WHERE business_date = %(d)s AND local_hour = %(h)s",
+]
+INSERT_SQL = [
     """
     INSERT INTO analytics.calls (
         call_id, business_date, local_hour, start_time, end_time, start_local, end_local, duration,
@@ -107,9 +112,19 @@ class HourResult:
     examples: list[str] = field(default_factory=list)
     dry_run: bool = False
     seconds: float = 0.0
+    # Seconds per phase: stage (read MariaDB + COPY), validate (counts), delete, insert, commit.
+    phases: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @contextmanager
+    def phase(self, name: str):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.monotonic() - started, 3)
 
 
 def _count_staged(cur, result: HourResult) -> tuple[int | None, int | None]:
@@ -165,9 +180,10 @@ def load_hour(
             # costs more than it saves at an hour's size.
             cur.execute("SET LOCAL jit = off")
             cur.execute(STAGE_DDL)
-            with source_connection(source_conn_id) as src:
+            with result.phase("stage"), source_connection(source_conn_id) as src:
                 copy_in(cur, COPY_SQL, hour_rows(src, business_date, hour, chunk_size))
-            min_id, max_id = _count_staged(cur, result)
+            with result.phase("validate"):
+                min_id, max_id = _count_staged(cur, result)
             if result.rows_rejected and invalid_rows == "fail":
                 raise AirflowFailException(
                     f"{result.rows_rejected} invalid row(s) in source table calls for {business_date} hour "
@@ -178,10 +194,15 @@ def load_hour(
                 pg.rollback()
             else:
                 values = {"d": business_date, "h": hour, "tz": tz_name, "run_id": run_id, "min_id": min_id, "max_id": max_id}
-                for statement in REPLACE_SQL:
-                    cur.execute(statement, values)
-                ledger.finish(cur, batch_id, "success", result)
-                pg.commit()
+                with result.phase("delete"):
+                    for statement in DELETE_SQL:
+                        cur.execute(statement, values)
+                with result.phase("insert"):
+                    for statement in INSERT_SQL:
+                        cur.execute(statement, values)
+                with result.phase("commit"):
+                    ledger.finish(cur, batch_id, "success", result)
+                    pg.commit()
     except Exception as err:
         pg.rollback()
         if batch_id is not None:
@@ -191,8 +212,8 @@ def load_hour(
         pg.close()
     result.seconds = round(time.monotonic() - started, 3)
     log.info(
-        "%s hour %02d: read %d, loaded %d, rejected %d %s%s in %.2fs",
+        "%s hour %02d: read %d, loaded %d, rejected %d %s%s in %.2fs %s",
         business_date, hour, result.rows_read, result.rows_loaded, result.rows_rejected,
-        result.reasons or "", " (dry run, nothing written)" if dry_run else "", result.seconds,
+        result.reasons or "", " (dry run, nothing written)" if dry_run else "", result.seconds, result.phases,
     )
     return result

@@ -1,0 +1,125 @@
+#!/usr/bin/env python
+"""`make profile`: where one day's hourly loads spend their time (profile before optimising).
+
+Loads the benchmark's day (1,000,000 calls; `--rows 100000` for the smaller one) one hour after
+the other in this process, exactly as the load_hour tasks run, from an empty partition, and
+reports:
+
+1. CPU seconds used by each side during the load: the MariaDB server, PostgreSQL (every server
+   process: backends, autovacuum, checkpointer, WAL writer) and this Python process, read from
+   /proc before and after (the local servers of `make services`);
+2. wall seconds per load phase summed over the 24 hours (HourResult.phases: stage = read
+   MariaDB + COPY into the temp stage, validate, delete, insert, commit);
+3. a pyinstrument profile of the Python side, written to bench/profile.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run_bench  # noqa: E402  (the benchmark's days and helpers)
+
+ROOT = run_bench.ROOT
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    # Fields after the command name, which may contain spaces: state is index 0, utime 11.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu(pid: int, reaped_children: bool = False) -> float:
+    fields = _stat(pid)
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICKS
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == parent:
+                    pids.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return pids
+
+
+def server_pids() -> tuple[int, int]:
+    local = (ROOT / ".local").resolve()
+    mariadb = int((local / "mariadb" / "run" / "mysqld.pid").resolve().read_text().split()[0])
+    postmaster = int((local / "postgres" / "data" / "postmaster.pid").resolve().read_text().split()[0])
+    return mariadb, postmaster
+
+
+def cpu_snapshot(mariadb: int, postmaster: int) -> dict[str, float]:
+    """Cumulative CPU seconds: MariaDB (all threads), PostgreSQL (postmaster, reaped and live
+    children), this process."""
+    pg = _cpu(postmaster, reaped_children=True)
+    for child in _children(postmaster):
+        try:
+            pg += _cpu(child)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    own = os.times()
+    return {"mariadb": _cpu(mariadb), "postgresql": pg, "python": own.user + own.system}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, choices=sorted(run_bench.DAYS))
+    args = parser.parse_args()
+
+    import logging
+
+    from pyinstrument import Profiler
+
+    from callcentre.ivr.load import load_hour
+    from callcentre.ivr.runtime import timezone_name
+    from callcentre.ivr.source import count_by_hour, source_connection
+
+    logging.disable(logging.INFO)
+    day = run_bench.DAYS[args.rows]
+    with source_connection() as conn:
+        if sum(count_by_hour(conn, day).values()) != args.rows:
+            run_bench.prepare_source((args.rows,))
+    run_bench.clear_target(day)
+    tz_name = timezone_name()
+    mariadb, postmaster = server_pids()
+
+    before = cpu_snapshot(mariadb, postmaster)
+    started = time.monotonic()
+    profiler = Profiler(interval=0.001)
+    with profiler:
+        results = [load_hour(day, hour, tz_name=tz_name, run_id="profile") for hour in range(24)]
+    wall = time.monotonic() - started
+    after = cpu_snapshot(mariadb, postmaster)
+
+    rows = sum(r.rows_read for r in results)
+    phases: Counter = Counter()
+    for r in results:
+        phases.update(r.phases)
+    out = ROOT / "bench" / "profile.txt"
+    out.write_text(profiler.output_text(unicode=False, color=False))
+
+    print(f"\nFirst load of {day}: {rows:,} rows in {wall:.1f}s ({rows / wall:,.0f} rows/s), one hour at a time")
+    print("\nCPU seconds during the load (2 cores would give 2 x wall at most):")
+    for side in ("mariadb", "postgresql", "python"):
+        print(f"  {side:12} {after[side] - before[side]:6.2f}")
+    print("\nWall seconds per phase, summed over the 24 hours:")
+    for name, seconds in phases.most_common():
+        print(f"  {name:12} {seconds:6.2f}")
+    print(f"\npyinstrument profile of the Python side: {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
