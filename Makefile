@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 ENV := . .local/airflow.env &&
 QUICK ?=
 
-.PHONY: install services services-stop airflow-init demo test bench profile airflow constraints trigger-upload scraping-report clean
+.PHONY: install services services-stop airflow-init demo test bench bench-backfill profile airflow constraints trigger-upload scraping-report clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ test: airflow-init
 
 bench: airflow-init
 	$(ENV) $(PY) bench/run_bench.py $(if $(QUICK),--quick,)
+
+# A real backfill of 1M-call days under a real scheduler, timed (checks the README's plan).
+bench-backfill: airflow-init
+	$(ENV) $(PY) bench/backfill_timing.py $(if $(DAYS),--days $(DAYS),)
 
 # Where one day's load spends its time: CPU per server, phases, pyinstrument (bench/profile.txt).
 profile: airflow-init

@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""`make bench-backfill`: a real backfill of 1M-call days under a real scheduler, timed.
+
+Checks the README's 30-day backfill plan against a measured run: writes DAYS synthetic days of
+CALLS calls each to the source, starts `airflow api-server` and `airflow scheduler`
+(LocalExecutor) in their own process groups, runs `airflow backfill create ... --max-active-runs
+2 --reprocess-behavior completed` over those days, waits for every run, and reports the wall
+time and the CPU used by Airflow (both process groups, tasks included), MariaDB and PostgreSQL.
+Deadlines are off for the run (IVR_LOAD_DEADLINE_HOURS=0): the days are in the past.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from profile_load import TICKS, cpu_snapshot, server_pids  # noqa: E402
+from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow  # noqa: E402
+
+FIRST_DAY = date(2018, 6, 1)  # in the past (backfills refuse future dates), used by nothing else
+
+
+def group_cpu(pgids: set[int]) -> float:
+    """CPU seconds of every live process in these process groups, with their reaped children."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in pgids:
+            total += sum(int(x) for x in fields[11:15])
+    return total / TICKS
+
+
+def backfill_states(env: dict, days: list[date]) -> list[str]:
+    out = run_airflow(env, "dags", "list-runs", "ivr_calls_daily", "-o", "json")
+    runs = next((json.loads(line) for line in out.splitlines() if line.startswith("[")), [])
+    wanted = {d.isoformat() for d in days}
+    return [r["state"] for r in runs if r["run_id"].startswith("backfill__") and r["logical_date"][:10] in wanted]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    from callcentre.ivr import schema, synthetic
+    from run_bench import clear_target, log
+
+    days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
+    synthetic.create_source_table()
+    schema.migrate()
+    for day in days:
+        synthetic.delete_day(day)
+        if args.calls:  # --calls 0: empty days, what Airflow itself costs per run
+            synthetic.write_calls(synthetic.day_calls(day, args.calls, seed=2030))
+        clear_target(day)
+        log(f"source day {day}: {args.calls:,} calls (target emptied)")
+
+    tmp = ROOT / ".local" / "bench-backfill"
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CALLCENTRE_IN_PROCESS_TEST"}
+    env.update(AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}", IVR_LOAD_DEADLINE_HOURS="0")
+    run_airflow(env, "dags", "reserialize")
+    mariadb, postmaster = server_pids()
+    api_args = [AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"]
+    with process_group(api_args, env, tmp / "api.log") as api, \
+         process_group([AIRFLOW, "scheduler"], env, tmp / "scheduler.log") as scheduler:
+        run_airflow(env, "dags", "unpause", "ivr_calls_daily")
+        try:
+            time.sleep(20)  # both components up and idle before the clock starts
+            groups = {api.pid, scheduler.pid}
+            airflow_before, servers_before = group_cpu(groups), cpu_snapshot(mariadb, postmaster)
+            started = time.monotonic()
+            run_airflow(env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", days[0].isoformat(),
+                        "--to-date", days[-1].isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", "2")
+            while True:
+                states = backfill_states(env, days)
+                if len(states) == len(days) and all(s in ("success", "failed") for s in states):
+                    break
+                if time.monotonic() - started > 1800:
+                    raise SystemExit(f"backfill not finished after 30 min: {states}; logs in {tmp}")
+                time.sleep(2)
+            wall = time.monotonic() - started
+            airflow_cpu = group_cpu(groups) - airflow_before
+            servers_after = cpu_snapshot(mariadb, postmaster)
+        finally:
+            run_airflow(env, "dags", "pause", "ivr_calls_daily")
+            time.sleep(35)  # the scheduler marks a backfill complete every 30 s; the next one needs that
+
+    n = len(days)
+    print(f"\nBackfill of {n} days x {args.calls:,} calls, --max-active-runs 2, {os.cpu_count()} cores: runs {states}")
+    print(f"  wall            {wall:7.1f} s   ({wall / n:.1f} s per day)")
+    print(f"  Airflow CPU     {airflow_cpu:7.1f} s   ({airflow_cpu / n:.1f} per day, {airflow_cpu / (n * 28):.2f} per task instance, its work included)")
+    for side in ("mariadb", "postgresql"):
+        used = servers_after[side] - servers_before[side]
+        print(f"  {side:15} {used:7.1f} s   ({used / n:.1f} per day)")
+
+
+if __name__ == "__main__":
+    main()
