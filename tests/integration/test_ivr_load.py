@@ -144,6 +144,20 @@ def test_a_call_committed_meanwhile_by_another_hours_load_is_retried_then_conver
     assert {r[0]: r[1] for r in loaded(day)} == {25: 9}
 
 
+def test_call_ids_that_do_not_follow_time_are_read_in_full(day):
+    # The extract bounds an hour by its smallest and largest call_id: calls of other hours inside
+    # those bounds must stay out, and every call of the hour must come in.
+    hour_10 = [make_call(5, at(day, 10, 1)), make_call(50_000, at(day, 10, 2)), make_call(900, at(day, 10, 59))]
+    hour_11 = [make_call(i, at(day, 11, i % 60)) for i in range(6, 900)]
+    synthetic.write_calls(hour_10 + hour_11)
+
+    result = load_hour(day, 10, tz_name="UTC", run_id="ids")
+
+    assert (result.rows_read, result.rows_loaded) == (3, 3)
+    assert [(r[0], r[1]) for r in loaded(day)] == [(5, 10), (900, 10), (50_000, 10)]
+    assert set(result.phases) == {"stage", "validate", "delete", "insert", "commit"}
+
+
 def test_quarantine_keeps_invalid_rows_with_reason_and_raw_values(day):
     synthetic.write_calls([
         make_call(30, at(day, 9)),
