@@ -193,7 +193,8 @@ def load_hour(
             if dry_run:
                 pg.rollback()
             else:
-                values = {"d": business_date, "h": hour, "tz": tz_name, "run_id": run_id, "min_id": min_id, "max_id": max_id}
+                values = {"d": business_date, "h": hour, "tz": tz_name, "run_id": run_id,
+                          "min_id": min_id, "max_id": max_id}
                 with result.phase("delete"):
                     for statement in DELETE_SQL:
                         cur.execute(statement, values)
