@@ -12,7 +12,6 @@ Deadlines are off for the run (IVR_LOAD_DEADLINE_HOURS=0): the days are in the p
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,32 +22,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from profile_load import TICKS, cpu_snapshot, server_pids  # noqa: E402
-from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow  # noqa: E402
+from profile_load import all_pids, cpu_seconds, cpu_snapshot, proc_stat, server_pids  # noqa: E402
+from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow, run_states  # noqa: E402
 
 FIRST_DAY = date(2018, 6, 1)  # in the past (backfills refuse future dates), used by nothing else
 
 
 def group_cpu(pgids: set[int]) -> float:
     """CPU seconds of every live process in these process groups, with their reaped children."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    total = 0.0
+    for pid in all_pids():
         try:
-            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(proc_stat(pid)[2]) in pgids:
+                total += cpu_seconds(pid, reaped_children=True)
         except OSError:
             continue
-        if int(fields[2]) in pgids:
-            total += sum(int(x) for x in fields[11:15])
-    return total / TICKS
+    return total
 
 
 def backfill_states(env: dict, days: list[date]) -> list[str]:
-    out = run_airflow(env, "dags", "list-runs", "ivr_calls_daily", "-o", "json")
-    runs = next((json.loads(line) for line in out.splitlines() if line.startswith("[")), [])
-    wanted = {d.isoformat() for d in days}
-    return [r["state"] for r in runs if r["run_id"].startswith("backfill__") and r["logical_date"][:10] in wanted]
+    states = run_states(env, "ivr_calls_daily", "backfill")
+    return [states[d.isoformat()] for d in days if d.isoformat() in states]
 
 
 def main() -> None:

@@ -29,28 +29,32 @@ ROOT = run_bench.ROOT
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid: int) -> list[str]:
-    # Fields after the command name, which may contain spaces: state is index 0, utime 11.
+def proc_stat(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces): 0 state, 1 ppid, 2 pgrp,
+    11-12 utime and stime, 13-14 those of reaped children."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def _cpu(pid: int, reaped_children: bool = False) -> float:
-    fields = _stat(pid)
+def cpu_seconds(pid: int, reaped_children: bool = False) -> float:
+    fields = proc_stat(pid)
     ticks = int(fields[11]) + int(fields[12])
     if reaped_children:
         ticks += int(fields[13]) + int(fields[14])
     return ticks / TICKS
 
 
+def all_pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
 def _children(parent: int) -> list[int]:
     pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int(_stat(int(entry.name))[1]) == parent:
-                    pids.append(int(entry.name))
-            except (FileNotFoundError, ProcessLookupError):
-                continue
+    for pid in all_pids():
+        try:
+            if int(proc_stat(pid)[1]) == parent:
+                pids.append(pid)
+        except OSError:
+            continue
     return pids
 
 
@@ -64,14 +68,14 @@ def server_pids() -> tuple[int, int]:
 def cpu_snapshot(mariadb: int, postmaster: int) -> dict[str, float]:
     """Cumulative CPU seconds: MariaDB (all threads), PostgreSQL (postmaster, reaped and live
     children), this process."""
-    pg = _cpu(postmaster, reaped_children=True)
+    pg = cpu_seconds(postmaster, reaped_children=True)
     for child in _children(postmaster):
         try:
-            pg += _cpu(child)
-        except (FileNotFoundError, ProcessLookupError):
+            pg += cpu_seconds(child)
+        except OSError:
             continue
     own = os.times()
-    return {"mariadb": _cpu(mariadb), "postgresql": pg, "python": own.user + own.system}
+    return {"mariadb": cpu_seconds(mariadb), "postgresql": pg, "python": own.user + own.system}
 
 
 def main() -> None:

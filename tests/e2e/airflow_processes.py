@@ -30,6 +30,15 @@ def run_airflow(env: dict, *args: str) -> str:
     return result.stdout
 
 
+def run_states(env: dict, dag_id: str, kind: str) -> dict[str, str]:
+    """{logical date: state} of ``dag_id``'s runs whose id starts with ``kind`` (backfill, scheduled)."""
+    import json
+
+    out = run_airflow(env, "dags", "list-runs", dag_id, "-o", "json")
+    runs = next((json.loads(line) for line in out.splitlines() if line.startswith("[")), [])
+    return {r["logical_date"][:10]: r["state"] for r in runs if r["run_id"].startswith(kind + "__")}
+
+
 def start_group(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     """Start ``args`` in a new session (its own process group), output to ``log``."""
     with log.open("wb") as out:

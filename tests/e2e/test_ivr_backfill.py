@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow
+from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow, run_states
 from tests.integration.ivr_support import ensure_tables, ledger, make_call, metrics_row, query, reset_day
 
 # A day no earlier test used: a backfill of an existing run clears that run (no new deadline).
@@ -66,15 +66,6 @@ def _settle_backfills(env) -> None:
         time.sleep(3)
 
 
-def _run_states(env, kind: str) -> dict[str, str]:
-    """{logical date: state} of the runs whose id starts with ``kind`` (backfill, scheduled)."""
-    import json
-
-    out = run_airflow(env, "dags", "list-runs", "ivr_calls_daily", "-o", "json")
-    runs = next((json.loads(line) for line in out.splitlines() if line.startswith("[")), [])
-    return {r["logical_date"][:10]: r["state"] for r in runs if r["run_id"].startswith(kind + "__")}
-
-
 def test_backfill_of_a_date_loads_that_business_date(airflow_env, fake_slack, tmp_path):
     ensure_tables()
     reset_day(DAY)
@@ -89,9 +80,11 @@ def test_backfill_of_a_date_loads_that_business_date(airflow_env, fake_slack, tm
         run_airflow(airflow_env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", DAY.isoformat(),
                  "--to-date", DAY.isoformat(), "--reprocess-behavior", "completed")
 
-        _wait_for(lambda: _run_states(airflow_env, "backfill").get(DAY.isoformat()) in ("success", "failed"),
-                  f"the backfill run of {DAY}", tmp_path)
-        assert _run_states(airflow_env, "backfill")[DAY.isoformat()] == "success"
+        def backfill_state():
+            return run_states(airflow_env, "ivr_calls_daily", "backfill").get(DAY.isoformat())
+
+        _wait_for(lambda: backfill_state() in ("success", "failed"), f"the backfill run of {DAY}", tmp_path)
+        assert backfill_state() == "success"
         assert {r[0] for r in query("SELECT call_id FROM analytics.calls WHERE business_date = %s", (DAY,))} == {900_001, 900_002}
         assert metrics_row(DAY)["source_calls"] == 2
         assert sorted({row[0] for row in ledger(DAY)}) == list(range(24))
