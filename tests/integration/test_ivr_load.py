@@ -234,7 +234,7 @@ def test_reconcile_fails_loudly_when_the_source_changed_after_the_load(day):
     synthetic.write_calls([make_call(70, at(day, 8))])
     load_day(day)
     synthetic.write_calls([make_call(71, at(day, 8, 30))])
-    with pytest.raises(AirflowFailException, match=r"hour 08: source 2 != loaded 1 \+ rejected 0"):
+    with pytest.raises(reconcile.ReconcileMismatch, match=r"hour 08: source 2 != loaded 1 \+ rejected 0"):
         reconcile.check_day(reconcile.count_day(day), 0.05)
 
 

@@ -74,7 +74,7 @@ def hours_with_open_calls(day: date, conn_id: str = ANALYTICS_POSTGRES) -> list[
         return [int(h) for (h,) in cur.fetchall()]
 
 
-def refresh_open_calls(day: date, *, tz_name: str, first_day: date, run_id: str, try_number: int,
+def refresh_open_calls(day: date, *, tz_name: str, first_day: date, run_id: str, try_number: int = 1,
                        dag_id: str = load.DAG_ID) -> dict:
     """Reload the hours of the day before ``day`` that hold calls quarantined while still open."""
     previous = day - timedelta(days=1)
