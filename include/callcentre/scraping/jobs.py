@@ -216,9 +216,11 @@ class JobRepository:
             (dag_id, run_id),
         )
 
-    def mark_retrying(self, dag_id: str, run_id: str, error: str) -> dict | None:
+    def mark_retrying(self, dag_id: str, run_id: str, error: str | None) -> dict | None:
+        """An Airflow task retry is due; ``error`` None keeps the last error (nothing new to say)."""
         return self._one(
-            f"""UPDATE scraping.jobs SET status = 'retrying', task_retries = task_retries + 1, last_error = %s,
+            f"""UPDATE scraping.jobs SET status = 'retrying', task_retries = task_retries + 1,
+                    last_error = COALESCE(%s, last_error),
                     updated_at = now()
                 WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
                 RETURNING {_JOB_COLUMNS}""",

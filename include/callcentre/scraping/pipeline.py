@@ -194,9 +194,11 @@ def on_task_start(context) -> None:
 def on_task_retry(context) -> None:
     try:
         dag_id, run_id = _run_ids(context)
-        job = repository().mark_retrying(dag_id, run_id, error_text(context.get("exception")))
+        error = context.get("exception")
+        # A retry the scheduler decided on its own (apache/airflow#71172) has no exception to record.
+        job = repository().mark_retrying(dag_id, run_id, error_text(error) if isinstance(error, BaseException) else None)
         if job:
-            log.info("job #%s retrying (retry_count=%s)", job["id"], job["retry_count"])
+            log.info("job #%s retrying (Airflow task retry %s in this run)", job["id"], job["task_retries"])
     except Exception:  # noqa: BLE001
         log.exception("could not mark the job retrying")
 
