@@ -84,7 +84,8 @@ def register_job(context) -> int:
             f"duplicate upload: the same file is job #{job['id']} ({job['status']}, run {job['airflow_run_id']}); "
             "nothing new to do"
         )
-    log.info("job #%s registered for %s (%s)", job["id"], job["file_name"], "new" if created else "existing")
+    log.info("job #%s registered for %s (%s)", job["id"], scrub_numbers(job["file_name"]),
+             "new" if created else "existing")
     return int(job["id"])
 
 
@@ -155,10 +156,10 @@ def write_results_workbook(job_id: int) -> dict:
     if repo.mark_completed(job_id, len(results), str(path)) is None:
         # A person marked it timeout (or it failed) meanwhile: that outcome, already reported, stands.
         log.warning("job #%s is %s: results written to %s, completion not recorded",
-                    job_id, repo.get(job_id)["status"], path.name)
+                    job_id, repo.get(job_id)["status"], scrub_numbers(path.name))
     else:
         log.info("job #%s completed: %d results, %d rejected rows -> %s", job_id, len(results), len(rejected),
-                 path.name)
+                 scrub_numbers(path.name))
     return {"job_id": job_id, "processed_numbers": len(results), "results_file": str(path)}
 
 

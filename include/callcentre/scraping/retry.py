@@ -125,7 +125,7 @@ def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRep
     except TriggerError as err:
         previous = (before["last_error"] or "?").removeprefix(REFUSED)  # one prefix, however many refusals
         repo.undo_reopen(before, REFUSED + previous)
-        log.warning("job %s: retry refused by Airflow (%s)", job_id, err)
+        log.warning("job %s: retry refused by Airflow (%s)", job_id, scrub_numbers(str(err)))
         return JobAction(job_id, "error", f"job {job_id}: Airflow refused the re-run of run "
                                           f"{reopened['airflow_run_id']}; the job is {before['status']} again")
     log.info("job %s: retry %s/%s by %s, %d task(s) cleared in run %s", job_id, reopened["retry_count"],
@@ -147,7 +147,7 @@ def _timeout_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobR
         state = airflow.stop_run(marked["dag_id"], marked["airflow_run_id"])
     except TriggerError as err:
         repo.undo_timeout(before, marked)
-        log.warning("job %s: Airflow refused to stop its run (%s)", job_id, err)
+        log.warning("job %s: Airflow refused to stop its run (%s)", job_id, scrub_numbers(str(err)))
         return JobAction(job_id, "error", f"job {job_id}: Airflow refused to stop run {marked['airflow_run_id']}; "
                                           f"the job is {before['status']} again")
     log.info("job %s marked as timeout by %s; run %s is %s", job_id, _actor(actor), marked["airflow_run_id"], state)
