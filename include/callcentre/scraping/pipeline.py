@@ -95,13 +95,16 @@ def register_unreadable_upload(repo: JobRepository, context) -> dict:
     params = dict(context.get("params") or {})
     conf_file = str(params.get("file") or "")
 
-    def setting(name):
-        try:
-            value = type(config.DEFAULTS[name])(params.get(name))
-            low, high = config.LIMITS[name]
-            return value if low <= value <= high else config.DEFAULTS[name]
-        except (TypeError, ValueError):
-            return config.DEFAULTS[name]
+    def setting(name):  # the run's value when usable, else the configured default, else the built-in one
+        low, high = config.LIMITS[name]
+        for value in (params.get(name), lambda: config.default_of(name, compat.get_variable)):
+            try:
+                value = type(config.DEFAULTS[name])(value() if callable(value) else value)
+            except Exception:  # noqa: BLE001 - None, junk, or a Variable that cannot be read
+                continue
+            if low <= value <= high:
+                return value
+        return config.DEFAULTS[name]
 
     return repo.register_unreadable(
         dag_id=dag_id, run_id=run_id, file_name=scrub_numbers(_display_name(Path(conf_file)) if conf_file else ""),
