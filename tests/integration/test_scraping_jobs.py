@@ -46,9 +46,11 @@ def test_status_follows_the_run(job_repo):
     dag_id, run_id = job["dag_id"], job["airflow_run_id"]
     started = job_repo.mark_processing(dag_id, run_id)
     assert started["status"] == "processing" and started["started_at"] is not None
-    assert job_repo.mark_retrying(dag_id, run_id, "HTTP 500")["retry_count"] == 1
+    # Airflow's task retries inside the run are task_retries; retry_count is for job-level retries.
+    assert job_repo.mark_retrying(dag_id, run_id, "HTTP 500")["task_retries"] == 1
     assert job_repo.mark_processing(dag_id, run_id)["started_at"] == started["started_at"]
-    assert job_repo.mark_retrying(dag_id, run_id, "HTTP 503")["retry_count"] == 2
+    retried = job_repo.mark_retrying(dag_id, run_id, "HTTP 503")
+    assert (retried["task_retries"], retried["retry_count"]) == (2, 0)
     ended = job_repo.mark_ended(dag_id, run_id, "failed", "gave up")
     assert ended["status"] == "failed" and ended["last_error"] == "gave up"
     # Only the first terminal transition returns the row (one Slack alert); later callbacks are no-ops.
@@ -69,6 +71,36 @@ def test_cleared_run_reopens_a_finished_job(job_repo):
     # The same clear seen again by the next task does not count twice.
     assert job_repo.mark_processing(dag_id, run_id, clear_number=1) is None
     assert job_repo.mark_ended(dag_id, run_id, "failed", "again") is not None  # and can alert again
+
+
+def test_job_level_retries_never_exceed_max_retries(job_repo):
+    """A clear made in Airflow's UI counts as a retry, but not past the budget (nor a reopened completion)."""
+    job, _ = _register(job_repo, max_retries=1)
+    dag_id, run_id = job["dag_id"], job["airflow_run_id"]
+    for clear_number in (1, 2, 3):
+        job_repo.mark_ended(dag_id, run_id, "failed", "HTTP 503")
+        assert job_repo.mark_processing(dag_id, run_id, clear_number=clear_number)["retry_count"] == 1
+    assert job_repo.reopen_for_retry(job["id"], "ana") is None  # a failed job with its budget spent
+
+
+def test_completion_never_overwrites_an_ended_job(job_repo):
+    job, _ = _register(job_repo)
+    dag_id, run_id = job["dag_id"], job["airflow_run_id"]
+    job_repo.mark_processing(dag_id, run_id)
+    job_repo.mark_retrying(dag_id, run_id, "HTTP 503 (transient)")
+    assert job_repo.mark_ended(dag_id, run_id, "timeout", "too slow") is not None
+    assert job_repo.mark_completed(job["id"], 5, "/r/x.xlsx") is None
+    assert job_repo.get(job["id"])["status"] == "timeout"
+
+
+def test_completion_clears_the_transient_error(job_repo):
+    job, _ = _register(job_repo)
+    dag_id, run_id = job["dag_id"], job["airflow_run_id"]
+    job_repo.mark_processing(dag_id, run_id)
+    job_repo.mark_retrying(dag_id, run_id, "HTTP 503 (transient)")
+    job_repo.mark_processing(dag_id, run_id)
+    done = job_repo.mark_completed(job["id"], 5, "/r/x.xlsx")
+    assert done["status"] == "completed" and done["last_error"] is None
 
 
 def test_report_lists_overdue_and_failures(job_repo):

@@ -2,12 +2,17 @@
 
 A job is one uploaded workbook = one run of DAG ``scraping_upload``. Its status follows Airflow:
 
-    pending -> processing -> completed
+    pending -> processing -> completed          (only from an active status)
                   |   ^
-                  v   |                (a task waits for a retry: retry_count + 1)
+                  v   |                (a task waits for an Airflow retry: task_retries + 1)
                retrying
-    processing|retrying|pending -> failed | timeout   (first one wins: exactly one Slack alert)
+    processing|retrying|pending -> failed | timeout   (first one wins; failure_kind says if retryable)
+    failed|timeout -> pending                         (a job-level retry: retry_count + 1 <= max_retries)
     failed|timeout|completed -> processing            (the run was cleared in Airflow: a re-run)
+
+``retry_count`` counts job-level retries only (the retry action, the automatic retry, a clear made
+in Airflow's UI) and never exceeds ``max_retries``; Airflow's task retries inside one run are
+``task_retries``.
 
 Every transition is one conditional UPDATE, so callbacks, tasks and the reconcile DAG can race
 without double counting; the terminal transition returns the row only to the caller that made it.
@@ -22,6 +27,7 @@ from callcentre.common.connections import SCRAPING_POSTGRES
 STATUSES = ("pending", "processing", "completed", "failed", "timeout", "retrying")
 ACTIVE = ("pending", "processing", "retrying")
 TERMINAL = ("completed", "failed", "timeout")
+FAILURE_KINDS = ("retryable", "permanent")
 
 MIGRATION = """
 CREATE SCHEMA IF NOT EXISTS scraping;
@@ -69,12 +75,16 @@ CREATE TABLE IF NOT EXISTS scraping.batches (
 );
 -- The run's clear_number when the API failed the batch: only a later clear submits it again.
 ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS clear_number integer NOT NULL DEFAULT 0;
+-- 'retryable' (API down, batch failed by the API, timeout) or 'permanent' (bad workbook, bad conf).
+ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS failure_kind text;
+-- Airflow task retries in the current run (retry_count counts job-level retries only).
+ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS task_retries integer NOT NULL DEFAULT 0;
 """
 
 _JOB_COLUMNS = """id, file_name, upload_path, content_sha256, uploader, status, created_at, updated_at,
     started_at, completed_at, retry_count, max_retries, last_error, total_numbers, processed_numbers,
     rejected_rows, timeout_minutes::float AS timeout_minutes, batch_size, dag_id, airflow_run_id,
-    run_clear_number, results_file, alerted_at,
+    run_clear_number, results_file, alerted_at, failure_kind, task_retries,
     COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' AS deadline"""
 
 
@@ -145,7 +155,10 @@ class JobRepository:
         """Work starts (or resumes after a retry wait). A cleared run re-opens a finished job."""
         reopened = self._one(
             f"""UPDATE scraping.jobs SET status = 'processing', started_at = now(), completed_at = NULL,
-                    retry_count = retry_count + 1, run_clear_number = %s, alerted_at = NULL, updated_at = now()
+                    retry_count = retry_count + CASE WHEN status IN ('failed', 'timeout')
+                                                      AND retry_count < max_retries THEN 1 ELSE 0 END,
+                    run_clear_number = %s, alerted_at = NULL, failure_kind = NULL, task_retries = 0,
+                    updated_at = now()
                 WHERE dag_id = %s AND airflow_run_id = %s AND run_clear_number < %s
                 RETURNING {_JOB_COLUMNS}""",
             (clear_number, dag_id, run_id, clear_number),
@@ -160,31 +173,83 @@ class JobRepository:
 
     def mark_retrying(self, dag_id: str, run_id: str, error: str) -> dict | None:
         return self._one(
-            f"""UPDATE scraping.jobs SET status = 'retrying', retry_count = retry_count + 1, last_error = %s,
+            f"""UPDATE scraping.jobs SET status = 'retrying', task_retries = task_retries + 1, last_error = %s,
                     updated_at = now()
                 WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
                 RETURNING {_JOB_COLUMNS}""",
             (error, dag_id, run_id, list(ACTIVE)),
         )
 
-    def mark_ended(self, dag_id: str, run_id: str, status: str, error: str) -> dict | None:
+    def mark_ended(
+        self, dag_id: str, run_id: str, status: str, error: str, failure_kind: str = "retryable"
+    ) -> dict | None:
         """``failed`` or ``timeout``; returns the job only to the caller that made the transition."""
-        if status not in ("failed", "timeout"):
-            raise ValueError(status)
+        if status not in ("failed", "timeout") or failure_kind not in FAILURE_KINDS:
+            raise ValueError((status, failure_kind))
         return self._one(
-            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, completed_at = now(), updated_at = now(),
-                    alerted_at = now()
+            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, failure_kind = %s, completed_at = now(),
+                    updated_at = now()
                 WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
                 RETURNING {_JOB_COLUMNS}""",
-            (status, error, dag_id, run_id, list(ACTIVE)),
+            (status, error, failure_kind, dag_id, run_id, list(ACTIVE)),
         )
 
+    def mark_alerted(self, job_id: int) -> bool:
+        """Claim the job's one Slack alert; False when it was already sent."""
+        return self._one(
+            "UPDATE scraping.jobs SET alerted_at = now() WHERE id = %s AND alerted_at IS NULL RETURNING id", (job_id,)
+        ) is not None
+
     def mark_completed(self, job_id: int, processed_numbers: int, results_file: str) -> dict | None:
+        """Only an active job completes: a ``timeout``/``failed`` already alerted stays as it is."""
         return self._one(
             f"""UPDATE scraping.jobs SET status = 'completed', processed_numbers = %s, results_file = %s,
-                    completed_at = now(), updated_at = now()
-                WHERE id = %s RETURNING {_JOB_COLUMNS}""",
-            (processed_numbers, results_file, job_id),
+                    last_error = NULL, failure_kind = NULL, completed_at = now(), updated_at = now()
+                WHERE id = %s AND status = ANY(%s) RETURNING {_JOB_COLUMNS}""",
+            (processed_numbers, results_file, job_id, list(ACTIVE)),
+        )
+
+    # Job-level actions (retry, mark as timeout): see callcentre.scraping.retry ---------------------
+    def reopen_for_retry(self, job_id: int, actor: str) -> dict | None:
+        """failed/timeout -> pending with one more retry used, if the budget allows; else None."""
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = 'pending', retry_count = retry_count + 1, started_at = now(),
+                    completed_at = NULL, alerted_at = NULL, failure_kind = NULL, task_retries = 0,
+                    last_error = left('retry ' || (retry_count + 1) || ' requested by ' || %s
+                                      || '; before: ' || COALESCE(last_error, '?'), 2000),
+                    updated_at = now()
+                WHERE id = %s AND status IN ('failed', 'timeout') AND retry_count < max_retries
+                RETURNING {_JOB_COLUMNS}""",
+            (actor, job_id),
+        )
+
+    def undo_reopen(self, before: dict, error: str) -> dict | None:
+        """Airflow refused the re-run: put the job back as it was (unless something moved it since)."""
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = %s, retry_count = retry_count - 1, started_at = %s,
+                    completed_at = %s, alerted_at = %s, failure_kind = %s, last_error = %s, updated_at = now()
+                WHERE id = %s AND status = 'pending' AND retry_count = %s + 1
+                RETURNING {_JOB_COLUMNS}""",
+            (before["status"], before["started_at"], before["completed_at"], before["alerted_at"],
+             before["failure_kind"], error, before["id"], before["retry_count"]),
+        )
+
+    def mark_timeout(self, job_id: int, error: str) -> dict | None:
+        """An active job ends ``timeout`` by a person's action (no Slack alert: they know)."""
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = 'timeout', last_error = %s, failure_kind = 'retryable',
+                    completed_at = now(), alerted_at = now(), updated_at = now()
+                WHERE id = %s AND status = ANY(%s) RETURNING {_JOB_COLUMNS}""",
+            (error, job_id, list(ACTIVE)),
+        )
+
+    def undo_timeout(self, before: dict, marked: dict) -> dict | None:
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, failure_kind = %s, completed_at = NULL,
+                    alerted_at = %s, updated_at = now()
+                WHERE id = %s AND status = 'timeout' AND last_error = %s RETURNING {_JOB_COLUMNS}""",
+            (before["status"], before["last_error"], before["failure_kind"], before["alerted_at"], before["id"],
+             marked["last_error"]),
         )
 
     def set_numbers(self, job_id: int, total: int, rejected: list[dict]) -> None:
