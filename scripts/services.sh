@@ -144,7 +144,7 @@ start_postgres() {
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'etl') THEN
         CREATE ROLE etl LOGIN PASSWORD '$PG_PASSWORD';
       END IF; END\$\$;"
-  for db in analytics scraping airflow; do
+  for db in analytics scraping scraping_bench airflow; do  # scraping_bench: `make bench-jobs-page`
     if [ "$("${q[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
       "${q[@]}" -c "CREATE DATABASE $db OWNER etl"
     fi

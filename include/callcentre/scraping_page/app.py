@@ -64,7 +64,7 @@ def airflow_client(request: Request):
     """Airflow's REST API as the caller."""
     from callcentre.scraping.upload import AirflowRestClient
 
-    return AirflowRestClient.from_token(_api_base_url(), caller_token(request))
+    return AirflowRestClient(_api_base_url(), token=caller_token(request))
 
 
 def _api_base_url() -> str:
