@@ -256,7 +256,7 @@ def telling_task(task_instances: list[dict]) -> dict | None:
     def latest(tis):
         return max(tis, key=lambda t: (t.get("end_date") or t.get("start_date") or "", t.get("map_index", -1)))
 
-    failed = [t for t in task_instances if t.get("state") in ("failed", "upstream_failed")]
+    failed = [t for t in task_instances if t.get("state") == "failed"]  # not upstream_failed: it has no log
     if failed:
         return latest(failed)
     started = [t for t in task_instances if t.get("start_date")]

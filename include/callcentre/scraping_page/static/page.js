@@ -5,7 +5,9 @@
 const HEADER = { "X-Scraping-Jobs-Page": "1" };
 const ACTIVE = new Set(["pending", "processing", "retrying"]);
 const REFRESH_MS = 5000;
-const state = { sort: "created_at", order: "desc", page: 1, selected: new Set(), data: null, timer: null };
+const state = { sort: "created_at", order: "desc", page: 1, selected: new Set(), data: null, timer: null,
+  awaitRun: null, awaitTries: 0 };
+const AWAIT_TRIES = 60; // after an upload: refresh until its job row exists (the run's first task writes it)
 
 const $ = (id) => document.getElementById(id);
 
@@ -104,7 +106,11 @@ function render(data) {
   $("select-all").checked = data.jobs.length > 0 && data.jobs.every((j) => state.selected.has(j.id));
   showSelection();
   clearTimeout(state.timer);
-  if (data.jobs.some((j) => ACTIVE.has(j.status))) state.timer = setTimeout(load, REFRESH_MS);
+  if (state.awaitRun && (data.jobs.some((j) => j.run_id === state.awaitRun) || ++state.awaitTries > AWAIT_TRIES)) {
+    state.awaitRun = null;
+  }
+  if (state.awaitRun) state.timer = setTimeout(load, 2000);
+  else if (data.jobs.some((j) => ACTIVE.has(j.status))) state.timer = setTimeout(load, REFRESH_MS);
 }
 
 function showSelection() {
@@ -154,6 +160,7 @@ async function upload(event) {
     message.className = "ok";
     message.textContent = result.message;
     $("upload-form").reset();
+    if (result.created) { state.awaitRun = result.run_id; state.awaitTries = 0; }
   } catch (err) {
     message.className = "bad";
     message.textContent = `Refused: ${err.message}`;
