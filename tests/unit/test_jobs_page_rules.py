@@ -69,6 +69,7 @@ def test_search_terms_are_parameters_and_literal():
     assert "id = %(job_id)s" in where and params["job_id"] == 123
     assert order_clause(JobQuery(sort="completed_at", descending=False)) == \
         " ORDER BY completed_at ASC NULLS LAST, id ASC"
+    assert order_clause(JobQuery()) == " ORDER BY created_at DESC, id DESC"  # NOT NULL: the index serves it
 
 
 @pytest.mark.parametrize("kwargs,message", [

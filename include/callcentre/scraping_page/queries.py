@@ -26,6 +26,7 @@ SORT_COLUMNS = {
     "processed_numbers": "processed_numbers",
     "retry_count": "retry_count",
 }
+NULLABLE_SORTS = ("started_at", "completed_at")
 MAX_PAGE_SIZE = 200
 MAX_SEARCH_LENGTH = 200
 LAST_ERROR_CHARS = 1000  # the list shows the start of an error; the task log has all of it
@@ -110,10 +111,13 @@ def where_clause(query: JobQuery) -> tuple[str, dict]:
 
 
 def order_clause(query: JobQuery) -> str:
+    """ORDER BY the whitelisted column, then id. NULLS LAST only where NULLs exist: on a NOT NULL
+    column it would stop PostgreSQL from reading the (ascending) index backwards for DESC."""
     direction = "DESC" if query.descending else "ASC"
     column = SORT_COLUMNS[query.sort]
+    nulls = " NULLS LAST" if query.sort in NULLABLE_SORTS else ""
     tiebreak = "" if column == "id" else f", id {direction}"
-    return f" ORDER BY {column} {direction} NULLS LAST{tiebreak}"
+    return f" ORDER BY {column} {direction}{nulls}{tiebreak}"
 
 
 def like_escape(term: str) -> str:
@@ -132,8 +136,13 @@ def list_jobs(query: JobQuery, conn_id: str = SCRAPING_POSTGRES) -> JobPage:
         cur.execute("SET LOCAL statement_timeout = '10s'")
         cur.execute(f"SELECT count(*) FROM scraping.jobs{where}", params)
         total = cur.fetchone()[0]
+        # The page's ids first (from the index alone where one fits), then their rows: a deep page
+        # skips index entries instead of fetching every skipped row.
+        order = order_clause(query)
         cur.execute(
-            f"SELECT {_COLUMNS} FROM scraping.jobs{where}{order_clause(query)} LIMIT %(limit)s OFFSET %(offset)s",
+            f"""SELECT {_COLUMNS} FROM scraping.jobs JOIN (
+                    SELECT id FROM scraping.jobs{where}{order} LIMIT %(limit)s OFFSET %(offset)s
+                ) AS page USING (id){order}""",
             params,
         )
         names = [d[0] for d in cur.description]
