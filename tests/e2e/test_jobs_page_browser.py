@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.airflow_processes import AIRFLOW, free_port, run_airflow, start_group, stop_group
-from tests.e2e.test_scraping_trigger import E2E_DAG_ENV, METADATA_SCHEMA
+from tests.e2e.airflow_processes import AIRFLOW, start_group, stop_group
+from tests.e2e.test_scraping_trigger import isolated_airflow  # noqa: F401 - fixture: private metadata schema
 from tests.jobs_page_support import XSS_ERROR, XSS_NAME, delete_jobs, insert_job, new_tag
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
 
@@ -60,34 +60,14 @@ def fakes():
 
 
 @pytest.fixture(scope="module")
-def airflow_env(fakes, tmp_path_factory):
+def airflow_env(isolated_airflow, fakes, tmp_path_factory):  # noqa: F811
     """Environment of this module's api-server and scheduler: private schema, folders, fakes."""
-    import psycopg
-
-    conn = json.loads(os.environ["AIRFLOW_CONN_SCRAPING_POSTGRES"])
-    with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
-                         dbname="airflow", autocommit=True) as pg:
-        pg.execute(f"CREATE SCHEMA IF NOT EXISTS {METADATA_SCHEMA}")
     folders = tmp_path_factory.mktemp("page")
-    port = free_port()
-    env = dict(
-        os.environ,
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("?")[0]
-        + f"?options=-csearch_path%3D{METADATA_SCHEMA}",
-        AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
-        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
-        AIRFLOW_VAR_SCRAPING_UPLOADS_DIR=str(folders / "uploads"),
-        AIRFLOW_VAR_SCRAPING_RESULTS_DIR=str(folders / "results"),
-        **fakes[1],
-        **E2E_DAG_ENV,
-    )
-    (folders / "uploads").mkdir()
-    (folders / "results").mkdir()
-    run_airflow(env, "db", "migrate")
-    run_airflow(env, "pools", "set", "scraping_api", "4", "Concurrent calls to the external scraping API")
-    run_airflow(env, "dags", "reserialize")
-    return env
+    for name in ("uploads", "results"):
+        (folders / name).mkdir()
+    return dict(os.environ, **isolated_airflow, **fakes[1],
+                AIRFLOW_VAR_SCRAPING_UPLOADS_DIR=str(folders / "uploads"),
+                AIRFLOW_VAR_SCRAPING_RESULTS_DIR=str(folders / "results"))
 
 
 @pytest.fixture(scope="module")
@@ -292,6 +272,16 @@ def _job_when(run_id: str, statuses: set[str], timeout_s: float = JOB_DONE_S) ->
         time.sleep(1)
 
 
+def _failed_job(airflow_env, client, api, name: str, overrides: dict) -> tuple[str, dict]:
+    """A real run whose batches the API fails: (run id, its job once ``failed``)."""
+    api.set_knobs(fail_lookups=True)
+    run_id = _trigger(airflow_env, client, name, overrides)
+    job = _job_when(run_id, {"failed", "timeout", "completed"})
+    api.set_knobs(fail_lookups=False)
+    assert job["status"] == "failed"
+    return run_id, job
+
+
 def _forget(client, run_id: str) -> None:
     client.request("PATCH", f"/api/v2/dags/{DAG}/dagRuns/{run_id}", {"state": "failed"})
     client.delete_run(run_id)
@@ -301,13 +291,8 @@ def _forget(client, run_id: str) -> None:
 def test_retry_a_failed_job_and_see_it_complete(page, airflow, airflow_env, fakes):
     api, _ = fakes
     _, client = airflow
-    api.set_knobs(fail_lookups=True)
-    run_id = _trigger(airflow_env, client, "reintentar.xlsx", {"max_retries": 1, "batch_size": 2})
+    run_id, job = _failed_job(airflow_env, client, api, "reintentar.xlsx", {"max_retries": 1, "batch_size": 2})
     try:
-        job = _job_when(run_id, {"failed", "timeout", "completed"})
-        assert job["status"] == "failed"
-        api.set_knobs(fail_lookups=False)
-
         _show_only(page, job["id"])
         assert _rows(page)[job["id"]]["status"] == "failed"
         _shot(page, "05-failed-job")
@@ -384,10 +369,8 @@ def test_logs_link_opens_the_failed_task_log(airflow, page, airflow_env, fakes):
     base, client = airflow
     from selenium.webdriver.common.by import By
 
-    api.set_knobs(fail_lookups=True)
-    run_id = _trigger(airflow_env, client, "registro.xlsx", {"max_retries": 0, "batch_size": 10})
+    run_id, job = _failed_job(airflow_env, client, api, "registro.xlsx", {"max_retries": 0, "batch_size": 10})
     try:
-        job = _job_when(run_id, {"failed", "completed", "timeout"})
         _show_only(page, job["id"])
         href = page.find_element(By.CSS_SELECTOR, f"tr[data-id='{job['id']}'] a.logs-link").get_attribute("href")
         cookie = {"_token": page.get_cookie("_token")["value"]}
