@@ -31,7 +31,8 @@ def job_with_run(client, job_repo):
     """A job row and its real Airflow run (queued: no scheduler runs it); both removed afterwards."""
     made = []
 
-    def make(status: str = "failed", max_retries: int = 2, retry_count: int = 0, with_run: bool = True) -> dict:
+    def make(status: str = "failed", max_retries: int = 2, retry_count: int = 0, with_run: bool = True,
+             uploader: str = "ana", failure_kind: str | None = "retryable", minutes_ago: float = 0) -> dict:
         run_id = f"actiontest__{uuid.uuid4().hex[:12]}"
         if with_run:
             resp = client.request("POST", f"/api/v2/dags/{DAG}/dagRuns",
@@ -39,11 +40,13 @@ def job_with_run(client, job_repo):
             assert resp.status_code == 200, resp.text
         job, _ = job_repo.register(
             file_name="acciones.xlsx", upload_path="/nowhere/acciones.xlsx", content_sha256=uuid.uuid4().hex * 2,
-            uploader="ana", dag_id=DAG, run_id=run_id, timeout_minutes=30, max_retries=max_retries, batch_size=10,
+            uploader=uploader, dag_id=DAG, run_id=run_id, timeout_minutes=30, max_retries=max_retries, batch_size=10,
         )
         with job_repo._cursor() as cur:
-            cur.execute("UPDATE scraping.jobs SET status = %s, retry_count = %s, last_error = 'HTTP 503' WHERE id = %s",
-                        (status, retry_count, job["id"]))
+            cur.execute(
+                "UPDATE scraping.jobs SET status = %s, retry_count = %s, last_error = 'HTTP 503', failure_kind = %s, "
+                "started_at = now() - %s * interval '1 minute' WHERE id = %s",
+                (status, retry_count, failure_kind if status in ("failed", "timeout") else None, minutes_ago, job["id"]))
         made.append(run_id)
         return job_repo.get(job["id"])
 
@@ -156,3 +159,44 @@ def test_actions_with_the_users_token(api_server, client, job_with_run, job_repo
 
     [done] = mark_jobs_timeout([job["id"]], actor="ana", airflow=AirflowRestClient(api_server, token=token))
     assert done.outcome == "timed_out" and client.run_state(DAG, job["airflow_run_id"]) == "failed"
+
+
+def _report(api_server, *args: str):  # noqa: F811
+    import subprocess
+    import sys
+
+    from tests.scraping_fixtures import ROOT
+
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "scraping_report.py"), "--api-url", api_server, *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_report_command_retries_and_times_out(api_server, client, job_with_run, job_repo):  # noqa: F811
+    """scraping_report.py --retry-failed / --timeout-minutes, with --dry-run first; only the filtered uploader."""
+    uploader = f"rep{uuid.uuid4().hex[:6]}"
+    retryable = job_with_run("failed", uploader=uploader)
+    bad_input = job_with_run("failed", uploader=uploader, failure_kind="permanent")
+    stuck = job_with_run("processing", uploader=uploader, minutes_ago=50)
+    fresh = job_with_run("processing", uploader=uploader, minutes_ago=1)
+    someone_else = job_with_run("failed")
+
+    dry = _report(api_server, "--uploader", uploader, "--retry-failed", "--timeout-minutes", "45", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"dry run: job {retryable['id']} would be retried (retry 1 of 2)" in dry.stdout
+    assert f"dry run: job {stuck['id']} (processing) would be marked as timeout" in dry.stdout
+    assert job_repo.get(retryable["id"])["status"] == "failed" and job_repo.get(stuck["id"])["status"] == "processing"
+
+    done = _report(api_server, "--uploader", uploader, "--retry-failed", "--timeout-minutes", "45")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"retried: job {retryable['id']} re-runs in Airflow (retry 1 of 2)" in done.stdout
+    assert f"timed_out: job {stuck['id']} is timeout" in done.stdout
+    # As the old command did: the stuck job ends timeout, and (timeout being retryable) is retried.
+    assert f"retried: job {stuck['id']} re-runs in Airflow (retry 1 of 2)" in done.stdout
+    statuses = {name: job_repo.get(j["id"])["status"] for name, j in
+                {"retryable": retryable, "bad_input": bad_input, "stuck": stuck, "fresh": fresh,
+                 "someone_else": someone_else}.items()}
+    assert statuses == {"retryable": "pending", "bad_input": "failed", "stuck": "pending", "fresh": "processing",
+                        "someone_else": "failed"}
+    for job in (retryable, stuck):
+        assert client.run_state(DAG, job["airflow_run_id"]) == "queued"
+    assert client.run_state(DAG, fresh["airflow_run_id"]) == "queued"  # untouched

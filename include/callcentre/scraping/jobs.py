@@ -20,7 +20,9 @@ without double counting; the terminal transition returns the row only to the cal
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import date
 
 from callcentre.common.connections import SCRAPING_POSTGRES
 
@@ -79,12 +81,24 @@ ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS clear_number integer NOT N
 ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS failure_kind text;
 -- Airflow task retries in the current run (retry_count counts job-level retries only).
 ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS task_retries integer NOT NULL DEFAULT 0;
+-- Where the numbers were read: sheet, column, header row (the results workbook says it too).
+ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS source_sheet text;
+-- Transient API errors of the batch since the run's last clear: its budget, not Airflow's try number
+-- (a try burnt by a scheduler race, apache/airflow#71172, costs nothing).
+ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS api_errors integer NOT NULL DEFAULT 0;
+ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS api_errors_clear integer NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS jobs_created_idx ON scraping.jobs (created_at);
 """
+# The last thing MIGRATION adds: when it exists the schema is current and nothing is locked.
+MIGRATION_DONE_CHECK = """SELECT 1 FROM information_schema.columns
+    WHERE table_schema = 'scraping' AND table_name = 'batches' AND column_name = 'api_errors_clear'"""
+# The row of an upload that failed before its file could be read (no content hash yet).
+UNREADABLE_UPLOAD_PATH = ""
 
 _JOB_COLUMNS = """id, file_name, upload_path, content_sha256, uploader, status, created_at, updated_at,
     started_at, completed_at, retry_count, max_retries, last_error, total_numbers, processed_numbers,
     rejected_rows, timeout_minutes::float AS timeout_minutes, batch_size, dag_id, airflow_run_id,
-    run_clear_number, results_file, alerted_at, failure_kind, task_retries,
+    run_clear_number, results_file, alerted_at, failure_kind, task_retries, source_sheet,
     COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' AS deadline"""
 
 
@@ -114,8 +128,12 @@ class JobRepository:
 
     # Schema -----------------------------------------------------------------------------------
     def migrate(self) -> None:
-        """Create the schema and tables if missing (safe to run at every run)."""
+        """Create or update the schema and tables if needed. Cheap when current (one catalog read),
+        so every entry point, callbacks included, calls it before touching the tables."""
         with self._cursor() as cur:
+            cur.execute(MIGRATION_DONE_CHECK)
+            if cur.fetchone():
+                return
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('scraping.jobs migration'))")
             cur.execute(MIGRATION)
 
@@ -123,6 +141,17 @@ class JobRepository:
     def register(self, *, file_name, upload_path, content_sha256, uploader, dag_id, run_id,
                  timeout_minutes, max_retries, batch_size, clear_number=0) -> tuple[dict, bool]:
         """Insert the job of an upload; return ``(job, created)``. The same content never makes two."""
+        filled = self._one(  # the run failed before reading its file, and is now re-run
+            f"""UPDATE scraping.jobs SET file_name = %s, upload_path = %s, content_sha256 = %s, uploader = %s,
+                    timeout_minutes = %s, max_retries = %s, batch_size = %s, updated_at = now()
+                WHERE dag_id = %s AND airflow_run_id = %s AND upload_path = %s
+                  AND NOT EXISTS (SELECT 1 FROM scraping.jobs WHERE content_sha256 = %s)
+                RETURNING {_JOB_COLUMNS}""",
+            (file_name, upload_path, content_sha256, uploader, timeout_minutes, max_retries, batch_size, dag_id,
+             run_id, UNREADABLE_UPLOAD_PATH, content_sha256),
+        )
+        if filled:
+            return filled, True
         row = self._one(
             f"""INSERT INTO scraping.jobs (file_name, upload_path, content_sha256, uploader, dag_id,
                     airflow_run_id, timeout_minutes, max_retries, batch_size, run_clear_number)
@@ -139,6 +168,22 @@ class JobRepository:
             (content_sha256, dag_id, run_id, run_id),
         )
         return existing, False
+
+    def register_unreadable(self, *, dag_id: str, run_id: str, file_name: str, uploader: str,
+                            max_retries: int, timeout_minutes: float, batch_size: int) -> dict:
+        """The row of a run that failed before its upload could be read (bad conf, missing file,
+        unset setting), so that it shows in the job list and is alerted like any other."""
+        import hashlib
+
+        self._one(
+            """INSERT INTO scraping.jobs (file_name, upload_path, content_sha256, uploader, dag_id, airflow_run_id,
+                   timeout_minutes, max_retries, batch_size)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+            (file_name[:300] or "(no file)", UNREADABLE_UPLOAD_PATH,
+             hashlib.sha256(f"unreadable upload {dag_id}/{run_id}".encode()).hexdigest(), uploader[:200] or "(unknown)",
+             dag_id, run_id, timeout_minutes, max_retries, batch_size),
+        )
+        return self.by_run(dag_id, run_id)
 
     def get(self, job_id: int) -> dict | None:
         return self._one(f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE id = %s", (job_id,))
@@ -171,9 +216,11 @@ class JobRepository:
             (dag_id, run_id),
         )
 
-    def mark_retrying(self, dag_id: str, run_id: str, error: str) -> dict | None:
+    def mark_retrying(self, dag_id: str, run_id: str, error: str | None) -> dict | None:
+        """An Airflow task retry is due; ``error`` None keeps the last error (nothing new to say)."""
         return self._one(
-            f"""UPDATE scraping.jobs SET status = 'retrying', task_retries = task_retries + 1, last_error = %s,
+            f"""UPDATE scraping.jobs SET status = 'retrying', task_retries = task_retries + 1,
+                    last_error = COALESCE(%s, last_error),
                     updated_at = now()
                 WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
                 RETURNING {_JOB_COLUMNS}""",
@@ -252,11 +299,11 @@ class JobRepository:
              marked["last_error"]),
         )
 
-    def set_numbers(self, job_id: int, total: int, rejected: list[dict]) -> None:
+    def set_numbers(self, job_id: int, total: int, rejected: list[dict], source_sheet: str | None = None) -> None:
         self._one(
             """UPDATE scraping.jobs SET total_numbers = %s, rejected_rows = %s, rejected = %s::jsonb,
-                   updated_at = now() WHERE id = %s""",
-            (total, len(rejected), json.dumps(rejected), job_id),
+                   source_sheet = %s, updated_at = now() WHERE id = %s""",
+            (total, len(rejected), json.dumps(rejected), source_sheet, job_id),
         )
 
     def set_results_file(self, job_id: int, results_file: str) -> None:
@@ -300,11 +347,31 @@ class JobRepository:
     def record_results(
         self, job_id: int, batch_no: int, status: str, results: list[dict] | None, clear_number: int = 0
     ) -> None:
-        self._one(
-            """UPDATE scraping.batches SET status = %s, results = %s::jsonb, finished_at = now(), clear_number = %s
-               WHERE job_id = %s AND batch_no = %s""",
-            (status, json.dumps(results) if results is not None else None, clear_number, job_id, batch_no),
+        """Store a batch's outcome; the job's processed_numbers moves with every finished batch."""
+        with self._cursor() as cur:
+            cur.execute(
+                """UPDATE scraping.batches SET status = %s, results = %s::jsonb, finished_at = now(), clear_number = %s
+                   WHERE job_id = %s AND batch_no = %s""",
+                (status, json.dumps(results) if results is not None else None, clear_number, job_id, batch_no),
+            )
+            cur.execute(
+                """UPDATE scraping.jobs SET processed_numbers = (
+                       SELECT COALESCE(sum(jsonb_array_length(results)), 0) FROM scraping.batches
+                       WHERE job_id = %s AND status = 'done'), updated_at = now()
+                   WHERE id = %s""",
+                (job_id, job_id),
+            )
+
+    def count_api_error(self, job_id: int, batch_no: int, clear_number: int) -> int:
+        """One more transient API error of the batch in this clear of the run; returns how many."""
+        row = self._one(
+            """UPDATE scraping.batches SET
+                   api_errors = CASE WHEN api_errors_clear = %s THEN api_errors + 1 ELSE 1 END,
+                   api_errors_clear = %s
+               WHERE job_id = %s AND batch_no = %s RETURNING api_errors""",
+            (clear_number, clear_number, job_id, batch_no),
         )
+        return int(row["api_errors"]) if row else 1
 
     def results_of(self, job_id: int) -> list[dict]:
         rows = self._all(
@@ -316,22 +383,73 @@ class JobRepository:
         return [answer for r in rows for answer in (r["results"] or [])]
 
     # Report -----------------------------------------------------------------------------------
-    def counts_by_status(self) -> dict[str, int]:
-        rows = self._all("SELECT status, count(*) AS n FROM scraping.jobs GROUP BY status")
+    def overdue(self, minutes: float | None = None, filters: JobFilter | None = None) -> list[dict]:
+        """Active jobs past their own timeout, or past ``minutes`` when given."""
+        where, params = (filters or JobFilter()).sql()
+        limit = "COALESCE(%s, timeout_minutes)"
+        return self._all(
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status = ANY(%s) AND {where}
+                AND COALESCE(started_at, created_at) + {limit} * interval '1 minute' < now() ORDER BY id""",
+            (list(ACTIVE), *params, minutes),
+        )
+
+    def recent_failures(self, hours: float = 24, filters: JobFilter | None = None) -> list[dict]:
+        """Every failed/timeout job updated in the last ``hours`` (no cap: the caller pages if it must)."""
+        where, params = (filters or JobFilter()).sql()
+        return self._all(
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND {where}
+                AND updated_at > now() - %s * interval '1 hour' ORDER BY updated_at DESC""",
+            (*params, hours),
+        )
+
+    def counts_by_status(self, filters: JobFilter | None = None) -> dict[str, int]:
+        where, params = (filters or JobFilter()).sql()
+        rows = self._all(f"SELECT status, count(*) AS n FROM scraping.jobs WHERE {where} GROUP BY status", params)
         counts = dict.fromkeys(STATUSES, 0)
         counts.update({r["status"]: r["n"] for r in rows})
         return counts
 
-    def overdue(self) -> list[dict]:
+    def retry_candidates(self, filters: JobFilter | None = None) -> list[dict]:
+        """failed/timeout jobs with a retryable failure and retries left (the automatic retry's list)."""
+        where, params = (filters or JobFilter()).sql()
         return self._all(
-            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status = ANY(%s)
-                AND COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' < now() ORDER BY id""",
-            (list(ACTIVE),),
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND {where}
+                AND failure_kind = 'retryable' AND retry_count < max_retries ORDER BY id""",
+            params,
         )
 
-    def recent_failures(self, hours: float = 24, limit: int = 20) -> list[dict]:
+    def final_not_alerted(self) -> list[dict]:
+        """failed/timeout jobs nothing will retry whose one alert has not gone out (a lost callback)."""
         return self._all(
-            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout')
-                AND updated_at > now() - %s * interval '1 hour' ORDER BY updated_at DESC LIMIT %s""",
-            (hours, limit),
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND alerted_at IS NULL
+                AND (failure_kind IS DISTINCT FROM 'retryable' OR retry_count >= max_retries) ORDER BY id"""
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class JobFilter:
+    """The report's (and the automatic retry's) filters; every field optional."""
+
+    uploader: str | None = None
+    statuses: tuple[str, ...] = ()
+    created_from: date | None = None  # inclusive
+    created_to: date | None = None  # inclusive
+
+    def sql(self) -> tuple[str, tuple]:
+        clauses, params = ["TRUE"], []
+        if self.uploader:
+            clauses.append("uploader = %s")
+            params.append(self.uploader)
+        if self.statuses:
+            unknown = set(self.statuses) - set(STATUSES)
+            if unknown:
+                raise ValueError(f"unknown status {sorted(unknown)}; one of {', '.join(STATUSES)}")
+            clauses.append("status = ANY(%s)")
+            params.append(list(self.statuses))
+        if self.created_from:
+            clauses.append("created_at >= %s::date")
+            params.append(self.created_from)
+        if self.created_to:
+            clauses.append("created_at < %s::date + 1")
+            params.append(self.created_to)
+        return " AND ".join(clauses), tuple(params)

@@ -12,6 +12,10 @@ one REST call to Airflow; if Airflow refuses, the row is put back as it was.
 * **mark as timeout**: only ``pending``/``processing``/``retrying`` jobs. The row ends ``timeout``
   and the Airflow run is marked failed (Airflow stops its running tasks), so the two never disagree.
 
+The automatic retry (:func:`retry_failed_jobs`, run by DAG ``scraping_jobs_reconcile`` every
+``SCRAPING_CHECK_INTERVAL_MINUTES``) retries only failures that are ``retryable`` (API down, batch
+failed or cut short by the API, timeout, lost worker), never bad input (``permanent``).
+
 Messages carry job ids, statuses and counts only: never file contents or phone numbers.
 """
 
@@ -22,7 +26,8 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from callcentre.scraping.jobs import ACTIVE, JobRepository
+from callcentre.scraping.alerts import alert_if_final, scrub_numbers
+from callcentre.scraping.jobs import ACTIVE, JobFilter, JobRepository
 from callcentre.scraping.upload import TriggerError
 
 if TYPE_CHECKING:
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("retried", "timed_out", "skipped", "error")
+AUTOMATIC = "the automatic retry"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +62,43 @@ def mark_jobs_timeout(
     repo = repo or JobRepository()
     repo.migrate()
     return [_timeout_one(int(job_id), actor, airflow, repo) for job_id in _unique(job_ids)]
+
+
+def retry_failed_jobs(
+    *, airflow: AirflowRestClient, repo: JobRepository | None = None, filters: JobFilter | None = None,
+    dry_run: bool = False, actor: str = AUTOMATIC,
+) -> list[JobAction]:
+    """Retry every failed/timeout job whose failure is retryable and that has retries left.
+
+    Then send the alert of any job that is final but was never alerted (a lost callback). With
+    ``dry_run`` nothing changes: each candidate is reported as ``skipped`` with what would happen.
+    """
+    repo = repo or JobRepository()
+    repo.migrate()
+    candidates = repo.retry_candidates(filters)
+    if dry_run:
+        return [JobAction(j["id"], "skipped", f"dry run: job {j['id']} would be retried "
+                                              f"(retry {j['retry_count'] + 1} of {j['max_retries']})")
+                for j in candidates]
+    actions = retry_jobs([j["id"] for j in candidates], actor=actor, airflow=airflow, repo=repo)
+    alerted = sum(alert_if_final(repo, job) for job in repo.final_not_alerted())
+    log.info("automatic retry: %d job(s) retried, %d not, %d final job(s) alerted",
+             sum(a.outcome == "retried" for a in actions), sum(a.outcome != "retried" for a in actions), alerted)
+    return actions
+
+
+def mark_overdue_jobs_timeout(
+    minutes: float, *, airflow: AirflowRestClient, actor: str, repo: JobRepository | None = None,
+    filters: JobFilter | None = None, dry_run: bool = False,
+) -> list[JobAction]:
+    """Mark as timeout every active job running for more than ``minutes`` (the report's --timeout-minutes)."""
+    repo = repo or JobRepository()
+    repo.migrate()
+    overdue = repo.overdue(minutes, filters)
+    if dry_run:
+        return [JobAction(j["id"], "skipped", f"dry run: job {j['id']} ({j['status']}) would be marked as timeout")
+                for j in overdue]
+    return mark_jobs_timeout([j["id"] for j in overdue], actor=actor, airflow=airflow, repo=repo)
 
 
 def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
@@ -109,7 +152,7 @@ def _why_not_retried(job: dict) -> str:
 
 
 def _actor(actor: str) -> str:
-    return (actor or "someone").strip()[:100] or "someone"
+    return scrub_numbers((actor or "someone").strip()[:100]) or "someone"
 
 
 def _unique(job_ids: Iterable[int]) -> list[int]:

@@ -18,6 +18,9 @@ from urllib.parse import quote
 
 DAG_ID = "scraping_upload"
 TOKEN_PATH = "/auth/token"
+# Connection (type http) of the Airflow REST API for the automatic retry: host = the api-server's
+# base URL (or host/port/schema), login/password = a user allowed to clear and edit scraping runs.
+AIRFLOW_API_CONN = "airflow_api"
 
 
 class TriggerError(RuntimeError):
@@ -188,6 +191,31 @@ class AirflowRestClient:
 def _expect(resp, what: str, run_id: str) -> None:
     if resp.status_code not in (200, 201):
         raise TriggerError(f"Airflow refused to {what} {run_id}: HTTP {resp.status_code} {resp.text[:200]}")
+
+
+def airflow_client(api_url: str | None = None, conn_id: str = AIRFLOW_API_CONN) -> AirflowRestClient:
+    """The REST client of scripts and the automatic retry, in this order: connection ``airflow_api``;
+    else env ``AIRFLOW_API_USERNAME``/``AIRFLOW_API_PASSWORD``; else (local use) SimpleAuthManager's
+    generated admin password. The URL: ``api_url``, the connection's, else ``[api] base_url``."""
+    from callcentre.common.compat import AirflowNotFoundException, BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        conn = None
+    if conn is not None and conn.login:
+        host = (conn.host or "").rstrip("/")
+        url = host if "://" in host else f"{conn.schema or 'http'}://{host}" + (f":{conn.port}" if conn.port else "")
+        return AirflowRestClient(api_url or url, conn.login, conn.password or "")
+    if not api_url:
+        from airflow.configuration import conf
+
+        api_url = conf.get("api", "base_url", fallback="http://127.0.0.1:8080")
+    if os.environ.get("AIRFLOW_API_USERNAME"):
+        user, password = os.environ["AIRFLOW_API_USERNAME"], os.environ.get("AIRFLOW_API_PASSWORD", "")
+    else:
+        user, password = local_credentials(os.environ.get("AIRFLOW_HOME", "."))
+    return AirflowRestClient(api_url, user, password)
 
 
 def local_credentials(airflow_home: str | Path, username: str = "admin") -> tuple[str, str]:
