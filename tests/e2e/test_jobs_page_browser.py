@@ -380,3 +380,24 @@ def test_logs_link_opens_the_failed_task_log(airflow, page, airflow_env, fakes):
     finally:
         api.set_knobs(fail_lookups=False)
         _forget(client, run_id)
+
+
+def test_an_upload_named_with_a_path_stays_in_the_uploads_folder(airflow, page, airflow_env, tmp_path):
+    """A hand-made request (not the page's file picker) naming the file ``../../x.xlsx``."""
+    from callcentre.scraping.upload import file_sha256, run_id_for
+
+    base, client = airflow
+    path = make_workbook(tmp_path / "x.xlsx", [[n] for n in random_numbers(2)], header=["phone"])
+    run_id = run_id_for(file_sha256(path))
+    uploads = Path(airflow_env["AIRFLOW_VAR_SCRAPING_UPLOADS_DIR"])
+    try:
+        resp = requests.post(
+            f"{base}/scraping-jobs/api/uploads", files={"file": ("../../escaped.xlsx", path.read_bytes())},
+            cookies={"_token": page.get_cookie("_token")["value"]}, headers={"X-Scraping-Jobs-Page": "1"}, timeout=60,
+        )
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["run_id"] == run_id
+        assert (uploads / f"{run_id[8:]}__escaped.xlsx").read_bytes() == path.read_bytes()
+        assert not (uploads.parent.parent / "escaped.xlsx").exists() and not (uploads.parent / "escaped.xlsx").exists()
+    finally:
+        _forget(client, run_id)
