@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -179,12 +180,14 @@ def _rows(driver) -> dict[int, dict]:
     return rows
 
 
-def _set_filters(driver, *, status: str = "", uploader: str = "", search: str = "") -> None:
+def _set_filters(driver, *, status: str = "", uploader: str = "", search: str = "", days: tuple = ("", "")) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     driver.find_element(By.ID, "reset").click()
     Select(driver.find_element(By.ID, "f-status")).select_by_value(status)
+    for field, day in zip(("f-from", "f-to"), days):  # a date input's value is ISO whatever the locale shows
+        driver.execute_script("arguments[0].value = arguments[1]", driver.find_element(By.ID, field), day)
     for field, value in (("f-uploader", uploader), ("f-search", search)):
         box = driver.find_element(By.ID, field)
         box.clear()
@@ -231,6 +234,13 @@ def test_filter_search_and_user_text_shown_as_text(page, tag):
     assert page.find_elements(By.CSS_SELECTOR, "#jobs img, #jobs script, #jobs b") == []
     assert _no_alert(page)
     _shot(page, "03-filtered-escaped")
+
+    today = page.execute_script("const d = new Date(); return [d.getFullYear(), d.getMonth() + 1, d.getDate()]")
+    today = date(*today)
+    _set_filters(page, uploader=f"{tag}ana", days=(today.isoformat(), today.isoformat()))
+    _wait(page, lambda d: set(_rows(d)) == {failed, done}, "ana's jobs created today")
+    _set_filters(page, uploader=f"{tag}ana", days=("", (today - timedelta(days=1)).isoformat()))
+    _wait(page, lambda d: "0 jobs" in d.find_element(By.ID, "page-info").text, "none created before today")
 
     _set_filters(page, search="octubre", uploader=f"{tag}ana")
     _wait(page, lambda d: set(_rows(d)) == {done}, "search by file name")
