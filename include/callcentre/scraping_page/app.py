@@ -82,26 +82,20 @@ def run_url(dag_id: str, run_id: str) -> str:
     return f"{ui_root()}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
-def _is_authorized(request: Request, user, method: str) -> bool:
-    auth_manager = request.app.state.auth_manager if hasattr(request.app.state, "auth_manager") else None
-    if auth_manager is None:
-        from airflow.api_fastapi.app import get_auth_manager
+def _is_authorized(user, method: str) -> bool:
+    """What the page offers this user (the buttons); every action is checked again on its route."""
+    from airflow.api_fastapi.app import get_auth_manager
 
-        auth_manager = get_auth_manager()
-    return auth_manager.is_authorized_dag(
+    return get_auth_manager().is_authorized_dag(
         method=method, access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
     )
-
-
-def _bad_request(err: Exception, status: int = 422) -> HTTPException:
-    return HTTPException(status, str(err))
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Scraping jobs", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/", dependencies=[can_read])
-    def page() -> Response:
+    def page_html() -> Response:
         return _static("page.html", "text/html; charset=utf-8")
 
     @app.get("/static/{name}", dependencies=[can_read])
@@ -112,7 +106,6 @@ def create_app() -> FastAPI:
 
     @app.get("/api/jobs", dependencies=[can_read])
     def list_jobs(
-        request: Request,
         user: GetUserDep,
         status: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
         created_from: datetime | None = None,
@@ -131,15 +124,15 @@ def create_app() -> FastAPI:
                 descending=order == "desc", page=page, page_size=page_size,
             )
         except queries.BadQuery as err:
-            raise _bad_request(err) from err
+            raise HTTPException(422, str(err)) from err
         schema.ensure_migrated()
         result = queries.list_jobs(query)
         return {
             "jobs": [_job_view(job) for job in result.jobs],
             "total": result.total, "page": result.page, "page_size": result.page_size, "pages": result.pages,
             "user": user.get_name(),
-            "can_edit": _is_authorized(request, user, "PUT"),
-            "can_trigger": _is_authorized(request, user, "POST"),
+            "can_edit": _is_authorized(user, "PUT"),
+            "can_trigger": _is_authorized(user, "POST"),
         }
 
     @app.get("/api/uploaders", dependencies=[can_read])
