@@ -55,7 +55,7 @@ def scraping_jobs_reconcile():
         from callcentre.scraping.retry import retry_failed_jobs
         from callcentre.scraping.upload import airflow_client
 
-        actions = retry_failed_jobs(airflow=airflow_client())
+        actions = retry_failed_jobs(airflow=airflow_client)  # logs in only when there is work
         return {str(a.job_id): a.outcome for a in actions}
 
     reconcile_jobs() >> retry_failed_jobs()

@@ -84,7 +84,8 @@ def register_job(context) -> int:
             f"duplicate upload: the same file is job #{job['id']} ({job['status']}, run {job['airflow_run_id']}); "
             "nothing new to do"
         )
-    log.info("job #%s registered for %s (%s)", job["id"], job["file_name"], "new" if created else "existing")
+    log.info("job #%s registered for %s (%s)", job["id"], scrub_numbers(job["file_name"]),
+             "new" if created else "existing")
     return int(job["id"])
 
 
@@ -94,13 +95,16 @@ def register_unreadable_upload(repo: JobRepository, context) -> dict:
     params = dict(context.get("params") or {})
     conf_file = str(params.get("file") or "")
 
-    def setting(name):
-        try:
-            value = type(config.DEFAULTS[name])(params.get(name))
-            low, high = config.LIMITS[name]
-            return value if low <= value <= high else config.DEFAULTS[name]
-        except (TypeError, ValueError):
-            return config.DEFAULTS[name]
+    def setting(name):  # the run's value when usable, else the configured default, else the built-in one
+        low, high = config.LIMITS[name]
+        for value in (params.get(name), lambda: config.default_of(name, compat.get_variable)):
+            try:
+                value = type(config.DEFAULTS[name])(value() if callable(value) else value)
+            except Exception:  # noqa: BLE001 - None, junk, or a Variable that cannot be read
+                continue
+            if low <= value <= high:
+                return value
+        return config.DEFAULTS[name]
 
     return repo.register_unreadable(
         dag_id=dag_id, run_id=run_id, file_name=scrub_numbers(_display_name(Path(conf_file)) if conf_file else ""),
@@ -155,10 +159,10 @@ def write_results_workbook(job_id: int) -> dict:
     if repo.mark_completed(job_id, len(results), str(path)) is None:
         # A person marked it timeout (or it failed) meanwhile: that outcome, already reported, stands.
         log.warning("job #%s is %s: results written to %s, completion not recorded",
-                    job_id, repo.get(job_id)["status"], path.name)
+                    job_id, repo.get(job_id)["status"], scrub_numbers(path.name))
     else:
         log.info("job #%s completed: %d results, %d rejected rows -> %s", job_id, len(results), len(rejected),
-                 path.name)
+                 scrub_numbers(path.name))
     return {"job_id": job_id, "processed_numbers": len(results), "results_file": str(path)}
 
 

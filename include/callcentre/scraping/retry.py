@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from callcentre.scraping.alerts import alert_if_final, scrub_numbers
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 OUTCOMES = ("retried", "timed_out", "skipped", "error")
 AUTOMATIC = "the automatic retry"
+REFUSED = "retry refused by Airflow (see the retry's log); before: "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,13 +66,15 @@ def mark_jobs_timeout(
 
 
 def retry_failed_jobs(
-    *, airflow: AirflowRestClient, repo: JobRepository | None = None, filters: JobFilter | None = None,
-    dry_run: bool = False, actor: str = AUTOMATIC,
+    *, airflow: AirflowRestClient | Callable[[], AirflowRestClient] | None, repo: JobRepository | None = None,
+    filters: JobFilter | None = None, dry_run: bool = False, actor: str = AUTOMATIC,
 ) -> list[JobAction]:
     """Retry every failed/timeout job whose failure is retryable and that has retries left.
 
     Then send the alert of any job that is final but was never alerted (a lost callback). With
     ``dry_run`` nothing changes: each candidate is reported as ``skipped`` with what would happen.
+    ``airflow`` may be a factory, called only when there is something to retry (no credentials are
+    needed on a quiet day); when it fails, each candidate is reported as an ``error``.
     """
     repo = repo or JobRepository()
     repo.migrate()
@@ -80,7 +83,16 @@ def retry_failed_jobs(
         return [JobAction(j["id"], "skipped", f"dry run: job {j['id']} would be retried "
                                               f"(retry {j['retry_count'] + 1} of {j['max_retries']})")
                 for j in candidates]
-    actions = retry_jobs([j["id"] for j in candidates], actor=actor, airflow=airflow, repo=repo)
+    actions = []
+    if candidates:
+        try:
+            client = airflow() if callable(airflow) else airflow
+        except TriggerError as err:
+            log.error("automatic retry impossible: %s", err)
+            actions = [JobAction(j["id"], "error", f"job {j['id']} not retried: no access to Airflow's API")
+                       for j in candidates]
+        else:
+            actions = retry_jobs([j["id"] for j in candidates], actor=actor, airflow=client, repo=repo)
     alerted = sum(alert_if_final(repo, job) for job in repo.final_not_alerted())
     log.info("automatic retry: %d job(s) retried, %d not, %d final job(s) alerted",
              sum(a.outcome == "retried" for a in actions), sum(a.outcome != "retried" for a in actions), alerted)
@@ -111,8 +123,9 @@ def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRep
     try:
         cleared = airflow.clear_unfinished_tasks(reopened["dag_id"], reopened["airflow_run_id"])
     except TriggerError as err:
-        repo.undo_reopen(before, f"retry by {_actor(actor)} refused by Airflow; before: {before['last_error'] or '?'}")
-        log.warning("job %s: retry refused by Airflow (%s)", job_id, err)
+        previous = (before["last_error"] or "?").removeprefix(REFUSED)  # one prefix, however many refusals
+        repo.undo_reopen(before, REFUSED + previous)
+        log.warning("job %s: retry refused by Airflow (%s)", job_id, scrub_numbers(str(err)))
         return JobAction(job_id, "error", f"job {job_id}: Airflow refused the re-run of run "
                                           f"{reopened['airflow_run_id']}; the job is {before['status']} again")
     log.info("job %s: retry %s/%s by %s, %d task(s) cleared in run %s", job_id, reopened["retry_count"],
@@ -134,7 +147,7 @@ def _timeout_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobR
         state = airflow.stop_run(marked["dag_id"], marked["airflow_run_id"])
     except TriggerError as err:
         repo.undo_timeout(before, marked)
-        log.warning("job %s: Airflow refused to stop its run (%s)", job_id, err)
+        log.warning("job %s: Airflow refused to stop its run (%s)", job_id, scrub_numbers(str(err)))
         return JobAction(job_id, "error", f"job {job_id}: Airflow refused to stop run {marked['airflow_run_id']}; "
                                           f"the job is {before['status']} again")
     log.info("job %s marked as timeout by %s; run %s is %s", job_id, _actor(actor), marked["airflow_run_id"], state)
