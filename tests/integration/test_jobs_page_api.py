@@ -232,3 +232,16 @@ def test_uploads_over_the_cap_are_refused_unread(client, editor_cookie, scraping
     resp = client.post(PREFIX + "/api/uploads", files={"file": ("huge.xlsx", too_big)}, headers=editor_cookie)
     assert resp.status_code == 413 and "MB" in resp.json()["detail"]
     assert _uploads(scraping_dirs) == []
+
+
+def test_uploads_without_a_declared_length_or_file_are_refused(client, editor_cookie, scraping_dirs):
+    def chunks():  # streamed: no Content-Length, so the cap could not be checked before reading
+        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n\r\nPK\r\n--x--\r\n"
+
+    streamed = client.post(PREFIX + "/api/uploads", content=chunks(),
+                           headers={**editor_cookie, "Content-Type": "multipart/form-data; boundary=x"})
+    assert streamed.status_code == 411
+    no_file = client.post(PREFIX + "/api/uploads", data={"note": "x"}, files={"other": ("a.txt", b"x")},
+                          headers=editor_cookie)
+    assert no_file.status_code == 422 and "form field 'file'" in no_file.json()["detail"]
+    assert _uploads(scraping_dirs) == []
