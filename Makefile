@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 ENV := . .local/airflow.env &&
 QUICK ?=
 
-.PHONY: install services services-stop airflow-init demo test bench bench-backfill profile airflow constraints trigger-upload scraping-report clean
+.PHONY: install services services-stop airflow-init demo test bench bench-backfill bench-jobs-page profile airflow constraints trigger-upload scraping-report clean
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,10 @@ bench: airflow-init
 # A real backfill of 1M-call days under a real scheduler, timed (checks the README's plan).
 bench-backfill: airflow-init
 	$(ENV) $(PY) bench/backfill_timing.py $(if $(DAYS),--days $(DAYS),)
+
+# The jobs page's list/filter/search latency with 100,000 job rows (database scraping_bench).
+bench-jobs-page: airflow-init
+	$(ENV) $(PY) bench/jobs_page_bench.py
 
 # Where one day's load spends its time: CPU per server, phases, pyinstrument (bench/profile.txt).
 profile: airflow-init

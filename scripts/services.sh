@@ -38,6 +38,9 @@ install_packages() {
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
   command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+  # The jobs page's browser test: headless Debian Chromium driven by Selenium.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing apt packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -141,7 +144,7 @@ start_postgres() {
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'etl') THEN
         CREATE ROLE etl LOGIN PASSWORD '$PG_PASSWORD';
       END IF; END\$\$;"
-  for db in analytics scraping airflow; do
+  for db in analytics scraping scraping_bench airflow; do  # scraping_bench: `make bench-jobs-page`
     if [ "$("${q[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
       "${q[@]}" -c "CREATE DATABASE $db OWNER etl"
     fi
