@@ -10,19 +10,19 @@ QUICK ?=
 install: $(VENV)/.installed
 
 # System packages first (mysqlclient compiles against libmariadb-dev), then the pinned venv.
-$(VENV)/.installed: requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	scripts/services.sh packages
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip==25.2
-	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
 	scripts/link_project.sh
 	touch $@
 
-# Regenerate the constraints file from a clean install of requirements.txt.
+# Regenerate the constraints file from a clean install of requirements-dev.txt (runtime + tools).
 constraints:
 	rm -rf /tmp/constraints-venv && python3 -m venv /tmp/constraints-venv
 	/tmp/constraints-venv/bin/pip install -q --upgrade pip==25.2
-	/tmp/constraints-venv/bin/pip install -q -r requirements.txt
+	/tmp/constraints-venv/bin/pip install -q -r requirements-dev.txt
 	/tmp/constraints-venv/bin/pip freeze > constraints.txt
 
 services: install
