@@ -53,8 +53,11 @@ profile: airflow-init
 	$(ENV) $(PY) bench/profile_load.py
 
 # The Airflow UI and scheduler on the local services (Ctrl-C stops the whole process group).
+# EXECUTOR=celery [WORKERS=2]: the CeleryExecutor with WORKERS separate workers (Redis broker).
+EXECUTOR ?= local
+WORKERS ?= 2
 airflow: airflow-init
-	$(ENV) scripts/airflow_standalone.sh
+	$(ENV) $(if $(filter celery,$(EXECUTOR)),scripts/airflow_celery.sh $(WORKERS),scripts/airflow_standalone.sh)
 
 # Upload a workbook as the web app would: make trigger-upload FILE=clientes.xlsx UPLOADER=ana
 # (needs `make airflow` running: the run is created through the REST API).

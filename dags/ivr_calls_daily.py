@@ -35,6 +35,8 @@ from callcentre.ivr.options import DEFAULTS
 IVR_TIMEZONE = os.environ.get("AIRFLOW_VAR_IVR_TIMEZONE", "UTC")
 # Alert when a day is not loaded this many hours after it ends (0 disables the deadline).
 DEADLINE_HOURS_AFTER_DAY = float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))
+# Celery queue of the hour loads: workers near the IVR database listen on it (README, docs/deploy.md).
+IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 
 default_args = {
     "owner": "data-engineering",
@@ -99,7 +101,7 @@ def ivr_calls_daily():
         """Validate params and `ivr_timezone`, migrate the target schema, list the hours to load."""
         return runtime.plan(context)
 
-    @task(pool="ivr_mariadb", map_index_template="{{ hour_label }}")
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
     def load_hour(hour: int, **context):
         """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
         return runtime.load_hour(hour, context)

@@ -15,6 +15,8 @@ import os
 import shutil
 from pathlib import Path
 
+from callcentre.common import storage
+
 DAG_ID = "scraping_upload"
 TOKEN_PATH = "/auth/token"
 
@@ -60,7 +62,13 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
     sha = file_sha256(source)
     safe_name = "".join(c if c.isalnum() or c in "._- " else "_" for c in source.name)[:120]
     relative = f"{sha[:16]}__{safe_name}"
-    target = Path(uploads_dir) / relative
+    root = storage.as_storage(uploads_dir)
+    if storage.local_path(root) is None:  # object storage: one PUT, atomic for readers
+        target = storage.child(root, relative, "uploads")
+        if not target.exists():
+            storage.put_file(source, target)
+        return StoredUpload(relative, target, sha)
+    target = storage.local_path(root) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         tmp = target.with_name(target.name + ".part")
