@@ -45,8 +45,9 @@ bench: airflow-init
 	$(ENV) $(PY) bench/run_bench.py $(if $(QUICK),--quick,)
 
 # A real backfill of 1M-call days under a real scheduler, timed (checks the README's plan).
+# DAYS=1 EXECUTOR=celery WORKERS=2: the same through the CeleryExecutor.
 bench-backfill: airflow-init
-	$(ENV) $(PY) bench/backfill_timing.py $(if $(DAYS),--days $(DAYS),)
+	$(ENV) $(PY) bench/backfill_timing.py $(if $(DAYS),--days $(DAYS),) $(if $(filter celery,$(EXECUTOR)),--executor celery --workers $(WORKERS),)
 
 # Where one day's load spends its time: CPU per server, phases, pyinstrument (bench/profile.txt).
 profile: airflow-init

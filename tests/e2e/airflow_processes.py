@@ -86,6 +86,35 @@ def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
         proc.wait(timeout=10)
 
 
+def celery_env(env: dict, broker_db: int) -> dict:
+    """``env`` switched to the CeleryExecutor, on Redis database ``broker_db`` of the local Redis
+    (0 is `make airflow`'s), with worker hostnames from ``CALLCENTRE_WORKER_HOSTNAME``."""
+    broker = env["AIRFLOW__CELERY__BROKER_URL"].rsplit("/", 1)[0] + f"/{broker_db}"
+    return dict(env, AIRFLOW__CORE__EXECUTOR="CeleryExecutor", AIRFLOW__CELERY__BROKER_URL=broker,
+                AIRFLOW__CORE__HOSTNAME_CALLABLE="callcentre.common.hostname.worker_hostname")
+
+
+def start_celery_worker(name: str, env: dict, logs: Path, concurrency: int = 2,
+                        queues: str = "default,ivr") -> subprocess.Popen:
+    """`airflow celery worker` ``name`` as if on a host of its own (Celery and Airflow hostname,
+    log-server port, working directory); returns once Celery says it is ready."""
+    import time
+
+    workdir = logs / f"{name}-cwd"
+    workdir.mkdir(exist_ok=True)
+    log = logs / f"{name}-{len(list(logs.glob(name + '-*.log')))}.log"
+    env = dict(env, CALLCENTRE_WORKER_HOSTNAME=name, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
+    proc = start_group([AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", queues,
+                        "--concurrency", str(concurrency)], env, log, cwd=workdir)
+    deadline = time.monotonic() + 120
+    while " ready." not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_group(proc)
+            raise RuntimeError(f"{name} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+    return proc
+
+
 @contextmanager
 def process_group(args: list[str], env: dict, log: Path):
     proc = start_group(args, env, log)

@@ -33,11 +33,13 @@ import requests
 from callcentre.ivr import synthetic
 from tests.e2e.airflow_processes import (
     AIRFLOW,
+    celery_env,
     free_port,
     kill_tree,
     run_airflow,
     run_states,
     settle_backfills,
+    start_celery_worker,
     start_group,
     stop_group,
 )
@@ -66,19 +68,10 @@ class Cluster:
         self.client = AirflowRestClient(self.base_url, *local_credentials(env["AIRFLOW_HOME"]))
 
     def start_worker(self, name: str) -> None:
-        workdir = self.logs / f"{name}-cwd"  # no working directory in common
-        workdir.mkdir(exist_ok=True)
-        log = self.logs / f"{name}-{len(list(self.logs.glob(name + '-*.log')))}.log"
-        env = dict(self.env, CALLCENTRE_WORKER_HOSTNAME=name,
-                   AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
-        proc = start_group([AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h",
-                            "--queues", "default,ivr", "--concurrency", "2"], env, log, cwd=workdir)
-        self.workers[name] = proc
-        deadline = time.monotonic() + 120
-        while " ready." not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{name} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+        try:
+            self.workers[name] = start_celery_worker(name, self.env, self.logs)
+        except RuntimeError as err:
+            pytest.fail(str(err))
 
     def ensure_workers(self) -> None:
         for name in WORKERS:
@@ -142,16 +135,12 @@ def cluster(services, tmp_path_factory):
     with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
                          dbname="airflow", autocommit=True) as pg:
         pg.execute(f"CREATE SCHEMA IF NOT EXISTS {METADATA_SCHEMA}")
-    broker = os.environ["AIRFLOW__CELERY__BROKER_URL"].rsplit("/", 1)[0] + "/1"  # not `make airflow`'s db 0
-    redis.Redis.from_url(broker).flushdb()  # no message left by an earlier run's killed worker
     port = free_port()
     api_host, api_port = api.server_address[:2]
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CALLCENTRE_IN_PROCESS_TEST", "AIRFLOW_VAR_SCRAPING_UPLOADS_DIR", "AIRFLOW_VAR_SCRAPING_RESULTS_DIR")}
+    env = celery_env({k: v for k, v in os.environ.items() if k not in (
+        "CALLCENTRE_IN_PROCESS_TEST", "AIRFLOW_VAR_SCRAPING_UPLOADS_DIR", "AIRFLOW_VAR_SCRAPING_RESULTS_DIR")}, broker_db=1)
+    redis.Redis.from_url(env["AIRFLOW__CELERY__BROKER_URL"]).flushdb()  # no message left by a killed worker
     env.update({
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CELERY__BROKER_URL": broker,
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "callcentre.common.hostname.worker_hostname",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
             os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("?")[0] + f"?options=-csearch_path%3D{METADATA_SCHEMA}",
         "AIRFLOW__API__PORT": str(port),
