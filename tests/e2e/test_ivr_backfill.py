@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow, run_states
+from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow, run_states, settle_backfills
 from tests.integration.ivr_support import ensure_tables, ledger, make_call, metrics_row, query, reset_day
 
 # A day no earlier test used: a backfill of an existing run clears that run (no new deadline).
@@ -50,20 +50,6 @@ def _wait_for(predicate, what: str, logs: Path):
         time.sleep(2)
     tail = "\n".join((logs / name).read_text(errors="replace")[-3000:] for name in ("scheduler.log", "triggerer.log"))
     pytest.fail(f"timed out waiting for {what}\n{tail}")
-
-
-def _settle_backfills(env) -> None:
-    """Let the scheduler mark our backfill complete (it checks every 30 s) before it is stopped:
-    Airflow allows one running backfill per DAG, and the next test run would be refused."""
-    from callcentre.scraping.upload import AirflowRestClient, local_credentials
-
-    client = AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        backfills = client.request("GET", "/api/v2/backfills?dag_id=ivr_calls_daily").json().get("backfills", [])
-        if all(b.get("completed_at") for b in backfills):
-            return
-        time.sleep(3)
 
 
 def test_backfill_of_a_date_loads_that_business_date(airflow_env, fake_slack, tmp_path):
@@ -100,6 +86,6 @@ def test_backfill_of_a_date_loads_that_business_date(airflow_env, fake_slack, tm
         alert = alert_of_day()
         assert "ivr_calls_daily" in alert and "not loaded" in alert and "backfill__" in alert
     finally:
-        _settle_backfills(airflow_env)
+        settle_backfills(airflow_env, "ivr_calls_daily")
         for day in (DAY, DAY + timedelta(days=1), DAY - timedelta(days=1)):
             reset_day(day)
