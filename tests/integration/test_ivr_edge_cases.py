@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -154,13 +155,20 @@ def test_a_timed_out_attempt_closes_its_ledger_row(day):
             fired.append(1)
             raise AirflowTaskTimeout("Timeout, PID: test")
 
+    def alarm_once_running():  # the timeout strikes mid-attempt: once its ledger row exists
+        deadline = time.monotonic() + 60
+        while not [r for r in ledger(day) if r[2] == "running"] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGALRM)
+
     previous = signal.signal(signal.SIGALRM, timeout)
-    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    watcher = threading.Thread(target=alarm_once_running, daemon=True)
+    watcher.start()
     try:
         with pytest.raises(AirflowTaskTimeout):
-            load_hour(day, 11, tz_name="UTC", run_id="timeout", chunk_size=1000)
+            load_hour(day, 11, tz_name="UTC", run_id="timeout", chunk_size=500)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        watcher.join(60)
         signal.signal(signal.SIGALRM, previous)
     (outcome, error), = [(r[2], r[6]) for r in ledger(day)]
     assert outcome == "failed" and "AirflowTaskTimeout" in error

@@ -76,4 +76,7 @@ def record_failure(conn, batch_id: int, result, err: BaseException) -> None:
             finish(cur, batch_id, "failed", result, compat.redact(short_error(err)))
         conn.commit()
     except Exception:  # noqa: BLE001 - the original error is the one to report
-        conn.rollback()
+        try:
+            conn.rollback()
+        except Exception:  # noqa: BLE001 - the connection itself is gone
+            pass

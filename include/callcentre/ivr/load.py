@@ -254,16 +254,27 @@ class HourLoad:
         """Undo the attempt and record why in the ledger (best effort)."""
         if self.pg is None:
             return
+        conn = self.pg
         try:
-            self.pg.rollback()
-        except Exception:  # noqa: BLE001 - the connection itself may be what failed
-            log.warning("rollback failed after %s", type(err).__name__)
-        if self.batch_id is not None:
-            ledger.record_failure(self.pg, self.batch_id, self.result, err)
+            conn.rollback()
+        except Exception:  # noqa: BLE001 - interrupted mid-statement (a timeout during the COPY) or gone
+            log.warning("the attempt's connection is unusable after %s; recording on a new one", type(err).__name__)
+            self.close()
+            try:
+                conn = postgres_conn(self.target_conn_id)
+            except Exception:  # noqa: BLE001 - the target is down: the next attempt closes the row
+                return
+        try:
+            if self.batch_id is not None:
+                ledger.record_failure(conn, self.batch_id, self.result, err)
+        finally:
+            if conn is not self.pg:
+                conn.close()
 
     def close(self) -> None:
         if self.pg is not None:
             self.pg.close()  # ends the session: releases the advisory lock and drops the stage
+            self.pg = None
 
 
 def load_hour(

@@ -110,25 +110,25 @@ def stream_rows(conn, start: datetime, end: datetime, chunk_size: int, fold: Fol
 
     conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-    try:
-        cursor = conn.cursor()
-        cursor.execute(ID_RANGE_SQL, (start, end))
-        # An empty hour gives NULLs: the extract still runs (and still checks the source's
-        # columns against the contract), returning nothing.
-        low, high = cursor.fetchone()
-        cursor.close()
-        cursor = conn.cursor(MySQLdb.cursors.SSCursor)
-        try:
-            cursor.execute(extract_sql(fold), (low, high, start, end))
-            while True:
-                rows = cursor.fetchmany(chunk_size)
-                if not rows:
-                    return
-                yield b"\n".join([row[0] for row in rows]) + b"\n"
-        finally:
-            cursor.close()
-    finally:
-        conn.rollback()
+    cursor = conn.cursor()
+    cursor.execute(ID_RANGE_SQL, (start, end))
+    # An empty hour gives NULLs: the extract still runs (and still checks the source's
+    # columns against the contract), returning nothing.
+    low, high = cursor.fetchone()
+    cursor.close()
+    cursor = conn.cursor(MySQLdb.cursors.SSCursor)
+    cursor.execute(extract_sql(fold), (low, high, start, end))
+    while True:
+        rows = cursor.fetchmany(chunk_size)
+        if not rows:
+            break
+        yield b"\n".join([row[0] for row in rows]) + b"\n"
+    # Only after the whole result was read. On the way out of an interrupted stream (a timeout, a
+    # failed COPY, a lost connection) nothing is sent: closing an unbuffered cursor mid-result
+    # would first read the rest of the hour, or fail with "commands out of sync" and hide the
+    # real error; the caller closes the connection, which ends the transaction.
+    cursor.close()
+    conn.rollback()
 
 
 def hour_rows(conn, business_date: date, hour: int, chunk_size: int, fold: Fold | None = None) -> Iterator[bytes]:
