@@ -24,17 +24,14 @@ from callcentre.common.compat import (
     Param,
     daily_interval_timetable,
     dag,
-    deadline_after_logical_date,
     task,
 )
-from callcentre.ivr import runtime
+from callcentre.ivr import alerts, runtime
 from callcentre.ivr.options import DEFAULTS
 
 # Parse-time settings come from the environment only (no DB call while parsing). The zone must be
 # the same as Variable ivr_timezone, so set it as AIRFLOW_VAR_IVR_TIMEZONE (read by both).
 IVR_TIMEZONE = os.environ.get("AIRFLOW_VAR_IVR_TIMEZONE", "UTC")
-# Alert when a day is not loaded this many hours after it ends (0 disables the deadline).
-DEADLINE_HOURS_AFTER_DAY = float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))
 
 default_args = {
     "owner": "data-engineering",
@@ -43,7 +40,8 @@ default_args = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
-    "on_failure_callback": runtime.failure_alert,
+    # Records a task that failed for good; the run's one Slack message is sent by the DAG callback.
+    "on_failure_callback": alerts.record_task_failure,
 }
 
 
@@ -55,14 +53,8 @@ default_args = {
     max_active_runs=4,
     max_consecutive_failed_dag_runs=5,
     default_args=default_args,
-    # Slack when the day is not loaded DEADLINE_HOURS_AFTER_DAY after it ends (the old SLA).
-    deadline=deadline_after_logical_date(
-        timedelta(days=1, hours=DEADLINE_HOURS_AFTER_DAY),
-        "callcentre.common.deadlines.slack_deadline_missed",
-        what="the IVR business day was not loaded into analytics by its deadline",
-    )
-    if DEADLINE_HOURS_AFTER_DAY
-    else None,
+    # ONE Slack message per failed run. The deadline (the old SLA) is watched by ivr_deadline_watch.
+    on_failure_callback=alerts.alert_run_failed,
     doc_md=__doc__,
     tags=["ivr", "etl", "daily"],
     params={

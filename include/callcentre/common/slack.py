@@ -7,6 +7,7 @@ task's outcome. Messages carry identifiers and errors only (redacted), never dat
 from __future__ import annotations
 
 import logging
+import re
 
 from callcentre.common import compat
 from callcentre.common.connections import SLACK_ALERTS
@@ -15,6 +16,8 @@ log = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_S = 10
 MAX_ERROR_CHARS = 600
+# Plain digit runs (3001234567, +573001234567) and written-out numbers (300 123 4567, (601) 555-1234).
+_PHONE_LIKE = re.compile(r"\+?\d{7,15}|\+?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}")
 
 
 def send_slack(text: str, conn_id: str = SLACK_ALERTS) -> bool:
@@ -27,6 +30,11 @@ def send_slack(text: str, conn_id: str = SLACK_ALERTS) -> bool:
     except Exception as err:  # noqa: BLE001 - alerting must not fail the task
         log.warning("Slack alert not delivered (%s: %s); the task outcome is unchanged", type(err).__name__, err)
         return False
+
+
+def scrub_numbers(text: str | None) -> str:
+    """Replace anything that looks like a phone number with ``[number]``."""
+    return _PHONE_LIKE.sub("[number]", text or "")
 
 
 def short_error(exc: BaseException | None) -> str:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 
 from callcentre.common import compat
-from callcentre.common.slack import MAX_ERROR_CHARS, send_slack
+from callcentre.common.slack import MAX_ERROR_CHARS, scrub_numbers, send_slack
 
-# Plain digit runs (3001234567, +573001234567) and written-out numbers (300 123 4567, (601) 555-1234).
-_PHONE_LIKE = re.compile(r"\+?\d{7,15}|\+?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}")
-
-
-def scrub_numbers(text: str | None) -> str:
-    """Replace anything that looks like a phone number with ``[number]``."""
-    return _PHONE_LIKE.sub("[number]", text or "")
+__all__ = ["alert_job_ended", "job_alert_text", "run_url", "scrub_numbers"]
 
 
 def run_url(dag_id: str, run_id: str) -> str:
