@@ -43,7 +43,7 @@ def forget_alerts(day: date) -> None:
     alerts.migrate()
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("DELETE FROM analytics.alert_log WHERE business_date BETWEEN %s AND %s",
-                    (day - timedelta(days=5), day + timedelta(days=1)))
+                    (day - timedelta(days=5), day + timedelta(days=5)))
         cur.execute("DELETE FROM analytics.task_failures WHERE business_date = %s", (day,))
 
 
