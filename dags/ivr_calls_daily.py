@@ -6,16 +6,18 @@ Loads one business day of IVR calls from MariaDB (`ivr_mariadb`, table `calls`) 
 (invalid ones quarantined in `analytics.call_rejects` with their reason), each hour replaced
 atomically, the day reconciled against the source and summarised in `analytics.daily_metrics`.
 
-**The run's logical date is the business day it loads** (local calendar day in Variable
-`ivr_timezone`). Reprocess a day: clear its run; a range: `airflow backfill create --dag-id
-ivr_calls_daily --from-date D1 --to-date D2 --reprocess-behavior completed`; one hour: clear
-that mapped task, or trigger with param `hours`. Every path converges to the same rows.
+**The run's logical date names the business day it loads** (a local calendar day in the zone
+`IVR_TIMEZONE`), whatever `[core] default_timezone` is: `dags test D`, `dags trigger -l D`, the
+REST/UI trigger of D at 00:00, `backfill create --from-date D1 --to-date D2` and a clear all load
+exactly the named days; a run that names no loadable day fails at once, saying why. Reprocess a
+day: clear its run; a range: `airflow backfill create --dag-id ivr_calls_daily --from-date D1
+--to-date D2 --reprocess-behavior completed`; one hour: clear that mapped task, or trigger with
+param `hours`. Every path converges to the same rows.
 See README.md for the contract and docs/operations.md for the runbook.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
@@ -27,11 +29,11 @@ from callcentre.common.compat import (
     task,
 )
 from callcentre.ivr import alerts, runtime
+from callcentre.ivr.business_day import EARLIEST_START, ivr_timezone_name
 from callcentre.ivr.options import DEFAULTS
 
-# Parse-time settings come from the environment only (no DB call while parsing). The zone must be
-# the same as Variable ivr_timezone, so set it as AIRFLOW_VAR_IVR_TIMEZONE (read by both).
-IVR_TIMEZONE = os.environ.get("AIRFLOW_VAR_IVR_TIMEZONE", "UTC")
+# The IVR zone: environment IVR_TIMEZONE, the one setting the schedule and the tasks both read.
+IVR_TIMEZONE = ivr_timezone_name()
 
 default_args = {
     "owner": "data-engineering",
@@ -48,7 +50,9 @@ default_args = {
 @dag(
     dag_id="ivr_calls_daily",
     schedule=daily_interval_timetable(IVR_TIMEZONE),
-    start_date=pendulum.datetime(2026, 1, 1, tz=IVR_TIMEZONE),
+    # Long before any business day: Airflow creates no task for an earlier logical date (a green,
+    # empty run). The first loadable day is IVR_FIRST_BUSINESS_DAY, checked by plan, loudly.
+    start_date=pendulum.datetime(EARLIEST_START.year, EARLIEST_START.month, EARLIEST_START.day, tz=IVR_TIMEZONE),
     catchup=False,
     max_active_runs=4,
     max_consecutive_failed_dag_runs=5,
@@ -88,8 +92,19 @@ def ivr_calls_daily():
 
     @task
     def plan(**context):
-        """Validate params and `ivr_timezone`, migrate the target schema, list the hours to load."""
+        """Validate params and the business date the run names, migrate the target schema, list the hours to load."""
         return runtime.plan(context)
+
+    @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6))
+    def day_closed(**context):
+        """Wait until the day has ended, IVR_SETTLE_MINUTES have passed and no call of the day is
+        still open (at most IVR_SETTLE_LIMIT_MINUTES after midnight). Old days pass at once."""
+        return runtime.day_closed(context)
+
+    @task(pool="ivr_mariadb")
+    def refresh_previous_day(**context):
+        """Reload the previous day's hours that held calls still open at its load, then its metrics."""
+        return runtime.refresh_previous_day(context)
 
     @task(pool="ivr_mariadb", map_index_template="{{ hour_label }}")
     def load_hour(hour: int, **context):
@@ -107,8 +122,11 @@ def ivr_calls_daily():
         return runtime.compute_metrics(counts, context)
 
     hours = plan()
-    preflight() >> hours
-    daily_metrics(reconcile(load_hour.expand(hour=hours)))
+    closed = day_closed()
+    preflight() >> hours >> closed
+    loads = load_hour.expand(hour=hours)
+    closed >> [loads, refresh_previous_day()]
+    daily_metrics(reconcile(loads))
 
 
 dag = ivr_calls_daily()

@@ -28,7 +28,7 @@ LOG_DIR = Path(os.environ["AIRFLOW_HOME"]) / "demo-logs"
 
 
 def demo_days() -> list[date]:
-    today = datetime.now(ZoneInfo(os.environ.get("AIRFLOW_VAR_IVR_TIMEZONE", "UTC"))).date()
+    today = datetime.now(ZoneInfo(os.environ.get("IVR_TIMEZONE", "UTC"))).date()
     return [today - timedelta(days=n) for n in range(DEMO_DAYS, 0, -1)]
 
 
@@ -91,7 +91,7 @@ def print_table(days: list[date]) -> None:
 
 def main() -> None:
     days = demo_days()
-    print(f"== IVR calls daily: {len(days)} business days in {os.environ.get('AIRFLOW_VAR_IVR_TIMEZONE', 'UTC')} ==")
+    print(f"== IVR calls daily: {len(days)} business days in {os.environ.get('IVR_TIMEZONE', 'UTC')} ==")
     load_source(days)
     for day in days:
         run_day(day)

@@ -165,6 +165,17 @@ def test_a_day_past_its_deadline_and_not_loaded_alerts_once(clean_day, fake_slac
     assert str(day) not in later["days_due"]
 
 
+@pytest.mark.parametrize("clean_day", [date(2026, 6, 10)], indirect=True)
+def test_the_watcher_reads_the_deadline_in_the_ivr_zone(clean_day, monkeypatch, fake_slack):
+    monkeypatch.setenv("IVR_TIMEZONE", "America/Mexico_City")  # UTC-6 in June: due 06-11 12:00 UTC
+    due = alerts.deadline_of(clean_day, alerts.ZoneInfo("America/Mexico_City"), 6)
+    assert due.isoformat() == "2026-06-11T12:00:00+00:00"
+    assert str(clean_day) not in alerts.check_deadlines(now=due - timedelta(minutes=1))["days_due"]
+    assert str(clean_day) in alerts.check_deadlines(now=due + timedelta(minutes=1))["alerted"]
+    [text] = deadline_alerts(fake_slack, clean_day)
+    assert "deadline: 2026-06-11 06:00 America/Mexico_City" in text
+
+
 def test_deadline_hours_zero_disables_the_watcher(monkeypatch, fake_slack):
     monkeypatch.setenv("IVR_LOAD_DEADLINE_HOURS", "0")
     assert alerts.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=60)) == {"disabled": True}

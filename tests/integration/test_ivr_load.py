@@ -234,7 +234,7 @@ def test_reconcile_fails_loudly_when_the_source_changed_after_the_load(day):
     synthetic.write_calls([make_call(70, at(day, 8))])
     load_day(day)
     synthetic.write_calls([make_call(71, at(day, 8, 30))])
-    with pytest.raises(AirflowFailException, match=r"hour 08: source 2 != loaded 1 \+ rejected 0"):
+    with pytest.raises(reconcile.ReconcileMismatch, match=r"hour 08: source 2 != loaded 1 \+ rejected 0"):
         reconcile.check_day(reconcile.count_day(day), 0.05)
 
 
@@ -253,15 +253,27 @@ def test_daily_metrics_are_upserted_from_the_loaded_calls(day):
         make_call(92, at(day, 12), disposition="ABANDONED", duration=4, wait_seconds=70),
         make_call(93, at(day, 12, 1), duration=-1),
     ])
-    _, counts = load_day(day)
+    load_day(day)
     for run in ("m1", "m2"):
-        result = metrics.compute_daily_metrics(day.isoformat(), counts.source_calls, counts.rejected_calls, metrics.read_groups(day))
-        metrics.write_daily_metrics(result, run)
+        metrics.refresh_daily_metrics(day, run)
     row = metrics_row(day)
     assert (row["source_calls"], row["total_calls"], row["rejected_calls"]) == (4, 3, 1)
     assert (row["answered_calls"], row["abandoned_calls"], row["peak_hour"]) == (2, 1, 10)
     assert float(row["service_level_20s"]) == 0.5 and float(row["abandonment_rate"]) == pytest.approx(0.3333)
     assert row["computed_by_run_id"] == "m2"
+
+
+def test_daily_metrics_follow_a_reload_made_after_reconcile(day):
+    """Metrics read one snapshot of the target, not reconcile's earlier counts: a reload that
+    lands between reconcile and daily_metrics (a clear, the next day's refresh) is reflected."""
+    synthetic.write_calls([make_call(95, at(day, 9)), make_call(96, at(day, 9, 30))])
+    load_day(day)
+    metrics.refresh_daily_metrics(day, "before")
+    synthetic.write_calls([make_call(97, at(day, 9, 45), duration=None)])  # a new, invalid call
+    load_hour(day, 9, tz_name="UTC", run_id="reload")
+    row = metrics.refresh_daily_metrics(day, "after")
+    assert (row.source_calls, row.total_calls, row.rejected_calls) == (3, 2, 1)
+    assert (metrics_row(day)["source_calls"], metrics_row(day)["computed_by_run_id"]) == (3, "after")
 
 
 def test_schema_drift_in_the_source_fails_without_retry(day):

@@ -1,11 +1,14 @@
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from callcentre.ivr.business_day import (
     HOURS,
-    business_date_for,
+    DateContractError,
+    first_business_day,
+    ivr_timezone_name,
+    resolve_business_date,
     day_window,
     hour_window,
     parse_timezone,
@@ -51,19 +54,84 @@ def test_ordinary_day_in_a_zone_without_dst():
     assert sum(real_hours_in_window(date(2026, 11, 20), h, tz) for h in HOURS) == 24
 
 
-def test_business_date_is_the_local_date_of_the_logical_date():
-    bogota = ZoneInfo("America/Bogota")
-    # A scheduled run for 2026-11-20 in Bogota starts at local midnight = 05:00 UTC.
-    assert business_date_for(datetime(2026, 11, 20, 5, tzinfo=timezone.utc), bogota) == date(2026, 11, 20)
-    madrid = ZoneInfo("Europe/Madrid")
-    # Local midnight in Madrid is 23:00 UTC the day before.
-    assert business_date_for(datetime(2026, 11, 19, 23, tzinfo=timezone.utc), madrid) == date(2026, 11, 20)
-    assert business_date_for(datetime(2026, 11, 20, tzinfo=timezone.utc), ZoneInfo("UTC")) == date(2026, 11, 20)
+NOW = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)
+FIRST = date(2015, 1, 1)
 
 
-def test_naive_logical_date_is_refused():
-    with pytest.raises(ValueError, match="time zone"):
-        business_date_for(datetime(2026, 11, 20), ZoneInfo("UTC"))
+def resolve(logical_date, zone, default="UTC", first=FIRST, now=NOW):
+    return resolve_business_date(logical_date, tz=ZoneInfo(zone), default_tz=ZoneInfo(default), first_day=first, now=now)
+
+
+ZONES = ["America/Mexico_City", "Europe/Madrid", "Asia/Kolkata", "Pacific/Auckland"]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("day", [date(2026, 11, 20), date(2025, 11, 2), date(2019, 3, 31), date(2026, 4, 5)])
+def test_the_day_an_operator_names_is_the_day_loaded_in_every_zone(zone, day):
+    """Scheduled/backfill runs (local midnight), a CLI whose default zone is UTC, the IVR zone or
+    another one, and a REST caller writing UTC all name the same business day."""
+    midnight_local = datetime.combine(day, datetime.min.time()).replace(tzinfo=ZoneInfo(zone))
+    assert resolve(midnight_local, zone) == day
+    for default in ("UTC", zone, "America/Bogota", "Asia/Tokyo"):
+        typed = datetime.combine(day, datetime.min.time()).replace(tzinfo=ZoneInfo(default))
+        assert resolve(typed, zone, default) == day, (default, typed)
+
+
+def test_a_time_that_is_no_midnight_names_no_day_and_says_how_to_fix_it():
+    with pytest.raises(DateContractError, match=r"IVR_TIMEZONE.*not the start of a day.*default_timezone=UTC.*2026-11-20T00:00:00-06:00"):
+        resolve(datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc), "America/Mexico_City")
+
+
+def test_a_run_without_logical_date_fails_instead_of_loading_today():
+    with pytest.raises(DateContractError, match="no logical date"):
+        resolve(None, "America/Mexico_City")
+
+
+def test_days_before_the_first_business_day_fail_loudly():
+    with pytest.raises(DateContractError, match="before the first business day 2015-01-01 .IVR_FIRST_BUSINESS_DAY"):
+        resolve(datetime(2014, 12, 31, tzinfo=timezone.utc), "UTC")
+    assert resolve(datetime(2014, 12, 31, tzinfo=timezone.utc), "UTC", first=date(2010, 1, 1)) == date(2014, 12, 31)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_day_that_has_not_ended_in_the_ivr_zone_cannot_be_loaded(zone):
+    local_today = NOW.astimezone(ZoneInfo(zone)).date()
+    with pytest.raises(DateContractError, match="has not ended yet"):
+        resolve(datetime.combine(local_today, datetime.min.time()).replace(tzinfo=ZoneInfo(zone)), zone)
+    yesterday = local_today - timedelta(days=1)
+    assert resolve(datetime.combine(yesterday, datetime.min.time()).replace(tzinfo=ZoneInfo(zone)), zone) == yesterday
+
+
+def test_settings_are_validated_with_their_names():
+    assert ivr_timezone_name({"IVR_TIMEZONE": " America/Mexico_City "}) == "America/Mexico_City"
+    assert ivr_timezone_name({}) == "UTC"
+    with pytest.raises(ValueError, match="IVR_TIMEZONE='Mexico' is not an IANA"):
+        ivr_timezone_name({"IVR_TIMEZONE": "Mexico"})
+    assert first_business_day({}) == date(2015, 1, 1)
+    assert first_business_day({"IVR_FIRST_BUSINESS_DAY": "2009-06-01"}) == date(2009, 6, 1)
+    with pytest.raises(ValueError, match="IVR_FIRST_BUSINESS_DAY='yesterday'"):
+        first_business_day({"IVR_FIRST_BUSINESS_DAY": "yesterday"})
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_backfill_range_typed_in_utc_creates_exactly_the_named_ivr_days(zone, monkeypatch):
+    """What `airflow backfill create --from-date D1 --to-date D2` asks of the timetable when
+    [core] default_timezone is UTC: the bounds are UTC midnights; the runs are D1..D2 local."""
+    import pendulum
+    from airflow.timetables.base import TimeRestriction
+
+    from callcentre.ivr.timetable import IvrBusinessDayTimetable
+
+    monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", "UTC")
+    timetable = IvrBusinessDayTimetable(pendulum.timezone(zone))
+    restriction = TimeRestriction(pendulum.datetime(2025, 10, 31, tz="UTC"), pendulum.datetime(2025, 11, 2, tz="UTC"), True)
+    days, info = [], None
+    while info := timetable.next_dagrun_info(last_automated_data_interval=info and info.data_interval, restriction=restriction):
+        days.append(info.logical_date.in_timezone(zone))
+    assert [(d.date(), d.hour, d.minute) for d in days] == [(date(2025, 10, 31 + i) if i == 0 else date(2025, 11, i), 0, 0) for i in range(3)]
+    manual = timetable.infer_manual_data_interval(run_after=pendulum.datetime(2025, 11, 2, tz="UTC"))
+    assert manual.start.in_timezone(zone).date() == date(2025, 11, 2) and manual.start.in_timezone(zone).hour == 0
+
 
 
 def test_unknown_timezone_is_a_clear_error():

@@ -36,9 +36,24 @@ def get_variable(key: str, default: str | None = None) -> str | None:
     return Variable.get(key, default)
 
 
-def logical_date_of(context) -> object:
-    """The run's logical date (3.x may leave it None for asset- or API-triggered runs)."""
-    return context.get("logical_date") or context["dag_run"].run_after
+def logical_date_of(context):
+    """The run's logical date; None for a 3.x run created without one (no fallback: such a run
+    names no day, and ``run_after`` would silently pick today)."""
+    return context.get("logical_date") or getattr(context.get("dag_run"), "logical_date", None)
+
+
+def default_timezone_name() -> str:
+    """``[core] default_timezone``: the zone in which the CLI reads a bare date."""
+    try:
+        from airflow.sdk import conf
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.configuration import conf
+    name = conf.get("core", "default_timezone", fallback="UTC") or "UTC"
+    if name.lower() == "system":
+        import pendulum
+
+        return pendulum.local_timezone().name
+    return "UTC" if name.lower() == "utc" else name
 
 
 def try_number_of(context) -> int:
@@ -106,12 +121,13 @@ def dagrun_state_of(context, dag_id: str, run_id: str) -> str | None:
 
 
 def daily_interval_timetable(timezone: str):
-    """Daily runs whose logical date is the start of the day they cover, in ``timezone``."""
-    try:
-        from airflow.sdk import CronDataIntervalTimetable
-    except ImportError:  # pragma: no cover - Airflow 2.11 leg
-        from airflow.timetables.interval import CronDataIntervalTimetable
-    return CronDataIntervalTimetable("0 0 * * *", timezone=timezone)
+    """Daily runs whose logical date is the start of the IVR day they cover (a core timetable
+    registered by plugins/ivr_timetable_plugin.py; the same class path on 2.11)."""
+    import pendulum
+
+    from callcentre.ivr.timetable import IvrBusinessDayTimetable
+
+    return IvrBusinessDayTimetable(pendulum.timezone(timezone))
 
 
 def dag_bag(dag_folder):

@@ -46,11 +46,6 @@ RECORD_WAIT_S = 15.0
 MAX_LINKS = 10
 
 
-def ivr_timezone_name() -> str:
-    """The IVR's zone. The one place the alerts read it (env ``IVR_TIMEZONE``, default UTC)."""
-    return os.environ.get("IVR_TIMEZONE", "UTC").strip() or "UTC"
-
-
 def deadline_hours() -> float:
     """``IVR_LOAD_DEADLINE_HOURS`` (default 6), read when the watcher runs; 0 disables its alerts."""
     raw = os.environ.get("IVR_LOAD_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS)
@@ -348,8 +343,9 @@ def _quote(run_id: str) -> str:
 
 def deadline_of(day: date, tz: ZoneInfo, hours: float) -> datetime:
     """When ``day`` must be loaded: ``hours`` elapsed hours after the end of the local day."""
-    day_end = datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(tzinfo=tz)
-    return day_end.astimezone(timezone.utc) + timedelta(hours=hours)
+    from callcentre.ivr.business_day import day_end
+
+    return day_end(day, tz).astimezone(timezone.utc) + timedelta(hours=hours)
 
 
 def days_due(now: datetime, tz: ZoneInfo, hours: float, lookback: timedelta = LOOKBACK) -> list[date]:
@@ -394,7 +390,9 @@ def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_
     if hours == 0:
         log.info("IVR_LOAD_DEADLINE_HOURS=0: deadline alerts are disabled")
         return {"disabled": True}
-    tz = ZoneInfo(ivr_timezone_name())
+    from callcentre.ivr.runtime import timezone_name  # IVR_TIMEZONE, the one source of the zone
+
+    tz = ZoneInfo(timezone_name())
     now = now or datetime.now(timezone.utc)
     due = days_due(now, tz, hours)
     migrate(conn_id)

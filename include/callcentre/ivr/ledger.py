@@ -2,7 +2,9 @@
 
 The row is committed as ``running`` before any work, then closed as ``success`` in the same
 transaction as the data (so the ledger never claims rows that are not there) or as ``failed``
-with the error. A row left ``running`` means the worker died mid-attempt.
+with the error (a timeout included). An attempt whose worker was killed cannot close its row:
+the next attempt at the same partition-hour closes it as ``failed`` (``abandoned``) before it
+starts, so ``running`` only ever means "in progress now".
 """
 
 from __future__ import annotations
@@ -23,6 +25,26 @@ SET rows_read = %(read)s, rows_loaded = %(loaded)s, rows_rejected = %(rejected)s
     outcome = %(outcome)s, error = %(error)s
 WHERE batch_id = %(batch_id)s
 """
+
+
+_CLOSE_ABANDONED = """
+UPDATE analytics.etl_batches
+SET outcome = 'failed', finished_at = clock_timestamp(),
+    duration_s = EXTRACT(EPOCH FROM clock_timestamp() - started_at),
+    error = 'abandoned: the attempt ended without closing its row (worker killed or connection lost); '
+            || 'closed by the next attempt'
+WHERE dag_id = %s AND business_date = %s AND local_hour = %s AND outcome = 'running'
+"""
+
+
+def close_abandoned(conn, dag_id: str, business_date: date, hour: int) -> int:
+    """Close the partition's rows still ``running``: only call it holding the partition's lock,
+    which every live attempt holds for its whole life."""
+    with conn.cursor() as cur:
+        cur.execute(_CLOSE_ABANDONED, (dag_id, business_date, hour))
+        closed = cur.rowcount
+    conn.commit()
+    return closed
 
 
 def start(conn, dag_id: str, run_id: str, try_number: int, business_date: date, hour: int, invalid_rows: str) -> int:

@@ -20,13 +20,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
 from callcentre.common.pg import copy_in, postgres_conn
 from callcentre.ivr import ledger
 from callcentre.ivr.errors import raise_classified
-from callcentre.ivr.rules import REASON_COLUMN, describe_reject
+from callcentre.ivr.rules import REASON_COLUMN, describe_reject, fall_back_fold
 from callcentre.ivr.source import hour_rows, source_connection
 
 log = logging.getLogger(__name__)
@@ -48,29 +49,42 @@ EXAMPLES_SQL = (
     "SELECT call_id, reject_reason, duration, end_time::text, wait_seconds, caller_number, disposition"
     " FROM stage_calls WHERE reject_reason IS NOT NULL ORDER BY call_id LIMIT %s"
 )
-_EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_number": 5, "disposition": 6}
+_EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_number": 5, "disposition": 6, "updated_at": 3}
 
 # The replace, in the load's transaction: DELETE_SQL then INSERT_SQL, one statement per entry
 # (psycopg 3 sends parameterised statements one at a time). Plain INSERTs after explicit deletes:
 # ON CONFLICT's speculative insertion cost ~40% more per row (measured, README "Performance").
 
-# Delete every staged call from ``table``, probing its primary key with all staged ids, in key
-# order. The WHERE is a one-time test (no column of the stage in it): when the stage's id range
-# lies outside the table's (a new day's calls usually lie above everything loaded), the stage is
-# not even read.
+# The statements below probe a table's primary key with the staged ids. Their last conditions
+# are a one-time test (no column of the stage in it): when the stage's id range lies outside the
+# table's (a new day's calls usually lie above everything loaded), the stage is not even read.
+
+# Newest wins: a staged call whose stored version is newer (a concurrent load of another hour
+# read it after it moved there) is dropped from the stage, and the deletes below only remove
+# versions that are not newer; if a newer one lands between the two statements, the INSERT meets
+# it (unique_violation, retried). Same one-time range test as _DELETE_STAGED.
+_DROP_STALE = (
+    "DELETE FROM stage_calls s USING {t} c WHERE c.call_id = s.call_id AND c.{u} > s.updated_at"
+    " AND (SELECT min(call_id) FROM {t}) <= %(max_id)s AND (SELECT max(call_id) FROM {t}) >= %(min_id)s"
+    " RETURNING s.reject_reason"
+)
+DROP_STALE_SQL = [
+    _DROP_STALE.format(t="analytics.calls", u="source_updated_at"),
+    _DROP_STALE.format(t="analytics.call_rejects", u="updated_at"),
+]
 _DELETE_STAGED = (
-    "DELETE FROM {t} WHERE call_id = ANY (ARRAY(SELECT call_id FROM stage_calls"
-    " WHERE (SELECT min(call_id) FROM {t}) <= %(max_id)s AND (SELECT max(call_id) FROM {t}) >= %(min_id)s))"
+    "DELETE FROM {t} c USING stage_calls s WHERE c.call_id = s.call_id AND NOT c.{u} > s.updated_at"
+    " AND (SELECT min(call_id) FROM {t}) <= %(max_id)s AND (SELECT max(call_id) FROM {t}) >= %(min_id)s"
 )
 
 DELETE_SQL = [
     # Every staged call goes from wherever it is: its previous version in this hour, or in
     # another hour or day (it moved), or in the other table (its validity changed). seqscan is
     # off so that the planner never reads all of analytics.calls (every day ever loaded) against
-    # the array of ids, whatever its statistics say.
+    # the staged ids, whatever its statistics say.
     "SET LOCAL enable_seqscan = off",
-    _DELETE_STAGED.format(t="analytics.calls"),
-    _DELETE_STAGED.format(t="analytics.call_rejects"),
+    _DELETE_STAGED.format(t="analytics.calls", u="source_updated_at"),
+    _DELETE_STAGED.format(t="analytics.call_rejects", u="updated_at"),
     "SET LOCAL enable_seqscan = on",
     # What is left of the hour is no longer in the source (deleted or moved away there).
     "DELETE FROM analytics.calls WHERE business_date = %(d)s AND local_hour = %(h)s",
@@ -82,7 +96,12 @@ INSERT_SQL = [
         call_id, business_date, local_hour, start_time, end_time, start_local, end_local, duration,
         caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
         source_updated_at, loaded_by_run_id)
-    SELECT call_id, %(d)s, %(h)s, start_time AT TIME ZONE %(tz)s, end_time AT TIME ZONE %(tz)s,
+    SELECT call_id, %(d)s, %(h)s,
+           -- A valid call whose end reads earlier than its start crossed the fall-back change
+           -- (rules.py): its start is the first occurrence of the repeated hour, AT TIME ZONE the second.
+           CASE WHEN end_time < start_time THEN (start_time AT TIME ZONE %(tz)s) - make_interval(secs => %(shift)s)
+                ELSE start_time AT TIME ZONE %(tz)s END,
+           end_time AT TIME ZONE %(tz)s,
            start_time, end_time, duration, caller_number, dialed_number, ivr_path, disposition,
            queue_name, agent_id, wait_seconds, updated_at, %(run_id)s
     FROM stage_calls WHERE reject_reason IS NULL
@@ -110,6 +129,8 @@ class HourResult:
     rows_rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
+    # Staged calls left out because a concurrent load had already stored a newer version.
+    rows_superseded: int = 0
     dry_run: bool = False
     seconds: float = 0.0
     # Seconds per phase: stage (read MariaDB + COPY), validate (counts), delete, insert, commit.
@@ -144,6 +165,104 @@ def _count_staged(cur, result: HourResult) -> tuple[int | None, int | None]:
     return (min(g[2] for g in groups), max(g[3] for g in groups)) if groups else (None, None)
 
 
+class HourLoad:
+    """One attempt at one partition-hour, phase by phase: :meth:`begin`, :meth:`stage`,
+    :meth:`replace`, then :meth:`close`. :func:`load_hour` runs them in order; a test can
+    interleave another load between them (a real concurrent change, no sleeps).
+
+    The attempt holds a session advisory lock on its partition from :meth:`begin` to
+    :meth:`close`, so two attempts at the same hour never overlap, and a ledger row still
+    ``running`` for this partition when the lock is granted belongs to an attempt that is gone
+    (worker killed, connection lost): it is closed as failed before this one is recorded.
+    """
+
+    def __init__(self, business_date: date, hour: int, *, tz_name: str, run_id: str, try_number: int = 1,
+                 invalid_rows: str = "quarantine", dry_run: bool = False, chunk_size: int = 20_000,
+                 source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES, dag_id: str = DAG_ID):
+        self.day, self.hour, self.tz_name, self.run_id = business_date, hour, tz_name, run_id
+        self.try_number, self.invalid_rows, self.dry_run, self.chunk_size = try_number, invalid_rows, dry_run, chunk_size
+        self.source_conn_id, self.target_conn_id, self.dag_id = source_conn_id, target_conn_id, dag_id
+        self.result = HourResult(business_date=business_date.isoformat(), hour=hour, dry_run=dry_run)
+        self.fold = fall_back_fold(business_date, ZoneInfo(tz_name))
+        self.batch_id = None
+        self.pg = None
+        self.cur = None
+        self.id_range = (None, None)
+
+    def where(self) -> str:
+        return f"{self.day} hour {self.hour:02d}"
+
+    def begin(self) -> None:
+        self.pg = postgres_conn(self.target_conn_id)
+        with self.pg.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{self.dag_id}:{self.day}:{self.hour}",))
+        self.pg.commit()
+        if not self.dry_run:
+            ledger.close_abandoned(self.pg, self.dag_id, self.day, self.hour)
+            self.batch_id = ledger.start(self.pg, self.dag_id, self.run_id, self.try_number, self.day, self.hour,
+                                         self.invalid_rows)
+        self.cur = self.pg.cursor()
+        # A busy hour's stage outgrows the default 8 MB of temp buffers (set before any temp
+        # table is touched in this session: the connection is new).
+        self.cur.execute("SET temp_buffers = '256MB'")
+        # Every statement here is a scan of the stage or an index probe: JIT compiling them
+        # costs more than it saves at an hour's size.
+        self.cur.execute("SET LOCAL jit = off")
+        self.cur.execute(STAGE_DDL)
+
+    def stage(self) -> None:
+        """Read the hour from MariaDB (one snapshot) into the stage; count and check it."""
+        with self.result.phase("stage"), source_connection(self.source_conn_id) as src:
+            copy_in(self.cur, COPY_SQL, hour_rows(src, self.day, self.hour, self.chunk_size, self.fold))
+        with self.result.phase("validate"):
+            self.id_range = _count_staged(self.cur, self.result)
+        if self.result.rows_rejected and self.invalid_rows == "fail":
+            raise AirflowFailException(
+                f"{self.result.rows_rejected} invalid row(s) in source table calls for {self.where()} and "
+                f"invalid_rows='fail'; nothing was written. First: " + "; ".join(self.result.examples)
+            )
+
+    def replace(self) -> None:
+        """Replace the hour in the target (in the attempt's transaction) and close the ledger row."""
+        if self.dry_run:
+            self.pg.rollback()
+            return
+        values = {"d": self.day, "h": self.hour, "tz": self.tz_name, "run_id": self.run_id,
+                  "min_id": self.id_range[0], "max_id": self.id_range[1],
+                  "shift": self.fold.shift_s if self.fold else 0}
+        result = self.result
+        with result.phase("delete"):
+            for statement in DROP_STALE_SQL:
+                self.cur.execute(statement, values)
+                for (reason,) in self.cur.fetchall():
+                    result.rows_superseded += 1
+                    if reason is None:
+                        result.rows_loaded -= 1
+                    else:
+                        result.rows_rejected -= 1
+                        result.reasons[reason] -= 1
+            for statement in DELETE_SQL:
+                self.cur.execute(statement, values)
+        with result.phase("insert"):
+            for statement in INSERT_SQL:
+                self.cur.execute(statement, values)
+        with result.phase("commit"):
+            ledger.finish(self.cur, self.batch_id, "success", result)
+            self.pg.commit()
+
+    def fail(self, err: BaseException) -> None:
+        """Undo the attempt and record why in the ledger (best effort)."""
+        if self.pg is None:
+            return
+        self.pg.rollback()
+        if self.batch_id is not None:
+            ledger.record_failure(self.pg, self.batch_id, self.result, err)
+
+    def close(self) -> None:
+        if self.pg is not None:
+            self.pg.close()  # ends the session: releases the advisory lock and drops the stage
+
+
 def load_hour(
     business_date: date,
     hour: int,
@@ -165,56 +284,28 @@ def load_hour(
     ``analytics.call_rejects``. ``dry_run`` reads and validates, and writes nothing at all.
     """
     started = time.monotonic()
-    result = HourResult(business_date=business_date.isoformat(), hour=hour, dry_run=dry_run)
-    batch_id = None
-    pg = postgres_conn(target_conn_id)
+    attempt = HourLoad(business_date, hour, tz_name=tz_name, run_id=run_id, try_number=try_number,
+                       invalid_rows=invalid_rows, dry_run=dry_run, chunk_size=chunk_size,
+                       source_conn_id=source_conn_id, target_conn_id=target_conn_id, dag_id=dag_id)
     try:
-        if not dry_run:
-            batch_id = ledger.start(pg, dag_id, run_id, try_number, business_date, hour, invalid_rows)
-        with pg.cursor() as cur:
-            # A busy hour's stage outgrows the default 8 MB of temp buffers (set before any temp
-            # table is touched in this session: the connection is new).
-            cur.execute("SET temp_buffers = '256MB'")
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{dag_id}:{business_date}:{hour}",))
-            # Every statement here is a scan of the stage or an index probe: JIT compiling them
-            # costs more than it saves at an hour's size.
-            cur.execute("SET LOCAL jit = off")
-            cur.execute(STAGE_DDL)
-            with result.phase("stage"), source_connection(source_conn_id) as src:
-                copy_in(cur, COPY_SQL, hour_rows(src, business_date, hour, chunk_size))
-            with result.phase("validate"):
-                min_id, max_id = _count_staged(cur, result)
-            if result.rows_rejected and invalid_rows == "fail":
-                raise AirflowFailException(
-                    f"{result.rows_rejected} invalid row(s) in source table calls for {business_date} hour "
-                    f"{hour:02d} and invalid_rows='fail'; nothing was written. First: "
-                    + "; ".join(result.examples)
-                )
-            if dry_run:
-                pg.rollback()
-            else:
-                values = {"d": business_date, "h": hour, "tz": tz_name, "run_id": run_id,
-                          "min_id": min_id, "max_id": max_id}
-                with result.phase("delete"):
-                    for statement in DELETE_SQL:
-                        cur.execute(statement, values)
-                with result.phase("insert"):
-                    for statement in INSERT_SQL:
-                        cur.execute(statement, values)
-                with result.phase("commit"):
-                    ledger.finish(cur, batch_id, "success", result)
-                    pg.commit()
-    except Exception as err:
-        pg.rollback()
-        if batch_id is not None:
-            ledger.record_failure(pg, batch_id, result, err)
-        raise_classified(err, f"{business_date} hour {hour:02d}")
+        attempt.begin()
+        attempt.stage()
+        attempt.replace()
+    # BaseException: Airflow's AirflowTaskTimeout (execution_timeout) and KeyboardInterrupt are
+    # not Exceptions, and the ledger must not keep a `running` row after them either.
+    except BaseException as err:
+        attempt.fail(err)
+        if isinstance(err, Exception):
+            raise_classified(err, attempt.where())
+        raise
     finally:
-        pg.close()
+        attempt.close()
+    result = attempt.result
     result.seconds = round(time.monotonic() - started, 3)
     log.info(
-        "%s hour %02d: read %d, loaded %d, rejected %d %s%s in %.2fs %s",
-        business_date, hour, result.rows_read, result.rows_loaded, result.rows_rejected,
-        result.reasons or "", " (dry run, nothing written)" if dry_run else "", result.seconds, result.phases,
+        "%s hour %02d: read %d, loaded %d, rejected %d %s%s%s in %.2fs %s",
+        business_date, hour, result.rows_read, result.rows_loaded, result.rows_rejected, result.reasons or "",
+        f", {result.rows_superseded} superseded by newer versions" if result.rows_superseded else "",
+        " (dry run, nothing written)" if dry_run else "", result.seconds, result.phases,
     )
     return result

@@ -1,13 +1,16 @@
 """``analytics.daily_metrics``: SQL aggregates the day's calls, :func:`compute_daily_metrics` does
-the arithmetic (a plain function, unit-tested), :func:`write_daily_metrics` upserts the row."""
+the arithmetic (a plain function, unit-tested), :func:`refresh_daily_metrics` reads one snapshot and upserts the row."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import transaction
+
+log = logging.getLogger(__name__)
 
 SERVICE_LEVEL_WAIT_S = 20
 
@@ -112,12 +115,31 @@ def compute_daily_metrics(metric_date: str, source_calls: int, rejected_calls: i
     )
 
 
-def read_groups(business_date, conn_id: str = ANALYTICS_POSTGRES) -> list[CallGroup]:
-    with transaction(conn_id) as cur:
-        cur.execute(AGGREGATE_SQL, {"d": business_date, "sl": SERVICE_LEVEL_WAIT_S})
-        return [CallGroup(int(h), d, int(c), int(ds), int(wc), int(ws), int(sl)) for h, d, c, ds, wc, ws, sl in cur.fetchall()]
+REJECTED_SQL = "SELECT count(*) FROM analytics.call_rejects WHERE business_date = %(d)s"
 
 
-def write_daily_metrics(metrics: DailyMetrics, run_id: str, conn_id: str = ANALYTICS_POSTGRES) -> None:
+def _read_groups(cur, business_date) -> list[CallGroup]:
+    cur.execute(AGGREGATE_SQL, {"d": business_date, "sl": SERVICE_LEVEL_WAIT_S})
+    return [CallGroup(int(h), d, int(c), int(ds), int(wc), int(ws), int(sl)) for h, d, c, ds, wc, ws, sl in cur.fetchall()]
+
+
+def refresh_daily_metrics(business_date, run_id: str, conn_id: str = ANALYTICS_POSTGRES) -> DailyMetrics:
+    """Compute and upsert the day's row from ONE snapshot of the target.
+
+    Valid calls, rejects and their sum are read in the same REPEATABLE READ transaction that
+    writes the row, so a reload of an hour committed meanwhile (a clear, the next day's refresh)
+    is either wholly in the figures or wholly out. ``source_calls`` is loaded + rejected of that
+    snapshot: reconcile has just proved it equal to the source, and every hour's replace is
+    atomic and reconciles to the source again.
+    """
     with transaction(conn_id) as cur:
-        cur.execute(UPSERT_SQL, {**asdict(metrics), "run_id": run_id})
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        groups = _read_groups(cur, business_date)
+        cur.execute(REJECTED_SQL, {"d": business_date})
+        rejected_calls = int(cur.fetchone()[0])
+        result = compute_daily_metrics(
+            str(business_date), sum(g.calls for g in groups) + rejected_calls, rejected_calls, groups
+        )
+        cur.execute(UPSERT_SQL, {**asdict(result), "run_id": run_id})
+    log.info("daily_metrics for %s: %s", result.metric_date, result.as_dict())
+    return result

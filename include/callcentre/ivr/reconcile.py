@@ -78,8 +78,32 @@ def count_day(business_date: date, source_conn_id: str = IVR_MARIADB, target_con
     )
 
 
-def check_day(counts: DayCounts, max_reject_ratio: float) -> None:
-    """Fail the run loudly when an hour does not balance or too many rows were rejected."""
+class ReconcileMismatch(Exception):
+    """An hour this run loaded does not balance even after reloading it: the source is changing
+    under us (a call moved or was written meanwhile). Transient: Airflow retries reconcile,
+    which reloads the hour again."""
+
+
+def count_day_reloading(business_date: date, hours, reload_hour, source_conn_id: str = IVR_MARIADB,
+               target_conn_id: str = ANALYTICS_POSTGRES) -> DayCounts:
+    """Count the day; reload once, with ``reload_hour(h)``, every hour of ``hours`` that does not
+    balance (a concurrent change in the source between an hour's read and the count), and count again."""
+    counts = count_day(business_date, source_conn_id, target_conn_id)
+    stale = [h for h in counts.mismatched_hours() if h in set(hours)]
+    if stale:
+        log.warning("%s: hours %s changed in the source since their load; reloading them", business_date, stale)
+        for hour in stale:
+            reload_hour(hour)
+        counts = count_day(business_date, source_conn_id, target_conn_id)
+    return counts
+
+
+def check_day(counts: DayCounts, max_reject_ratio: float, loaded_hours=HOURS) -> None:
+    """Fail the run loudly when an hour does not balance or too many rows were rejected.
+
+    A mismatch in an hour this run loaded (``loaded_hours``) is transient (ReconcileMismatch);
+    one in an hour it did not load is permanent: only loading that hour can fix it.
+    """
     bad = counts.mismatched_hours()
     if bad:
         detail = ", ".join(
@@ -87,9 +111,15 @@ def check_day(counts: DayCounts, max_reject_ratio: float) -> None:
             f" + rejected {counts.rejected.get(h, 0)}"
             for h in bad
         )
-        raise AirflowFailException(
-            f"reconciliation failed for {counts.business_date}: {detail}. The source changed after the load or "
-            f"an hour was not loaded: clear load_hour for those hours (or the whole run) to reload them."
+        not_ours = [h for h in bad if h not in set(loaded_hours)]
+        if not_ours:
+            raise AirflowFailException(
+                f"reconciliation failed for {counts.business_date}: {detail}. Hours {not_ours} were not loaded by "
+                f"this run: clear load_hour for those hours (or the whole run) to reload them."
+            )
+        raise ReconcileMismatch(
+            f"reconciliation failed for {counts.business_date}: {detail}, still after reloading them: the source "
+            f"is changing; retrying."
         )
     if counts.source_calls:
         ratio = counts.rejected_calls / counts.source_calls

@@ -6,9 +6,16 @@ is quarantined in ``analytics.call_rejects`` with the first rule it breaks (chec
 ==================  ===========================================================
 reason              the row is invalid when
 ==================  ===========================================================
+end_time_invalid    ``end_time`` is a zero or impossible date (``0000-00-00 ...``,
+                    ``2026-11-00 ...``: MariaDB accepts them in its default mode)
+updated_at_invalid  ``updated_at`` is a zero or impossible date
 duration_missing    ``duration`` is NULL
 duration_negative   ``duration`` < 0
-end_before_start    ``end_time`` is set and earlier than ``start_time``
+end_before_start    ``end_time`` is set and its instant is before ``start_time``'s: compared
+                    as wall clock, except on a fall-back day, where a call that starts in the
+                    repeated hour and ends in it at an earlier wall-clock time is valid when the
+                    end is after the start with the start read in the first occurrence (01:50
+                    then 01:05 after the clocks went back is 15 minutes, not -45)
 wait_negative       ``wait_seconds`` < 0
 caller_missing      ``caller_number`` is NULL, empty or only blanks (space, tab, CR, LF)
 disposition_unknown ``disposition`` is not one of :data:`DISPOSITIONS` (exact bytes, upper case)
@@ -22,6 +29,10 @@ the same answer.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 # The source's columns, in the order the extract query returns them.
 SOURCE_COLUMNS = (
@@ -42,11 +53,63 @@ SOURCE_COLUMNS = (
 DISPOSITIONS = ("ANSWERED", "ABANDONED", "TRANSFERRED", "FAILED", "BUSY", "NO ANSWER")
 _BLANKS = " \t\r\n"
 
+
+
+@dataclass(frozen=True)
+class Fold:
+    """The repeated wall-clock window [start, end) of a fall-back day, and how far clocks went back."""
+
+    start: datetime
+    end: datetime
+    shift_s: int
+
+
+def fall_back_fold(business_date: date, tz: ZoneInfo) -> Fold | None:
+    """The window of ``business_date`` whose wall-clock times happen twice in ``tz``, if any."""
+    step = timedelta(minutes=15)
+    t = datetime.combine(business_date, datetime.min.time())
+    first = last = None
+    shift = 0
+    while t < datetime.combine(business_date + timedelta(days=1), datetime.min.time()):
+        early, late = t.replace(tzinfo=tz, fold=0).utcoffset(), t.replace(tzinfo=tz, fold=1).utcoffset()
+        if early > late:
+            first = first or t
+            last, shift = t + step, int((early - late).total_seconds())
+        t += step
+    return Fold(first, last, shift) if first else None
+
+
+def _valid_time(value) -> bool:
+    """A datetime, or text that is one (zero and impossible dates come through as text)."""
+    if isinstance(value, datetime):
+        return True
+    try:
+        datetime.fromisoformat(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+def _as_time(value) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+# A DATETIME plus nothing is NULL for a zero or impossible date (and for NULL).
+_INVALID_TIME = "{c} IS NOT NULL AND {c} + INTERVAL 0 SECOND IS NULL"
+_END_BEFORE_START = "end_time < start_time"
+# On a fall-back day: start and end in the repeated window, end after start read as first occurrence.
+_FOLD_EXCEPTION = (
+    " AND NOT (start_time >= '{start}' AND start_time < '{end}' AND end_time >= '{start}'"
+    " AND TIMESTAMPDIFF(SECOND, start_time, end_time) + {shift} >= 0)"
+)
+
 # (reason, column it is about, description, MariaDB condition), in evaluation order.
 RULES = (
+    ("end_time_invalid", "end_time", "end_time is a zero or impossible date", _INVALID_TIME.format(c="end_time")),
+    ("updated_at_invalid", "updated_at", "updated_at is a zero or impossible date", _INVALID_TIME.format(c="updated_at")),
     ("duration_missing", "duration", "duration is NULL", "duration IS NULL"),
     ("duration_negative", "duration", "duration is negative", "duration < 0"),
-    ("end_before_start", "end_time", "end_time is before start_time", "end_time < start_time"),
+    ("end_before_start", "end_time", "end_time is before start_time", _END_BEFORE_START),
     ("wait_negative", "wait_seconds", "wait_seconds is negative", "wait_seconds < 0"),
     (
         "caller_missing",
@@ -65,18 +128,43 @@ RULES = (
 REJECT_REASONS = {reason: description for reason, _, description, _ in RULES}
 REASON_COLUMN = {reason: column for reason, column, _, _ in RULES}
 
-# The reason as one SQL expression (NULL when the row is valid).
-REJECT_REASON_SQL = "CASE " + " ".join(f"WHEN {cond} THEN '{reason}'" for reason, _, _, cond in RULES) + " END"
 
 
-def reject_reason(row: tuple) -> str | None:
-    """The first rule ``row`` (a tuple in :data:`SOURCE_COLUMNS` order) breaks, or None if valid."""
-    _, start, end, duration, caller, _, _, disposition, _, _, wait, _ = row
+def reject_reason_sql(fold: Fold | None = None) -> str:
+    """The reason as one SQL expression (NULL when the row is valid), for a day with ``fold``."""
+    def condition(reason: str, cond: str) -> str:
+        if reason == "end_before_start" and fold is not None:
+            fmt = "%Y-%m-%d %H:%M:%S"  # our own datetimes: safe to inline
+            cond += _FOLD_EXCEPTION.format(start=fold.start.strftime(fmt), end=fold.end.strftime(fmt), shift=fold.shift_s)
+        return cond
+
+    return "CASE " + " ".join(f"WHEN {condition(reason, cond)} THEN '{reason}'" for reason, _, _, cond in RULES) + " END"
+
+
+REJECT_REASON_SQL = reject_reason_sql()
+
+
+def _ends_before_start(start: datetime, end: datetime, fold: Fold | None) -> bool:
+    if end >= start:
+        return False
+    if fold is not None and fold.start <= start < fold.end and end >= fold.start:
+        return (end - start).total_seconds() + fold.shift_s < 0
+    return True
+
+
+def reject_reason(row: tuple, fold: Fold | None = None) -> str | None:
+    """The first rule ``row`` (a tuple in :data:`SOURCE_COLUMNS` order) breaks, or None if valid;
+    ``fold`` is the repeated window of the row's day (:func:`fall_back_fold`), if it has one."""
+    _, start, end, duration, caller, _, _, disposition, _, _, wait, updated = row
+    if end is not None and not _valid_time(end):
+        return "end_time_invalid"
+    if not _valid_time(updated):
+        return "updated_at_invalid"
     if duration is None:
         return "duration_missing"
     if duration < 0:
         return "duration_negative"
-    if end is not None and end < start:
+    if end is not None and _ends_before_start(_as_time(start), _as_time(end), fold):
         return "end_before_start"
     if wait is not None and wait < 0:
         return "wait_negative"

@@ -8,30 +8,59 @@ whole DAG with ``dag.test()``.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime, timezone
 
 from callcentre.common import compat
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB, check_databases
 from callcentre.common.slack import send_slack, task_failure_message
-from callcentre.ivr import load, metrics, reconcile, schema
-from callcentre.ivr.business_day import HOURS, DEFAULT_TIMEZONE, business_date_for, parse_timezone, real_hours_in_window
+from callcentre.ivr import load, metrics, reconcile, schema, settle
+from callcentre.ivr.business_day import (
+    HOURS,
+    TIMEZONE_SETTING,
+    DateContractError,
+    first_business_day,
+    ivr_timezone_name,
+    parse_timezone,
+    real_hours_in_window,
+    resolve_business_date,
+)
 from callcentre.ivr.options import RunOptions
 
 log = logging.getLogger(__name__)
 
 
 def timezone_name() -> str:
-    """The IVR's IANA zone from Variable ``ivr_timezone`` (AIRFLOW_VAR_IVR_TIMEZONE), validated."""
-    name = compat.get_variable("ivr_timezone", DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE
+    """The IVR's IANA zone (environment ``IVR_TIMEZONE``, the schedule's zone too), validated."""
     try:
-        parse_timezone(name)
+        return ivr_timezone_name()
     except ValueError as err:
         raise compat.AirflowFailException(str(err)) from err
-    return name.strip()
 
 
 def business_date(context) -> date:
-    return business_date_for(compat.logical_date_of(context), parse_timezone(timezone_name()))
+    """The business day this run loads: the day its logical date names (README, "The date
+    contract"); AirflowFailException, naming the setting or value at fault, when it names none."""
+    try:
+        return resolve_business_date(
+            compat.logical_date_of(context),
+            tz=parse_timezone(timezone_name()),
+            default_tz=parse_timezone(compat.default_timezone_name()),
+            first_day=first_business_day(),
+            now=datetime.now(timezone.utc),
+        )
+    except (DateContractError, ValueError) as err:
+        raise compat.AirflowFailException(str(err)) from err
+
+
+def check_single_zone_source() -> None:
+    """The zone has one source (IVR_TIMEZONE). A Variable ``ivr_timezone`` left from older setups
+    would silently disagree with the schedule: refuse to run until it is removed or equal."""
+    stale = compat.get_variable("ivr_timezone", None)
+    if stale not in (None, "") and stale.strip() != timezone_name():
+        raise compat.AirflowFailException(
+            f"Variable ivr_timezone={stale!r} disagrees with {TIMEZONE_SETTING}={timezone_name()!r}, the one setting "
+            f"the schedule and the tasks read; delete the Variable (or AIRFLOW_VAR_IVR_TIMEZONE) and set {TIMEZONE_SETTING}"
+        )
 
 
 def options(context) -> RunOptions:
@@ -47,21 +76,51 @@ def preflight() -> dict[str, str]:
 def plan(context) -> list[int]:
     """Validate params and time zone, migrate the target schema, and list the hours to load."""
     opts = options(context)
+    check_single_zone_source()
     day = business_date(context)
     if not opts.dry_run:
         schema.migrate()
     tz = parse_timezone(timezone_name())
     length = sum(real_hours_in_window(day, hour, tz) for hour in HOURS)
-    log.info("business date %s (%s, a %g-hour day), hours %s, %s", day, tz.key, length, list(opts.hours), opts)
+    log.info(
+        "business date %s (%s, a %g-hour day; logical date %s), hours %s, %s",
+        day, tz.key, length, compat.logical_date_of(context), list(opts.hours), opts,
+    )
     return list(opts.hours)
+
+
+def day_closed(context):
+    """Sensor body: True once the business day has settled (see callcentre.ivr.settle)."""
+    return settle.day_has_settled(business_date(context), parse_timezone(timezone_name()), datetime.now(timezone.utc))
+
+
+def refresh_previous_day(context) -> dict:
+    """Reload the hours of the day before that still held open calls at its load (see settle)."""
+    opts = options(context)
+    day = business_date(context)
+    if opts.dry_run or not opts.full_day:
+        log.info("dry run or partial run: previous day not refreshed")
+        return {}
+    return settle.refresh_open_calls(
+        day,
+        tz_name=timezone_name(),
+        first_day=first_business_day(),
+        run_id=context["run_id"],
+        try_number=compat.try_number_of(context),
+        dag_id=context["dag"].dag_id,
+    )
 
 
 def load_hour(hour: int, context) -> dict:
     opts = options(context)
     # map_index_template renders from the live context, so label the mapped task there.
     compat.get_current_context()["hour_label"] = f"hour {hour:02d}"
-    result = load.load_hour(
-        business_date(context),
+    return _load(business_date(context), hour, opts, context).as_dict()
+
+
+def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
+    return load.load_hour(
+        day,
         hour,
         tz_name=timezone_name(),
         run_id=context["run_id"],
@@ -71,7 +130,6 @@ def load_hour(hour: int, context) -> dict:
         chunk_size=opts.chunk_size,
         dag_id=context["dag"].dag_id,
     )
-    return result.as_dict()
 
 
 def reconcile_day(hour_results: list[dict], context) -> dict:
@@ -83,8 +141,8 @@ def reconcile_day(hour_results: list[dict], context) -> dict:
         rejected = sum(r["rows_rejected"] for r in hour_results)
         log.info("dry run for %s: read %d, would load %d, would reject %d", day, read, read - rejected, rejected)
         return {"business_date": day.isoformat(), "dry_run": True, "rows_read": read, "rows_rejected": rejected}
-    counts = reconcile.count_day(day)
-    reconcile.check_day(counts, opts.max_reject_ratio)
+    counts = reconcile.count_day_reloading(day, opts.hours, reload_hour=lambda hour: _load(day, hour, opts, context))
+    reconcile.check_day(counts, opts.max_reject_ratio, loaded_hours=opts.hours)
     return counts.as_dict()
 
 
@@ -92,15 +150,7 @@ def compute_metrics(counts: dict, context) -> dict | None:
     if counts.get("dry_run"):
         log.info("dry run: daily_metrics left unchanged")
         return None
-    day_counts = reconcile.DayCounts.from_dict(counts)
-    result = metrics.compute_daily_metrics(
-        day_counts.business_date,
-        day_counts.source_calls,
-        day_counts.rejected_calls,
-        metrics.read_groups(day_counts.business_date),
-    )
-    metrics.write_daily_metrics(result, context["run_id"])
-    log.info("daily_metrics for %s: %s", result.metric_date, result.as_dict())
+    result = metrics.refresh_daily_metrics(reconcile.DayCounts.from_dict(counts).business_date, context["run_id"])
     return result.as_dict()
 
 

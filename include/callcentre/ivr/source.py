@@ -9,7 +9,7 @@ from datetime import date, datetime
 from callcentre.common.compat import get_variable
 from callcentre.common.connections import IVR_MARIADB
 from callcentre.ivr.business_day import day_window, hour_window
-from callcentre.ivr.rules import REJECT_REASON_SQL
+from callcentre.ivr.rules import Fold, reject_reason_sql
 
 # Seconds any single source statement may run before MariaDB aborts it (protects the IVR).
 DEFAULT_STATEMENT_TIMEOUT_S = 900
@@ -20,24 +20,27 @@ def _csv_field(column: str, kind: str) -> str:
 
     ``kind`` is ``key`` for the contract's NOT NULL columns (no NULL test: each costs MariaDB
     time on every row, and a NULL there would shift the line and fail the COPY loudly),
-    ``value`` for other non-text columns and ``text`` for strings.
+    ``value`` for other non-text columns, ``time`` for a DATETIME that may hold a zero date, and
+    ``text`` for strings.
     """
     if kind == "text":
         return f"IF({column} IS NULL, '', CONCAT('\"', REPLACE({column}, '\"', '\"\"'), '\"'))"
     if kind == "value":
         return f"IFNULL({column}, '')"
+    if kind == "time":  # a zero or impossible date becomes NULL (its rule quarantines the row)
+        return f"IFNULL({column} + INTERVAL 0 SECOND, '')"
     return column
 
 
 # MariaDB renders each row as one CSV line ready for PostgreSQL's COPY, with the rule it breaks
-# (rules.REJECT_REASON_SQL) as the last field. Python then only moves bytes: no per-row objects,
+# (rules.reject_reason_sql) as the last field. Python then only moves bytes: no per-row objects,
 # no per-row validation in the interpreter. Times stay the IVR's naive wall-clock values
 # (CONCAT_WS writes a DATETIME as 'YYYY-MM-DD hh:mm:ss'). The line is cast to BINARY so that the
 # driver hands over its UTF-8 bytes as they are (no decode to str and encode back).
 _FIELDS = (
     ("call_id", "key"),
     ("start_time", "key"),
-    ("end_time", "value"),
+    ("end_time", "time"),
     ("duration", "value"),
     ("caller_number", "text"),
     ("dialed_number", "text"),
@@ -46,8 +49,7 @@ _FIELDS = (
     ("queue_name", "text"),
     ("agent_id", "value"),
     ("wait_seconds", "value"),
-    ("updated_at", "key"),
-    (REJECT_REASON_SQL, "value"),
+    ("updated_at", "time"),
 )
 # The hour is read between its smallest and largest call_id as well as by start_time, both from
 # one snapshot (ID_RANGE_SQL first): when call ids grow with time, as an IVR's do, MariaDB then
@@ -55,10 +57,18 @@ _FIELDS = (
 # start_time index (a third less MariaDB CPU per row, measured). When they do not, MariaDB keeps
 # the start_time index: the id bounds never exclude a row of the hour, so the rows are the same.
 ID_RANGE_SQL = "SELECT MIN(call_id), MAX(call_id) FROM calls WHERE start_time >= %s AND start_time < %s"
-EXTRACT_SQL = (
-    "SELECT CAST(CONCAT_WS(',', " + ", ".join(_csv_field(c, k) for c, k in _FIELDS) + ") AS BINARY)"
-    " FROM calls WHERE call_id BETWEEN %s AND %s AND start_time >= %s AND start_time < %s"
-)
+
+
+def extract_sql(fold: Fold | None = None) -> str:
+    """The hour's extract; the rules depend on the day only through its fall-back window."""
+    fields = [*(_csv_field(c, k) for c, k in _FIELDS), _csv_field(reject_reason_sql(fold), "value")]
+    return (
+        "SELECT CAST(CONCAT_WS(',', " + ", ".join(fields) + ") AS BINARY)"
+        " FROM calls WHERE call_id BETWEEN %s AND %s AND start_time >= %s AND start_time < %s"
+    )
+
+
+EXTRACT_SQL = extract_sql()
 
 COUNT_BY_HOUR_SQL = """
 SELECT HOUR(start_time) AS local_hour, COUNT(*) AS calls
@@ -66,6 +76,9 @@ FROM calls
 WHERE start_time >= %s AND start_time < %s
 GROUP BY HOUR(start_time)
 """
+
+
+OPEN_CALLS_SQL = "SELECT COUNT(*) FROM calls WHERE start_time >= %s AND start_time < %s AND end_time IS NULL"
 
 
 def statement_timeout_s() -> int:
@@ -86,7 +99,7 @@ def source_connection(conn_id: str = IVR_MARIADB, timeout_s: int | None = None):
         conn.close()
 
 
-def stream_rows(conn, start: datetime, end: datetime, chunk_size: int) -> Iterator[bytes]:
+def stream_rows(conn, start: datetime, end: datetime, chunk_size: int, fold: Fold | None = None) -> Iterator[bytes]:
     """Yield the rows with ``start <= start_time < end`` as CSV bytes, one chunk of rows at a time.
 
     A server-side (unbuffered) cursor streams the result: the client never holds more than one
@@ -106,7 +119,7 @@ def stream_rows(conn, start: datetime, end: datetime, chunk_size: int) -> Iterat
         cursor.close()
         cursor = conn.cursor(MySQLdb.cursors.SSCursor)
         try:
-            cursor.execute(EXTRACT_SQL, (low, high, start, end))
+            cursor.execute(extract_sql(fold), (low, high, start, end))
             while True:
                 rows = cursor.fetchmany(chunk_size)
                 if not rows:
@@ -118,9 +131,9 @@ def stream_rows(conn, start: datetime, end: datetime, chunk_size: int) -> Iterat
         conn.rollback()
 
 
-def hour_rows(conn, business_date: date, hour: int, chunk_size: int) -> Iterator[bytes]:
+def hour_rows(conn, business_date: date, hour: int, chunk_size: int, fold: Fold | None = None) -> Iterator[bytes]:
     start, end = hour_window(business_date, hour)
-    return stream_rows(conn, start, end, chunk_size)
+    return stream_rows(conn, start, end, chunk_size, fold)
 
 
 def count_by_hour(conn, business_date: date) -> dict[int, int]:
@@ -130,5 +143,15 @@ def count_by_hour(conn, business_date: date) -> dict[int, int]:
     try:
         cursor.execute(COUNT_BY_HOUR_SQL, (start, end))
         return {int(hour): int(calls) for hour, calls in cursor.fetchall()}
+    finally:
+        cursor.close()
+
+
+def count_open_calls(conn, start: datetime, end: datetime) -> int:
+    """Calls that started in [start, end) and have no end_time yet (still in progress)."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(OPEN_CALLS_SQL, (start, end))
+        return int(cursor.fetchone()[0])
     finally:
         cursor.close()

@@ -1,0 +1,109 @@
+"""The date contract through Airflow itself (dag.test: what `airflow dags test D` runs): the day
+an operator names is the day loaded, in zones west and east of UTC and far from it, whatever
+[core] default_timezone is; any day of history; a run that names no loadable day fails at once,
+saying why, instead of going green with nothing loaded."""
+
+from __future__ import annotations
+
+import runpy
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from callcentre.ivr import synthetic
+from tests.integration.ivr_support import ensure_tables, ledger, loaded, make_call, metrics_row, reset_day
+
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "ivr_calls_daily.py"
+
+
+def parse_dag(monkeypatch, zone: str, default_zone: str = "UTC"):
+    """The DAG as a component configured with IVR_TIMEZONE=zone parses it."""
+    monkeypatch.setenv("IVR_TIMEZONE", zone)
+    monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", default_zone)
+    monkeypatch.delenv("AIRFLOW_VAR_IVR_TIMEZONE", raising=False)
+    ensure_tables()
+    dag = runpy.run_path(str(DAG_FILE))["dag"]
+    for task in dag.tasks:
+        task.retry_delay = timedelta(seconds=1)
+        task.retry_exponential_backoff = 0
+    return dag
+
+
+def states(dag_run):
+    return {(ti.task_id, ti.map_index): (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+
+
+def edge_calls(day: date, first_id: int) -> list[tuple]:
+    """A call one second inside each end of the local day, and one second outside each end."""
+    midnight = datetime.combine(day, datetime.min.time())
+    return [
+        make_call(first_id, midnight - timedelta(seconds=1)),
+        make_call(first_id + 1, midnight),
+        make_call(first_id + 2, midnight + timedelta(days=1, seconds=-1)),
+        make_call(first_id + 3, midnight + timedelta(days=1)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("America/Mexico_City", date(2025, 11, 2)),  # west of UTC; the old runbook's example date
+        ("Pacific/Auckland", date(2019, 4, 7)),      # near the date line, years back, a DST day
+        ("Asia/Kolkata", date(2024, 2, 29)),         # half-hour offset
+        ("Europe/Madrid", date(2025, 3, 30)),        # east of UTC, spring forward
+    ],
+)
+def test_dags_test_of_a_bare_date_loads_exactly_that_local_day(monkeypatch, zone, day):
+    """`airflow dags test ivr_calls_daily D` with [core] default_timezone=UTC gives logical date
+    D 00:00 UTC; the run loads local day D of the IVR zone, not the day before or after."""
+    dag = parse_dag(monkeypatch, zone)
+    for d in (day - timedelta(days=1), day, day + timedelta(days=1)):
+        reset_day(d)
+    try:
+        synthetic.write_calls(edge_calls(day, 900_000))
+        dag_run = dag.test(logical_date=datetime.combine(day, datetime.min.time()).replace(tzinfo=ZoneInfo("UTC")))
+        assert dag_run.state == "success"
+        assert [r[0] for r in loaded(day)] == [900_001, 900_002]
+        assert loaded(day - timedelta(days=1)) == [] and loaded(day + timedelta(days=1)) == []
+        assert metrics_row(day)["source_calls"] == 2
+    finally:
+        for d in (day - timedelta(days=1), day, day + timedelta(days=1)):
+            reset_day(d)
+
+
+def _fails_in_plan(dag_run, message: str, capfd):
+    assert dag_run.state == "failed"
+    task_states = states(dag_run)
+    assert task_states[("plan", -1)] == ("failed", 1)  # permanent: no retry spent
+    assert not [k for k, (state, _) in task_states.items() if k[0] == "load_hour" and state == "success"]
+    out, err = capfd.readouterr()  # the task's log, as the operator reads it
+    assert message in out + err
+
+
+def test_a_day_before_the_first_business_day_fails_loudly(monkeypatch, capfd):
+    dag = parse_dag(monkeypatch, "America/Mexico_City")
+    monkeypatch.setenv("IVR_FIRST_BUSINESS_DAY", "2020-01-01")
+    day = date(2019, 12, 31)
+    reset_day(day)
+    synthetic.write_calls([make_call(910_000, datetime(2019, 12, 31, 12))])
+    try:
+        dag_run = dag.test(logical_date=datetime(2019, 12, 31, tzinfo=ZoneInfo("UTC")))
+        _fails_in_plan(dag_run, "before the first business day 2020-01-01 (IVR_FIRST_BUSINESS_DAY)", capfd)
+        assert loaded(day) == [] and ledger(day) == []
+    finally:
+        reset_day(day)
+
+
+def test_a_run_without_a_logical_date_fails_instead_of_loading_today(monkeypatch, capfd):
+    dag = parse_dag(monkeypatch, "America/Mexico_City")
+    _fails_in_plan(dag.test(logical_date=None), "this run has no logical date", capfd)
+
+
+def test_a_stale_ivr_timezone_variable_is_refused(monkeypatch, capfd):
+    """The zone has one source: a Variable left over from the old setup would shift the day."""
+    dag = parse_dag(monkeypatch, "America/Mexico_City")
+    monkeypatch.setenv("AIRFLOW_VAR_IVR_TIMEZONE", "UTC")
+    _fails_in_plan(dag.test(logical_date=datetime(2025, 11, 2, tzinfo=ZoneInfo("UTC"))),
+                   "Variable ivr_timezone='UTC' disagrees with IVR_TIMEZONE='America/Mexico_City'", capfd)

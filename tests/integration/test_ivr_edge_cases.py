@@ -1,0 +1,226 @@
+"""The edge cases that lost or misfiled calls (issue: the day an operator names): time values,
+newest wins under a real concurrent change, ledger rows of attempts that timed out or were
+killed, calls still open at midnight. Real MariaDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from callcentre.common.compat import AirflowFailException
+from callcentre.ivr import reconcile, settle, synthetic
+from callcentre.ivr.business_day import HOURS
+from callcentre.ivr.load import HourLoad, load_hour
+from callcentre.ivr.rules import fall_back_fold, reject_reason
+from tests.integration.ivr_support import ensure_tables, ledger, loaded, make_call, query, rejected, reset_day, source_execute
+
+DAY = date(2026, 8, 17)
+MADRID_FALL_BACK = date(2026, 10, 25)  # 03:00 CEST -> 02:00 CET: 02:00-03:00 happens twice
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tables():
+    ensure_tables()
+
+
+@pytest.fixture
+def day():
+    reset_day(DAY)
+    yield DAY
+    reset_day(DAY)
+
+
+@pytest.fixture
+def fall_back_day():
+    reset_day(MADRID_FALL_BACK)
+    yield MADRID_FALL_BACK
+    reset_day(MADRID_FALL_BACK)
+
+
+def at(day, hour, minute=0, second=0):
+    return datetime.combine(day, datetime.min.time()) + timedelta(hours=hour, minutes=minute, seconds=second)
+
+
+def load_day(day, tz="UTC", run_id="edge"):
+    return [load_hour(day, h, tz_name=tz, run_id=run_id) for h in HOURS]
+
+
+# --- time values ------------------------------------------------------------------------------
+
+def test_a_call_across_the_autumn_change_is_valid_and_stored_as_the_instants_it_spans(fall_back_day):
+    day = fall_back_day
+    crossing = make_call(1, at(day, 2, 50), end_time=at(day, 2, 5), duration=900)  # 02:50 CEST -> 02:05 CET
+    impossible = make_call(2, at(day, 2, 50), end_time=at(day, 1, 30), duration=900)  # ends before the window
+    synthetic.write_calls([crossing, impossible])
+    fold = fall_back_fold(day, ZoneInfo("Europe/Madrid"))
+    assert reject_reason(crossing, fold) is None and reject_reason(impossible, fold) == "end_before_start"
+    load_day(day, tz="Europe/Madrid")
+    (start, end), = query("SELECT start_time, end_time FROM analytics.calls WHERE call_id = 1")
+    assert end - start == timedelta(minutes=15)
+    assert start == datetime(2026, 10, 25, 0, 50, tzinfo=timezone.utc)  # 02:50 CEST, the first 02:50
+    assert [(r[0], r[2]) for r in rejected(day)] == [(2, "end_before_start")]
+
+
+def test_the_same_wall_clock_times_on_an_ordinary_day_still_break_end_before_start(day):
+    synthetic.write_calls([make_call(3, at(day, 2, 50), end_time=at(day, 2, 5), duration=900)])
+    load_day(day, tz="Europe/Madrid")
+    assert [(r[0], r[2]) for r in rejected(day)] == [(3, "end_before_start")]
+
+
+def test_zero_and_impossible_dates_are_quarantined_and_the_hour_goes_on(day):
+    synthetic.write_calls([
+        make_call(10, at(day, 9)),
+        make_call(11, at(day, 9, 5), end_time="0000-00-00 00:00:00"),
+        make_call(12, at(day, 9, 6), end_time=f"{day.year}-{day.month:02d}-00 10:00:00"),
+        make_call(13, at(day, 9, 7), updated_at="0000-00-00 00:00:00"),
+    ])
+    results = load_day(day)
+    assert results[9].rows_read == 4 and results[9].rows_loaded == 1
+    assert [(r[0], r[2]) for r in rejected(day)] == [
+        (11, "end_time_invalid"), (12, "end_time_invalid"), (13, "updated_at_invalid")]
+    assert [r[0] for r in loaded(day)] == [10]
+    reconcile.check_day(reconcile.count_day(day), max_reject_ratio=1)
+
+
+def test_fail_mode_names_the_zero_date_row_and_rule(day):
+    synthetic.write_calls([make_call(14, at(day, 9), end_time="0000-00-00 00:00:00")])
+    with pytest.raises(AirflowFailException, match=r"call_id=14: end_time=None breaks rule 'end_time_invalid'"):
+        load_hour(day, 9, tz_name="UTC", run_id="edge", invalid_rows="fail")
+
+
+# --- newest wins ------------------------------------------------------------------------------
+
+def test_an_older_read_never_replaces_a_newer_version_written_by_a_concurrent_load(day):
+    """Hour 10 reads call X; X then moves to hour 9 in the source; hour 9's load commits X;
+    only then does hour 10 write. Driven phase by phase: a real interleaving, no sleeps."""
+    synthetic.write_calls([make_call(20, at(day, 10, 1)), make_call(21, at(day, 10, 2))])
+    load_day(day)
+    late = HourLoad(day, 10, tz_name="UTC", run_id="late")
+    late.begin()
+    late.stage()  # reads X = 20 in hour 10
+    source_execute("UPDATE calls SET start_time = %s, updated_at = %s WHERE call_id = 20",
+                   (at(day, 9, 59), at(day, 11)))
+    load_hour(day, 9, tz_name="UTC", run_id="early")  # commits the newer X in hour 9
+    late.replace()
+    late.close()
+    assert late.result.rows_superseded == 1 and late.result.rows_loaded == 1
+    rows = {r[0]: r for r in loaded(day)}
+    assert rows[20][1] == 9 and rows[20][-1] == at(day, 11)  # hour 9's newer version survived
+    assert rows[21][1] == 10
+    reconcile.check_day(reconcile.count_day(day), max_reject_ratio=0)  # balances: no retry needed
+
+
+def test_a_reconcile_mismatch_from_a_source_change_reloads_the_hour_instead_of_failing(day):
+    synthetic.write_calls([make_call(30, at(day, 8))])
+    load_day(day)
+    synthetic.write_calls([make_call(31, at(day, 8, 30))])  # arrives after the load
+    reloaded = []
+    counts = reconcile.count_day_reloading(
+        day, HOURS, reload_hour=lambda h: reloaded.append(load_hour(day, h, tz_name="UTC", run_id="re")))
+    assert [r.hour for r in reloaded] == [8]
+    reconcile.check_day(counts, max_reject_ratio=0)
+    # An hour this run did not load is not reloaded behind the operator's back: permanent.
+    synthetic.write_calls([make_call(32, at(day, 15))])
+    counts = reconcile.count_day_reloading(day, [8], reload_hour=lambda h: pytest.fail("not ours"))
+    with pytest.raises(AirflowFailException, match=r"Hours \[15\] were not loaded by this run"):
+        reconcile.check_day(counts, max_reject_ratio=0, loaded_hours=[8])
+    # One that still does not balance after its reload is retried by Airflow (transient).
+    with pytest.raises(reconcile.ReconcileMismatch):
+        reconcile.check_day(counts, max_reject_ratio=0, loaded_hours=[8, 15])
+
+
+# --- ledger -----------------------------------------------------------------------------------
+
+def _busy_hour(day, hour=11, calls=60_000):
+    rows = synthetic.day_calls(day, calls, seed=5, invalid_share=0)
+    synthetic.write_calls([(r[0], at(day, hour, 0, i % 3600), *r[2:]) for i, r in enumerate(rows)])
+
+
+def test_a_timed_out_attempt_closes_its_ledger_row(day):
+    from airflow.sdk.exceptions import AirflowTaskTimeout
+
+    _busy_hour(day)
+    fired = []
+
+    def timeout(signum, frame):  # what Airflow's execution_timeout does: raise in the task
+        if not fired:
+            fired.append(1)
+            raise AirflowTaskTimeout("Timeout, PID: test")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    try:
+        with pytest.raises(AirflowTaskTimeout):
+            load_hour(day, 11, tz_name="UTC", run_id="timeout", chunk_size=1000)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    (outcome, error), = [(r[2], r[6]) for r in ledger(day)]
+    assert outcome == "failed" and "AirflowTaskTimeout" in error
+    assert loaded(day) == []
+
+
+def test_a_killed_worker_leaves_no_running_row_after_the_next_attempt(day):
+    _busy_hour(day)
+    worker = subprocess.Popen(
+        [sys.executable, "-c",
+         f"from datetime import date; from callcentre.ivr.load import load_hour; "
+         f"load_hour(date.fromisoformat('{day}'), 11, tz_name='UTC', run_id='killed', chunk_size=500)"],
+        env=os.environ.copy(), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not [r for r in ledger(day) if r[2] == "running"]:
+            assert worker.poll() is None, "the worker finished before it could be killed"
+            assert time.monotonic() < deadline, "the worker never started its attempt"
+            time.sleep(0.01)
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker dies mid-attempt: no callback, no cleanup
+    finally:
+        worker.wait(30)
+    assert [r[2] for r in ledger(day)] == ["running"]
+    load_hour(day, 11, tz_name="UTC", run_id="next", try_number=2)
+    rows = ledger(day)
+    assert [r[2] for r in rows] == ["failed", "success"]
+    assert rows[0][6].startswith("abandoned")
+    assert len(loaded(day)) + len(rejected(day)) == 60_000  # the hour, exactly once
+
+
+# --- calls still open at midnight ---------------------------------------------------------------
+
+def test_the_run_waits_while_a_call_of_the_day_is_open_then_goes(day, monkeypatch):
+    monkeypatch.setenv("IVR_SETTLE_MINUTES", "10")
+    monkeypatch.setenv("IVR_SETTLE_LIMIT_MINUTES", "120")
+    utc = ZoneInfo("UTC")
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=utc)
+    synthetic.write_calls([make_call(40, at(day, 23, 58), end_time=None, duration=None)])
+    assert not settle.day_has_settled(day, utc, end + timedelta(minutes=5))   # settle time not over
+    assert not settle.day_has_settled(day, utc, end + timedelta(minutes=30))  # the call is still open
+    assert settle.day_has_settled(day, utc, end + timedelta(hours=3))         # past the limit: go anyway
+    source_execute("UPDATE calls SET end_time = %s, duration = 300 WHERE call_id = 40", (at(day + timedelta(days=1), 0, 3),))
+    assert settle.day_has_settled(day, utc, end + timedelta(minutes=30))
+
+
+def test_a_call_open_at_the_load_is_picked_up_by_the_next_days_run(day):
+    next_day = day + timedelta(days=1)
+    reset_day(next_day)
+    try:
+        synthetic.write_calls([make_call(50, at(day, 23, 58), end_time=None, duration=None), make_call(51, at(day, 12))])
+        load_day(day)
+        assert [(r[0], r[2]) for r in rejected(day)] == [(50, "duration_missing")]
+        source_execute("UPDATE calls SET end_time = %s, duration = 300, updated_at = %s WHERE call_id = 50",
+                       (at(next_day, 0, 3), at(next_day, 0, 3)))
+        result = settle.refresh_open_calls(next_day, tz_name="UTC", first_day=date(2015, 1, 1), run_id="next-day")
+        assert result["hours"] == [23]
+        assert rejected(day) == [] and [r[0] for r in loaded(day)] == [50, 51]
+        (source, total), = query("SELECT source_calls, total_calls FROM analytics.daily_metrics WHERE metric_date = %s", (day,))
+        assert (source, total) == (2, 2)
+        # Nothing left to refresh: a second run does nothing.
+        assert settle.refresh_open_calls(next_day, tz_name="UTC", first_day=date(2015, 1, 1), run_id="again")["hours"] == []
+    finally:
+        reset_day(next_day)
