@@ -25,8 +25,8 @@ from callcentre.ivr import synthetic
 from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow, run_states
 from tests.integration.ivr_support import at, ensure_tables, ledger, make_call, metrics_row, query, reset_day
 
-# Days no earlier test used: a backfill of an existing run clears that run. (A trigger of a day
-# before the DAG's start_date creates no task instances: issue 9 point 1, so FAILING_DAY is later.)
+# Days no earlier test used: a backfill of an existing run clears that run, and a trigger needs a
+# logical date that has no run yet.
 DAY = date(2020, 1, 1) + timedelta(days=secrets.randbelow(2000))
 FAILING_DAY = date(2026, 1, 2) + timedelta(days=secrets.randbelow(60))
 TIMEOUT_S = 240
