@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from callcentre.common import compat
@@ -133,16 +134,17 @@ def _hour_of(context) -> int | None:
 def failure_from_context(context) -> TaskFailure:
     ti = context["ti"]
     dag_run = context.get("dag_run")
+    map_index = getattr(ti, "map_index", None)
     try:
         log_url = compat.log_url_of(context)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a message without the link beats no message
         log_url = None
     return TaskFailure(
         dag_id=ti.dag_id,
         run_id=ti.run_id,
         run_attempt=int(getattr(dag_run, "clear_number", 0) or 0),
         task_id=ti.task_id,
-        map_index=int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1),
+        map_index=-1 if map_index is None else int(map_index),
         business_date=_business_date(context) if ti.dag_id == IVR_DAG_ID else None,
         local_hour=_hour_of(context),
         try_number=int(ti.try_number),
@@ -265,6 +267,10 @@ def _wait_for_record(dag_id: str, run_id: str, attempt: int | None, last_ti) -> 
         time.sleep(0.5)
 
 
+class _NotDelivered(Exception):
+    """Slack did not take the message: roll the claim back."""
+
+
 def send_once(dag_id: str, kind: str, key: str, text: str, *, business_date: date | None = None,
               run_id: str | None = None, conn_id: str = ANALYTICS_POSTGRES) -> bool:
     """Post ``text`` unless an alert of this kind and key was already sent; True if posted now.
@@ -273,9 +279,6 @@ def send_once(dag_id: str, kind: str, key: str, text: str, *, business_date: dat
     unique key and then finds it; an undelivered post rolls the claim back.
     """
     from callcentre.common.pg import transaction
-
-    class NotDelivered(Exception):
-        pass
 
     try:
         with transaction(conn_id) as cur:
@@ -289,8 +292,8 @@ def send_once(dag_id: str, kind: str, key: str, text: str, *, business_date: dat
                 log.info("%s alert %s of %s already sent: not sent again", kind, key, dag_id)
                 return False
             if not send_slack(text):
-                raise NotDelivered
-    except NotDelivered:
+                raise _NotDelivered
+    except _NotDelivered:
         log.warning("%s alert %s of %s not delivered: claim rolled back", kind, key, dag_id)
         return False
     log.info("%s alert %s of %s sent", kind, key, dag_id)
@@ -308,7 +311,7 @@ def alert_run_failed(context) -> None:
         run_id = context["run_id"]
         dag_run = context.get("dag_run")
         attempt = int(getattr(dag_run, "clear_number", 0) or 0) if dag_run is not None else None
-        run_url = compat.ui_url(f"dags/{dag_id}/runs/{_quote(run_id)}")
+        run_url = compat.ui_url(f"dags/{dag_id}/runs/{quote(run_id)}")
         reason = context.get("reason")
     except Exception:  # noqa: BLE001
         log.exception("the run's failure callback got an unexpected context; nothing sent")
@@ -331,12 +334,6 @@ def alert_run_failed(context) -> None:
     except Exception:  # noqa: BLE001
         log.exception("could not claim the run's alert; sending it without deduplication")
         send_slack(text)
-
-
-def _quote(run_id: str) -> str:
-    from urllib.parse import quote
-
-    return quote(run_id)
 
 
 # --- The deadline watcher ------------------------------------------------------------------------
