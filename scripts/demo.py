@@ -28,8 +28,10 @@ LOG_DIR = Path(os.environ["AIRFLOW_HOME"]) / "demo-logs"
 
 
 def demo_days() -> list[date]:
+    # Days that ended more than a day ago: yesterday may still be inside its settle window
+    # (IVR_SETTLE_LIMIT_MINUTES after midnight), where a real run waits for open calls.
     today = datetime.now(ZoneInfo(os.environ.get("IVR_TIMEZONE", "UTC"))).date()
-    return [today - timedelta(days=n) for n in range(DEMO_DAYS, 0, -1)]
+    return [today - timedelta(days=n) for n in range(DEMO_DAYS + 1, 1, -1)]
 
 
 def load_source(days: list[date]) -> None:

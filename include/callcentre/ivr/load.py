@@ -254,7 +254,10 @@ class HourLoad:
         """Undo the attempt and record why in the ledger (best effort)."""
         if self.pg is None:
             return
-        self.pg.rollback()
+        try:
+            self.pg.rollback()
+        except Exception:  # noqa: BLE001 - the connection itself may be what failed
+            log.warning("rollback failed after %s", type(err).__name__)
         if self.batch_id is not None:
             ledger.record_failure(self.pg, self.batch_id, self.result, err)
 

@@ -41,7 +41,10 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
 
     @classmethod
     def deserialize(cls, data):
-        return cls(parse_timezone(data["timezone"]))
+        import pendulum
+
+        parse_timezone(data["timezone"])  # a clear error for an unknown zone
+        return cls(pendulum.timezone(data["timezone"]))
 
     def serialize(self):
         return {"timezone": self._ivr_zone().key}

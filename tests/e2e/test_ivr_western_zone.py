@@ -1,0 +1,127 @@
+"""The date contract under a real scheduler, for an IVR west of UTC while Airflow's
+[core] default_timezone stays UTC (a common production setting): `airflow backfill create
+--from-date D1 --to-date D2` loads exactly local days D1..D2, and the REST trigger the web app or
+the UI makes with logical_date D (UTC midnight) loads local day D.
+
+Starts `airflow api-server` and `airflow scheduler` (LocalExecutor), each in its own process
+group, stopped by group at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from callcentre.ivr import synthetic
+from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow, run_states
+from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
+
+ZONE = "America/Mexico_City"
+# Three consecutive days no other test uses (a backfill of an existing run would clear it).
+FIRST = date(2021, 1, 4) + timedelta(days=3 * secrets.randbelow(400))
+DAYS = [FIRST, FIRST + timedelta(days=1), FIRST + timedelta(days=2)]
+TIMEOUT_S = 600  # generous: a busy 2-core machine schedules slowly; a pass takes ~1-2 min
+
+
+@pytest.fixture
+def western_airflow(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_VAR_IVR_TIMEZONE"}
+    # Reserialize even if the DAG was written less than 30 s ago (another test's teardown).
+    env.update(IVR_TIMEZONE=ZONE, AIRFLOW__CORE__DEFAULT_TIMEZONE="UTC", AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL="0",
+               AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
+    run_airflow(env, "dags", "reserialize")
+    with process_group([AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"], env, tmp_path / "api.log"), \
+         process_group([AIRFLOW, "scheduler"], env, tmp_path / "scheduler.log"):
+        run_airflow(env, "dags", "unpause", "ivr_calls_daily")
+        try:
+            yield env
+        finally:
+            run_airflow(env, "dags", "pause", "ivr_calls_daily")
+            _settle_backfills(env)
+    # Leave the metadata DB with the DAG as the other tests' components parse it.
+    run_airflow({**os.environ, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}, "dags", "reserialize")
+
+
+def _client(env):
+    from callcentre.scraping.upload import AirflowRestClient, local_credentials
+
+    return AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
+
+
+def _settle_backfills(env) -> None:
+    """Let the scheduler mark the backfill complete (it checks every 30 s) before it stops:
+    Airflow allows one running backfill per DAG."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        backfills = _client(env).request("GET", "/api/v2/backfills?dag_id=ivr_calls_daily").json().get("backfills", [])
+        if all(b.get("completed_at") for b in backfills):
+            return
+        time.sleep(3)
+
+
+def _wait_for(predicate, what: str, logs: Path):
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    pytest.fail(f"timed out waiting for {what}\n" + (logs / "scheduler.log").read_text(errors="replace")[-4000:])
+
+
+def _loaded_ids(day):
+    return {r[0] for r in query("SELECT call_id FROM analytics.calls WHERE business_date = %s", (day,))}
+
+
+def test_backfill_and_rest_trigger_of_a_western_zone_load_the_named_local_days(western_airflow, tmp_path):
+    ensure_tables()
+    around = [DAYS[0] - timedelta(days=1), *DAYS, DAYS[-1] + timedelta(days=1)]
+    for day in around:
+        reset_day(day)
+    # Per day: a call one second after local midnight and one a second before the next; the
+    # days around get calls that must stay unloaded.
+    calls = []
+    for n, day in enumerate(around):
+        midnight = datetime.combine(day, datetime.min.time())
+        calls += [make_call(950_000 + 10 * n, midnight + timedelta(seconds=1)),
+                  make_call(950_001 + 10 * n, midnight + timedelta(days=1, seconds=-1))]
+    synthetic.write_calls(calls)
+    expected = {day: {950_000 + 10 * n, 950_001 + 10 * n} for n, day in enumerate(around)}
+    try:
+        run_airflow(western_airflow, "backfill", "create", "--dag-id", "ivr_calls_daily",
+                    "--from-date", DAYS[0].isoformat(), "--to-date", DAYS[1].isoformat())
+
+        def backfill_states():  # of any day around ours: a run of D1-1 or D2+1 would be a shifted range
+            ours = {d.isoformat() for d in around}
+            return {d: s for d, s in run_states(western_airflow, "ivr_calls_daily", "backfill").items() if d in ours}
+
+        _wait_for(lambda: len(backfill_states()) == 2 and set(backfill_states().values()) <= {"success", "failed"},
+                  "the backfill's two runs", tmp_path)
+        # Logical dates are local midnights (06:00 UTC): the UTC date is the local day.
+        assert backfill_states() == {DAYS[0].isoformat(): "success", DAYS[1].isoformat(): "success"}
+
+        # The web app / UI trigger: logical_date D at UTC midnight.
+        response = _client(western_airflow).request(
+            "POST", "/api/v2/dags/ivr_calls_daily/dagRuns",
+            {"logical_date": f"{DAYS[2].isoformat()}T00:00:00Z", "dag_run_id": f"rest__{DAYS[2]}"})
+        assert response.status_code in (200, 201), response.text
+
+        def rest_state():
+            runs = _client(western_airflow).request("GET", f"/api/v2/dags/ivr_calls_daily/dagRuns/rest__{DAYS[2]}").json()
+            return runs.get("state")
+
+        _wait_for(lambda: rest_state() in ("success", "failed"), "the REST-triggered run", tmp_path)
+        assert rest_state() == "success"
+
+        for day in DAYS:
+            assert _loaded_ids(day) == expected[day], day
+            assert metrics_row(day)["source_calls"] == 2
+        assert _loaded_ids(around[0]) == set() and _loaded_ids(around[-1]) == set()
+    finally:
+        for day in around:
+            reset_day(day)
