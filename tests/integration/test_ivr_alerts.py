@@ -182,14 +182,6 @@ def test_deadline_hours_zero_disables_the_watcher(monkeypatch, fake_slack):
     assert fake_slack.messages == []
 
 
-def test_the_deadline_is_the_end_of_the_local_day_plus_the_hours():
-    mexico = alerts.ZoneInfo("America/Mexico_City")  # UTC-6 in November
-    due = alerts.deadline_of(date(2026, 11, 20), mexico, 6)
-    assert due.isoformat() == "2026-11-21T12:00:00+00:00"
-    assert date(2026, 11, 20) in alerts.days_due(due, mexico, 6)
-    assert date(2026, 11, 20) not in alerts.days_due(due - timedelta(seconds=1), mexico, 6)
-
-
 def _dag_versions(dag_id: str) -> tuple[int, str | None]:
     from sqlalchemy import text
 
