@@ -22,7 +22,15 @@ from pathlib import Path
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow, run_states
+from tests.e2e.airflow_processes import (
+    AIRFLOW,
+    free_port,
+    process_group,
+    rest_client,
+    run_airflow,
+    run_states,
+    settle_backfills,
+)
 from tests.integration.ivr_support import at, ensure_tables, ledger, make_call, metrics_row, query, reset_day
 
 # Days no earlier test used: a backfill of an existing run clears that run, and a trigger needs a
@@ -57,26 +65,8 @@ def _wait_for(predicate, what: str, logs: Path):
     pytest.fail(f"timed out waiting for {what}\n{tail}")
 
 
-def _rest(env):
-    from callcentre.scraping.upload import AirflowRestClient, local_credentials
-
-    return AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
-
-
-def _settle_backfills(env) -> None:
-    """Let the scheduler mark our backfill complete (it checks every 30 s) before it is stopped:
-    Airflow allows one running backfill per DAG, and the next test run would be refused."""
-    client = _rest(env)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        backfills = client.request("GET", "/api/v2/backfills?dag_id=ivr_calls_daily").json().get("backfills", [])
-        if all(b.get("completed_at") for b in backfills):
-            return
-        time.sleep(3)
-
-
 def _run_state(env, dag_id: str, run_id: str) -> str | None:
-    return _rest(env).request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json().get("state")
+    return rest_client(env).request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json().get("state")
 
 
 def test_backfill_loads_the_day_without_a_deadline_alert_and_a_failed_run_alerts_once(airflow_env, fake_slack, tmp_path):
@@ -127,13 +117,13 @@ def test_backfill_loads_the_day_without_a_deadline_alert_and_a_failed_run_alerts
         _wait_for(lambda: _run_state(airflow_env, "ivr_deadline_watch", watch_run) in ("success", "failed"),
                   "the deadline watcher's run", tmp_path)
         assert _run_state(airflow_env, "ivr_deadline_watch", watch_run) == "success"
-        xcom = _rest(airflow_env).request(
+        xcom = rest_client(airflow_env).request(
             "GET", f"/api/v2/dags/ivr_deadline_watch/dagRuns/{watch_run}/taskInstances/check_deadlines/xcomEntries/return_value"
         ).json()["value"]
         summary = json.loads(xcom) if isinstance(xcom, str) else xcom
         assert len(summary["days_due"]) == 3 and str(DAY) not in summary["days_due"], summary
         assert not any(f"IVR business day {DAY} " in m["text"] for m in fake_slack.messages)
     finally:
-        _settle_backfills(airflow_env)
+        settle_backfills(airflow_env)
         for day in (DAY, FAILING_DAY, DAY - timedelta(days=1)):
             reset_day(day)
