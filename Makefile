@@ -61,9 +61,9 @@ airflow: airflow-init
 trigger-upload: airflow-init
 	$(ENV) $(PY) scripts/trigger_upload.py $(FILE) --uploader $(UPLOADER)
 
-# What check_scraping_jobs used to print: counts per status, overdue jobs, recent failures.
+# What check_scraping_jobs used to print; options in ARGS, e.g. ARGS="--retry-failed --dry-run".
 scraping-report: airflow-init
-	$(ENV) $(PY) scripts/scraping_report.py
+	$(ENV) $(PY) scripts/scraping_report.py $(ARGS)
 
 clean: services-stop
 	rm -rf .local

@@ -6,12 +6,14 @@
 2. a file that is not a workbook -> job `failed` at once, one Slack message to the local stand-in;
 3. the reconcile DAG runs once, then the report (what `check_scraping_jobs` used to print).
 
-DAG runs go through ``dag.test()`` (in-process, real metadata DB): no scheduler needed. Exit status
-is non-zero when any step does not end as expected.
+DAG runs go through ``dag.test()`` (in-process, real metadata DB): no scheduler needed. Airflow's
+own log lines go to ``$AIRFLOW_HOME/demo-logs/scraping-demo.log`` (as the IVR part's do), so the
+console holds only the demo's lines. Exit status is non-zero when any step does not end as expected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -22,6 +24,39 @@ from pathlib import Path
 os.environ.setdefault("SCRAPING_POKE_SECONDS", "1")  # demo pace; production polls every 30 s
 os.environ.setdefault("SCRAPING_RETRY_DELAY_SECONDS", "2")
 ROOT = Path(__file__).resolve().parents[1]
+LOG = Path(os.environ.get("AIRFLOW_HOME", ROOT / ".local")) / "demo-logs" / "scraping-demo.log"
+_console = sys.stdout
+
+
+def say(line: str, error: bool = False) -> None:
+    """A line of the demo itself: always on the console, whatever Airflow does with fds 1 and 2."""
+    print(line, file=_console, flush=True)
+
+
+@contextlib.contextmanager
+def output_to_log(path: Path):
+    """Send everything written to fds 1 and 2 (Airflow's structlog, task logs, warnings) to ``path``;
+    the demo's own lines go to a copy of the console kept aside."""
+    global _console
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    _console = os.fdopen(os.dup(saved_out), "w", buffering=1)
+    with path.open("a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved_out, 1)
+            os.dup2(saved_err, 2)
+            os.close(saved_out)
+            os.close(saved_err)
+            _console.close()
+            _console = sys.stdout
 
 
 def ensure_reference_api() -> str:
@@ -67,11 +102,11 @@ def main() -> int:
     from callcentre.scraping.upload import store_upload
 
     problems = []
-    print(f"[scraping demo] {ensure_reference_api()}")
+    say(f"[scraping demo] {ensure_reference_api()}  (Airflow's log: {LOG})")
     bag = DagBag(str(ROOT / "dags"))
     upload_dag, reconcile_dag = bag.get_dag("scraping_upload"), bag.get_dag("scraping_jobs_reconcile")
     if upload_dag is None or reconcile_dag is None:
-        print(f"[scraping demo] DAGs did not parse: {bag.import_errors}", file=sys.stderr)
+        say(f"[scraping demo] DAGs did not parse: {bag.import_errors}", error=True)
         return 1
     uploads = get_variable("scraping_uploads_dir")
     repo = JobRepository()
@@ -84,7 +119,7 @@ def main() -> int:
         stored = store_upload(good, uploads)
         run = upload_dag.test(run_conf={"file": stored.relative_path, "uploader": "demo", "batch_size": 250})
         job = repo.by_run("scraping_upload", run.run_id)
-        print(
+        say(
             f"[scraping demo] upload of {good.name}: run {run.state}, job #{job['id']} {job['status']}, "
             f"{job['processed_numbers']}/{job['total_numbers']} numbers looked up, {job['rejected_rows']} rows "
             f"rejected -> {job['results_file']}"
@@ -98,28 +133,27 @@ def main() -> int:
             run_conf={"file": store_upload(bad, uploads).relative_path, "uploader": "demo", "batch_size": None}
         )
         job = repo.by_run("scraping_upload", run.run_id)
-        print(f"[scraping demo] upload of {bad.name}: run {run.state}, job #{job['id']} {job['status']}: {job['last_error']}")
+        say(f"[scraping demo] upload of {bad.name}: run {run.state}, job #{job['id']} {job['status']}: {job['last_error']}")
         if job["status"] != "failed" or job["retry_count"] != 0:
             problems.append(f"bad upload ended {job['status']} after {job['retry_count']} retries")
 
     slack_after = len(slack_record.read_text().splitlines()) if slack_record.exists() else 0
-    print(f"[scraping demo] Slack stand-in received {slack_after - slack_before} alert(s)")
+    say(f"[scraping demo] Slack stand-in received {slack_after - slack_before} alert(s)")
     if slack_record.exists() and slack_after - slack_before < 1:
         problems.append("no Slack alert for the failed job")
 
     run = reconcile_dag.test()
-    print(f"[scraping demo] reconcile run {run.state}")
+    say(f"[scraping demo] reconcile run {run.state}")
     if run.state != "success":
         problems.append("reconcile run failed")
-    print(format_report(build_report(repo)))
+    say(format_report(build_report(repo)))
     for problem in problems:
-        print(f"[scraping demo] PROBLEM: {problem}", file=sys.stderr)
-    print("[scraping demo] OK" if not problems else "[scraping demo] FAILED")
+        say(f"[scraping demo] PROBLEM: {problem}", error=True)
+    say("[scraping demo] OK" if not problems else "[scraping demo] FAILED")
     return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    import logging
-
-    logging.disable(logging.INFO)  # keep the demo output to the summary lines
-    sys.exit(main())
+    with output_to_log(LOG):
+        code = main()
+    sys.exit(code)

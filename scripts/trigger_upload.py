@@ -4,8 +4,8 @@
     python scripts/trigger_upload.py FILE.xlsx --uploader ana [--timeout-minutes 45] [--batch-size 250]
 
 The Airflow API comes from --api-url (default $AIRFLOW__API__BASE_URL) and the user from
-$AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD (default: the SimpleAuthManager password generated
-under $AIRFLOW_HOME, for local use). The uploads folder is Airflow Variable scraping_uploads_dir.
+connection airflow_api, else $AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD (default: the
+SimpleAuthManager password generated under $AIRFLOW_HOME, for local use). The uploads folder is Airflow Variable scraping_uploads_dir.
 Triggering the same file again reports the existing run instead of creating a second job.
 Exit status: 0 triggered or already triggered, 1 refused, 2 bad arguments.
 """
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from callcentre.common.compat import get_variable
-    from callcentre.scraping.upload import AirflowRestClient, TriggerError, local_credentials, store_upload
+    from callcentre.scraping.upload import TriggerError, airflow_client, store_upload
 
     if not os.path.isfile(args.file):
         print(f"error: {args.file} is not a file", file=sys.stderr)
@@ -44,12 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None
     }
     try:
-        if os.environ.get("AIRFLOW_API_USERNAME"):
-            user, password = os.environ["AIRFLOW_API_USERNAME"], os.environ.get("AIRFLOW_API_PASSWORD", "")
-        else:
-            user, password = local_credentials(os.environ.get("AIRFLOW_HOME", "."))
+        client = airflow_client(args.api_url)
         upload = store_upload(args.file, uploads_dir)
-        result = AirflowRestClient(args.api_url, user, password).trigger_upload(upload, args.uploader, overrides)
+        result = client.trigger_upload(upload, args.uploader, overrides)
     except TriggerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

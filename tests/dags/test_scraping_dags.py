@@ -37,11 +37,25 @@ def test_batch_task_frees_its_worker_between_polls(scraping_dags):
     assert sensor.timeout >= timedelta(hours=24).total_seconds()
 
 
-def test_reconcile_dag_runs_every_15_minutes(scraping_dags):
+def test_reconcile_dag_runs_every_15_minutes_and_then_retries(scraping_dags):
     dag = scraping_dags["reconcile"]
-    assert dag.timetable.expression == "*/15 * * * *"
+    assert dag.timetable.delta == timedelta(minutes=15)
     assert dag.max_active_runs == 1 and not dag.catchup
     assert dag.is_paused_upon_creation is False  # replaces a cron job: runs once deployed
+    assert dag.task_dict["retry_failed_jobs"].upstream_task_ids == {"reconcile_jobs"}
+    assert dag.dagrun_timeout < timedelta(minutes=15)  # never overlaps the next check
+
+
+def test_check_interval_setting(monkeypatch):
+    import pytest
+
+    from callcentre.scraping import config
+
+    monkeypatch.setenv("SCRAPING_CHECK_INTERVAL", "5")
+    assert config.check_interval() == timedelta(minutes=5)
+    monkeypatch.setenv("SCRAPING_CHECK_INTERVAL", "0")
+    with pytest.raises(ValueError, match="SCRAPING_CHECK_INTERVAL=0 must be 1..1440 minutes"):
+        config.check_interval()
 
 
 def _top_level_imports(path: Path) -> set[str]:

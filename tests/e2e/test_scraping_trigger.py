@@ -180,7 +180,8 @@ def test_failed_job_rerun_by_clearing_the_run(api_server, scheduler, scraping_ap
         assert _wait_for_run(client, run_id, {"success", "failed"})["state"] == "success"
         job = job_repo.by_run("scraping_upload", run_id)
         assert job["status"] == "completed" and job["processed_numbers"] == 5
-        assert job["retry_count"] == 1 and job["run_clear_number"] == 1
+        # A clear made in Airflow's UI reopens the job; past its budget (max_retries=0) it is not counted.
+        assert job["retry_count"] == 0 and job["run_clear_number"] == 1
         assert len(_alerts_for(fake_slack, job["id"])) == 1  # the re-run that succeeded sent nothing
         # Each failed batch was submitted again under a new reference (-c1), each reference once.
         created = scraping_api.lookups_created_per_reference()
@@ -231,6 +232,83 @@ def test_killed_worker_is_retried_without_resubmitting(
     finally:
         client.request("PATCH", "/api/v2/dags/scraping_upload", {"is_paused": True})
         _forget_run(client, job_repo, run_id)
+
+
+def test_automatic_retry_until_max_retries(api_server, scheduler, scraping_api, fake_slack, job_repo, tmp_path):
+    """The reconcile DAG (triggered here rather than waiting 15 minutes) re-runs retryable failures:
+    job A (max_retries=1) fails twice and is alerted once, out of retries; job B (max_retries=2)
+    fails twice, is not alerted, and completes on its second automatic retry once the API is back."""
+    from callcentre.scraping.upload import AirflowRestClient, local_credentials
+
+    client = AirflowRestClient(api_server, *local_credentials(os.environ["AIRFLOW_HOME"]))
+    scraping_api.set_knobs(fail_lookups=True)
+    for dag_id in ("scraping_upload", "scraping_jobs_reconcile"):
+        assert client.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}).status_code == 200
+    runs = {}
+    try:
+        for name, max_retries in (("a", 1), ("b", 2)):
+            path = make_workbook(tmp_path / f"auto_{name}.xlsx", [[n] for n in random_numbers(3)], header=["phone"])
+            runs[name] = _trigger(api_server, path, "--max-retries", str(max_retries))
+        jobs = {name: _wait_for_job(job_repo, run_id, "failed", retry_count=0) for name, run_id in runs.items()}
+        assert {j["failure_kind"] for j in jobs.values()} == {"retryable"}
+        assert fake_slack.messages == []  # retries left: no alert yet
+
+        _run_reconcile(client)
+        a = _wait_for_job(job_repo, runs["a"], "failed", retry_count=1)
+        b = _wait_for_job(job_repo, runs["b"], "failed", retry_count=1)
+        _wait_for_run(client, runs["a"], {"failed"})
+        [alert] = _alerts_for(fake_slack, a["id"])
+        assert "out of retries (1/1)" in alert and not _alerts_for(fake_slack, b["id"])
+
+        scraping_api.set_knobs(fail_lookups=False)
+        _run_reconcile(client)
+        b = _wait_for_job(job_repo, runs["b"], "completed", retry_count=2)
+        assert b["processed_numbers"] == 3 and b["last_error"] is None
+        a = job_repo.get(a["id"])
+        assert (a["status"], a["retry_count"]) == ("failed", 1)  # out of retries: left alone
+        assert len(_alerts_for(fake_slack, a["id"])) == 1 and not _alerts_for(fake_slack, b["id"])
+        # Airflow is the record: the same run, tried again (earlier tries and their logs kept).
+        ti = client.request("GET", f"/api/v2/dags/scraping_upload/dagRuns/{runs['b']}/taskInstances/lookup_batch/0").json()
+        assert ti["state"] == "success" and ti["try_number"] >= 3
+    finally:
+        for dag_id in ("scraping_upload", "scraping_jobs_reconcile"):
+            client.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
+        for run_id in runs.values():
+            _forget_run(client, job_repo, run_id)
+
+
+def _trigger(api_server, path, *options) -> str:
+    from callcentre.scraping.upload import file_sha256, run_id_for
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "trigger_upload.py"), str(path), "--uploader", "ana",
+         "--api-url", api_server, *options], capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return run_id_for(file_sha256(path))
+
+
+def _run_reconcile(client) -> None:
+    resp = client.request("POST", "/api/v2/dags/scraping_jobs_reconcile/dagRuns", {"logical_date": None})
+    assert resp.status_code == 200, resp.text
+    run_id = resp.json()["dag_run_id"]
+    deadline = time.monotonic() + 120
+    while (state := client.request("GET", f"/api/v2/dags/scraping_jobs_reconcile/dagRuns/{run_id}").json()["state"]) \
+            not in ("success", "failed"):
+        assert time.monotonic() < deadline, f"reconcile run still {state}"
+        time.sleep(1)
+    assert state == "success"
+
+
+def _wait_for_job(job_repo, run_id: str, status: str, retry_count: int, timeout_s: float = 150) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = job_repo.by_run("scraping_upload", run_id)
+        if job and job["status"] == status and job["retry_count"] == retry_count:
+            return job
+        if time.monotonic() > deadline:
+            pytest.fail(f"job of {run_id} is {job and (job['status'], job['retry_count'])}, not {status}/{retry_count}")
+        time.sleep(1)
 
 
 def _descends_from(pid: int, ancestor: int) -> bool:

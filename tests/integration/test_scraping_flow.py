@@ -46,6 +46,9 @@ def test_upload_to_results_workbook(run_upload, scraping_api, tmp_path, fake_sla
     rejected, rejected_kinds = _sheet_rows(job["results_file"], "rejected")
     assert [r[:2] for r in rejected[1:]] == [[14, "@SUM(A1)"], [15, "-llamar luego"]]
     assert "f" not in kinds | rejected_kinds  # nothing written as a formula
+    source, _ = _sheet_rows(job["results_file"], "source")
+    assert source[1] == ["read from", "sheet 'Sheet', column B ('Teléfono', header in row 1)"]
+    assert job["source_sheet"] == source[1][1]
     assert fake_slack.messages == []
 
 
@@ -60,8 +63,9 @@ def test_api_500_then_success_submits_each_batch_once(run_upload, scraping_api, 
 
     assert dag_run.state == "success"
     assert job["status"] == "completed" and job["processed_numbers"] == 6
-    assert job["retry_count"] == 2  # one Airflow retry per batch
-    assert "HTTP 500" in job["last_error"]
+    assert job["task_retries"] == 2  # one Airflow retry per batch ...
+    assert job["retry_count"] == 0  # ... and no job-level retry
+    assert job["last_error"] is None  # a completed job does not keep the transient error
     posts = scraping_api.requests_for("POST")
     assert len(posts) == 2 and {p["status"] for p in posts} == {202}
     assert sorted(scraping_api.lookups_created_per_reference().values()) == [1, 1]
@@ -75,7 +79,7 @@ def test_api_500_on_submit_is_retried(run_upload, scraping_api, tmp_path):
     dag_run, job = run_upload(path)
 
     assert dag_run.state == "success" and job["status"] == "completed"
-    assert job["retry_count"] == 2
+    assert (job["task_retries"], job["retry_count"]) == (2, 0)
     posts = scraping_api.requests_for("POST")
     assert [p["status"] for p in posts] == [500, 500, 202]
     assert list(scraping_api.lookups_created_per_reference().values()) == [1]
@@ -88,7 +92,7 @@ def test_429_retry_after_is_honoured(run_upload, scraping_api, tmp_path):
     dag_run, job = run_upload(path)
 
     assert dag_run.state == "success" and job["status"] == "completed"
-    assert job["retry_count"] == 0  # absorbed by the hook, not an Airflow retry
+    assert job["task_retries"] == 0  # absorbed by the hook, not an Airflow retry
     first, second = scraping_api.requests_for("POST")[:2]
     assert first["status"] == 429 and second["status"] == 202
     assert second["t"] - first["t"] >= 2.0  # measured on the server side
@@ -101,7 +105,7 @@ def test_api_4xx_fails_at_once_without_retries_and_alerts_once(run_upload, scrap
     dag_run, job = run_upload(path, batch_size=1)
 
     assert dag_run.state == "failed"
-    assert job["status"] == "failed" and job["retry_count"] == 0
+    assert job["status"] == "failed" and job["retry_count"] == 0 and job["failure_kind"] == "permanent"
     assert "HTTP 401" in job["last_error"]
     assert [p["status"] for p in scraping_api.requests_for("POST")] == [401, 401]  # each batch tried once
     batches = [ti for ti in dag_run.get_task_instances() if ti.task_id == "lookup_batch"]
@@ -110,16 +114,47 @@ def test_api_4xx_fails_at_once_without_retries_and_alerts_once(run_upload, scrap
 
 
 def test_transient_errors_stop_after_max_retries(run_upload, scraping_api, tmp_path, fake_slack):
+    """The API stays down: the run gives up after max_retries task retries; the job is failed but
+    retryable with its job-level retries unused, so no alert yet (the automatic retry takes it)."""
     path = make_workbook(tmp_path / "dead.xlsx", [[n] for n in random_numbers(2)], header=["numero"])
     scraping_api.set_knobs(fail_next=100)
 
     dag_run, job = run_upload(path, max_retries=1)
 
     assert dag_run.state == "failed"
-    assert job["status"] == "failed" and job["retry_count"] == 1 and job["max_retries"] == 1
+    assert job["status"] == "failed" and job["failure_kind"] == "retryable"
+    assert (job["retry_count"], job["max_retries"], job["task_retries"]) == (0, 1, 1)
     assert "gave up after 1 retries" in job["last_error"]
     assert len(scraping_api.requests_for("POST")) == 2
-    assert len(fake_slack.messages) == 1
+    assert fake_slack.messages == []
+    assert job["alerted_at"] is None
+
+
+def test_short_answer_fails_the_batch_and_is_alerted_when_final(run_upload, scraping_api, tmp_path, fake_slack):
+    numbers = random_numbers(4)
+    path = make_workbook(tmp_path / "corto.xlsx", [[n] for n in numbers], header=["phone"])
+    scraping_api.set_knobs(drop_answers=1)
+
+    dag_run, job = run_upload(path, batch_size=4, max_retries=0)
+
+    assert dag_run.state == "failed"
+    assert job["status"] == "failed" and job["failure_kind"] == "retryable"
+    assert "the API answered 3 of 4 numbers of batch 0" in job["last_error"]
+    assert job["processed_numbers"] == 0 and job["results_file"] is None
+    assert len(fake_slack.messages) == 1 and "out of retries (0/0)" in fake_slack.messages[0]["text"]
+
+
+def test_processed_numbers_move_with_each_finished_batch(run_upload, scraping_api, tmp_path, job_repo):
+    """One batch answered, the other never: the job shows the answered batch while it waits."""
+    path = make_workbook(tmp_path / "medio.xlsx", [[n] for n in random_numbers(5)], header=["phone"])
+    scraping_api.set_knobs(never_finish=True)
+
+    dag_run, job = run_upload(path, batch_size=3, timeout_minutes=0.05, max_retries=0)
+    assert job["status"] == "timeout" and job["processed_numbers"] == 0
+    job_repo.record_results(job["id"], 0, "done", [{"number": n} for n in job_repo.batch(job["id"], 0)["numbers"]])
+    assert job_repo.get(job["id"])["processed_numbers"] == 3
+    job_repo.record_results(job["id"], 1, "done", [{"number": n} for n in job_repo.batch(job["id"], 1)["numbers"]])
+    assert job_repo.get(job["id"])["processed_numbers"] == 5
 
 
 def test_batch_that_never_finishes_ends_as_timeout(run_upload, scraping_api, tmp_path, fake_slack):
@@ -128,10 +163,10 @@ def test_batch_that_never_finishes_ends_as_timeout(run_upload, scraping_api, tmp
     scraping_api.set_knobs(never_finish=True)
 
     started = time.monotonic()
-    dag_run, job = run_upload(path, timeout_minutes=0.05, uploader="luis")  # 3 seconds
+    dag_run, job = run_upload(path, timeout_minutes=0.05, uploader="luis", max_retries=0)  # 3 seconds
 
     assert dag_run.state == "failed"
-    assert job["status"] == "timeout"
+    assert job["status"] == "timeout" and job["failure_kind"] == "retryable"
     assert "passed its timeout" in job["last_error"]
     assert job["results_file"] is None
     assert time.monotonic() - started >= 3
@@ -203,7 +238,7 @@ def test_bad_workbook_fails_job_without_retries(case, run_upload, scraping_api, 
     assert dag_run.state == "failed"
     assert job["status"] == "failed", job
     assert job["last_error"].startswith(f"{name}: ") and reason in job["last_error"]
-    assert job["retry_count"] == 0
+    assert job["retry_count"] == 0 and job["failure_kind"] == "permanent"  # never retried automatically
     read = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "read_numbers")
     assert read.try_number == 1
     assert scraping_api.requests_for("POST") == []
@@ -211,3 +246,31 @@ def test_bad_workbook_fails_job_without_retries(case, run_upload, scraping_api, 
     if case == "no_valid_number":
         rejected = load_workbook(job["results_file"])["rejected"]  # the uploader can see why
         assert [[c.value for c in r][:2] for r in rejected.iter_rows(min_row=2)] == [[2, "abc"], [3, salt]]
+
+
+@pytest.mark.parametrize(
+    "case, conf, expected",
+    [
+        ("missing file", {"file": "nunca-subido.xlsx", "uploader": "ana"}, "'nunca-subido.xlsx' not found"),
+        ("escaping path", {"file": "../../etc/x.xlsx", "uploader": "ana"}, "is outside the uploads folder"),
+        ("bad number", {"file": "x.xlsx", "uploader": "ana", "batch_size": 0}, "conf.batch_size=0 is outside"),
+        ("unset setting", {"file": "x.xlsx", "uploader": "ana"}, "scraping_uploads_dir is not set"),
+    ],
+)
+def test_failure_before_the_upload_is_read_gets_a_job_row_and_one_alert(
+    case, conf, expected, scraping_dags, scraping_dirs, job_repo, fake_slack, monkeypatch
+):
+    if case == "unset setting":
+        monkeypatch.delenv("AIRFLOW_VAR_SCRAPING_UPLOADS_DIR")
+    run_conf = {"timeout_minutes": None, "max_retries": None, "batch_size": None, **conf}
+
+    dag_run = scraping_dags["upload"].test(run_conf=run_conf)
+
+    assert dag_run.state == "failed"
+    job = job_repo.by_run("scraping_upload", dag_run.run_id)
+    assert job is not None, "no job row: the web app would show nothing"
+    assert job["status"] == "failed" and job["failure_kind"] == "permanent" and expected in job["last_error"]
+    assert job["file_name"] == ("nunca-subido.xlsx" if case == "missing file" else "x.xlsx")
+    assert len(fake_slack.messages) == 1 and expected in fake_slack.messages[0]["text"]
+    # The row is an ordinary one afterwards: the same run failing again changes nothing, alerts nothing.
+    assert job_repo.mark_ended("scraping_upload", dag_run.run_id, "failed", "again") is None

@@ -46,9 +46,11 @@ def test_status_follows_the_run(job_repo):
     dag_id, run_id = job["dag_id"], job["airflow_run_id"]
     started = job_repo.mark_processing(dag_id, run_id)
     assert started["status"] == "processing" and started["started_at"] is not None
-    assert job_repo.mark_retrying(dag_id, run_id, "HTTP 500")["retry_count"] == 1
+    # Airflow's task retries inside the run are task_retries; retry_count is for job-level retries.
+    assert job_repo.mark_retrying(dag_id, run_id, "HTTP 500")["task_retries"] == 1
     assert job_repo.mark_processing(dag_id, run_id)["started_at"] == started["started_at"]
-    assert job_repo.mark_retrying(dag_id, run_id, "HTTP 503")["retry_count"] == 2
+    retried = job_repo.mark_retrying(dag_id, run_id, "HTTP 503")
+    assert (retried["task_retries"], retried["retry_count"]) == (2, 0)
     ended = job_repo.mark_ended(dag_id, run_id, "failed", "gave up")
     assert ended["status"] == "failed" and ended["last_error"] == "gave up"
     # Only the first terminal transition returns the row (one Slack alert); later callbacks are no-ops.
@@ -71,6 +73,36 @@ def test_cleared_run_reopens_a_finished_job(job_repo):
     assert job_repo.mark_ended(dag_id, run_id, "failed", "again") is not None  # and can alert again
 
 
+def test_job_level_retries_never_exceed_max_retries(job_repo):
+    """A clear made in Airflow's UI counts as a retry, but not past the budget (nor a reopened completion)."""
+    job, _ = _register(job_repo, max_retries=1)
+    dag_id, run_id = job["dag_id"], job["airflow_run_id"]
+    for clear_number in (1, 2, 3):
+        job_repo.mark_ended(dag_id, run_id, "failed", "HTTP 503")
+        assert job_repo.mark_processing(dag_id, run_id, clear_number=clear_number)["retry_count"] == 1
+    assert job_repo.reopen_for_retry(job["id"], "ana") is None  # a failed job with its budget spent
+
+
+def test_completion_never_overwrites_an_ended_job(job_repo):
+    job, _ = _register(job_repo)
+    dag_id, run_id = job["dag_id"], job["airflow_run_id"]
+    job_repo.mark_processing(dag_id, run_id)
+    job_repo.mark_retrying(dag_id, run_id, "HTTP 503 (transient)")
+    assert job_repo.mark_ended(dag_id, run_id, "timeout", "too slow") is not None
+    assert job_repo.mark_completed(job["id"], 5, "/r/x.xlsx") is None
+    assert job_repo.get(job["id"])["status"] == "timeout"
+
+
+def test_completion_clears_the_transient_error(job_repo):
+    job, _ = _register(job_repo)
+    dag_id, run_id = job["dag_id"], job["airflow_run_id"]
+    job_repo.mark_processing(dag_id, run_id)
+    job_repo.mark_retrying(dag_id, run_id, "HTTP 503 (transient)")
+    job_repo.mark_processing(dag_id, run_id)
+    done = job_repo.mark_completed(job["id"], 5, "/r/x.xlsx")
+    assert done["status"] == "completed" and done["last_error"] is None
+
+
 def test_report_lists_overdue_and_failures(job_repo):
     from callcentre.scraping.report import build_report, format_report
 
@@ -88,3 +120,61 @@ def test_report_lists_overdue_and_failures(job_repo):
     assert report["counts"]["failed"] >= 1 and report["total"] == sum(report["counts"].values())
     text = format_report(report)
     assert "lento.xlsx" in text and "malo.xlsx" in text and "3001234567" not in text
+    assert report["actions"] == {}  # read-only unless an action is asked for
+
+
+def test_report_lists_every_failure_and_filters(job_repo):
+    """No silent cap (it used to stop at 20); filters by uploader, status and created date."""
+    from datetime import date
+
+    from callcentre.scraping.jobs import JobFilter
+    from callcentre.scraping.report import build_report, format_report
+
+    uploader = f"u{uuid.uuid4().hex[:6]}"
+    made = []
+    for i in range(25):
+        job, _ = _register(job_repo, uploader=uploader, file_name=f"f{i}.xlsx")
+        job_repo.mark_ended(job["dag_id"], job["airflow_run_id"], "timeout" if i % 5 == 0 else "failed",
+                            f"HTTP 503 for 55 92 19 32 {i:02d}")
+        made.append(job["id"])
+    other, _ = _register(job_repo, uploader="otra")
+    job_repo.mark_ended(other["dag_id"], other["airflow_run_id"], "failed", "x")
+
+    mine = JobFilter(uploader=uploader)
+    report = build_report(job_repo, filters=mine)
+    assert sorted(j["id"] for j in report["recent_failures"]) == sorted(made)
+    assert report["counts"]["failed"] == 20 and report["counts"]["timeout"] == 5 and report["total"] == 25
+    assert all(j["last_error"] == "HTTP 503 for [number]" for j in report["recent_failures"])
+    timeouts = build_report(job_repo, filters=JobFilter(uploader=uploader, statuses=("timeout",)))
+    assert len(timeouts["recent_failures"]) == 5
+    tomorrow = date.today().replace(year=date.today().year + 1)
+    assert build_report(job_repo, filters=JobFilter(uploader=uploader, created_from=tomorrow))["total"] == 0
+    assert build_report(job_repo, filters=JobFilter(uploader=uploader, created_to=date.today()))["total"] == 25
+
+    text = format_report(report, limit=10)
+    assert "3. Failures in the last 24 h: 25" in text and "… 15 more not shown" in text
+    assert "55 92 19" not in text
+
+
+def test_report_dry_run_changes_nothing(job_repo):
+    from callcentre.scraping.jobs import JobFilter
+    from callcentre.scraping.report import build_report, format_report
+
+    uploader = f"u{uuid.uuid4().hex[:6]}"
+    retryable, _ = _register(job_repo, uploader=uploader, max_retries=2)
+    job_repo.mark_ended(retryable["dag_id"], retryable["airflow_run_id"], "failed", "HTTP 503", "retryable")
+    permanent, _ = _register(job_repo, uploader=uploader)
+    job_repo.mark_ended(permanent["dag_id"], permanent["airflow_run_id"], "failed", "no phone column", "permanent")
+    stuck, _ = _register(job_repo, uploader=uploader)
+    job_repo.mark_processing(stuck["dag_id"], stuck["airflow_run_id"])
+    with job_repo._cursor() as cur:
+        cur.execute("UPDATE scraping.jobs SET started_at = now() - interval '10 minutes' WHERE id = %s", (stuck["id"],))
+
+    report = build_report(job_repo, filters=JobFilter(uploader=uploader), retry_failed=True, timeout_minutes=5,
+                          dry_run=True, airflow=None)
+
+    assert [(a["job_id"], a["message"]) for a in report["actions"]["retries"]] == [
+        (retryable["id"], f"dry run: job {retryable['id']} would be retried (retry 1 of 2)")]
+    assert [a["job_id"] for a in report["actions"]["timeouts"]] == [stuck["id"]]
+    assert [job_repo.get(j["id"])["status"] for j in (retryable, permanent, stuck)] == ["failed", "failed", "processing"]
+    assert "dry run: nothing changed" in format_report(report)

@@ -29,7 +29,7 @@ def test_reconcile_fails_job_whose_failure_callback_never_ran(
 ):
     path = make_workbook(tmp_path / "perdido.xlsx", [[n] for n in random_numbers(2)], header=["phone"])
     scraping_api.set_knobs(fail_lookups=True)
-    dag_run, job = run_upload(path)
+    dag_run, job = run_upload(path, max_retries=0)  # no retry left: the failure is final, and alerted
     assert dag_run.state == "failed" and job["status"] == "failed"
     _forget_outcome(job_repo, job["id"])
     fake_slack.recorder.items.clear()
@@ -83,7 +83,7 @@ def test_reconcile_times_out_only_jobs_past_their_deadline(
 ):
     job, created = job_repo.register(
         file_name="atascado.xlsx", upload_path="/nowhere/atascado.xlsx", content_sha256=uuid.uuid4().hex * 2,
-        uploader="ana", dag_id="scraping_upload", run_id=queued_run, timeout_minutes=30, max_retries=3,
+        uploader="ana", dag_id="scraping_upload", run_id=queued_run, timeout_minutes=30, max_retries=0,
         batch_size=250,
     )
     assert created
@@ -122,4 +122,20 @@ def test_reconcile_fails_overdue_job_whose_run_is_gone(scraping_dags, job_repo, 
     after = job_repo.get(job["id"])
     assert after["status"] == "failed"
     assert after["last_error"] == "reconcile: its Airflow run no longer exists"
+    assert after["failure_kind"] == "permanent"  # nothing left to re-run: alerted at once
     assert len(_alerts_for(fake_slack, job["id"])) == 1
+
+
+def test_reconcile_leaves_a_retryable_failure_to_the_automatic_retry(
+    run_upload, scraping_api, scraping_dags, tmp_path, job_repo, fake_slack
+):
+    path = make_workbook(tmp_path / "reintentable.xlsx", [[n] for n in random_numbers(2)], header=["phone"])
+    scraping_api.set_knobs(fail_lookups=True)
+    dag_run, job = run_upload(path, max_retries=2)
+    _forget_outcome(job_repo, job["id"])
+
+    scraping_dags["reconcile"].test()
+
+    fixed = job_repo.get(job["id"])
+    assert (fixed["status"], fixed["failure_kind"], fixed["retry_count"]) == ("failed", "retryable", 0)
+    assert _alerts_for(fake_slack, job["id"]) == []  # retries left: no alert

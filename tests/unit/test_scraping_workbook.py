@@ -124,10 +124,63 @@ def test_empty_sheet_and_header_only(tmp_path):
         read_phone_numbers(_book(tmp_path / "h.xlsx", [["phone"]]))
 
 
-def test_no_phone_column(tmp_path):
-    path = _book(tmp_path / "n.xlsx", [["Nombre", "Email"], ["Ana", "a@x.co"]])
-    with pytest.raises(BadWorkbook, match="no phone column. Headers found: Nombre, Email"):
+def test_no_phone_column_never_quotes_the_cells(tmp_path):
+    """A first row of customer data (no header at all) must not end up in the error, Slack or logs."""
+    path = _book(tmp_path / "n.xlsx", [["Ana Pérez", "55 92 19 32 70x", "ana@x.co"], ["Luis", "n/a", "l@x.co"]])
+    with pytest.raises(BadWorkbook, match="n.xlsx: no phone column in sheet 'Sheet'") as err:
         read_phone_numbers(path)
+    assert "Ana" not in str(err.value) and "55 92" not in str(err.value) and "@x.co" not in str(err.value)
+
+
+def test_the_first_sheet_is_read_whichever_sheet_was_open(tmp_path):
+    """Saved with its second sheet open (wb.active = sheet 2): the list on the first sheet is read."""
+    wb = Workbook()
+    clientes = wb.active
+    clientes.title = "Clientes"
+    for row in (["Nombre", "Teléfono"], ["Ana", "3001112233"], ["Luis", "3004445566"]):
+        clientes.append(row)
+    notas = wb.create_sheet("Notas")
+    for row in (["Teléfono", "Nota"], ["3009998877", "llamar luego"]):
+        notas.append(row)
+    wb.active = 1
+    wb.save(tmp_path / "dos hojas.xlsx")
+    assert load_workbook(tmp_path / "dos hojas.xlsx").active.title == "Notas"
+
+    phones = read_phone_numbers(tmp_path / "dos hojas.xlsx")
+
+    assert phones.numbers == ["3001112233", "3004445566"]
+    assert phones.sheet == "Clientes" and phones.source == "sheet 'Clientes', column B ('Teléfono', header in row 1)"
+
+
+def test_a_sheet_without_the_phone_header_gives_way_to_one_with_it(tmp_path):
+    wb = Workbook()
+    wb.active.title = "Portada"
+    wb.active.append(["Lista de noviembre"])
+    datos = wb.create_sheet("Datos")
+    for row in (["id", "celular"], [1, "300 111 2233"]):
+        datos.append(row)
+    wb.save(tmp_path / "portada.xlsx")
+    phones = read_phone_numbers(tmp_path / "portada.xlsx")
+    assert phones.numbers == ["3001112233"] and phones.sheet == "Datos"
+
+
+def test_title_row_above_the_header(tmp_path):
+    """Merged title "Clientes noviembre" in row 1, a blank row, the real header in row 3."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Clientes noviembre", None, None])
+    ws.merge_cells("A1:C1")
+    ws.append([])
+    ws.append(["Nombre", "Teléfono", "Ciudad"])
+    ws.append(["Ana", "300 123 4567", "Cali"])
+    ws.append(["Luis", "no tiene", "Pasto"])
+    wb.save(tmp_path / "titulo.xlsx")
+
+    phones = read_phone_numbers(tmp_path / "titulo.xlsx")
+
+    assert phones.numbers == ["3001234567"]
+    assert phones.rejected == [RejectedRow(5, "no tiene", "not a phone number (7-15 digits)")]
+    assert (phones.column_header, phones.header_row) == ("Teléfono", 3)
 
 
 def test_oversized_file(tmp_path):

@@ -16,8 +16,6 @@ log = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_S = 10
 MAX_ERROR_CHARS = 600
-# Plain digit runs (3001234567, +573001234567) and written-out numbers (300 123 4567, (601) 555-1234).
-_PHONE_LIKE = re.compile(r"\+?\d{7,15}|\+?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}")
 
 
 def send_slack(text: str, conn_id: str = SLACK_ALERTS) -> bool:
@@ -32,9 +30,27 @@ def send_slack(text: str, conn_id: str = SLACK_ALERTS) -> bool:
         return False
 
 
+# Digit groups joined by single spaces, dots, dashes or parentheses: 3001234567, +57 300 123 4567,
+# (601) 555-1234, 55 92 19 32 70, 612 34 56 78, 300 123 45 67. Not inside words (run ids, hex).
+_DIGIT_RUN = re.compile(r"(?<![\w.:/-])\+?\(?\d+\)?(?:[ \u00a0.\-]\(?\d+\)?)*(?![\w:])")
+# Runs that are not phone numbers: ISO dates and IPv4 addresses (every part <= 255).
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+MIN_PHONE_DIGITS = 7
+
+
 def scrub_numbers(text: str | None) -> str:
-    """Replace anything that looks like a phone number with ``[number]``."""
-    return _PHONE_LIKE.sub("[number]", text or "")
+    """Replace anything that looks like a phone number (7 digits or more) with ``[number]``."""
+    return _DIGIT_RUN.sub(_scrub_run, text or "")
+
+
+def _scrub_run(match: re.Match) -> str:
+    run = match.group(0)
+    if sum(c.isdigit() for c in run) < MIN_PHONE_DIGITS or _ISO_DATE.fullmatch(run):
+        return run
+    if _IPV4.fullmatch(run) and all(int(part) <= 255 for part in run.split(".")):
+        return run
+    return "[number]"
 
 
 def short_error(exc: BaseException | None) -> str:

@@ -13,7 +13,8 @@ Knobs (per instance in tests, ``--flags`` on the CLI, or ``POST /admin/knobs`` w
 ``fail_next`` the next N ``/v1`` requests answered 500 (``fail_method`` limits it to GET or POST);
 ``throttle_next`` the next N answered 429 with ``Retry-After: retry_after``; ``never_finish`` lookups
 stay ``processing`` forever; ``polls_until_done`` GETs answered ``processing`` before ``done``;
-``fail_lookups`` lookups end ``failed``. ``GET /admin/state`` shows lookups and the request log;
+``fail_lookups`` lookups end ``failed``; ``drop_answers`` a finished lookup answers all but its
+last N numbers (a short answer). ``GET /admin/state`` shows lookups and the request log;
 ``POST /admin/reset`` forgets everything.
 
 Run: ``python -m callcentre.fakes.scraping_api_server --port 8098 --record lookups.jsonl``.
@@ -46,6 +47,7 @@ class Knobs:
     never_finish: bool = False
     polls_until_done: int = 1
     fail_lookups: bool = False
+    drop_answers: int = 0
 
     def update(self, values: dict) -> None:
         for key, value in values.items():
@@ -167,7 +169,8 @@ class ScrapingApiServer(ThreadingHTTPServer):
                 lookup["status"] = "processing"
             body = {"lookup_id": lookup_id, "reference": lookup["reference"], "status": lookup["status"]}
             if lookup["status"] == "done":
-                body["results"] = [lookup_answer(n) for n in lookup["numbers"]]
+                answered = lookup["numbers"][: max(len(lookup["numbers"]) - self.knobs.drop_answers, 0)]
+                body["results"] = [lookup_answer(n) for n in answered]
             elif lookup["status"] == "failed":
                 body["error"] = "upstream source unavailable for this batch"
             return body

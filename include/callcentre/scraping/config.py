@@ -3,9 +3,11 @@
 Order: the run's ``conf`` (or the trigger form's params) > Airflow Variable ``scraping_<name>`` >
 environment ``SCRAPING_<NAME>`` > the built-in default. Variables are only read inside tasks.
 
-Two knobs shape the DAG itself and are therefore read from the environment when the DAG file is
-parsed (never from the metadata DB): ``SCRAPING_RETRY_DELAY_SECONDS`` (first retry delay; later
-retries back off exponentially) and ``SCRAPING_POKE_SECONDS`` (how often a waiting batch polls).
+Three knobs shape the DAGs themselves and are therefore read from the environment when the DAG
+files are parsed (never from the metadata DB): ``SCRAPING_RETRY_DELAY_SECONDS`` (first retry delay;
+later retries back off exponentially), ``SCRAPING_POKE_SECONDS`` (how often a waiting batch polls)
+and ``SCRAPING_CHECK_INTERVAL`` (minutes between two runs of the reconcile DAG, which also retries
+failed jobs automatically; the old cron's setting, same name and unit).
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ def retry_delay() -> timedelta:
 
 def poke_seconds() -> float:
     return float(os.environ.get("SCRAPING_POKE_SECONDS", "30"))
+
+
+def check_interval() -> timedelta:
+    """How often jobs are reconciled and failed jobs retried automatically (default 15 minutes)."""
+    minutes = float(os.environ.get("SCRAPING_CHECK_INTERVAL") or 15)
+    if not 1 <= minutes <= 24 * 60:
+        raise ValueError(f"SCRAPING_CHECK_INTERVAL={minutes:g} must be 1..1440 minutes")
+    return timedelta(minutes=minutes)
 
 
 def default_of(name: str, get_variable=None):

@@ -2,12 +2,17 @@
 
 A job is one uploaded workbook = one run of DAG ``scraping_upload``. Its status follows Airflow:
 
-    pending -> processing -> completed
+    pending -> processing -> completed          (only from an active status)
                   |   ^
-                  v   |                (a task waits for a retry: retry_count + 1)
+                  v   |                (a task waits for an Airflow retry: task_retries + 1)
                retrying
-    processing|retrying|pending -> failed | timeout   (first one wins: exactly one Slack alert)
+    processing|retrying|pending -> failed | timeout   (first one wins; failure_kind says if retryable)
+    failed|timeout -> pending                         (a job-level retry: retry_count + 1 <= max_retries)
     failed|timeout|completed -> processing            (the run was cleared in Airflow: a re-run)
+
+``retry_count`` counts job-level retries only (the retry action, the automatic retry, a clear made
+in Airflow's UI) and never exceeds ``max_retries``; Airflow's task retries inside one run are
+``task_retries``.
 
 Every transition is one conditional UPDATE, so callbacks, tasks and the reconcile DAG can race
 without double counting; the terminal transition returns the row only to the caller that made it.
@@ -15,13 +20,16 @@ without double counting; the terminal transition returns the row only to the cal
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import date
 
 from callcentre.common.connections import SCRAPING_POSTGRES
 
 STATUSES = ("pending", "processing", "completed", "failed", "timeout", "retrying")
 ACTIVE = ("pending", "processing", "retrying")
 TERMINAL = ("completed", "failed", "timeout")
+FAILURE_KINDS = ("retryable", "permanent")
 
 MIGRATION = """
 CREATE SCHEMA IF NOT EXISTS scraping;
@@ -69,12 +77,28 @@ CREATE TABLE IF NOT EXISTS scraping.batches (
 );
 -- The run's clear_number when the API failed the batch: only a later clear submits it again.
 ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS clear_number integer NOT NULL DEFAULT 0;
+-- 'retryable' (API down, batch failed by the API, timeout) or 'permanent' (bad workbook, bad conf).
+ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS failure_kind text;
+-- Airflow task retries in the current run (retry_count counts job-level retries only).
+ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS task_retries integer NOT NULL DEFAULT 0;
+-- Where the numbers were read: sheet, column, header row (the results workbook says it too).
+ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS source_sheet text;
+-- Transient API errors of the batch since the run's last clear: its budget, not Airflow's try number
+-- (a try burnt by a scheduler race, apache/airflow#71172, costs nothing).
+ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS api_errors integer NOT NULL DEFAULT 0;
+ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS api_errors_clear integer NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS jobs_created_idx ON scraping.jobs (created_at);
 """
+# The last thing MIGRATION adds: when it exists the schema is current and nothing is locked.
+MIGRATION_DONE_CHECK = """SELECT 1 FROM information_schema.columns
+    WHERE table_schema = 'scraping' AND table_name = 'batches' AND column_name = 'api_errors_clear'"""
+# The row of an upload that failed before its file could be read (no content hash yet).
+UNREADABLE_UPLOAD_PATH = ""
 
 _JOB_COLUMNS = """id, file_name, upload_path, content_sha256, uploader, status, created_at, updated_at,
     started_at, completed_at, retry_count, max_retries, last_error, total_numbers, processed_numbers,
     rejected_rows, timeout_minutes::float AS timeout_minutes, batch_size, dag_id, airflow_run_id,
-    run_clear_number, results_file, alerted_at,
+    run_clear_number, results_file, alerted_at, failure_kind, task_retries, source_sheet,
     COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' AS deadline"""
 
 
@@ -104,8 +128,12 @@ class JobRepository:
 
     # Schema -----------------------------------------------------------------------------------
     def migrate(self) -> None:
-        """Create the schema and tables if missing (safe to run at every run)."""
+        """Create or update the schema and tables if needed. Cheap when current (one catalog read),
+        so every entry point, callbacks included, calls it before touching the tables."""
         with self._cursor() as cur:
+            cur.execute(MIGRATION_DONE_CHECK)
+            if cur.fetchone():
+                return
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('scraping.jobs migration'))")
             cur.execute(MIGRATION)
 
@@ -113,6 +141,17 @@ class JobRepository:
     def register(self, *, file_name, upload_path, content_sha256, uploader, dag_id, run_id,
                  timeout_minutes, max_retries, batch_size, clear_number=0) -> tuple[dict, bool]:
         """Insert the job of an upload; return ``(job, created)``. The same content never makes two."""
+        filled = self._one(  # the run failed before reading its file, and is now re-run
+            f"""UPDATE scraping.jobs SET file_name = %s, upload_path = %s, content_sha256 = %s, uploader = %s,
+                    timeout_minutes = %s, max_retries = %s, batch_size = %s, updated_at = now()
+                WHERE dag_id = %s AND airflow_run_id = %s AND upload_path = %s
+                  AND NOT EXISTS (SELECT 1 FROM scraping.jobs WHERE content_sha256 = %s)
+                RETURNING {_JOB_COLUMNS}""",
+            (file_name, upload_path, content_sha256, uploader, timeout_minutes, max_retries, batch_size, dag_id,
+             run_id, UNREADABLE_UPLOAD_PATH, content_sha256),
+        )
+        if filled:
+            return filled, True
         row = self._one(
             f"""INSERT INTO scraping.jobs (file_name, upload_path, content_sha256, uploader, dag_id,
                     airflow_run_id, timeout_minutes, max_retries, batch_size, run_clear_number)
@@ -130,6 +169,22 @@ class JobRepository:
         )
         return existing, False
 
+    def register_unreadable(self, *, dag_id: str, run_id: str, file_name: str, uploader: str,
+                            max_retries: int, timeout_minutes: float, batch_size: int) -> dict:
+        """The row of a run that failed before its upload could be read (bad conf, missing file,
+        unset setting), so that it shows in the job list and is alerted like any other."""
+        import hashlib
+
+        self._one(
+            """INSERT INTO scraping.jobs (file_name, upload_path, content_sha256, uploader, dag_id, airflow_run_id,
+                   timeout_minutes, max_retries, batch_size)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+            (file_name[:300] or "(no file)", UNREADABLE_UPLOAD_PATH,
+             hashlib.sha256(f"unreadable upload {dag_id}/{run_id}".encode()).hexdigest(), uploader[:200] or "(unknown)",
+             dag_id, run_id, timeout_minutes, max_retries, batch_size),
+        )
+        return self.by_run(dag_id, run_id)
+
     def get(self, job_id: int) -> dict | None:
         return self._one(f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE id = %s", (job_id,))
 
@@ -145,7 +200,10 @@ class JobRepository:
         """Work starts (or resumes after a retry wait). A cleared run re-opens a finished job."""
         reopened = self._one(
             f"""UPDATE scraping.jobs SET status = 'processing', started_at = now(), completed_at = NULL,
-                    retry_count = retry_count + 1, run_clear_number = %s, alerted_at = NULL, updated_at = now()
+                    retry_count = retry_count + CASE WHEN status IN ('failed', 'timeout')
+                                                      AND retry_count < max_retries THEN 1 ELSE 0 END,
+                    run_clear_number = %s, alerted_at = NULL, failure_kind = NULL, task_retries = 0,
+                    updated_at = now()
                 WHERE dag_id = %s AND airflow_run_id = %s AND run_clear_number < %s
                 RETURNING {_JOB_COLUMNS}""",
             (clear_number, dag_id, run_id, clear_number),
@@ -158,40 +216,94 @@ class JobRepository:
             (dag_id, run_id),
         )
 
-    def mark_retrying(self, dag_id: str, run_id: str, error: str) -> dict | None:
+    def mark_retrying(self, dag_id: str, run_id: str, error: str | None) -> dict | None:
+        """An Airflow task retry is due; ``error`` None keeps the last error (nothing new to say)."""
         return self._one(
-            f"""UPDATE scraping.jobs SET status = 'retrying', retry_count = retry_count + 1, last_error = %s,
+            f"""UPDATE scraping.jobs SET status = 'retrying', task_retries = task_retries + 1,
+                    last_error = COALESCE(%s, last_error),
                     updated_at = now()
                 WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
                 RETURNING {_JOB_COLUMNS}""",
             (error, dag_id, run_id, list(ACTIVE)),
         )
 
-    def mark_ended(self, dag_id: str, run_id: str, status: str, error: str) -> dict | None:
+    def mark_ended(
+        self, dag_id: str, run_id: str, status: str, error: str, failure_kind: str = "retryable"
+    ) -> dict | None:
         """``failed`` or ``timeout``; returns the job only to the caller that made the transition."""
-        if status not in ("failed", "timeout"):
-            raise ValueError(status)
+        if status not in ("failed", "timeout") or failure_kind not in FAILURE_KINDS:
+            raise ValueError((status, failure_kind))
         return self._one(
-            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, completed_at = now(), updated_at = now(),
-                    alerted_at = now()
+            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, failure_kind = %s, completed_at = now(),
+                    updated_at = now()
                 WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
                 RETURNING {_JOB_COLUMNS}""",
-            (status, error, dag_id, run_id, list(ACTIVE)),
+            (status, error, failure_kind, dag_id, run_id, list(ACTIVE)),
         )
+
+    def mark_alerted(self, job_id: int) -> bool:
+        """Claim the job's one Slack alert; False when it was already sent."""
+        return self._one(
+            "UPDATE scraping.jobs SET alerted_at = now() WHERE id = %s AND alerted_at IS NULL RETURNING id", (job_id,)
+        ) is not None
 
     def mark_completed(self, job_id: int, processed_numbers: int, results_file: str) -> dict | None:
+        """Only an active job completes: a ``timeout``/``failed`` already alerted stays as it is."""
         return self._one(
             f"""UPDATE scraping.jobs SET status = 'completed', processed_numbers = %s, results_file = %s,
-                    completed_at = now(), updated_at = now()
-                WHERE id = %s RETURNING {_JOB_COLUMNS}""",
-            (processed_numbers, results_file, job_id),
+                    last_error = NULL, failure_kind = NULL, completed_at = now(), updated_at = now()
+                WHERE id = %s AND status = ANY(%s) RETURNING {_JOB_COLUMNS}""",
+            (processed_numbers, results_file, job_id, list(ACTIVE)),
         )
 
-    def set_numbers(self, job_id: int, total: int, rejected: list[dict]) -> None:
+    # Job-level actions (retry, mark as timeout): see callcentre.scraping.retry ---------------------
+    def reopen_for_retry(self, job_id: int, actor: str) -> dict | None:
+        """failed/timeout -> pending with one more retry used, if the budget allows; else None."""
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = 'pending', retry_count = retry_count + 1, started_at = now(),
+                    completed_at = NULL, alerted_at = NULL, failure_kind = NULL, task_retries = 0,
+                    last_error = left('retry ' || (retry_count + 1) || ' requested by ' || %s
+                                      || '; before: ' || COALESCE(last_error, '?'), 2000),
+                    updated_at = now()
+                WHERE id = %s AND status IN ('failed', 'timeout') AND retry_count < max_retries
+                RETURNING {_JOB_COLUMNS}""",
+            (actor, job_id),
+        )
+
+    def undo_reopen(self, before: dict, error: str) -> dict | None:
+        """Airflow refused the re-run: put the job back as it was (unless something moved it since)."""
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = %s, retry_count = retry_count - 1, started_at = %s,
+                    completed_at = %s, alerted_at = %s, failure_kind = %s, last_error = %s, updated_at = now()
+                WHERE id = %s AND status = 'pending' AND retry_count = %s + 1
+                RETURNING {_JOB_COLUMNS}""",
+            (before["status"], before["started_at"], before["completed_at"], before["alerted_at"],
+             before["failure_kind"], error, before["id"], before["retry_count"]),
+        )
+
+    def mark_timeout(self, job_id: int, error: str) -> dict | None:
+        """An active job ends ``timeout`` by a person's action (no Slack alert: they know)."""
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = 'timeout', last_error = %s, failure_kind = 'retryable',
+                    completed_at = now(), alerted_at = now(), updated_at = now()
+                WHERE id = %s AND status = ANY(%s) RETURNING {_JOB_COLUMNS}""",
+            (error, job_id, list(ACTIVE)),
+        )
+
+    def undo_timeout(self, before: dict, marked: dict) -> dict | None:
+        return self._one(
+            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, failure_kind = %s, completed_at = NULL,
+                    alerted_at = %s, updated_at = now()
+                WHERE id = %s AND status = 'timeout' AND last_error = %s RETURNING {_JOB_COLUMNS}""",
+            (before["status"], before["last_error"], before["failure_kind"], before["alerted_at"], before["id"],
+             marked["last_error"]),
+        )
+
+    def set_numbers(self, job_id: int, total: int, rejected: list[dict], source_sheet: str | None = None) -> None:
         self._one(
             """UPDATE scraping.jobs SET total_numbers = %s, rejected_rows = %s, rejected = %s::jsonb,
-                   updated_at = now() WHERE id = %s""",
-            (total, len(rejected), json.dumps(rejected), job_id),
+                   source_sheet = %s, updated_at = now() WHERE id = %s""",
+            (total, len(rejected), json.dumps(rejected), source_sheet, job_id),
         )
 
     def set_results_file(self, job_id: int, results_file: str) -> None:
@@ -235,11 +347,31 @@ class JobRepository:
     def record_results(
         self, job_id: int, batch_no: int, status: str, results: list[dict] | None, clear_number: int = 0
     ) -> None:
-        self._one(
-            """UPDATE scraping.batches SET status = %s, results = %s::jsonb, finished_at = now(), clear_number = %s
-               WHERE job_id = %s AND batch_no = %s""",
-            (status, json.dumps(results) if results is not None else None, clear_number, job_id, batch_no),
+        """Store a batch's outcome; the job's processed_numbers moves with every finished batch."""
+        with self._cursor() as cur:
+            cur.execute(
+                """UPDATE scraping.batches SET status = %s, results = %s::jsonb, finished_at = now(), clear_number = %s
+                   WHERE job_id = %s AND batch_no = %s""",
+                (status, json.dumps(results) if results is not None else None, clear_number, job_id, batch_no),
+            )
+            cur.execute(
+                """UPDATE scraping.jobs SET processed_numbers = (
+                       SELECT COALESCE(sum(jsonb_array_length(results)), 0) FROM scraping.batches
+                       WHERE job_id = %s AND status = 'done'), updated_at = now()
+                   WHERE id = %s""",
+                (job_id, job_id),
+            )
+
+    def count_api_error(self, job_id: int, batch_no: int, clear_number: int) -> int:
+        """One more transient API error of the batch in this clear of the run; returns how many."""
+        row = self._one(
+            """UPDATE scraping.batches SET
+                   api_errors = CASE WHEN api_errors_clear = %s THEN api_errors + 1 ELSE 1 END,
+                   api_errors_clear = %s
+               WHERE job_id = %s AND batch_no = %s RETURNING api_errors""",
+            (clear_number, clear_number, job_id, batch_no),
         )
+        return int(row["api_errors"]) if row else 1
 
     def results_of(self, job_id: int) -> list[dict]:
         rows = self._all(
@@ -251,22 +383,73 @@ class JobRepository:
         return [answer for r in rows for answer in (r["results"] or [])]
 
     # Report -----------------------------------------------------------------------------------
-    def counts_by_status(self) -> dict[str, int]:
-        rows = self._all("SELECT status, count(*) AS n FROM scraping.jobs GROUP BY status")
+    def overdue(self, minutes: float | None = None, filters: JobFilter | None = None) -> list[dict]:
+        """Active jobs past their own timeout, or past ``minutes`` when given."""
+        where, params = (filters or JobFilter()).sql()
+        limit = "COALESCE(%s, timeout_minutes)"
+        return self._all(
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status = ANY(%s) AND {where}
+                AND COALESCE(started_at, created_at) + {limit} * interval '1 minute' < now() ORDER BY id""",
+            (list(ACTIVE), *params, minutes),
+        )
+
+    def recent_failures(self, hours: float = 24, filters: JobFilter | None = None) -> list[dict]:
+        """Every failed/timeout job updated in the last ``hours`` (no cap: the caller pages if it must)."""
+        where, params = (filters or JobFilter()).sql()
+        return self._all(
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND {where}
+                AND updated_at > now() - %s * interval '1 hour' ORDER BY updated_at DESC""",
+            (*params, hours),
+        )
+
+    def counts_by_status(self, filters: JobFilter | None = None) -> dict[str, int]:
+        where, params = (filters or JobFilter()).sql()
+        rows = self._all(f"SELECT status, count(*) AS n FROM scraping.jobs WHERE {where} GROUP BY status", params)
         counts = dict.fromkeys(STATUSES, 0)
         counts.update({r["status"]: r["n"] for r in rows})
         return counts
 
-    def overdue(self) -> list[dict]:
+    def retry_candidates(self, filters: JobFilter | None = None) -> list[dict]:
+        """failed/timeout jobs with a retryable failure and retries left (the automatic retry's list)."""
+        where, params = (filters or JobFilter()).sql()
         return self._all(
-            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status = ANY(%s)
-                AND COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' < now() ORDER BY id""",
-            (list(ACTIVE),),
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND {where}
+                AND failure_kind = 'retryable' AND retry_count < max_retries ORDER BY id""",
+            params,
         )
 
-    def recent_failures(self, hours: float = 24, limit: int = 20) -> list[dict]:
+    def final_not_alerted(self) -> list[dict]:
+        """failed/timeout jobs nothing will retry whose one alert has not gone out (a lost callback)."""
         return self._all(
-            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout')
-                AND updated_at > now() - %s * interval '1 hour' ORDER BY updated_at DESC LIMIT %s""",
-            (hours, limit),
+            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND alerted_at IS NULL
+                AND (failure_kind IS DISTINCT FROM 'retryable' OR retry_count >= max_retries) ORDER BY id"""
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class JobFilter:
+    """The report's (and the automatic retry's) filters; every field optional."""
+
+    uploader: str | None = None
+    statuses: tuple[str, ...] = ()
+    created_from: date | None = None  # inclusive
+    created_to: date | None = None  # inclusive
+
+    def sql(self) -> tuple[str, tuple]:
+        clauses, params = ["TRUE"], []
+        if self.uploader:
+            clauses.append("uploader = %s")
+            params.append(self.uploader)
+        if self.statuses:
+            unknown = set(self.statuses) - set(STATUSES)
+            if unknown:
+                raise ValueError(f"unknown status {sorted(unknown)}; one of {', '.join(STATUSES)}")
+            clauses.append("status = ANY(%s)")
+            params.append(list(self.statuses))
+        if self.created_from:
+            clauses.append("created_at >= %s::date")
+            params.append(self.created_from)
+        if self.created_to:
+            clauses.append("created_at < %s::date + 1")
+            params.append(self.created_to)
+        return " AND ".join(clauses), tuple(params)

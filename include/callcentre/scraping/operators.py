@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 
 from callcentre.common import compat
-from callcentre.common.compat import AirflowFailException, BaseSensorOperator, PokeReturnValue
+from callcentre.common.compat import BaseSensorOperator, PokeReturnValue
 from callcentre.scraping import config
 
 
@@ -17,7 +17,11 @@ class LookupBatchSensor(BaseSensorOperator):
     batch, so a poke or a retry never submits it again (and the API itself de-duplicates on the
     batch reference should the acceptance get lost on the wire). Runs in ``reschedule`` mode: between
     polls the task frees its worker and pool slot. Fails ``timeout`` once the job passes its
-    ``timeout_minutes``; transient API errors are retried up to the job's ``max_retries``.
+    ``timeout_minutes``; transient API errors are retried (Airflow task retries, with backoff) until
+    the batch has seen more than the job's ``max_retries`` of them since the run's last clear. The
+    count is kept in ``scraping.batches``, not taken from the try number, so a try that a scheduler
+    race burns (apache/airflow#71172) costs the job nothing. An answer that leaves out numbers fails
+    the batch like an API failure (retryable: a re-run submits it again).
     """
 
     template_fields = ("batch",)
@@ -30,15 +34,10 @@ class LookupBatchSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.batch = batch
 
-    def retries_used(self, context) -> int:
-        """Retries since the run (or its last clear) started: a clear grants max_tries = try + retries."""
-        ti = context["ti"]
-        first_try_of_this_clear = max(int(ti.max_tries) - int(self.retries), 0) + 1
-        return compat.try_number_of(context) - first_try_of_this_clear
-
     def poke(self, context) -> bool | PokeReturnValue:
         from callcentre.scraping.api_hook import ScrapingApiHook, ScrapingApiUnavailable
-        from callcentre.scraping.pipeline import JobTimedOut, repository
+        from callcentre.scraping.failures import JobTimedOut, RetryableJobFailure
+        from callcentre.scraping.pipeline import repository
 
         job_id, batch_no = int(self.batch["job_id"]), int(self.batch["batch_no"])
         repo = repository()
@@ -49,7 +48,7 @@ class LookupBatchSensor(BaseSensorOperator):
         clear_number = compat.clear_number_of(context)
         if batch["status"] == "failed":
             if clear_number <= batch["clear_number"]:
-                raise AirflowFailException(f"the API could not process batch {batch_no} (answer already recorded)")
+                raise RetryableJobFailure(f"the API could not process batch {batch_no} (answer already recorded)")
             # The API gave up on it before the run was cleared: submit it again under a new reference.
             repo.renew_failed_batch(job_id, batch_no, f"{re.sub(r'-c[0-9]+$', '', batch['reference'])}-c{clear_number}")
             batch = repo.batch(job_id, batch_no)
@@ -66,16 +65,24 @@ class LookupBatchSensor(BaseSensorOperator):
                 repo.record_submission(job_id, batch_no, lookup_id)
             lookup = hook.get_lookup(lookup_id)
         except ScrapingApiUnavailable as err:
-            retries_used = self.retries_used(context)
-            if retries_used >= int(job["max_retries"]):
-                raise AirflowFailException(f"gave up after {retries_used} retries: {err}") from err
+            errors = repo.count_api_error(job_id, batch_no, clear_number)
+            if errors > int(job["max_retries"]):
+                raise RetryableJobFailure(f"gave up after {errors - 1} retries: {err}") from err
             raise
         if lookup.status == "failed":
             repo.record_results(job_id, batch_no, "failed", None, clear_number)
-            raise AirflowFailException(f"the API could not process batch {batch_no}: {lookup.error or 'no reason given'}")
+            raise RetryableJobFailure(f"the API could not process batch {batch_no}: {lookup.error or 'no reason given'}")
         if lookup.status != "done":
             self.log.info("batch %s of job #%s: lookup %s is %s", batch_no, job_id, lookup_id, lookup.status)
             return False
+        answered = {str(answer.get("number")) for answer in lookup.results if isinstance(answer, dict)}
+        missing = [n for n in batch["numbers"] if n not in answered]
+        if missing:
+            repo.record_results(job_id, batch_no, "failed", None, clear_number)
+            raise RetryableJobFailure(
+                f"the API answered {len(batch['numbers']) - len(missing)} of {len(batch['numbers'])} numbers "
+                f"of batch {batch_no}: the batch is submitted again when the job is retried"
+            )
         repo.record_results(job_id, batch_no, "done", lookup.results, clear_number)
         self.log.info("batch %s of job #%s: %d answers", batch_no, job_id, len(lookup.results))
         return PokeReturnValue(True, len(lookup.results))

@@ -1,8 +1,11 @@
 """What the tasks of DAG ``scraping_upload`` do, and the callbacks that keep the job row in step.
 
-The DAG file only wires these together. Errors follow one rule: a problem no retry can fix (bad
-workbook, bad conf, API 4xx, timeout) raises ``AirflowFailException``; anything else is transient
-and left to Airflow's retries with exponential backoff.
+The DAG file only wires these together. Errors follow one rule: a problem no retry of the task
+can fix raises an ``AirflowFailException`` — :class:`PermanentJobFailure` for bad input (bad
+workbook, bad conf, API 4xx: never retried) or :class:`RetryableJobFailure` for an outside failure
+(timeout, the API failed or cut short a batch, the API down past the run's budget: the automatic
+retry re-runs the job later); anything else is transient and left to Airflow's task retries with
+exponential backoff. See callcentre/scraping/failures.py.
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ from callcentre.common import compat
 from callcentre.common.compat import AirflowFailException, AirflowSkipException
 from callcentre.common.slack import short_error
 from callcentre.scraping import config
-from callcentre.scraping.alerts import alert_job_ended, scrub_numbers
+from callcentre.scraping.alerts import alert_if_final, scrub_numbers
+from callcentre.scraping.failures import (  # noqa: F401 - JobTimedOut is part of this module's interface
+    JobTimedOut,
+    PermanentJobFailure,
+    RetryableJobFailure,
+    ends_the_task,
+    failure_kind,
+    is_timeout,
+)
 from callcentre.scraping.jobs import JobRepository
 from callcentre.scraping.upload import file_sha256
 from callcentre.scraping.workbook import BadWorkbook, read_phone_numbers
@@ -22,12 +33,11 @@ from callcentre.scraping.workbook import BadWorkbook, read_phone_numbers
 log = logging.getLogger(__name__)
 
 
-class JobTimedOut(AirflowFailException):
-    """The job ran past its timeout_minutes: the job ends ``timeout`` and is not retried."""
-
-
 def repository() -> JobRepository:
-    return JobRepository()
+    """The job table, created or updated first: callbacks may run before ``register_job`` does."""
+    repo = JobRepository()
+    repo.migrate()
+    return repo
 
 
 def _run_ids(context) -> tuple[str, str]:
@@ -37,7 +47,13 @@ def _run_ids(context) -> tuple[str, str]:
 
 # Tasks ---------------------------------------------------------------------------------------
 def register_job(context) -> int:
-    """Create the job table if needed and register this upload; a duplicate upload skips the run."""
+    """Create the job table if needed and register this upload; a duplicate upload skips the run.
+
+    A run whose upload cannot be read (bad conf, missing file, unset setting) still gets its job row,
+    so it shows in the job list and is alerted once (by the failure callback).
+    """
+    repo = repository()
+    dag_id, run_id = _run_ids(context)
     try:
         settings = config.resolve_settings(dict(context["params"]), compat.get_variable)
         uploads_dir = compat.get_variable("scraping_uploads_dir")
@@ -45,13 +61,12 @@ def register_job(context) -> int:
             raise config.BadRunConf("Airflow Variable scraping_uploads_dir is not set")
         path = config.upload_path(uploads_dir, settings.upload)
         content_sha256 = file_sha256(path)
-    except config.BadRunConf as err:
-        raise AirflowFailException(str(err)) from err
-    except FileNotFoundError as err:
-        raise AirflowFailException(f"upload {settings.upload!r} not found in the uploads folder") from err
-    repo = repository()
-    repo.migrate()
-    dag_id, run_id = _run_ids(context)
+    except (config.BadRunConf, OSError) as err:
+        message = str(err) if isinstance(err, config.BadRunConf) else (
+            f"upload {settings.upload!r} not found in the uploads folder" if isinstance(err, FileNotFoundError)
+            else f"upload {settings.upload!r} unreadable ({type(err).__name__})")
+        register_unreadable_upload(repo, context)
+        raise PermanentJobFailure(message) from err
     job, created = repo.register(
         file_name=_display_name(path),
         upload_path=str(path),
@@ -69,8 +84,33 @@ def register_job(context) -> int:
             f"duplicate upload: the same file is job #{job['id']} ({job['status']}, run {job['airflow_run_id']}); "
             "nothing new to do"
         )
-    log.info("job #%s registered for %s (%s)", job["id"], job["file_name"], "new" if created else "existing")
+    log.info("job #%s registered for %s (%s)", job["id"], scrub_numbers(job["file_name"]),
+             "new" if created else "existing")
     return int(job["id"])
+
+
+def register_unreadable_upload(repo: JobRepository, context) -> dict:
+    """The job row of a run that failed before it could read its upload (defaults for bad values)."""
+    dag_id, run_id = _run_ids(context)
+    params = dict(context.get("params") or {})
+    conf_file = str(params.get("file") or "")
+
+    def setting(name):  # the run's value when usable, else the configured default, else the built-in one
+        low, high = config.LIMITS[name]
+        for value in (params.get(name), lambda: config.default_of(name, compat.get_variable)):
+            try:
+                value = type(config.DEFAULTS[name])(value() if callable(value) else value)
+            except Exception:  # noqa: BLE001 - None, junk, or a Variable that cannot be read
+                continue
+            if low <= value <= high:
+                return value
+        return config.DEFAULTS[name]
+
+    return repo.register_unreadable(
+        dag_id=dag_id, run_id=run_id, file_name=scrub_numbers(_display_name(Path(conf_file)) if conf_file else ""),
+        uploader=scrub_numbers(str(params.get("uploader") or "")), max_retries=setting("max_retries"),
+        timeout_minutes=setting("timeout_minutes"), batch_size=setting("batch_size"),
+    )
 
 
 def read_numbers(job_id: int) -> list[dict]:
@@ -80,20 +120,20 @@ def read_numbers(job_id: int) -> list[dict]:
     try:
         phones = read_phone_numbers(job["upload_path"], name=job["file_name"])
     except BadWorkbook as err:
-        raise AirflowFailException(str(err)) from err
+        raise PermanentJobFailure(str(err)) from err
     rejected = [{"row": r.row, "value": r.value, "reason": r.reason} for r in phones.rejected]
-    repo.set_numbers(job_id, len(phones.numbers), rejected)
+    repo.set_numbers(job_id, len(phones.numbers), rejected, phones.source)
     log.info(
-        "job #%s: %d numbers, %d duplicates dropped, %d rows rejected (column %s)",
-        job_id, len(phones.numbers), phones.duplicates, len(rejected), phones.column_header or "first",
+        "job #%s: %d numbers, %d duplicates dropped, %d rows rejected (%s)",
+        job_id, len(phones.numbers), phones.duplicates, len(rejected), scrub_numbers(phones.source),
     )
     if not phones.numbers:
         path = results_path(job)
         from callcentre.scraping.results import write_results
 
-        write_results(path, [], phones.rejected)
+        write_results(path, [], phones.rejected, source=_source_lines(job, phones.source))
         repo.set_results_file(job_id, str(path))
-        raise AirflowFailException(
+        raise PermanentJobFailure(
             f"{job['file_name']}: no valid phone number in {phones.data_rows} rows; "
             f"the rejected sheet of {path.name} lists them"
         )
@@ -115,16 +155,25 @@ def write_results_workbook(job_id: int) -> dict:
     job = repo.get(job_id)
     results = repo.results_of(job_id)
     rejected = [RejectedRow(**r) for r in repo.rejected_of(job_id)]
-    path = write_results(results_path(job), results, rejected)
-    repo.mark_completed(job_id, len(results), str(path))
-    log.info("job #%s completed: %d results, %d rejected rows -> %s", job_id, len(results), len(rejected), path.name)
+    path = write_results(results_path(job), results, rejected, source=_source_lines(job, job["source_sheet"]))
+    if repo.mark_completed(job_id, len(results), str(path)) is None:
+        # A person marked it timeout (or it failed) meanwhile: that outcome, already reported, stands.
+        log.warning("job #%s is %s: results written to %s, completion not recorded",
+                    job_id, repo.get(job_id)["status"], scrub_numbers(path.name))
+    else:
+        log.info("job #%s completed: %d results, %d rejected rows -> %s", job_id, len(results), len(rejected),
+                 scrub_numbers(path.name))
     return {"job_id": job_id, "processed_numbers": len(results), "results_file": str(path)}
+
+
+def _source_lines(job: dict, source: str | None) -> list[tuple[str, str]]:
+    return [("file", job["file_name"]), ("read from", source or "(not recorded)"), ("job", str(job["id"]))]
 
 
 def results_path(job: dict) -> Path:
     results_dir = compat.get_variable("scraping_results_dir")
     if not results_dir:
-        raise AirflowFailException("Airflow Variable scraping_results_dir is not set")
+        raise PermanentJobFailure("Airflow Variable scraping_results_dir is not set")
     stem = Path(job["file_name"]).stem[:80]
     return Path(results_dir) / f"job{int(job['id']):06d}_{stem}_results.xlsx"
 
@@ -149,30 +198,37 @@ def on_task_start(context) -> None:
 def on_task_retry(context) -> None:
     try:
         dag_id, run_id = _run_ids(context)
-        job = repository().mark_retrying(dag_id, run_id, error_text(context.get("exception")))
+        error = context.get("exception")
+        # A retry the scheduler decided on its own (apache/airflow#71172) has no exception to record.
+        job = repository().mark_retrying(dag_id, run_id, error_text(error) if isinstance(error, BaseException) else None)
         if job:
-            log.info("job #%s retrying (retry_count=%s)", job["id"], job["retry_count"])
+            log.info("job #%s retrying (Airflow task retry %s in this run)", job["id"], job["task_retries"])
     except Exception:  # noqa: BLE001
         log.exception("could not mark the job retrying")
 
 
 def on_task_failure(context) -> None:
-    """A task failed for good: the job ends ``failed`` (or ``timeout``) and Slack hears once."""
+    """A task failed for good: the job ends ``failed`` (or ``timeout``); Slack hears once, when final.
+
+    Not a failure for good (apache/airflow#65400, #71172; see failures.ends_the_task): nothing changes.
+    """
     try:
+        dag_id, run_id = _run_ids(context)
+        if not ends_the_task(context):
+            log.warning("failure callback of a task that is not finished for good (try %s); job left as it is",
+                        compat.try_number_of(context))
+            return
         error = context.get("exception")
         status = "timeout" if is_timeout(error) else "failed"
-        dag_id, run_id = _run_ids(context)
-        job = repository().mark_ended(dag_id, run_id, status, error_text(error))
-        if job:
-            alert_job_ended(job)
+        repo = repository()
+        if repo.by_run(dag_id, run_id) is None:  # it failed before register_job wrote the row
+            register_unreadable_upload(repo, context)
+        job = repo.mark_ended(dag_id, run_id, status, error_text(error), failure_kind(error))
+        if job and not alert_if_final(repo, job):
+            log.info("job #%s %s (%s); retry %s of %s follows automatically", job["id"], status,
+                     job["failure_kind"], job["retry_count"] + 1, job["max_retries"])
     except Exception:  # noqa: BLE001
         log.exception("could not mark the job ended (the reconcile DAG will catch up)")
-
-
-def is_timeout(error) -> bool:
-    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowTaskTimeout
-
-    return isinstance(error, (JobTimedOut, AirflowSensorTimeout, AirflowTaskTimeout))
 
 
 def error_text(error) -> str:

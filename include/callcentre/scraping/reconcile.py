@@ -15,8 +15,11 @@ queued/running         no                     unchanged
 missing                yes                    failed ("run not found in Airflow")
 =====================  =====================  ==============================================
 
-Each ``failed``/``timeout`` transition sends the job's one Slack alert (the same conditional
-UPDATE as the callbacks, so a late callback and the reconciler never both alert).
+Each ``failed``/``timeout`` transition is the same conditional UPDATE as the callbacks', so a late
+callback and the reconciler never both make it; the job's one Slack alert goes out when it is final
+(see alerts.alert_if_final). Lost worker, missing results and timeouts are retryable failures (the
+automatic retry, :func:`callcentre.scraping.retry.retry_failed_jobs`, re-runs them); a run that no
+longer exists is not.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from callcentre.common.slack import send_slack, task_failure_message
-from callcentre.scraping.alerts import alert_job_ended
+from callcentre.scraping.alerts import alert_if_final
 from callcentre.scraping.jobs import JobRepository
 
 log = logging.getLogger(__name__)
@@ -84,9 +87,11 @@ def reconcile(
         if decision.action == "completed":
             repo.mark_completed(job["id"], job["processed_numbers"], job["results_file"])
         elif decision.action in ("failed", "timeout"):
-            ended = repo.mark_ended(job["dag_id"], job["airflow_run_id"], decision.action, f"reconcile: {decision.reason}")
+            kind = "permanent" if state is None else "retryable"
+            ended = repo.mark_ended(job["dag_id"], job["airflow_run_id"], decision.action,
+                                    f"reconcile: {decision.reason}", kind)
             if ended:
-                alert_job_ended(ended)
+                alert_if_final(repo, ended)
         if decision.action != "none":
             log.info("job #%s: run %s -> %s (%s)", job["id"], state, decision.action, decision.reason)
         decisions.append(decision)

@@ -1,66 +1,107 @@
-"""The operators' overview of the job table (replaces ``manage.py check_scraping_jobs``). Read-only."""
+"""The operators' overview of the job table (replaces ``manage.py check_scraping_jobs``).
+
+Read-only unless asked: ``timeout_minutes`` marks active jobs running longer than that as timeout
+and ``retry_failed`` runs the automatic retry once (both through Airflow's REST API, the same
+actions as the jobs page), each skipped by ``dry_run``. Every list is complete: nothing is cut
+silently (``limit`` shortens a list and says how many were left out).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 from callcentre.scraping.alerts import scrub_numbers
-from callcentre.scraping.jobs import STATUSES, JobRepository
+from callcentre.scraping.jobs import STATUSES, JobFilter, JobRepository
 
 
-def build_report(repo: JobRepository | None = None, hours: float = 24, now: datetime | None = None) -> dict:
+def build_report(
+    repo: JobRepository | None = None, hours: float = 24, now: datetime | None = None,
+    filters: JobFilter | None = None, timeout_minutes: float | None = None, retry_failed: bool = False,
+    dry_run: bool = False, airflow=None, actor: str = "scraping_report",
+) -> dict:
+    """The report; with ``timeout_minutes``/``retry_failed`` the actions run first (``airflow``: a REST client)."""
+    from callcentre.scraping import retry
+
     repo = repo or JobRepository()
     repo.migrate()
     now = now or datetime.now(timezone.utc)
-    counts = repo.counts_by_status()
+    filters = filters or JobFilter()
+    actions = {}
+    overdue_jobs = repo.overdue(timeout_minutes, filters)
+    if timeout_minutes is not None:
+        actions["timeouts"] = retry.mark_overdue_jobs_timeout(
+            timeout_minutes, airflow=airflow, actor=actor, repo=repo, filters=filters, dry_run=dry_run)
+    if retry_failed:
+        actions["retries"] = retry.retry_failed_jobs(
+            airflow=airflow, repo=repo, filters=filters, dry_run=dry_run, actor=actor)
+    counts = repo.counts_by_status(filters)
     overdue = [
         {
             "id": j["id"],
-            "file_name": j["file_name"],
-            "uploader": j["uploader"],
+            "file_name": scrub_numbers(j["file_name"]),
+            "uploader": scrub_numbers(j["uploader"]),
             "status": j["status"],
             "minutes_running": round((now - (j["started_at"] or j["created_at"])).total_seconds() / 60, 1),
-            "timeout_minutes": j["timeout_minutes"],
+            "timeout_minutes": timeout_minutes if timeout_minutes is not None else j["timeout_minutes"],
             "airflow_run_id": j["airflow_run_id"],
         }
-        for j in repo.overdue()
+        for j in overdue_jobs
     ]
     failures = [
         {
             "id": j["id"],
-            "file_name": j["file_name"],
-            "uploader": j["uploader"],
+            "file_name": scrub_numbers(j["file_name"]),
+            "uploader": scrub_numbers(j["uploader"]),
             "status": j["status"],
+            "failure_kind": j["failure_kind"],
             "retry_count": j["retry_count"],
             "max_retries": j["max_retries"],
             "last_error": scrub_numbers(j["last_error"]),
             "updated_at": j["updated_at"].isoformat(),
             "airflow_run_id": j["airflow_run_id"],
         }
-        for j in repo.recent_failures(hours)
+        for j in repo.recent_failures(hours, filters)
     ]
-    return {"counts": counts, "total": sum(counts.values()), "overdue": overdue, "recent_failures": failures,
-            "failures_window_hours": hours}
+    return {
+        "counts": counts, "total": sum(counts.values()), "overdue": overdue, "recent_failures": failures,
+        "failures_window_hours": hours, "dry_run": dry_run,
+        "actions": {k: [dataclasses.asdict(a) for a in v] for k, v in actions.items()},
+    }
 
 
-def format_report(report: dict) -> str:
-    lines = ["Scraping jobs", "=" * 70, ""]
-    _section(lines, "1. Jobs running past their timeout:", report["overdue"], lambda j: (
+def format_report(report: dict, limit: int | None = None) -> str:
+    lines = ["Scraping jobs" + (" (dry run: nothing changed)" if report["dry_run"] and report["actions"] else ""),
+             "=" * 70, ""]
+    _section(lines, "1. Jobs running past their timeout:", report["overdue"], limit, lambda j: (
         f"  ! job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} for {j['minutes_running']} min "
         f"(timeout {j['timeout_minutes']:g}) run {j['airflow_run_id']}"
     ))
-    _section(lines, f"2. Failures in the last {report['failures_window_hours']:g} h:", report["recent_failures"], lambda j: (
-        f"  x job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} after "
-        f"{j['retry_count']}/{j['max_retries']} retries: {j['last_error']}"
-    ))
-    lines.append("3. Jobs per status:")
+    if "timeouts" in report["actions"]:
+        _section(lines, "   Marked as timeout:", report["actions"]["timeouts"], limit, _action_line)
+    if "retries" in report["actions"]:
+        _section(lines, "2. Retrying failed jobs:", report["actions"]["retries"], limit, _action_line)
+    _section(lines, f"3. Failures in the last {report['failures_window_hours']:g} h:", report["recent_failures"], limit,
+             lambda j: (
+                 f"  x job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} "
+                 f"({j['failure_kind'] or 'unknown'}) after {j['retry_count']}/{j['max_retries']} retries: "
+                 f"{j['last_error']}"
+             ))
+    lines.append("4. Jobs per status:")
     for status in STATUSES:
         lines.append(f"  {status:<11} {report['counts'][status]:>6}")
     lines.append(f"  {'total':<11} {report['total']:>6}")
     return "\n".join(lines)
 
 
-def _section(lines: list[str], title: str, jobs: list[dict], line_of) -> None:
-    lines.append(title)
-    lines += [line_of(j) for j in jobs] or ["  none"]
+def _action_line(action: dict) -> str:
+    return f"  {'→' if action['outcome'] in ('retried', 'timed_out') else '-'} {action['outcome']}: {action['message']}"
+
+
+def _section(lines: list[str], title: str, items: list[dict], limit: int | None, line_of) -> None:
+    lines.append(f"{title} {len(items)}")
+    shown = items if limit is None else items[:limit]
+    lines += [line_of(j) for j in shown] or ["  none"]
+    if len(shown) < len(items):
+        lines.append(f"  … {len(items) - len(shown)} more not shown (--limit {limit}; --json lists all)")
     lines.append("")

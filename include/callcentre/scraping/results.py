@@ -16,8 +16,11 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@")
 RESULT_COLUMNS = ("number", "status", "carrier", "line_type")
 
 
-def write_results(path: str | Path, results: list[dict], rejected: list[RejectedRow]) -> Path:
-    """Write ``results`` (the API's answers) and ``rejected`` rows to ``path`` atomically."""
+def write_results(
+    path: str | Path, results: list[dict], rejected: list[RejectedRow], source: list[tuple[str, str]] | None = None
+) -> Path:
+    """Write ``results`` (the API's answers), ``rejected`` rows and, in sheet ``source``, what was read
+    (file, sheet, column) to ``path`` atomically."""
     from openpyxl import Workbook
 
     path = Path(path)
@@ -34,6 +37,10 @@ def write_results(path: str | Path, results: list[dict], rejected: list[Rejected
     rejected_sheet.append([_cell(rejected_sheet, c) for c in ("row", "value", "reason")])
     for row in rejected:
         rejected_sheet.append([row.row, _cell(rejected_sheet, row.value), _cell(rejected_sheet, row.reason)])
+    if source:
+        source_sheet = wb.create_sheet("source")
+        for key, value in source:
+            source_sheet.append([_cell(source_sheet, key), _cell(source_sheet, value)])
     tmp = path.with_name(path.name + ".part")
     wb.save(tmp)
     os.replace(tmp, path)

@@ -14,9 +14,13 @@ import json
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 DAG_ID = "scraping_upload"
 TOKEN_PATH = "/auth/token"
+# Connection (type http) of the Airflow REST API for the automatic retry: host = the api-server's
+# base URL (or host/port/schema), login/password = a user allowed to clear and edit scraping runs.
+AIRFLOW_API_CONN = "airflow_api"
 
 
 class TriggerError(RuntimeError):
@@ -70,14 +74,22 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
 
 
 class AirflowRestClient:
-    """The two REST calls the upload needs, with a JWT from ``POST /auth/token``."""
+    """The REST calls of uploads and job actions, as one user of Airflow's auth manager.
 
-    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30):
+    Either ``username``/``password`` (a JWT is fetched from ``POST /auth/token`` on first use) or a
+    ready ``token`` (the jobs page forwards the logged-in user's own token, so Airflow checks that
+    user's rights on every call).
+    """
+
+    def __init__(self, base_url: str, username: str | None = None, password: str | None = None,
+                 timeout: float = 30, *, token: str | None = None):
+        if token is None and (username is None or password is None):
+            raise TriggerError("AirflowRestClient needs a token or a username and password")
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.password = password
         self.timeout = timeout
-        self._token: str | None = None
+        self._token: str | None = token
 
     def _headers(self) -> dict:
         import requests
@@ -124,6 +136,86 @@ class AirflowRestClient:
 
     def delete_run(self, run_id: str) -> int:
         return self.request("DELETE", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").status_code
+
+    # Job actions (callcentre.scraping.retry) -----------------------------------------------------
+    def run_state(self, dag_id: str, run_id: str) -> str | None:
+        """The run's state, or None when Airflow has no such run."""
+        resp = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}")
+        if resp.status_code == 404:
+            return None
+        _expect(resp, "read run", run_id)
+        return resp.json().get("state")
+
+    def unfinished_task_instances(self, dag_id: str, run_id: str) -> list[tuple[str, int]]:
+        """``(task_id, map_index)`` of the run's tasks that did not succeed (failed, upstream_failed,
+        skipped: stopping a run skips the tasks that had not started)."""
+        found, offset = [], 0
+        states = "&".join(f"state={s}" for s in ("failed", "upstream_failed", "skipped"))
+        while True:
+            resp = self.request(
+                "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances?{states}&limit=100&offset={offset}"
+            )
+            _expect(resp, "list the tasks of run", run_id)
+            page = resp.json()["task_instances"]
+            found += [(ti["task_id"], int(ti.get("map_index", -1))) for ti in page]
+            offset += len(page)
+            if not page or offset >= resp.json().get("total_entries", 0):
+                return found
+
+    def clear_unfinished_tasks(self, dag_id: str, run_id: str) -> int:
+        """Re-run what did not succeed in the run (and what follows it); the run goes back to queued.
+
+        Airflow keeps the earlier tries and their logs; the clear bumps the run's clear_number.
+        Returns how many task instances were cleared.
+        """
+        tasks = self.unfinished_task_instances(dag_id, run_id)
+        task_ids = [tid if index < 0 else [tid, index] for tid, index in tasks] or None
+        resp = self.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", {
+            "dag_run_id": run_id, "dry_run": False, "only_failed": False, "reset_dag_runs": True,
+            "include_downstream": True, "task_ids": task_ids,
+        })
+        _expect(resp, "clear run", run_id)
+        return int(resp.json().get("total_entries", 0))
+
+    def stop_run(self, dag_id: str, run_id: str) -> str | None:
+        """Mark a queued/running run failed (Airflow stops its running tasks); return the state it ends in
+        (None: no such run). A finished run is left as it is."""
+        state = self.run_state(dag_id, run_id)
+        if state in (None, "success", "failed"):
+            return state
+        resp = self.request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}", {"state": "failed"})
+        _expect(resp, "stop run", run_id)
+        return resp.json().get("state", "failed")
+
+
+def _expect(resp, what: str, run_id: str) -> None:
+    if resp.status_code not in (200, 201):
+        raise TriggerError(f"Airflow refused to {what} {run_id}: HTTP {resp.status_code} {resp.text[:200]}")
+
+
+def airflow_client(api_url: str | None = None, conn_id: str = AIRFLOW_API_CONN) -> AirflowRestClient:
+    """The REST client of scripts and the automatic retry, in this order: connection ``airflow_api``;
+    else env ``AIRFLOW_API_USERNAME``/``AIRFLOW_API_PASSWORD``; else (local use) SimpleAuthManager's
+    generated admin password. The URL: ``api_url``, the connection's, else ``[api] base_url``."""
+    from callcentre.common.compat import AirflowNotFoundException, BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        conn = None
+    if conn is not None and conn.login:
+        host = (conn.host or "").rstrip("/")
+        url = host if "://" in host else f"{conn.schema or 'http'}://{host}" + (f":{conn.port}" if conn.port else "")
+        return AirflowRestClient(api_url or url, conn.login, conn.password or "")
+    if not api_url:
+        from airflow.configuration import conf
+
+        api_url = conf.get("api", "base_url", fallback="http://127.0.0.1:8080")
+    if os.environ.get("AIRFLOW_API_USERNAME"):
+        user, password = os.environ["AIRFLOW_API_USERNAME"], os.environ.get("AIRFLOW_API_PASSWORD", "")
+    else:
+        user, password = local_credentials(os.environ.get("AIRFLOW_HOME", "."))
+    return AirflowRestClient(api_url, user, password)
 
 
 def local_credentials(airflow_home: str | Path, username: str = "admin") -> tuple[str, str]:

@@ -2,10 +2,15 @@
 
 Rules (the contract with the staff who upload files):
 
-* ``.xlsx`` only, read with openpyxl in read-only mode; the first (active) sheet is used.
+* ``.xlsx`` only, read with openpyxl in read-only mode.
+* The sheet: the first sheet (in tab order, whichever sheet was open when the file was saved) with
+  a phone header in its first :data:`HEADER_SCAN_ROWS` rows; without one anywhere, the first sheet.
+  The results workbook names the sheet, the header row and the column that were read.
 * The phone column is the first header cell named telefono, teléfono, phone, número, numero,
-  celular, móvil or movil (any case, surrounding spaces ignored). Without such a header the first
-  column is used; its first row counts as data when it holds a phone number, else as a header.
+  celular, móvil or movil (any case, surrounding spaces ignored), in any of the first
+  :data:`HEADER_SCAN_ROWS` rows (a title row above the header is fine). Without such a header the
+  first column is used; its first non-blank row counts as data when it holds a phone number, else
+  as a header.
 * A number keeps its digits and an optional leading ``+``: spaces, dashes, dots and parentheses are
   removed, numeric cells such as ``3001234567.0`` become ``3001234567``. 7 to 15 digits (E.164).
 * Duplicates are removed (first occurrence kept); empty cells are ignored; anything else is a
@@ -30,6 +35,8 @@ MAX_NUMBERS = 5000
 MAX_ROWS = MAX_NUMBERS * 10
 # 5000 numbers fit in well under 1 MB; anything this big is not the file the staff meant to upload.
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# A title (often merged cells) and blank rows may sit above the header row.
+HEADER_SCAN_ROWS = 10
 PHONE_HEADERS = ("telefono", "teléfono", "phone", "número", "numero", "celular", "móvil", "movil")
 _HEADER_KEYS = {unicodedata.normalize("NFC", h) for h in PHONE_HEADERS}
 _SEPARATORS = re.compile(r"[\s\-.()\u00a0]+")
@@ -58,6 +65,19 @@ class PhoneList:
     column_index: int
     duplicates: int
     data_rows: int
+    sheet: str = ""
+    header_row: int | None = None  # 1-based; None when the first row already holds data
+
+    @property
+    def source(self) -> str:
+        """Where the numbers were read, for the job row and the results workbook."""
+        from openpyxl.utils import get_column_letter
+
+        column = get_column_letter(self.column_index + 1)
+        where = f"sheet {self.sheet!r}, column {column}"
+        if self.column_header:
+            where += f" ({self.column_header!r}, header in row {self.header_row})"
+        return where
 
 
 def normalise_phone(value) -> str | None:
@@ -106,36 +126,69 @@ def read_phone_numbers(path: str | Path, max_numbers: int = MAX_NUMBERS, name: s
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as err:
         raise BadWorkbook(f"{name}: corrupt workbook, openpyxl cannot read it ({type(err).__name__})") from err
     try:
-        sheet = wb.active if wb.active is not None else wb.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        first = next(rows, None)
-        while first is not None and all(_blank(c) for c in first):
-            first = next(rows, None)
-        if first is None:
+        sheet, top = _pick_sheet(wb.worksheets)
+        if not top:
             raise BadWorkbook(f"{name}: the sheet {sheet.title!r} has no rows")
-        header_index = next((i for i, cell in enumerate(first) if is_phone_header(cell)), None)
-        if header_index is not None:
-            column, header, start_row, data = header_index, str(first[header_index]).strip(), 2, rows
+        found = next(((n, row, i) for n, row in top for i, cell in enumerate(row or ()) if is_phone_header(cell)), None)
+        rows = sheet.iter_rows(min_row=top[-1][0] + 1, values_only=True)  # after the rows scanned
+        if found is not None:
+            header_row, first, column = found
+            header = str(first[column]).strip()
+            start_row = header_row + 1
+            data = itertools.chain((row for n, row in top if n > header_row), rows)
         else:
+            header_row, first = top[0]
             column, header = 0, None
             first_is_data = normalise_phone(first[0] if first else None) is not None
-            start_row = 1 if first_is_data else 2
-            data = itertools.chain([first], rows) if first_is_data else rows
+            start_row = header_row if first_is_data else header_row + 1
+            data = itertools.chain((row for n, row in top if n >= start_row), rows)
             if not first_is_data and not _blank(first[0] if first else None):
                 header = str(first[0]).strip()
+            if first_is_data:
+                header_row = None
         result = _collect(name, data, column, start_row, max_numbers)
     finally:
         wb.close()
     numbers, rejected, duplicates, data_rows = result
     if data_rows == 0:
         raise BadWorkbook(f"{name}: no data rows below the header {header!r}" if header else f"{name}: no rows")
-    if not numbers and header_index is None and header is not None:
-        headers = [str(c).strip() for c in first if not _blank(c)]
+    if not numbers and found is None and header is not None:
+        # Never quote the cells: a header row may well be a row of customer data.
         raise BadWorkbook(
-            f"{name}: no phone column. Headers found: {', '.join(headers)[:200]}; name the column one of "
-            f"{', '.join(PHONE_HEADERS)}, or put the numbers in the first column"
+            f"{name}: no phone column in sheet {sheet.title!r}: no header in its first {HEADER_SCAN_ROWS} rows "
+            f"is named one of {', '.join(PHONE_HEADERS)}, and the first column holds no phone number; "
+            "name the column, or put the numbers in the first column"
         )
-    return PhoneList(numbers, rejected, header, column, duplicates, data_rows)
+    return PhoneList(numbers, rejected, header, column, duplicates, data_rows, sheet.title, header_row)
+
+
+def _pick_sheet(sheets):
+    """``(sheet, [(row number, row)])``: the first sheet with a phone header near its top, else the
+    first sheet. The rows (blank ones included, so row numbers stay right) run from the sheet's
+    first non-blank row to :data:`HEADER_SCAN_ROWS` rows down; empty for an empty sheet."""
+    first = None
+    for sheet in sheets:
+        top = _top_rows(sheet)
+        if any(is_phone_header(cell) for _, row in top for cell in row):
+            return sheet, top
+        first = first or (sheet, top)
+    if first is None:
+        raise BadWorkbook("the workbook has no sheets")
+    return first
+
+
+def _top_rows(sheet) -> list[tuple[int, tuple]]:
+    top: list[tuple[int, tuple]] = []
+    for n, row in enumerate(sheet.iter_rows(values_only=True), 1):
+        if top or not _blank_row(row):
+            top.append((n, row))
+        if len(top) >= HEADER_SCAN_ROWS or n > MAX_ROWS:
+            break
+    return top
+
+
+def _blank_row(row) -> bool:
+    return not row or all(_blank(c) for c in row)
 
 
 def _collect(name, rows, column: int, start_row: int, max_numbers: int):

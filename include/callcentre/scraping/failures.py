@@ -1,0 +1,68 @@
+"""Which failures of a job the automatic retry may re-run, and which callbacks are not failures at all.
+
+Two kinds of final failure (``scraping.jobs.failure_kind``):
+
+* ``permanent``: the input is wrong (bad workbook, bad conf, the API refused the request with a
+  4xx, a setting is missing). Re-running the same file cannot help: never retried automatically.
+* ``retryable``: the outside world failed (API down after the run's own retries, the API failed a
+  batch or answered short, the job timed out, a worker was lost). The automatic retry re-runs it.
+
+Both are ``AirflowFailException``s: Airflow does not spend task retries on them.
+"""
+
+from __future__ import annotations
+
+from callcentre.common.compat import AirflowFailException
+
+
+class PermanentJobFailure(AirflowFailException):
+    """Bad input: the job fails now and is never retried automatically."""
+
+
+class RetryableJobFailure(AirflowFailException):
+    """Final for this run, but a later re-run of the job may succeed (the automatic retry does it)."""
+
+
+class JobTimedOut(RetryableJobFailure):
+    """The job ran past its timeout_minutes: the job ends ``timeout``."""
+
+
+def failure_kind(error) -> str:
+    """``permanent`` or ``retryable`` for the exception that ended a job."""
+    from callcentre.scraping.api_hook import ScrapingApiRejected
+
+    if isinstance(error, (PermanentJobFailure, ScrapingApiRejected)):
+        return "permanent"
+    if isinstance(error, RetryableJobFailure) or is_timeout(error):
+        return "retryable"
+    # Another AirflowFailException is a refusal by our own checks (a setting missing, ...).
+    return "permanent" if isinstance(error, AirflowFailException) else "retryable"
+
+
+def is_timeout(error) -> bool:
+    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowTaskTimeout
+
+    return isinstance(error, (JobTimedOut, AirflowSensorTimeout, AirflowTaskTimeout))
+
+
+def ends_the_task(context) -> bool:
+    """Whether a failure callback reports a task that really failed for good.
+
+    Guards two upstream bugs that must neither end the job nor alert:
+
+    * apache/airflow#65400: ``on_failure_callback`` fired although the task still has retries (it
+      goes ``up_for_retry``). A non-final exception with tries left is therefore not an ending.
+    * apache/airflow#71172: the scheduler fails a reschedule-mode sensor on a late executor event of
+      an earlier poke. No exception of the task exists then; the task is retried (our batch
+      budget counts API errors, not tries, so nothing is burnt) or, on its last try, the run fails
+      and the reconcile DAG ends the job from the run's state.
+    """
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    error = context.get("exception")
+    if not isinstance(error, BaseException):
+        return False  # not raised by the task: the scheduler's view, settled by the reconciler
+    if isinstance(error, (AirflowFailException, AirflowSensorTimeout)):
+        return True  # never retried by Airflow
+    ti = context["ti"]
+    return int(ti.try_number) > int(ti.max_tries)  # no try left

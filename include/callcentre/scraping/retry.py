@@ -1,0 +1,172 @@
+"""Job-level actions: retry failed/timed-out jobs, mark stuck jobs as timeout.
+
+One implementation for the jobs page's buttons, the automatic retry of the reconcile DAG and
+``scripts/scraping_report.py --retry-failed``. Each action is a conditional UPDATE of the job row
+first (so two people, or a person and the automatic retry, acting at once cannot both win), then
+one REST call to Airflow; if Airflow refuses, the row is put back as it was.
+
+* **retry**: only ``failed``/``timeout`` jobs with ``retry_count < max_retries``. The row reopens
+  (``pending``, ``retry_count + 1``, timeout clock restarted) and the run's tasks that did not
+  succeed are cleared, so Airflow re-runs the same run: its earlier tries and logs stay visible
+  next to the new ones, and answers already stored are not asked for again.
+* **mark as timeout**: only ``pending``/``processing``/``retrying`` jobs. The row ends ``timeout``
+  and the Airflow run is marked failed (Airflow stops its running tasks), so the two never disagree.
+
+The automatic retry (:func:`retry_failed_jobs`, run by DAG ``scraping_jobs_reconcile`` every
+``SCRAPING_CHECK_INTERVAL_MINUTES``) retries only failures that are ``retryable`` (API down, batch
+failed or cut short by the API, timeout, lost worker), never bad input (``permanent``).
+
+Messages carry job ids, statuses and counts only: never file contents or phone numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from callcentre.scraping.alerts import alert_if_final, scrub_numbers
+from callcentre.scraping.jobs import ACTIVE, JobFilter, JobRepository
+from callcentre.scraping.upload import TriggerError
+
+if TYPE_CHECKING:
+    from callcentre.scraping.upload import AirflowRestClient
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("retried", "timed_out", "skipped", "error")
+AUTOMATIC = "the automatic retry"
+REFUSED = "retry refused by Airflow (see the retry's log); before: "
+
+
+@dataclasses.dataclass(frozen=True)
+class JobAction:
+    job_id: int
+    outcome: str  # "retried" | "timed_out" | "skipped" | "error"
+    message: str  # human readable, no phone numbers
+
+
+def retry_jobs(
+    job_ids: Iterable[int], *, actor: str, airflow: AirflowRestClient, repo: JobRepository | None = None
+) -> list[JobAction]:
+    """Re-run each failed/timeout job through Airflow (clear the run's unfinished tasks)."""
+    repo = repo or JobRepository()
+    repo.migrate()
+    return [_retry_one(int(job_id), actor, airflow, repo) for job_id in _unique(job_ids)]
+
+
+def mark_jobs_timeout(
+    job_ids: Iterable[int], *, actor: str, airflow: AirflowRestClient, repo: JobRepository | None = None
+) -> list[JobAction]:
+    """End each active job ``timeout`` and stop its Airflow run."""
+    repo = repo or JobRepository()
+    repo.migrate()
+    return [_timeout_one(int(job_id), actor, airflow, repo) for job_id in _unique(job_ids)]
+
+
+def retry_failed_jobs(
+    *, airflow: AirflowRestClient | Callable[[], AirflowRestClient] | None, repo: JobRepository | None = None,
+    filters: JobFilter | None = None, dry_run: bool = False, actor: str = AUTOMATIC,
+) -> list[JobAction]:
+    """Retry every failed/timeout job whose failure is retryable and that has retries left.
+
+    Then send the alert of any job that is final but was never alerted (a lost callback). With
+    ``dry_run`` nothing changes: each candidate is reported as ``skipped`` with what would happen.
+    ``airflow`` may be a factory, called only when there is something to retry (no credentials are
+    needed on a quiet day); when it fails, each candidate is reported as an ``error``.
+    """
+    repo = repo or JobRepository()
+    repo.migrate()
+    candidates = repo.retry_candidates(filters)
+    if dry_run:
+        return [JobAction(j["id"], "skipped", f"dry run: job {j['id']} would be retried "
+                                              f"(retry {j['retry_count'] + 1} of {j['max_retries']})")
+                for j in candidates]
+    actions = []
+    if candidates:
+        try:
+            client = airflow() if callable(airflow) else airflow
+        except TriggerError as err:
+            log.error("automatic retry impossible: %s", err)
+            actions = [JobAction(j["id"], "error", f"job {j['id']} not retried: no access to Airflow's API")
+                       for j in candidates]
+        else:
+            actions = retry_jobs([j["id"] for j in candidates], actor=actor, airflow=client, repo=repo)
+    alerted = sum(alert_if_final(repo, job) for job in repo.final_not_alerted())
+    log.info("automatic retry: %d job(s) retried, %d not, %d final job(s) alerted",
+             sum(a.outcome == "retried" for a in actions), sum(a.outcome != "retried" for a in actions), alerted)
+    return actions
+
+
+def mark_overdue_jobs_timeout(
+    minutes: float, *, airflow: AirflowRestClient, actor: str, repo: JobRepository | None = None,
+    filters: JobFilter | None = None, dry_run: bool = False,
+) -> list[JobAction]:
+    """Mark as timeout every active job running for more than ``minutes`` (the report's --timeout-minutes)."""
+    repo = repo or JobRepository()
+    repo.migrate()
+    overdue = repo.overdue(minutes, filters)
+    if dry_run:
+        return [JobAction(j["id"], "skipped", f"dry run: job {j['id']} ({j['status']}) would be marked as timeout")
+                for j in overdue]
+    return mark_jobs_timeout([j["id"] for j in overdue], actor=actor, airflow=airflow, repo=repo)
+
+
+def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
+    before = repo.get(job_id)
+    if before is None:
+        return JobAction(job_id, "skipped", f"job {job_id} does not exist")
+    reopened = repo.reopen_for_retry(job_id, _actor(actor))
+    if reopened is None:
+        return JobAction(job_id, "skipped", _why_not_retried(repo.get(job_id) or before))
+    try:
+        cleared = airflow.clear_unfinished_tasks(reopened["dag_id"], reopened["airflow_run_id"])
+    except TriggerError as err:
+        previous = (before["last_error"] or "?").removeprefix(REFUSED)  # one prefix, however many refusals
+        repo.undo_reopen(before, REFUSED + previous)
+        log.warning("job %s: retry refused by Airflow (%s)", job_id, scrub_numbers(str(err)))
+        return JobAction(job_id, "error", f"job {job_id}: Airflow refused the re-run of run "
+                                          f"{reopened['airflow_run_id']}; the job is {before['status']} again")
+    log.info("job %s: retry %s/%s by %s, %d task(s) cleared in run %s", job_id, reopened["retry_count"],
+             reopened["max_retries"], _actor(actor), cleared, reopened["airflow_run_id"])
+    return JobAction(job_id, "retried", f"job {job_id} re-runs in Airflow (retry {reopened['retry_count']} "
+                                        f"of {reopened['max_retries']})")
+
+
+def _timeout_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
+    before = repo.get(job_id)
+    if before is None:
+        return JobAction(job_id, "skipped", f"job {job_id} does not exist")
+    marked = repo.mark_timeout(job_id, f"marked as timeout by {_actor(actor)} (was {before['status']})")
+    if marked is None:
+        now = repo.get(job_id) or before
+        return JobAction(job_id, "skipped", f"job {job_id} is {now['status']}: only a pending, processing or "
+                                            "retrying job can be marked as timeout")
+    try:
+        state = airflow.stop_run(marked["dag_id"], marked["airflow_run_id"])
+    except TriggerError as err:
+        repo.undo_timeout(before, marked)
+        log.warning("job %s: Airflow refused to stop its run (%s)", job_id, scrub_numbers(str(err)))
+        return JobAction(job_id, "error", f"job {job_id}: Airflow refused to stop run {marked['airflow_run_id']}; "
+                                          f"the job is {before['status']} again")
+    log.info("job %s marked as timeout by %s; run %s is %s", job_id, _actor(actor), marked["airflow_run_id"], state)
+    run = "no longer exists in Airflow" if state is None else f"is {state}"
+    return JobAction(job_id, "timed_out", f"job {job_id} is timeout; its Airflow run {run}")
+
+
+def _why_not_retried(job: dict) -> str:
+    job_id = job["id"]
+    if job["status"] in ("failed", "timeout"):
+        return f"job {job_id} used {job['retry_count']} of its {job['max_retries']} retries: not retried"
+    if job["status"] in ACTIVE:
+        return f"job {job_id} is {job['status']}: it is still running, nothing to retry"
+    return f"job {job_id} is {job['status']}: nothing to retry"
+
+
+def _actor(actor: str) -> str:
+    return scrub_numbers((actor or "someone").strip()[:100]) or "someone"
+
+
+def _unique(job_ids: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(int(j) for j in job_ids))
