@@ -18,6 +18,7 @@ See README.md for the contract and docs/operations.md for the runbook.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -34,6 +35,8 @@ from callcentre.ivr.options import DEFAULTS
 
 # The IVR zone: environment IVR_TIMEZONE, the one setting the schedule and the tasks both read.
 IVR_TIMEZONE = ivr_timezone_name()
+# Celery queue of the hour loads: workers near the IVR database listen on it (README, docs/deploy.md).
+IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 
 default_args = {
     "owner": "data-engineering",
@@ -95,23 +98,23 @@ def ivr_calls_daily():
         """Validate params and the business date the run names, migrate the target schema, list the hours to load."""
         return runtime.plan(context)
 
-    @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6))
+    @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6), queue=IVR_LOAD_QUEUE)
     def day_closed(**context):
         """Wait until the day has ended, IVR_SETTLE_MINUTES have passed and no call of the day is
         still open (at most IVR_SETTLE_LIMIT_MINUTES after midnight). Old days pass at once."""
         return runtime.day_closed(context)
 
-    @task(pool="ivr_mariadb")
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE)
     def refresh_previous_day(**context):
         """Reload the previous day's hours that held calls still open at its load, then its metrics."""
         return runtime.refresh_previous_day(context)
 
-    @task(pool="ivr_mariadb", map_index_template="{{ hour_label }}")
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
     def load_hour(hour: int, **context):
         """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
         return runtime.load_hour(hour, context)
 
-    @task(pool="ivr_mariadb", execution_timeout=timedelta(minutes=10))
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, execution_timeout=timedelta(minutes=10))
     def reconcile(hour_results, **context):
         """Per hour: source rows = loaded + rejected. Any difference fails the run."""
         return runtime.reconcile_day(list(hour_results), context)

@@ -38,6 +38,10 @@ install_packages() {
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
   command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+  # The jobs page's browser test: headless Debian Chromium driven by Selenium.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)  # the Celery broker
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing apt packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -71,6 +75,10 @@ ensure_ports() {
   fi
   # shellcheck disable=SC1091
   . "$LOCAL/ports.env"
+  if [ -z "${REDIS_PORT:-}" ]; then  # added later than the others: older .local/ lack it
+    REDIS_PORT=$(free_port)
+    echo "REDIS_PORT=$REDIS_PORT" >>"$LOCAL/ports.env"
+  fi
 }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -141,11 +149,31 @@ start_postgres() {
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'etl') THEN
         CREATE ROLE etl LOGIN PASSWORD '$PG_PASSWORD';
       END IF; END\$\$;"
-  for db in analytics scraping airflow; do
+  for db in analytics scraping scraping_bench airflow; do  # scraping_bench: `make bench-jobs-page`
     if [ "$("${q[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
       "${q[@]}" -c "CREATE DATABASE $db OWNER etl"
     fi
   done
+}
+
+# Redis: the CeleryExecutor's broker (`make airflow EXECUTOR=celery`, tests/e2e/test_celery_*).
+# Queue state only (the result backend is the metadata PostgreSQL), so nothing is persisted.
+start_redis() {
+  local dir="$LOCAL/redis"
+  mkdir -p "$dir"
+  if alive "$dir/redis.pid" && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    log "Redis already running on 127.0.0.1:$REDIS_PORT"
+    return
+  fi
+  log "starting Redis on 127.0.0.1:$REDIS_PORT"
+  setsid redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' --appendonly no \
+    --protected-mode yes --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1 &
+  echo $! >"$dir/redis.pid"
+  for _ in $(seq 1 40); do
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && return
+    sleep 0.25
+  done
+  cat "$dir/redis.log" >&2; exit 1
 }
 
 start_fake() {
@@ -170,6 +198,9 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__PARALLELISM=8
+# Used when the executor is CeleryExecutor (make airflow EXECUTOR=celery; the Celery e2e test).
+export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"
 # Bare dates on the CLI are read in this zone; the IVR DAG loads the named days whatever it is
 # (README, "The date contract"), and the same zone keeps the CLI and the UI in step.
@@ -199,7 +230,7 @@ EOF
 stop_all() {
   ensure_ports
   MY_DIR=$(readlink -f "$LOCAL/mariadb"); PG_DIR=$(readlink -f "$LOCAL/postgres")
-  for f in "$FAKE_DIR"/*.pid; do
+  for f in "$FAKE_DIR"/*.pid "$LOCAL/redis/redis.pid"; do
     [ -f "$f" ] || continue
     if alive "$f"; then kill -TERM -- "-$(cat "$f")" 2>/dev/null || kill "$(cat "$f")" 2>/dev/null || true; fi
     rm -f "$f"
@@ -222,6 +253,7 @@ case "${1:-start}" in
     ensure_ports
     start_mariadb
     start_postgres
+    start_redis
     start_fake fake_slack callcentre.fakes.slack_server "$FAKE_SLACK_PORT"
     start_fake fake_scraping_api callcentre.fakes.scraping_api_server "$FAKE_SCRAPING_API_PORT"
     write_env

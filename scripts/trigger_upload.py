@@ -5,7 +5,8 @@
 
 The Airflow API comes from --api-url (default $AIRFLOW__API__BASE_URL) and the user from
 connection airflow_api, else $AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD (default: the
-SimpleAuthManager password generated under $AIRFLOW_HOME, for local use). The uploads folder is Airflow Variable scraping_uploads_dir.
+SimpleAuthManager password generated under $AIRFLOW_HOME, for local use). The uploads folder:
+Variable scraping_uploads_dir, or storage_base + /uploads (see callcentre.common.storage).
 Triggering the same file again reports the existing run instead of creating a second job.
 Exit status: 0 triggered or already triggered, 1 refused, 2 bad arguments.
 """
@@ -27,15 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int)
     args = parser.parse_args(argv)
 
-    from callcentre.common.compat import get_variable
+    from callcentre.common import storage
     from callcentre.scraping.upload import TriggerError, airflow_client, store_upload
 
     if not os.path.isfile(args.file):
         print(f"error: {args.file} is not a file", file=sys.stderr)
         return 2
-    uploads_dir = get_variable("scraping_uploads_dir")
-    if not uploads_dir:
-        print("error: Airflow Variable scraping_uploads_dir is not set", file=sys.stderr)
+    try:
+        uploads_dir = storage.folder("uploads")
+    except storage.StorageError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     overrides = {
         k: v

@@ -40,10 +40,39 @@ def run_states(env: dict, dag_id: str, kind: str) -> dict[str, str]:
     return {r["logical_date"][:10]: r["state"] for r in runs if r["run_id"].startswith(kind + "__")}
 
 
-def start_group(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+def start_group(args: list[str], env: dict, log: Path, cwd: Path | None = None) -> subprocess.Popen:
     """Start ``args`` in a new session (its own process group), output to ``log``."""
     with log.open("wb") as out:
-        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (Airflow puts each task process in a group of its own)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc``'s group and every process below it at once, as when its host dies."""
+    below = descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGKILL)
+    for pid in below:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(timeout=10)
 
 
 def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
@@ -56,6 +85,35 @@ def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def celery_env(env: dict, broker_db: int) -> dict:
+    """``env`` switched to the CeleryExecutor, on Redis database ``broker_db`` of the local Redis
+    (0 is `make airflow`'s), with worker hostnames from ``CALLCENTRE_WORKER_HOSTNAME``."""
+    broker = env["AIRFLOW__CELERY__BROKER_URL"].rsplit("/", 1)[0] + f"/{broker_db}"
+    return dict(env, AIRFLOW__CORE__EXECUTOR="CeleryExecutor", AIRFLOW__CELERY__BROKER_URL=broker,
+                AIRFLOW__CORE__HOSTNAME_CALLABLE="callcentre.common.hostname.worker_hostname")
+
+
+def start_celery_worker(name: str, env: dict, logs: Path, concurrency: int = 2,
+                        queues: str = "default,ivr") -> subprocess.Popen:
+    """`airflow celery worker` ``name`` as if on a host of its own (Celery and Airflow hostname,
+    log-server port, working directory); returns once Celery says it is ready."""
+    import time
+
+    workdir = logs / f"{name}-cwd"
+    workdir.mkdir(exist_ok=True)
+    log = logs / f"{name}-{len(list(logs.glob(name + '-*.log')))}.log"
+    env = dict(env, CALLCENTRE_WORKER_HOSTNAME=name, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
+    proc = start_group([AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", queues,
+                        "--concurrency", str(concurrency)], env, log, cwd=workdir)
+    deadline = time.monotonic() + 120
+    while " ready." not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_group(proc)
+            raise RuntimeError(f"{name} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+    return proc
 
 
 @contextmanager
@@ -74,12 +132,13 @@ def rest_client(env: dict):
     return AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
 
 
-def settle_backfills(env: dict, dag_id: str = "ivr_calls_daily", timeout_s: float = 90) -> None:
-    """Let the scheduler mark the backfills complete (it checks every 30 s) before it is stopped:
-    Airflow allows one running backfill per DAG, and the next test run would be refused."""
+def settle_backfills(env: dict, dag_id: str, timeout_s: float = 90) -> None:
+    """Let the scheduler mark ``dag_id``'s backfills complete (it checks every 30 s) before it is
+    stopped: Airflow allows one running backfill per DAG, and the next one would be refused."""
+    client = rest_client(env)
     give_up = time.monotonic() + timeout_s
     while time.monotonic() < give_up:
-        backfills = rest_client(env).request("GET", f"/api/v2/backfills?dag_id={dag_id}").json().get("backfills", [])
+        backfills = client.request("GET", f"/api/v2/backfills?dag_id={dag_id}").json().get("backfills", [])
         if all(b.get("completed_at") for b in backfills):
             return
         time.sleep(3)

@@ -124,6 +124,6 @@ def test_backfill_loads_the_day_without_a_deadline_alert_and_a_failed_run_alerts
         assert len(summary["days_due"]) == 3 and str(DAY) not in summary["days_due"], summary
         assert not any(f"IVR business day {DAY} " in m["text"] for m in fake_slack.messages)
     finally:
-        settle_backfills(airflow_env)
+        settle_backfills(airflow_env, "ivr_calls_daily")
         for day in (DAY, FAILING_DAY, DAY - timedelta(days=1)):
             reset_day(day)

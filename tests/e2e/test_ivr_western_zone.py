@@ -51,7 +51,7 @@ def western_airflow(tmp_path):
             yield env
         finally:
             run_airflow(env, "dags", "pause", "ivr_calls_daily")
-            settle_backfills(env)
+            settle_backfills(env, "ivr_calls_daily")
     # Leave the metadata DB with the DAG as the other tests' components parse it.
     run_airflow({**os.environ, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}, "dags", "reserialize")
 

@@ -38,6 +38,8 @@ def job_with_run(client, job_repo):
             resp = client.request("POST", f"/api/v2/dags/{DAG}/dagRuns",
                                   {"dag_run_id": run_id, "logical_date": None, "conf": {"file": "x", "uploader": "t"}})
             assert resp.status_code == 200, resp.text
+            if status in ("failed", "timeout"):  # a job ends once its run has: as Airflow leaves it
+                assert client.stop_run(DAG, run_id) == "failed"
         job, _ = job_repo.register(
             file_name="acciones.xlsx", upload_path="/nowhere/acciones.xlsx", content_sha256=uuid.uuid4().hex * 2,
             uploader=uploader, dag_id=DAG, run_id=run_id, timeout_minutes=30, max_retries=max_retries, batch_size=10,
@@ -69,7 +71,7 @@ def test_retry_clears_the_stopped_run_and_reopens_the_job(client, job_with_run, 
 
     job = job_with_run("timeout")
     run_id = job["airflow_run_id"]
-    assert client.stop_run(DAG, run_id) == "failed"  # stopping skips every task that had not started
+    assert client.run_state(DAG, run_id) == "failed"  # stopping skipped every task that had not started
     assert set(_task_states(client, run_id).values()) == {"skipped"}
 
     actions = retry_jobs([job["id"]], actor="ana", airflow=client)
@@ -89,6 +91,7 @@ def test_retry_refuses_what_it_must_not_retry(client, job_with_run, job_repo):
     spent = job_with_run("failed", max_retries=1, retry_count=1)
     done = job_with_run("completed")
     running = job_with_run("processing")
+    states_before = {j["id"]: client.run_state(DAG, j["airflow_run_id"]) for j in (spent, done, running)}
     actions = retry_jobs([spent["id"], done["id"], running["id"], 0], actor="ana", airflow=client)
 
     assert [(a.job_id, a.outcome) for a in actions] == [
@@ -99,7 +102,23 @@ def test_retry_refuses_what_it_must_not_retry(client, job_with_run, job_repo):
     assert actions[3].message == "job 0 does not exist"
     for job in (spent, done, running):
         assert job_repo.get(job["id"])["retry_count"] == job["retry_count"]
-        assert client.run_state(DAG, job["airflow_run_id"]) == "queued"  # Airflow was not touched
+        assert client.run_state(DAG, job["airflow_run_id"]) == states_before[job["id"]]  # Airflow was not touched
+
+
+def test_a_failed_job_whose_run_is_still_finishing_is_not_retried_yet(client, job_with_run, job_repo):
+    """The job turns failed in its first failing batch's callback, before the run ends: a clear
+    then would re-run only part of the run and waste a retry."""
+    from callcentre.scraping.retry import retry_jobs
+
+    job = job_with_run("processing")  # its run is still queued/running
+    with job_repo._cursor() as cur:
+        cur.execute("UPDATE scraping.jobs SET status = 'failed', failure_kind = 'retryable' WHERE id = %s", (job["id"],))
+    [action] = retry_jobs([job["id"]], actor="ana", airflow=client)
+    assert action.outcome == "skipped" and "still finishing" in action.message
+    assert job_repo.get(job["id"])["retry_count"] == 0
+    client.stop_run(DAG, job["airflow_run_id"])
+    [action] = retry_jobs([job["id"]], actor="ana", airflow=client)
+    assert action.outcome == "retried"
 
 
 def test_retry_refused_by_airflow_puts_the_job_back(client, job_with_run, job_repo):

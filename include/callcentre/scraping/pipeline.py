@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from callcentre.common import compat
+from callcentre.common import compat, storage
 from callcentre.common.compat import AirflowFailException, AirflowSkipException
 from callcentre.common.slack import short_error
 from callcentre.scraping import config
@@ -56,20 +56,20 @@ def register_job(context) -> int:
     dag_id, run_id = _run_ids(context)
     try:
         settings = config.resolve_settings(dict(context["params"]), compat.get_variable)
-        uploads_dir = compat.get_variable("scraping_uploads_dir")
-        if not uploads_dir:
-            raise config.BadRunConf("Airflow Variable scraping_uploads_dir is not set")
-        path = config.upload_path(uploads_dir, settings.upload)
+        path = storage.child(storage.folder("uploads"), settings.upload, "uploads")
         content_sha256 = file_sha256(path)
-    except (config.BadRunConf, OSError) as err:
-        message = str(err) if isinstance(err, config.BadRunConf) else (
-            f"upload {settings.upload!r} not found in the uploads folder" if isinstance(err, FileNotFoundError)
-            else f"upload {settings.upload!r} unreadable ({type(err).__name__})")
+    except (config.BadRunConf, storage.StorageError, OSError) as err:
+        if isinstance(err, (config.BadRunConf, storage.StorageError)):
+            message = str(err)
+        elif isinstance(err, FileNotFoundError):
+            message = f"upload {settings.upload!r} not found in the uploads folder"
+        else:
+            message = f"upload {settings.upload!r} unreadable ({type(err).__name__})"
         register_unreadable_upload(repo, context)
         raise PermanentJobFailure(message) from err
     job, created = repo.register(
         file_name=_display_name(path),
-        upload_path=str(path),
+        upload_path=storage.url(path),
         content_sha256=content_sha256,
         uploader=settings.uploader,
         dag_id=dag_id,
@@ -118,7 +118,8 @@ def read_numbers(job_id: int) -> list[dict]:
     repo = repository()
     job = repo.get(job_id)
     try:
-        phones = read_phone_numbers(job["upload_path"], name=job["file_name"])
+        with storage.local_copy(job["upload_path"]) as upload:  # any worker, any storage
+            phones = read_phone_numbers(upload, name=job["file_name"])
     except BadWorkbook as err:
         raise PermanentJobFailure(str(err)) from err
     rejected = [{"row": r.row, "value": r.value, "reason": r.reason} for r in phones.rejected]
@@ -131,8 +132,9 @@ def read_numbers(job_id: int) -> list[dict]:
         path = results_path(job)
         from callcentre.scraping.results import write_results
 
-        write_results(path, [], phones.rejected, source=_source_lines(job, phones.source))
-        repo.set_results_file(job_id, str(path))
+        with storage.local_target(path) as local:
+            write_results(local, [], phones.rejected, source=_source_lines(job, phones.source))
+        repo.set_results_file(job_id, storage.url(path))
         raise PermanentJobFailure(
             f"{job['file_name']}: no valid phone number in {phones.data_rows} rows; "
             f"the rejected sheet of {path.name} lists them"
@@ -155,15 +157,17 @@ def write_results_workbook(job_id: int) -> dict:
     job = repo.get(job_id)
     results = repo.results_of(job_id)
     rejected = [RejectedRow(**r) for r in repo.rejected_of(job_id)]
-    path = write_results(results_path(job), results, rejected, source=_source_lines(job, job["source_sheet"]))
-    if repo.mark_completed(job_id, len(results), str(path)) is None:
+    path = results_path(job)
+    with storage.local_target(path) as local:
+        write_results(local, results, rejected, source=_source_lines(job, job["source_sheet"]))
+    if repo.mark_completed(job_id, len(results), storage.url(path)) is None:
         # A person marked it timeout (or it failed) meanwhile: that outcome, already reported, stands.
         log.warning("job #%s is %s: results written to %s, completion not recorded",
                     job_id, repo.get(job_id)["status"], scrub_numbers(path.name))
     else:
         log.info("job #%s completed: %d results, %d rejected rows -> %s", job_id, len(results), len(rejected),
                  scrub_numbers(path.name))
-    return {"job_id": job_id, "processed_numbers": len(results), "results_file": str(path)}
+    return {"job_id": job_id, "processed_numbers": len(results), "results_file": storage.url(path)}
 
 
 def _source_lines(job: dict, source: str | None) -> list[tuple[str, str]]:
@@ -171,11 +175,12 @@ def _source_lines(job: dict, source: str | None) -> list[tuple[str, str]]:
 
 
 def results_path(job: dict) -> Path:
-    results_dir = compat.get_variable("scraping_results_dir")
-    if not results_dir:
-        raise PermanentJobFailure("Airflow Variable scraping_results_dir is not set")
+    try:
+        results_dir = storage.folder("results")
+    except storage.StorageError as err:
+        raise PermanentJobFailure(str(err)) from err
     stem = Path(job["file_name"]).stem[:80]
-    return Path(results_dir) / f"job{int(job['id']):06d}_{stem}_results.xlsx"
+    return results_dir / f"job{int(job['id']):06d}_{stem}_results.xlsx"
 
 
 def _display_name(path: Path) -> str:

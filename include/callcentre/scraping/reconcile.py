@@ -70,7 +70,7 @@ def reconcile(
     now: datetime | None = None,
 ) -> list[Decision]:
     """Apply :func:`decide` to every active job; return what was done (for the task log)."""
-    from pathlib import Path
+    from callcentre.common import storage
 
     repo = repo or JobRepository()
     repo.migrate()
@@ -82,7 +82,7 @@ def reconcile(
         except Exception:  # noqa: BLE001 - one unreadable run must not stop the others
             log.exception("job #%s: state of run %s unreadable; left as it is", job["id"], job["airflow_run_id"])
             continue
-        results_file = Path(job["results_file"]) if job["results_file"] else None
+        results_file = storage.as_storage(job["results_file"]) if job["results_file"] else None
         decision = decide(job, state, now, bool(results_file and results_file.exists()))
         if decision.action == "completed":
             repo.mark_completed(job["id"], job["processed_numbers"], job["results_file"])

@@ -117,6 +117,16 @@ def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRep
     before = repo.get(job_id)
     if before is None:
         return JobAction(job_id, "skipped", f"job {job_id} does not exist")
+    # The job turns failed in the first failing task's callback, while the run is still running
+    # (its other batches not failed yet): a clear then would re-run only part of it.
+    if before["status"] in ("failed", "timeout") and before.get("airflow_run_id"):
+        try:
+            state = airflow.run_state(before["dag_id"], before["airflow_run_id"])
+        except TriggerError:
+            state = None  # decided by the clear below, which reports a refusal
+        if state in ("queued", "running"):
+            return JobAction(job_id, "skipped", f"job {job_id}: its Airflow run is still finishing ({state}); "
+                                                "retry it once the run has ended")
     reopened = repo.reopen_for_retry(job_id, _actor(actor))
     if reopened is None:
         return JobAction(job_id, "skipped", _why_not_retried(repo.get(job_id) or before))

@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
+from callcentre.common import storage
+
 DAG_ID = "scraping_upload"
 TOKEN_PATH = "/auth/token"
 # Connection (type http) of the Airflow REST API for the automatic retry: host = the api-server's
@@ -64,7 +66,13 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
     sha = file_sha256(source)
     safe_name = "".join(c if c.isalnum() or c in "._- " else "_" for c in source.name)[:120]
     relative = f"{sha[:16]}__{safe_name}"
-    target = Path(uploads_dir) / relative
+    root = storage.as_storage(uploads_dir)
+    if storage.local_path(root) is None:  # object storage: one PUT, atomic for readers
+        target = storage.child(root, relative, "uploads")
+        if not target.exists():
+            storage.put_file(source, target)
+        return StoredUpload(relative, target, sha)
+    target = storage.local_path(root) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         tmp = target.with_name(target.name + ".part")

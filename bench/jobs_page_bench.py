@@ -1,0 +1,162 @@
+#!/usr/bin/env python
+"""How fast the "Scraping jobs" page answers with 100,000 job rows (``make bench-jobs-page``).
+
+The rows go into the ``scraping_bench`` database (created by ``make services``), never into the
+real job table. Each case is timed two ways, both in this process on the local PostgreSQL:
+
+* ``query``: ``scraping_page.queries.list_jobs`` (count + one page; opens its connection, as a
+  request does);
+* ``http``: ``GET /scraping-jobs/api/jobs`` through Airflow's real api-server app (auth manager,
+  JWT check, permission check, JSON) with FastAPI's TestClient: what a request costs minus network.
+
+Results: bench/jobs_page_results.json and a table on stdout (median and p95 of ``--repeat`` runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROWS = 100_000
+BENCH_DB = "scraping_bench"
+RESULTS = Path(__file__).with_name("jobs_page_results.json")
+NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
+
+POPULATE = """
+INSERT INTO scraping.jobs (file_name, upload_path, content_sha256, uploader, status, created_at, updated_at,
+                           started_at, completed_at, retry_count, max_retries, last_error, total_numbers,
+                           processed_numbers, airflow_run_id, results_file)
+SELECT format('%%s_%%s_%%s.xlsx', (ARRAY['clientes','cartera','leads','cobranza','ventas'])[1 + n %% 5],
+              to_char(created, 'YYYYMMDD'), n),
+       format('/uploads/%%s.xlsx', n), md5(n::text) || md5((n * 7)::text),
+       format('agent%%s', n %% 200), status, created, created, created + interval '1 minute',
+       CASE WHEN status IN ('completed', 'failed', 'timeout') THEN created + interval '20 minutes' END,
+       CASE WHEN status IN ('failed', 'timeout') THEN n %% 4 ELSE 0 END, 3,
+       CASE WHEN status = 'failed' THEN format('batch %%s: the API could not process batch (HTTP 503)', n %% 9) END,
+       250 + n %% 4000, CASE WHEN status = 'completed' THEN 250 + n %% 4000 ELSE 0 END,
+       format('upload__%%s', substr(md5(n::text), 1, 16)),
+       CASE WHEN status = 'completed' THEN format('/results/job%%s.xlsx', n) END
+FROM (SELECT n, %(start)s::timestamptz - n * interval '10 minutes' AS created,  -- about two years
+             (ARRAY['completed','completed','completed','completed','completed','completed','completed',
+                    'failed','failed','timeout','processing','pending','retrying'])[1 + n %% 13] AS status
+      FROM generate_series(1, %(rows)s) AS n) AS g
+"""
+
+
+def bench_connection() -> None:
+    """Connection ``scraping_bench``: the scraping connection, database ``scraping_bench``."""
+    conn = json.loads(os.environ["AIRFLOW_CONN_SCRAPING_POSTGRES"])
+    os.environ["AIRFLOW_CONN_SCRAPING_BENCH"] = json.dumps({**conn, "schema": BENCH_DB})
+
+
+def populate(rows: int) -> float:
+    from callcentre.common.pg import transaction
+    from callcentre.scraping_page import schema
+
+    schema.migrate(BENCH_DB)
+    with transaction(BENCH_DB) as cur:
+        cur.execute("SELECT count(*) FROM scraping.jobs")
+        if cur.fetchone()[0] == rows:
+            return 0.0
+    started = time.perf_counter()
+    with transaction(BENCH_DB) as cur:
+        cur.execute("TRUNCATE scraping.jobs RESTART IDENTITY CASCADE")
+        cur.execute(POPULATE, {"rows": rows, "start": NOW})
+    from callcentre.common.pg import postgres_conn
+
+    conn = postgres_conn(BENCH_DB)
+    try:  # what autovacuum does to a real table: statistics and the visibility map (index-only scans)
+        conn.autocommit = True
+        conn.cursor().execute("VACUUM ANALYZE scraping.jobs")
+    finally:
+        conn.close()
+    return time.perf_counter() - started
+
+
+def cases() -> dict[str, dict]:
+    """Name -> API query parameters; what staff do on the page."""
+    month = {"created_from": (NOW - timedelta(days=60)).isoformat(), "created_to": (NOW - timedelta(days=30)).isoformat()}
+    return {
+        "newest first (default)": {},
+        "status failed": {"status": "failed"},
+        "created in one month": month,
+        "one uploader": {"uploader": "agent42"},
+        "failed + uploader + month": {"status": "failed", "uploader": "agent42", **month},
+        "search file name part": {"search": "ventas_2026"},
+        "search uploader part": {"search": "agent19"},
+        "search job id": {"search": "#73512"},
+        "sort by file name": {"sort": "file_name", "order": "asc"},
+        "sort by completed": {"sort": "completed_at", "order": "desc"},
+        "last page (offset 99,950)": {"page": ROWS // 50},
+    }
+
+
+def to_query(params: dict):
+    from callcentre.scraping_page.queries import JobQuery
+
+    return JobQuery(
+        statuses=tuple([params["status"]]) if "status" in params else (),
+        created_from=datetime.fromisoformat(params["created_from"]) if "created_from" in params else None,
+        created_to=datetime.fromisoformat(params["created_to"]) if "created_to" in params else None,
+        uploader=params.get("uploader"), search=params.get("search"), sort=params.get("sort", "created_at"),
+        descending=params.get("order", "desc") == "desc", page=params.get("page", 1),
+    )
+
+
+def timed(fn, repeat: int) -> tuple[dict, object]:
+    fn()  # warm the cache and the connection path once
+    samples, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {"median_ms": round(statistics.median(samples), 1),
+            "p95_ms": round(samples[max(0, int(len(samples) * 0.95) - 1)], 1)}, result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    bench_connection()
+    load_s = populate(args.rows)
+    # The page reads connection scraping_postgres: point it at the bench database for this process.
+    os.environ["AIRFLOW_CONN_SCRAPING_POSTGRES"] = os.environ["AIRFLOW_CONN_SCRAPING_BENCH"]
+
+    from fastapi.testclient import TestClient
+
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from callcentre.scraping_page import queries
+
+    client = TestClient(create_app("core"))
+    token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="bench", role="viewer"))
+    headers = {"Authorization": "Bearer " + token}
+    report = {"rows": args.rows, "repeat": args.repeat, "populate_s": round(load_s, 1), "cases": {}}
+    print(f"{args.rows:,} job rows (populated in {load_s:.1f} s){' (reused)' if not load_s else ''}; "
+          f"median / p95 of {args.repeat} runs, ms")
+    print(f"{'case':30} {'matches':>8} {'query':>14} {'http':>14}")
+    for name, params in cases().items():
+        query_t, page = timed(lambda p=params: queries.list_jobs(to_query(p), BENCH_DB), args.repeat)
+        http_t, resp = timed(lambda p=params: client.get("/scraping-jobs/api/jobs", params=p, headers=headers),
+                             args.repeat)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["total"] == page.total and len(resp.json()["jobs"]) == len(page.jobs)
+        report["cases"][name] = {"params": params, "matches": page.total, "query": query_t, "http": http_t}
+        print(f"{name:30} {page.total:>8,} {query_t['median_ms']:>6} / {query_t['p95_ms']:<6}"
+              f"{http_t['median_ms']:>6} / {http_t['p95_ms']:<6}")
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

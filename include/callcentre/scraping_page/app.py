@@ -1,0 +1,281 @@
+"""The FastAPI app of the "Scraping jobs" page, mounted on the api-server by the plugin.
+
+Every route depends on Airflow's own auth dependencies (``airflow.api_fastapi.core_api.security``):
+no valid JWT (the UI's ``_token`` cookie or an ``Authorization: Bearer`` header) -> 401/403;
+reading needs read access to DAG ``scraping_upload``'s runs, retry/timeout need edit rights on them,
+an upload needs the right to trigger one. Actions call Airflow's REST API with the caller's own
+token, so Airflow checks the same rights again and its audit log names the person.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from importlib import resources
+from typing import Annotated
+from urllib.parse import quote, urlparse
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from callcentre.scraping_page import intake, queries, schema
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "scraping_upload"
+MAX_JOBS_PER_ACTION = 200
+# Only the page's own script sends this header; a form or image on another site cannot (CSRF).
+PAGE_HEADER = "X-Scraping-Jobs-Page"
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
+_STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
+
+can_read = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+can_edit = Depends(requires_access_dag("PUT", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+can_trigger = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+
+
+class JobIds(BaseModel):
+    job_ids: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=MAX_JOBS_PER_ACTION)
+
+
+def page_request(request: Request) -> None:
+    """State-changing calls made with the session cookie must come from the page's script."""
+    if "authorization" not in request.headers and request.headers.get(PAGE_HEADER) != "1":
+        raise HTTPException(403, f"missing {PAGE_HEADER} header")
+
+
+def caller_token(request: Request) -> str:
+    """The JWT the caller authenticated with (the auth dependency has already validated it)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+
+
+def airflow_client(request: Request):
+    """Airflow's REST API as the caller."""
+    from callcentre.scraping.upload import AirflowRestClient
+
+    return AirflowRestClient(_api_base_url(), token=caller_token(request))
+
+
+def _api_base_url() -> str:
+    from airflow.configuration import conf
+
+    return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+
+
+def ui_root() -> str:
+    """The path the Airflow UI is served under ('' at the site root)."""
+    return urlparse(_api_base_url()).path.rstrip("/")
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    return f"{ui_root()}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def _is_authorized(user, method: str) -> bool:
+    """What the page offers this user (the buttons); every action is checked again on its route."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().is_authorized_dag(
+        method=method, access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
+    )
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Scraping jobs", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/", dependencies=[can_read])
+    def page_html() -> Response:
+        return _static("page.html", "text/html; charset=utf-8")
+
+    @app.get("/static/{name}", dependencies=[can_read])
+    def static(name: str) -> Response:
+        if name not in _STATIC:
+            raise HTTPException(404, "not found")
+        return _static(name, _STATIC[name])
+
+    @app.get("/api/jobs", dependencies=[can_read])
+    def list_jobs(
+        user: GetUserDep,
+        status: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        uploader: str | None = None,
+        search: str | None = None,
+        sort: str = "created_at",
+        order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+        page: int = 1,
+        page_size: int = 50,
+    ) -> dict:
+        try:
+            query = queries.JobQuery(
+                statuses=tuple(s for s in status if s), created_from=created_from, created_to=created_to,
+                uploader=(uploader or "").strip() or None, search=search, sort=sort,
+                descending=order == "desc", page=page, page_size=page_size,
+            )
+        except queries.BadQuery as err:
+            raise HTTPException(422, str(err)) from err
+        schema.ensure_migrated()
+        result = queries.list_jobs(query)
+        return {
+            "jobs": [_job_view(job) for job in result.jobs],
+            "total": result.total, "page": result.page, "page_size": result.page_size, "pages": result.pages,
+            "user": user.get_name(),
+            "can_edit": _is_authorized(user, "PUT"),
+            "can_trigger": _is_authorized(user, "POST"),
+        }
+
+    @app.get("/api/uploaders", dependencies=[can_read])
+    def uploaders() -> list[str]:
+        schema.ensure_migrated()
+        return queries.uploaders()
+
+    @app.get("/api/jobs/{job_id}/results", dependencies=[can_read])
+    def download_results(job_id: int) -> FileResponse:
+        from callcentre.common.compat import get_variable
+
+        job = queries.job_by_id(job_id)
+        if not job or not job["results_file"]:
+            raise HTTPException(404, f"job {job_id} has no results workbook")
+        results_dir = get_variable("scraping_results_dir")
+        path = intake.inside(results_dir, job["results_file"]) if results_dir else None
+        if path is None:
+            log.warning("job %s: results file outside the results folder refused", job_id)
+            raise HTTPException(404, f"job {job_id} has no results workbook in the results folder")
+        if not path.is_file():
+            raise HTTPException(404, f"the results workbook of job {job_id} is missing")
+        return FileResponse(
+            path, filename=intake.download_name(path),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+
+    @app.get("/api/jobs/{job_id}/logs", dependencies=[can_read])
+    def task_logs(request: Request, job_id: int) -> RedirectResponse:
+        """To the log of the run's most telling task: the last failed one, else the latest."""
+        job = queries.job_by_id(job_id)
+        if not job:
+            raise HTTPException(404, f"job {job_id} not found")
+        url = run_url(job["dag_id"], job["airflow_run_id"])
+        resp = airflow_client(request).request(
+            "GET", f"/api/v2/dags/{quote(job['dag_id'], safe='')}/dagRuns/{quote(job['airflow_run_id'], safe='')}"
+            "/taskInstances?limit=100"
+        )
+        if resp.status_code == 200:
+            ti = telling_task(resp.json().get("task_instances", []))
+            if ti:
+                mapped = f"/mapped/{ti['map_index']}" if ti.get("map_index", -1) >= 0 else ""
+                url += f"/tasks/{quote(ti['task_id'], safe='')}{mapped}"
+        return RedirectResponse(url, status_code=302)
+
+    @app.post("/api/jobs/retry", dependencies=[can_edit, Depends(page_request)])
+    def retry(request: Request, user: GetUserDep, body: JobIds) -> dict:
+        from callcentre.scraping.retry import retry_jobs
+
+        actions = retry_jobs(_unique(body.job_ids), actor=user.get_name(), airflow=airflow_client(request))
+        return {"actions": [_action_view(a) for a in actions]}
+
+    @app.post("/api/jobs/timeout", dependencies=[can_edit, Depends(page_request)])
+    def mark_timeout(request: Request, user: GetUserDep, body: JobIds) -> dict:
+        from callcentre.scraping.retry import mark_jobs_timeout
+
+        actions = mark_jobs_timeout(_unique(body.job_ids), actor=user.get_name(), airflow=airflow_client(request))
+        return {"actions": [_action_view(a) for a in actions]}
+
+    @app.post("/api/uploads", dependencies=[can_trigger, Depends(page_request)])
+    async def upload(request: Request, user: GetUserDep) -> JSONResponse:
+        # The body is read only now, after the auth dependencies, and only when its declared
+        # length fits the cap (uvicorn never hands over more than Content-Length).
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            raise HTTPException(411, "the upload needs a Content-Length")
+        if int(length) > intake.MAX_UPLOAD_BYTES + 64 * 1024:
+            raise HTTPException(413, f"larger than {intake.MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        form = await request.form(max_files=1, max_fields=4)
+        try:
+            file = form.get("file")
+            if file is None or not hasattr(file, "filename"):
+                raise HTTPException(422, "no file in the upload (form field 'file')")
+            result = await run_in_threadpool(
+                _store_and_trigger, file.file, file.filename, user.get_name(), airflow_client(request)
+            )
+        finally:
+            await form.close()
+        return JSONResponse(result, status_code=201 if result["created"] else 200)
+
+    return app
+
+
+def _store_and_trigger(stream, raw_name: str | None, uploader: str, client) -> dict:
+    """Check, store and trigger exactly as ``scripts/trigger_upload.py`` does."""
+    from callcentre.common.compat import get_variable
+    from callcentre.scraping.upload import TriggerError, store_upload
+
+    uploads_dir = get_variable("scraping_uploads_dir")
+    if not uploads_dir:
+        raise HTTPException(503, "Airflow Variable scraping_uploads_dir is not set")
+    try:
+        with intake.received_upload(stream, raw_name) as path:
+            stored = store_upload(path, uploads_dir)
+            name = path.name
+    except intake.UploadRefused as err:
+        raise HTTPException(err.status, str(err)) from err
+    try:
+        result = client.trigger_upload(stored, uploader)
+    except TriggerError as err:
+        raise HTTPException(502, str(err)) from err
+    schema.ensure_migrated()
+    job = queries.job_by_run(DAG_ID, result.run_id)
+    if result.created:
+        message = f"{name}: uploaded; run {result.run_id} started, the job appears in the list when it begins"
+    else:
+        which = f"job #{job['id']} ({job['status']})" if job else f"run {result.run_id} ({result.state})"
+        message = f"{name}: this file was already uploaded as {which}; no new job was created"
+    return {"created": result.created, "run_id": result.run_id, "state": result.state,
+            "job_id": job["id"] if job else None, "message": message}
+
+
+def telling_task(task_instances: list[dict]) -> dict | None:
+    """The task whose log explains the run: the last failed one, else the last one that started."""
+    def latest(tis):
+        return max(tis, key=lambda t: (t.get("end_date") or t.get("start_date") or "", t.get("map_index", -1)))
+
+    failed = [t for t in task_instances if t.get("state") == "failed"]  # not upstream_failed: it has no log
+    if failed:
+        return latest(failed)
+    started = [t for t in task_instances if t.get("start_date")]
+    return latest(started) if started else None
+
+
+def _unique(ids: list[int]) -> list[int]:
+    return list(dict.fromkeys(ids))
+
+
+def _job_view(job: dict) -> dict:
+    view = {k: v for k, v in job.items() if k not in ("dag_id", "airflow_run_id")}
+    for key in ("created_at", "started_at", "completed_at"):
+        view[key] = job[key].isoformat() if job[key] else None
+    view["run_id"] = job["airflow_run_id"]
+    view["run_url"] = run_url(job["dag_id"], job["airflow_run_id"])
+    return view
+
+
+def _action_view(action) -> dict:
+    return {"job_id": action.job_id, "outcome": action.outcome, "message": action.message}
+
+
+def _static(name: str, media_type: str) -> Response:
+    body = resources.files("callcentre.scraping_page").joinpath("static", name).read_bytes()
+    return Response(body, media_type=media_type, headers={
+        "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+        "Referrer-Policy": "same-origin",
+    })

@@ -1,0 +1,82 @@
+"""What the page lets into the uploads folder and out of the results folder.
+
+An upload is read into a private temporary folder with a size cap, parsed as a workbook (a file
+that is not a real .xlsx, or that the pipeline would refuse outright, is refused here with the same
+message), and only then stored with ``scraping.upload.store_upload`` — the function the upload
+command uses, so the same file gets the same stored name and run id whichever way it came.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from callcentre.scraping.workbook import MAX_FILE_BYTES
+
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
+_CHUNK = 1 << 16
+
+
+class UploadRefused(ValueError):
+    """The upload is not stored; the message tells the uploader why (``status`` for HTTP)."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.status = status
+
+
+def client_file_name(raw: str | None) -> str:
+    """The last path component of the name the browser sent (``C:\\x\\a.xlsx``, ``../a.xlsx`` -> ``a.xlsx``)."""
+    name = PureWindowsPath(PurePosixPath(raw or "").name).name.strip().replace("\x00", "")
+    if not name or name in (".", ".."):
+        raise UploadRefused("the upload has no file name")
+    if not name.lower().endswith(".xlsx"):
+        raise UploadRefused(f"{name[:120]}: not an .xlsx file; save it as Excel .xlsx")
+    return name[:200]
+
+
+@contextmanager
+def received_upload(stream, raw_name: str | None, max_bytes: int = MAX_UPLOAD_BYTES):
+    """Copy the file-like ``stream`` to a private temporary file named like the upload; yield its path.
+
+    Refuses (:class:`UploadRefused`) a name that is not ``.xlsx``, more than ``max_bytes`` bytes,
+    an empty file, and any workbook ``read_phone_numbers`` refuses. The folder is removed on exit.
+    """
+    from callcentre.scraping.workbook import BadWorkbook, read_phone_numbers
+
+    name = client_file_name(raw_name)
+    folder = Path(tempfile.mkdtemp(prefix="scraping-upload-"))
+    try:
+        path = folder / name
+        size = 0
+        with path.open("wb") as out:
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise UploadRefused(f"{name}: larger than {max_bytes // (1024 * 1024)} MB", status=413)
+                out.write(chunk)
+        if size == 0:
+            raise UploadRefused(f"{name}: the file is empty")
+        try:
+            read_phone_numbers(path, name=name)
+        except BadWorkbook as err:
+            raise UploadRefused(str(err)) from err
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def inside(folder: str | Path, candidate: str | Path) -> Path | None:
+    """``candidate`` resolved, if it lies inside ``folder`` (symlinks followed), else None."""
+    root = Path(folder).resolve()
+    path = Path(candidate)
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    return resolved if root in resolved.parents else None
+
+
+def download_name(path: Path) -> str:
+    """A Content-Disposition-safe file name for a results workbook."""
+    safe = "".join(c if c.isalnum() or c in "._- " else "_" for c in path.name)
+    return safe or "results.xlsx"

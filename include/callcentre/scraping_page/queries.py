@@ -1,0 +1,190 @@
+"""The job list behind the page: filters, search, whitelisted sorting and paging on ``scraping.jobs``.
+
+Every value reaches SQL as a parameter; the only SQL built from input is the ORDER BY, and it is
+picked from :data:`SORT_COLUMNS`. Indexes that keep this fast at 100,000 rows: ``schema.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime
+
+from callcentre.common.connections import SCRAPING_POSTGRES
+from callcentre.scraping.jobs import STATUSES
+
+# What the page may sort by -> the SQL expression. NULL times sort last in both directions.
+SORT_COLUMNS = {
+    "id": "id",
+    "file_name": "file_name",
+    "uploader": "uploader",
+    "status": "status",
+    "created_at": "created_at",
+    "started_at": "started_at",
+    "completed_at": "completed_at",
+    "total_numbers": "total_numbers",
+    "processed_numbers": "processed_numbers",
+    "retry_count": "retry_count",
+}
+NULLABLE_SORTS = ("started_at", "completed_at")
+MAX_PAGE_SIZE = 200
+MAX_SEARCH_LENGTH = 200
+LAST_ERROR_CHARS = 1000  # the list shows the start of an error; the task log has all of it
+
+_COLUMNS = """id, file_name, uploader, status, created_at, started_at, completed_at, total_numbers,
+    processed_numbers, rejected_rows, retry_count, max_retries, left(last_error, %(error_chars)s) AS last_error,
+    dag_id, airflow_run_id, results_file IS NOT NULL AS has_results"""
+_JOB_ID = re.compile(r"^#?\s*(\d{1,18})$")
+
+
+class BadQuery(ValueError):
+    """A filter, sort or page the list cannot honour; the message names the parameter."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JobQuery:
+    statuses: tuple[str, ...] = ()
+    created_from: datetime | None = None  # inclusive
+    created_to: datetime | None = None  # exclusive
+    uploader: str | None = None  # exact match
+    search: str | None = None  # job id, or part of the file name or the uploader
+    sort: str = "created_at"
+    descending: bool = True
+    page: int = 1
+    page_size: int = 50
+
+    def __post_init__(self):
+        unknown = [s for s in self.statuses if s not in STATUSES]
+        if unknown:
+            raise BadQuery(f"status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
+        if self.sort not in SORT_COLUMNS:
+            raise BadQuery(f"sort {self.sort!r} is not one of {', '.join(SORT_COLUMNS)}")
+        if self.page < 1:
+            raise BadQuery(f"page {self.page} must be 1 or more")
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise BadQuery(f"page_size {self.page_size} must be between 1 and {MAX_PAGE_SIZE}")
+        if self.search and len(self.search) > MAX_SEARCH_LENGTH:
+            raise BadQuery(f"search is longer than {MAX_SEARCH_LENGTH} characters")
+        for name in ("created_from", "created_to"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise BadQuery(f"{name} needs a time zone offset (e.g. 2026-11-23T00:00:00+01:00)")
+
+
+@dataclasses.dataclass(frozen=True)
+class JobPage:
+    jobs: list[dict]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def where_clause(query: JobQuery) -> tuple[str, dict]:
+    """The WHERE of ``query`` and its parameters."""
+    conditions, params = [], {}
+    if query.statuses:
+        conditions.append("status = ANY(%(statuses)s)")
+        params["statuses"] = list(query.statuses)
+    if query.created_from:
+        conditions.append("created_at >= %(created_from)s")
+        params["created_from"] = query.created_from
+    if query.created_to:
+        conditions.append("created_at < %(created_to)s")
+        params["created_to"] = query.created_to
+    if query.uploader:
+        conditions.append("uploader = %(uploader)s")
+        params["uploader"] = query.uploader
+    term = (query.search or "").strip()
+    if term:
+        params["pattern"] = "%" + like_escape(term) + "%"
+        match = _JOB_ID.match(term)
+        if match and int(match.group(1)) < 2**63:
+            conditions.append("(id = %(job_id)s OR file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)")
+            params["job_id"] = int(match.group(1))
+        else:
+            conditions.append("(file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)")
+    return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+
+def order_clause(query: JobQuery) -> str:
+    """ORDER BY the whitelisted column, then id. NULLS LAST only where NULLs exist: on a NOT NULL
+    column it would stop PostgreSQL from reading the (ascending) index backwards for DESC."""
+    direction = "DESC" if query.descending else "ASC"
+    column = SORT_COLUMNS[query.sort]
+    nulls = " NULLS LAST" if query.sort in NULLABLE_SORTS else ""
+    tiebreak = "" if column == "id" else f", id {direction}"
+    return f" ORDER BY {column} {direction}{nulls}{tiebreak}"
+
+
+def like_escape(term: str) -> str:
+    """``term`` as a literal inside ILIKE (its own % and _ match only themselves)."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_jobs(query: JobQuery, conn_id: str = SCRAPING_POSTGRES) -> JobPage:
+    """One page of jobs matching ``query`` and the number of all matching jobs."""
+    from callcentre.common.pg import transaction
+
+    where, params = where_clause(query)
+    params.update(error_chars=LAST_ERROR_CHARS, limit=query.page_size,
+                  offset=(query.page - 1) * query.page_size)
+    with transaction(conn_id) as cur:
+        cur.execute("SET LOCAL statement_timeout = '10s'")
+        cur.execute(f"SELECT count(*) FROM scraping.jobs{where}", params)
+        total = cur.fetchone()[0]
+        # The page's ids first (from the index alone where one fits), then their rows: a deep page
+        # skips index entries instead of fetching every skipped row.
+        order = order_clause(query)
+        cur.execute(
+            f"""SELECT {_COLUMNS} FROM scraping.jobs JOIN (
+                    SELECT id FROM scraping.jobs{where}{order} LIMIT %(limit)s OFFSET %(offset)s
+                ) AS page USING (id){order}""",
+            params,
+        )
+        names = [d[0] for d in cur.description]
+        jobs = [dict(zip(names, row)) for row in cur.fetchall()]
+    return JobPage(jobs, total, query.page, query.page_size)
+
+
+def job_by_id(job_id: int, conn_id: str = SCRAPING_POSTGRES) -> dict | None:
+    """The columns the page needs of one job (results file and run included)."""
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute(
+            "SELECT id, file_name, status, dag_id, airflow_run_id, results_file FROM scraping.jobs WHERE id = %s",
+            (job_id,),
+        )
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+def job_by_run(dag_id: str, run_id: str, conn_id: str = SCRAPING_POSTGRES) -> dict | None:
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute("SELECT id, status FROM scraping.jobs WHERE dag_id = %s AND airflow_run_id = %s",
+                    (dag_id, run_id))
+        row = cur.fetchone()
+        return {"id": row[0], "status": row[1]} if row else None
+
+
+def uploaders(conn_id: str = SCRAPING_POSTGRES, limit: int = 500) -> list[str]:
+    """Distinct uploaders for the filter's suggestions (a loose index scan: fast at any size)."""
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute(
+            """WITH RECURSIVE u AS (
+                   (SELECT uploader FROM scraping.jobs ORDER BY uploader LIMIT 1)
+                   UNION ALL
+                   SELECT (SELECT j.uploader FROM scraping.jobs j WHERE j.uploader > u.uploader
+                           ORDER BY j.uploader LIMIT 1) FROM u WHERE u.uploader IS NOT NULL)
+               SELECT uploader FROM u WHERE uploader IS NOT NULL LIMIT %s""",
+            (limit,),
+        )
+        return [row[0] for row in cur.fetchall()]

@@ -1,0 +1,247 @@
+"""The jobs page's HTTP API inside Airflow's real api-server app (``create_app``, plugins loaded from
+plugins/, SimpleAuthManager), on the real job table: security, filters, search, sorting, paging,
+downloads and the upload checks that refuse a file before anything is stored or triggered."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.jobs_page_support import XSS_ERROR, XSS_NAME, delete_jobs, insert_job, new_tag, token_for
+from tests.scraping_fixtures import *  # noqa: F403 - fixtures
+from tests.scraping_fixtures import make_workbook, random_numbers
+
+PREFIX = "/scraping-jobs"
+PAGE_HEADER = {"X-Scraping-Jobs-Page": "1"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    from fastapi.testclient import TestClient
+
+    from airflow.api_fastapi.app import create_app
+
+    with TestClient(create_app("core")) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def viewer(client):
+    return {"Authorization": "Bearer " + token_for("vera", "viewer")}
+
+
+@pytest.fixture(scope="module")
+def editor(client):
+    return {"Authorization": "Bearer " + token_for("ed", "user")}
+
+
+@pytest.fixture
+def tag():
+    tag = new_tag()
+    yield tag
+    delete_jobs(tag)
+
+
+def _routes() -> list[tuple[str, str]]:
+    from callcentre.scraping_page.app import create_app
+
+    found = []
+    for route in create_app().routes:
+        for method in sorted(getattr(route, "methods", None) or []):
+            if method != "HEAD":
+                found.append((method, route.path.replace("{job_id}", "1").replace("{name}", "page.js")))
+    return found
+
+
+def test_the_plugin_mounts_the_page_and_its_nav_entry(client, viewer):
+    plugins = client.get("/api/v2/plugins", headers={"Authorization": "Bearer " + token_for("ad", "admin")}).json()
+    ours = next(p for p in plugins["plugins"] if p["name"] == "scraping_jobs")
+    assert ours["fastapi_apps"][0]["url_prefix"] == PREFIX
+    view = ours["external_views"][0]
+    assert (view["name"], view["url_route"], view["destination"], view["href"]) == (
+        "Scraping jobs", "scraping-jobs", "nav", PREFIX + "/")
+    page = client.get(PREFIX + "/", headers=viewer)
+    assert page.status_code == 200 and "<h1>Scraping jobs</h1>" in page.text
+
+
+@pytest.mark.parametrize("method,path", _routes())
+def test_every_route_refuses_anonymous_and_forged_callers(client, method, path):
+    anonymous = client.request(method, PREFIX + path)
+    assert anonymous.status_code == 401, (method, path, anonymous.text)
+    forged = client.request(method, PREFIX + path, headers={"Authorization": "Bearer not.a.jwt"})
+    assert forged.status_code == 403, (method, path, forged.text)
+    assert "jobs" not in anonymous.json() and "jobs" not in forged.json()
+
+
+def test_a_viewer_reads_but_cannot_act(client, viewer, editor, tag):
+    job_id = insert_job(tag, status="failed", uploader=tag)
+    listed = client.get(PREFIX + "/api/jobs", params={"uploader": tag}, headers=viewer)
+    assert listed.status_code == 200
+    assert [j["id"] for j in listed.json()["jobs"]] == [job_id]
+    assert listed.json()["can_edit"] is False and listed.json()["can_trigger"] is False
+    for path in ("/api/jobs/retry", "/api/jobs/timeout"):
+        assert client.post(PREFIX + path, json={"job_ids": [job_id]}, headers=viewer).status_code == 403
+    upload = client.post(PREFIX + "/api/uploads", files={"file": ("a.xlsx", b"PK")}, headers=viewer)
+    assert upload.status_code == 403
+    assert client.get(PREFIX + "/api/jobs", params={"uploader": tag}, headers=editor).json()["can_edit"] is True
+
+
+def test_actions_with_the_session_cookie_need_the_pages_header(client, tag):
+    """A cross-site form post carries the cookie but cannot add a custom header (CSRF)."""
+    job_id = insert_job(tag, status="completed", uploader=tag)
+    client.cookies.set("_token", token_for("ed", "user"))
+    try:
+        refused = client.post(PREFIX + "/api/jobs/retry", json={"job_ids": [job_id]})
+        assert refused.status_code == 403 and "X-Scraping-Jobs-Page" in refused.json()["detail"]
+        accepted = client.post(PREFIX + "/api/jobs/retry", json={"job_ids": [job_id]}, headers=PAGE_HEADER)
+        assert accepted.status_code == 200
+        # A completed job is not retried: the per-job report says why, nothing reaches Airflow.
+        assert accepted.json()["actions"] == [
+            {"job_id": job_id, "outcome": "skipped", "message": f"job {job_id} is completed: nothing to retry"}]
+    finally:
+        client.cookies.clear()
+
+
+def test_filters_search_sort_and_paging(client, viewer, tag):
+    base = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    ids = {}
+    for i in range(12):
+        ids[i] = insert_job(
+            tag, uploader=f"{tag}{'ana' if i % 2 else 'bea'}", status=("failed", "completed", "timeout")[i % 3],
+            file_name=f"lista_{i:02d}.xlsx", created_at=base + timedelta(days=i),
+        )
+
+    def listed(**params):
+        resp = client.get(PREFIX + "/api/jobs", params={"search": tag, **params}, headers=viewer)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    everything = listed(page_size=200)
+    assert everything["total"] == 12
+    assert [j["id"] for j in everything["jobs"]] == [ids[i] for i in reversed(range(12))]  # newest first
+    assert {j["id"] for j in listed(status="failed")["jobs"]} == {ids[i] for i in (0, 3, 6, 9)}
+    assert {j["id"] for j in listed(status=["failed", "timeout"])["jobs"]} == {ids[i] for i in range(12) if i % 3 != 1}
+    window = listed(created_from=(base + timedelta(days=2)).isoformat(), created_to=(base + timedelta(days=5)).isoformat())
+    assert {j["id"] for j in window["jobs"]} == {ids[2], ids[3], ids[4]}  # from inclusive, to exclusive
+    assert {j["id"] for j in listed(uploader=f"{tag}ana")["jobs"]} == {ids[i] for i in range(1, 12, 2)}
+    # Search: a job id, a part of the file name, a part of the uploader (case-insensitive).
+    assert [j["id"] for j in client.get(PREFIX + "/api/jobs", params={"search": f"#{ids[7]}"},
+                                        headers=viewer).json()["jobs"]] == [ids[7]]
+    only_07 = client.get(PREFIX + "/api/jobs", params={"search": "LISTA_07", "uploader": f"{tag}ana"}, headers=viewer)
+    assert [j["id"] for j in only_07.json()["jobs"]] == [ids[7]]
+    assert listed(search=f"{tag}BE".upper().lower())["total"] == 6
+    # LIKE wildcards typed by a user are literal: "lista%" matches no file name.
+    assert client.get(PREFIX + "/api/jobs", params={"search": "lista%", "uploader": f"{tag}ana"},
+                      headers=viewer).json()["total"] == 0
+    # Sorting and paging: pages are disjoint and together give the whole sorted list.
+    pages = [listed(sort="file_name", order="asc", page=p, page_size=5) for p in (1, 2, 3)]
+    assert [p["pages"] for p in pages] == [3, 3, 3]
+    assert [j["file_name"] for p in pages for j in p["jobs"]] == [f"lista_{i:02d}.xlsx" for i in range(12)]
+    assert [j["file_name"] for j in listed(sort="file_name", order="desc", page_size=3)["jobs"]] == [
+        "lista_11.xlsx", "lista_10.xlsx", "lista_09.xlsx"]
+
+
+@pytest.mark.parametrize("params,fragment", [
+    ({"sort": "file_name; DROP TABLE scraping.jobs"}, "sort"),
+    ({"sort": "content_sha256"}, "sort"),
+    ({"order": "sideways"}, "order"),
+    ({"page_size": 1000}, "page_size"),
+    ({"page": 0}, "page"),
+    ({"status": "lost"}, "status"),
+    ({"created_from": "2026-11-01T00:00:00"}, "created_from"),
+])
+def test_bad_list_parameters_are_refused_by_name(client, viewer, params, fragment):
+    resp = client.get(PREFIX + "/api/jobs", params=params, headers=viewer)
+    assert resp.status_code == 422
+    assert fragment in str(resp.json()["detail"])
+
+
+def test_user_text_comes_back_as_data_and_the_page_is_locked_down(client, viewer, tag):
+    """The API returns names and errors verbatim as JSON; the page renders them as text (browser
+    test) under a CSP that forbids inline scripts, so even a missed spot could not run one."""
+    job_id = insert_job(tag, uploader=tag, file_name=XSS_NAME, status="failed", last_error=XSS_ERROR)
+    job = client.get(PREFIX + "/api/jobs", params={"uploader": tag}, headers=viewer).json()["jobs"][0]
+    assert (job["id"], job["file_name"], job["last_error"]) == (job_id, XSS_NAME, XSS_ERROR)
+    page = client.get(PREFIX + "/", headers=viewer)
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'self'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    script = client.get(PREFIX + "/static/page.js", headers=viewer).text
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script
+
+
+def test_results_download_stays_inside_the_results_folder(client, viewer, tag, scraping_dirs, tmp_path):
+    _, results = scraping_dirs
+    inside = results / "job000001_lista_results.xlsx"
+    inside.write_bytes(b"PK results")
+    secret = tmp_path / "secret.xlsx"
+    secret.write_bytes(b"PK not yours")
+    (results / "link.xlsx").symlink_to(secret)
+    good = insert_job(tag, uploader=tag, results_file=str(inside))
+    escapes = [insert_job(tag, uploader=tag, results_file=path)
+               for path in (str(secret), str(results / ".." / "secret.xlsx"), str(results / "link.xlsx"), "/etc/passwd")]
+    missing = insert_job(tag, uploader=tag, results_file=str(results / "gone.xlsx"))
+    none = insert_job(tag, uploader=tag)
+
+    ok = client.get(f"{PREFIX}/api/jobs/{good}/results", headers=viewer)
+    assert ok.status_code == 200 and ok.content == b"PK results"
+    assert 'filename="job000001_lista_results.xlsx"' in ok.headers["content-disposition"]
+    for job_id in [*escapes, missing, none]:
+        resp = client.get(f"{PREFIX}/api/jobs/{job_id}/results", headers=viewer)
+        assert resp.status_code == 404, job_id
+        assert b"not yours" not in resp.content
+
+
+@pytest.fixture
+def editor_cookie(client):
+    client.cookies.set("_token", token_for("ed", "user"))
+    yield PAGE_HEADER
+    client.cookies.clear()
+
+
+def _uploads(scraping_dirs) -> list:
+    return sorted(p.name for p in scraping_dirs[0].iterdir())
+
+
+def test_uploads_are_checked_before_anything_is_stored(client, editor_cookie, scraping_dirs, tmp_path):
+    good = make_workbook(tmp_path / "ok.xlsx", [[n] for n in random_numbers(2)], header=["phone"]).read_bytes()
+    old_xls = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600
+    refusals = [
+        (("lista.xls", old_xls), 422, "not an .xlsx file"),
+        (("lista.csv", b"phone\n3001234567\n"), 422, "not an .xlsx file"),
+        (("renamed.xlsx", b"phone\n3001234567\n"), 422, "not an Excel file"),
+        (("old.xlsx", old_xls), 422, "old .xls"),
+        (("broken.xlsx", good[: len(good) // 2]), 422, "corrupt"),
+        (("empty.xlsx", b""), 422, "empty"),
+        (("..", good), 422, "no file name"),
+    ]
+    for (name, content), status, reason in refusals:
+        resp = client.post(PREFIX + "/api/uploads", files={"file": (name, content)}, headers=editor_cookie)
+        assert resp.status_code == status, (name, resp.text)
+        assert reason in resp.json()["detail"], (name, resp.json())
+    assert _uploads(scraping_dirs) == []
+
+
+def test_uploads_over_the_cap_are_refused_unread(client, editor_cookie, scraping_dirs):
+    from callcentre.scraping_page.intake import MAX_UPLOAD_BYTES
+
+    too_big = io.BytesIO(b"PK" + b"\0" * (MAX_UPLOAD_BYTES + 128 * 1024))
+    resp = client.post(PREFIX + "/api/uploads", files={"file": ("huge.xlsx", too_big)}, headers=editor_cookie)
+    assert resp.status_code == 413 and "MB" in resp.json()["detail"]
+    assert _uploads(scraping_dirs) == []
+
+
+def test_uploads_without_a_declared_length_or_file_are_refused(client, editor_cookie, scraping_dirs):
+    def chunks():  # streamed: no Content-Length, so the cap could not be checked before reading
+        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n\r\nPK\r\n--x--\r\n"
+
+    streamed = client.post(PREFIX + "/api/uploads", content=chunks(),
+                           headers={**editor_cookie, "Content-Type": "multipart/form-data; boundary=x"})
+    assert streamed.status_code == 411
+    no_file = client.post(PREFIX + "/api/uploads", data={"note": "x"}, files={"other": ("a.txt", b"x")},
+                          headers=editor_cookie)
+    assert no_file.status_code == 422 and "form field 'file'" in no_file.json()["detail"]
+    assert _uploads(scraping_dirs) == []

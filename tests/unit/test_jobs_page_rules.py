@@ -1,0 +1,102 @@
+"""The jobs page's plain rules: upload names and caps, folder confinement, query building, log choice."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pytest
+
+from tests.scraping_fixtures import make_workbook, random_numbers
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("clientes.xlsx", "clientes.xlsx"),
+    ("../../etc/cron.d/x.xlsx", "x.xlsx"),
+    ("..\\..\\Windows\\x.xlsx", "x.xlsx"),
+    ("C:\\Users\\ana\\Desktop\\lista final.XLSX", "lista final.XLSX"),
+    ("<img src=x onerror=alert(1)>.xlsx", "<img src=x onerror=alert(1)>.xlsx"),  # stored sanitised, shown escaped
+])
+def test_client_file_name_keeps_only_the_last_component(raw, expected):
+    from callcentre.scraping_page.intake import client_file_name
+
+    assert client_file_name(raw) == expected
+
+
+@pytest.mark.parametrize("raw,reason", [
+    ("", "no file name"), ("..", "no file name"), ("dir/", "not an .xlsx"),
+    ("lista.xls", "not an .xlsx"), ("lista.xlsx.exe", "not an .xlsx"),
+])
+def test_client_file_name_refusals(raw, reason):
+    from callcentre.scraping_page.intake import UploadRefused, client_file_name
+
+    with pytest.raises(UploadRefused, match=reason):
+        client_file_name(raw)
+
+
+def test_received_upload_streams_with_a_cap_and_cleans_up(tmp_path):
+    from callcentre.scraping_page.intake import UploadRefused, received_upload
+
+    content = make_workbook(tmp_path / "ok.xlsx", [[n] for n in random_numbers(3)], header=["phone"]).read_bytes()
+    with received_upload(io.BytesIO(content), "../ok.xlsx") as path:
+        assert path.name == "ok.xlsx" and path.read_bytes() == content
+    assert not path.parent.exists()
+    with pytest.raises(UploadRefused, match="larger than") as refused:
+        with received_upload(io.BytesIO(content), "ok.xlsx", max_bytes=len(content) - 1):
+            pytest.fail("an upload over the cap was accepted")
+    assert refused.value.status == 413
+
+
+def test_inside_refuses_escapes(tmp_path):
+    from callcentre.scraping_page.intake import inside
+
+    root = tmp_path / "results"
+    root.mkdir()
+    (root / "a.xlsx").write_bytes(b"x")
+    (root / "out.xlsx").symlink_to(tmp_path / "secret")
+    assert inside(root, root / "a.xlsx") == (root / "a.xlsx").resolve()
+    assert inside(root, "a.xlsx") == (root / "a.xlsx").resolve()
+    for escape in (root / ".." / "secret", "/etc/passwd", "../secret", root / "out.xlsx", root):
+        assert inside(root, escape) is None, escape
+
+
+def test_search_terms_are_parameters_and_literal():
+    from callcentre.scraping_page.queries import JobQuery, order_clause, where_clause
+
+    where, params = where_clause(JobQuery(search="50%_off'; --"))
+    assert "50" not in where and params["pattern"] == "%50\\%\\_off'; --%"
+    where, params = where_clause(JobQuery(search="#123"))
+    assert "id = %(job_id)s" in where and params["job_id"] == 123
+    assert order_clause(JobQuery(sort="completed_at", descending=False)) == \
+        " ORDER BY completed_at ASC NULLS LAST, id ASC"
+    assert order_clause(JobQuery()) == " ORDER BY created_at DESC, id DESC"  # NOT NULL: the index serves it
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"sort": "id; DROP TABLE x"}, "sort"), ({"statuses": ("lost",)}, "status"), ({"page_size": 0}, "page_size"),
+    ({"created_to": datetime(2026, 1, 1)}, "time zone"), ({"search": "x" * 201}, "longer"),
+])
+def test_bad_queries_name_the_parameter(kwargs, message):
+    from callcentre.scraping_page.queries import BadQuery, JobQuery
+
+    with pytest.raises(BadQuery, match=message):
+        JobQuery(**kwargs)
+
+
+def test_the_logs_link_picks_the_task_that_failed():
+    from callcentre.scraping_page.app import telling_task
+
+    tis = [
+        {"task_id": "register_job", "map_index": -1, "state": "success", "start_date": "2026-11-23T10:00:00Z",
+         "end_date": "2026-11-23T10:00:01Z"},
+        {"task_id": "lookup_batch", "map_index": 0, "state": "success", "start_date": "2026-11-23T10:00:02Z",
+         "end_date": "2026-11-23T10:00:09Z"},
+        {"task_id": "lookup_batch", "map_index": 1, "state": "failed", "start_date": "2026-11-23T10:00:02Z",
+         "end_date": "2026-11-23T10:00:05Z"},
+        {"task_id": "write_results", "map_index": -1, "state": "upstream_failed", "start_date": None,
+         "end_date": "2026-11-23T10:00:10Z"},
+    ]
+    assert (telling_task(tis)["task_id"], telling_task(tis)["map_index"]) == ("lookup_batch", 1)
+    running = [dict(t, state="success") for t in tis[:2]]
+    assert telling_task(running)["map_index"] == 0  # nothing failed: the latest that ran
+    assert telling_task([]) is None
