@@ -254,7 +254,7 @@ def test_bad_workbook_fails_job_without_retries(case, run_upload, scraping_api, 
         ("missing file", {"file": "nunca-subido.xlsx", "uploader": "ana"}, "'nunca-subido.xlsx' not found"),
         ("escaping path", {"file": "../../etc/x.xlsx", "uploader": "ana"}, "is outside the uploads folder"),
         ("bad number", {"file": "x.xlsx", "uploader": "ana", "batch_size": 0}, "conf.batch_size=0 is outside"),
-        ("unset setting", {"file": "x.xlsx", "uploader": "ana"}, "scraping_uploads_dir is not set"),
+        ("unset setting", {"file": "x.xlsx", "uploader": "ana"}, "nor scraping_uploads_dir is set"),
     ],
 )
 def test_failure_before_the_upload_is_read_gets_a_job_row_and_one_alert(

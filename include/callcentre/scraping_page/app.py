@@ -142,13 +142,18 @@ def create_app() -> FastAPI:
 
     @app.get("/api/jobs/{job_id}/results", dependencies=[can_read])
     def download_results(job_id: int) -> FileResponse:
-        from callcentre.common.compat import get_variable
+        from callcentre.common import storage
 
         job = queries.job_by_id(job_id)
         if not job or not job["results_file"]:
             raise HTTPException(404, f"job {job_id} has no results workbook")
-        results_dir = get_variable("scraping_results_dir")
-        path = intake.inside(results_dir, job["results_file"]) if results_dir else None
+        try:
+            results_dir = storage.local_path(storage.folder("results"))
+        except storage.StorageError as err:
+            raise HTTPException(503, str(err)) from err
+        if results_dir is None:  # object storage: the page serves local results only (docs/scraping.md)
+            raise HTTPException(501, "results live in object storage: download them from there")
+        path = intake.inside(results_dir, job["results_file"])
         if path is None:
             log.warning("job %s: results file outside the results folder refused", job_id)
             raise HTTPException(404, f"job {job_id} has no results workbook in the results folder")
@@ -217,12 +222,13 @@ def create_app() -> FastAPI:
 
 def _store_and_trigger(stream, raw_name: str | None, uploader: str, client) -> dict:
     """Check, store and trigger exactly as ``scripts/trigger_upload.py`` does."""
-    from callcentre.common.compat import get_variable
+    from callcentre.common import storage
     from callcentre.scraping.upload import TriggerError, store_upload
 
-    uploads_dir = get_variable("scraping_uploads_dir")
-    if not uploads_dir:
-        raise HTTPException(503, "Airflow Variable scraping_uploads_dir is not set")
+    try:
+        uploads_dir = storage.folder("uploads")  # the same folder, local or object storage, as the workers'
+    except storage.StorageError as err:
+        raise HTTPException(503, str(err)) from err
     try:
         with intake.received_upload(stream, raw_name) as path:
             stored = store_upload(path, uploads_dir)
