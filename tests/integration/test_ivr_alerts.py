@@ -32,6 +32,7 @@ DAY_FAILED = date(2026, 8, 3)
 DAY_LOADED = date(2026, 8, 13)
 DAY_MISSING = date(2026, 8, 23)
 DAY_RETRIED = date(2026, 8, 30)
+DAY_UNRECORDED = date(2026, 9, 5)
 DAY_CLI = date(2026, 7, 20)
 UTC = alerts.ZoneInfo("UTC")
 
@@ -101,6 +102,20 @@ def test_a_failed_run_sends_one_message_with_its_hours_first_error_and_no_phone_
     summary = alerts.check_deadlines(now=just_after_deadline(day))
     assert str(day) in summary["reported"] and str(day) not in summary["alerted"]
     assert deadline_alerts(fake_slack, day) == []
+
+
+@pytest.mark.parametrize("clean_day", [DAY_UNRECORDED], indirect=True)
+def test_the_task_that_failed_the_run_is_listed_even_without_its_record(clean_day, fake_slack, monkeypatch):
+    day, dag = clean_day, parse_ivr_dag()
+    monkeypatch.setattr(alerts, "RECORD_WAIT_S", 1.0)
+    for task in dag.tasks:  # as when the worker died before its callback: no record at all
+        task.on_failure_callback = None
+    synthetic.write_calls([make_call(61, at(day, 13)), make_call(62, at(day, 13, 2), disposition="VOICEMAIL")])
+    dag_run = dag.test(logical_date=local_midnight(day), run_conf={"invalid_rows": "fail"})
+    assert dag_run.state == "failed" and recorded_failures(dag_run.run_id) == []
+    [message] = [m["text"] for m in fake_slack.messages]
+    assert f"business date {day}" in message and "failed (1): load_hour" in message
+    assert "/tasks/load_hour/mapped/13?try_number=1" in message
 
 
 @pytest.mark.parametrize("clean_day", [DAY_RETRIED], indirect=True)

@@ -325,6 +325,14 @@ def alert_run_failed(context) -> None:
         text = run_failed_message(dag_id, run_id, run_url, business_date, reason, [])
         send_slack(text + "\n• (analytics PostgreSQL unreachable: failed tasks not listed)")
         return
+    last_ti = context.get("ti")
+    if last_ti is not None and not any(
+        (f.task_id, f.map_index) == (last_ti.task_id, getattr(last_ti, "map_index", -1)) for f in failures
+    ):
+        try:  # the task that failed the run left no record (marked failed by hand, worker lost): list it anyway
+            failures.append(failure_from_context(context))
+        except Exception:  # noqa: BLE001
+            log.exception("could not describe the task that failed the run")
     if attempt is None:
         attempt = failures[0].run_attempt if failures else 0
     business_date = business_date or next((f.business_date for f in failures if f.business_date), None)
