@@ -6,8 +6,6 @@ CALLS calls each to the source, starts `airflow api-server` and `airflow schedul
 (LocalExecutor) in their own process groups, runs `airflow backfill create ... --max-active-runs
 2 --reprocess-behavior completed` over those days, waits for every run, and reports the wall
 time and the CPU used by Airflow (both process groups, tasks included), MariaDB and PostgreSQL.
-Deadlines are off for the run (IVR_LOAD_DEADLINE_HOURS=0): the days are in the past.
-
 `--executor celery --workers N` (`make bench-backfill EXECUTOR=celery WORKERS=2`) runs the same
 backfill through the CeleryExecutor: N `airflow celery worker` processes (concurrency 4 each),
 Redis as the broker; their CPU counts as Airflow's. The difference is the cost of the broker.
@@ -82,8 +80,7 @@ def main() -> None:
     tmp = ROOT / ".local" / "bench-backfill"
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "CALLCENTRE_IN_PROCESS_TEST"}
-    env.update(AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}", IVR_LOAD_DEADLINE_HOURS="0")
+    env = dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
     if args.executor == "celery":
         env = celery_env(env, broker_db=2)
     run_airflow(env, "dags", "reserialize")

@@ -27,17 +27,14 @@ from callcentre.common.compat import (
     Param,
     daily_interval_timetable,
     dag,
-    deadline_after_logical_date,
     task,
 )
-from callcentre.ivr import runtime
+from callcentre.ivr import alerts, runtime
 from callcentre.ivr.business_day import EARLIEST_START, ivr_timezone_name
 from callcentre.ivr.options import DEFAULTS
 
 # The IVR zone: environment IVR_TIMEZONE, the one setting the schedule and the tasks both read.
 IVR_TIMEZONE = ivr_timezone_name()
-# Alert when a day is not loaded this many hours after it ends (0 disables the deadline).
-DEADLINE_HOURS_AFTER_DAY = float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))
 # Celery queue of the hour loads: workers near the IVR database listen on it (README, docs/deploy.md).
 IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 
@@ -48,7 +45,8 @@ default_args = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
-    "on_failure_callback": runtime.failure_alert,
+    # Records a task that failed for good; the run's one Slack message is sent by the DAG callback.
+    "on_failure_callback": alerts.record_task_failure,
 }
 
 
@@ -62,14 +60,8 @@ default_args = {
     max_active_runs=4,
     max_consecutive_failed_dag_runs=5,
     default_args=default_args,
-    # Slack when the day is not loaded DEADLINE_HOURS_AFTER_DAY after it ends (the old SLA).
-    deadline=deadline_after_logical_date(
-        timedelta(days=1, hours=DEADLINE_HOURS_AFTER_DAY),
-        "callcentre.common.deadlines.slack_deadline_missed",
-        what="the IVR business day was not loaded into analytics by its deadline",
-    )
-    if DEADLINE_HOURS_AFTER_DAY
-    else None,
+    # ONE Slack message per failed run. The deadline (the old SLA) is watched by ivr_deadline_watch.
+    on_failure_callback=alerts.alert_run_failed,
     doc_md=__doc__,
     tags=["ivr", "etl", "daily"],
     params={

@@ -8,10 +8,6 @@ import os
 
 import pytest
 
-# dag.test() runs DAGs in this process; Airflow 3.3.2's dag.test() cannot finish a run of a DAG
-# with a deadline (see callcentre.common.compat.deadlines_enabled), so tests parse them without.
-os.environ.setdefault("CALLCENTRE_IN_PROCESS_TEST", "1")
-
 REQUIRED_ENV = ("AIRFLOW_HOME", "AIRFLOW_CONN_IVR_MARIADB", "AIRFLOW_CONN_ANALYTICS_POSTGRES")
 
 

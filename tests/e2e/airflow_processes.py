@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -124,16 +125,19 @@ def process_group(args: list[str], env: dict, log: Path):
         stop_group(proc)
 
 
+def rest_client(env: dict):
+    """The REST client of the api-server ``env`` points at, logged in as the local admin."""
+    from callcentre.scraping.upload import AirflowRestClient, local_credentials
+
+    return AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
+
+
 def settle_backfills(env: dict, dag_id: str, timeout_s: float = 90) -> None:
     """Let the scheduler mark ``dag_id``'s backfills complete (it checks every 30 s) before it is
     stopped: Airflow allows one running backfill per DAG, and the next one would be refused."""
-    import time
-
-    from callcentre.scraping.upload import AirflowRestClient, local_credentials
-
-    client = AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    client = rest_client(env)
+    give_up = time.monotonic() + timeout_s
+    while time.monotonic() < give_up:
         backfills = client.request("GET", f"/api/v2/backfills?dag_id={dag_id}").json().get("backfills", [])
         if all(b.get("completed_at") for b in backfills):
             return

@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import AIRFLOW, free_port, process_group, run_airflow, run_states
+from tests.e2e.airflow_processes import (
+    AIRFLOW,
+    free_port,
+    process_group,
+    rest_client,
+    run_airflow,
+    run_states,
+    settle_backfills,
+)
 from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
 
 ZONE = "America/Mexico_City"
@@ -43,26 +51,9 @@ def western_airflow(tmp_path):
             yield env
         finally:
             run_airflow(env, "dags", "pause", "ivr_calls_daily")
-            _settle_backfills(env)
+            settle_backfills(env, "ivr_calls_daily")
     # Leave the metadata DB with the DAG as the other tests' components parse it.
     run_airflow({**os.environ, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}, "dags", "reserialize")
-
-
-def _client(env):
-    from callcentre.scraping.upload import AirflowRestClient, local_credentials
-
-    return AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
-
-
-def _settle_backfills(env) -> None:
-    """Let the scheduler mark the backfill complete (it checks every 30 s) before it stops:
-    Airflow allows one running backfill per DAG."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        backfills = _client(env).request("GET", "/api/v2/backfills?dag_id=ivr_calls_daily").json().get("backfills", [])
-        if all(b.get("completed_at") for b in backfills):
-            return
-        time.sleep(3)
 
 
 def _wait_for(predicate, what: str, logs: Path):
@@ -106,13 +97,13 @@ def test_backfill_and_rest_trigger_of_a_western_zone_load_the_named_local_days(w
         assert backfill_states() == {DAYS[0].isoformat(): "success", DAYS[1].isoformat(): "success"}
 
         # The web app / UI trigger: logical_date D at UTC midnight.
-        response = _client(western_airflow).request(
+        response = rest_client(western_airflow).request(
             "POST", "/api/v2/dags/ivr_calls_daily/dagRuns",
             {"logical_date": f"{DAYS[2].isoformat()}T00:00:00Z", "dag_run_id": f"rest__{DAYS[2]}"})
         assert response.status_code in (200, 201), response.text
 
         def rest_state():
-            runs = _client(western_airflow).request("GET", f"/api/v2/dags/ivr_calls_daily/dagRuns/rest__{DAYS[2]}").json()
+            runs = rest_client(western_airflow).request("GET", f"/api/v2/dags/ivr_calls_daily/dagRuns/rest__{DAYS[2]}").json()
             return runs.get("state")
 
         _wait_for(lambda: rest_state() in ("success", "failed"), "the REST-triggered run", tmp_path)

@@ -92,6 +92,26 @@ def local_midnight(day: date, zone: str = "UTC") -> datetime:
     return datetime.combine(day, datetime.min.time()).replace(tzinfo=ZoneInfo(zone))
 
 
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    """Naive local time ``hour:minute`` of ``day`` (as the IVR writes it)."""
+    return datetime.combine(day, datetime.min.time()) + timedelta(hours=hour, minutes=minute)
+
+
+def parse_ivr_dag():
+    """A fresh parse of dags/ivr_calls_daily.py, as every real run gets (dag.test() merges a run's
+    conf into the in-memory DAG's params, which would leak into the next test's run), with quick
+    retries."""
+    import runpy
+    from pathlib import Path
+
+    ensure_tables()
+    dag = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "ivr_calls_daily.py"))["dag"]
+    for task in dag.tasks:  # keep retries, make them quick
+        task.retry_delay = timedelta(seconds=1)
+        task.retry_exponential_backoff = 0
+    return dag
+
+
 class ExtractKiller:
     """Kills the ETL's extract query in MariaDB while it streams: a real source outage mid-run.
 

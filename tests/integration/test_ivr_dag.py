@@ -5,39 +5,30 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 
 import pytest
 
 from callcentre.ivr import synthetic
 from tests.integration.ivr_support import (
     ExtractKiller,
-    ensure_tables,
+    at,
     ledger,
     loaded,
     local_midnight,
     make_call,
     metrics_row,
+    parse_ivr_dag,
     rejected,
     reset_day,
 )
 
-DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "ivr_calls_daily.py"
 DAY = date(2026, 10, 6)
 
 
 @pytest.fixture
 def dag():
-    # A fresh parse per test, as every real run gets: dag.test() merges a run's conf into the
-    # in-memory DAG's params, which would leak into the next test's run.
-    ensure_tables()
-    dag = runpy.run_path(str(DAG_FILE))["dag"]
-    for task in dag.tasks:  # keep retries, make them quick
-        task.retry_delay = timedelta(seconds=1)
-        task.retry_exponential_backoff = 0
-    return dag
+    return parse_ivr_dag()
 
 
 @pytest.fixture
@@ -53,10 +44,6 @@ def run(dag, day, conf=None):
 
 def task_states(dag_run) -> dict[tuple[str, int], tuple[str, int]]:
     return {(ti.task_id, ti.map_index): (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
-
-
-def at(day, hour, minute=0):
-    return datetime.combine(day, datetime.min.time()) + timedelta(hours=hour, minutes=minute)
 
 
 def test_a_full_day_twice_gives_identical_rows_and_metrics(dag, day):
@@ -112,7 +99,7 @@ def test_invalid_params_fail_before_any_work(dag, day):
     assert ledger(day) == [] and loaded(day) == []
 
 
-def test_fail_mode_fails_the_hour_at_once_and_slack_hears_about_it(dag, day, fake_slack):
+def test_fail_mode_fails_the_hour_at_once_and_slack_hears_about_it_once(dag, day, fake_slack):
     synthetic.write_calls([make_call(6, at(day, 13)), make_call(7, at(day, 13, 2), disposition="VOICEMAIL")])
     dag_run = run(dag, day, {"invalid_rows": "fail"})
 
@@ -126,7 +113,7 @@ def test_fail_mode_fails_the_hour_at_once_and_slack_hears_about_it(dag, day, fak
     assert len(fake_slack.messages) == 1
     text = fake_slack.messages[0]["text"]
     for expected in ("ivr_calls_daily", dag_run.run_id, f"business date {day}", "hour 13", "load_hour",
-                     "try: 1", "call_id=7", "disposition_unknown", "/dags/ivr_calls_daily/runs/"):
+                     "try 1", "call_id=7", "disposition_unknown", "/dags/ivr_calls_daily/runs/"):
         assert expected in text, f"{expected!r} missing from the Slack alert"
     source = json.loads(os.environ["AIRFLOW_CONN_IVR_MARIADB"])
     assert source["password"] not in text

@@ -64,15 +64,29 @@ def log_url_of(context) -> str:
     return str(context["ti"].log_url)
 
 
-def run_url_of(context) -> str:
-    """Link to the DAG run in the UI (base URL from ``[api] base_url``)."""
-    from urllib.parse import quote
-
+def ui_url(path: str) -> str:
+    """Link to ``path`` (e.g. ``dags/ivr_calls_daily``) in the UI (base URL from ``[api] base_url``)."""
     from airflow.configuration import conf
 
     base = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
+    return f"{base}/{path.lstrip('/')}"
+
+
+def run_url_of(context) -> str:
+    """Link to the DAG run in the UI."""
+    from urllib.parse import quote
+
     dag_run = context["dag_run"]
-    return f"{base}/dags/{dag_run.dag_id}/runs/{quote(dag_run.run_id)}"
+    return ui_url(f"dags/{dag_run.dag_id}/runs/{quote(dag_run.run_id)}")
+
+
+def terminal_failure_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that fail a task at once whatever retries remain (the task runner's own list)."""
+    try:
+        from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowTaskTerminated
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.exceptions import AirflowSensorTimeout, AirflowTaskTerminated  # type: ignore[no-redef]
+    return (AirflowFailException, AirflowSensorTimeout, AirflowTaskTerminated)
 
 
 # --- Appended for the scraping pipeline (issue 4) -------------------------------------------------
@@ -114,39 +128,6 @@ def daily_interval_timetable(timezone: str):
     from callcentre.ivr.timetable import IvrBusinessDayTimetable
 
     return IvrBusinessDayTimetable(pendulum.timezone(timezone))
-
-
-def deadline_after_logical_date(interval, callback_path: str, **kwargs):
-    """A DeadlineAlert (Airflow 3's replacement for SLAs) ``interval`` after the logical date,
-    calling the async callable at ``callback_path`` in the triggerer; None where unsupported
-    (Airflow 2.11, in-process test runs: see :func:`deadlines_enabled`)."""
-    if not deadlines_enabled():
-        return None
-    try:
-        from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
-    except ImportError:  # pragma: no cover - Airflow 2.11 leg: no deadlines
-        return None
-    return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
-        interval=interval,
-        callback=AsyncCallback(callback_path, kwargs=kwargs),
-    )
-
-
-def deadlines_enabled() -> bool:
-    """Whether DAGs should declare their DeadlineAlert.
-
-    Airflow 3.3.2's in-process ``DAG.test()`` (``airflow dags test``, ``dag.test()`` in pytest)
-    crashes when a run of a DAG with a deadline succeeds: it looks the alerts up by their
-    serialized form instead of their id. Deadlines are evaluated by the scheduler only, so
-    in-process test runs leave them out; every scheduler-parsed DAG has them.
-    """
-    import os
-    import sys
-
-    if os.environ.get("CALLCENTRE_IN_PROCESS_TEST") == "1":
-        return False
-    return sys.argv[1:3] != ["dags", "test"]
 
 
 def dag_bag(dag_folder):

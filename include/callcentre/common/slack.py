@@ -7,6 +7,7 @@ task's outcome. Messages carry identifiers and errors only (redacted), never dat
 from __future__ import annotations
 
 import logging
+import re
 
 from callcentre.common import compat
 from callcentre.common.connections import SLACK_ALERTS
@@ -27,6 +28,29 @@ def send_slack(text: str, conn_id: str = SLACK_ALERTS) -> bool:
     except Exception as err:  # noqa: BLE001 - alerting must not fail the task
         log.warning("Slack alert not delivered (%s: %s); the task outcome is unchanged", type(err).__name__, err)
         return False
+
+
+# Digit groups joined by single spaces, dots, dashes or parentheses: 3001234567, +57 300 123 4567,
+# (601) 555-1234, 55 92 19 32 70, 612 34 56 78, 300 123 45 67. Not inside words (run ids, hex).
+_DIGIT_RUN = re.compile(r"(?<![\w.:/-])\+?\(?\d+\)?(?:[ \u00a0.\-]\(?\d+\)?)*(?![\w:])")
+# Runs that are not phone numbers: ISO dates and IPv4 addresses (every part <= 255).
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+MIN_PHONE_DIGITS = 7
+
+
+def scrub_numbers(text: str | None) -> str:
+    """Replace anything that looks like a phone number (7 digits or more) with ``[number]``."""
+    return _DIGIT_RUN.sub(_scrub_run, text or "")
+
+
+def _scrub_run(match: re.Match) -> str:
+    run = match.group(0)
+    if sum(c.isdigit() for c in run) < MIN_PHONE_DIGITS or _ISO_DATE.fullmatch(run):
+        return run
+    if _IPV4.fullmatch(run) and all(int(part) <= 255 for part in run.split(".")):
+        return run
+    return "[number]"
 
 
 def short_error(exc: BaseException | None) -> str:

@@ -7,33 +7,12 @@ retryable one with every retry used.
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 
 from callcentre.common import compat
-from callcentre.common.slack import MAX_ERROR_CHARS, send_slack
+from callcentre.common.slack import MAX_ERROR_CHARS, scrub_numbers, send_slack
 
-# Digit groups joined by single spaces, dots, dashes or parentheses: 3001234567, +57 300 123 4567,
-# (601) 555-1234, 55 92 19 32 70, 612 34 56 78, 300 123 45 67. Not inside words (run ids, hex).
-_DIGIT_RUN = re.compile(r"(?<![\w.:/-])\+?\(?\d+\)?(?:[ \u00a0.\-]\(?\d+\)?)*(?![\w:])")
-# Runs that are not phone numbers: ISO dates and IPv4 addresses (every part <= 255).
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
-MIN_PHONE_DIGITS = 7
-
-
-def scrub_numbers(text: str | None) -> str:
-    """Replace anything that looks like a phone number (7 digits or more) with ``[number]``."""
-    return _DIGIT_RUN.sub(_scrub_run, text or "")
-
-
-def _scrub_run(match: re.Match) -> str:
-    run = match.group(0)
-    if sum(c.isdigit() for c in run) < MIN_PHONE_DIGITS or _ISO_DATE.fullmatch(run):
-        return run
-    if _IPV4.fullmatch(run) and all(int(part) <= 255 for part in run.split(".")):
-        return run
-    return "[number]"
+__all__ = ["alert_if_final", "alert_job_ended", "is_final", "job_alert_text", "run_url", "scrub_numbers"]
 
 
 def run_url(dag_id: str, run_id: str) -> str:

@@ -1,0 +1,414 @@
+"""IVR alerts people read: one Slack message per failed run, one per day not loaded by its deadline.
+
+* Each task's ``on_failure_callback`` (:func:`record_task_failure`) posts nothing. It records a
+  task instance that failed for good in ``analytics.task_failures``; a callback fired while
+  retries remain (apache/airflow#65400) records nothing.
+* The DAG's ``on_failure_callback`` (:func:`alert_run_failed`) runs once when the run fails (in the
+  dag-processor under a scheduler, in-process under ``dag.test``) and posts ONE message: the
+  business date, the failed hours and tasks, the first error and the log links.
+* The watcher DAG ``ivr_deadline_watch`` calls :func:`check_deadlines` every 15 minutes: one
+  message per business day whose deadline (end of the local day + ``IVR_LOAD_DEADLINE_HOURS``)
+  passed within :data:`LOOKBACK` and which is neither loaded nor already reported. It replaces a
+  ``DeadlineAlert``, which cannot see a day that never got a run, alerts again after the run's own
+  failure alert (apache/airflow#60927), and fires for every backfilled day of history.
+
+Every message is claimed in ``analytics.alert_log`` (unique per DAG, kind and key) in the
+transaction that sends it: a callback that fires twice finds the row and stays quiet; a Slack
+failure rolls the claim back, so the watcher still reports the day later. Messages carry ids,
+dates, hours and redacted errors only: no phone number, no secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from callcentre.common import compat
+from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.common.slack import scrub_numbers, send_slack, short_error
+
+log = logging.getLogger(__name__)
+
+IVR_DAG_ID = "ivr_calls_daily"
+ALERTS_SQL = Path(__file__).with_name("sql") / "alerts.sql"
+_MIGRATION_LOCK = 7_301_002
+DEFAULT_DEADLINE_HOURS = "6"
+# The watcher reports days whose deadline passed this recently: a backfill of older days (their
+# deadline passed long ago) never alerts, and a watcher down for a day still catches up.
+LOOKBACK = timedelta(days=3)
+# How long the run's callback waits for the failing task's own record (written by its worker).
+RECORD_WAIT_S = 15.0
+MAX_LINKS = 10
+
+
+def deadline_hours() -> float:
+    """``IVR_LOAD_DEADLINE_HOURS`` (default 6), read when the watcher runs; 0 disables its alerts."""
+    raw = os.environ.get("IVR_LOAD_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS)
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if hours < 0:
+        raise compat.AirflowFailException(
+            f"IVR_LOAD_DEADLINE_HOURS={raw!r} is not a number of hours >= 0 (default 6; 0 disables the deadline alert)"
+        )
+    return hours
+
+
+def migrate(conn_id: str = ANALYTICS_POSTGRES) -> None:
+    """Create the alert tables if missing (idempotent, serialised by an advisory lock)."""
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        cur.execute(ALERTS_SQL.read_text())
+
+
+# --- Task failures -----------------------------------------------------------------------------
+
+def _state_name(state) -> str:
+    return str(getattr(state, "value", state) or "")
+
+
+def is_final_failure(context) -> bool:
+    """Whether the failing task instance is done for good: no retry will follow.
+
+    A task fails for good when its tries are used up (try_number > max_tries) or when it raised a
+    terminal error (AirflowFailException: bad data, a missing connection). A callback fired for a
+    task instance that is up for retry, or that still has tries left after a retryable error, is
+    a spurious one (apache/airflow#65400).
+    """
+    ti = context["ti"]
+    if _state_name(getattr(ti, "state", None)) == "up_for_retry":
+        return False
+    if isinstance(context.get("exception"), compat.terminal_failure_types()):
+        return True
+    return int(ti.try_number) > int(getattr(ti, "max_tries", 0) or 0)
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    dag_id: str
+    run_id: str
+    run_attempt: int
+    task_id: str
+    map_index: int
+    business_date: date | None
+    local_hour: int | None
+    try_number: int
+    error: str
+    log_url: str | None
+
+    @property
+    def label(self) -> str:
+        if self.local_hour is not None:
+            return f"{self.task_id} hour {self.local_hour:02d}"
+        return self.task_id if self.map_index < 0 else f"{self.task_id} [{self.map_index}]"
+
+
+def clean_error(text: str) -> str:
+    """An error as it may appear in Slack and in the alert tables: secrets masked, numbers scrubbed."""
+    return scrub_numbers(compat.redact(text))
+
+
+def _business_date(context) -> date | None:
+    try:
+        from callcentre.ivr import runtime
+
+        return runtime.business_date(context)
+    except Exception:  # noqa: BLE001 - the alert says less rather than not at all
+        return None
+
+
+def _hour_of(context) -> int | None:
+    hour = (getattr(context.get("task"), "op_kwargs", None) or {}).get("hour")
+    return int(hour) if hour is not None else None
+
+
+def failure_from_context(context) -> TaskFailure:
+    ti = context["ti"]
+    dag_run = context.get("dag_run")
+    map_index = getattr(ti, "map_index", None)
+    try:
+        log_url = compat.log_url_of(context)
+    except Exception:  # noqa: BLE001 - a message without the link beats no message
+        log_url = None
+    return TaskFailure(
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        run_attempt=int(getattr(dag_run, "clear_number", 0) or 0),
+        task_id=ti.task_id,
+        map_index=-1 if map_index is None else int(map_index),
+        business_date=_business_date(context) if ti.dag_id == IVR_DAG_ID else None,
+        local_hour=_hour_of(context),
+        try_number=int(ti.try_number),
+        error=clean_error(short_error(context.get("exception"))),
+        log_url=log_url,
+    )
+
+
+def save_failure(failure: TaskFailure, conn_id: str = ANALYTICS_POSTGRES) -> None:
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute(
+            """INSERT INTO analytics.task_failures (dag_id, run_id, run_attempt, task_id, map_index, business_date,
+                                                    local_hour, try_number, error, log_url)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (dag_id, run_id, run_attempt, task_id, map_index) DO UPDATE
+               SET try_number = EXCLUDED.try_number, error = EXCLUDED.error, log_url = EXCLUDED.log_url,
+                   business_date = EXCLUDED.business_date, local_hour = EXCLUDED.local_hour, failed_at = now()""",
+            (failure.dag_id, failure.run_id, failure.run_attempt, failure.task_id, failure.map_index,
+             failure.business_date, failure.local_hour, failure.try_number, failure.error, failure.log_url),
+        )
+
+
+def run_failures(dag_id: str, run_id: str, run_attempt: int | None, conn_id: str = ANALYTICS_POSTGRES) -> list[TaskFailure]:
+    """The recorded failures of one attempt of a run (the latest attempt when None), oldest first."""
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute(
+            """SELECT dag_id, run_id, run_attempt, task_id, map_index, business_date, local_hour, try_number, error, log_url
+               FROM analytics.task_failures
+               WHERE dag_id = %s AND run_id = %s
+                 AND run_attempt = COALESCE(%s, (SELECT max(run_attempt) FROM analytics.task_failures
+                                                 WHERE dag_id = %s AND run_id = %s))
+               ORDER BY failed_at, task_id, map_index""",
+            (dag_id, run_id, run_attempt, dag_id, run_id),
+        )
+        return [TaskFailure(*row) for row in cur.fetchall()]
+
+
+_migrated = False
+
+
+def _ensure_tables() -> None:
+    global _migrated
+    if not _migrated:
+        migrate()
+        _migrated = True
+
+
+def record_task_failure(context) -> None:
+    """Task ``on_failure_callback``: record a final failure for the run's one message. Never raises."""
+    try:
+        ti = context["ti"]
+        if not is_final_failure(context):
+            log.info("try %s of %s failed with tries left (apache/airflow#65400): nothing recorded",
+                     ti.try_number, int(getattr(ti, "max_tries", 0) or 0) + 1)
+            return
+        failure = failure_from_context(context)
+        _ensure_tables()
+        save_failure(failure)
+        log.info("recorded the final failure of %s (try %s) for the run's alert", failure.label, failure.try_number)
+    except Exception:  # noqa: BLE001 - a callback must never change the task's outcome
+        log.exception("could not record the task failure; the run's alert will say less")
+
+
+# --- The run's one message -----------------------------------------------------------------------
+
+def _failed_list(failures: list[TaskFailure]) -> str:
+    """``load_hour: hours 03, 04, 13; reconcile``, in first-failure order."""
+    by_task: dict[str, list[TaskFailure]] = {}
+    for failure in failures:
+        by_task.setdefault(failure.task_id, []).append(failure)
+    parts = []
+    for task_id, items in by_task.items():
+        hours = sorted(f.local_hour for f in items if f.local_hour is not None)
+        if hours:
+            parts.append(f"{task_id}: hour{'s' if len(hours) > 1 else ''} {', '.join(f'{h:02d}' for h in hours)}")
+        elif any(f.map_index >= 0 for f in items):
+            parts.append(f"{task_id}: map index {', '.join(str(f.map_index) for f in items)}")
+        else:
+            parts.append(task_id)
+    return "; ".join(parts)
+
+
+def run_failed_message(dag_id: str, run_id: str, run_url: str | None, business_date: date | None,
+                       reason: str | None, failures: list[TaskFailure]) -> str:
+    title = f":red_circle: `{dag_id}` run failed"
+    if business_date is not None:
+        title += f" — business date {business_date}"
+    lines = [title, f"• run: `{run_id}`" + (f" {run_url}" if run_url else "")]
+    if reason:
+        lines.append(f"• reason: {reason}")
+    if not failures:
+        lines.append("• no task failure was recorded (a worker killed before its callback, or the run's timeout): open the run")
+        return "\n".join(lines)
+    first = failures[0]
+    lines += [
+        f"• failed ({len(failures)}): {_failed_list(failures)}",
+        f"• first error ({first.label}, try {first.try_number}): {first.error}",
+        "• logs:",
+    ]
+    lines += [f"    {f.label}: {f.log_url or '(no link)'}" for f in failures[:MAX_LINKS]]
+    if len(failures) > MAX_LINKS:
+        lines.append(f"    … and {len(failures) - MAX_LINKS} more in the run's grid")
+    return "\n".join(lines)
+
+
+def _wait_for_record(dag_id: str, run_id: str, attempt: int | None, last_ti) -> list[TaskFailure]:
+    """The run's recorded failures; waits briefly for the failing task's own record, which its
+    worker writes after reporting the failure (so possibly after the scheduler saw the run fail)."""
+    give_up = time.monotonic() + RECORD_WAIT_S
+    while True:
+        failures = run_failures(dag_id, run_id, attempt)
+        if last_ti is None or time.monotonic() > give_up or any(
+            (f.task_id, f.map_index) == (last_ti.task_id, getattr(last_ti, "map_index", -1)) for f in failures
+        ):
+            return failures
+        time.sleep(0.5)
+
+
+class _NotDelivered(Exception):
+    """Slack did not take the message: roll the claim back."""
+
+
+def send_once(dag_id: str, kind: str, key: str, text: str, *, business_date: date | None = None,
+              run_id: str | None = None, conn_id: str = ANALYTICS_POSTGRES) -> bool:
+    """Post ``text`` unless an alert of this kind and key was already sent; True if posted now.
+
+    The claim row and the post share one transaction: a concurrent second call waits on the
+    unique key and then finds it; an undelivered post rolls the claim back.
+    """
+    from callcentre.common.pg import transaction
+
+    try:
+        with transaction(conn_id) as cur:
+            cur.execute(
+                """INSERT INTO analytics.alert_log (dag_id, kind, alert_key, business_date, run_id, message)
+                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT ON CONSTRAINT alert_log_once DO NOTHING
+                   RETURNING alert_id""",
+                (dag_id, kind, key, business_date, run_id, text),
+            )
+            if cur.fetchone() is None:
+                log.info("%s alert %s of %s already sent: not sent again", kind, key, dag_id)
+                return False
+            if not send_slack(text):
+                raise _NotDelivered
+    except _NotDelivered:
+        log.warning("%s alert %s of %s not delivered: claim rolled back", kind, key, dag_id)
+        return False
+    log.info("%s alert %s of %s sent", kind, key, dag_id)
+    return True
+
+
+def alert_run_failed(context) -> None:
+    """DAG ``on_failure_callback``: ONE Slack message for the failed run. Never raises.
+
+    The dag-processor gives it ``dag``, ``run_id`` and ``reason``, plus the task context of the
+    task instance that failed the run (``dag_run``, ``ti``, ...) when there is one.
+    """
+    try:
+        dag_id = context["dag"].dag_id
+        run_id = context["run_id"]
+        dag_run = context.get("dag_run")
+        attempt = int(getattr(dag_run, "clear_number", 0) or 0) if dag_run is not None else None
+        run_url = compat.ui_url(f"dags/{dag_id}/runs/{quote(run_id)}")
+        reason = context.get("reason")
+    except Exception:  # noqa: BLE001
+        log.exception("the run's failure callback got an unexpected context; nothing sent")
+        return
+    business_date = _business_date(context) if dag_id == IVR_DAG_ID and dag_run is not None else None
+    try:
+        _ensure_tables()
+        failures = _wait_for_record(dag_id, run_id, attempt, context.get("ti"))
+    except Exception:  # noqa: BLE001 - analytics PostgreSQL down: say so, undeduplicated, rather than nothing
+        log.exception("could not read the recorded failures; sending the alert without them")
+        text = run_failed_message(dag_id, run_id, run_url, business_date, reason, [])
+        send_slack(text + "\n• (analytics PostgreSQL unreachable: failed tasks not listed)")
+        return
+    last_ti = context.get("ti")
+    if last_ti is not None and not any(
+        (f.task_id, f.map_index) == (last_ti.task_id, getattr(last_ti, "map_index", -1)) for f in failures
+    ):
+        try:  # the task that failed the run left no record (marked failed by hand, worker lost): list it anyway
+            failures.append(failure_from_context(context))
+        except Exception:  # noqa: BLE001
+            log.exception("could not describe the task that failed the run")
+    if attempt is None:
+        attempt = failures[0].run_attempt if failures else 0
+    business_date = business_date or next((f.business_date for f in failures if f.business_date), None)
+    text = run_failed_message(dag_id, run_id, run_url, business_date, reason, failures)
+    try:
+        send_once(dag_id, "run_failed", f"{run_id}#{attempt}", text, business_date=business_date, run_id=run_id)
+    except Exception:  # noqa: BLE001
+        log.exception("could not claim the run's alert; sending it without deduplication")
+        send_slack(text)
+
+
+# --- The deadline watcher ------------------------------------------------------------------------
+
+def deadline_of(day: date, tz: ZoneInfo, hours: float) -> datetime:
+    """When ``day`` must be loaded: ``hours`` elapsed hours after the end of the local day."""
+    from callcentre.ivr.business_day import day_end
+
+    return day_end(day, tz).astimezone(timezone.utc) + timedelta(hours=hours)
+
+
+def days_due(now: datetime, tz: ZoneInfo, hours: float, lookback: timedelta = LOOKBACK) -> list[date]:
+    """Business days whose deadline passed in ``(now - lookback, now]``, oldest first."""
+    today = now.astimezone(tz).date()
+    span = lookback.days + int(hours // 24) + 3
+    candidates = [today - timedelta(days=offset) for offset in range(span, -1, -1)]
+    return [day for day in candidates if now - lookback < deadline_of(day, tz, hours) <= now]
+
+
+def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_id: str = IVR_DAG_ID) -> str:
+    local_due = due.astimezone(tz)
+    return "\n".join([
+        f":alarm_clock: IVR business day {day} not loaded by its deadline",
+        f"• deadline: {local_due:%Y-%m-%d %H:%M} {tz.key} (end of the day + {hours:g} h, IVR_LOAD_DEADLINE_HOURS)",
+        f"• analytics.daily_metrics has no row for {day}, and no failed run of `{dag_id}` was reported for it",
+        f"• runs: {compat.ui_url(f'dags/{dag_id}/runs')}",
+        f"• if the day has no run: `airflow backfill create --dag-id {dag_id} --from-date {day} --to-date {day} "
+        "--reprocess-behavior failed`",
+    ])
+
+
+def _loaded_and_reported(days: list[date], dag_id: str, conn_id: str) -> tuple[set[date], set[date]]:
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute("SELECT to_regclass('analytics.daily_metrics') IS NOT NULL")
+        loaded: set[date] = set()
+        if cur.fetchone()[0]:
+            cur.execute("SELECT metric_date FROM analytics.daily_metrics WHERE metric_date = ANY(%s)", (days,))
+            loaded = {row[0] for row in cur.fetchall()}
+        cur.execute(
+            "SELECT DISTINCT business_date FROM analytics.alert_log WHERE dag_id = %s AND business_date = ANY(%s)",
+            (dag_id, days),
+        )
+        return loaded, {row[0] for row in cur.fetchall()}
+
+
+def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_id: str = ANALYTICS_POSTGRES) -> dict:
+    """The watcher's task: one alert per day past its deadline, neither loaded nor reported."""
+    hours = deadline_hours()
+    if hours == 0:
+        log.info("IVR_LOAD_DEADLINE_HOURS=0: deadline alerts are disabled")
+        return {"disabled": True}
+    from callcentre.ivr.runtime import timezone_name  # IVR_TIMEZONE, the one source of the zone
+
+    tz = ZoneInfo(timezone_name())
+    now = now or datetime.now(timezone.utc)
+    due = days_due(now, tz, hours)
+    migrate(conn_id)
+    loaded, reported = _loaded_and_reported(due, dag_id, conn_id)
+    alerted = [
+        day for day in due
+        if day not in loaded and day not in reported
+        and send_once(dag_id, "deadline_missed", day.isoformat(), deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag_id),
+                      business_date=day, conn_id=conn_id)
+    ]
+    summary = {"days_due": [str(d) for d in due], "loaded": sorted(str(d) for d in loaded),
+               "reported": sorted(str(d) for d in reported), "alerted": [str(d) for d in alerted]}
+    log.info("deadline check at %s (%s, %g h after the day): %s", now.isoformat(), tz.key, hours, summary)
+    return summary

@@ -1,0 +1,36 @@
+-- What the IVR alerts remember (include/callcentre/ivr/alerts.py). Idempotent: applied by
+-- alerts.migrate() before the callbacks and the deadline watcher touch these tables.
+CREATE SCHEMA IF NOT EXISTS analytics;
+
+-- One row per task instance that failed for good (retries exhausted, or a permanent error), written
+-- by the task's on_failure_callback; the run's one Slack message is built from these rows.
+-- run_attempt is the run's clear number: a cleared run that fails again is a new failure.
+CREATE TABLE IF NOT EXISTS analytics.task_failures (
+    dag_id        text        NOT NULL,
+    run_id        text        NOT NULL,
+    run_attempt   integer     NOT NULL,
+    task_id       text        NOT NULL,
+    map_index     integer     NOT NULL,
+    business_date date,
+    local_hour    smallint,
+    try_number    integer     NOT NULL,
+    error         text        NOT NULL,
+    log_url       text,
+    failed_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (dag_id, run_id, run_attempt, task_id, map_index)
+);
+
+-- One row per Slack alert delivered. The unique key makes each alert go out once however often
+-- its callback fires: kind run_failed is keyed by run id and attempt, deadline_missed by the day.
+CREATE TABLE IF NOT EXISTS analytics.alert_log (
+    alert_id      bigserial   PRIMARY KEY,
+    dag_id        text        NOT NULL,
+    kind          text        NOT NULL CHECK (kind IN ('run_failed', 'deadline_missed')),
+    alert_key     text        NOT NULL,
+    business_date date,
+    run_id        text,
+    message       text        NOT NULL,
+    sent_at       timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT alert_log_once UNIQUE (dag_id, kind, alert_key)
+);
+CREATE INDEX IF NOT EXISTS alert_log_day_idx ON analytics.alert_log (dag_id, business_date);

@@ -1,0 +1,225 @@
+"""Alerts people read (issue 9, points 7-9): one Slack message per failed run, retries quiet, the
+deadline watcher once per day neither loaded nor reported, and `airflow dags test` leaving the
+scheduler's DAG version alone. Real PostgreSQL, MariaDB and Airflow (dag.test, the CLI); Slack is
+the stand-in HTTP server."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.common.pg import transaction
+from callcentre.ivr import alerts, synthetic
+from tests.e2e.airflow_processes import run_airflow
+from tests.integration.ivr_support import (
+    ExtractKiller,
+    at,
+    ensure_tables,
+    local_midnight,
+    make_call,
+    metrics_row,
+    parse_ivr_dag,
+    query,
+    reset_day,
+)
+
+# Days far apart: the watcher looks at every day whose deadline passed in the last 3 days.
+DAY_FAILED = date(2026, 8, 3)
+DAY_LOADED = date(2026, 8, 13)
+DAY_MISSING = date(2026, 8, 23)
+DAY_RETRIED = date(2026, 8, 30)
+DAY_UNRECORDED = date(2026, 9, 5)
+DAY_CLI = date(2026, 7, 20)
+UTC = alerts.ZoneInfo("UTC")
+
+
+def forget_alerts(day: date) -> None:
+    """Remove the alert records of ``day`` and of the days the watcher sees around it."""
+    alerts.migrate()
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute("DELETE FROM analytics.alert_log WHERE business_date BETWEEN %s AND %s",
+                    (day - timedelta(days=5), day + timedelta(days=5)))
+        cur.execute("DELETE FROM analytics.task_failures WHERE business_date = %s", (day,))
+
+
+@pytest.fixture
+def clean_day(request):
+    day = request.param
+    ensure_tables()
+    reset_day(day)
+    forget_alerts(day)
+    yield day
+    reset_day(day)
+    forget_alerts(day)
+
+
+def deadline_alerts(fake_slack, day: date) -> list[str]:
+    return [m["text"] for m in fake_slack.messages if f"IVR business day {day} not loaded" in m["text"]]
+
+
+def recorded_failures(run_id: str) -> list[tuple]:
+    return query("SELECT task_id, map_index, try_number FROM analytics.task_failures WHERE run_id = %s", (run_id,))
+
+
+def just_after_deadline(day: date, minutes: int = 1):
+    return alerts.deadline_of(day, UTC, float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))) + timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("clean_day", [DAY_FAILED], indirect=True)
+def test_a_failed_run_sends_one_message_with_its_hours_first_error_and_no_phone_number(clean_day, fake_slack):
+    day, dag = clean_day, parse_ivr_dag()
+    phone = "3004445566"
+    synthetic.write_calls([
+        make_call(31, at(day, 3, 5), disposition=phone),  # a phone number where the rule reads a value
+        make_call(32, at(day, 9, 10), duration=-5),
+        make_call(33, at(day, 13, 2), disposition="VOICEMAIL"),
+        make_call(34, at(day, 5)),
+    ])
+    dag_run = dag.test(logical_date=local_midnight(day), run_conf={"invalid_rows": "fail"})
+    assert dag_run.state == "failed"
+    assert sorted(recorded_failures(dag_run.run_id)) == [("load_hour", 3, 1), ("load_hour", 9, 1), ("load_hour", 13, 1)]
+
+    assert len(fake_slack.messages) == 1, [m["text"] for m in fake_slack.messages]
+    text = fake_slack.messages[0]["text"]
+    print(f"\n--- the failed-run message ---\n{text}\n---")
+    for expected in (f"`ivr_calls_daily` run failed — business date {day}", dag_run.run_id,
+                     "/dags/ivr_calls_daily/runs/", "failed (3): load_hour: hours 03, 09, 13", "breaks rule"):
+        assert expected in text, f"{expected!r} missing from the Slack alert"
+    assert re.search(r"first error \(load_hour hour (03|09|13), try 1\): AirflowFailException: .* First: call_id=3[123]: ", text)
+    for hour in (3, 9, 13):
+        assert f"load_hour hour {hour:02d}: http://" in text and f"/tasks/load_hour/mapped/{hour}?try_number=1" in text
+    assert phone not in text and all(make_call(i, at(day, 0))[4] not in text for i in (31, 32, 33, 34))
+
+    # The callback fires again for the same run (as a dag-processor may): still one message.
+    alerts.alert_run_failed({"dag": dag, "run_id": dag_run.run_id, "reason": "task_failure"})
+    assert len(fake_slack.messages) == 1
+
+    # The day's deadline passes: the failure was reported, so the watcher stays quiet about it.
+    summary = alerts.check_deadlines(now=just_after_deadline(day))
+    assert str(day) in summary["reported"] and str(day) not in summary["alerted"]
+    assert deadline_alerts(fake_slack, day) == []
+
+
+@pytest.mark.parametrize("clean_day", [DAY_UNRECORDED], indirect=True)
+def test_the_task_that_failed_the_run_is_listed_even_without_its_record(clean_day, fake_slack, monkeypatch):
+    day, dag = clean_day, parse_ivr_dag()
+    monkeypatch.setattr(alerts, "RECORD_WAIT_S", 1.0)
+    for task in dag.tasks:  # as when the worker died before its callback: no record at all
+        task.on_failure_callback = None
+    synthetic.write_calls([make_call(61, at(day, 13)), make_call(62, at(day, 13, 2), disposition="VOICEMAIL")])
+    dag_run = dag.test(logical_date=local_midnight(day), run_conf={"invalid_rows": "fail"})
+    assert dag_run.state == "failed" and recorded_failures(dag_run.run_id) == []
+    [message] = [m["text"] for m in fake_slack.messages]
+    assert f"business date {day}" in message and "failed (1): load_hour" in message
+    assert "/tasks/load_hour/mapped/13?try_number=1" in message
+
+
+@pytest.mark.parametrize("clean_day", [DAY_RETRIED], indirect=True)
+def test_retries_stay_quiet_even_when_a_failure_callback_fires_with_tries_left(clean_day, fake_slack):
+    day, dag = clean_day, parse_ivr_dag()
+    seen = []
+
+    def failure_callback_with_tries_left(context):
+        """apache/airflow#65400: the failure callback fired for a task that is up for retry; also
+        as the dag-processor builds the context (no state on the task instance)."""
+        ti = context["ti"]
+        seen.append((str(getattr(ti.state, "value", ti.state)), ti.try_number, ti.max_tries))
+        alerts.record_task_failure(context)
+        alerts.record_task_failure({**context, "ti": ti.model_copy(update={"state": None})})
+
+    for task in dag.tasks:
+        task.on_retry_callback = failure_callback_with_tries_left
+    big_hour = [make_call(400_000 + i, at(day, 10) + timedelta(seconds=i % 3600)) for i in range(30_000)]
+    synthetic.write_calls(big_hour + [make_call(41, at(day, 3))])
+
+    with ExtractKiller() as killer:  # a real source outage mid-stream: the hour fails once, then loads
+        dag_run = dag.test(logical_date=local_midnight(day), run_conf={"chunk_size": 200})
+
+    assert killer.killed and dag_run.state == "success"
+    assert seen and all(state == "up_for_retry" and try_number <= max_tries for state, try_number, max_tries in seen)
+    assert recorded_failures(dag_run.run_id) == []
+    assert fake_slack.messages == []
+
+
+@pytest.mark.parametrize("clean_day", [DAY_LOADED], indirect=True)
+def test_a_loaded_day_raises_no_deadline_alert(clean_day, fake_slack):
+    day = clean_day
+    synthetic.write_calls([make_call(51, at(day, 8)), make_call(52, at(day, 17))])
+    assert parse_ivr_dag().test(logical_date=local_midnight(day)).state == "success"
+    assert metrics_row(day)["source_calls"] == 2
+
+    summary = alerts.check_deadlines(now=just_after_deadline(day, minutes=30))
+    assert str(day) in summary["days_due"] and str(day) in summary["loaded"]
+    assert deadline_alerts(fake_slack, day) == []
+
+
+@pytest.mark.parametrize("clean_day", [DAY_MISSING], indirect=True)
+def test_a_day_past_its_deadline_and_not_loaded_alerts_once(clean_day, fake_slack):
+    day = clean_day
+    before = alerts.check_deadlines(now=just_after_deadline(day, minutes=-1))
+    assert str(day) not in before["days_due"] and deadline_alerts(fake_slack, day) == []
+
+    fake_slack.fail_with = 503  # Slack down at the first check: the claim is rolled back...
+    assert str(day) not in alerts.check_deadlines(now=just_after_deadline(day, minutes=1))["alerted"]
+    fake_slack.fail_with = None  # ...and the next watcher run delivers it
+    assert str(day) in alerts.check_deadlines(now=just_after_deadline(day, minutes=16))["alerted"]
+    assert str(day) not in alerts.check_deadlines(now=just_after_deadline(day, minutes=31))["alerted"]
+
+    [text] = deadline_alerts(fake_slack, day)
+    print(f"\n--- the deadline message ---\n{text}\n---")
+    assert f"deadline: {day + timedelta(days=1)} 06:00 UTC" in text and "ivr_calls_daily" in text
+
+    # Days only matter within the lookback: three days later the day is out of the window.
+    later = alerts.check_deadlines(now=just_after_deadline(day) + alerts.LOOKBACK + timedelta(hours=1))
+    assert str(day) not in later["days_due"]
+
+
+@pytest.mark.parametrize("clean_day", [date(2026, 6, 10)], indirect=True)
+def test_the_watcher_reads_the_deadline_in_the_ivr_zone(clean_day, monkeypatch, fake_slack):
+    monkeypatch.setenv("IVR_TIMEZONE", "America/Mexico_City")  # UTC-6 in June: due 06-11 12:00 UTC
+    due = alerts.deadline_of(clean_day, alerts.ZoneInfo("America/Mexico_City"), 6)
+    assert due.isoformat() == "2026-06-11T12:00:00+00:00"
+    assert str(clean_day) not in alerts.check_deadlines(now=due - timedelta(minutes=1))["days_due"]
+    assert str(clean_day) in alerts.check_deadlines(now=due + timedelta(minutes=1))["alerted"]
+    [text] = deadline_alerts(fake_slack, clean_day)
+    assert "deadline: 2026-06-11 06:00 America/Mexico_City" in text
+
+
+def test_deadline_hours_zero_disables_the_watcher(monkeypatch, fake_slack):
+    monkeypatch.setenv("IVR_LOAD_DEADLINE_HOURS", "0")
+    assert alerts.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=60)) == {"disabled": True}
+    assert fake_slack.messages == []
+
+
+def _dag_versions(dag_id: str) -> tuple[int, str | None]:
+    from sqlalchemy import text
+
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        count = session.execute(text("SELECT count(*) FROM dag_version WHERE dag_id = :d"), {"d": dag_id}).scalar()
+        latest = session.execute(
+            text("SELECT dag_hash FROM serialized_dag WHERE dag_id = :d ORDER BY created_at DESC LIMIT 1"), {"d": dag_id}
+        ).scalar()
+    return count, latest
+
+
+@pytest.mark.parametrize("clean_day", [DAY_CLI], indirect=True)
+def test_airflow_dags_test_does_not_change_the_dag_version_the_scheduler_runs(clean_day):
+    day = clean_day
+    # Write any DAG that differs at once (the default skips writes within 30 s of the last one).
+    env = dict(os.environ, AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL="0")
+
+    run_airflow(env, "dags", "reserialize")  # what the dag-processor writes
+    before = _dag_versions("ivr_calls_daily")
+    assert before[0] >= 1 and before[1]
+    synthetic.write_calls(synthetic.day_calls(day, 50, seed=5))
+
+    run_airflow(env, "dags", "test", "ivr_calls_daily", day.isoformat())
+
+    assert metrics_row(day)["source_calls"] == 50  # the in-process run really ran
+    assert _dag_versions("ivr_calls_daily") == before

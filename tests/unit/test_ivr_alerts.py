@@ -1,0 +1,58 @@
+"""The alert texts and the deadline arithmetic (no database, no Slack)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from callcentre.ivr import alerts
+from callcentre.ivr.alerts import TaskFailure
+
+DAY = date(2026, 11, 20)
+
+
+def failure(task_id: str, map_index: int = -1, hour: int | None = None, error: str = "OperationalError: (2003, ...)"):
+    return TaskFailure("ivr_calls_daily", "scheduled__x", 0, task_id, map_index, DAY, hour, 5, error, f"http://ui/{task_id}/{map_index}")
+
+
+def test_the_message_groups_hours_by_task_and_starts_with_the_first_error():
+    failures = [failure("load_hour", 13, 13, "OperationalError: (2013, 'Lost connection')"),
+                failure("load_hour", 3, 3), failure("reconcile")]
+    text = alerts.run_failed_message("ivr_calls_daily", "scheduled__x", "http://ui/run", DAY, "task_failure", failures)
+    assert text.splitlines()[0] == ":red_circle: `ivr_calls_daily` run failed — business date 2026-11-20"
+    assert "• failed (3): load_hour: hours 03, 13; reconcile" in text
+    assert "• first error (load_hour hour 13, try 5): OperationalError: (2013, 'Lost connection')" in text
+    assert "    reconcile: http://ui/reconcile/-1" in text
+
+
+def test_a_day_long_outage_lists_every_hour_but_links_only_the_first_ten():
+    failures = [failure("load_hour", h, h) for h in range(24)]
+    text = alerts.run_failed_message("ivr_calls_daily", "scheduled__x", None, DAY, None, failures)
+    assert "load_hour: hours " + ", ".join(f"{h:02d}" for h in range(24)) in text
+    assert text.count("http://ui/load_hour/") == alerts.MAX_LINKS
+    assert "… and 14 more in the run's grid" in text
+
+
+def test_a_run_without_recorded_failures_says_so():
+    text = alerts.run_failed_message("ivr_calls_daily", "manual__y", "http://ui/run", None, "timed_out", [])
+    assert "business date" not in text.splitlines()[0] and "• reason: timed_out" in text
+    assert "no task failure was recorded" in text
+
+
+def test_errors_lose_phone_numbers():
+    assert alerts.clean_error("call_id=7: caller_number='3004445566' breaks rule") == "call_id=7: caller_number='[number]' breaks rule"
+
+
+def test_the_deadline_is_the_end_of_the_local_day_plus_the_hours():
+    mexico = ZoneInfo("America/Mexico_City")  # UTC-6 in November
+    due = alerts.deadline_of(DAY, mexico, 6)
+    assert due.isoformat() == "2026-11-21T12:00:00+00:00"
+    assert DAY in alerts.days_due(due, mexico, 6)
+    assert DAY not in alerts.days_due(due - timedelta(seconds=1), mexico, 6)
+    assert alerts.days_due(due, mexico, 6) == [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+
+
+def test_a_long_deadline_still_reaches_its_day():
+    utc = ZoneInfo("UTC")
+    due = alerts.deadline_of(DAY, utc, 30)  # 30 h after the day ends
+    assert due.isoformat() == "2026-11-22T06:00:00+00:00" and DAY in alerts.days_due(due, utc, 30)
