@@ -118,7 +118,7 @@ def main() -> None:
     executor = f"CeleryExecutor, {args.workers} workers" if args.executor == "celery" else "LocalExecutor"
     print(f"\nBackfill of {n} days x {args.calls:,} calls, {executor}, --max-active-runs 2, {os.cpu_count()} cores: runs {states}")
     print(f"  wall            {wall:7.1f} s   ({wall / n:.1f} s per day)")
-    print(f"  Airflow CPU     {airflow_cpu:7.1f} s   ({airflow_cpu / n:.1f} per day, {airflow_cpu / (n * 28):.2f} per task instance, its work included)")
+    print(f"  Airflow CPU     {airflow_cpu:7.1f} s   ({airflow_cpu / n:.1f} per day, {airflow_cpu / (n * 30):.2f} per task instance, its work included)")
     for side in ("mariadb", "postgresql"):
         used = servers_after[side] - servers_before[side]
         print(f"  {side:15} {used:7.1f} s   ({used / n:.1f} per day)")

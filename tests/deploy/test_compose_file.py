@@ -170,7 +170,7 @@ def test_same_connections_pools_and_queue_as_the_local_setup():
     for key, conn in compose_conns.items():
         local_type = re.search(r'"conn_type": "([a-z]+)"', local_conns[key]).group(1)
         assert conn["conn_type"] == local_type, key
-    assert env["AIRFLOW_VAR_IVR_TIMEZONE"] == env["AIRFLOW__CORE__DEFAULT_TIMEZONE"]
+    assert env["IVR_TIMEZONE"] == env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] and "AIRFLOW_VAR_IVR_TIMEZONE" not in env
     assert env["AIRFLOW_VAR_STORAGE_BASE"].startswith("file:///opt/airflow/data")
 
     init_script = SERVICES["airflow-init"]["command"][-1]

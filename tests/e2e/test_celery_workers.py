@@ -138,7 +138,7 @@ def cluster(services, tmp_path_factory):
     port = free_port()
     api_host, api_port = api.server_address[:2]
     env = celery_env({k: v for k, v in os.environ.items() if k not in (
-        "CALLCENTRE_IN_PROCESS_TEST", "AIRFLOW_VAR_SCRAPING_UPLOADS_DIR", "AIRFLOW_VAR_SCRAPING_RESULTS_DIR")}, broker_db=1)
+        "AIRFLOW_VAR_SCRAPING_UPLOADS_DIR", "AIRFLOW_VAR_SCRAPING_RESULTS_DIR")}, broker_db=1)
     redis.Redis.from_url(env["AIRFLOW__CELERY__BROKER_URL"]).flushdb()  # no message left by a killed worker
     env.update({
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
@@ -241,7 +241,8 @@ def test_backfill_of_three_days_runs_on_both_workers(cluster, services):
             assert sorted(row[0] for row in ledger(day)) == list(range(24))  # one attempt per hour
         assert _loaded_ids(DAYS[0] - timedelta(days=1)) == [] and _loaded_ids(DAYS[-1] + timedelta(days=1)) == []
         tis = [ti for run_id in run_ids.values() for ti in cluster.task_instances("ivr_calls_daily", run_id)]
-        assert len(tis) == 3 * 28 and {ti["state"] for ti in tis} == {"success"}
+        per_run = 24 + 6  # the hours, and preflight, plan, day_closed, refresh_previous_day, reconcile, daily_metrics
+        assert len(tis) == 3 * per_run and {ti["state"] for ti in tis} == {"success"}
         assert {ti["hostname"] for ti in tis} == set(WORKERS)
         assert {ti["queue"] for ti in tis if ti["task_id"] == "load_hour"} == {"ivr"}
         assert not slack.messages

@@ -12,7 +12,6 @@ from datetime import date, datetime, timezone
 
 from callcentre.common import compat
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB, check_databases
-from callcentre.common.slack import send_slack, task_failure_message
 from callcentre.ivr import load, metrics, reconcile, schema, settle
 from callcentre.ivr.business_day import (
     HOURS,
@@ -152,15 +151,3 @@ def compute_metrics(counts: dict, context) -> dict | None:
         return None
     result = metrics.refresh_daily_metrics(reconcile.DayCounts.from_dict(counts).business_date, context["run_id"])
     return result.as_dict()
-
-
-def failure_alert(context) -> None:
-    """on_failure_callback: one Slack message naming the partition; never raises."""
-    try:
-        partition = f"business date {business_date(context)}"
-        hour = getattr(context.get("task"), "op_kwargs", {}).get("hour")
-        if hour is not None:
-            partition += f", hour {int(hour):02d}"
-    except Exception:  # noqa: BLE001 - an alert with less detail beats no alert
-        partition = None
-    send_slack(task_failure_message(context, partition))
