@@ -63,9 +63,17 @@ class Cluster:
         self.env, self.logs = env, logs
         self.workers: dict[str, subprocess.Popen] = {}
         self.base_url = env["AIRFLOW__API__BASE_URL"]
-        from callcentre.scraping.upload import AirflowRestClient, local_credentials
+        self._client = None
 
-        self.client = AirflowRestClient(self.base_url, *local_credentials(env["AIRFLOW_HOME"]))
+    @property
+    def client(self):
+        """Built on first use: on a new machine the api-server writes the admin password file
+        when it first starts, after this object exists."""
+        if self._client is None:
+            from callcentre.scraping.upload import AirflowRestClient, local_credentials
+
+            self._client = AirflowRestClient(self.base_url, *local_credentials(self.env["AIRFLOW_HOME"]))
+        return self._client
 
     def start_worker(self, name: str) -> None:
         try:
@@ -253,8 +261,9 @@ def test_backfill_of_three_days_runs_on_both_workers(cluster, services):
 
 
 def test_worker_killed_mid_day_the_other_finishes_it(cluster, services):
-    """Hour 12 blocks on its partition lock (held here) after opening its ledger row; its worker is
-    then killed with every process under it; the hour is retried on the other worker."""
+    """Hour 12 opens its ledger row and stages the hour, then blocks replacing its stored call
+    (row-locked here); its worker is then killed with every process under it; the hour is retried
+    on the other worker, whose attempt closes the dead one's ledger row."""
     slack, _ = services
     cluster.ensure_workers()
     ensure_tables()
@@ -264,10 +273,15 @@ def test_worker_killed_mid_day_the_other_finishes_it(cluster, services):
     analytics = json.loads(os.environ["AIRFLOW_CONN_ANALYTICS_POSTGRES"])
     import psycopg
 
+    from callcentre.ivr.load import load_hour
+
+    load_hour(KILL_DAY, 12, tz_name=os.environ.get("IVR_TIMEZONE", "UTC"), run_id="before-the-kill")
     lock = psycopg.connect(host=analytics["host"], port=analytics["port"], user=analytics["login"],
-                           password=analytics["password"], dbname=analytics["schema"], autocommit=True)
+                           password=analytics["password"], dbname=analytics["schema"])
     try:
-        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ivr_calls_daily:{KILL_DAY}:12",))
+        # The stored call of hour 12, row-locked: the attempt blocks in its replace, mid-attempt.
+        lock.execute("SELECT call_id FROM analytics.calls WHERE business_date = %s AND local_hour = 12 FOR UPDATE",
+                     (KILL_DAY,))
         run_airflow(cluster.env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", KILL_DAY.isoformat(),
                     "--to-date", KILL_DAY.isoformat(), "--reprocess-behavior", "completed")
         run_id = cluster.wait_for(lambda: next((r["dag_run_id"] for r in cluster.runs("ivr_calls_daily")
@@ -278,7 +292,7 @@ def test_worker_killed_mid_day_the_other_finishes_it(cluster, services):
         victim = first["hostname"]
         survivor = next(w for w in WORKERS if w != victim)
         kill_tree(cluster.workers[victim])
-        lock.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"ivr_calls_daily:{KILL_DAY}:12",))
+        lock.rollback()  # releases the row
 
         cluster.wait_for(lambda: run_states(cluster.env, "ivr_calls_daily", "backfill").get(KILL_DAY.isoformat())
                          in ("success", "failed"), f"the run of {KILL_DAY} to end")
@@ -289,9 +303,14 @@ def test_worker_killed_mid_day_the_other_finishes_it(cluster, services):
         assert _loaded_ids(KILL_DAY) == [r[0] for r in rows]
         assert query("SELECT count(*) FROM analytics.calls WHERE call_id = ANY(%s)", ([r[0] for r in rows],))[0][0] == 4
         assert metrics_row(KILL_DAY)["source_calls"] == 4
-        attempts = [row[:5] for row in ledger(KILL_DAY) if row[0] == 12]
-        assert attempts == [(12, 1, "running", None, None), (12, 2, "success", 1, 1)]  # the dead try stays visible
-        assert sorted(row[0] for row in ledger(KILL_DAY) if row[0] != 12) == [h for h in range(24) if h != 12]
+        attempts = [row for row in ledger(KILL_DAY) if row[0] == 12]
+        assert [a[:5] for a in attempts] == [(12, 1, "success", 1, 1), (12, 1, "failed", None, None), (12, 2, "success", 1, 1)]
+        assert attempts[1][6].startswith("abandoned")  # the dead try, closed by the retry: no `running` row stays
+        # Every other hour succeeded once (one the dead worker was running is retried too), and no
+        # attempt is left `running`.
+        others = [row for row in ledger(KILL_DAY) if row[0] != 12]
+        assert sorted(row[0] for row in others if row[2] == "success") == [h for h in range(24) if h != 12]
+        assert "running" not in {row[2] for row in ledger(KILL_DAY)}
         assert not [m for m in slack.messages if run_id in m["text"]]  # retried, so no failure alert
     finally:
         lock.close()

@@ -252,6 +252,8 @@ def test_automatic_retry_until_max_retries(api_server, scheduler, scraping_api, 
         jobs = {name: _wait_for_job(job_repo, run_id, "failed", retry_count=0) for name, run_id in runs.items()}
         assert {j["failure_kind"] for j in jobs.values()} == {"retryable"}
         assert fake_slack.messages == []  # retries left: no alert yet
+        for run_id in runs.values():  # a job is retried once its run has ended (retry.py)
+            _wait_for_run(client, run_id, {"failed"})
 
         _run_reconcile(client)
         a = _wait_for_job(job_repo, runs["a"], "failed", retry_count=1)
@@ -261,6 +263,7 @@ def test_automatic_retry_until_max_retries(api_server, scheduler, scraping_api, 
         assert "out of retries (1/1)" in alert and not _alerts_for(fake_slack, b["id"])
 
         scraping_api.set_knobs(fail_lookups=False)
+        _wait_for_run(client, runs["b"], {"failed"})
         _run_reconcile(client)
         b = _wait_for_job(job_repo, runs["b"], "completed", retry_count=2)
         assert b["processed_numbers"] == 3 and b["last_error"] is None
