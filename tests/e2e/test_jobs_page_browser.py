@@ -196,7 +196,7 @@ def _set_filters(driver, *, status: str = "", uploader: str = "", search: str = 
 
 
 def _show_only(driver, job_id: int) -> None:
-    _set_filters(driver, search=str(job_id))
+    _set_filters(driver, search=f"#{job_id}")
     _wait(driver, lambda d: list(_rows(d)) == [job_id], f"job {job_id} alone in the list")
 
 
@@ -246,8 +246,10 @@ def test_filter_search_and_user_text_shown_as_text(page, tag):
     _wait(page, lambda d: set(_rows(d)) == {done}, "search by file name")
     _set_filters(page, search=f"{tag}BE")
     _wait(page, lambda d: set(_rows(d)) == {other}, "search by uploader")
-    _set_filters(page, search=str(done))
+    _set_filters(page, search=f"#{done}")
     _wait(page, lambda d: set(_rows(d)) == {done}, "search by job id")
+    _set_filters(page, search=str(done))  # a bare number: that job, and names containing it
+    _wait(page, lambda d: done in set(_rows(d)), "search by a bare job number")
     _shot(page, "04-search-by-id")
 
 

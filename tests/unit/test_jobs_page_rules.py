@@ -66,7 +66,9 @@ def test_search_terms_are_parameters_and_literal():
     where, params = where_clause(JobQuery(search="50%_off'; --"))
     assert "50" not in where and params["pattern"] == "%50\\%\\_off'; --%"
     where, params = where_clause(JobQuery(search="#123"))
-    assert "id = %(job_id)s" in where and params["job_id"] == 123
+    assert "id = %(job_id)s" in where and params["job_id"] == 123 and "ILIKE" not in where  # that job only
+    where, params = where_clause(JobQuery(search="123"))
+    assert "id = %(job_id)s" in where and "file_name ILIKE" in where  # and names holding 123
     assert order_clause(JobQuery(sort="completed_at", descending=False)) == \
         " ORDER BY completed_at ASC NULLS LAST, id ASC"
     assert order_clause(JobQuery()) == " ORDER BY created_at DESC, id DESC"  # NOT NULL: the index serves it

@@ -103,8 +103,11 @@ def where_clause(query: JobQuery) -> tuple[str, dict]:
         params["pattern"] = "%" + like_escape(term) + "%"
         match = _JOB_ID.match(term)
         if match and int(match.group(1)) < 2**63:
-            conditions.append("(id = %(job_id)s OR file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)")
             params["job_id"] = int(match.group(1))
+            if term.startswith("#"):  # "#12": that job only
+                conditions.append("id = %(job_id)s")
+            else:  # "12": job 12, and names containing 12 (file names often hold numbers)
+                conditions.append("(id = %(job_id)s OR file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)")
         else:
             conditions.append("(file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)")
     return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
