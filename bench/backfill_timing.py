@@ -1,71 +1,172 @@
 #!/usr/bin/env python
-"""`make bench-backfill`: a real backfill of 1M-call days under a real scheduler, timed.
+"""`make bench-backfill`: a real backfill of 1M-call days under a real scheduler, timed against
+the same days' pure hourly loads.
 
-Checks the README's 30-day backfill plan against a measured run: writes DAYS synthetic days of
-CALLS calls each to the source, starts `airflow api-server` and `airflow scheduler`
-(LocalExecutor) in their own process groups, runs `airflow backfill create ... --max-active-runs
-2 --reprocess-behavior completed` over those days, waits for every run, and reports the wall
-time and the CPU used by Airflow (both process groups, tasks included), MariaDB and PostgreSQL.
+Writes DAYS synthetic days of CALLS calls each to the source, starts `airflow api-server` and
+`airflow scheduler` (LocalExecutor) in their own process groups, and then, in ROUNDS interleaved
+rounds (this shared machine's speed drifts by tens of percent over minutes):
+
+* the pure loads: each day's 24 hours by ``callcentre.ivr.load.load_hour`` in 2 warm worker
+  processes, as `make bench` measures them (no Airflow at all);
+* the backfill: `airflow backfill create ... --max-active-runs 2 --reprocess-behavior completed`
+  over the same days (emptied first), waited for to the end of every run.
+
+It reports the wall time of each, their ratio per round, and the CPU per process group: the
+api-server, the scheduler's loop, the LocalExecutor's task supervisors and the task processes
+(the hour loads' own client work included; the pure loads' client CPU is what it would be without
+Airflow), plus MariaDB and PostgreSQL. The figures go into bench/results.json (``backfill_*``
+keys) unless --no-record. The scheduler runs with [scheduler] use_job_schedule off so that no
+scheduled run of any DAG competes with the backfill being timed.
+
 `--executor celery --workers N` (`make bench-backfill EXECUTOR=celery WORKERS=2`) runs the same
 backfill through the CeleryExecutor: N `airflow celery worker` processes (concurrency 4 each),
-Redis as the broker; their CPU counts as Airflow's. The difference is the cost of the broker.
+Redis as the broker; their CPU counts as Airflow's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from profile_load import all_pids, cpu_seconds, cpu_snapshot, proc_stat, server_pids  # noqa: E402
+from profile_load import all_pids, cpu_snapshot, proc_stat, server_pids, TICKS  # noqa: E402
 from tests.e2e.airflow_processes import (  # noqa: E402
     AIRFLOW,
     celery_env,
     free_port,
     process_group,
     run_airflow,
-    run_states,
+    settle_backfills,
     start_celery_worker,
     stop_group,
 )
 
 FIRST_DAY = date(2018, 6, 1)  # in the past (backfills refuse future dates), used by nothing else
+TASKS_PER_RUN = 30
 
 
-def group_cpu(pgids: set[int]) -> float:
-    """CPU seconds of every live process in these process groups, with their reaped children."""
-    total = 0.0
+def cpu_by_part(api_pgid: int, scheduler_pgid: int, other_pgids: set[int]) -> dict[str, float]:
+    """Cumulative CPU seconds of Airflow's processes, by part: the api-server (all its processes),
+    the scheduler (its loop, serve-logs, the executor's forkserver), the LocalExecutor workers as
+    task supervisors (their own CPU), the task processes they fork (reaped by the workers, or still
+    running) and Celery workers (whole groups)."""
+    parts = dict.fromkeys(("api_server", "scheduler", "supervisors", "tasks", "celery_workers"), 0.0)
+    procs = []
     for pid in all_pids():
         try:
-            if int(proc_stat(pid)[2]) in pgids:
-                total += cpu_seconds(pid, reaped_children=True)
+            procs.append((pid, proc_stat(pid), Path(f"/proc/{pid}/cmdline").read_bytes()))
         except OSError:
             continue
-    return total
+    supervisors = {pid for pid, fields, title in procs if int(fields[2]) == scheduler_pgid and b"LocalExecutor" in title}
+    for pid, fields, title in procs:
+        own, reaped = (int(fields[11]) + int(fields[12])) / TICKS, (int(fields[13]) + int(fields[14])) / TICKS
+        pgid = int(fields[2])
+        if pgid == api_pgid:
+            parts["api_server"] += own + reaped
+        elif pgid in other_pgids:
+            parts["celery_workers"] += own + reaped
+        elif int(fields[1]) in supervisors:
+            parts["tasks"] += own + reaped  # a running task process (each has a group of its own)
+        elif pid in supervisors:
+            parts["supervisors"] += own
+            parts["tasks"] += reaped
+        elif pgid == scheduler_pgid:
+            parts["scheduler"] += own + reaped
+    return parts
 
 
-def backfill_states(env: dict, days: list[date]) -> list[str]:
-    states = run_states(env, "ivr_calls_daily", "backfill")
-    return [states[d.isoformat()] for d in days if d.isoformat() in states]
+def diff(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: round(after[k] - before.get(k, 0.0), 2) for k in after}
+
+
+def backfill_states(days: list[date]) -> list[str]:
+    """The states of the days' backfill runs, read from the metadata database: an `airflow` CLI
+    call per poll would cost a few CPU-seconds each and slow the backfill it watches."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                         dbname=url.database) as conn:
+        rows = conn.execute("SELECT (logical_date AT TIME ZONE 'UTC')::date, state FROM dag_run WHERE dag_id = 'ivr_calls_daily'"
+                            " AND run_type = 'backfill' AND (logical_date AT TIME ZONE 'UTC')::date = ANY(%s)", (days,)).fetchall()
+    states = dict(rows)
+    return [states[d] for d in days if d in states]
+
+
+def pure_loads(days: list[date], workers: int) -> dict:
+    """The days' hourly loads without Airflow, from empty partitions: seconds and client CPU."""
+    from run_bench import clear_target, ours
+
+    seconds = cpu = 0.0
+    for day in days:
+        clear_target(day)
+        before = os.times()
+        seconds += ours(day, workers)["seconds"]
+        after = os.times()
+        cpu += (after.children_user + after.children_system) - (before.children_user + before.children_system)
+    return {"seconds": round(seconds, 2), "client_cpu_s": round(cpu, 2)}
+
+
+def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, workers: set[int]) -> dict:
+    from run_bench import clear_target
+
+    for day in days:
+        clear_target(day)
+    mariadb, postmaster = server_pids()
+    settle_backfills(env, "ivr_calls_daily", timeout_s=120)  # Airflow allows one backfill per DAG at a time
+    airflow_before, servers_before = cpu_by_part(api_pgid, scheduler_pid, workers), cpu_snapshot(mariadb, postmaster)
+    started = time.monotonic()
+    run_airflow(env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", days[0].isoformat(),
+                "--to-date", days[-1].isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", "2")
+    while True:
+        states = backfill_states(days)
+        if len(states) == len(days) and all(s in ("success", "failed") for s in states):
+            break
+        if time.monotonic() - started > 1800:
+            raise SystemExit(f"backfill not finished after 30 min: {states}")
+        time.sleep(1)
+    wall = time.monotonic() - started
+    parts = diff(cpu_by_part(api_pgid, scheduler_pid, workers), airflow_before)
+    servers = diff(cpu_snapshot(mariadb, postmaster), servers_before)
+    return {"seconds": round(wall, 2), "states": states, "airflow_cpu_s": round(sum(parts.values()), 2),
+            "airflow_cpu_by_part": parts, "mariadb_cpu_s": servers["mariadb"], "postgresql_cpu_s": servers["postgresql"]}
+
+
+def record(results: dict, calls: int, executor: str) -> None:
+    """Merge into bench/results.json: 1M-call LocalExecutor figures at the top level, others under
+    their own key (run_bench.py keeps every ``backfill`` key when it rewrites the file)."""
+    out = ROOT / "bench" / "results.json"
+    data = json.loads(out.read_text()) if out.exists() else {}
+    key = "backfill" if (calls, executor) == (1_000_000, "local") else f"backfill_{calls}_calls_{executor}"
+    data[key] = results
+    if key == "backfill":
+        data.update(backfill_s_per_day=results["backfill_s_per_day"],
+                    airflow_cpu_s_per_run=results["airflow_cpu_s_per_run"],
+                    backfill_vs_load=results["backfill_vs_load"])
+    out.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--executor", choices=("local", "celery"), default="local")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (with --executor celery)")
+    parser.add_argument("--no-record", action="store_true", help="print only; leave bench/results.json alone")
     args = parser.parse_args()
 
     from callcentre.ivr import schema, synthetic
-    from run_bench import clear_target, log
+    from run_bench import log
 
     days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
     synthetic.create_source_table()
@@ -74,54 +175,74 @@ def main() -> None:
         synthetic.delete_day(day)
         if args.calls:  # --calls 0: empty days, what Airflow itself costs per run
             synthetic.write_calls(synthetic.day_calls(day, args.calls, seed=2030))
-        clear_target(day)
-        log(f"source day {day}: {args.calls:,} calls (target emptied)")
+        log(f"source day {day}: {args.calls:,} calls")
 
     tmp = ROOT / ".local" / "bench-backfill"
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
+    env = dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
+               AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")
     if args.executor == "celery":
         env = celery_env(env, broker_db=2)
     run_airflow(env, "dags", "reserialize")
-    mariadb, postmaster = server_pids()
     api_args = [AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"]
+    rounds = []
     with process_group(api_args, env, tmp / "api.log") as api, \
          process_group([AIRFLOW, "scheduler"], env, tmp / "scheduler.log") as scheduler:
         workers = [start_celery_worker(f"bench{i}", env, tmp, concurrency=4)
                    for i in range(1, args.workers + 1)] if args.executor == "celery" else []
         run_airflow(env, "dags", "unpause", "ivr_calls_daily")
         try:
-            time.sleep(20)  # every component up and idle before the clock starts
-            groups = {api.pid, scheduler.pid, *(w.pid for w in workers)}
-            airflow_before, servers_before = group_cpu(groups), cpu_snapshot(mariadb, postmaster)
-            started = time.monotonic()
-            run_airflow(env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", days[0].isoformat(),
-                        "--to-date", days[-1].isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", "2")
-            while True:
-                states = backfill_states(env, days)
-                if len(states) == len(days) and all(s in ("success", "failed") for s in states):
-                    break
-                if time.monotonic() - started > 1800:
-                    raise SystemExit(f"backfill not finished after 30 min: {states}; logs in {tmp}")
-                time.sleep(2)
-            wall = time.monotonic() - started
-            airflow_cpu = group_cpu(groups) - airflow_before
-            servers_after = cpu_snapshot(mariadb, postmaster)
+            time.sleep(20)  # every component up and idle before the first clock starts
+            for i in range(args.rounds):
+                # Alternate the order so that neither side always runs in the same drift window.
+                order = ("loads", "backfill") if i % 2 == 0 else ("backfill", "loads")
+                this: dict = {}
+                for side in order:
+                    log(f"round {i + 1}/{args.rounds}: {side}")
+                    this[side] = (pure_loads(days, 2) if side == "loads" else
+                                  backfill(env, days, api.pid, scheduler.pid, {w.pid for w in workers}))
+                this["backfill_vs_load"] = round(this["backfill"]["seconds"] / this["loads"]["seconds"], 2)
+                log(f"round {i + 1}: backfill {this['backfill']['seconds']} s, loads {this['loads']['seconds']} s, "
+                    f"ratio {this['backfill_vs_load']}, Airflow CPU {this['backfill']['airflow_cpu_by_part']}")
+                rounds.append(this)
         finally:
+            settle_backfills(env, "ivr_calls_daily", timeout_s=120)
             run_airflow(env, "dags", "pause", "ivr_calls_daily")
-            time.sleep(35)  # the scheduler marks a backfill complete every 30 s; the next one needs that
             for worker in workers:
                 stop_group(worker)
 
     n = len(days)
+    best = min(rounds, key=lambda r: r["backfill_vs_load"])
+    bf = best["backfill"]
+    # Airflow's own CPU per run: its processes' CPU less the client work of the same loads.
+    own = [(r["backfill"]["airflow_cpu_s"] - r["loads"]["client_cpu_s"]) / n for r in rounds]
+    results = {
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "days": n, "calls_per_day": args.calls, "executor": args.executor, "max_active_runs": 2,
+        "backfill_s_per_day": round(bf["seconds"] / n, 2),
+        "load_s_per_day": round(best["loads"]["seconds"] / n, 2),
+        "backfill_vs_load": best["backfill_vs_load"],
+        "backfill_vs_load_by_round": [r["backfill_vs_load"] for r in rounds],
+        "airflow_cpu_s_per_run": round(min(own), 2),
+        "airflow_cpu_s_per_run_by_round": [round(x, 2) for x in own],
+        "airflow_cpu_s_per_run_with_task_work": round(bf["airflow_cpu_s"] / n, 2),
+        "airflow_cpu_by_part_per_run": {k: round(v / n, 2) for k, v in bf["airflow_cpu_by_part"].items()},
+        "cpu_s_per_task_instance": round(min(own) / TASKS_PER_RUN, 3),
+        "rounds": rounds,
+    }
     executor = f"CeleryExecutor, {args.workers} workers" if args.executor == "celery" else "LocalExecutor"
-    print(f"\nBackfill of {n} days x {args.calls:,} calls, {executor}, --max-active-runs 2, {os.cpu_count()} cores: runs {states}")
-    print(f"  wall            {wall:7.1f} s   ({wall / n:.1f} s per day)")
-    print(f"  Airflow CPU     {airflow_cpu:7.1f} s   ({airflow_cpu / n:.1f} per day, {airflow_cpu / (n * 30):.2f} per task instance, its work included)")
-    for side in ("mariadb", "postgresql"):
-        used = servers_after[side] - servers_before[side]
-        print(f"  {side:15} {used:7.1f} s   ({used / n:.1f} per day)")
+    print(f"\nBackfill of {n} days x {args.calls:,} calls, {executor}, --max-active-runs 2, {os.cpu_count()} cores, "
+          f"best of {len(rounds)} rounds: runs {bf['states']}")
+    print(f"  backfill wall   {bf['seconds']:7.1f} s   ({results['backfill_s_per_day']} s per day)")
+    print(f"  pure loads      {best['loads']['seconds']:7.1f} s   ({results['load_s_per_day']} s per day)")
+    print(f"  backfill/loads  {results['backfill_vs_load']:7.2f}     (by round {results['backfill_vs_load_by_round']})")
+    print(f"  Airflow CPU     {results['airflow_cpu_s_per_run']:7.2f} s per run, less the loads' client work "
+          f"(by round {results['airflow_cpu_s_per_run_by_round']}); with it {results['airflow_cpu_s_per_run_with_task_work']}")
+    print(f"  by part per run {results['airflow_cpu_by_part_per_run']}")
+    print(f"  mariadb         {bf['mariadb_cpu_s'] / n:7.1f} s per day;  postgresql {bf['postgresql_cpu_s'] / n:.1f} s per day")
+    if not args.no_record:
+        record(results, args.calls, args.executor)
 
 
 if __name__ == "__main__":

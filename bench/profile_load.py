@@ -2,15 +2,15 @@
 """`make profile`: where one day's hourly loads spend their time (profile before optimising).
 
 Loads the benchmark's day (1,000,000 calls; `--rows 100000` for the smaller one) one hour after
-the other in this process, exactly as the load_hour tasks run, from an empty partition, and
-reports:
+the other in this process, exactly as the load_hour tasks run, first from an empty partition,
+then again (a reload: every row replaced), and reports for each:
 
 1. CPU seconds used by each side during the load: the MariaDB server, PostgreSQL (every server
    process: backends, autovacuum, checkpointer, WAL writer) and this Python process, read from
    /proc before and after (the local servers of `make services`);
 2. wall seconds per load phase summed over the 24 hours (HourResult.phases: stage = read
    MariaDB + COPY into the temp stage, validate, delete, insert, commit);
-3. a pyinstrument profile of the Python side, written to bench/profile.txt.
+3. a pyinstrument profile of the Python side, both written to bench/profile.txt.
 """
 
 from __future__ import annotations
@@ -100,28 +100,33 @@ def main() -> None:
     tz_name = timezone_name()
     mariadb, postmaster = server_pids()
 
-    before = cpu_snapshot(mariadb, postmaster)
-    started = time.monotonic()
-    profiler = Profiler(interval=0.001)
-    with profiler:
-        results = [load_hour(day, hour, tz_name=tz_name, run_id="profile") for hour in range(24)]
-    wall = time.monotonic() - started
-    after = cpu_snapshot(mariadb, postmaster)
-
-    rows = sum(r.rows_read for r in results)
-    phases: Counter = Counter()
-    for r in results:
-        phases.update(r.phases)
     out = ROOT / "bench" / "profile.txt"
-    out.write_text(profiler.output_text(unicode=False, color=False))
+    texts = []
+    # The first load of the day (empty partitions), then its reload (every row replaced).
+    for label in ("First load", "Reload"):
+        if label == "Reload":
+            run_bench.settle()
+        before = cpu_snapshot(mariadb, postmaster)
+        started = time.monotonic()
+        profiler = Profiler(interval=0.001)
+        with profiler:
+            results = [load_hour(day, hour, tz_name=tz_name, run_id="profile") for hour in range(24)]
+        wall = time.monotonic() - started
+        after = cpu_snapshot(mariadb, postmaster)
+        texts.append(f"{label}\n" + profiler.output_text(unicode=False, color=False))
 
-    print(f"\nFirst load of {day}: {rows:,} rows in {wall:.1f}s ({rows / wall:,.0f} rows/s), one hour at a time")
-    print("\nCPU seconds during the load (2 cores would give 2 x wall at most):")
-    for side in ("mariadb", "postgresql", "python"):
-        print(f"  {side:12} {after[side] - before[side]:6.2f}")
-    print("\nWall seconds per phase, summed over the 24 hours:")
-    for name, seconds in phases.most_common():
-        print(f"  {name:12} {seconds:6.2f}")
+        rows = sum(r.rows_read for r in results)
+        phases: Counter = Counter()
+        for r in results:
+            phases.update(r.phases)
+        print(f"\n{label} of {day}: {rows:,} rows in {wall:.1f}s ({rows / wall:,.0f} rows/s), one hour at a time")
+        print("CPU seconds during it (2 cores would give 2 x wall at most):")
+        for side in ("mariadb", "postgresql", "python"):
+            print(f"  {side:12} {after[side] - before[side]:6.2f}")
+        print("Wall seconds per phase, summed over the 24 hours:")
+        for name, seconds in phases.most_common():
+            print(f"  {name:12} {seconds:6.2f}")
+    out.write_text("\n\n".join(texts))
     print(f"\npyinstrument profile of the Python side: {out.relative_to(ROOT)}")
 
 

@@ -117,7 +117,7 @@ def ivr_calls_daily():
     @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, execution_timeout=timedelta(minutes=10))
     def reconcile(hour_results, **context):
         """Per hour: source rows = loaded + rejected. Any difference fails the run."""
-        return runtime.reconcile_day(list(hour_results), context)
+        return runtime.reconcile_day(hour_results, context)
 
     @task(execution_timeout=timedelta(minutes=10))
     def daily_metrics(counts, **context):

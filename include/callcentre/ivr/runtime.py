@@ -8,6 +8,7 @@ whole DAG with ``dag.test()``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime, timezone
 
 from callcentre.common import compat
@@ -131,11 +132,16 @@ def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
     )
 
 
-def reconcile_day(hour_results: list[dict], context) -> dict:
-    """Compare the source with the target per hour; fail loudly on any difference."""
+def reconcile_day(hour_results: Iterable[dict], context) -> dict:
+    """Compare the source with the target per hour; fail loudly on any difference.
+
+    ``hour_results`` (the load_hour XComs, fetched one API call each as they are iterated) is read
+    only by a dry run: a real run counts both databases instead.
+    """
     opts = options(context)
     day = business_date(context)
     if opts.dry_run:
+        hour_results = list(hour_results)
         read = sum(r["rows_read"] for r in hour_results)
         rejected = sum(r["rows_rejected"] for r in hour_results)
         log.info("dry run for %s: read %d, would load %d, would reject %d", day, read, read - rejected, rejected)

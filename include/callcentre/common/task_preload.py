@@ -1,0 +1,34 @@
+"""What every task process would otherwise import on its own, imported once by its parent.
+
+Each Airflow task runs in a process forked for it (LocalExecutor worker, Celery pool process).
+Before running our code it imports Airflow's DAG parser, the Task SDK runner and, in our tasks,
+the database hooks and drivers: about 0.4 CPU-s per task instance, thirty times per
+ivr_calls_daily run (measured with `make bench-backfill`, README "Performance"). Imported here by
+the parent, they come to each task already loaded (copy-on-write).
+
+Used by ``[scheduler] mp_forkserver_preload`` (with ``[scheduler] mp_start_method = forkserver``,
+LocalExecutor) and, as ``CELERY_CONFIG``, by ``[celery] celery_config_options`` (Celery workers
+import it before forking their pool). Airflow's and the drivers' modules only: our own code is
+still imported by each task, so a changed module under include/ is picked up by the next task
+without restarting the scheduler or the workers.
+"""
+
+from __future__ import annotations
+
+import MySQLdb.cursors  # noqa: F401
+import airflow.dag_processing.dagbag  # noqa: F401
+import airflow.providers.mysql.hooks.mysql  # noqa: F401
+import airflow.providers.postgres.hooks.postgres  # noqa: F401
+import airflow.providers.standard.decorators.python  # noqa: F401
+import airflow.providers.standard.sensors.python  # noqa: F401
+import airflow.sdk.execution_time.task_runner  # noqa: F401
+import pendulum  # noqa: F401
+
+
+def __getattr__(name: str):
+    # CELERY_CONFIG on first use only: a LocalExecutor setup never imports the Celery provider.
+    if name == "CELERY_CONFIG":
+        from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
+
+        return DEFAULT_CELERY_CONFIG
+    raise AttributeError(name)
