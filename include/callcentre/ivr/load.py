@@ -55,36 +55,38 @@ _EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_numbe
 # (psycopg 3 sends parameterised statements one at a time). Plain INSERTs after explicit deletes:
 # ON CONFLICT's speculative insertion cost ~40% more per row (measured, README "Performance").
 
-# The statements below probe a table's primary key with the staged ids. Their last conditions
-# are a one-time test (no column of the stage in it): when the stage's id range lies outside the
-# table's (a new day's calls usually lie above everything loaded), the stage is not even read.
-
-# Newest wins: a staged call whose stored version is newer (a concurrent load of another hour
-# read it after it moved there) is dropped from the stage, and the deletes below only remove
-# versions that are not newer; if a newer one lands between the two statements, the INSERT meets
-# it (unique_violation, retried). Same one-time range test as _DELETE_STAGED.
-_DROP_STALE = (
-    "DELETE FROM stage_calls s USING {t} c WHERE c.call_id = s.call_id AND c.{u} > s.updated_at"
-    " AND (SELECT min(call_id) FROM {t}) <= %(max_id)s AND (SELECT max(call_id) FROM {t}) >= %(min_id)s"
-    " RETURNING s.reject_reason"
+# The replace probes each table's primary key with the staged ids once (seqscan off, so that the
+# planner never reads all of analytics.calls, every day ever loaded, against them, whatever its
+# statistics say). The probe's last conditions are a one-time test (no column of the stage in it):
+# when the stage's id range lies outside the table's (a new day's calls usually lie above
+# everything loaded), the stage is not even read. What the probe found is then deleted by row
+# address (a TID scan, no second probe):
+#
+# * every stored version that is not newer than the staged one goes, wherever it sits (this hour,
+#   another hour or day, or the other table because its validity changed), so a call that moved
+#   in the source moves here too;
+# * newest wins: a staged call whose stored version is newer (a concurrent load of another hour
+#   read it after it moved there) is dropped from the stage (RETURNING its reject_reason, for the
+#   counts). If a newer version lands after the probe, the INSERT meets it (unique_violation,
+#   retried); a version changed under the probe is left alone by the delete (its address moved).
+_PROBE = """
+WITH found AS MATERIALIZED (
+    SELECT c.ctid AS stored, s.ctid AS staged, c.{u} > s.updated_at AS newer
+    FROM stage_calls s JOIN {t} c ON c.call_id = s.call_id
+    WHERE (SELECT min(call_id) FROM {t}) <= %(max_id)s AND (SELECT max(call_id) FROM {t}) >= %(min_id)s
+), replaced AS (
+    DELETE FROM {t} WHERE ctid = ANY (ARRAY(SELECT stored FROM found WHERE NOT newer))
 )
-DROP_STALE_SQL = [
-    _DROP_STALE.format(t="analytics.calls", u="source_updated_at"),
-    _DROP_STALE.format(t="analytics.call_rejects", u="updated_at"),
+DELETE FROM stage_calls WHERE ctid = ANY (ARRAY(SELECT staged FROM found WHERE newer)) RETURNING reject_reason
+"""
+PROBE_SQL = [
+    _PROBE.format(t="analytics.calls", u="source_updated_at"),
+    _PROBE.format(t="analytics.call_rejects", u="updated_at"),
 ]
-_DELETE_STAGED = (
-    "DELETE FROM {t} c USING stage_calls s WHERE c.call_id = s.call_id AND NOT c.{u} > s.updated_at"
-    " AND (SELECT min(call_id) FROM {t}) <= %(max_id)s AND (SELECT max(call_id) FROM {t}) >= %(min_id)s"
-)
 
 DELETE_SQL = [
-    # Every staged call goes from wherever it is: its previous version in this hour, or in
-    # another hour or day (it moved), or in the other table (its validity changed). seqscan is
-    # off so that the planner never reads all of analytics.calls (every day ever loaded) against
-    # the staged ids, whatever its statistics say.
     "SET LOCAL enable_seqscan = off",
-    _DELETE_STAGED.format(t="analytics.calls", u="source_updated_at"),
-    _DELETE_STAGED.format(t="analytics.call_rejects", u="updated_at"),
+    *PROBE_SQL,
     "SET LOCAL enable_seqscan = on",
     # What is left of the hour is no longer in the source (deleted or moved away there).
     "DELETE FROM analytics.calls WHERE business_date = %(d)s AND local_hour = %(h)s",
@@ -232,17 +234,16 @@ class HourLoad:
                   "shift": self.fold.shift_s if self.fold else 0}
         result = self.result
         with result.phase("delete"):
-            for statement in DROP_STALE_SQL:
-                self.cur.execute(statement, values)
-                for (reason,) in self.cur.fetchall():
-                    result.rows_superseded += 1
-                    if reason is None:
-                        result.rows_loaded -= 1
-                    else:
-                        result.rows_rejected -= 1
-                        result.reasons[reason] -= 1
             for statement in DELETE_SQL:
                 self.cur.execute(statement, values)
+                if statement in PROBE_SQL:
+                    for (reason,) in self.cur.fetchall():  # staged calls superseded by newer versions
+                        result.rows_superseded += 1
+                        if reason is None:
+                            result.rows_loaded -= 1
+                        else:
+                            result.rows_rejected -= 1
+                            result.reasons[reason] -= 1
         with result.phase("insert"):
             for statement in INSERT_SQL:
                 self.cur.execute(statement, values)
