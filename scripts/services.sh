@@ -198,10 +198,12 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__PARALLELISM=8
-# Task processes fork from executor workers that already imported Airflow's task runner, DAG
-# parser and DB hooks (callcentre.common.task_preload): ~0.4 CPU-s less per task instance.
+# Task processes fork from parents that already imported Airflow's task runner, DAG parser and
+# DB hooks (callcentre.common.task_preload): ~0.4 CPU-s less per task instance. LocalExecutor:
+# its workers come from a forkserver that preloads it; Celery: the workers' config module.
 export AIRFLOW__SCHEDULER__MP_START_METHOD=forkserver
 export AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD=callcentre.common.task_preload
+export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=callcentre.common.task_preload.CELERY_CONFIG
 # Used when the executor is CeleryExecutor (make airflow EXECUTOR=celery; the Celery e2e test).
 export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"

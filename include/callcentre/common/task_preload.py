@@ -15,14 +15,23 @@ without restarting the scheduler or the workers.
 
 from __future__ import annotations
 
-import MySQLdb.cursors  # noqa: F401
-import airflow.dag_processing.dagbag  # noqa: F401
-import airflow.providers.mysql.hooks.mysql  # noqa: F401
-import airflow.providers.postgres.hooks.postgres  # noqa: F401
-import airflow.providers.standard.decorators.python  # noqa: F401
-import airflow.providers.standard.sensors.python  # noqa: F401
-import airflow.sdk.execution_time.task_runner  # noqa: F401
-import pendulum  # noqa: F401
+import importlib
+from contextlib import suppress
+
+PRELOADED = (
+    "airflow.sdk.execution_time.task_runner",
+    "airflow.dag_processing.dagbag",
+    "airflow.providers.standard.decorators.python",
+    "airflow.providers.standard.sensors.python",
+    "airflow.providers.postgres.hooks.postgres",
+    "airflow.providers.mysql.hooks.mysql",
+    "MySQLdb.cursors",
+    "pendulum",
+)
+
+for _name in PRELOADED:
+    with suppress(ImportError):  # a module another Airflow version lacks (the 2.11 leg): skipped
+        importlib.import_module(_name)
 
 
 def __getattr__(name: str):
