@@ -142,9 +142,11 @@ def warm():
 def hour(day, h):
     from callcentre.ivr.load import load_hour
     from callcentre.ivr.runtime import timezone_name
+    cpu = time.process_time()
     rows = load_hour(date.fromisoformat(day), h, tz_name=timezone_name(), run_id="bench").rows_read
+    cpu = time.process_time() - cpu  # the load's own client work, start-up and imports left out
     # VmHWM: this process's own peak RSS (ru_maxrss would include the parent's, copied at fork).
-    return rows, next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+    return rows, next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")), cpu
 
 day, workers = sys.argv[1], int(sys.argv[2])
 with ProcessPoolExecutor(workers, initializer=warm) as pool:
@@ -152,7 +154,7 @@ with ProcessPoolExecutor(workers, initializer=warm) as pool:
     started = time.monotonic()
     done = list(pool.map(hour, [day] * 24, range(24)))
     elapsed = time.monotonic() - started
-print(sum(r for r, _ in done), elapsed, max(k for _, k in done))
+print(sum(r for r, _, _ in done), elapsed, max(k for _, k, _ in done), sum(c for _, _, c in done))
 """
 
 
@@ -161,11 +163,11 @@ def ours(day: date, workers: int) -> dict:
     proc = subprocess.run([PY, "-c", LOAD_DAY, day.isoformat(), str(workers)], stdout=subprocess.PIPE, text=True)
     lines = proc.stdout.strip().splitlines()  # Airflow may log to stdout first
     out = lines[-1].split() if lines else []
-    if proc.returncode != 0 or len(out) != 3:
+    if proc.returncode != 0 or len(out) != 4:
         raise SystemExit(f"load of {day} failed")
-    rows, seconds, hwm_kb = int(out[0]), float(out[1]), int(out[2])
+    rows, seconds, hwm_kb, cpu = int(out[0]), float(out[1]), int(out[2]), float(out[3])
     return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": hwm_kb / 1024,
-            "workers": workers}
+            "workers": workers, "client_cpu_s": round(cpu, 2)}
 
 
 def ours_round(day: date, workers: int) -> dict:
