@@ -87,6 +87,12 @@ def diff(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
     return {k: round(after[k] - before.get(k, 0.0), 2) for k in after}
 
 
+RUN_STATES_SQL = """
+SELECT (logical_date AT TIME ZONE 'UTC')::date, state FROM dag_run
+WHERE dag_id = 'ivr_calls_daily' AND run_type = 'backfill' AND (logical_date AT TIME ZONE 'UTC')::date = ANY(%s)
+"""
+
+
 def backfill_states(days: list[date]) -> list[str]:
     """The states of the days' backfill runs, read from the metadata database: an `airflow` CLI
     call per poll would cost a few CPU-seconds each and slow the backfill it watches."""
@@ -96,8 +102,7 @@ def backfill_states(days: list[date]) -> list[str]:
     url = make_url(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
                          dbname=url.database) as conn:
-        rows = conn.execute("SELECT (logical_date AT TIME ZONE 'UTC')::date, state FROM dag_run WHERE dag_id = 'ivr_calls_daily'"
-                            " AND run_type = 'backfill' AND (logical_date AT TIME ZONE 'UTC')::date = ANY(%s)", (days,)).fetchall()
+        rows = conn.execute(RUN_STATES_SQL, (days,)).fetchall()
     states = dict(rows)
     return [states[d] for d in days if d in states]
 
