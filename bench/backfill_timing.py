@@ -174,12 +174,16 @@ def main() -> None:
     args = parser.parse_args()
 
     from callcentre.ivr import schema, synthetic
+    from callcentre.ivr.source import count_by_hour, source_connection
     from run_bench import log
 
     days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
     synthetic.create_source_table()
     schema.migrate()
     for day in days:
+        with source_connection() as conn:
+            if sum(count_by_hour(conn, day).values()) == args.calls:
+                continue  # written by an earlier run (same seed)
         synthetic.delete_day(day)
         if args.calls:  # --calls 0: empty days, what Airflow itself costs per run
             synthetic.write_calls(synthetic.day_calls(day, args.calls, seed=2030))
