@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -76,7 +76,9 @@ def kill_tree(proc: subprocess.Popen) -> None:
 
 
 def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
-    """SIGTERM the process group, SIGKILL it if it is still there after ``grace_s``."""
+    """SIGTERM the process group, SIGKILL it if it is still there after ``grace_s``; then SIGKILL
+    whatever the leader left in its group (an idle LocalExecutor worker of the forkserver, seen
+    after a scheduler stopped mid-task, would otherwise outlive the test)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=grace_s)
@@ -85,6 +87,8 @@ def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def celery_env(env: dict, broker_db: int) -> dict:
