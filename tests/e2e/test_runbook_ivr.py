@@ -29,8 +29,8 @@ import requests
 from callcentre.ivr import synthetic
 from tests.e2e.airflow_processes import (
     AIRFLOW,
-    free_port,
     kill_tree,
+    private_metadata_env,
     run_airflow,
     start_group,
     stop_group,
@@ -55,12 +55,12 @@ def day(n: int) -> date:
 
 
 class Stack:
-    """The module's Airflow; the scheduler can be killed and started again."""
+    """The module's Airflow; its scheduler and dag-processor can be killed and started again."""
 
     def __init__(self, env: dict, logs: Path):
         self.env, self.logs = env, logs
         self.base_url = env["AIRFLOW__API__BASE_URL"]
-        self.scheduler: subprocess.Popen | None = None
+        self.components: dict[str, subprocess.Popen] = {}
         self._client = None
 
     @property
@@ -71,14 +71,22 @@ class Stack:
             self._client = AirflowRestClient(self.base_url, *local_credentials(self.env["AIRFLOW_HOME"]))
         return self._client
 
-    def start_scheduler(self) -> None:
-        n = len(list(self.logs.glob("scheduler-*.log")))
-        self.scheduler = start_group([AIRFLOW, "scheduler"], self.env, self.logs / f"scheduler-{n}.log")
+    def start(self, name: str) -> None:
+        """`airflow <name>` (scheduler, dag-processor), its log numbered by restart."""
+        n = len(list(self.logs.glob(f"{name}-*.log")))
+        self.components[name] = start_group([AIRFLOW, name], self.env, self.logs / f"{name}-{n}.log")
 
-    def ensure_scheduler(self) -> None:
-        """A scheduler that lost its metadata database exits (as under systemd, it is started again)."""
-        if self.scheduler is None or self.scheduler.poll() is not None:
-            self.start_scheduler()
+    def restart_exited(self) -> list[str]:
+        """Start again the components that exited (the scheduler and the dag-processor exit when
+        their metadata database goes away; under systemd `Restart=always` does this)."""
+        exited = [name for name, proc in self.components.items() if proc.poll() is not None]
+        for name in exited:
+            self.start(name)
+        return exited
+
+    def stop(self) -> None:
+        for proc in self.components.values():
+            stop_group(proc)
 
     def get(self, path: str) -> dict:
         return self.client.request("GET", path).json()
@@ -101,6 +109,13 @@ class Stack:
         """{business day: state} of the backfill runs (REST: a CLI call per poll costs a core)."""
         runs = self.get(f"/api/v2/dags/{DAG_ID}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
         return {r["logical_date"][:10]: r["state"] for r in runs}
+
+    def clear(self, run_id: str, **body) -> list[dict]:
+        """What the UI's Clear does (all tasks of the run unless ``task_ids``); the cleared TIs."""
+        resp = self.client.request("POST", f"/api/v2/dags/{DAG_ID}/clearTaskInstances", {
+            "dry_run": False, "dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True, **body})
+        assert resp.status_code == 200, resp.text
+        return resp.json()["task_instances"]
 
     def wait_for(self, predicate, what: str, timeout_s: float = TIMEOUT_S):
         deadline = time.monotonic() + timeout_s
@@ -141,23 +156,12 @@ def slack():
 
 @pytest.fixture(scope="module")
 def stack(slack):
-    import psycopg
-
     # Not under pytest's basetemp: other sessions' pytest runs on the machine prune it.
     logs = Path(os.environ["CALLCENTRE_LOCAL_DIR"]) / "e2e-logs" / f"runbook-{int(time.time())}"
     logs.mkdir(parents=True)
-    conn = json.loads(os.environ["AIRFLOW_CONN_ANALYTICS_POSTGRES"])
-    with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
-                         dbname="airflow", autocommit=True) as pg:
-        pg.execute(f"DROP SCHEMA IF EXISTS {METADATA_SCHEMA} CASCADE")
-        pg.execute(f"CREATE SCHEMA {METADATA_SCHEMA}")
-    port = free_port()
-    env = dict(os.environ)
+    env = dict(os.environ, **private_metadata_env(METADATA_SCHEMA, fresh=True))
+    port = env["AIRFLOW__API__PORT"]
     env.update({
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
-            os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("?")[0] + f"?options=-csearch_path%3D{METADATA_SCHEMA}",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         # A task whose process died with the scheduler is noticed after 20 s (production: 5 min).
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
@@ -170,11 +174,11 @@ def stack(slack):
     run_airflow(env, "db", "migrate")
     run_airflow(env, "pools", "set", "ivr_mariadb", "4", "Concurrent queries against the IVR MariaDB")
     run_airflow(env, "dags", "reserialize")
-    api_server = start_group([AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"],
+    api_server = start_group([AIRFLOW, "api-server", "--port", port, "--host", "127.0.0.1", "--workers", "1"],
                              env, logs / "api-server.log")
-    processor = start_group([AIRFLOW, "dag-processor"], env, logs / "dag-processor.log")
     s = Stack(env, logs)
-    s.start_scheduler()
+    s.start("dag-processor")
+    s.start("scheduler")
     try:
         s.wait_for(lambda: _healthy(s.base_url), "the api-server", timeout_s=120)
         run_airflow(env, "dags", "unpause", DAG_ID)
@@ -185,15 +189,22 @@ def stack(slack):
         _services("start-one", "postgres")
         # What operators saw, for docs/operations.md (its alert examples are copied from here).
         (logs / "slack-messages.json").write_text(json.dumps([m["text"] for m in slack.messages], indent=1))
-        if s.scheduler is not None:
-            stop_group(s.scheduler)
-        stop_group(processor)
+        s.stop()
         stop_group(api_server)
 
 
 def _services(*args: str) -> None:
     result = subprocess.run([SERVICES, *args], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@contextmanager
+def _services_back(name: str):
+    """Whatever the drill did to database server ``name``, it is up again afterwards."""
+    try:
+        yield
+    finally:
+        _services("start-one", name)
 
 
 def _write_day(d: date, offset: int) -> list[int]:
@@ -240,6 +251,37 @@ def _wait_hours_running(stack: Stack, d: date, at_least: int = 1) -> None:
                    f"hour loads of {d} to start")
 
 
+@contextmanager
+def _drill_day(n: int):
+    """Day ``n`` of the block with CALLS_PER_DAY calls in the source; (day, call ids); erased after."""
+    d = day(n)
+    reset_day(d)
+    try:
+        yield d, _write_day(d, n)
+    finally:
+        reset_day(d)
+
+
+@contextmanager
+def _run_held_mid_load(stack: Stack, d: date):
+    """Trigger ``d`` and hold it while the pool's four hour loads are mid-read (each has opened
+    its ledger row); yields the run id. Leaving the block releases the source table."""
+    with _calls_locked():
+        run_id = stack.trigger(d)
+        _wait_hours_running(stack, d, at_least=4)
+        yield run_id
+
+
+@contextmanager
+def _variable(stack: Stack, key: str, value: str):
+    """Airflow Variable ``key`` set in the metadata database for the block, deleted after."""
+    run_airflow(stack.env, "variables", "set", key, value)
+    try:
+        yield
+    finally:
+        subprocess.run([AIRFLOW, "variables", "delete", key], env=stack.env, capture_output=True, timeout=120)
+
+
 def _alerts_of(slack, run_id: str) -> list[str]:
     return [m["text"] for m in slack.messages if run_id in m["text"]]
 
@@ -259,16 +301,9 @@ def test_backfill_reprocess_gives_identical_data_and_a_cancelled_backfill_is_fin
         first = {d: _target(d) for d in days}
         for d in days:
             _assert_day_exact(d, ids[d])
-        _settle(stack)
-        run_airflow(stack.env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
-                    "--to-date", str(days[-1]), "--reprocess-behavior", "completed")
-        stack.wait_for(lambda: _backfill_done(stack), "the reprocessing backfill")
-        assert {d: stack.backfill_states().get(str(d)) for d in days} == {d: "success" for d in days}
-        assert {d: _target(d) for d in days} == first  # identical data
-        # Each hour loaded twice: the reprocessing backfill cleared the runs (their second try).
-        assert all([r[1:3] for r in ledger(d) if r[0] == 0] == [(1, "success"), (2, "success")] for d in days)
 
-        # Cancelled half way: the first day's run holds (MariaDB lock), the second is queued.
+        # Again, reprocessing completed days, one run at a time, cancelled half way: the first
+        # day's run is held mid-load (MariaDB lock) while the backfill is cancelled.
         _settle(stack)
         with _calls_locked():
             run_airflow(stack.env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
@@ -278,16 +313,17 @@ def test_backfill_reprocess_gives_identical_data_and_a_cancelled_backfill_is_fin
             assert stack.client.request("PUT", f"/api/v2/backfills/{backfill['id']}/cancel").status_code == 200
         states = stack.wait_for(lambda: (s := stack.backfill_states())[str(days[0])] in ("success", "failed") and s,
                                 "the running day to finish")
-        assert states[str(days[0])] == "success" and {states[str(d)] for d in days[1:]} == {"failed"}  # cancel fails queued runs
+        assert (states[str(days[0])], states[str(days[1])]) == ("success", "failed")  # cancel fails queued runs
+        assert _target(days[0]) == first[days[0]]  # reprocessed: identical data
+        # Each hour loaded twice: the reprocessing backfill cleared the run (its second try).
+        assert [r[1:3] for r in ledger(days[0]) if r[0] == 0] == [(1, "success"), (2, "success")]
 
         # Cleared (UI: the run -> Clear), a run of the cancelled backfill stays queued for ever:
         # apache/airflow#72337 (the cancelled backfill stays paused). Checked here so that an
         # Airflow with the fix shows up: then docs/operations.md can drop the workaround.
         stuck = next(r["dag_run_id"] for r in stack.get(f"/api/v2/dags/{DAG_ID}/dagRuns?run_type=backfill")["dag_runs"]
                      if r["logical_date"][:10] == str(days[1]))
-        cleared = stack.client.request("POST", f"/api/v2/dags/{DAG_ID}/clearTaskInstances", {
-            "dry_run": False, "dag_run_id": stuck, "only_failed": False, "reset_dag_runs": True})
-        assert cleared.status_code == 200, cleared.text
+        stack.clear(stuck)
         time.sleep(15)  # the scheduler starts a runnable queued run within a loop or two
         assert stack.run(stuck)["state"] == "queued", "apache/airflow#72337 fixed? update docs/operations.md"
         cancelled = stack.get(f"/api/v2/backfills/{backfill['id']}")
@@ -319,10 +355,7 @@ def _settle(stack: Stack) -> None:
 # --- Repairs by clearing --------------------------------------------------------------------------
 
 def test_damaged_day_restored_by_clearing_its_run_and_one_hour_by_its_map_index(stack, slack):
-    d = day(3)
-    reset_day(d)
-    ids = _write_day(d, 3)
-    try:
+    with _drill_day(3) as (d, ids):
         run_id = stack.trigger(d)
         assert stack.wait_run_ended(run_id) == "success"
         good = _target(d)
@@ -330,10 +363,7 @@ def test_damaged_day_restored_by_clearing_its_run_and_one_hour_by_its_map_index(
         query("UPDATE analytics.calls SET duration = 9999 WHERE business_date = %s AND local_hour = 9 RETURNING call_id", (d,))
         assert _target(d) != good
 
-        # The UI's "Clear run" (all tasks): POST clearTaskInstances for the run.
-        resp = stack.client.request("POST", f"/api/v2/dags/{DAG_ID}/clearTaskInstances", {
-            "dry_run": False, "dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True})
-        assert resp.status_code == 200, resp.text
+        stack.clear(run_id)  # the UI's "Clear Run" with all tasks
         stack.wait_for(lambda: stack.run(run_id)["state"] == "success" and stack.ti(run_id, "daily_metrics")["try_number"] == 2,
                        "the cleared run")
         assert _target(d) == good
@@ -341,49 +371,33 @@ def test_damaged_day_restored_by_clearing_its_run_and_one_hour_by_its_map_index(
 
         # One hour: its mapped task instance alone (the UI's "Clear" on load_hour [hour 09]).
         query("UPDATE analytics.calls SET disposition = 'DAMAGED' WHERE business_date = %s AND local_hour = 9 RETURNING call_id", (d,))
-        resp = stack.client.request("POST", f"/api/v2/dags/{DAG_ID}/clearTaskInstances", {
-            "dry_run": False, "dag_run_id": run_id, "task_ids": [["load_hour", 9]], "only_failed": False,
-            "include_downstream": False, "reset_dag_runs": True})
-        assert resp.status_code == 200, resp.text
-        assert [ti["map_index"] for ti in resp.json()["task_instances"]] == [9]
-        stack.wait_for(lambda: stack.ti(run_id, "load_hour", 9)["try_number"] == 3
-                       and stack.ti(run_id, "load_hour", 9)["state"] == "success", "hour 09 reloaded")
+        cleared = stack.clear(run_id, task_ids=[["load_hour", 9]], include_downstream=False)
+        assert [ti["map_index"] for ti in cleared] == [9]
+        stack.wait_for(lambda: (ti := stack.ti(run_id, "load_hour", 9))["try_number"] == 3 and ti["state"] == "success",
+                       "hour 09 reloaded")
         assert _target(d) == good
         assert stack.ti(run_id, "load_hour", 8)["try_number"] == 2  # the other hours were not touched
         assert not _alerts_of(slack, run_id)
-    finally:
-        reset_day(d)
 
 
 # --- Outages --------------------------------------------------------------------------------------
 
 def test_mariadb_down_before_the_run_preflight_retries_until_it_is_back(stack, slack):
-    d = day(4)
-    reset_day(d)
-    ids = _write_day(d, 4)
-    _services("stop-one", "mariadb")
-    try:
+    with _drill_day(4) as (d, ids), _services_back("mariadb"):
+        _services("stop-one", "mariadb")
         run_id = stack.trigger(d)
-        stack.wait_for(lambda: stack.ti(run_id, "preflight")["state"] in ("up_for_retry", "failed") or
-                       stack.ti(run_id, "preflight")["try_number"] >= 2, "preflight to fail")
+        stack.wait_for(lambda: (ti := stack.ti(run_id, "preflight"))["state"] in ("up_for_retry", "failed")
+                       or ti["try_number"] >= 2, "preflight to fail")
         _services("start-one", "mariadb")
         assert stack.wait_run_ended(run_id) == "success"
         assert stack.ti(run_id, "preflight")["try_number"] >= 2
         _assert_day_exact(d, ids)
         assert not _alerts_of(slack, run_id)
-    finally:
-        _services("start-one", "mariadb")
-        reset_day(d)
 
 
 def test_mariadb_killed_mid_run_the_hours_are_retried(stack, slack):
-    d = day(5)
-    reset_day(d)
-    ids = _write_day(d, 5)
-    try:
-        with _calls_locked():
-            run_id = stack.trigger(d)
-            _wait_hours_running(stack, d, at_least=4)  # the pool's four slots, each mid-read
+    with _drill_day(5) as (d, ids), _services_back("mariadb"):
+        with _run_held_mid_load(stack, d) as run_id:
             _services("kill-one", "mariadb")
         _services("start-one", "mariadb")
         assert stack.wait_run_ended(run_id) == "success"
@@ -393,17 +407,10 @@ def test_mariadb_killed_mid_run_the_hours_are_retried(stack, slack):
         for hour in {r[0] for r in failed}:
             assert [r[1:3] for r in ledger(d) if r[0] == hour] == [(1, "failed"), (2, "success")]
         assert not _alerts_of(slack, run_id)
-    finally:
-        _services("start-one", "mariadb")
-        reset_day(d)
 
 
 def test_statement_timeout_1969_is_retried(stack, slack):
-    d = day(6)
-    reset_day(d)
-    ids = _write_day(d, 6)
-    run_airflow(stack.env, "variables", "set", "ivr_source_statement_timeout_s", "3")
-    try:
+    with _drill_day(6) as (d, ids), _variable(stack, "ivr_source_statement_timeout_s", "3"):
         with _calls_locked():
             run_id = stack.trigger(d)
             stack.wait_for(lambda: [r for r in ledger(d) if r[2] == "failed"], "a load to time out")
@@ -413,48 +420,32 @@ def test_statement_timeout_1969_is_retried(stack, slack):
         failed = [r for r in ledger(d) if r[2] == "failed"]
         assert all("1969" in r[6] or "max_statement_time" in r[6] for r in failed), failed
         assert not _alerts_of(slack, run_id)
-    finally:
-        subprocess.run([AIRFLOW, "variables", "delete", "ivr_source_statement_timeout_s"], env=stack.env,
-                       capture_output=True, timeout=120)
-        reset_day(d)
 
 
 def test_analytics_postgres_restarted_mid_run(stack, slack):
     """The analytics and the metadata PostgreSQL are one server here: the scheduler and the
     api-server lose their database too, and the drill waits for them to recover."""
-    d = day(7)
-    reset_day(d)
-    ids = _write_day(d, 7)
-    try:
-        with _calls_locked():
-            run_id = stack.trigger(d)
-            _wait_hours_running(stack, d, at_least=4)
+    with _drill_day(7) as (d, ids), _services_back("postgres"):
+        with _run_held_mid_load(stack, d) as run_id:
             _services("stop-one", "postgres")
             time.sleep(3)
             _services("start-one", "postgres")
         stack.wait_for(lambda: _healthy(stack.base_url), "the api-server after the restart")
-        stack.wait_for(lambda: (stack.ensure_scheduler(), stack.run(run_id)["state"] in ("success", "failed"))[1],
+        restarted = set()
+        stack.wait_for(lambda: (restarted.update(stack.restart_exited()), stack.run(run_id)["state"] in ("success", "failed"))[1],
                        f"run {run_id} to end after the restart", timeout_s=300)
+        print(f"components restarted after the PostgreSQL restart: {sorted(restarted)}")
         assert stack.run(run_id)["state"] == "success"
         _assert_day_exact(d, ids)
         assert [r for r in ledger(d) if r[2] == "failed" or r[1] > 1], "the interrupted tries are in the ledger"
         assert not _alerts_of(slack, run_id)
-    finally:
-        _services("start-one", "postgres")
-        stack.ensure_scheduler()
-        reset_day(d)
 
 
 def test_scheduler_killed_mid_run_the_run_completes_nothing_doubled(stack, slack):
-    d = day(8)
-    reset_day(d)
-    ids = _write_day(d, 8)
-    try:
-        with _calls_locked():
-            run_id = stack.trigger(d)
-            _wait_hours_running(stack, d, at_least=4)
-            kill_tree(stack.scheduler)  # SIGKILL, with the task processes it started
-        stack.start_scheduler()
+    with _drill_day(8) as (d, ids):
+        with _run_held_mid_load(stack, d) as run_id:
+            kill_tree(stack.components["scheduler"])  # SIGKILL, with the task processes it started
+        stack.start("scheduler")
         assert stack.wait_run_ended(run_id) == "success"
         _assert_day_exact(d, ids)
         assert query("SELECT count(*), count(DISTINCT call_id) FROM analytics.calls WHERE business_date = %s", (d,)) == [
@@ -462,8 +453,6 @@ def test_scheduler_killed_mid_run_the_run_completes_nothing_doubled(stack, slack
         abandoned = [r for r in ledger(d) if r[2] == "failed"]
         assert len(abandoned) >= 4 and all(r[6].startswith("abandoned") for r in abandoned), abandoned
         assert not _alerts_of(slack, run_id)
-    finally:
-        reset_day(d)
 
 
 # --- Permanent failures and the circuit breaker ---------------------------------------------------
