@@ -165,6 +165,10 @@ def stack(slack):
         # A task whose process died with the scheduler is noticed after 20 s (production: 5 min).
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        # A new scheduler resets the tasks of a dead one (no heartbeat for 15 s; production: 30 s)
+        # at its next orphan check (every 10 s; production: 5 min).
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
         # Only the drills' runs (no scheduled run of yesterday on unpausing).
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "IVR_LOAD_DEADLINE_HOURS": "0",
