@@ -35,7 +35,15 @@ from tests.e2e.airflow_processes import (
     start_group,
     stop_group,
 )
-from tests.integration.ivr_support import ensure_tables, ledger, make_call, metrics_row, query, reset_day
+from tests.integration.ivr_support import (
+    ensure_tables,
+    ledger,
+    make_call,
+    metrics_row,
+    query,
+    reset_day,
+    source_execute,
+)
 from tests.scraping_fixtures import ROOT
 
 DAG_ID = "ivr_calls_daily"
@@ -175,7 +183,8 @@ def stack(slack):
         "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
         # Only the drills' runs (no scheduled run of yesterday on unpausing).
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "IVR_LOAD_DEADLINE_HOURS": "0",
+        # The deadline watcher runs only when a drill triggers it (no schedule here).
+        "IVR_LOAD_DEADLINE_HOURS": "6",
         "IVR_RETRY_DELAY_SECONDS": "2",
         "AIRFLOW_CONN_SLACK_ALERTS": json.dumps({"conn_type": "slackwebhook", "password": slack.url}),
     })
@@ -464,6 +473,52 @@ def test_scheduler_killed_mid_run_the_run_completes_nothing_doubled(stack, slack
         abandoned = [r for r in ledger(d) if r[2] == "failed"]
         assert len(abandoned) >= 4 and all(r[6].startswith("abandoned") for r in abandoned), abandoned
         assert not _alerts_of(slack, run_id)
+
+
+# --- The deadline ---------------------------------------------------------------------------------
+
+def test_missed_deadline_alerts_once_and_not_for_a_day_whose_failed_run_was_alerted(stack, slack):
+    """The watcher's real window: the last days whose deadline (end of day + 6 h) has passed. One
+    of them has a failed run (alerted); the others are not loaded. The watcher runs twice."""
+    from zoneinfo import ZoneInfo
+
+    from callcentre.ivr.alerts import days_due
+
+    due = days_due(datetime.now(ZoneInfo("UTC")), ZoneInfo(os.environ.get("IVR_TIMEZONE", "UTC")), 6)
+    failed_day, late_days = due[0], due[1:]
+    _forget_loads(due)  # this machine's other tests or demos may have loaded or reported them
+    bad_call = FIRST_CALL_ID + 8000
+    synthetic.write_calls([make_call(bad_call, datetime.combine(failed_day, datetime.min.time()) + timedelta(hours=3),
+                                     duration=-9)])
+    try:
+        run_id = stack.trigger(failed_day, {"invalid_rows": "fail", "hours": [3]})
+        assert stack.wait_run_ended(run_id) == "failed"
+        stack.wait_for(lambda: _alerts_of(slack, run_id), "the failed run's alert")
+        for _ in range(2):  # the second run finds every day reported
+            watch = stack.client.request("POST", "/api/v2/dags/ivr_deadline_watch/dagRuns", {"logical_date": None})
+            assert watch.status_code == 200, watch.text
+            path = f"/api/v2/dags/ivr_deadline_watch/dagRuns/{watch.json()['dag_run_id']}"
+            state = stack.wait_for(lambda: (st := stack.get(path)["state"]) in ("success", "failed") and st, "the watcher")
+            assert state == "success"
+        alerts = [m["text"] for m in slack.messages if "not loaded by its deadline" in m["text"]]
+        assert len(alerts) == len(late_days), alerts
+        for d in late_days:  # once each
+            assert len([m for m in alerts if f"IVR business day {d} " in m]) == 1, alerts
+        assert not [m for m in alerts if f"IVR business day {failed_day} " in m]  # its run was alerted
+    finally:
+        source_execute("DELETE FROM calls WHERE call_id = %s", (bad_call,))
+        _forget_loads(due)
+
+
+def _forget_loads(days: list[date]) -> None:
+    """Remove what the target and the alert log hold for ``days`` (the source is left alone)."""
+    from callcentre.common.pg import transaction
+
+    with transaction("analytics_postgres") as cur:
+        for table in ("calls", "call_rejects", "etl_batches", "task_failures"):
+            cur.execute(f"DELETE FROM analytics.{table} WHERE business_date = ANY(%s)", (days,))
+        cur.execute("DELETE FROM analytics.daily_metrics WHERE metric_date = ANY(%s)", (days,))
+        cur.execute("DELETE FROM analytics.alert_log WHERE dag_id = %s AND business_date = ANY(%s)", (DAG_ID, days))
 
 
 # --- Permanent failures and the circuit breaker ---------------------------------------------------
