@@ -306,27 +306,32 @@ def _alerts_of(slack, run_id: str) -> list[str]:
     return [m["text"] for m in slack.messages if run_id in m["text"]]
 
 
+# Backfills of the hours that hold the days' calls (full-day backfills: test_ivr_backfill.py and
+# test_celery_workers.py); the reprocess and cancel behaviour is the run's, not the hours'.
+BACKFILL = ("backfill", "create", "--dag-id", DAG_ID, "--dag-run-conf", json.dumps({"hours": DRILL_HOURS}))
+
+
 # --- Backfills ------------------------------------------------------------------------------------
 
 def test_backfill_reprocess_gives_identical_data_and_a_cancelled_backfill_is_finished(stack):
     days = [day(0), day(1)]
     for d in days:
         reset_day(d)
-    ids = {d: _write_day(d, n) for n, d in enumerate(days)}
+    ids = {d: _write_day(d, n, DRILL_HOURS) for n, d in enumerate(days)}
     try:
-        run_airflow(stack.env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
+        run_airflow(stack.env, *BACKFILL, "--from-date", str(days[0]),
                     "--to-date", str(days[-1]))
         stack.wait_for(lambda: all(stack.backfill_states().get(str(d)) == "success" for d in days),
                        "the backfill")
         first = {d: _target(d) for d in days}
         for d in days:
-            _assert_day_exact(d, ids[d])
+            _assert_day_exact(d, ids[d], DRILL_HOURS)
 
         # Again, reprocessing completed days, one run at a time, cancelled half way: the first
         # day's run is held mid-load (MariaDB lock) while the backfill is cancelled.
         _settle(stack)
         with _calls_locked():
-            run_airflow(stack.env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
+            run_airflow(stack.env, *BACKFILL, "--from-date", str(days[0]),
                         "--to-date", str(days[-1]), "--reprocess-behavior", "completed", "--max-active-runs", "1")
             _wait_hours_running(stack, days[0])
             [backfill] = [b for b in stack.get(f"/api/v2/backfills?dag_id={DAG_ID}")["backfills"] if not b["completed_at"]]
@@ -352,7 +357,7 @@ def test_backfill_reprocess_gives_identical_data_and_a_cancelled_backfill_is_fin
         # range that reprocesses failed runs adopts it and runs it.
         assert stack.client.request("PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{stuck}", {"state": "failed"}).status_code == 200
         _settle(stack)
-        run_airflow(stack.env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
+        run_airflow(stack.env, *BACKFILL, "--from-date", str(days[0]),
                     "--to-date", str(days[-1]), "--reprocess-behavior", "failed")
         stack.wait_for(lambda: all(stack.backfill_states().get(str(d)) == "success" for d in days),
                        "the stuck run to finish")
@@ -375,28 +380,28 @@ def _settle(stack: Stack) -> None:
 # --- Repairs by clearing --------------------------------------------------------------------------
 
 def test_damaged_day_restored_by_clearing_its_run_and_one_hour_by_its_map_index(stack, slack):
-    with _drill_day(3, ALL_HOURS) as (d, ids):
-        run_id = stack.trigger(d)
+    with _drill_day(3) as (d, ids):
+        run_id = stack.trigger(d, {"hours": DRILL_HOURS})
         assert stack.wait_run_ended(run_id) == "success"
         good = _target(d)
         query("DELETE FROM analytics.calls WHERE business_date = %s AND local_hour IN (4, 5) RETURNING call_id", (d,))
-        query("UPDATE analytics.calls SET duration = 9999 WHERE business_date = %s AND local_hour = 9 RETURNING call_id", (d,))
+        query("UPDATE analytics.calls SET duration = 9999 WHERE business_date = %s AND local_hour = 3 RETURNING call_id", (d,))
         assert _target(d) != good
 
         stack.clear(run_id)  # the UI's "Clear Run" with all tasks
         stack.wait_for(lambda: stack.run(run_id)["state"] == "success" and stack.ti(run_id, "daily_metrics")["try_number"] == 2,
                        "the cleared run")
         assert _target(d) == good
-        _assert_day_exact(d, ids)
+        _assert_day_exact(d, ids, DRILL_HOURS)
 
-        # One hour: its mapped task instance alone (the UI's "Clear" on load_hour [hour 09]).
-        query("UPDATE analytics.calls SET disposition = 'DAMAGED' WHERE business_date = %s AND local_hour = 9 RETURNING call_id", (d,))
-        cleared = stack.clear(run_id, task_ids=[["load_hour", 9]], include_downstream=False)
-        assert [ti["map_index"] for ti in cleared] == [9]
-        stack.wait_for(lambda: (ti := stack.ti(run_id, "load_hour", 9))["try_number"] == 3 and ti["state"] == "success",
-                       "hour 09 reloaded")
+        # One hour: its mapped task instance alone (the UI's "Clear" on load_hour [hour 03]).
+        query("UPDATE analytics.calls SET disposition = 'DAMAGED' WHERE business_date = %s AND local_hour = 3 RETURNING call_id", (d,))
+        cleared = stack.clear(run_id, task_ids=[["load_hour", 3]], include_downstream=False)
+        assert [ti["map_index"] for ti in cleared] == [3]
+        stack.wait_for(lambda: (ti := stack.ti(run_id, "load_hour", 3))["try_number"] == 3 and ti["state"] == "success",
+                       "hour 03 reloaded")
         assert _target(d) == good
-        assert stack.ti(run_id, "load_hour", 8)["try_number"] == 2  # the other hours were not touched
+        assert stack.ti(run_id, "load_hour", 2)["try_number"] == 2  # the other hours were not touched
         assert not _alerts_of(slack, run_id)
 
 
