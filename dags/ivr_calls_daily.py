@@ -41,7 +41,8 @@ IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 default_args = {
     "owner": "data-engineering",
     "retries": 4,
-    "retry_delay": timedelta(seconds=30),
+    # IVR_RETRY_DELAY_SECONDS: only the runbook drills shorten it (tests/e2e/test_runbook_ivr.py).
+    "retry_delay": timedelta(seconds=int(os.environ.get("IVR_RETRY_DELAY_SECONDS", "30"))),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),

@@ -5,6 +5,9 @@
 #   scripts/services.sh start   install what is missing, start everything, write .local/airflow.env
 #   scripts/services.sh stop    stop everything this script started (by pid file, never by name)
 #   scripts/services.sh status
+#   scripts/services.sh stop-one mariadb|postgres    one database server down (outage drills, runbook)
+#   scripts/services.sh kill-one mariadb             SIGKILL by its pid file, as a crashed host
+#   scripts/services.sh start-one mariadb|postgres   that server up again
 #
 # Data lives under .local/ (git-ignored). Ports are picked once and kept in .local/ports.env.
 set -euo pipefail
@@ -233,6 +236,19 @@ EOF
   log "wrote $env"
 }
 
+stop_mariadb() {
+  local sig=${1:-TERM} pid
+  alive "$MY_DIR/run/mysqld.pid" || return 0
+  pid=$(cat "$MY_DIR/run/mysqld.pid")
+  kill "-$sig" "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+}
+
+stop_postgres() {
+  [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
+  as_postgres "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 stop_all() {
   ensure_ports
   MY_DIR=$(readlink -f "$LOCAL/mariadb"); PG_DIR=$(readlink -f "$LOCAL/postgres")
@@ -241,14 +257,8 @@ stop_all() {
     if alive "$f"; then kill -TERM -- "-$(cat "$f")" 2>/dev/null || kill "$(cat "$f")" 2>/dev/null || true; fi
     rm -f "$f"
   done
-  if [ -f "$PG_DIR/data/PG_VERSION" ]; then
-    as_postgres "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
-  fi
-  if alive "$MY_DIR/run/mysqld.pid"; then
-    local pid; pid=$(cat "$MY_DIR/run/mysqld.pid")
-    kill -TERM "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  fi
+  stop_postgres
+  stop_mariadb
   log "stopped"
 }
 
@@ -271,5 +281,18 @@ case "${1:-start}" in
     alive "$MY_DIR/run/mysqld.pid" && log "MariaDB up on $MARIADB_PORT" || log "MariaDB down"
     as_postgres "$(pg_bin pg_ctl)" -D "$PG_DIR/data" status >/dev/null 2>&1 && log "PostgreSQL up on $POSTGRES_PORT" || log "PostgreSQL down"
     ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  stop-one|kill-one|start-one)
+    ensure_ports
+    MY_DIR=$(readlink -f "$LOCAL/mariadb"); PG_DIR=$(readlink -f "$LOCAL/postgres")
+    case "$1:${2:-}" in
+      stop-one:mariadb) stop_mariadb TERM ;;
+      kill-one:mariadb) stop_mariadb KILL ;;
+      stop-one:postgres) stop_postgres ;;
+      start-one:mariadb) start_mariadb ;;
+      start-one:postgres) start_postgres ;;
+      *) echo "usage: $0 stop-one|start-one mariadb|postgres, kill-one mariadb" >&2; exit 2 ;;
+    esac
+    log "$1 $2 done"
+    ;;
+  *) echo "usage: $0 start|stop|status|stop-one|kill-one|start-one" >&2; exit 2 ;;
 esac

@@ -146,3 +146,26 @@ def settle_backfills(env: dict, dag_id: str, timeout_s: float = 90) -> None:
         if all(b.get("completed_at") for b in backfills):
             return
         time.sleep(3)
+
+
+def private_metadata_env(schema: str, fresh: bool = False) -> dict:
+    """Overrides for an Airflow whose metadata lives in ``schema`` of the metadata database
+    (created; dropped first when ``fresh``) and whose api-server has a port of its own, so no
+    other scheduler on the machine runs its DAGs. Migrate it with ``airflow db migrate``."""
+    import json
+
+    import psycopg
+
+    conn = json.loads(os.environ["AIRFLOW_CONN_ANALYTICS_POSTGRES"])
+    with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
+                         dbname="airflow", autocommit=True) as pg:
+        if fresh:
+            pg.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        pg.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    port = free_port()
+    return {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
+            os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("?")[0] + f"?options=-csearch_path%3D{schema}",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+    }

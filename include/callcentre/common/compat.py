@@ -139,3 +139,24 @@ def dag_bag(dag_folder):
 
         return DagBag(dag_folder=str(dag_folder), include_examples=False)
     return DagBag(dag_folder=str(dag_folder))
+
+
+def failed_runs_in_a_row(context, limit: int) -> int:
+    """How many of the DAG's runs up to this one failed in a row (at most ``limit``), walking back
+    by logical date as the dag-processor's callback may (Airflow 3: GetPreviousDagRun; the
+    scheduler's circuit breaker orders by ``run_after``, the same order for scheduled runs)."""
+    dag_run = context.get("dag_run")
+    if dag_run is None or getattr(dag_run, "logical_date", None) is None:
+        return 0
+    try:
+        from airflow.sdk.execution_time.comms import GetPreviousDagRun
+        from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        return 0
+    count, logical_date = 1, dag_run.logical_date
+    while count < limit:
+        previous = SUPERVISOR_COMMS.send(GetPreviousDagRun(dag_id=dag_run.dag_id, logical_date=logical_date)).dag_run
+        if previous is None or str(getattr(previous.state, "value", previous.state)) != "failed":
+            break
+        count, logical_date = count + 1, previous.logical_date
+    return count

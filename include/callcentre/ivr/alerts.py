@@ -337,11 +337,30 @@ def alert_run_failed(context) -> None:
         attempt = failures[0].run_attempt if failures else 0
     business_date = business_date or next((f.business_date for f in failures if f.business_date), None)
     text = run_failed_message(dag_id, run_id, run_url, business_date, reason, failures)
+    text += circuit_breaker_note(context, dag_id)
     try:
         send_once(dag_id, "run_failed", f"{run_id}#{attempt}", text, business_date=business_date, run_id=run_id)
     except Exception:  # noqa: BLE001
         log.exception("could not claim the run's alert; sending it without deduplication")
         send_slack(text)
+
+
+def paused_message(dag_id: str, failed_in_a_row: int) -> str:
+    return (f"\n• :double_vertical_bar: Airflow has PAUSED `{dag_id}`: its last {failed_in_a_row} runs failed"
+            f" (max_consecutive_failed_dag_runs), so no new run starts. Fix the cause, then unpause it:"
+            f" {compat.ui_url(f'dags/{dag_id}')} (the pause toggle) or `airflow dags unpause {dag_id}`")
+
+
+def circuit_breaker_note(context, dag_id: str) -> str:
+    """The line that tells the operator this failure paused the DAG (Airflow's circuit breaker
+    pauses it after ``max_consecutive_failed_dag_runs`` failed runs, before this callback runs)."""
+    try:
+        limit = int(getattr(context["dag"], "max_consecutive_failed_dag_runs", 0) or 0)
+        if limit > 0 and compat.failed_runs_in_a_row(context, limit) >= limit:
+            return paused_message(dag_id, limit)
+    except Exception:  # noqa: BLE001 - the alert goes out without the note rather than not at all
+        log.exception("could not count the DAG's failed runs in a row")
+    return ""
 
 
 # --- The deadline watcher ------------------------------------------------------------------------
