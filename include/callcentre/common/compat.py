@@ -146,6 +146,10 @@ STANDALONE_PASSWORD_FILE = (
 def dag_test(dag, logical_date=None, conf: dict | None = None):
     """``dag.test`` of one logical date (2.x names it ``execution_date``)."""
     if IS_AIRFLOW_2:
+        # The run's ORM models refer to the FAB user table (dag_run_note.user_id): outside the
+        # CLI nothing imports it, and the first flush fails with NoReferencedTableError.
+        import airflow.providers.fab.auth_manager.models  # noqa: F401
+
         return dag.test(execution_date=logical_date, run_conf=conf or {})
     return dag.test(logical_date=logical_date, run_conf=conf or {})
 
@@ -200,8 +204,17 @@ except ImportError:  # pragma: no cover - Airflow 2.11 leg
 
 
 def clear_number_of(context) -> int:
-    """How many times the run was cleared (0 for a fresh run); 2.11 has no such counter."""
-    return int(getattr(context["dag_run"], "clear_number", 0) or 0)
+    """Which attempt of the run this is: grows each time the run is cleared (see run_attempt_of)."""
+    return run_attempt_of(context["dag_run"])
+
+
+def run_attempt_of(dag_run) -> int:
+    """3.x: the run's ``clear_number`` (0 for a fresh run). 2.x has no such counter: the epoch
+    second the run (re)started, which a clear resets, so it also grows with every clear."""
+    if IS_AIRFLOW_2:
+        started = getattr(dag_run, "start_date", None)
+        return int(started.timestamp()) if started else 0
+    return int(getattr(dag_run, "clear_number", 0) or 0)
 
 
 def dagrun_state_of(context, dag_id: str, run_id: str) -> str | None:

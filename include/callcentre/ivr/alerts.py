@@ -144,7 +144,7 @@ def failure_from_context(context) -> TaskFailure:
     return TaskFailure(
         dag_id=ti.dag_id,
         run_id=ti.run_id,
-        run_attempt=int(getattr(dag_run, "clear_number", 0) or 0),
+        run_attempt=compat.run_attempt_of(dag_run) if dag_run is not None else 0,
         task_id=ti.task_id,
         map_index=-1 if map_index is None else int(map_index),
         business_date=_business_date(context) if ti.dag_id == IVR_DAG_ID else None,
@@ -312,7 +312,7 @@ def alert_run_failed(context) -> None:
         dag_id = context["dag"].dag_id
         run_id = context["run_id"]
         dag_run = context.get("dag_run")
-        attempt = int(getattr(dag_run, "clear_number", 0) or 0) if dag_run is not None else None
+        attempt = compat.run_attempt_of(dag_run) if dag_run is not None else None
         run_url = compat.dag_run_url(dag_id, run_id)
         reason = context.get("reason")
     except Exception:  # noqa: BLE001
