@@ -26,6 +26,7 @@ import pendulum
 from callcentre.common.compat import (
     Param,
     daily_interval_timetable,
+    checked_before,
     dag,
     exponential_backoff,
     sla_kwargs,
@@ -131,7 +132,7 @@ def ivr_calls_daily():
 
     hours = plan()
     closed = day_closed()
-    preflight() >> hours >> closed
+    checked_before(preflight(), hours, closed)  # preflight >> hours >> closed (2.x: see compat)
     loads = load_hour.expand(hour=hours)
     closed >> [loads, refresh_previous_day()]
     daily_metrics(reconcile(loads))

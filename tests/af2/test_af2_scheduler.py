@@ -4,7 +4,7 @@
   IVR zone west of `[core] default_timezone` (the bare dates name IVR days, as on 3.x);
 * the native SLA: a day after the last loaded one that is not loaded one day + 6 h after it began
   reaches the Slack stand-in through the DAG's `sla_miss_callback` (run by 2.x's DAG processor),
-  once, and loaded days never alert;
+  once, and loaded days never alert (nor, a 2.x quirk, the first day after the last loaded one);
 * the upload trigger (scripts/trigger_upload.py) and the retry client use `/api/v1` with basic auth.
 
 `airflow scheduler` (with 2.x's DAG processor inside) and `airflow webserver` run in their own
@@ -40,8 +40,11 @@ def _today() -> date:
 
 # Recent days: 2.x looks for SLA misses only after the last successful daily_metrics, day by day.
 D1, D2 = _today() - timedelta(days=5), _today() - timedelta(days=4)
-MISSED = _today() - timedelta(days=3)  # began > 30 h ago whenever the test runs: its SLA passed
-TOUCHED = [D1 - timedelta(days=1), D1, D2, MISSED, MISSED + timedelta(days=1), MISSED + timedelta(days=2), _today()]
+# 2.x checks SLAs from the SECOND day after the last successful daily_metrics (its loop advances
+# before it compares), so D2 + 1 is never an SLA miss (ivr_deadline_watch reports it); D2 + 2 began
+# more than one day + 6 h ago whenever the test runs.
+MISSED = D2 + timedelta(days=2)
+TOUCHED = [D1 + timedelta(days=offset) for offset in range(-1, 6)]  # D1 - 1 .. today
 
 
 def _wait_for(predicate, what: str, logs: Path, timeout_s: float = TIMEOUT_S):
@@ -80,6 +83,8 @@ def stack(tmp_path_factory):
         AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
     )
     _forget_ivr_runs(env)
+    # The watcher would report the same day first (both claim one alert_log key): this test is the SLA's.
+    run_airflow(env, "dags", "pause", "ivr_deadline_watch")
     run_airflow(env, "users", "create", "--role", "Admin", "--username", "e2e_admin", "--password", password,
                 "--email", "e2e@example.invalid", "--firstname", "e2e", "--lastname", "admin")
     port = env["AIRFLOW__WEBSERVER__WEB_SERVER_PORT"]
@@ -126,11 +131,21 @@ def test_dags_backfill_loads_exactly_the_named_days_and_an_sla_miss_reaches_slac
     ])
 
     started = time.monotonic()
-    out = subprocess.run([AIRFLOW, "dags", "backfill", "-s", D1.isoformat(), "-e", D2.isoformat(), "ivr_calls_daily"],
-                         env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    # 2.x's backfill can end "deadlocked" when a mapped task's source finishes between two of its
+    # loops (apache/airflow#33994); the README's procedure is to run the same command again, which
+    # continues the same runs. Anything else is a failure.
+    cmd = [AIRFLOW, "dags", "backfill", "-s", D1.isoformat(), "-e", D2.isoformat(), "ivr_calls_daily"]
+    for attempt in range(1, 4):
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        (logs / f"backfill-{attempt}.out").write_text(out.stdout + out.stderr)
+        if out.returncode == 0:
+            break
+        text = out.stdout + out.stderr
+        errors = [line for line in text.splitlines() if " ERROR " in line or "Error:" in line]
+        assert "BackfillJob is deadlocked" in text, "\n".join(errors[:20]) + out.stderr[-2000:]
+    assert out.returncode == 0, f"still deadlocked after {attempt} runs of the backfill"
     listed = run_airflow(env, "dags", "list-runs", "-d", "ivr_calls_daily", "-o", "json")
-    runs = next(json.loads(line) for line in listed.splitlines() if line.startswith("["))
+    runs = next(json.loads(line) for line in listed.splitlines() if line.startswith("[{"))  # not "[2026-..." log lines
     assert sorted((r["execution_date"][:19], r["state"]) for r in runs if r["run_id"].startswith("backfill__")) == [
         (f"{d}T05:00:00", "success") for d in (D1, D2)  # IVR midnights (UTC-5), not UTC ones
     ], runs
@@ -139,7 +154,7 @@ def test_dags_backfill_loads_exactly_the_named_days_and_an_sla_miss_reaches_slac
     assert metrics_row(D1)["source_calls"] == 2 and metrics_row(D2)["source_calls"] == 1
     assert metrics_row(D1 - timedelta(days=1)) is None and metrics_row(D2 + timedelta(days=1)) is None
     assert sorted({row[0] for row in ledger(D1)}) == list(range(24))
-    print(f"backfill of 2 days took {time.monotonic() - started:.0f} s")
+    print(f"backfill of 2 days: {time.monotonic() - started:.0f} s, {attempt} run(s) of the command")
 
     # The SLA: unpaused, the scheduler starts the latest scheduled run (its loads held back by a
     # pool of 0 slots, so no later day gets loaded meanwhile) and asks the DAG processor to check
@@ -155,7 +170,7 @@ def test_dags_backfill_loads_exactly_the_named_days_and_an_sla_miss_reaches_slac
     assert "(Airflow SLA miss)" in text and "airflow dags backfill" in text, text
     assert query("SELECT count(*) FROM analytics.alert_log WHERE kind = 'deadline_missed' AND business_date = %s",
                  (MISSED,)) == [(1,)]
-    assert not sla_alerts(D1) and not sla_alerts(D2)
+    assert not sla_alerts(D1) and not sla_alerts(D2) and not sla_alerts(D2 + timedelta(days=1))
     time.sleep(15)  # the DAG processor checks again on every loop: still one message per day
     assert len(sla_alerts(MISSED)) == 1
 
@@ -182,7 +197,7 @@ def test_upload_trigger_and_retry_client_use_api_v1_with_basic_auth(stack, tmp_p
     run = requests.get(f"{base}/api/v1/dags/scraping_upload/dagRuns/{run_id}", auth=auth, timeout=10).json()
     assert run["conf"]["uploader"] == "ana" and run["conf"]["file"].endswith(book.name)
     assert requests.get(f"{base}/api/v1/dags/scraping_upload/dagRuns/{run_id}", auth=("e2e_admin", "wrong"),
-                        timeout=10).status_code == 401
+                        timeout=10).status_code in (401, 403)  # 2.x's FAB answers 403
 
     # The retry DAG's client, from connection airflow_api (as in production).
     from callcentre.scraping.upload import airflow_client

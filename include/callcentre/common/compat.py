@@ -117,6 +117,21 @@ def exponential_backoff(multiplier: float = 2.0):
     return multiplier
 
 
+def checked_before(check, source, then) -> None:
+    """``check >> source >> then``, where ``source`` is the task a mapped task expands over.
+
+    2.x: ``[check, source] >> then`` instead. 2.x's ``airflow dags backfill`` expands a mapped task
+    only on the executor's "done" event of its source, and it drops that event for a task that was
+    not a root of the run (BackfillJobRunner keys the running task before bumping its try number):
+    the backfill then ends "deadlocked" (apache/airflow#33994). As a root, ``source`` runs beside
+    ``check`` and ``then`` still waits for both.
+    """
+    if IS_AIRFLOW_2:
+        [check, source] >> then
+    else:
+        check >> source >> then
+
+
 def sla_kwargs(deadline: timedelta | None) -> dict:
     """Task arguments of a load deadline measured from the run's logical date.
 
