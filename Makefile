@@ -91,8 +91,9 @@ profile: airflow-init
 # EXECUTOR=celery [WORKERS=2]: the CeleryExecutor with WORKERS separate workers (Redis broker).
 EXECUTOR ?= local
 WORKERS ?= 2
-airflow: airflow-init
-	$(ENV) $(if $(filter celery,$(EXECUTOR)),scripts/airflow_celery.sh $(WORKERS),scripts/airflow_standalone.sh)
+# AIRFLOW=2: `airflow standalone` of the 2.11 leg (scheduler, triggerer, webserver).
+airflow: $(if $(filter 2,$(AIRFLOW)),airflow2-init,airflow-init)
+	$(if $(filter 2,$(AIRFLOW)),$(ENV2),$(ENV)) $(if $(filter celery,$(EXECUTOR)),scripts/airflow_celery.sh $(WORKERS),scripts/airflow_standalone.sh)
 
 # Upload a workbook as the web app would: make trigger-upload FILE=clientes.xlsx UPLOADER=ana
 # (needs `make airflow` running: the run is created through the REST API).
