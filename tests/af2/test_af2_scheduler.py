@@ -115,6 +115,19 @@ def days():
         forget_alerts(day)
 
 
+def _hour_labels(run_id: str) -> list[str]:
+    """The UI labels of the run's mapped load_hour instances (map_index_template "hour NN")."""
+    import airflow.providers.fab.auth_manager.models  # noqa: F401 - the ORM's dag_run_note refers to ab_user
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return sorted(session.scalars(select(TaskInstance.rendered_map_index).where(
+            TaskInstance.dag_id == "ivr_calls_daily", TaskInstance.run_id == run_id,
+            TaskInstance.task_id == "load_hour")).all())
+
+
 def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time())
 
@@ -154,6 +167,8 @@ def test_dags_backfill_loads_exactly_the_named_days_and_an_sla_miss_reaches_slac
     assert metrics_row(D1)["source_calls"] == 2 and metrics_row(D2)["source_calls"] == 1
     assert metrics_row(D1 - timedelta(days=1)) is None and metrics_row(D2 + timedelta(days=1)) is None
     assert sorted({row[0] for row in ledger(D1)}) == list(range(24))
+    d1_run = next(r["run_id"] for r in runs if r["run_id"].startswith("backfill__") and r["execution_date"].startswith(f"{D1}T05"))
+    assert _hour_labels(d1_run) == [f"hour {h:02d}" for h in range(24)]  # the mapped hours' labels
     print(f"backfill of 2 days: {time.monotonic() - started:.0f} s, {attempt} run(s) of the command")
 
     # The SLA: unpaused, the scheduler starts the latest scheduled run (its loads held back by a
