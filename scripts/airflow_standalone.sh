@@ -21,7 +21,7 @@ for _ in $(seq 1 120); do
 done
 [ "$up" = yes ] || { echo "[airflow] did not come up; see $log" >&2; tail -n 30 "$log" >&2; exit 1; }
 echo "[airflow] UI: $AIRFLOW__API__BASE_URL   user: admin"
-echo "[airflow] password: $(cat "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" \
-  "$AIRFLOW_HOME/standalone_admin_password.txt" 2>/dev/null || echo "see $log")"  # 3.x | 2.x
+echo "[airflow] password: $(cat "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null \
+  || cat "$AIRFLOW_HOME/standalone_admin_password.txt" 2>/dev/null || echo "see $log")"  # 3.x, else 2.x
 echo "[airflow] Ctrl-C stops every Airflow process started here."
 wait "$pgid"
