@@ -4,10 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV := . .local/airflow.env &&
 QUICK ?=
+# Airflow version leg (README "Airflow versions"): empty = both legs for `make test`, the 3.3 leg
+# for everything else; 2 = the Airflow 2.11 leg only (.venv-af2, .local/airflow-af2.env, its own
+# AIRFLOW_HOME and metadata database on the same services); 3 = the 3.3 leg only.
+AIRFLOW ?=
+VENV2 := .venv-af2
+ENV2 := . .local/airflow-af2.env &&
 
-.PHONY: install services services-stop airflow-init demo test bench bench-backfill bench-jobs-page profile airflow constraints trigger-upload scraping-report clean
+.PHONY: install services services-stop airflow-init airflow2-init demo test test-af3 test-af2 bench bench-backfill bench-jobs-page profile airflow constraints trigger-upload scraping-report clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(if $(filter 2,$(AIRFLOW)),$(VENV2)/.installed,)
 
 # System packages first (mysqlclient compiles against libmariadb-dev), then the pinned venv.
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -18,12 +24,24 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	scripts/link_project.sh
 	touch $@
 
-# Regenerate the constraints file from a clean install of requirements-dev.txt (runtime + tools).
+# The Airflow 2.11 leg's venv (the local stand-ins still run from .venv: `make services` builds it).
+$(VENV2)/.installed: requirements-af2.txt constraints-af2.txt
+	scripts/services.sh packages
+	test -x $(VENV2)/bin/python || python3 -m venv $(VENV2)
+	$(VENV2)/bin/python -m pip install -q --upgrade pip==25.2
+	$(VENV2)/bin/python -m pip install -q -r requirements-af2.txt -c constraints-af2.txt
+	VENV=$(VENV2) scripts/link_project.sh
+	touch $@
+
+# Regenerate the constraints file from a clean install of requirements-dev.txt (runtime + tools);
+# AIRFLOW=2: constraints-af2.txt from requirements-af2.txt.
+REQS := $(if $(filter 2,$(AIRFLOW)),requirements-af2.txt,requirements-dev.txt)
+CONSTRAINTS := $(if $(filter 2,$(AIRFLOW)),constraints-af2.txt,constraints.txt)
 constraints:
 	rm -rf /tmp/constraints-venv && python3 -m venv /tmp/constraints-venv
 	/tmp/constraints-venv/bin/pip install -q --upgrade pip==25.2
-	/tmp/constraints-venv/bin/pip install -q -r requirements-dev.txt
-	/tmp/constraints-venv/bin/pip freeze > constraints.txt
+	/tmp/constraints-venv/bin/pip install -q -r $(REQS)
+	/tmp/constraints-venv/bin/pip freeze > $(CONSTRAINTS)
 
 services: install
 	scripts/services.sh start
@@ -35,11 +53,23 @@ services-stop:
 airflow-init: services
 	$(ENV) scripts/airflow_init.sh
 
+# The 2.11 leg: .local/airflow-af2.env (the same services; AIRFLOW_HOME .local/airflow-af2,
+# metadata database airflow_af2, REST API /api/v1 with basic auth), migrated, pools set.
+airflow2-init: services $(VENV2)/.installed
+	scripts/airflow2_env.sh
+	$(ENV2) scripts/airflow_init.sh
+
 demo: airflow-init
 	$(ENV) $(PY) scripts/demo.py
 
-test: airflow-init
+# Both legs unless AIRFLOW=2 or AIRFLOW=3; the 2.11 leg selects its tests itself (tests/conftest.py).
+test: $(if $(filter 2,$(AIRFLOW)),,test-af3) $(if $(filter 3,$(AIRFLOW)),,test-af2)
+
+test-af3: airflow-init
 	$(ENV) $(VENV)/bin/pytest tests
+
+test-af2: airflow2-init
+	$(ENV2) $(VENV2)/bin/pytest tests
 
 bench: airflow-init
 	$(ENV) $(PY) bench/run_bench.py $(if $(QUICK),--quick,)
@@ -61,8 +91,9 @@ profile: airflow-init
 # EXECUTOR=celery [WORKERS=2]: the CeleryExecutor with WORKERS separate workers (Redis broker).
 EXECUTOR ?= local
 WORKERS ?= 2
-airflow: airflow-init
-	$(ENV) $(if $(filter celery,$(EXECUTOR)),scripts/airflow_celery.sh $(WORKERS),scripts/airflow_standalone.sh)
+# AIRFLOW=2: `airflow standalone` of the 2.11 leg (scheduler, triggerer, webserver).
+airflow: $(if $(filter 2,$(AIRFLOW)),airflow2-init,airflow-init)
+	$(if $(filter 2,$(AIRFLOW)),$(ENV2),$(ENV)) $(if $(filter celery,$(EXECUTOR)),scripts/airflow_celery.sh $(WORKERS),scripts/airflow_standalone.sh)
 
 # Upload a workbook as the web app would: make trigger-upload FILE=clientes.xlsx UPLOADER=ana
 # (needs `make airflow` running: the run is created through the REST API).

@@ -26,7 +26,11 @@ import pendulum
 from callcentre.common.compat import (
     Param,
     daily_interval_timetable,
+    checked_before,
     dag,
+    exponential_backoff,
+    sla_kwargs,
+    sla_miss_callback_kwargs,
     task,
 )
 from callcentre.ivr import alerts, runtime
@@ -43,7 +47,7 @@ default_args = {
     "retries": 4,
     # IVR_RETRY_DELAY_SECONDS: only the runbook drills shorten it (tests/e2e/test_runbook_ivr.py).
     "retry_delay": timedelta(seconds=int(os.environ.get("IVR_RETRY_DELAY_SECONDS", "30"))),
-    "retry_exponential_backoff": 2.0,
+    "retry_exponential_backoff": exponential_backoff(2.0),
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
     # Records a task that failed for good; the run's one Slack message is sent by the DAG callback.
@@ -61,8 +65,10 @@ default_args = {
     max_active_runs=4,
     max_consecutive_failed_dag_runs=5,
     default_args=default_args,
-    # ONE Slack message per failed run. The deadline (the old SLA) is watched by ivr_deadline_watch.
+    # ONE Slack message per failed run. The deadline (the old SLA) is watched by ivr_deadline_watch
+    # (on Airflow 2.x also a native SLA on daily_metrics, reported through sla_miss_callback).
     on_failure_callback=alerts.alert_run_failed,
+    **sla_miss_callback_kwargs(alerts.sla_missed),
     doc_md=__doc__,
     tags=["ivr", "etl", "daily"],
     params={
@@ -120,14 +126,14 @@ def ivr_calls_daily():
         """Per hour: source rows = loaded + rejected. Any difference fails the run."""
         return runtime.reconcile_day(hour_results, context)
 
-    @task(execution_timeout=timedelta(minutes=10))
+    @task(execution_timeout=timedelta(minutes=10), **sla_kwargs(alerts.sla_deadline()))
     def daily_metrics(counts, **context):
         """Upsert the day's row in analytics.daily_metrics."""
         return runtime.compute_metrics(counts, context)
 
     hours = plan()
     closed = day_closed()
-    preflight() >> hours >> closed
+    checked_before(preflight(), hours, closed)  # preflight >> hours >> closed (2.x: see compat)
     loads = load_hour.expand(hour=hours)
     closed >> [loads, refresh_previous_day()]
     daily_metrics(reconcile(loads))

@@ -3,6 +3,10 @@
 The nav entry is an ``external_views`` iframe (``/plugin/scraping-jobs`` in the UI) showing the
 page the app serves at ``/scraping-jobs/``; same origin, so Airflow's login cookie authenticates
 it. The app and its security live in ``include/callcentre/scraping_page/`` (docs/scraping.md).
+
+Airflow 3.x only: Airflow 2.x loads this plugin but ignores ``fastapi_apps`` and ``external_views``
+(nothing here runs at import but a config read), so the page is simply absent there (README,
+"Airflow versions"; tests/af2 checks the plugins load).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 # Expects .local/airflow.env to be sourced.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-AIRFLOW="$ROOT/.venv/bin/airflow"
-stamp="$AIRFLOW_HOME/.migrated-$("$ROOT/.venv/bin/python" -c 'import airflow; print(airflow.__version__)')"
+VENV="${CALLCENTRE_VENV:-$ROOT/.venv}"  # .venv-af2 for the Airflow 2.11 leg (.local/airflow-af2.env)
+AIRFLOW="$VENV/bin/airflow"
+stamp="$AIRFLOW_HOME/.migrated-$("$VENV/bin/python" -c 'import airflow; print(airflow.__version__)')"
 if [ ! -f "$stamp" ]; then
   echo "[airflow-init] migrating the metadata database"
   "$AIRFLOW" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 40 "$AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }

@@ -4,7 +4,8 @@
 # of this script) stops that whole group, so nothing is left behind.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export PATH="$ROOT/.venv/bin:$PATH"  # standalone starts its components as `airflow ...`
+# standalone starts its components as `airflow ...`; CALLCENTRE_VENV: the 2.11 leg's .venv-af2.
+export PATH="${CALLCENTRE_VENV:-$ROOT/.venv}/bin:$PATH"
 log="$AIRFLOW_HOME/standalone.log"
 setsid airflow standalone >"$log" 2>&1 &
 pgid=$!
@@ -14,12 +15,13 @@ trap 'exit 130' INT TERM  # exit runs the EXIT trap, which stops the group
 echo "[airflow] starting (log: $log)"
 up=no
 for _ in $(seq 1 120); do
-  curl -fsS "$AIRFLOW__API__BASE_URL/api/v2/monitor/health" >/dev/null 2>&1 && { up=yes; break; }
+  curl -fsS "$AIRFLOW__API__BASE_URL${AIRFLOW_HEALTH_PATH:-/api/v2/monitor/health}" >/dev/null 2>&1 && { up=yes; break; }
   kill -0 "$pgid" 2>/dev/null || break
   sleep 1
 done
 [ "$up" = yes ] || { echo "[airflow] did not come up; see $log" >&2; tail -n 30 "$log" >&2; exit 1; }
 echo "[airflow] UI: $AIRFLOW__API__BASE_URL   user: admin"
-echo "[airflow] password: $(cat "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null || echo "see $log")"
+echo "[airflow] password: $(cat "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null \
+  || cat "$AIRFLOW_HOME/standalone_admin_password.txt" 2>/dev/null || echo "see $log")"  # 3.x, else 2.x
 echo "[airflow] Ctrl-C stops every Airflow process started here."
 wait "$pgid"

@@ -3,5 +3,6 @@
 # packaging: a .pth file is read by every interpreter of the venv, including Airflow's workers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-site=$("$ROOT/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+VENV="$ROOT/${VENV:-.venv}"  # VENV=.venv-af2: the Airflow 2.11 leg
+site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\n%s\n' "$ROOT/include" "$ROOT/plugins" >"$site/callcentre_project.pth"

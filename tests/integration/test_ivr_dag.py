@@ -9,10 +9,12 @@ from datetime import date, timedelta
 
 import pytest
 
+from callcentre.common import compat
 from callcentre.ivr import synthetic
 from tests.integration.ivr_support import (
     ExtractKiller,
     at,
+    forget_alerts,
     ledger,
     loaded,
     local_midnight,
@@ -34,12 +36,13 @@ def dag():
 @pytest.fixture
 def day():
     reset_day(DAY)
+    forget_alerts(DAY)
     yield DAY
     reset_day(DAY)
 
 
 def run(dag, day, conf=None):
-    return dag.test(logical_date=local_midnight(day), run_conf=conf or {})
+    return compat.dag_test(dag, local_midnight(day), conf)
 
 
 def task_states(dag_run) -> dict[tuple[str, int], tuple[str, int]]:
@@ -113,7 +116,7 @@ def test_fail_mode_fails_the_hour_at_once_and_slack_hears_about_it_once(dag, day
     assert len(fake_slack.messages) == 1
     text = fake_slack.messages[0]["text"]
     for expected in ("ivr_calls_daily", dag_run.run_id, f"business date {day}", "hour 13", "load_hour",
-                     "try 1", "call_id=7", "disposition_unknown", "/dags/ivr_calls_daily/runs/"):
+                     "try 1", "call_id=7", "disposition_unknown", compat.dag_run_url("ivr_calls_daily", dag_run.run_id)):
         assert expected in text, f"{expected!r} missing from the Slack alert"
     source = json.loads(os.environ["AIRFLOW_CONN_IVR_MARIADB"])
     assert source["password"] not in text

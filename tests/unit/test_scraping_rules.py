@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from callcentre.common.compat import dag_run_url
 from callcentre.scraping import config
 from callcentre.scraping.alerts import job_alert_text, scrub_numbers
 from callcentre.scraping.reconcile import decide
@@ -93,7 +94,7 @@ def _job(**kw):
 def test_alert_text_has_no_phone_numbers():
     text = job_alert_text(_job(status="failed"))
     assert "3001234567" not in text
-    assert "job #7" in text and "ana" in text and "failed" in text and "/dags/scraping_upload/runs/upload__abc" in text
+    assert "job #7" in text and "ana" in text and "failed" in text and dag_run_url("scraping_upload", "upload__abc") in text
 
 
 @pytest.mark.parametrize(

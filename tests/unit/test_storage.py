@@ -16,10 +16,11 @@ from callcentre.common import storage
 @pytest.fixture(scope="module", autouse=True)
 def memory_store():
     """Register fsspec's in-memory file system with Airflow's store (as a provider registers s3)."""
-    from airflow.sdk.io import attach
     from fsspec.implementations.memory import MemoryFileSystem
 
-    attach("memory", fs=MemoryFileSystem())
+    from callcentre.common.compat import attach_filesystem
+
+    attach_filesystem("memory", MemoryFileSystem())
 
 
 def test_plain_path_and_file_url_are_the_same_location(tmp_path):

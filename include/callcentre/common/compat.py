@@ -1,11 +1,18 @@
 """Everything that differs between Airflow versions, in one place.
 
-The project targets Airflow 3.3 (Task SDK, ``airflow.sdk``). An Airflow 2.11 leg only has to
-extend the ``except ImportError`` branches below; no other module imports Airflow internals that
-moved between major versions.
+The project targets Airflow 3.3 (Task SDK, ``airflow.sdk``) and runs the same DAGs on Airflow 2.11
+(the ``make test AIRFLOW=2`` leg, README "Airflow versions"): the ``except ImportError`` branches
+and the ``IS_AIRFLOW_2`` switches below are the 2.11 side. No other module imports Airflow
+internals that moved between major versions.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow import __version__ as AIRFLOW_VERSION
+
+IS_AIRFLOW_2 = AIRFLOW_VERSION.startswith("2.")
 
 try:  # Airflow 3.x: the Task SDK is the public authoring interface.
     from airflow.sdk import Param, Variable, dag, get_current_context, task
@@ -65,28 +72,141 @@ def log_url_of(context) -> str:
 
 
 def ui_url(path: str) -> str:
-    """Link to ``path`` (e.g. ``dags/ivr_calls_daily``) in the UI (base URL from ``[api] base_url``)."""
+    """Link to ``path`` (e.g. ``dags/ivr_calls_daily``) in the UI (base URL from ``[api] base_url``;
+    2.x: ``[webserver] base_url``)."""
     from airflow.configuration import conf
 
-    base = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
+    section = "webserver" if IS_AIRFLOW_2 else "api"
+    base = conf.get(section, "base_url", fallback="http://localhost:8080/").rstrip("/")
     return f"{base}/{path.lstrip('/')}"
 
 
 def run_url_of(context) -> str:
     """Link to the DAG run in the UI."""
+    dag_run = context["dag_run"]
+    return dag_run_url(dag_run.dag_id, dag_run.run_id)
+
+
+def dag_run_url(dag_id: str, run_id: str) -> str:
+    """Link to one DAG run in the UI (2.x: the run selected in the grid view)."""
     from urllib.parse import quote
 
-    dag_run = context["dag_run"]
-    return ui_url(f"dags/{dag_run.dag_id}/runs/{quote(dag_run.run_id)}")
+    if IS_AIRFLOW_2:
+        return ui_url(f"dags/{dag_id}/grid?dag_run_id={quote(run_id)}")
+    return ui_url(f"dags/{dag_id}/runs/{quote(run_id)}")
+
+
+def dag_runs_url(dag_id: str) -> str:
+    """Link to a DAG's runs in the UI."""
+    return ui_url(f"dags/{dag_id}/grid" if IS_AIRFLOW_2 else f"dags/{dag_id}/runs")
+
+
+def backfill_command(dag_id: str, first_day, last_day, *, rerun: bool = True) -> str:
+    """The CLI line that (re)loads ``first_day``..``last_day`` (``rerun``: runs that failed too)."""
+    if IS_AIRFLOW_2:
+        flag = " --rerun-failed-tasks" if rerun else ""
+        return f"airflow dags backfill{flag} -s {first_day} -e {last_day} {dag_id}"
+    flag = " --reprocess-behavior failed" if rerun else ""
+    return f"airflow backfill create --dag-id {dag_id} --from-date {first_day} --to-date {last_day}{flag}"
+
+
+def exponential_backoff(multiplier: float = 2.0):
+    """``retry_exponential_backoff``: 3.x takes the multiplier; 2.x a bool (its delay always doubles)."""
+    if IS_AIRFLOW_2:
+        return multiplier > 1
+    return multiplier
+
+
+def checked_before(check, source, then) -> None:
+    """``check >> source >> then``, where ``source`` is the task a mapped task expands over.
+
+    2.x: ``[check, source] >> then`` instead. 2.x's ``airflow dags backfill`` expands a mapped task
+    only on the executor's "done" event of its source, and it drops that event for a task that was
+    not a root of the run (BackfillJobRunner keys the running task before bumping its try number):
+    the backfill then ends "deadlocked" (apache/airflow#33994). As a root, ``source`` runs beside
+    ``check`` and ``then`` still waits for both.
+    """
+    if IS_AIRFLOW_2:
+        [check, source] >> then
+    else:
+        check >> source >> then
+
+
+def sla_kwargs(deadline: timedelta | None) -> dict:
+    """Task arguments of a load deadline measured from the run's logical date.
+
+    2.x: a native ``sla=`` (misses go to the DAG's ``sla_miss_callback``); 3.x removed SLAs, so
+    nothing: ivr_deadline_watch watches the deadline there (and on 2.x too, for days with no run).
+    """
+    if IS_AIRFLOW_2 and deadline:
+        return {"sla": deadline}
+    return {}
+
+
+def sla_miss_callback_kwargs(callback) -> dict:
+    """DAG arguments: the 2.x ``sla_miss_callback``; nothing on 3.x (no SLAs)."""
+    return {"sla_miss_callback": callback} if IS_AIRFLOW_2 else {}
+
+
+# The REST API the scripts and the automatic retry call: 3.x /api/v2 with a JWT from /auth/token;
+# 2.x /api/v1 with HTTP basic auth (backend airflow.api.auth.backend.basic_auth).
+REST_API_PREFIX = "/api/v1" if IS_AIRFLOW_2 else "/api/v2"
+REST_API_BASIC_AUTH = IS_AIRFLOW_2
+# Where `airflow standalone` writes the generated admin password (3.x: a JSON of user: password).
+STANDALONE_PASSWORD_FILE = (
+    "standalone_admin_password.txt" if IS_AIRFLOW_2 else "simple_auth_manager_passwords.json.generated"
+)
+
+
+def dag_test(dag, logical_date=None, conf: dict | None = None):
+    """``dag.test`` of one logical date (2.x names it ``execution_date``)."""
+    if IS_AIRFLOW_2:
+        # The run's ORM models refer to the FAB user table (dag_run_note.user_id): outside the
+        # CLI nothing imports it, and the first flush fails with NoReferencedTableError.
+        import airflow.providers.fab.auth_manager.models  # noqa: F401
+
+        return dag.test(execution_date=logical_date, run_conf=conf or {})
+    return dag.test(logical_date=logical_date, run_conf=conf or {})
+
+
+def timeout_exceptions() -> tuple[type[BaseException], type[BaseException]]:
+    """``(AirflowSensorTimeout, AirflowTaskTimeout)``: a sensor or a task that ran out of time."""
+    try:
+        from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowTaskTimeout
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.exceptions import AirflowSensorTimeout, AirflowTaskTimeout  # type: ignore[no-redef]
+    return AirflowSensorTimeout, AirflowTaskTimeout
 
 
 def terminal_failure_types() -> tuple[type[BaseException], ...]:
     """Exceptions that fail a task at once whatever retries remain (the task runner's own list)."""
     try:
-        from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowTaskTerminated
+        from airflow.sdk.exceptions import AirflowTaskTerminated
     except ImportError:  # pragma: no cover - Airflow 2.11 leg
-        from airflow.exceptions import AirflowSensorTimeout, AirflowTaskTerminated  # type: ignore[no-redef]
-    return (AirflowFailException, AirflowSensorTimeout, AirflowTaskTerminated)
+        from airflow.exceptions import AirflowTaskTerminated  # type: ignore[no-redef]
+    return (AirflowFailException, timeout_exceptions()[0], AirflowTaskTerminated)
+
+
+def object_storage_path(url: str):
+    """Airflow's ``ObjectStoragePath`` of ``url`` (imported on use: fsspec is heavy)."""
+    return object_storage_path_type()(url)
+
+
+def attach_filesystem(protocol: str, fs) -> None:
+    """Register an fsspec file system with Airflow's object store (as a provider registers s3)."""
+    try:
+        from airflow.sdk.io import attach
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.io.store import attach  # type: ignore[no-redef]
+    attach(protocol, fs=fs)
+
+
+def object_storage_path_type() -> type:
+    try:
+        from airflow.sdk import ObjectStoragePath
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+    return ObjectStoragePath
 
 
 # --- Appended for the scraping pipeline (issue 4) -------------------------------------------------
@@ -99,8 +219,17 @@ except ImportError:  # pragma: no cover - Airflow 2.11 leg
 
 
 def clear_number_of(context) -> int:
-    """How many times the run was cleared (0 for a fresh run); 2.11 has no such counter."""
-    return int(getattr(context["dag_run"], "clear_number", 0) or 0)
+    """Which attempt of the run this is: grows each time the run is cleared (see run_attempt_of)."""
+    return run_attempt_of(context["dag_run"])
+
+
+def run_attempt_of(dag_run) -> int:
+    """3.x: the run's ``clear_number`` (0 for a fresh run). 2.x has no such counter: the epoch
+    second the run (re)started, which a clear resets, so it also grows with every clear."""
+    if IS_AIRFLOW_2:
+        started = getattr(dag_run, "start_date", None)
+        return int(started.timestamp()) if started else 0
+    return int(getattr(dag_run, "clear_number", 0) or 0)
 
 
 def dagrun_state_of(context, dag_id: str, run_id: str) -> str | None:

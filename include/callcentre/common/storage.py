@@ -33,14 +33,14 @@ class StorageError(ValueError):
 
 def as_storage(location: str | os.PathLike):
     """``location`` (URL or local path) as an ``ObjectStoragePath``."""
-    from airflow.sdk import ObjectStoragePath
+    from callcentre.common.compat import object_storage_path, object_storage_path_type
 
-    if isinstance(location, ObjectStoragePath):
+    if isinstance(location, object_storage_path_type()):
         return location
     text = os.fspath(location)
     if "://" not in text:
         text = "file://" + str(Path(text).resolve())
-    return ObjectStoragePath(text)
+    return object_storage_path(text)
 
 
 def folder(kind: str):

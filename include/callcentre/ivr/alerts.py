@@ -11,6 +11,9 @@
   passed within :data:`LOOKBACK` and which is neither loaded nor already reported. It replaces a
   ``DeadlineAlert``, which cannot see a day that never got a run, alerts again after the run's own
   failure alert (apache/airflow#60927), and fires for every backfilled day of history.
+* On Airflow 2.x the deadline is also a native ``sla=`` on ``daily_metrics`` (:func:`sla_deadline`);
+  its ``sla_miss_callback`` (:func:`sla_missed`) claims the same alert as the watcher, so a day is
+  reported once, by whichever sees it first.
 
 Every message is claimed in ``analytics.alert_log`` (unique per DAG, kind and key) in the
 transaction that sends it: a callback that fires twice finds the row and stays quiet; a Slack
@@ -26,7 +29,6 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from callcentre.common import compat
@@ -142,7 +144,7 @@ def failure_from_context(context) -> TaskFailure:
     return TaskFailure(
         dag_id=ti.dag_id,
         run_id=ti.run_id,
-        run_attempt=int(getattr(dag_run, "clear_number", 0) or 0),
+        run_attempt=compat.run_attempt_of(dag_run) if dag_run is not None else 0,
         task_id=ti.task_id,
         map_index=-1 if map_index is None else int(map_index),
         business_date=_business_date(context) if ti.dag_id == IVR_DAG_ID else None,
@@ -310,8 +312,8 @@ def alert_run_failed(context) -> None:
         dag_id = context["dag"].dag_id
         run_id = context["run_id"]
         dag_run = context.get("dag_run")
-        attempt = int(getattr(dag_run, "clear_number", 0) or 0) if dag_run is not None else None
-        run_url = compat.ui_url(f"dags/{dag_id}/runs/{quote(run_id)}")
+        attempt = compat.run_attempt_of(dag_run) if dag_run is not None else None
+        run_url = compat.dag_run_url(dag_id, run_id)
         reason = context.get("reason")
     except Exception:  # noqa: BLE001
         log.exception("the run's failure callback got an unexpected context; nothing sent")
@@ -380,15 +382,15 @@ def days_due(now: datetime, tz: ZoneInfo, hours: float, lookback: timedelta = LO
     return [day for day in candidates if now - lookback < deadline_of(day, tz, hours) <= now]
 
 
-def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_id: str = IVR_DAG_ID) -> str:
+def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_id: str = IVR_DAG_ID,
+                     seen_by: str = "") -> str:
     local_due = due.astimezone(tz)
     return "\n".join([
-        f":alarm_clock: IVR business day {day} not loaded by its deadline",
+        f":alarm_clock: IVR business day {day} not loaded by its deadline{seen_by}",
         f"• deadline: {local_due:%Y-%m-%d %H:%M} {tz.key} (end of the day + {hours:g} h, IVR_LOAD_DEADLINE_HOURS)",
         f"• analytics.daily_metrics has no row for {day}, and no failed run of `{dag_id}` was reported for it",
-        f"• runs: {compat.ui_url(f'dags/{dag_id}/runs')}",
-        f"• if the day has no run: `airflow backfill create --dag-id {dag_id} --from-date {day} --to-date {day} "
-        "--reprocess-behavior failed`",
+        f"• runs: {compat.dag_runs_url(dag_id)}",
+        f"• if the day has no run: `{compat.backfill_command(dag_id, day, day)}`",
     ])
 
 
@@ -431,3 +433,37 @@ def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_
                "reported": sorted(str(d) for d in reported), "alerted": [str(d) for d in alerted]}
     log.info("deadline check at %s (%s, %g h after the day): %s", now.isoformat(), tz.key, hours, summary)
     return summary
+
+
+# --- Airflow 2.x: the deadline as a native SLA ---------------------------------------------------
+
+def sla_deadline() -> timedelta | None:
+    """``sla=`` of ``daily_metrics`` on Airflow 2.x, read when the DAG file is parsed: 2.x measures
+    an SLA from the run's logical date (the start of the IVR day), so one day + the deadline hours
+    (an hour early or late on a DST day). None when ``IVR_LOAD_DEADLINE_HOURS`` is 0."""
+    hours = deadline_hours()
+    return timedelta(hours=24 + hours) if hours else None
+
+
+def sla_missed(dag, task_list, blocking_task_list, slas, blocking_tis) -> None:
+    """Airflow 2.x ``sla_miss_callback`` (run by the DAG processor): one message per business day
+    whose SLA was missed and which is neither loaded nor already reported, claimed like the
+    watcher's (same kind and key). Never raises: Airflow would only log it."""
+    try:
+        from callcentre.ivr.runtime import timezone_name
+
+        tz = ZoneInfo(timezone_name())
+        hours = deadline_hours()
+        # The SLA miss's execution_date is the run's logical date: the IVR midnight starting the day.
+        days = sorted({miss.execution_date.astimezone(tz).date() for miss in slas})
+        migrate()
+        loaded, reported = _loaded_and_reported(days, dag.dag_id, ANALYTICS_POSTGRES)
+        for day in days:
+            if day in loaded or day in reported:
+                log.info("SLA miss of %s: already loaded or reported, nothing sent", day)
+                continue
+            text = deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag.dag_id,
+                                    seen_by=" (Airflow SLA miss)")
+            send_once(dag.dag_id, "deadline_missed", day.isoformat(), text, business_date=day)
+    except Exception:  # noqa: BLE001 - the watcher still reports the day
+        log.exception("the SLA miss callback failed; ivr_deadline_watch will report the day")

@@ -40,9 +40,9 @@ def failure_kind(error) -> str:
 
 
 def is_timeout(error) -> bool:
-    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowTaskTimeout
+    from callcentre.common.compat import timeout_exceptions
 
-    return isinstance(error, (JobTimedOut, AirflowSensorTimeout, AirflowTaskTimeout))
+    return isinstance(error, (JobTimedOut, *timeout_exceptions()))
 
 
 def ends_the_task(context) -> bool:
@@ -57,8 +57,9 @@ def ends_the_task(context) -> bool:
       budget counts API errors, not tries, so nothing is burnt) or, on its last try, the run fails
       and the reconcile DAG ends the job from the run's state.
     """
-    from airflow.sdk.exceptions import AirflowSensorTimeout
+    from callcentre.common.compat import timeout_exceptions
 
+    AirflowSensorTimeout = timeout_exceptions()[0]
     error = context.get("exception")
     if not isinstance(error, BaseException):
         return False  # not raised by the task: the scheduler's view, settled by the reconciler

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
-from callcentre.common import storage
+from callcentre.common import compat, storage
 
 DAG_ID = "scraping_upload"
 TOKEN_PATH = "/auth/token"
@@ -84,10 +84,12 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
 class AirflowRestClient:
     """The REST calls of uploads and job actions, as one user of Airflow's auth manager.
 
-    Either ``username``/``password`` (a JWT is fetched from ``POST /auth/token`` on first use) or a
-    ready ``token`` (the jobs page forwards the logged-in user's own token, so Airflow checks that
-    user's rights on every call).
+    Either ``username``/``password`` (a JWT is fetched from ``POST /auth/token`` on first use; on
+    Airflow 2.x they go as HTTP basic auth to ``/api/v1``) or a ready ``token`` (the jobs page
+    forwards the logged-in user's own token, so Airflow checks that user's rights on every call).
     """
+
+    api = compat.REST_API_PREFIX  # /api/v2 (3.x) or /api/v1 (2.x)
 
     def __init__(self, base_url: str, username: str | None = None, password: str | None = None,
                  timeout: float = 30, *, token: str | None = None):
@@ -102,6 +104,11 @@ class AirflowRestClient:
     def _headers(self) -> dict:
         import requests
 
+        if self._token is None and compat.REST_API_BASIC_AUTH:
+            import base64
+
+            pair = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            return {"Authorization": f"Basic {pair}", "Content-Type": "application/json"}
         if self._token is None:
             try:
                 resp = requests.post(
@@ -128,27 +135,30 @@ class AirflowRestClient:
             raise TriggerError(f"{method} {path}: Airflow API unreachable ({type(err).__name__})") from err
 
     def trigger_upload(self, upload: StoredUpload, uploader: str, overrides: dict | None = None) -> TriggerResult:
-        """``POST /api/v2/dags/scraping_upload/dagRuns``; a 409 means this file was already triggered."""
+        """``POST /api/v2/dags/scraping_upload/dagRuns`` (2.x: ``/api/v1``); a 409 means this file was
+        already triggered."""
         conf = {"file": upload.relative_path, "uploader": uploader, **(overrides or {})}
-        body = {"dag_run_id": upload.run_id, "logical_date": None, "conf": conf}
-        resp = self.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", body)
+        body = {"dag_run_id": upload.run_id, "conf": conf}
+        if not compat.IS_AIRFLOW_2:  # 3.x requires the key; null = a run of no data interval
+            body["logical_date"] = None
+        resp = self.request("POST", f"{self.api}/dags/{DAG_ID}/dagRuns", body)
         if resp.status_code in (200, 201):
             run = resp.json()
             return TriggerResult(True, run["dag_run_id"], run.get("state", "queued"), run.get("conf") or conf)
         if resp.status_code == 409:
-            existing = self.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{upload.run_id}")
+            existing = self.request("GET", f"{self.api}/dags/{DAG_ID}/dagRuns/{upload.run_id}")
             if existing.status_code == 200:
                 run = existing.json()
                 return TriggerResult(False, run["dag_run_id"], run.get("state", "?"), run.get("conf") or {})
         raise TriggerError(f"trigger of {DAG_ID} refused: HTTP {resp.status_code} {resp.text[:300]}")
 
     def delete_run(self, run_id: str) -> int:
-        return self.request("DELETE", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").status_code
+        return self.request("DELETE", f"{self.api}/dags/{DAG_ID}/dagRuns/{run_id}").status_code
 
     # Job actions (callcentre.scraping.retry) -----------------------------------------------------
     def run_state(self, dag_id: str, run_id: str) -> str | None:
         """The run's state, or None when Airflow has no such run."""
-        resp = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}")
+        resp = self.request("GET", f"{self.api}/dags/{dag_id}/dagRuns/{quote(run_id)}")
         if resp.status_code == 404:
             return None
         _expect(resp, "read run", run_id)
@@ -161,7 +171,7 @@ class AirflowRestClient:
         states = "&".join(f"state={s}" for s in ("failed", "upstream_failed", "skipped"))
         while True:
             resp = self.request(
-                "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances?{states}&limit=100&offset={offset}"
+                "GET", f"{self.api}/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances?{states}&limit=100&offset={offset}"
             )
             _expect(resp, "list the tasks of run", run_id)
             page = resp.json()["task_instances"]
@@ -174,16 +184,21 @@ class AirflowRestClient:
         """Re-run what did not succeed in the run (and what follows it); the run goes back to queued.
 
         Airflow keeps the earlier tries and their logs; the clear bumps the run's clear_number.
-        Returns how many task instances were cleared.
+        Returns how many task instances were cleared. 2.x's /api/v1 takes task ids only: every map
+        index of a task with an unfinished one is cleared (a batch already answered is asked again).
         """
         tasks = self.unfinished_task_instances(dag_id, run_id)
-        task_ids = [tid if index < 0 else [tid, index] for tid, index in tasks] or None
-        resp = self.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", {
+        if compat.IS_AIRFLOW_2:
+            task_ids = sorted({tid for tid, _ in tasks}) or None
+        else:
+            task_ids = [tid if index < 0 else [tid, index] for tid, index in tasks] or None
+        resp = self.request("POST", f"{self.api}/dags/{dag_id}/clearTaskInstances", {
             "dag_run_id": run_id, "dry_run": False, "only_failed": False, "reset_dag_runs": True,
             "include_downstream": True, "task_ids": task_ids,
         })
         _expect(resp, "clear run", run_id)
-        return int(resp.json().get("total_entries", 0))
+        cleared = resp.json()
+        return int(cleared.get("total_entries", len(cleared.get("task_instances", []))))
 
     def stop_run(self, dag_id: str, run_id: str) -> str | None:
         """Mark a queued/running run failed (Airflow stops its running tasks); return the state it ends in
@@ -191,7 +206,7 @@ class AirflowRestClient:
         state = self.run_state(dag_id, run_id)
         if state in (None, "success", "failed"):
             return state
-        resp = self.request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}", {"state": "failed"})
+        resp = self.request("PATCH", f"{self.api}/dags/{dag_id}/dagRuns/{quote(run_id)}", {"state": "failed"})
         _expect(resp, "stop run", run_id)
         return resp.json().get("state", "failed")
 
@@ -227,10 +242,12 @@ def airflow_client(api_url: str | None = None, conn_id: str = AIRFLOW_API_CONN) 
 
 
 def local_credentials(airflow_home: str | Path, username: str = "admin") -> tuple[str, str]:
-    """Development fallback: the password SimpleAuthManager generated for ``username``."""
-    path = Path(airflow_home) / "simple_auth_manager_passwords.json.generated"
+    """Development fallback: the password ``airflow standalone`` generated for ``username``."""
+    path = Path(airflow_home) / compat.STANDALONE_PASSWORD_FILE
     try:
-        passwords = json.loads(path.read_text())
+        text = path.read_text()
+        # 2.x writes the admin's password alone; 3.x's SimpleAuthManager a JSON of user: password.
+        passwords = {"admin": text.strip()} if compat.IS_AIRFLOW_2 else json.loads(text)
     except (OSError, ValueError) as err:
         raise TriggerError(
             f"no Airflow API credentials: set AIRFLOW_API_USERNAME/AIRFLOW_API_PASSWORD ({path} not readable)"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The Airflow 2.11 leg's environment: .local/airflow-af2.env = .local/airflow.env (the same
+# MariaDB, PostgreSQL, stand-ins, connections and variables) + its own venv, AIRFLOW_HOME,
+# metadata database (airflow_af2 on the same PostgreSQL) and webserver port, and the 2.x settings
+# that differ (webserver base URL, REST API /api/v1 with basic auth). Idempotent; run after
+# `scripts/services.sh start`.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LOCAL="$ROOT/.local"
+# shellcheck disable=SC1091
+. "$LOCAL/ports.env"
+if [ ! -f "$LOCAL/ports-af2.env" ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  { echo "AIRFLOW2_WEB_PORT=$port"
+    echo "AIRFLOW2_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))')"; } >"$LOCAL/ports-af2.env"
+fi
+# shellcheck disable=SC1091
+. "$LOCAL/ports-af2.env"
+
+PG_RUN="$(readlink -f "$LOCAL/postgres")/run"
+psql=(runuser -u postgres -- psql -h "$PG_RUN" -p "$POSTGRES_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
+if [ "$(cd / && "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'airflow_af2'")" != 1 ]; then
+  (cd / && "${psql[@]}" -c "CREATE DATABASE airflow_af2 OWNER etl")
+fi
+
+url="http://127.0.0.1:$AIRFLOW2_WEB_PORT"
+cat >"$LOCAL/airflow-af2.env" <<ENV
+# Written by scripts/airflow2_env.sh: the Airflow 2.11 leg.  . .local/airflow-af2.env
+. "$LOCAL/airflow.env"
+export CALLCENTRE_VENV="$ROOT/.venv-af2"
+export AIRFLOW_HOME="$LOCAL/airflow-af2"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow_af2"
+export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow_af2"
+export AIRFLOW__WEBSERVER__WEB_SERVER_HOST=127.0.0.1
+export AIRFLOW__WEBSERVER__WEB_SERVER_PORT=$AIRFLOW2_WEB_PORT
+export AIRFLOW__WEBSERVER__BASE_URL="$url"
+# Read by the scripts' REST client (the 2.x webserver serves the API on the same port).
+export AIRFLOW__API__BASE_URL="$url"
+export AIRFLOW_HEALTH_PATH=/health
+# /api/v1 with a user's login and password (2.x's default backend is session-only).
+export AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session
+# No "mini scheduler" in task processes: after plan it expands load_hour at the same time as
+# the backfill command does, and the backfill dies on a StaleDataError (README, Airflow versions).
+export AIRFLOW__SCHEDULER__SCHEDULE_AFTER_TASK_EXECUTION=False
+# Silences a deprecation warning on every command (the 3.x behaviour).
+export AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY=True
+export AIRFLOW__WEBSERVER__SECRET_KEY="$AIRFLOW2_SECRET_KEY"  # the webserver signs sessions with it
+ENV
+mkdir -p "$LOCAL/airflow-af2"
+echo "[airflow2-env] wrote $LOCAL/airflow-af2.env (webserver $url, metadata database airflow_af2)"
