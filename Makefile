@@ -63,13 +63,14 @@ demo: airflow-init
 	$(ENV) $(PY) scripts/demo.py
 
 # Both legs unless AIRFLOW=2 or AIRFLOW=3; the 2.11 leg selects its tests itself (tests/conftest.py).
+# The slowest tests are listed at the end (the e2e suite has a time budget: docs/operations.md).
 test: $(if $(filter 2,$(AIRFLOW)),,test-af3) $(if $(filter 3,$(AIRFLOW)),,test-af2)
 
 test-af3: airflow-init
-	$(ENV) $(VENV)/bin/pytest tests
+	$(ENV) $(VENV)/bin/pytest tests --durations=20
 
 test-af2: airflow2-init
-	$(ENV2) $(VENV2)/bin/pytest tests
+	$(ENV2) $(VENV2)/bin/pytest tests --durations=10
 
 bench: airflow-init
 	$(ENV) $(PY) bench/run_bench.py $(if $(QUICK),--quick,)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from callcentre.common import compat
+from tests.dag_checks import task_default_problems
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 ALL_DAGS = {"ivr_calls_daily", "ivr_deadline_watch", "scraping_upload", "scraping_jobs_reconcile"}
@@ -35,13 +36,7 @@ def test_every_dag_file_imports_on_2_11(dagbag):
 
 
 def test_every_task_keeps_retries_owner_failure_alert_and_timeout(dagbag):
-    for dag_id, dag in dagbag.dags.items():
-        for task in dag.tasks:
-            where = f"{dag_id}.{task.task_id}"
-            assert task.retries >= 1, f"{where} has no retries"
-            assert task.owner and task.owner != "airflow", f"{where} has no owner"
-            assert task.on_failure_callback, f"{where} has no on_failure_callback"
-            assert task.execution_timeout is not None, f"{where} has no execution_timeout"
+    assert task_default_problems(dagbag) == []
 
 
 def test_ivr_dag_pools_backoff_params_and_mapped_hours(dagbag):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dag_checks import task_default_problems
+
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
 # Modules that must not be imported while parsing (drivers, HTTP clients, spreadsheets).
@@ -28,13 +30,7 @@ def test_dagbag_imports_without_errors(dagbag):
 
 
 def test_every_task_has_retries_owner_and_failure_alert(dagbag):
-    for dag_id, dag in dagbag.dags.items():
-        for task in dag.tasks:
-            where = f"{dag_id}.{task.task_id}"
-            assert task.retries >= 1, f"{where} has no retries"
-            assert task.owner and task.owner != "airflow", f"{where} has no owner"
-            assert task.on_failure_callback, f"{where} has no on_failure_callback"
-            assert task.execution_timeout is not None, f"{where} has no execution_timeout"
+    assert task_default_problems(dagbag) == []
 
 
 def test_ivr_dag_shape(dagbag):
