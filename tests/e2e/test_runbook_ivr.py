@@ -534,10 +534,15 @@ def test_permanent_failures_alert_once_each_and_five_in_a_row_pause_the_dag(stac
         reset_day(d)
         synthetic.write_calls([make_call(FIRST_CALL_ID + 9000 + n, datetime.combine(d, datetime.min.time()) + timedelta(hours=3),
                                          duration=-9)])
-    good_day = day(16)
-    reset_day(good_day)
+    good_day, breaker_day = day(16), day(15)
+    for d in (good_day, breaker_day):
+        reset_day(d)
     good_ids = _write_day(good_day, 16, DRILL_HOURS)
+    _write_day(breaker_day, 15, DRILL_HOURS)
     try:
+        # The breaker counts the last runs in the order they were created, whatever test made them:
+        # a run that succeeds first (as a good day before an incident) starts the count here.
+        assert stack.wait_run_ended(stack.trigger(breaker_day, {"hours": DRILL_HOURS})) == "success"
         run_ids = []
         for d in days:  # one after the other, as scheduled days fail; the failing hour only, to be quick
             run_id = stack.trigger(d, {"invalid_rows": "fail", "hours": [3]})
@@ -562,5 +567,5 @@ def test_permanent_failures_alert_once_each_and_five_in_a_row_pause_the_dag(stac
         _assert_day_exact(good_day, good_ids, DRILL_HOURS)
     finally:
         run_airflow(stack.env, "dags", "unpause", DAG_ID)
-        for d in [*days, good_day]:
+        for d in [*days, good_day, breaker_day]:
             reset_day(d)
