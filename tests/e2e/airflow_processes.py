@@ -169,3 +169,13 @@ def private_metadata_env(schema: str, fresh: bool = False) -> dict:
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
     }
+
+
+def api_healthy(base_url: str) -> bool:
+    """The api-server answers its health endpoint (False while it starts or after it died)."""
+    import requests
+
+    try:
+        return requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False

@@ -28,11 +28,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 
 from callcentre.ivr import synthetic
 from tests.e2e.airflow_processes import (
     AIRFLOW,
+    api_healthy,
     celery_env,
     free_port,
     kill_tree,
@@ -176,7 +176,7 @@ def cluster(services, tmp_path_factory):
     scheduler = start_group([AIRFLOW, "scheduler"], env, logs / "scheduler.log")
     stack = Cluster(env, logs)
     try:
-        stack.wait_for(lambda: _healthy(stack.base_url), "the api-server", timeout_s=120)
+        stack.wait_for(lambda: api_healthy(stack.base_url), "the api-server", timeout_s=120)
         stack.ensure_workers()
         # The scheduler runs no run of a paused DAG, backfills included.
         for backfill in stack.client.request("GET", "/api/v2/backfills?dag_id=ivr_calls_daily").json()["backfills"]:
@@ -190,12 +190,6 @@ def cluster(services, tmp_path_factory):
         stop_group(scheduler)
         stop_group(api_server)
 
-
-def _healthy(base_url: str) -> bool:
-    try:
-        return requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _calls_of(day: date, first_id: int) -> list[tuple]:

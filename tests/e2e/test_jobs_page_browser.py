@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.airflow_processes import AIRFLOW, start_group, stop_group
+from tests.e2e.airflow_processes import AIRFLOW, api_healthy, start_group, stop_group
 from tests.e2e.test_scraping_trigger import isolated_airflow  # noqa: F401 - fixture: private metadata schema
 from tests.jobs_page_support import XSS_ERROR, XSS_NAME, delete_jobs, insert_job, new_tag
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
@@ -83,7 +83,7 @@ def airflow(airflow_env, tmp_path_factory):
     scheduler = start_group([AIRFLOW, "scheduler"], airflow_env, logs / "scheduler.log")
     try:
         deadline = time.monotonic() + STARTUP_S
-        while not _healthy(base):
+        while not api_healthy(base):
             if api.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"api-server did not come up:\n{(logs / 'api-server.log').read_text()[-3000:]}")
             time.sleep(0.5)
@@ -97,12 +97,6 @@ def airflow(airflow_env, tmp_path_factory):
         stop_group(scheduler)
         stop_group(api)
 
-
-def _healthy(base: str) -> bool:
-    try:
-        return requests.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 @pytest.fixture(scope="module")

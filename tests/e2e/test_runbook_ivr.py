@@ -29,6 +29,7 @@ import requests
 from callcentre.ivr import synthetic
 from tests.e2e.airflow_processes import (
     AIRFLOW,
+    api_healthy,
     kill_tree,
     private_metadata_env,
     run_airflow,
@@ -147,12 +148,6 @@ class Stack:
                              f"run {run_id} to end", timeout_s)
 
 
-def _healthy(base_url: str) -> bool:
-    try:
-        return requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
 
 @pytest.fixture(scope="module")
 def slack():
@@ -197,7 +192,7 @@ def stack(slack):
     s.start("dag-processor")
     s.start("scheduler")
     try:
-        s.wait_for(lambda: _healthy(s.base_url), "the api-server", timeout_s=120)
+        s.wait_for(lambda: api_healthy(s.base_url), "the api-server", timeout_s=120)
         run_airflow(env, "dags", "unpause", DAG_ID)
         ensure_tables()
         yield s
@@ -455,7 +450,7 @@ def test_analytics_postgres_restarted_mid_run(stack, slack):
             _services("stop-one", "postgres")
             time.sleep(3)
             _services("start-one", "postgres")
-        stack.wait_for(lambda: _healthy(stack.base_url), "the api-server after the restart")
+        stack.wait_for(lambda: api_healthy(stack.base_url), "the api-server after the restart")
         restarted = set()
         stack.wait_for(lambda: (restarted.update(stack.restart_exited()), stack.run(run_id)["state"] in ("success", "failed"))[1],
                        f"run {run_id} to end after the restart", timeout_s=300)

@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.e2e.airflow_processes import AIRFLOW, free_port, run_airflow, start_group, stop_group
+from tests.e2e.airflow_processes import AIRFLOW, api_healthy, free_port, run_airflow, start_group, stop_group
 from tests.scraping_fixtures import *  # noqa: F403 - fixtures
 from tests.scraping_fixtures import FAST_DAG_ENV, ROOT, make_workbook, random_numbers
 
@@ -71,11 +70,8 @@ def api_server(isolated_airflow, tmp_path_factory):
     try:
         deadline = time.monotonic() + STARTUP_S
         while True:
-            try:
-                if requests.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
+            if api_healthy(base):
+                break
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"api-server did not come up:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
