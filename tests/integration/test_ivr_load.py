@@ -10,6 +10,7 @@ import pytest
 from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import postgres_conn
+from callcentre.ivr import load as load_mod
 from callcentre.ivr import metrics, reconcile, synthetic
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.load import load_hour
@@ -104,6 +105,72 @@ def test_a_call_moved_to_another_hour_moves_in_the_target(day, order):
     hours = {r[0]: r[1] for r in loaded(day)}
     assert hours == {10: 7, 11: 3}
     assert query("SELECT count(*) FROM analytics.calls WHERE call_id = 10") == [(1,)]
+
+
+# One way per column to store a value that differs from what the load writes (as an earlier,
+# faulty version of our transformation could have): NULLs become values too.
+TAMPER_CALLS = {
+    "business_date": "business_date + 1",
+    "local_hour": "(local_hour + 1) %% 24",
+    "start_time": "start_time + interval '1 hour'",
+    "end_time": "coalesce(end_time + interval '1 second', start_time)",
+    "start_local": "start_local + interval '1 hour'",
+    "end_local": "coalesce(end_local + interval '1 second', start_local)",
+    "duration": "duration + 1",
+    "caller_number": "caller_number || '0'",
+    "dialed_number": "coalesce(dialed_number || '0', '0')",
+    "ivr_path": "coalesce(ivr_path || '>x', 'x')",
+    "disposition": "disposition || 'X'",
+    "queue_name": "coalesce(queue_name || 'x', 'x')",
+    "agent_id": "coalesce(agent_id + 1, 0)",
+    "wait_seconds": "coalesce(wait_seconds + 1, 0)",
+    "source_updated_at": "source_updated_at - interval '1 second'",
+}
+TAMPER_REJECTS = {
+    "business_date": "business_date + 1",
+    "local_hour": "(local_hour + 1) %% 24",
+    "reject_reason": "reject_reason || 'x'",
+    "start_time": "start_time + interval '1 hour'",
+    "end_time": "coalesce(end_time + interval '1 second', start_time)",
+    "duration": "coalesce(duration + 1, 0)",
+    "caller_number": "coalesce(caller_number || '0', '0')",
+    "dialed_number": "coalesce(dialed_number || '0', '0')",
+    "ivr_path": "coalesce(ivr_path || '>x', 'x')",
+    "disposition": "coalesce(disposition || 'X', 'X')",
+    "queue_name": "coalesce(queue_name || 'x', 'x')",
+    "agent_id": "coalesce(agent_id + 1, 0)",
+    "wait_seconds": "coalesce(wait_seconds + 1, 0)",
+    "updated_at": "updated_at - interval '1 second'",
+}
+
+
+def test_a_reload_keeps_identical_rows_and_rewrites_every_row_stored_differently(day):
+    # A reload must still repair rows after a fix in our own transformation: a stored row that
+    # differs from what the load would write, in any one column, is rewritten; identical ones stay.
+    assert set(TAMPER_CALLS) | {"call_id"} == set(load_mod.CALLS_VALUES)
+    assert set(TAMPER_REJECTS) | {"call_id"} == set(load_mod.REJECTS_VALUES)
+    calls = [make_call(100 + i, at(day, 9 + i % 2, i)) for i in range(len(TAMPER_CALLS) + 3)]
+    rejects = [make_call(200 + i, at(day, 9 + i % 2, 30 + i), duration=-1) for i in range(len(TAMPER_REJECTS) + 3)]
+    synthetic.write_calls(calls + rejects)
+    for hour in (9, 10):
+        load_hour(day, hour, tz_name="UTC", run_id="first")
+    calls_sql = f"SELECT {', '.join(load_mod.CALLS_VALUES)} FROM analytics.calls WHERE call_id BETWEEN 100 AND 299 ORDER BY call_id"
+    rejects_sql = f"SELECT {', '.join(load_mod.REJECTS_VALUES)} FROM analytics.call_rejects WHERE call_id BETWEEN 100 AND 299 ORDER BY call_id"
+    expected = query(calls_sql), query(rejects_sql)
+    for table, tamper, first_id in (("calls", TAMPER_CALLS, 100), ("call_rejects", TAMPER_REJECTS, 200)):
+        for call_id, (column, value) in enumerate(tamper.items(), start=first_id):
+            query(f"UPDATE analytics.{table} SET {column} = {value} WHERE call_id = %s RETURNING call_id", (call_id,))
+    assert (query(calls_sql), query(rejects_sql)) != expected
+
+    results = [load_hour(day, hour, tz_name="UTC", run_id="reload") for hour in (9, 10)]
+
+    assert (query(calls_sql), query(rejects_sql)) == expected
+    rewritten = query("SELECT call_id FROM analytics.calls WHERE loaded_by_run_id = 'reload'"
+                      " UNION ALL SELECT call_id FROM analytics.call_rejects WHERE loaded_by_run_id = 'reload' ORDER BY 1")
+    assert [r[0] for r in rewritten] == [*range(100, 100 + len(TAMPER_CALLS)), *range(200, 200 + len(TAMPER_REJECTS))]
+    assert sum(r.rows_unchanged for r in results) == 6
+    assert sum(r.rows_loaded for r in results) == len(calls) and sum(r.rows_rejected for r in results) == len(rejects)
+    reconcile.check_day(reconcile.count_day(day), max_reject_ratio=1, loaded_hours=(9, 10))
 
 
 def test_a_call_moved_to_another_day_leaves_the_old_day(day):

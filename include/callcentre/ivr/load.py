@@ -7,8 +7,9 @@ it again, in any order with any other hour or day, converges to exactly the sour
 
 * every staged call is deleted wherever it sits (this hour, another hour or day, or the other
   table because its validity changed), so a call that moved in the source moves here too;
-* what is left of the hour (calls no longer in the source) is deleted, then the staged rows are
-  inserted, valid ones into calls and invalid ones into call_rejects;
+* what the hour holds that the source no longer has is deleted, then the staged rows are
+  inserted, valid ones into calls and invalid ones into call_rejects; a stored row identical to
+  what would be written is left as it is (an unchanged reload writes nothing);
 * an advisory lock per partition serialises two attempts at the same hour (a backfill and a
   clear racing each other).
 """
@@ -55,6 +56,34 @@ _EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_numbe
 # (psycopg 3 sends parameterised statements one at a time). Plain INSERTs after explicit deletes:
 # ON CONFLICT's speculative insertion cost ~40% more per row (measured, README "Performance").
 
+# What the load writes into each table (loaded_by_run_id and loaded_at aside), column by column,
+# as expressions over the stage row ``s``: the INSERTs select them, and the probe compares a
+# stored row with them, so "unchanged" means "the load would write exactly this row again".
+CALLS_VALUES = {
+    "call_id": "s.call_id",
+    "business_date": "%(d)s::date",
+    "local_hour": "%(h)s::smallint",
+    # A valid call whose end reads earlier than its start crossed the fall-back change
+    # (rules.py): its start is the first occurrence of the repeated hour, AT TIME ZONE the second.
+    "start_time": "CASE WHEN s.end_time < s.start_time"
+                  " THEN (s.start_time AT TIME ZONE %(tz)s) - make_interval(secs => %(shift)s)"
+                  " ELSE s.start_time AT TIME ZONE %(tz)s END",
+    "end_time": "s.end_time AT TIME ZONE %(tz)s",
+    "start_local": "s.start_time",
+    "end_local": "s.end_time",
+    **{c: f"s.{c}" for c in ("duration", "caller_number", "dialed_number", "ivr_path", "disposition",
+                             "queue_name", "agent_id", "wait_seconds")},
+    "source_updated_at": "s.updated_at",
+}
+REJECTS_VALUES = {
+    "call_id": "s.call_id",
+    "business_date": "%(d)s::date",
+    "local_hour": "%(h)s::smallint",
+    **{c: f"s.{c}" for c in ("reject_reason", "start_time", "end_time", "duration", "caller_number",
+                             "dialed_number", "ivr_path", "disposition", "queue_name", "agent_id",
+                             "wait_seconds", "updated_at")},
+}
+
 # The replace probes each table's primary key with the staged ids once (seqscan off, so that the
 # planner never reads all of analytics.calls, every day ever loaded, against them, whatever its
 # statistics say). The probe's last conditions are a one-time test (no column of the stage in it):
@@ -62,67 +91,72 @@ _EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_numbe
 # everything loaded), the stage is not even read. What the probe found is then deleted by row
 # address (a TID scan, no second probe):
 #
-# * every stored version that is not newer than the staged one goes, wherever it sits (this hour,
-#   another hour or day, or the other table because its validity changed), so a call that moved
-#   in the source moves here too;
+# * a stored row identical to what the load would write (every column above) is kept, and its
+#   staged row dropped: a reload of unchanged rows writes nothing, while a reload after a change
+#   in the source or in our own transformation still rewrites every row it changes;
+# * every other stored version that is not newer than the staged one goes, wherever it sits (this
+#   hour, another hour or day, or the other table because its validity changed), so a call that
+#   moved in the source moves here too;
 # * newest wins: a staged call whose stored version is newer (a concurrent load of another hour
-#   read it after it moved there) is dropped from the stage (RETURNING its reject_reason, for the
-#   counts). If a newer version lands after the probe, the INSERT meets it (unique_violation,
-#   retried); a version changed under the probe is left alone by the delete (its address moved).
+#   read it after it moved there) is dropped from the stage. If a newer version lands after the
+#   probe, the INSERT meets it (unique_violation, retried); a version changed under the probe is
+#   left alone by the delete (its address moved).
+#
+# It returns the dropped staged rows by reject_reason and why (superseded or unchanged), for the counts.
 _PROBE = """
 WITH found AS MATERIALIZED (
-    SELECT c.ctid AS stored, s.ctid AS staged, c.{u} > s.updated_at AS newer
-    FROM stage_calls s JOIN {t} c ON c.call_id = s.call_id
-    WHERE (SELECT min(call_id) FROM {t}) <= %(max_id)s AND (SELECT max(call_id) FROM {t}) >= %(min_id)s
+    SELECT c.ctid AS stored, s.ctid AS staged, (c.{updated} > s.updated_at) IS TRUE AS newer,
+           {valid}({stored}) IS NOT DISTINCT FROM ({values}) AS same
+    FROM stage_calls s JOIN {table} c ON c.call_id = s.call_id
+    WHERE (SELECT min(call_id) FROM {table}) <= %(max_id)s AND (SELECT max(call_id) FROM {table}) >= %(min_id)s
 ), replaced AS (
-    DELETE FROM {t} WHERE ctid = ANY (ARRAY(SELECT stored FROM found WHERE NOT newer))
+    DELETE FROM {table} WHERE ctid = ANY (ARRAY(SELECT stored FROM found WHERE NOT (newer OR same)))
+), dropped AS (
+    DELETE FROM stage_calls WHERE ctid = ANY (ARRAY(SELECT staged FROM found WHERE newer OR same))
+    RETURNING ctid, reject_reason
 )
-DELETE FROM stage_calls WHERE ctid = ANY (ARRAY(SELECT staged FROM found WHERE newer)) RETURNING reject_reason
+SELECT d.reject_reason, f.newer, count(*) FROM dropped d JOIN found f ON f.staged = d.ctid GROUP BY 1, 2
 """
+
+
+def _probe(table: str, updated: str, values: dict[str, str], valid: str = "") -> str:
+    return _PROBE.format(table=table, updated=updated, valid=valid, values=", ".join(values.values()),
+                         stored=", ".join(f"c.{column}" for column in values))
+
+
 PROBE_SQL = [
-    _PROBE.format(t="analytics.calls", u="source_updated_at"),
-    _PROBE.format(t="analytics.call_rejects", u="updated_at"),
+    # A staged reject is never "the same" as a stored valid call, whatever its values.
+    _probe("analytics.calls", "source_updated_at", CALLS_VALUES, valid="s.reject_reason IS NULL AND "),
+    _probe("analytics.call_rejects", "updated_at", REJECTS_VALUES),
 ]
 
 DELETE_SQL = [
+    # What the hour holds that the stage does not: calls no longer in the source (deleted, or
+    # moved away there). First, while every staged call is still in the stage.
+    "DELETE FROM analytics.calls c WHERE c.business_date = %(d)s AND c.local_hour = %(h)s"
+    " AND NOT EXISTS (SELECT FROM stage_calls s WHERE s.call_id = c.call_id)",
+    "DELETE FROM analytics.call_rejects c WHERE c.business_date = %(d)s AND c.local_hour = %(h)s"
+    " AND NOT EXISTS (SELECT FROM stage_calls s WHERE s.call_id = c.call_id)",
     "SET LOCAL enable_seqscan = off",
     *PROBE_SQL,
     "SET LOCAL enable_seqscan = on",
-    # What is left of the hour is no longer in the source (deleted or moved away there).
-    "DELETE FROM analytics.calls WHERE business_date = %(d)s AND local_hour = %(h)s",
-    "DELETE FROM analytics.call_rejects WHERE business_date = %(d)s AND local_hour = %(h)s",
 ]
+
+
+def _insert(table: str, values: dict[str, str], where: str) -> str:
+    return (f"INSERT INTO {table} ({', '.join(values)}, loaded_by_run_id)"
+            f" SELECT {', '.join(values.values())}, %(run_id)s FROM stage_calls s WHERE {where}")
+
+
 INSERT_SQL = [
-    """
-    INSERT INTO analytics.calls (
-        call_id, business_date, local_hour, start_time, end_time, start_local, end_local, duration,
-        caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
-        source_updated_at, loaded_by_run_id)
-    SELECT call_id, %(d)s, %(h)s,
-           -- A valid call whose end reads earlier than its start crossed the fall-back change
-           -- (rules.py): its start is the first occurrence of the repeated hour, AT TIME ZONE the second.
-           CASE WHEN end_time < start_time THEN (start_time AT TIME ZONE %(tz)s) - make_interval(secs => %(shift)s)
-                ELSE start_time AT TIME ZONE %(tz)s END,
-           end_time AT TIME ZONE %(tz)s,
-           start_time, end_time, duration, caller_number, dialed_number, ivr_path, disposition,
-           queue_name, agent_id, wait_seconds, updated_at, %(run_id)s
-    FROM stage_calls WHERE reject_reason IS NULL
-    """,
-    """
-    INSERT INTO analytics.call_rejects (
-        call_id, business_date, local_hour, reject_reason, start_time, end_time, duration,
-        caller_number, dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds,
-        updated_at, loaded_by_run_id)
-    SELECT call_id, %(d)s, %(h)s, reject_reason, start_time, end_time, duration, caller_number,
-           dialed_number, ivr_path, disposition, queue_name, agent_id, wait_seconds, updated_at, %(run_id)s
-    FROM stage_calls WHERE reject_reason IS NOT NULL
-    """,
+    _insert("analytics.calls", CALLS_VALUES, "s.reject_reason IS NULL"),
+    _insert("analytics.call_rejects", REJECTS_VALUES, "s.reject_reason IS NOT NULL"),
 ]
 
 
 @dataclass
 class HourResult:
-    """What one attempt at one partition-hour did (returned to XCom, so plain types only)."""
+    """What one attempt at one partition-hour did (a dry run returns it to XCom, so plain types only)."""
 
     business_date: str
     hour: int
@@ -133,6 +167,9 @@ class HourResult:
     examples: list[str] = field(default_factory=list)
     # Staged calls left out because a concurrent load had already stored a newer version.
     rows_superseded: int = 0
+    # Staged calls already stored exactly as this load would write them (left as they are; still
+    # counted in rows_loaded or rows_rejected: the target holds them).
+    rows_unchanged: int = 0
     dry_run: bool = False
     seconds: float = 0.0
     # Seconds per phase: stage (read MariaDB + COPY), validate (counts), delete, insert, commit.
@@ -237,13 +274,16 @@ class HourLoad:
             for statement in DELETE_SQL:
                 self.cur.execute(statement, values)
                 if statement in PROBE_SQL:
-                    for (reason,) in self.cur.fetchall():  # staged calls superseded by newer versions
-                        result.rows_superseded += 1
-                        if reason is None:
-                            result.rows_loaded -= 1
+                    for reason, superseded, count in self.cur.fetchall():  # the staged rows dropped
+                        if not superseded:
+                            result.rows_unchanged += count
+                        elif reason is None:
+                            result.rows_superseded += count
+                            result.rows_loaded -= count
                         else:
-                            result.rows_rejected -= 1
-                            result.reasons[reason] -= 1
+                            result.rows_superseded += count
+                            result.rows_rejected -= count
+                            result.reasons[reason] -= count
         with result.phase("insert"):
             for statement in INSERT_SQL:
                 self.cur.execute(statement, values)
@@ -318,9 +358,10 @@ def load_hour(
     result = attempt.result
     result.seconds = round(time.monotonic() - started, 3)
     log.info(
-        "%s hour %02d: read %d, loaded %d, rejected %d %s%s%s in %.2fs %s",
+        "%s hour %02d: read %d, loaded %d, rejected %d %s%s%s%s in %.2fs %s",
         business_date, hour, result.rows_read, result.rows_loaded, result.rows_rejected, result.reasons or "",
         f", {result.rows_superseded} superseded by newer versions" if result.rows_superseded else "",
+        f", {result.rows_unchanged} already stored as they are" if result.rows_unchanged else "",
         " (dry run, nothing written)" if dry_run else "", result.seconds, result.phases,
     )
     return result
