@@ -102,10 +102,10 @@ REJECTS_VALUES = {
 #   probe, the INSERT meets it (unique_violation, retried); a version changed under the probe is
 #   left alone by the delete (its address moved).
 #
-# It returns the dropped staged rows by reject_reason and why (superseded or unchanged), for the counts.
+# It returns the staged rows it dropped by reject_reason and why (superseded or unchanged), for the counts.
 _PROBE = """
 WITH found AS MATERIALIZED (
-    SELECT c.ctid AS stored, s.ctid AS staged, (c.{updated} > s.updated_at) IS TRUE AS newer,
+    SELECT c.ctid AS stored, s.ctid AS staged, s.reject_reason, (c.{updated} > s.updated_at) IS TRUE AS newer,
            {valid}({stored}) IS NOT DISTINCT FROM ({values}) AS same
     FROM stage_calls s JOIN {table} c ON c.call_id = s.call_id
     WHERE (SELECT min(call_id) FROM {table}) <= %(max_id)s AND (SELECT max(call_id) FROM {table}) >= %(min_id)s
@@ -113,9 +113,8 @@ WITH found AS MATERIALIZED (
     DELETE FROM {table} WHERE ctid = ANY (ARRAY(SELECT stored FROM found WHERE NOT (newer OR same)))
 ), dropped AS (
     DELETE FROM stage_calls WHERE ctid = ANY (ARRAY(SELECT staged FROM found WHERE newer OR same))
-    RETURNING ctid, reject_reason
 )
-SELECT d.reject_reason, f.newer, count(*) FROM dropped d JOIN found f ON f.staged = d.ctid GROUP BY 1, 2
+SELECT reject_reason, newer, count(*) FROM found WHERE newer OR same GROUP BY 1, 2
 """
 
 
@@ -247,6 +246,9 @@ class HourLoad:
         # Every statement here is a scan of the stage or an index probe: JIT compiling them
         # costs more than it saves at an hour's size.
         self.cur.execute("SET LOCAL jit = off")
+        # The stage is sorted or hashed against the hour's stored rows (a reload): in memory, not
+        # in temporary files (the default 4 MB is less than a busy hour's ids).
+        self.cur.execute("SET LOCAL work_mem = '64MB'")
         self.cur.execute(STAGE_DDL)
 
     def stage(self) -> None:
