@@ -28,8 +28,10 @@ cat >"$LOCAL/airflow-af2.env" <<ENV
 # Written by scripts/airflow2_env.sh: the Airflow 2.11 leg.  . .local/airflow-af2.env
 . "$LOCAL/airflow.env"
 export CALLCENTRE_VENV="$ROOT/.venv-af2"
-# The task preload (callcentre.common.task_preload) imports Airflow 3 modules: not on this leg.
-unset AIRFLOW__SCHEDULER__MP_START_METHOD AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS
+# The task preload (callcentre.common.task_preload) imports Airflow 3 modules, and [workers] is
+# 3.x only: not on this leg.
+unset AIRFLOW__SCHEDULER__MP_START_METHOD AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS \
+  AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL
 export AIRFLOW_HOME="$LOCAL/airflow-af2"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow_af2"
 export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow_af2"

@@ -210,6 +210,10 @@ export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=callcentre.common.task_preload.CEL
 # Each task process imports our modules and the DAG file anew: from cached bytecode, not compiled
 # from source (~0.025 CPU-s per task instance); container images often set this variable.
 unset PYTHONDONTWRITEBYTECODE
+# A task supervisor that sees its task's sockets close a moment before the process exits waits
+# for its next heartbeat check to notice the exit (default every 5 s): half the task instances
+# held their worker slot, and a failure its handling, 5 s longer (docs/operations.md, README).
+export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1
 # Used when the executor is CeleryExecutor (make airflow EXECUTOR=celery; the Celery e2e test).
 export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"

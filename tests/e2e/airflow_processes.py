@@ -32,12 +32,12 @@ def run_airflow(env: dict, *args: str) -> str:
 
 
 def run_states(env: dict, dag_id: str, kind: str) -> dict[str, str]:
-    """{logical date: state} of ``dag_id``'s runs whose id starts with ``kind`` (backfill, scheduled)."""
-    import json
-
-    out = run_airflow(env, "dags", "list-runs", dag_id, "-o", "json")
-    runs = next((json.loads(line) for line in out.splitlines() if line.startswith("[")), [])
-    return {r["logical_date"][:10]: r["state"] for r in runs if r["run_id"].startswith(kind + "__")}
+    """{logical date: state} of ``dag_id``'s runs of type ``kind`` (backfill, scheduled, manual),
+    through the REST API: an `airflow dags list-runs` per poll costs ~2 CPU-s, slowing the very
+    runs it watches on two cores."""
+    runs = rest_client(env).request(
+        "GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&run_type={kind}&order_by=-id").json()["dag_runs"]
+    return {r["logical_date"][:10]: r["state"] for r in reversed(runs)}  # the newest run of a date wins
 
 
 def start_group(args: list[str], env: dict, log: Path, cwd: Path | None = None) -> subprocess.Popen:
@@ -103,21 +103,30 @@ def start_celery_worker(name: str, env: dict, logs: Path, concurrency: int = 2,
                         queues: str = "default,ivr") -> subprocess.Popen:
     """`airflow celery worker` ``name`` as if on a host of its own (Celery and Airflow hostname,
     log-server port, working directory); returns once Celery says it is ready."""
-    import time
+    return start_celery_workers([name], env, logs, concurrency, queues)[name]
 
-    workdir = logs / f"{name}-cwd"
-    workdir.mkdir(exist_ok=True)
-    log = logs / f"{name}-{len(list(logs.glob(name + '-*.log')))}.log"
-    env = dict(env, CALLCENTRE_WORKER_HOSTNAME=name, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
-    proc = start_group([AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", queues,
-                        "--concurrency", str(concurrency)], env, log, cwd=workdir)
+
+def start_celery_workers(names: list[str], env: dict, logs: Path, concurrency: int = 2,
+                         queues: str = "default,ivr") -> dict[str, subprocess.Popen]:
+    """Several such workers, started side by side; returns once each says it is ready."""
+    started = {}
+    for name in names:
+        workdir = logs / f"{name}-cwd"
+        workdir.mkdir(exist_ok=True)
+        log = logs / f"{name}-{len(list(logs.glob(name + '-*.log')))}.log"
+        worker_env = dict(env, CALLCENTRE_WORKER_HOSTNAME=name,
+                          AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
+        started[name] = (start_group([AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues",
+                                      queues, "--concurrency", str(concurrency)], worker_env, log, cwd=workdir), log)
     deadline = time.monotonic() + 120
-    while " ready." not in log.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_group(proc)
-            raise RuntimeError(f"{name} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.5)
-    return proc
+    for name, (proc, log) in started.items():
+        while " ready." not in log.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                for other, _ in started.values():
+                    stop_group(other)
+                raise RuntimeError(f"{name} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+    return {name: proc for name, (proc, _) in started.items()}
 
 
 @contextmanager
@@ -137,15 +146,26 @@ def rest_client(env: dict):
 
 
 def settle_backfills(env: dict, dag_id: str, timeout_s: float = 90) -> None:
-    """Let the scheduler mark ``dag_id``'s backfills complete (it checks every 30 s) before it is
-    stopped: Airflow allows one running backfill per DAG, and the next one would be refused."""
+    """Mark ``dag_id``'s backfills complete once none of their runs is queued or running: Airflow
+    allows one running backfill per DAG and refuses the next one until then. The scheduler marks
+    them itself, but only every 30 s; cancelling a backfill whose runs have all ended does the same
+    at once (it sets ``completed_at``; there is no queued run left for it to fail)."""
     client = rest_client(env)
     give_up = time.monotonic() + timeout_s
-    while time.monotonic() < give_up:
-        backfills = client.request("GET", f"/api/v2/backfills?dag_id={dag_id}").json().get("backfills", [])
-        if all(b.get("completed_at") for b in backfills):
+    while True:
+        open_ = [b for b in client.request("GET", f"/api/v2/backfills?dag_id={dag_id}").json().get("backfills", [])
+                 if not b.get("completed_at")]
+        if not open_:
             return
-        time.sleep(3)
+        active = client.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&state=queued"
+                                       f"&state=running&limit=1").json()["total_entries"]
+        if not active:
+            for backfill in open_:  # 409: the scheduler marked it complete in between
+                client.request("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")
+            continue
+        if time.monotonic() > give_up:
+            return  # a failed test's runs still going: its own error says why
+        time.sleep(2)
 
 
 def private_metadata_env(schema: str, fresh: bool = False) -> dict:

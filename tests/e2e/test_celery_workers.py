@@ -40,6 +40,7 @@ from tests.e2e.airflow_processes import (
     run_states,
     settle_backfills,
     start_celery_worker,
+    start_celery_workers,
     start_group,
     stop_group,
 )
@@ -82,9 +83,11 @@ class Cluster:
             pytest.fail(str(err))
 
     def ensure_workers(self) -> None:
-        for name in WORKERS:
-            if name not in self.workers or self.workers[name].poll() is not None:
-                self.start_worker(name)
+        missing = [name for name in WORKERS if name not in self.workers or self.workers[name].poll() is not None]
+        try:
+            self.workers.update(start_celery_workers(missing, self.env, self.logs))
+        except RuntimeError as err:
+            pytest.fail(str(err))
 
     def stop_workers(self) -> None:
         for proc in self.workers.values():
@@ -159,6 +162,7 @@ def cluster(services, tmp_path_factory):
         # Only the runs the tests create: no scheduled run (yesterday's on unpausing, the reconciler's).
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "IVR_LOAD_DEADLINE_HOURS": "0",  # old days: no deadline alerts, so Slack must stay silent
+        "IVR_RETRY_DELAY_SECONDS": "2",  # the killed hour's retry (production: 30 s, doubling)
         "SCRAPING_RETRY_DELAY_SECONDS": "1",
         "SCRAPING_POKE_SECONDS": "3",
         # One setting places uploads and results for every worker, outside their working directories.

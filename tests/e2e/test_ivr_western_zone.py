@@ -50,7 +50,7 @@ def western_airflow(tmp_path):
         try:
             yield env
         finally:
-            run_airflow(env, "dags", "pause", "ivr_calls_daily")
+            rest_client(env).request("PATCH", "/api/v2/dags/ivr_calls_daily", {"is_paused": True})
             settle_backfills(env, "ivr_calls_daily")
     # Leave the metadata DB with the DAG as the other tests' components parse it.
     run_airflow({**os.environ, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}, "dags", "reserialize")
@@ -84,28 +84,26 @@ def test_backfill_and_rest_trigger_of_a_western_zone_load_the_named_local_days(w
     synthetic.write_calls(calls)
     expected = {day: {950_000 + 10 * n, 950_001 + 10 * n} for n, day in enumerate(around)}
     try:
+        # The backfill and the web app / UI trigger (logical_date D at UTC midnight), side by side.
         run_airflow(western_airflow, "backfill", "create", "--dag-id", "ivr_calls_daily",
                     "--from-date", DAYS[0].isoformat(), "--to-date", DAYS[1].isoformat())
-
-        def backfill_states():  # of any day around ours: a run of D1-1 or D2+1 would be a shifted range
-            ours = {d.isoformat() for d in around}
-            return {d: s for d, s in run_states(western_airflow, "ivr_calls_daily", "backfill").items() if d in ours}
-
-        _wait_for(lambda: len(backfill_states()) == 2 and set(backfill_states().values()) <= {"success", "failed"},
-                  "the backfill's two runs", tmp_path)
-        # Logical dates are local midnights (06:00 UTC): the UTC date is the local day.
-        assert backfill_states() == {DAYS[0].isoformat(): "success", DAYS[1].isoformat(): "success"}
-
-        # The web app / UI trigger: logical_date D at UTC midnight.
         response = rest_client(western_airflow).request(
             "POST", "/api/v2/dags/ivr_calls_daily/dagRuns",
             {"logical_date": f"{DAYS[2].isoformat()}T00:00:00Z", "dag_run_id": f"rest__{DAYS[2]}"})
         assert response.status_code in (200, 201), response.text
 
+        def backfill_states():  # of any day around ours: a run of D1-1 or D2+1 would be a shifted range
+            ours = {d.isoformat() for d in around}
+            return {d: s for d, s in run_states(western_airflow, "ivr_calls_daily", "backfill").items() if d in ours}
+
         def rest_state():
             runs = rest_client(western_airflow).request("GET", f"/api/v2/dags/ivr_calls_daily/dagRuns/rest__{DAYS[2]}").json()
             return runs.get("state")
 
+        _wait_for(lambda: len(backfill_states()) == 2 and set(backfill_states().values()) <= {"success", "failed"},
+                  "the backfill's two runs", tmp_path)
+        # Logical dates are local midnights (06:00 UTC): the UTC date is the local day.
+        assert backfill_states() == {DAYS[0].isoformat(): "success", DAYS[1].isoformat(): "success"}
         _wait_for(lambda: rest_state() in ("success", "failed"), "the REST-triggered run", tmp_path)
         assert rest_state() == "success"
 

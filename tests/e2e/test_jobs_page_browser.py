@@ -20,7 +20,6 @@ import pytest
 import requests
 
 from tests.e2e.airflow_processes import AIRFLOW, api_healthy, start_group, stop_group
-from tests.e2e.test_scraping_trigger import isolated_airflow  # noqa: F401 - fixture: private metadata schema
 from tests.jobs_page_support import XSS_ERROR, XSS_NAME, delete_jobs, insert_job, new_tag
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
 
@@ -61,7 +60,7 @@ def fakes():
 
 
 @pytest.fixture(scope="module")
-def airflow_env(isolated_airflow, fakes, tmp_path_factory):  # noqa: F811
+def airflow_env(isolated_airflow, fakes, tmp_path_factory):
     """Environment of this module's api-server and scheduler: private schema, folders, fakes."""
     folders = tmp_path_factory.mktemp("page")
     for name in ("uploads", "results"):

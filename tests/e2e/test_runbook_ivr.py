@@ -33,10 +33,12 @@ from tests.e2e.airflow_processes import (
     kill_tree,
     private_metadata_env,
     run_airflow,
+    settle_backfills,
     start_group,
     stop_group,
 )
 from tests.integration.ivr_support import (
+    at,
     ensure_tables,
     ledger,
     make_call,
@@ -53,7 +55,7 @@ TIMEOUT_S = 240
 SERVICES = str(ROOT / "scripts" / "services.sh")
 # Fresh days for every scenario (a trigger needs a logical date with no run; a backfill of an
 # existing run clears it): a block of consecutive days at random, far from other tests' days.
-# After IVR_FIRST_BUSINESS_DAY (2015), between test_ivr_backfill's days and its FAILING_DAY.
+# After IVR_FIRST_BUSINESS_DAY (2015), between WHOLE_DAY's range and FAILING_DAY's.
 BASE_DAY = date(2025, 7, 1) + timedelta(days=secrets.randbelow(160))
 FIRST_CALL_ID = 7_000_000_000 + secrets.randbelow(10**5) * 10_000
 CALLS_PER_DAY = 240
@@ -301,8 +303,8 @@ def _alerts_of(slack, run_id: str) -> list[str]:
     return [m["text"] for m in slack.messages if run_id in m["text"]]
 
 
-# Backfills of the hours that hold the days' calls (full-day backfills: test_ivr_backfill.py and
-# test_celery_workers.py); the reprocess and cancel behaviour is the run's, not the hours'.
+# Backfills of the hours that hold the days' calls (full-day backfills: the whole-day drill below
+# and test_celery_workers.py); the reprocess and cancel behaviour is the run's, not the hours'.
 BACKFILL = ("backfill", "create", "--dag-id", DAG_ID, "--dag-run-conf", json.dumps({"hours": DRILL_HOURS}))
 
 
@@ -344,7 +346,7 @@ def test_backfill_reprocess_gives_identical_data_and_a_cancelled_backfill_is_fin
         stuck = next(r["dag_run_id"] for r in stack.get(f"/api/v2/dags/{DAG_ID}/dagRuns?run_type=backfill")["dag_runs"]
                      if r["logical_date"][:10] == str(days[1]))
         stack.clear(stuck)
-        time.sleep(15)  # the scheduler starts a runnable queued run within a loop or two
+        time.sleep(10)  # the scheduler starts a runnable queued run within a loop or two (~1 s each)
         assert stack.run(stuck)["state"] == "queued", "apache/airflow#72337 fixed? update docs/operations.md"
         cancelled = stack.get(f"/api/v2/backfills/{backfill['id']}")
         assert cancelled["is_paused"] and cancelled["completed_at"]  # why the scheduler skips the run
@@ -363,13 +365,58 @@ def test_backfill_reprocess_gives_identical_data_and_a_cancelled_backfill_is_fin
             reset_day(d)
 
 
-def _backfill_done(stack: Stack) -> bool:
-    return all(b.get("completed_at") for b in stack.get(f"/api/v2/backfills?dag_id={DAG_ID}")["backfills"])
-
-
 def _settle(stack: Stack) -> None:
-    """Airflow allows one running backfill per DAG; the scheduler marks one complete within 30 s."""
-    stack.wait_for(lambda: _backfill_done(stack), "the backfill to be marked complete", timeout_s=90)
+    """Airflow allows one running backfill per DAG; see settle_backfills."""
+    settle_backfills(stack.env, DAG_ID)
+
+
+# --- A whole day, and a run failing in two hours at once -------------------------------------------
+
+WHOLE_DAY = date(2020, 1, 1) + timedelta(days=secrets.randbelow(2000))
+FAILING_DAY = date(2026, 1, 2) + timedelta(days=secrets.randbelow(60))
+
+
+def test_backfill_of_a_whole_day_loads_exactly_it_and_a_run_failing_in_two_hours_alerts_once(stack, slack):
+    """`airflow backfill create --from-date D --to-date D` loads business day D in all 24 hours,
+    not a second earlier or later; a run failing in two hours at the same time posts exactly one
+    Slack message (the DAG's failure callback, run by the dag-processor), the number in it masked.
+    That the watcher leaves an old backfilled day alone: the deadline drill (its alerts are exact)."""
+    around = (WHOLE_DAY - timedelta(days=1), WHOLE_DAY, FAILING_DAY)
+    for d in around:
+        reset_day(d)
+    midnight = datetime.combine(WHOLE_DAY, datetime.min.time())
+    synthetic.write_calls([
+        make_call(900_001, midnight + timedelta(seconds=5)),
+        make_call(900_002, midnight + timedelta(hours=23, minutes=59, seconds=50)),
+        make_call(900_004, midnight - timedelta(seconds=1)),  # the day before: must not be loaded
+        # FAILING_DAY, run with invalid_rows=fail: hours 03 and 07 fail at once (no retry)
+        make_call(900_011, at(FAILING_DAY, 3, 10), disposition="3004445566"),
+        make_call(900_012, at(FAILING_DAY, 7, 20), duration=-9),
+    ])
+    try:
+        _settle(stack)
+        run_airflow(stack.env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(WHOLE_DAY),
+                    "--to-date", str(WHOLE_DAY), "--reprocess-behavior", "completed")
+        failing_run = stack.trigger(FAILING_DAY, {"invalid_rows": "fail", "hours": [3, 7]})
+        state = stack.wait_for(lambda: (s := stack.backfill_states().get(str(WHOLE_DAY))) in ("success", "failed") and s,
+                               f"the backfill of {WHOLE_DAY}")
+        assert state == "success"
+        assert [r[0] for r in _target(WHOLE_DAY)] == [900_001, 900_002]
+        assert metrics_row(WHOLE_DAY)["source_calls"] == 2
+        assert sorted({row[0] for row in ledger(WHOLE_DAY)}) == ALL_HOURS
+
+        assert stack.wait_run_ended(failing_run) == "failed"
+        [alert] = stack.wait_for(lambda: _alerts_of(slack, failing_run), f"the alert of {failing_run}")
+        assert f"business date {FAILING_DAY}" in alert and "load_hour: hours 03, 07" in alert, alert
+        assert "3004445566" not in alert
+        time.sleep(2)  # a second message would come from the same callback
+        assert len(_alerts_of(slack, failing_run)) == 1
+        assert query("SELECT count(*) FROM analytics.alert_log WHERE kind = 'run_failed' AND run_id = %s",
+                     (failing_run,)) == [(1,)]
+    finally:
+        _settle(stack)
+        for d in around:
+            reset_day(d)
 
 
 # --- Repairs by clearing --------------------------------------------------------------------------
@@ -532,20 +579,22 @@ def test_permanent_failures_alert_once_each_and_five_in_a_row_pause_the_dag(stac
     good_day, breaker_day = day(16), day(15)
     for d in (good_day, breaker_day):
         reset_day(d)
-    good_ids = _write_day(good_day, 16, DRILL_HOURS)
-    _write_day(breaker_day, 15, DRILL_HOURS)
+    # The good days hold their calls in one hour and run it alone: what counts here is the run.
+    good_ids = _write_day(good_day, 16, [0])
+    _write_day(breaker_day, 15, [0])
     try:
         # The breaker counts the last runs in the order they were created, whatever test made them:
         # a run that succeeds first (as a good day before an incident) starts the count here.
-        assert stack.wait_run_ended(stack.trigger(breaker_day, {"hours": DRILL_HOURS})) == "success"
+        assert stack.wait_run_ended(stack.trigger(breaker_day, {"hours": [0]})) == "success"
         run_ids = []
         for d in days:  # one after the other, as scheduled days fail; the failing hour only, to be quick
             run_id = stack.trigger(d, {"invalid_rows": "fail", "hours": [3]})
             assert stack.wait_run_ended(run_id) == "failed"
-            stack.wait_for(lambda: _alerts_of(slack, run_id), f"the alert of {run_id}")
             run_ids.append(run_id)
             hour = stack.ti(run_id, "load_hour", 0)  # hour 03, the run's only map index
             assert hour["state"] == "failed" and hour["try_number"] == 1  # permanent: no retry spent
+        for run_id in run_ids:  # each run's message, sent by the dag-processor after the run ended
+            stack.wait_for(lambda: _alerts_of(slack, run_id), f"the alert of {run_id}")
         time.sleep(3)  # a second message would come from the same callback
         for run_id in run_ids:
             assert len(_alerts_of(slack, run_id)) == 1
@@ -557,9 +606,9 @@ def test_permanent_failures_alert_once_each_and_five_in_a_row_pause_the_dag(stac
 
         # Fixed: the operator unpauses (the UI's toggle is this PATCH) and runs start again.
         assert stack.client.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False}).status_code == 200
-        run_id = stack.trigger(good_day, {"hours": DRILL_HOURS})
+        run_id = stack.trigger(good_day, {"hours": [0]})
         assert stack.wait_run_ended(run_id) == "success"
-        _assert_day_exact(good_day, good_ids, DRILL_HOURS)
+        _assert_day_exact(good_day, good_ids, [0])
     finally:
         run_airflow(stack.env, "dags", "unpause", DAG_ID)
         for d in [*days, good_day, breaker_day]:

@@ -3,30 +3,27 @@
 A lookup the API never finishes: the job ends ``timeout`` without a message while it has retries
 left, the automatic retry (``scraping_jobs_reconcile``, triggered here rather than waited for)
 re-runs it, and once out of retries it stays ``timeout`` with exactly one Slack message.
-The harness (private metadata schema, api-server, scheduler) is test_scraping_trigger.py's.
+The harness (private metadata schema, api-server, scheduler) is tests/e2e/conftest.py's.
 """
 
 from __future__ import annotations
 
 import os
 
-from tests.e2e.test_scraping_trigger import (  # noqa: F401 - fixtures
+from tests.e2e.test_scraping_trigger import (
     _alerts_for,
     _forget_run,
     _run_reconcile,
     _trigger,
     _wait_for_job,
     _wait_for_run,
-    api_server,
-    isolated_airflow,
-    scheduler,
 )
 from tests.scraping_fixtures import *  # noqa: F403 - fixtures
 from tests.scraping_fixtures import make_workbook, random_numbers
 
 
 def test_stuck_lookup_times_out_is_retried_automatically_and_alerts_once_out_of_retries(
-    api_server, scheduler, scraping_api, fake_slack, job_repo, tmp_path  # noqa: F811
+    api_server, scheduler, scraping_api, fake_slack, job_repo, tmp_path
 ):
     from callcentre.scraping.upload import AirflowRestClient, local_credentials
 

@@ -13,14 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.test_scraping_trigger import api_server, isolated_airflow  # noqa: F401 - fixtures
 from tests.scraping_fixtures import *  # noqa: F403 - fixtures
 
 DAG = "scraping_upload"
 
 
 @pytest.fixture
-def client(api_server):  # noqa: F811
+def client(api_server):
     from callcentre.scraping.upload import AirflowRestClient, local_credentials
 
     return AirflowRestClient(api_server, *local_credentials(os.environ["AIRFLOW_HOME"]))
@@ -133,7 +132,7 @@ def test_retry_refused_by_airflow_puts_the_job_back(client, job_with_run, job_re
     assert (back["status"], back["retry_count"]) == ("failed", 0)
 
 
-def test_concurrent_retries_of_one_job_retry_it_once(api_server, job_with_run, job_repo):  # noqa: F811
+def test_concurrent_retries_of_one_job_retry_it_once(api_server, job_with_run, job_repo):
     from callcentre.scraping.retry import retry_jobs
     from callcentre.scraping.upload import AirflowRestClient, local_credentials
 
@@ -164,7 +163,7 @@ def test_mark_timeout_stops_the_run(client, job_with_run, job_repo, fake_slack):
     assert fake_slack.messages == []  # a person's own action is not alerted
 
 
-def test_actions_with_the_users_token(api_server, client, job_with_run, job_repo):  # noqa: F811
+def test_actions_with_the_users_token(api_server, client, job_with_run, job_repo):
     """The page forwards the logged-in user's token; a bad token changes nothing."""
     from callcentre.scraping.retry import mark_jobs_timeout
     from callcentre.scraping.upload import AirflowRestClient
@@ -180,7 +179,7 @@ def test_actions_with_the_users_token(api_server, client, job_with_run, job_repo
     assert done.outcome == "timed_out" and client.run_state(DAG, job["airflow_run_id"]) == "failed"
 
 
-def _report(api_server, *args: str):  # noqa: F811
+def _report(api_server, *args: str):
     import subprocess
     import sys
 
@@ -190,7 +189,7 @@ def _report(api_server, *args: str):  # noqa: F811
                           capture_output=True, text=True, timeout=120)
 
 
-def test_report_command_retries_and_times_out(api_server, client, job_with_run, job_repo):  # noqa: F811
+def test_report_command_retries_and_times_out(api_server, client, job_with_run, job_repo):
     """scraping_report.py --retry-failed / --timeout-minutes, with --dry-run first; only the filtered uploader."""
     uploader = f"rep{uuid.uuid4().hex[:6]}"
     retryable = job_with_run("failed", uploader=uploader)
