@@ -212,7 +212,7 @@ export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=callcentre.common.task_preload.CEL
 unset PYTHONDONTWRITEBYTECODE
 # A task supervisor that sees its task's sockets close a moment before the process exits waits
 # for its next heartbeat check to notice the exit (default every 5 s): half the task instances
-# held their worker slot, and a failure its handling, 5 s longer (docs/operations.md, README).
+# held their worker slot, and a failure its handling, 5 s longer (README "Performance").
 export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1
 # Used when the executor is CeleryExecutor (make airflow EXECUTOR=celery; the Celery e2e test).
 export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
