@@ -131,11 +131,15 @@ PROBE_SQL = [
 
 DELETE_SQL = [
     # What the hour holds that the stage does not: calls no longer in the source (deleted, or
-    # moved away there). First, while every staged call is still in the stage.
+    # moved away there). First, while every staged call is still in the stage. No nested loop:
+    # right after a load the hour's statistics are stale (an estimate of 1 row), and a nested
+    # anti-join then scans the unindexed stage once per stored row (54 s for 40k rows, seen).
+    "SET LOCAL enable_nestloop = off",
     "DELETE FROM analytics.calls c WHERE c.business_date = %(d)s AND c.local_hour = %(h)s"
     " AND NOT EXISTS (SELECT FROM stage_calls s WHERE s.call_id = c.call_id)",
     "DELETE FROM analytics.call_rejects c WHERE c.business_date = %(d)s AND c.local_hour = %(h)s"
     " AND NOT EXISTS (SELECT FROM stage_calls s WHERE s.call_id = c.call_id)",
+    "SET LOCAL enable_nestloop = on",
     "SET LOCAL enable_seqscan = off",
     *PROBE_SQL,
     "SET LOCAL enable_seqscan = on",
