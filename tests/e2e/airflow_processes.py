@@ -191,6 +191,18 @@ def private_metadata_env(schema: str, fresh: bool = False) -> dict:
     }
 
 
+def wait_api_up(proc: subprocess.Popen, base_url: str, log: Path, timeout_s: float = 90) -> None:
+    """Return once the api-server ``proc`` answers its health endpoint; fail the test with its log
+    if it exits or does not answer within ``timeout_s``."""
+    import pytest
+
+    deadline = time.monotonic() + timeout_s
+    while not api_healthy(base_url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"api-server did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+
+
 def api_healthy(base_url: str) -> bool:
     """The api-server answers its health endpoint (False while it starts or after it died)."""
     import requests

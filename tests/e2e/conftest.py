@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
-from tests.e2e.airflow_processes import AIRFLOW, api_healthy, free_port, run_airflow, start_group, stop_group
+from tests.e2e.airflow_processes import AIRFLOW, free_port, run_airflow, start_group, stop_group, wait_api_up
 from tests.scraping_fixtures import FAST_DAG_ENV
 
 STARTUP_S = 90
@@ -56,11 +55,7 @@ def api_server(isolated_airflow, tmp_path_factory):
     )
     base = isolated_airflow["AIRFLOW__API__BASE_URL"]
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while not api_healthy(base):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"api-server did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_api_up(proc, base, log, STARTUP_S)
         yield base
     finally:
         stop_group(proc)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.airflow_processes import AIRFLOW, api_healthy, start_group, stop_group
+from tests.e2e.airflow_processes import AIRFLOW, start_group, stop_group, wait_api_up
 from tests.jobs_page_support import XSS_ERROR, XSS_NAME, delete_jobs, insert_job, new_tag
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
 
@@ -81,11 +81,7 @@ def airflow(airflow_env, tmp_path_factory):
                        "--workers", "1"], airflow_env, logs / "api-server.log")
     scheduler = start_group([AIRFLOW, "scheduler"], airflow_env, logs / "scheduler.log")
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while not api_healthy(base):
-            if api.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"api-server did not come up:\n{(logs / 'api-server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_api_up(api, base, logs / "api-server.log", STARTUP_S)
         client = AirflowRestClient(base, *local_credentials(os.environ["AIRFLOW_HOME"]))
         # The reconciler (automatic retries) would race the person acting on the page: paused here.
         assert client.request("PATCH", "/api/v2/dags/scraping_jobs_reconcile", {"is_paused": True}).status_code == 200
