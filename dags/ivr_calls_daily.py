@@ -29,6 +29,7 @@ from callcentre.common.compat import (
     checked_before,
     dag,
     exponential_backoff,
+    plain_task,
     sla_kwargs,
     sla_miss_callback_kwargs,
     task,
@@ -99,12 +100,12 @@ default_args = {
     },
 )
 def ivr_calls_daily():
-    @task(retries=2)
+    @plain_task(retries=2)
     def preflight():
         """Fail fast, with a readable message, when a connection is missing or a database is down."""
         return runtime.preflight()
 
-    @task
+    @plain_task()
     def plan(**context):
         """Validate params and the business date the run names, migrate the target schema, list the hours to load."""
         return runtime.plan(context)
@@ -115,15 +116,15 @@ def ivr_calls_daily():
         still open (at most IVR_SETTLE_LIMIT_MINUTES after midnight). Old days pass at once."""
         return runtime.day_closed(context)
 
-    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE)
+    @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE)
     def refresh_previous_day(**context):
         """Reload the previous day's hours that held calls still open at its load, then its metrics."""
         return runtime.refresh_previous_day(context)
 
-    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
-    def load_hour(hour: int, **context):
+    @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
+    def load_hour(hour: int, source_timeout_s: int, **context):
         """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
-        return runtime.load_hour(hour, context)
+        return runtime.load_hour(hour, context, source_timeout_s)
 
     @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, execution_timeout=timedelta(minutes=10))
     def reconcile(hour_results, **context):
@@ -135,10 +136,10 @@ def ivr_calls_daily():
         """Upsert the day's row in analytics.daily_metrics."""
         return runtime.compute_metrics(counts, context)
 
-    hours = plan()
+    hour_args = plan()  # [{"hour": h, "source_timeout_s": s}, ...]
     closed = day_closed()
-    checked_before(preflight(), hours, closed)  # preflight >> hours >> closed (2.x: see compat)
-    loads = load_hour.expand(hour=hours)
+    checked_before(preflight(), hour_args, closed)  # preflight >> hours >> closed (2.x: see compat)
+    loads = load_hour.expand_kwargs(hour_args)
     closed >> [loads, refresh_previous_day()]
     daily_metrics(reconcile(loads))
 

@@ -29,6 +29,55 @@ except ImportError:  # pragma: no cover - Airflow 2.11 leg
 
 
 
+def plain_task(**kwargs):
+    """``@task`` for a task whose arguments are plain values or mapped ones, never Jinja templates
+    nor XComArgs to resolve: no template rendering and no rendered-fields record (on 3.x that
+    record is one Execution-API write per task instance, the costliest call after the task's
+    start; ivr_calls_daily runs 24 such hours a day: README "Performance").
+
+    A task taking an upstream task's result as an argument (not through ``expand``) needs ``@task``:
+    Airflow resolves such an argument while rendering it."""
+    return _plain_task_factory()(**kwargs)
+
+
+_PLAIN_TASK_FACTORY = None
+
+
+def _plain_task_factory():
+    global _PLAIN_TASK_FACTORY
+    if _PLAIN_TASK_FACTORY is None:
+        try:
+            from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
+            from airflow.sdk.bases.decorator import task_decorator_factory
+        except ImportError:  # pragma: no cover - Airflow 2.11 leg
+            from airflow.decorators.base import task_decorator_factory  # type: ignore[no-redef]
+            from airflow.decorators.python import _PythonDecoratedOperator  # type: ignore[no-redef]
+
+        class PlainPythonDecoratedOperator(_PythonDecoratedOperator):
+            template_fields = ()
+            template_fields_renderers: dict[str, str] = {}
+
+        def factory(python_callable=None, multiple_outputs=None, **kwargs):
+            return task_decorator_factory(python_callable=python_callable, multiple_outputs=multiple_outputs,
+                                          decorated_operator_class=PlainPythonDecoratedOperator, **kwargs)
+
+        _PLAIN_TASK_FACTORY = factory
+    return _PLAIN_TASK_FACTORY
+
+
+def label_mapped_task(label: str) -> None:
+    """Name the running mapped task instance ``label`` in the UI (map_index_template
+    ``"{{ hour_label }}"`` renders it from the live context).
+
+    3.x renders the template again after the task and, when the label changed, sends it in an
+    Execution-API call of its own before the task's final state; set on the task instance here,
+    it is unchanged then and travels with that state (one call less per mapped task instance)."""
+    context = get_current_context()
+    context["hour_label"] = label
+    if not IS_AIRFLOW_2:
+        context["ti"].rendered_map_index = label
+
+
 def redact(text: str) -> str:
     """Mask every secret Airflow knows about (connection passwords, sensitive variables)."""
     try:

@@ -21,10 +21,21 @@ from contextlib import suppress
 PRELOADED = (
     "airflow.sdk.execution_time.task_runner",
     "airflow.dag_processing.dagbag",
+    "airflow.dag_processing.bundles.local",
+    # What ``from airflow.sdk import dag, task`` and the DAG file's decorators load on first use.
+    "airflow.sdk.definitions.decorators",
+    "airflow.sdk.definitions.decorators.condition",
+    "airflow.sdk.definitions.decorators.setup_teardown",
+    "airflow.sdk.definitions.decorators.task_group",
+    "airflow.sdk.definitions.asset.metadata",
+    "airflow.sdk.execution_time.cache",
     "airflow.providers.standard.decorators.python",
+    "airflow.providers.standard.decorators.sensor",
     "airflow.providers.standard.sensors.python",
+    "jinja2.ext",
     "airflow.providers.postgres.hooks.postgres",
     "airflow.providers.mysql.hooks.mysql",
+    "MySQLdb.connections",
     "MySQLdb.cursors",
     "pendulum",
 )
@@ -41,3 +52,10 @@ def __getattr__(name: str):
 
         return DEFAULT_CELERY_CONFIG
     raise AttributeError(name)
+
+# Move everything imported so far out of the garbage collector's reach: a forked task process
+# would otherwise, at its first full collection, touch the header of every inherited object and
+# copy nearly all of its parent's memory pages (copy-on-write).
+import gc  # noqa: E402
+
+gc.freeze()

@@ -220,8 +220,10 @@ class HourLoad:
 
     def __init__(self, business_date: date, hour: int, *, tz_name: str, run_id: str, try_number: int = 1,
                  invalid_rows: str = "quarantine", dry_run: bool = False, chunk_size: int = 20_000,
-                 source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES, dag_id: str = DAG_ID):
+                 source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES, dag_id: str = DAG_ID,
+                 source_timeout_s: int | None = None):
         self.day, self.hour, self.tz_name, self.run_id = business_date, hour, tz_name, run_id
+        self.source_timeout_s = source_timeout_s
         self.try_number, self.invalid_rows, self.dry_run, self.chunk_size = try_number, invalid_rows, dry_run, chunk_size
         self.source_conn_id, self.target_conn_id, self.dag_id = source_conn_id, target_conn_id, dag_id
         self.result = HourResult(business_date=business_date.isoformat(), hour=hour, dry_run=dry_run)
@@ -257,7 +259,7 @@ class HourLoad:
 
     def stage(self) -> None:
         """Read the hour from MariaDB (one snapshot) into the stage; count and check it."""
-        with self.result.phase("stage"), source_connection(self.source_conn_id) as src:
+        with self.result.phase("stage"), source_connection(self.source_conn_id, self.source_timeout_s) as src:
             copy_in(self.cur, COPY_SQL, hour_rows(src, self.day, self.hour, self.chunk_size, self.fold))
         with self.result.phase("validate"):
             self.id_range = _count_staged(self.cur, self.result)
@@ -337,17 +339,20 @@ def load_hour(
     source_conn_id: str = IVR_MARIADB,
     target_conn_id: str = ANALYTICS_POSTGRES,
     dag_id: str = DAG_ID,
+    source_timeout_s: int | None = None,
 ) -> HourResult:
     """Replace partition (``business_date``, ``hour``) in PostgreSQL with the source's rows.
 
     ``invalid_rows='fail'`` raises AirflowFailException (nothing written) when any row is
     invalid, naming the row, the value and the rule; ``'quarantine'`` stores it in
     ``analytics.call_rejects``. ``dry_run`` reads and validates, and writes nothing at all.
+    ``source_timeout_s`` caps each source statement (None: Variable ``ivr_source_statement_timeout_s``).
     """
     started = time.monotonic()
     attempt = HourLoad(business_date, hour, tz_name=tz_name, run_id=run_id, try_number=try_number,
                        invalid_rows=invalid_rows, dry_run=dry_run, chunk_size=chunk_size,
-                       source_conn_id=source_conn_id, target_conn_id=target_conn_id, dag_id=dag_id)
+                       source_conn_id=source_conn_id, target_conn_id=target_conn_id, dag_id=dag_id,
+                       source_timeout_s=source_timeout_s)
     try:
         attempt.begin()
         attempt.stage()

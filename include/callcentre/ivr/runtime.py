@@ -25,6 +25,7 @@ from callcentre.ivr.business_day import (
     resolve_business_date,
 )
 from callcentre.ivr.options import RunOptions
+from callcentre.ivr.source import statement_timeout_s
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,10 @@ def preflight() -> dict[str, str]:
     return check_databases([IVR_MARIADB, ANALYTICS_POSTGRES])
 
 
-def plan(context) -> list[int]:
-    """Validate params and time zone, migrate the target schema, and list the hours to load."""
+def plan(context) -> list[dict]:
+    """Validate params and time zone, migrate the target schema, and list the hours to load: the
+    mapped load_hour's arguments, each with the source's statement timeout (the Variable read here
+    once per run, not by each of 24 task instances: one Execution-API call each)."""
     opts = options(context)
     check_single_zone_source()
     day = business_date(context)
@@ -82,11 +85,12 @@ def plan(context) -> list[int]:
         schema.migrate()
     tz = parse_timezone(timezone_name())
     length = sum(real_hours_in_window(day, hour, tz) for hour in HOURS)
+    timeout_s = statement_timeout_s()
     log.info(
-        "business date %s (%s, a %g-hour day; logical date %s), hours %s, %s",
-        day, tz.key, length, compat.logical_date_of(context), list(opts.hours), opts,
+        "business date %s (%s, a %g-hour day; logical date %s), hours %s, %s, source statement timeout %d s",
+        day, tz.key, length, compat.logical_date_of(context), list(opts.hours), opts, timeout_s,
     )
-    return list(opts.hours)
+    return [{"hour": hour, "source_timeout_s": timeout_s} for hour in opts.hours]
 
 
 def day_closed(context):
@@ -111,18 +115,21 @@ def refresh_previous_day(context) -> dict:
     )
 
 
-def load_hour(hour: int, context) -> dict | None:
+def load_hour(hour: int, context, source_timeout_s: int | None = None) -> dict | None:
+    compat.label_mapped_task(f"hour {hour:02d}")
     opts = options(context)
-    # map_index_template renders from the live context, so label the mapped task there.
-    compat.get_current_context()["hour_label"] = f"hour {hour:02d}"
-    result = _load(business_date(context), hour, opts, context)
+    if compat.try_number_of(context) > 1:
+        # A retry or a cleared hour reads the Variable as it is now: the runbook's answer to a
+        # source that keeps timing out is to raise it and clear the failed hours (docs/operations.md).
+        source_timeout_s = None
+    result = _load(business_date(context), hour, opts, context, source_timeout_s)
     # Only a dry run's reconcile reads the hour results; a real run counts both databases. No
     # return value, no XCom push: one Execution-API call less per hour (the counts and phases
     # are in the task's log line and in analytics.etl_batches).
     return result.as_dict() if opts.dry_run else None
 
 
-def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
+def _load(day: date, hour: int, opts: RunOptions, context, source_timeout_s: int | None = None) -> load.HourResult:
     return load.load_hour(
         day,
         hour,
@@ -133,6 +140,7 @@ def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
         dry_run=opts.dry_run,
         chunk_size=opts.chunk_size,
         dag_id=context["dag"].dag_id,
+        source_timeout_s=source_timeout_s,
     )
 
 
