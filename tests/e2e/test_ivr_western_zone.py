@@ -26,6 +26,7 @@ from tests.e2e.airflow_processes import (
     run_airflow,
     run_states,
     settle_backfills,
+    wait_api_up,
 )
 from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
 
@@ -44,9 +45,11 @@ def western_airflow(tmp_path):
     env.update(IVR_TIMEZONE=ZONE, AIRFLOW__CORE__DEFAULT_TIMEZONE="UTC", AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL="0",
                AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
     run_airflow(env, "dags", "reserialize")
-    with process_group([AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"], env, tmp_path / "api.log"), \
+    with process_group([AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"], env, tmp_path / "api.log") as api, \
          process_group([AIRFLOW, "scheduler"], env, tmp_path / "scheduler.log"):
         run_airflow(env, "dags", "unpause", "ivr_calls_daily")
+        # The REST trigger below needs the api-server itself, not only the metadata DB.
+        wait_api_up(api, env["AIRFLOW__API__BASE_URL"], tmp_path / "api.log")
         try:
             yield env
         finally:

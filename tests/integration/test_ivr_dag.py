@@ -75,7 +75,8 @@ def test_a_full_day_twice_gives_identical_rows_and_metrics(dag, day):
     # Each mapped hour is labelled in the UI; the tasks taking no templates record no rendered fields.
     assert {ti.map_index: ti.rendered_map_index for ti in first.get_task_instances()
             if ti.task_id == "load_hour"} == {h: f"hour {h:02d}" for h in range(24)}
-    assert rendered_fields_of(first) == {"day_closed", "reconcile", "daily_metrics"}
+    if not compat.IS_AIRFLOW_2:  # 2.x records every task's fields, empty or not, in-process (no API call)
+        assert rendered_fields_of(first) == {"day_closed", "reconcile", "daily_metrics"}
 
     second = run(dag, day)
     assert second.state == "success"
