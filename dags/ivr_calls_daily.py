@@ -138,7 +138,7 @@ def ivr_calls_daily():
 
     hour_args = plan()  # [{"hour": h, "source_timeout_s": s}, ...]
     closed = day_closed()
-    checked_before(preflight(), hour_args, closed)  # preflight >> hours >> closed (2.x: see compat)
+    checked_before(preflight(), hour_args, closed)  # preflight >> plan >> day_closed (2.x: see compat)
     loads = load_hour.expand_kwargs(hour_args)
     closed >> [loads, refresh_previous_day()]
     daily_metrics(reconcile(loads))

@@ -216,7 +216,7 @@ unset PYTHONDONTWRITEBYTECODE
 export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1
 # After a loop with nothing to queue, the scheduler sleeps this long (default 1 s): each step of a
 # run (preflight, plan, day_closed, the hours, reconcile) waited for it, ~1 s per step. 0.2 s costs
-# ~0.06 of a core while idle (README "Performance").
+# ~0.08 of a core while idle (README "Performance").
 export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=0.2
 # Used when the executor is CeleryExecutor (make airflow EXECUTOR=celery; the Celery e2e test).
 export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"

@@ -9,6 +9,7 @@ internals that moved between major versions.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from airflow import __version__ as AIRFLOW_VERSION
 
@@ -37,32 +38,26 @@ def plain_task(**kwargs):
 
     A task taking an upstream task's result as an argument (not through ``expand``) needs ``@task``:
     Airflow resolves such an argument while rendering it."""
-    return _plain_task_factory()(**kwargs)
+    try:
+        from airflow.sdk.bases.decorator import task_decorator_factory
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.decorators.base import task_decorator_factory  # type: ignore[no-redef]
+    return task_decorator_factory(decorated_operator_class=_plain_operator_class(), **kwargs)
 
 
-_PLAIN_TASK_FACTORY = None
+@cache
+def _plain_operator_class() -> type:
+    """``@task``'s operator class without template fields (one class, however many DAGs use it)."""
+    try:
+        from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.decorators.python import _PythonDecoratedOperator  # type: ignore[no-redef]
 
+    class PlainPythonDecoratedOperator(_PythonDecoratedOperator):
+        template_fields = ()
+        template_fields_renderers: dict[str, str] = {}
 
-def _plain_task_factory():
-    global _PLAIN_TASK_FACTORY
-    if _PLAIN_TASK_FACTORY is None:
-        try:
-            from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
-            from airflow.sdk.bases.decorator import task_decorator_factory
-        except ImportError:  # pragma: no cover - Airflow 2.11 leg
-            from airflow.decorators.base import task_decorator_factory  # type: ignore[no-redef]
-            from airflow.decorators.python import _PythonDecoratedOperator  # type: ignore[no-redef]
-
-        class PlainPythonDecoratedOperator(_PythonDecoratedOperator):
-            template_fields = ()
-            template_fields_renderers: dict[str, str] = {}
-
-        def factory(python_callable=None, multiple_outputs=None, **kwargs):
-            return task_decorator_factory(python_callable=python_callable, multiple_outputs=multiple_outputs,
-                                          decorated_operator_class=PlainPythonDecoratedOperator, **kwargs)
-
-        _PLAIN_TASK_FACTORY = factory
-    return _PLAIN_TASK_FACTORY
+    return PlainPythonDecoratedOperator
 
 
 def label_mapped_task(label: str) -> None:

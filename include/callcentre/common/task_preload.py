@@ -15,6 +15,7 @@ without restarting the scheduler or the workers.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from contextlib import suppress
 
@@ -56,6 +57,4 @@ def __getattr__(name: str):
 # Move everything imported so far out of the garbage collector's reach: a forked task process
 # would otherwise, at its first full collection, touch the header of every inherited object and
 # copy nearly all of its parent's memory pages (copy-on-write).
-import gc  # noqa: E402
-
 gc.freeze()
