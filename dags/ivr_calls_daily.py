@@ -26,12 +26,12 @@ import pendulum
 from callcentre.common.compat import (
     Param,
     daily_interval_timetable,
-    checked_before,
     dag,
     exponential_backoff,
     plain_task,
     sla_kwargs,
     sla_miss_callback_kwargs,
+    source_after,
     task,
 )
 from callcentre.ivr import alerts, runtime
@@ -100,14 +100,17 @@ default_args = {
     },
 )
 def ivr_calls_daily():
-    @plain_task(retries=2)
-    def preflight():
-        """Fail fast, with a readable message, when a connection is missing or a database is down."""
-        return runtime.preflight()
+    # do_xcom_push=False: results no task reads (they are in the task's log); a pushed XCom
+    # costs three Execution-API calls.
+    @plain_task(retries=2, do_xcom_push=False)
+    def preflight(**context):
+        """Fail fast, with a readable message, on bad params, a date that names no business day,
+        a missing connection or a database down."""
+        return runtime.preflight(context)
 
     @plain_task()
     def plan(**context):
-        """Validate params and the business date the run names, migrate the target schema, list the hours to load."""
+        """Migrate the target schema and list the hours to load (params and date validated again)."""
         return runtime.plan(context)
 
     @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6), queue=IVR_LOAD_QUEUE)
@@ -116,29 +119,32 @@ def ivr_calls_daily():
         still open (at most IVR_SETTLE_LIMIT_MINUTES after midnight). Old days pass at once."""
         return runtime.day_closed(context)
 
-    @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE)
+    @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, do_xcom_push=False)
     def refresh_previous_day(**context):
         """Reload the previous day's hours that held calls still open at its load, then its metrics."""
         return runtime.refresh_previous_day(context)
 
     @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
-    def load_hour(hour: int, source_timeout_s: int, **context):
+    def load_hour(hour: int, source_timeout_s: int, plan_try: int | None = None, **context):
         """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
-        return runtime.load_hour(hour, context, source_timeout_s)
+        return runtime.load_hour(hour, context, source_timeout_s, plan_try)
 
     @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, execution_timeout=timedelta(minutes=10))
     def reconcile(hour_results, **context):
         """Per hour: source rows = loaded + rejected. Any difference fails the run."""
         return runtime.reconcile_day(hour_results, context)
 
-    @task(execution_timeout=timedelta(minutes=10), **sla_kwargs(alerts.sla_deadline()))
+    @task(execution_timeout=timedelta(minutes=10), do_xcom_push=False, **sla_kwargs(alerts.sla_deadline()))
     def daily_metrics(counts, **context):
         """Upsert the day's row in analytics.daily_metrics."""
         return runtime.compute_metrics(counts, context)
 
-    hour_args = plan()  # [{"hour": h, "source_timeout_s": s}, ...]
     closed = day_closed()
-    checked_before(preflight(), hour_args, closed)  # preflight >> plan >> day_closed (2.x: see compat)
+    preflight() >> closed
+    hour_args = plan()  # [{"hour": h, "source_timeout_s": s, "plan_try": n}, ...]
+    # plan after day_closed: a mapped task expands as soon as its source ends, and 24 expanded
+    # hours waiting for the sensor would cost the scheduler a query each in every loop.
+    source_after(closed, hour_args)  # 2.x: plan stays a root (see compat)
     loads = load_hour.expand_kwargs(hour_args)
     closed >> [loads, refresh_previous_day()]
     daily_metrics(reconcile(loads))

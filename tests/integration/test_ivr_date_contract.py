@@ -73,10 +73,12 @@ def test_dags_test_of_a_bare_date_loads_exactly_that_local_day(monkeypatch, zone
             reset_day(d)
 
 
-def _fails_in_plan(dag_run, message: str, capfd):
+def _fails_in_preflight(dag_run, message: str, capfd):
+    """Before the run waits for its day to close: preflight fails, at its first try."""
     assert dag_run.state == "failed"
     task_states = states(dag_run)
-    assert task_states[("plan", -1)] == ("failed", 1)  # permanent: no retry spent
+    assert task_states[("preflight", -1)] == ("failed", 1)  # permanent: no retry spent
+    assert task_states[("day_closed", -1)][0] == "upstream_failed"
     assert not [k for k, (state, _) in task_states.items() if k[0] == "load_hour" and state == "success"]
     out, err = capfd.readouterr()  # the task's log, as the operator reads it
     assert message in out + err
@@ -90,7 +92,7 @@ def test_a_day_before_the_first_business_day_fails_loudly(monkeypatch, capfd):
     synthetic.write_calls([make_call(910_000, datetime(2019, 12, 31, 12))])
     try:
         dag_run = dag.test(logical_date=datetime(2019, 12, 31, tzinfo=ZoneInfo("UTC")))
-        _fails_in_plan(dag_run, "before the first business day 2020-01-01 (IVR_FIRST_BUSINESS_DAY)", capfd)
+        _fails_in_preflight(dag_run, "before the first business day 2020-01-01 (IVR_FIRST_BUSINESS_DAY)", capfd)
         assert loaded(day) == [] and ledger(day) == []
     finally:
         reset_day(day)
@@ -98,12 +100,12 @@ def test_a_day_before_the_first_business_day_fails_loudly(monkeypatch, capfd):
 
 def test_a_run_without_a_logical_date_fails_instead_of_loading_today(monkeypatch, capfd):
     dag = parse_dag(monkeypatch, "America/Mexico_City")
-    _fails_in_plan(dag.test(logical_date=None), "this run has no logical date", capfd)
+    _fails_in_preflight(dag.test(logical_date=None), "this run has no logical date", capfd)
 
 
 def test_a_stale_ivr_timezone_variable_is_refused(monkeypatch, capfd):
     """The zone has one source: a Variable left over from the old setup would shift the day."""
     dag = parse_dag(monkeypatch, "America/Mexico_City")
     monkeypatch.setenv("AIRFLOW_VAR_IVR_TIMEZONE", "UTC")
-    _fails_in_plan(dag.test(logical_date=datetime(2025, 11, 2, tzinfo=ZoneInfo("UTC"))),
+    _fails_in_preflight(dag.test(logical_date=datetime(2025, 11, 2, tzinfo=ZoneInfo("UTC"))),
                    "Variable ivr_timezone='UTC' disagrees with IVR_TIMEZONE='America/Mexico_City'", capfd)

@@ -161,19 +161,17 @@ def exponential_backoff(multiplier: float = 2.0):
     return multiplier
 
 
-def checked_before(check, source, then) -> None:
-    """``check >> source >> then``, where ``source`` is the task a mapped task expands over.
+def source_after(upstream, source) -> None:
+    """``upstream >> source``, where ``source`` is the task a mapped task expands over.
 
-    2.x: ``[check, source] >> then`` instead. 2.x's ``airflow dags backfill`` expands a mapped task
-    only on the executor's "done" event of its source, and it drops that event for a task that was
-    not a root of the run (BackfillJobRunner keys the running task before bumping its try number):
-    the backfill then ends "deadlocked" (apache/airflow#33994). As a root, ``source`` runs beside
-    ``check`` and ``then`` still waits for both.
+    2.x: nothing; ``source`` stays a root of the run and the mapped task waits for ``upstream``
+    itself. 2.x's ``airflow dags backfill`` expands a mapped task only on the executor's "done"
+    event of its source, and it drops that event for a task that was not a root of the run
+    (BackfillJobRunner keys the running task before bumping its try number): the backfill then
+    ends "deadlocked" (apache/airflow#33994).
     """
-    if IS_AIRFLOW_2:
-        [check, source] >> then
-    else:
-        check >> source >> then
+    if not IS_AIRFLOW_2:
+        upstream >> source
 
 
 def sla_kwargs(deadline: timedelta | None) -> dict:

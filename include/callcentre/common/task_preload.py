@@ -3,14 +3,16 @@
 Each Airflow task runs in a process forked for it (LocalExecutor worker, Celery pool process).
 Before running our code it imports Airflow's DAG parser, the Task SDK runner and, in our tasks,
 the database hooks and drivers: about 0.4 CPU-s per task instance, thirty times per
-ivr_calls_daily run (measured with `make bench-backfill`, README "Performance"). Imported here by
-the parent, they come to each task already loaded (copy-on-write).
+ivr_calls_daily run (measured with `make bench-backfill`, README "Performance"), and our own
+modules the DAG files import (~12 ms more). Imported here by the parent, they come to each task
+already loaded (copy-on-write).
 
 Used by ``[scheduler] mp_forkserver_preload`` (with ``[scheduler] mp_start_method = forkserver``,
 LocalExecutor) and, as ``CELERY_CONFIG``, by ``[celery] celery_config_options`` (Celery workers
-import it before forking their pool). Airflow's and the drivers' modules only: our own code is
-still imported by each task, so a changed module under include/ is picked up by the next task
-without restarting the scheduler or the workers.
+import it before forking their pool). A changed module under include/ is still picked up by the
+next task without restarting the scheduler or the workers: each forked task process drops our
+preloaded modules when any of their files changed (``fresh_preload``). A change to this file or
+to fresh_preload.py itself takes a restart.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import gc
 import importlib
 from contextlib import suppress
+
+from callcentre.common.fresh_preload import FreshPreload
 
 PRELOADED = (
     "airflow.sdk.execution_time.task_runner",
@@ -41,9 +45,28 @@ PRELOADED = (
     "pendulum",
 )
 
+# Ours: what the DAG files import at their top (each task process parses its DAG file).
+OWN_PRELOADED = (
+    "callcentre.common.compat",
+    "callcentre.ivr.alerts",
+    "callcentre.ivr.runtime",
+    "callcentre.scraping.operators",
+    "callcentre.scraping.pipeline",
+    "callcentre.scraping.reconcile",
+)
+
 for _name in PRELOADED:
     with suppress(ImportError):  # a module another Airflow version lacks (the 2.11 leg): skipped
         importlib.import_module(_name)
+
+# The plugins (loaded by each task process to find listeners: ~5 % of its CPU). Airflow loads
+# plugins once per process and documents that a changed plugin takes a restart: the same here.
+with suppress(ImportError):
+    from airflow.sdk.listener import get_listener_manager
+
+    get_listener_manager()
+
+OWN = FreshPreload(OWN_PRELOADED)
 
 
 def __getattr__(name: str):

@@ -70,16 +70,20 @@ def options(context) -> RunOptions:
     return RunOptions.from_params({**dict(context["params"]), **conf})
 
 
-def preflight() -> dict[str, str]:
+def preflight(context) -> dict[str, str]:
+    """What a run needs before it waits for its day to close: valid params, one IVR zone, a
+    business date its logical date names (each a permanent error, no retry) and both databases up."""
+    options(context)
+    check_single_zone_source()
+    business_date(context)
     return check_databases([IVR_MARIADB, ANALYTICS_POSTGRES])
 
 
 def plan(context) -> list[dict]:
-    """Validate params and time zone, migrate the target schema, and list the hours to load: the
-    mapped load_hour's arguments, each with the source's statement timeout (the Variable read here
-    once per run, not by each of 24 task instances: one Execution-API call each)."""
+    """Migrate the target schema and list the hours to load: the mapped load_hour's arguments,
+    each with the source's statement timeout (the Variable read here once per run, not by each of
+    24 task instances: one Execution-API call each). preflight has checked the zone's Variable."""
     opts = options(context)
-    check_single_zone_source()
     day = business_date(context)
     if not opts.dry_run:
         schema.migrate()
@@ -90,7 +94,8 @@ def plan(context) -> list[dict]:
         "business date %s (%s, a %g-hour day; logical date %s), hours %s, %s, source statement timeout %d s",
         day, tz.key, length, compat.logical_date_of(context), list(opts.hours), opts, timeout_s,
     )
-    return [{"hour": hour, "source_timeout_s": timeout_s} for hour in opts.hours]
+    plan_try = compat.try_number_of(context)
+    return [{"hour": hour, "source_timeout_s": timeout_s, "plan_try": plan_try} for hour in opts.hours]
 
 
 def day_closed(context):
@@ -115,18 +120,26 @@ def refresh_previous_day(context) -> dict:
     )
 
 
-def load_hour(hour: int, context, source_timeout_s: int | None = None) -> dict | None:
+def load_hour(hour: int, context, source_timeout_s: int | None = None, plan_try: int | None = None) -> dict | None:
     compat.label_mapped_task(f"hour {hour:02d}")
     opts = options(context)
-    if compat.try_number_of(context) > 1:
-        # A retry or a cleared hour reads the Variable as it is now: the runbook's answer to a
-        # source that keeps timing out is to raise it and clear the failed hours (docs/operations.md).
+    if reads_timeout_anew(compat.try_number_of(context), plan_try):
         source_timeout_s = None
     result = _load(business_date(context), hour, opts, context, source_timeout_s)
     # Only a dry run's reconcile reads the hour results; a real run counts both databases. No
     # return value, no XCom push: one Execution-API call less per hour (the counts and phases
     # are in the task's log line and in analytics.etl_batches).
     return result.as_dict() if opts.dry_run else None
+
+
+def reads_timeout_anew(try_number: int, plan_try: int | None) -> bool:
+    """Whether an hour reads the Variable ``ivr_source_statement_timeout_s`` itself instead of
+    taking plan's value: on a retry, or when cleared without its plan (its try then runs ahead of
+    plan's), it reads the Variable as it is now, the runbook's answer to a source that keeps
+    timing out being to raise it and clear the failed hours (docs/operations.md). A whole run
+    cleared or backfilled again re-ran plan too: its hours take plan's fresh value (one
+    Execution-API call per run, not one per hour)."""
+    return plan_try is None or try_number > plan_try
 
 
 def _load(day: date, hour: int, opts: RunOptions, context, source_timeout_s: int | None = None) -> load.HourResult:

@@ -39,6 +39,11 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
     def __init__(self, timezone) -> None:
         super().__init__("0 0 * * *", timezone)
 
+    def _describe_with_dom_dow_fix(self, expression: str) -> str:
+        # CronMixin.__init__ would set the UI's description from cron_descriptor ("At 00:00"),
+        # hiding ours, and spend ~4 ms of every parse of the DAG file (each task instance's too).
+        return type(self).description
+
     @classmethod
     def deserialize(cls, data):
         import pendulum
