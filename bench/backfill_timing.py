@@ -9,7 +9,8 @@ rounds (this shared machine's speed drifts by tens of percent over minutes):
 * the pure loads: each day's 24 hours by ``callcentre.ivr.load.load_hour`` in 2 warm worker
   processes, as `make bench` measures them (no Airflow at all);
 * the backfill: `airflow backfill create ... --max-active-runs 2 --reprocess-behavior completed`
-  over the same days (emptied first), waited for to the end of every run.
+  over the same days (emptied first), waited for to the end of every run (`--max-active-runs N`
+  to compare; recorded under a key of its own).
 
 It reports the wall time of each, their ratio per round, and the CPU per process group: the
 api-server, the scheduler's loop, the LocalExecutor's task supervisors and the task processes
@@ -124,7 +125,7 @@ def pure_loads(days: list[date], workers: int) -> dict:
             "mariadb_cpu_s": round(servers["mariadb"], 2), "postgresql_cpu_s": round(servers["postgresql"], 2)}
 
 
-def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, workers: set[int]) -> dict:
+def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, workers: set[int], active_runs: int) -> dict:
     from run_bench import clear_target
 
     for day in days:
@@ -134,7 +135,7 @@ def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, wor
     airflow_before, servers_before = cpu_by_part(api_pgid, scheduler_pid, workers), cpu_snapshot(mariadb, postmaster)
     started = time.monotonic()
     run_airflow(env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", days[0].isoformat(),
-                "--to-date", days[-1].isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", "2")
+                "--to-date", days[-1].isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", str(active_runs))
     while True:
         states = backfill_states(days)
         if len(states) == len(days) and all(s in ("success", "failed") for s in states):
@@ -149,12 +150,14 @@ def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, wor
             "airflow_cpu_by_part": parts, "mariadb_cpu_s": servers["mariadb"], "postgresql_cpu_s": servers["postgresql"]}
 
 
-def record(results: dict, calls: int, executor: str) -> None:
-    """Merge into bench/results.json: 1M-call LocalExecutor figures at the top level, others under
-    their own key (run_bench.py keeps every ``backfill`` key when it rewrites the file)."""
+def record(results: dict, calls: int, executor: str, active_runs: int) -> None:
+    """Merge into bench/results.json: 1M-call LocalExecutor figures with two active runs at the top
+    level, others under their own key (run_bench.py keeps every ``backfill`` key when it rewrites
+    the file)."""
     out = ROOT / "bench" / "results.json"
     data = json.loads(out.read_text()) if out.exists() else {}
-    key = "backfill" if (calls, executor) == (1_000_000, "local") else f"backfill_{calls}_calls_{executor}"
+    key = ("backfill" if (calls, executor, active_runs) == (1_000_000, "local", 2) else
+           f"backfill_{calls}_calls_{executor}" + (f"_{active_runs}_runs" if active_runs != 2 else ""))
     data[key] = results
     if key == "backfill":
         data.update(backfill_s_per_day=results["backfill_s_per_day"],
@@ -170,6 +173,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--executor", choices=("local", "celery"), default="local")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (with --executor celery)")
+    parser.add_argument("--max-active-runs", type=int, default=2, help="days loaded at a time by the backfill")
     parser.add_argument("--no-record", action="store_true", help="print only; leave bench/results.json alone")
     args = parser.parse_args()
 
@@ -213,7 +217,7 @@ def main() -> None:
                 for side in order:
                     log(f"round {i + 1}/{args.rounds}: {side}")
                     this[side] = (pure_loads(days, 2) if side == "loads" else
-                                  backfill(env, days, api.pid, scheduler.pid, {w.pid for w in workers}))
+                                  backfill(env, days, api.pid, scheduler.pid, {w.pid for w in workers}, args.max_active_runs))
                 this["backfill_vs_load"] = round(this["backfill"]["seconds"] / this["loads"]["seconds"], 2)
                 log(f"round {i + 1}: backfill {this['backfill']['seconds']} s, loads {this['loads']['seconds']} s, "
                     f"ratio {this['backfill_vs_load']}, Airflow CPU {this['backfill']['airflow_cpu_by_part']}")
@@ -231,7 +235,7 @@ def main() -> None:
     own = [(r["backfill"]["airflow_cpu_s"] - r["loads"]["client_cpu_s"]) / n for r in rounds]
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
-        "days": n, "calls_per_day": args.calls, "executor": args.executor, "max_active_runs": 2,
+        "days": n, "calls_per_day": args.calls, "executor": args.executor, "max_active_runs": args.max_active_runs,
         "backfill_s_per_day": round(bf["seconds"] / n, 2),
         "load_s_per_day": round(best["loads"]["seconds"] / n, 2),
         "backfill_vs_load": best["backfill_vs_load"],
@@ -244,7 +248,7 @@ def main() -> None:
         "rounds": rounds,
     }
     executor = f"CeleryExecutor, {args.workers} workers" if args.executor == "celery" else "LocalExecutor"
-    print(f"\nBackfill of {n} days x {args.calls:,} calls, {executor}, --max-active-runs 2, {os.cpu_count()} cores, "
+    print(f"\nBackfill of {n} days x {args.calls:,} calls, {executor}, --max-active-runs {args.max_active_runs}, {os.cpu_count()} cores, "
           f"best of {len(rounds)} rounds: runs {bf['states']}")
     print(f"  backfill wall   {bf['seconds']:7.1f} s   ({results['backfill_s_per_day']} s per day)")
     print(f"  pure loads      {best['loads']['seconds']:7.1f} s   ({results['load_s_per_day']} s per day)")
@@ -255,7 +259,7 @@ def main() -> None:
     print(f"  mariadb         {bf['mariadb_cpu_s'] / n:7.1f} s per day;  postgresql {bf['postgresql_cpu_s'] / n:.1f} s per day "
           f"(pure loads: {best['loads'].get('postgresql_cpu_s', 0) / n:.1f}; the rest is Airflow's metadata DB)")
     if not args.no_record:
-        record(results, args.calls, args.executor)
+        record(results, args.calls, args.executor, args.max_active_runs)
 
 
 if __name__ == "__main__":

@@ -153,8 +153,9 @@ def settle_backfills(env: dict, dag_id: str, timeout_s: float = 90) -> None:
     client = rest_client(env)
     give_up = time.monotonic() + timeout_s
     while True:
-        open_ = [b for b in client.request("GET", f"/api/v2/backfills?dag_id={dag_id}").json().get("backfills", [])
-                 if not b.get("completed_at")]
+        # Newest first: the list is paged (50 by default), and a long-lived metadata DB holds more.
+        open_ = [b for b in client.request("GET", f"/api/v2/backfills?dag_id={dag_id}&order_by=-id&limit=100")
+                 .json().get("backfills", []) if not b.get("completed_at")]
         if not open_:
             return
         active = client.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&state=queued"
