@@ -138,6 +138,30 @@ def process_group(args: list[str], env: dict, log: Path):
         stop_group(proc)
 
 
+@contextmanager
+def ivr_airflow(env: dict, logs: Path):
+    """`airflow api-server` and `airflow scheduler` on ``env`` (its AIRFLOW__API__PORT), with
+    ivr_calls_daily reserialized from ``env`` and unpaused; yields once the api-server answers.
+    On exit: the DAG paused, its backfills settled, both stopped by group, and the DAG reserialized
+    as the other tests' components parse it."""
+    env = {**env, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}  # even if just written
+    run_airflow(env, "dags", "reserialize")
+    try:
+        with process_group([AIRFLOW, "api-server", "--port", env["AIRFLOW__API__PORT"], "--host", "127.0.0.1",
+                            "--workers", "1"], env, logs / "api.log") as api, \
+             process_group([AIRFLOW, "scheduler"], env, logs / "scheduler.log"):
+            run_airflow(env, "dags", "unpause", "ivr_calls_daily")
+            # REST calls need the api-server itself, not only the metadata DB.
+            wait_api_up(api, env["AIRFLOW__API__BASE_URL"], logs / "api.log")
+            try:
+                yield
+            finally:
+                rest_client(env).request("PATCH", "/api/v2/dags/ivr_calls_daily", {"is_paused": True})
+                settle_backfills(env, "ivr_calls_daily")
+    finally:
+        run_airflow({**os.environ, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}, "dags", "reserialize")
+
+
 def rest_client(env: dict):
     """The REST client of the api-server ``env`` points at, logged in as the local admin."""
     from callcentre.scraping.upload import AirflowRestClient, local_credentials

@@ -18,16 +18,7 @@ from pathlib import Path
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import (
-    AIRFLOW,
-    free_port,
-    process_group,
-    rest_client,
-    run_airflow,
-    run_states,
-    settle_backfills,
-    wait_api_up,
-)
+from tests.e2e.airflow_processes import free_port, ivr_airflow, rest_client, run_airflow, run_states
 from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
 
 ZONE = "America/Mexico_City"
@@ -41,22 +32,10 @@ TIMEOUT_S = 600  # generous: a busy 2-core machine schedules slowly; a pass take
 def western_airflow(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_VAR_IVR_TIMEZONE"}
-    # Reserialize even if the DAG was written less than 30 s ago (another test's teardown).
-    env.update(IVR_TIMEZONE=ZONE, AIRFLOW__CORE__DEFAULT_TIMEZONE="UTC", AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL="0",
+    env.update(IVR_TIMEZONE=ZONE, AIRFLOW__CORE__DEFAULT_TIMEZONE="UTC",
                AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
-    run_airflow(env, "dags", "reserialize")
-    with process_group([AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"], env, tmp_path / "api.log") as api, \
-         process_group([AIRFLOW, "scheduler"], env, tmp_path / "scheduler.log"):
-        run_airflow(env, "dags", "unpause", "ivr_calls_daily")
-        # The REST trigger below needs the api-server itself, not only the metadata DB.
-        wait_api_up(api, env["AIRFLOW__API__BASE_URL"], tmp_path / "api.log")
-        try:
-            yield env
-        finally:
-            rest_client(env).request("PATCH", "/api/v2/dags/ivr_calls_daily", {"is_paused": True})
-            settle_backfills(env, "ivr_calls_daily")
-    # Leave the metadata DB with the DAG as the other tests' components parse it.
-    run_airflow({**os.environ, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}, "dags", "reserialize")
+    with ivr_airflow(env, tmp_path):
+        yield env
 
 
 def _wait_for(predicate, what: str, logs: Path):

@@ -18,15 +18,7 @@ from pathlib import Path
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import (
-    AIRFLOW,
-    free_port,
-    process_group,
-    rest_client,
-    run_airflow,
-    settle_backfills,
-    wait_api_up,
-)
+from tests.e2e.airflow_processes import free_port, ivr_airflow, rest_client, run_airflow, settle_backfills
 from tests.integration.ivr_support import at, ensure_tables, make_call, reset_day
 
 INCLUDE = Path(__file__).resolve().parents[2] / "include"
@@ -60,34 +52,23 @@ def test_a_changed_module_reaches_the_next_task_without_a_restart(tmp_path):
     shutil.copytree(INCLUDE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(copy), os.environ.get("PYTHONPATH")])),
-           "IVR_TIMEZONE": "UTC", "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
-           "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
+           "IVR_TIMEZONE": "UTC", "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
     env.pop("AIRFLOW_VAR_IVR_TIMEZONE", None)
-    run_airflow(env, "dags", "reserialize")
     marker = f"fresh-preload marker {secrets.token_hex(4)}"
     try:
-        with process_group([AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"],
-                           env, tmp_path / "api.log") as api, \
-             process_group([AIRFLOW, "scheduler"], env, tmp_path / "scheduler.log"):
-            run_airflow(env, "dags", "unpause", "ivr_calls_daily")
-            wait_api_up(api, env["AIRFLOW__API__BASE_URL"], tmp_path / "api.log")
-            try:
-                run_id = _backfill_and_wait(env, tmp_path)
-                # The deploy: plan logs a marker from now on. Same size or not, a new mtime.
-                runtime = copy / "callcentre" / "ivr" / "runtime.py"
-                source = runtime.read_text()
-                anchor = "    opts = options(context)\n    day = business_date(context)\n    if not opts.dry_run:\n"
-                assert source.count(anchor) == 1, "plan() changed: update this test's anchor"
-                runtime.write_text(source.replace(anchor, f"    log.info({marker!r})\n" + anchor))
-                st = runtime.stat()
-                os.utime(runtime, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-                assert _backfill_and_wait(env, tmp_path) == run_id  # the same run, cleared and run again
-            finally:
-                run_airflow(env, "dags", "pause", "ivr_calls_daily")
-                settle_backfills(env, "ivr_calls_daily")
+        with ivr_airflow(env, tmp_path):
+            run_id = _backfill_and_wait(env, tmp_path)
+            # The deploy: plan logs a marker from now on. Same size or not, a new mtime.
+            runtime = copy / "callcentre" / "ivr" / "runtime.py"
+            source = runtime.read_text()
+            anchor = "    opts = options(context)\n    day = business_date(context)\n    if not opts.dry_run:\n"
+            assert source.count(anchor) == 1, "plan() changed: update this test's anchor"
+            runtime.write_text(source.replace(anchor, f"    log.info({marker!r})\n" + anchor))
+            st = runtime.stat()
+            os.utime(runtime, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+            assert _backfill_and_wait(env, tmp_path) == run_id  # the same run, cleared and run again
     finally:
         reset_day(DAY)
-        run_airflow({**os.environ, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}, "dags", "reserialize")
 
     run_dir = Path(env["AIRFLOW_HOME"]) / "logs" / "dag_id=ivr_calls_daily" / f"run_id={run_id}"
     plan_logs = sorted((run_dir / "task_id=plan").glob("attempt=*.log"), key=lambda p: int(p.stem.split("=")[1]))

@@ -48,11 +48,11 @@ class FreshPreload:
         self.files = {path: _signature(path) for path in _own(prefix).values()}
         os.register_at_fork(after_in_child=self.check)
 
-    def stale(self) -> list[str]:
-        return [path for path, sig in self.files.items() if _signature(path) != sig]
+    def stale(self) -> bool:
+        return any(_signature(path) != sig for path, sig in self.files.items())
 
     def check(self) -> None:
-        if self.files and self.stale():
+        if self.stale():
             for name in _own(self.prefix):
                 del sys.modules[name]
             self.files = {}  # nothing preloaded is left in this process (nor in its own children)
