@@ -13,7 +13,7 @@ exactly the named days; a run that names no loadable day fails at once, saying w
 day: clear its run; a range: `airflow backfill create --dag-id ivr_calls_daily --from-date D1
 --to-date D2 --reprocess-behavior completed`; one hour: clear that mapped task, or trigger with
 param `hours`. Every path converges to the same rows.
-See README.md for the contract and docs/operations.md for the runbook.
+See docs/ivr.md for the contract and docs/operations.md for the runbook.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from callcentre.ivr.options import DEFAULTS
 
 # The IVR zone: environment IVR_TIMEZONE, the one setting the schedule and the tasks both read.
 IVR_TIMEZONE = ivr_timezone_name()
-# Celery queue of the hour loads: workers near the IVR database listen on it (README, docs/deploy.md).
+# Celery queue of the hour loads: workers near the IVR database listen on it (docs/deploy.md).
 IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 
 default_args = {
@@ -55,7 +55,7 @@ default_args = {
     "on_failure_callback": alerts.record_task_failure,
     # A run's later tasks before another run's earlier ones: a backfill finishes its runs in
     # order (the next one starts only when one ends, max_active_runs) instead of every run's
-    # reconcile waiting in the pool behind the other runs' hours (README "Performance").
+    # reconcile waiting in the pool behind the other runs' hours (docs/performance.md).
     "weight_rule": "upstream",
 }
 

@@ -5,8 +5,8 @@ page the app serves at ``/scraping-jobs/``; same origin, so Airflow's login cook
 it. The app and its security live in ``include/callcentre/scraping_page/`` (docs/scraping.md).
 
 Airflow 3.x only: Airflow 2.x loads this plugin but ignores ``fastapi_apps`` and ``external_views``
-(nothing here runs at import but a config read), so the page is simply absent there (README,
-"Airflow versions"; tests/af2 checks the plugins load).
+(nothing here runs at import but a config read), so the page is simply absent there (docs/airflow-versions.md;
+tests/af2 checks the plugins load).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ export AIRFLOW_HEALTH_PATH=/health
 # /api/v1 with a user's login and password (2.x's default backend is session-only).
 export AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session
 # No "mini scheduler" in task processes: after plan it expands load_hour at the same time as
-# the backfill command does, and the backfill dies on a StaleDataError (README, Airflow versions).
+# the backfill command does, and the backfill dies on a StaleDataError (docs/airflow-versions.md).
 export AIRFLOW__SCHEDULER__SCHEDULE_AFTER_TASK_EXECUTION=False
 # Silences a deprecation warning on every command (the 3.x behaviour).
 export AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY=True

@@ -212,18 +212,18 @@ export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=callcentre.common.task_preload.CEL
 unset PYTHONDONTWRITEBYTECODE
 # A task supervisor that sees its task's sockets close a moment before the process exits waits
 # for its next heartbeat check to notice the exit (default every 5 s): half the task instances
-# held their worker slot, and a failure its handling, 5 s longer (README "Performance").
+# held their worker slot, and a failure its handling, 5 s longer (docs/performance.md).
 export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1
 # After a loop with nothing to queue, the scheduler sleeps this long (default 1 s): each step of a
 # run (preflight, plan, day_closed, the hours, reconcile) waited for it, ~1 s per step. 0.2 s costs
-# ~0.08 of a core while idle (README "Performance").
+# ~0.08 of a core while idle (docs/performance.md).
 export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=0.2
 # Used when the executor is CeleryExecutor (make airflow EXECUTOR=celery; the Celery e2e test).
 export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"
 # Bare dates on the CLI are read in this zone; the IVR DAG loads the named days whatever it is
-# (README, "The date contract"), and the same zone keeps the CLI and the UI in step.
+# (docs/ivr.md, "The date contract"), and the same zone keeps the CLI and the UI in step.
 export AIRFLOW__CORE__DEFAULT_TIMEZONE="$tz"
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT=$AIRFLOW_API_PORT

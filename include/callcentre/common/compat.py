@@ -1,7 +1,7 @@
 """Everything that differs between Airflow versions, in one place.
 
 The project targets Airflow 3.3 (Task SDK, ``airflow.sdk``) and runs the same DAGs on Airflow 2.11
-(the ``make test AIRFLOW=2`` leg, README "Airflow versions"): the ``except ImportError`` branches
+(the ``make test AIRFLOW=2`` leg, docs/airflow-versions.md): the ``except ImportError`` branches
 and the ``IS_AIRFLOW_2`` switches below are the 2.11 side. No other module imports Airflow
 internals that moved between major versions.
 """
@@ -34,7 +34,7 @@ def plain_task(**kwargs):
     """``@task`` for a task whose arguments are plain values or mapped ones, never Jinja templates
     nor XComArgs to resolve: no template rendering and no rendered-fields record (on 3.x that
     record is one Execution-API write per task instance, the costliest call after the task's
-    start; ivr_calls_daily runs 24 such hours a day: README "Performance").
+    start; ivr_calls_daily runs 24 such hours a day: docs/performance.md).
 
     A task taking an upstream task's result as an argument (not through ``expand``) needs ``@task``:
     Airflow resolves such an argument while rendering it."""

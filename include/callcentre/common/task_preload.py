@@ -3,7 +3,7 @@
 Each Airflow task runs in a process forked for it (LocalExecutor worker, Celery pool process).
 Before running our code it imports Airflow's DAG parser, the Task SDK runner and, in our tasks,
 the database hooks and drivers: about 0.4 CPU-s per task instance, thirty times per
-ivr_calls_daily run (measured with `make bench-backfill`, README "Performance"), and our own
+ivr_calls_daily run (measured with `make bench-backfill`, docs/performance.md), and our own
 modules the DAG files import (~12 ms more). Imported here by the parent, they come to each task
 already loaded (copy-on-write).
 

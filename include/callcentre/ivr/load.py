@@ -54,7 +54,7 @@ _EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_numbe
 
 # The replace, in the load's transaction: DELETE_SQL then INSERT_SQL, one statement per entry
 # (psycopg 3 sends parameterised statements one at a time). Plain INSERTs after explicit deletes:
-# ON CONFLICT's speculative insertion cost ~40% more per row (measured, README "Performance").
+# ON CONFLICT's speculative insertion cost ~40% more per row (measured, docs/performance.md).
 
 # What the load writes into each table (loaded_by_run_id and loaded_at aside), column by column,
 # as expressions over the stage row ``s``: the INSERTs select them, and the probe compares a

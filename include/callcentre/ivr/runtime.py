@@ -39,7 +39,7 @@ def timezone_name() -> str:
 
 
 def business_date(context) -> date:
-    """The business day this run loads: the day its logical date names (README, "The date
+    """The business day this run loads: the day its logical date names (docs/ivr.md, "The date
     contract"); AirflowFailException, naming the setting or value at fault, when it names none."""
     try:
         return resolve_business_date(
