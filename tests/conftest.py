@@ -38,14 +38,35 @@ def pytest_ignore_collect(collection_path, config):
     return True if parts[0] == "af2" else None
 
 REQUIRED_ENV = ("AIRFLOW_HOME", "AIRFLOW_CONN_IVR_MARIADB", "AIRFLOW_CONN_ANALYTICS_POSTGRES")
+# Levels, one per folder, as markers (`pytest -m unit`, `-m "not e2e"`); only `unit` needs no server.
+LEVELS = {
+    "unit": "plain functions: no server, no Airflow metadata database",
+    "dags": "the DAG files parsed (DagBag)",
+    "deploy": "deployment files checked (no Docker needed)",
+    "integration": "real MariaDB, PostgreSQL and stand-ins, no scheduler",
+    "e2e": "a real scheduler and api-server in their own process groups",
+    "af2": "the Airflow 2.11 leg only",
+}
 
 
 def pytest_configure(config):
+    for level, meaning in LEVELS.items():
+        config.addinivalue_line("markers", f"{level}: {meaning}")
+
+
+def pytest_collection_modifyitems(config, items):
+    levels = set()
+    for item in items:
+        level = Path(str(item.fspath)).resolve().relative_to(TESTS_DIR).parts[0]
+        if level in LEVELS:
+            item.add_marker(level)
+            levels.add(level)
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
-    if missing:
+    if missing and levels - {"unit"}:
         raise pytest.UsageError(
             f"{', '.join(missing)} not set: run the suite with `make test` "
-            "(or `make services && . .local/airflow.env && .venv/bin/pytest tests`)."
+            "(or `make services && . .local/airflow.env && .venv/bin/pytest tests`); "
+            "`pytest tests/unit` needs no server."
         )
 
 
