@@ -8,7 +8,10 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from callcentre.scraping.results import write_results
-from callcentre.scraping.workbook import BadWorkbook, RejectedRow, normalise_phone, read_phone_numbers
+from callcentre.scraping.workbook import (
+    NOT_ASCII_DIGITS, BadWorkbook, RejectedRow, normalise_phone, read_phone_numbers, rejection_reason,
+)
+from tests.scraping_fixtures import raw_xlsx
 
 
 def _book(path, rows):
@@ -37,6 +40,10 @@ def _book(path, rows):
         ("+", None),
         ("1234567890123456", None),
         ("300-ABC-4567", None),
+        ("５５１２３４５６７８", "5512345678"),  # full-width, pasted from a web page
+        ("＋５７ ３００－１２３－４５６７", "+573001234567"),
+        ("٣٠٠١٢٣٤٥٦٧", None),  # Arabic-Indic digits: NFKC leaves them, the API takes 0-9 only
+        ("३००१२३४५६७", None),  # Devanagari
         (True, None),
         (None, None),
     ],
@@ -211,3 +218,85 @@ def test_results_never_contain_formulas(tmp_path):
     assert results[1] == ["+573001234567", "=1+1", "@SUM(A1)", "-2", '{"a": 1}']
     assert [[c.value for c in row] for row in wb["rejected"].iter_rows()][1] == [7, "=cmd|' /C calc'!A0", "not a phone"]
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_rejection_reasons_name_the_rule():
+    assert rejection_reason("٣٠٠١٢٣٤٥٦٧") == NOT_ASCII_DIGITS
+    assert rejection_reason("llamar") == "not a phone number (7-15 digits)"
+    assert rejection_reason("５５１２３４５６７８") == ""
+
+
+@pytest.mark.parametrize("strings", ["inline", "shared"])
+def test_a_crm_export_with_a_wrong_dimension_record_is_read_whole(tmp_path, strings):
+    """Written part by part as a CRM does: dimension A1, no styles, inline (or shared) strings."""
+    rows = [["Nombre", "Ciudad", "Telefono"], ["Ana", "Cali", "3001234567"], ["Luis", "Pasto", 3109876543],
+            ["Eva", "Neiva", "no tiene"]]
+    path = raw_xlsx(tmp_path / "export_crm.xlsx", rows, dimension="A1", strings=strings)
+    with zipfile.ZipFile(path) as zf:  # the file really is what such tools write
+        assert '<dimension ref="A1"/>' in zf.read("xl/worksheets/sheet1.xml").decode()
+        assert not [n for n in zf.namelist() if "styles" in n]
+
+    phones = read_phone_numbers(path)
+
+    assert phones.numbers == ["3001234567", "3109876543"]
+    assert phones.source == "sheet 'export', column C ('Telefono', header in row 1)"
+    assert phones.rejected == [RejectedRow(4, "no tiene", "not a phone number (7-15 digits)")]
+
+
+def test_a_script_export_without_header_or_dimension(tmp_path):
+    path = raw_xlsx(tmp_path / "numeros.xlsx", [[3001234567], ["300 765 4321"]], dimension=None)
+    assert read_phone_numbers(path).numbers == ["3001234567", "3007654321"]
+
+
+def test_full_width_digits_are_normalised_and_other_digits_rejected_with_the_reason(tmp_path):
+    """Numbers pasted from web pages: full-width digits become 0-9; digits NFKC cannot fold are
+    refused row by row, and the reason reaches the results' rejected sheet."""
+    rows = [["Teléfono"], ["５５１２３４５６７８"], ["＋５７ ３００－１２３－４５６７"], ["٣٠٠١٢٣٤٥٦٧"]]
+    path = raw_xlsx(tmp_path / "pegado.xlsx", rows, strings="shared", dimension="A1:A4")
+
+    phones = read_phone_numbers(path)
+
+    assert phones.numbers == ["5512345678", "+573001234567"]
+    assert all(n.isascii() for n in phones.numbers)
+    assert phones.rejected == [RejectedRow(4, "٣٠٠١٢٣٤٥٦٧", NOT_ASCII_DIGITS)]
+    out = write_results(tmp_path / "out.xlsx", [], phones.rejected)
+    rejected_sheet = [[c.value for c in row] for row in load_workbook(out)["rejected"].iter_rows()]
+    assert rejected_sheet[1] == [4, "٣٠٠١٢٣٤٥٦٧", NOT_ASCII_DIGITS]
+
+
+def test_full_width_header_is_found(tmp_path):
+    path = raw_xlsx(tmp_path / "h.xlsx", [["Ｎｏｍｂｒｅ", "ＴＥＬＥＦＯＮＯ"], ["Ana", "3001234567"]])
+    assert read_phone_numbers(path).column_index == 1
+
+
+def test_a_stray_cell_far_to_the_right_does_not_widen_the_read(tmp_path):
+    rows = [["phone"], ["3001234567"]] + [[None] * 16383 + ["x"]] + [["3001112222"]]
+    path = raw_xlsx(tmp_path / "ancho.xlsx", rows)
+    assert read_phone_numbers(path).numbers == ["3001234567", "3001112222"]
+
+
+def test_a_zip_bomb_is_refused_from_the_central_directory(tmp_path, monkeypatch):
+    """~130 KB that unpacks to 128 MB of sheet XML: refused before openpyxl opens it (the
+    benchmark times a 1 GB one: bench/jobs_page_bench.py --zip-bomb)."""
+    import openpyxl
+
+    path = raw_xlsx(tmp_path / "bomba.xlsx", [["phone"], ["3001234567"]], sheet_xml_padding=128 << 20)
+    assert path.stat().st_size < 1 << 20
+
+    def never(*args, **kwargs):
+        raise AssertionError("openpyxl was asked to parse a zip bomb")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    with pytest.raises(BadWorkbook, match=r"bomba.xlsx: the workbook unpacks to 128 MB, more than 100 MB"):
+        read_phone_numbers(path)
+
+
+def test_too_many_cells_are_refused_before_parsing(tmp_path, monkeypatch):
+    from callcentre.scraping import workbook
+
+    rows = [["phone", "a", "b"]] + [[f"3{n:09d}", n, n] for n in range(400)]
+    path = raw_xlsx(tmp_path / "celdas.xlsx", rows)
+    assert len(read_phone_numbers(path).numbers) == 400  # 1,203 cells: under the real cap
+    monkeypatch.setattr(workbook, "MAX_CELLS", 1200)
+    with pytest.raises(BadWorkbook, match="more than 1,200 cells"):
+        read_phone_numbers(path)

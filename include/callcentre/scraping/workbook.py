@@ -13,6 +13,14 @@ Rules (the contract with the staff who upload files):
   as a header.
 * A number keeps its digits and an optional leading ``+``: spaces, dashes, dots and parentheses are
   removed, numeric cells such as ``3001234567.0`` become ``3001234567``. 7 to 15 digits (E.164).
+  Text is NFKC-normalised first (full-width ``５５１２３４５６７８`` pasted from a web page becomes
+  ``5512345678``); digits still not 0-9 after that (Arabic-Indic, Devanagari...) are rejected with
+  that reason: the API and the results take ASCII digits only.
+* The sheet-dimension record is not trusted: CRMs and scripts often write ``A1`` whatever the sheet
+  holds, and openpyxl's read-only mode would then see one cell.
+* Before openpyxl parses anything, the zip's central directory must declare at most
+  :data:`MAX_UNPACKED_BYTES` unpacked and its worksheets at most :data:`MAX_CELLS` cells (a small
+  file that unpacks to gigabytes is refused at once; zipfile never inflates past a declared size).
 * Duplicates are removed (first occurrence kept); empty cells are ignored; anything else is a
   rejected row (row number and value) for the ``rejected`` sheet of the results.
 * At most :data:`MAX_NUMBERS` distinct numbers.
@@ -35,13 +43,21 @@ MAX_NUMBERS = 5000
 MAX_ROWS = MAX_NUMBERS * 10
 # 5000 numbers fit in well under 1 MB; anything this big is not the file the staff meant to upload.
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# What a workbook may unpack to, and how many cells its worksheets may hold, checked before parsing.
+# A 5000-number list with 20 columns of CRM data is ~100,000 cells and a few MB of XML.
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+MAX_CELLS = 1_000_000
+MAX_ZIP_ENTRIES = 1000
 # A title (often merged cells) and blank rows may sit above the header row.
 HEADER_SCAN_ROWS = 10
 PHONE_HEADERS = ("telefono", "teléfono", "phone", "número", "numero", "celular", "móvil", "movil")
 _HEADER_KEYS = {unicodedata.normalize("NFC", h) for h in PHONE_HEADERS}
 _SEPARATORS = re.compile(r"[\s\-.()\u00a0]+")
-_PHONE = re.compile(r"^\+?\d{7,15}$")
-_FLOAT_TEXT = re.compile(r"^\+?\d+\.0+$")
+_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+_FLOAT_TEXT = re.compile(r"^\+?[0-9]+\.0+$")
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")  # <c r=..>, <c/>, <x:c ..> (prefixed SpreadsheetML)
+NOT_A_PHONE = "not a phone number (7-15 digits)"
+NOT_ASCII_DIGITS = "digits other than 0-9 (write the number with the digits 0-9)"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
 
@@ -82,6 +98,25 @@ class PhoneList:
 
 def normalise_phone(value) -> str | None:
     """The canonical text of a phone number, or None when ``value`` is not one."""
+    return _phone_or_reason(value)[0]
+
+
+def rejection_reason(value) -> str:
+    """Why ``value`` is not a phone number, for the ``rejected`` sheet."""
+    return _phone_or_reason(value)[1] or ""
+
+
+def _phone_or_reason(value) -> tuple[str | None, str | None]:
+    text = _phone_text(value)
+    if text is not None and _PHONE.match(text):
+        return text, None
+    if text is not None and any(c.isdigit() and not "0" <= c <= "9" for c in text):
+        return None, NOT_ASCII_DIGITS
+    return None, NOT_A_PHONE
+
+
+def _phone_text(value) -> str | None:
+    """``value`` as the text to check: separators gone, Unicode compatibility forms folded (NFKC)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -95,19 +130,19 @@ def normalise_phone(value) -> str | None:
             return None
         text = str(value.quantize(Decimal(1)))
     elif isinstance(value, str):
-        text = value.strip()
+        text = unicodedata.normalize("NFKC", value).strip()
         if _FLOAT_TEXT.match(text):  # "3001234567.0": a number cell exported as text
             text = text.split(".")[0]
         text = _SEPARATORS.sub("", text)
     else:  # dates, times: not phone numbers
         return None
-    return text if _PHONE.match(text) else None
+    return text
 
 
 def is_phone_header(value) -> bool:
     if not isinstance(value, str):
         return False
-    return unicodedata.normalize("NFC", value.strip().lower()) in _HEADER_KEYS
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", value).strip().lower()) in _HEADER_KEYS
 
 
 def read_phone_numbers(path: str | Path, max_numbers: int = MAX_NUMBERS, name: str | None = None) -> PhoneList:
@@ -130,23 +165,27 @@ def read_phone_numbers(path: str | Path, max_numbers: int = MAX_NUMBERS, name: s
         if not top:
             raise BadWorkbook(f"{name}: the sheet {sheet.title!r} has no rows")
         found = next(((n, row, i) for n, row in top for i, cell in enumerate(row or ()) if is_phone_header(cell)), None)
-        rows = sheet.iter_rows(min_row=top[-1][0] + 1, values_only=True)  # after the rows scanned
+        column = found[2] if found is not None else 0
+        # Below the rows scanned, only the phone column: a stray cell far to the right cannot widen
+        # every row (the dimension record, which would have bounded that, is not trusted).
+        rows = (row[0] if row else None for row in sheet.iter_rows(
+            min_row=top[-1][0] + 1, min_col=column + 1, max_col=column + 1, values_only=True))
         if found is not None:
-            header_row, first, column = found
+            header_row, first, _ = found
             header = str(first[column]).strip()
             start_row = header_row + 1
-            data = itertools.chain((row for n, row in top if n > header_row), rows)
+            data = itertools.chain((_cell(row, column) for n, row in top if n > header_row), rows)
         else:
             header_row, first = top[0]
-            column, header = 0, None
+            header = None
             first_is_data = normalise_phone(first[0] if first else None) is not None
             start_row = header_row if first_is_data else header_row + 1
-            data = itertools.chain((row for n, row in top if n >= start_row), rows)
+            data = itertools.chain((_cell(row, column) for n, row in top if n >= start_row), rows)
             if not first_is_data and not _blank(first[0] if first else None):
                 header = str(first[0]).strip()
             if first_is_data:
                 header_row = None
-        result = _collect(name, data, column, start_row, max_numbers)
+        result = _collect(name, data, start_row, max_numbers)
     finally:
         wb.close()
     numbers, rejected, duplicates, data_rows = result
@@ -168,6 +207,8 @@ def _pick_sheet(sheets):
     first non-blank row to :data:`HEADER_SCAN_ROWS` rows down; empty for an empty sheet."""
     first = None
     for sheet in sheets:
+        if hasattr(sheet, "reset_dimensions"):  # read-only sheets: the record may say A1 for a full sheet
+            sheet.reset_dimensions()
         top = _top_rows(sheet)
         if any(is_phone_header(cell) for _, row in top for cell in row):
             return sheet, top
@@ -191,21 +232,24 @@ def _blank_row(row) -> bool:
     return not row or all(_blank(c) for c in row)
 
 
-def _collect(name, rows, column: int, start_row: int, max_numbers: int):
+def _cell(row, column: int):
+    return row[column] if row and column < len(row) else None
+
+
+def _collect(name, values, start_row: int, max_numbers: int):
     seen: set[str] = set()
     numbers: list[str] = []
     rejected: list[RejectedRow] = []
     duplicates = data_rows = 0
-    for offset, row in enumerate(rows):
-        value = row[column] if row and column < len(row) else None
+    for offset, value in enumerate(values):
         if _blank(value):
             continue
         data_rows += 1
         if data_rows > MAX_ROWS:
             raise BadWorkbook(f"{name}: more than {MAX_ROWS} rows; at most {max_numbers} numbers per file")
-        number = normalise_phone(value)
+        number, reason = _phone_or_reason(value)
         if number is None:
-            rejected.append(RejectedRow(start_row + offset, str(value)[:100], "not a phone number (7-15 digits)"))
+            rejected.append(RejectedRow(start_row + offset, str(value)[:100], reason))
         elif number in seen:
             duplicates += 1
         else:
@@ -238,6 +282,55 @@ def _check_container(path: Path, name: str) -> None:
         raise BadWorkbook(f"{name}: not an .xlsx workbook (the content is not an Excel file)")
     if not zipfile.is_zipfile(path):
         raise BadWorkbook(f"{name}: corrupt workbook (damaged or truncated zip container)")
+    _check_unpacked(path, name)
+
+
+def _check_unpacked(path: Path, name: str) -> None:
+    """Refuse a workbook whose parts would unpack too big or hold too many cells, before parsing.
+
+    The sizes come from the zip's central directory; zipfile stops inflating a part at its
+    declared size (and fails its CRC), so a part that lies about its size cannot unpack further.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = zf.infolist()
+            if len(parts) > MAX_ZIP_ENTRIES:
+                raise BadWorkbook(f"{name}: not a normal workbook ({len(parts)} parts in the zip container)")
+            unpacked = sum(p.file_size for p in parts)
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise BadWorkbook(
+                    f"{name}: the workbook unpacks to {unpacked // (1024 * 1024):,} MB, more than "
+                    f"{MAX_UNPACKED_BYTES // (1024 * 1024)} MB; save only the sheet with the numbers"
+                )
+            cells = 0
+            for part in parts:
+                if "worksheets/" in part.filename.lower() and part.filename.lower().endswith(".xml"):
+                    cells += _count_cells(zf, part)
+                    if cells > MAX_CELLS:
+                        raise BadWorkbook(
+                            f"{name}: the workbook has more than {MAX_CELLS:,} cells; "
+                            "save only the column with the numbers"
+                        )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError, ValueError) as err:
+        if isinstance(err, BadWorkbook):
+            raise
+        raise BadWorkbook(f"{name}: corrupt workbook (damaged zip container: {type(err).__name__})") from err
+
+
+def _count_cells(zf: zipfile.ZipFile, part: zipfile.ZipInfo) -> int:
+    """Cell elements in a worksheet part, streamed (a chunk is cut after its last '>': no tag is split)."""
+    count, carry = 0, b""
+    with zf.open(part) as fh:
+        while chunk := fh.read(1 << 20):
+            buf = carry + chunk
+            cut = buf.rfind(b">") + 1
+            count += len(_CELL_TAG.findall(buf, 0, cut)) if cut else 0
+            carry = buf[cut:]
+            if len(carry) > 1 << 20:  # no '>' in a whole chunk: not XML cells anyway
+                carry = carry[-64:]
+            if count > MAX_CELLS:
+                break
+    return count + len(_CELL_TAG.findall(carry))
 
 
 def _blank(value) -> bool:
