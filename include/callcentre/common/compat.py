@@ -87,10 +87,25 @@ def get_variable(key: str, default: str | None = None) -> str | None:
     return Variable.get(key, default)
 
 
+def set_variable(key: str, value: str) -> None:
+    Variable.set(key, value)
+
+
+def delete_variable(key: str) -> None:
+    Variable.delete(key)
+
+
 def logical_date_of(context):
     """The run's logical date; None for a 3.x run created without one (no fallback: such a run
     names no day, and ``run_after`` would silently pick today)."""
     return context.get("logical_date") or getattr(context.get("dag_run"), "logical_date", None)
+
+
+def dated_by_timetable(context) -> bool:
+    """Whether the run's logical date came from the DAG's timetable (a scheduled or backfill run,
+    cleared or not), rather than typed by an operator (``dags test``, ``trigger``, REST, UI)."""
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    return str(getattr(run_type, "value", run_type) or "") in ("scheduled", "backfill")
 
 
 def default_timezone_name() -> str:

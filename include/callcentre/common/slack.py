@@ -39,9 +39,25 @@ _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 MIN_PHONE_DIGITS = 7
 
 
+# A number in a URI or a labelled field: sip:3001234567@pbx, sips:, tel:+57-300-123-4567,
+# msisdn:573001234567, callto:, caller=..., the user part of a SIP URI. The run of digits
+# follows the scheme or label directly; the plain pattern above skips text after a colon.
+_URI_NUMBER = re.compile(
+    r"(?i)\b(sips?|tel|msisdn|callto|fax|phone|caller|callee|ani|dnis|cli)(\s*[:=]\s*)(\+?[\d(][\d ()\u00a0.\-]*\d)"
+)
+
+
 def scrub_numbers(text: str | None) -> str:
-    """Replace anything that looks like a phone number (7 digits or more) with ``[number]``."""
-    return _DIGIT_RUN.sub(_scrub_run, text or "")
+    """Replace anything that looks like a phone number (7 digits or more) with ``[number]``, in
+    URIs too (``sip:[number]@pbx``)."""
+    text = _URI_NUMBER.sub(_scrub_uri, text or "")
+    return _DIGIT_RUN.sub(_scrub_run, text)
+
+
+def _scrub_uri(match: re.Match) -> str:
+    if sum(c.isdigit() for c in match.group(3)) < MIN_PHONE_DIGITS:
+        return match.group(0)
+    return f"{match.group(1)}{match.group(2)}[number]"
 
 
 def _scrub_run(match: re.Match) -> str:
@@ -54,9 +70,11 @@ def _scrub_run(match: re.Match) -> str:
 
 
 def short_error(exc: BaseException | None) -> str:
+    """The error in one line of at most MAX_ERROR_CHARS, secrets masked and numbers scrubbed
+    BEFORE it is cut (a cut secret or number would no longer be recognised)."""
     if exc is None:
         return "(no exception recorded)"
-    text = f"{type(exc).__name__}: {exc}"
+    text = scrub_numbers(compat.redact(f"{type(exc).__name__}: {exc}"))
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

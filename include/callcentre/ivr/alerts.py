@@ -23,6 +23,7 @@ dates, hours and redacted errors only: no phone number, no secret.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -120,10 +121,12 @@ def clean_error(text: str) -> str:
 
 
 def _business_date(context) -> date | None:
+    """The day the run names, loadable or not: a run that failed because its day is before
+    IVR_FIRST_BUSINESS_DAY still names it, so the watcher sees the day as reported."""
     try:
         from callcentre.ivr import runtime
 
-        return runtime.business_date(context)
+        return runtime.named_business_date(context)
     except Exception:  # noqa: BLE001 - the alert says less rather than not at all
         return None
 
@@ -322,10 +325,11 @@ def alert_run_failed(context) -> None:
     try:
         _ensure_tables()
         failures = _wait_for_record(dag_id, run_id, attempt, context.get("ti"))
-    except Exception:  # noqa: BLE001 - analytics PostgreSQL down: say so, undeduplicated, rather than nothing
+    except Exception:  # noqa: BLE001 - analytics PostgreSQL down: say so, throttled, rather than nothing
         log.exception("could not read the recorded failures; sending the alert without them")
         text = run_failed_message(dag_id, run_id, run_url, business_date, reason, [])
-        send_slack(text + "\n• (analytics PostgreSQL unreachable: failed tasks not listed)")
+        text += "\n• (analytics PostgreSQL unreachable: failed tasks not listed)" + circuit_breaker_note(context, dag_id)
+        send_unclaimed(dag_id, text)
         return
     last_ti = context.get("ti")
     if last_ti is not None and not any(
@@ -344,7 +348,49 @@ def alert_run_failed(context) -> None:
         send_once(dag_id, "run_failed", f"{run_id}#{attempt}", text, business_date=business_date, run_id=run_id)
     except Exception:  # noqa: BLE001
         log.exception("could not claim the run's alert; sending it without deduplication")
-        send_slack(text)
+        send_unclaimed(dag_id, text)
+
+
+# --- Alerts analytics.alert_log cannot claim ---------------------------------------------------
+
+# An Airflow Variable (the metadata DB answers whenever a callback runs): {dag_id: when the last
+# unclaimed alert of that DAG went out}. Emptied by the watcher once analytics PostgreSQL answers.
+UNCLAIMED_VARIABLE = "ivr_alerts_unclaimed_sent"
+UNCLAIMED_REPEAT = timedelta(hours=1)
+
+
+def _unclaimed_sent() -> dict:
+    try:
+        return json.loads(compat.get_variable(UNCLAIMED_VARIABLE, None) or "{}")
+    except Exception:  # noqa: BLE001 - unreadable: the alert goes out rather than not at all
+        log.exception("could not read Variable %s", UNCLAIMED_VARIABLE)
+        return {}
+
+
+def send_unclaimed(dag_id: str, text: str, now: datetime | None = None) -> bool:
+    """Post an alert that cannot be claimed in ``analytics.alert_log`` (analytics PostgreSQL down):
+    at most one per DAG per :data:`UNCLAIMED_REPEAT` while the outage lasts (the watcher fails
+    every 15 minutes then); True if posted now."""
+    now = now or datetime.now(timezone.utc)
+    sent = _unclaimed_sent()
+    last = sent.get(dag_id)
+    if last and now - datetime.fromisoformat(last) < UNCLAIMED_REPEAT:
+        log.warning("analytics PostgreSQL unreachable; an alert of %s went out at %s: this one is not sent", dag_id, last)
+        return False
+    repeat = f"\n• while analytics PostgreSQL is unreachable, at most one such message an hour for `{dag_id}`"
+    if not send_slack(text + repeat):
+        return False
+    try:
+        compat.set_variable(UNCLAIMED_VARIABLE, json.dumps({**sent, dag_id: now.isoformat()}))
+    except Exception:  # noqa: BLE001
+        log.exception("could not remember the unclaimed alert in Variable %s", UNCLAIMED_VARIABLE)
+    return True
+
+
+def end_unclaimed_outage() -> None:
+    """Analytics PostgreSQL answers again: the next outage alerts at once."""
+    if _unclaimed_sent():
+        compat.delete_variable(UNCLAIMED_VARIABLE)
 
 
 def paused_message(dag_id: str, failed_in_a_row: int) -> str:
@@ -366,6 +412,22 @@ def circuit_breaker_note(context, dag_id: str) -> str:
 
 
 # --- The deadline watcher ------------------------------------------------------------------------
+
+def close_abandoned_attempts(conn_id: str = ANALYTICS_POSTGRES) -> list[str]:
+    """Close the ledger rows of attempts killed on their last try (see ledger.close_stale)."""
+    from callcentre.common.pg import postgres_conn
+    from callcentre.ivr import ledger
+    from callcentre.ivr.load import partition_lock_key
+
+    conn = postgres_conn(conn_id)
+    try:
+        closed = ledger.close_stale(conn, partition_lock_key)
+    finally:
+        conn.close()
+    if closed:
+        log.warning("closed the ledger rows of abandoned attempts at %s", closed)
+    return [f"{dag_id} {day} hour {hour:02d}" for dag_id, day, hour in closed]
+
 
 def deadline_of(day: date, tz: ZoneInfo, hours: float) -> datetime:
     """When ``day`` must be loaded: ``hours`` elapsed hours after the end of the local day."""
@@ -422,6 +484,8 @@ def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_
     now = now or datetime.now(timezone.utc)
     due = days_due(now, tz, hours)
     migrate(conn_id)
+    end_unclaimed_outage()
+    closed = close_abandoned_attempts(conn_id)
     loaded, reported = _loaded_and_reported(due, dag_id, conn_id)
     alerted = [
         day for day in due
@@ -429,7 +493,7 @@ def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_
         and send_once(dag_id, "deadline_missed", day.isoformat(), deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag_id),
                       business_date=day, conn_id=conn_id)
     ]
-    summary = {"days_due": [str(d) for d in due], "loaded": sorted(str(d) for d in loaded),
+    summary = {"days_due": [str(d) for d in due], "closed_attempts": closed, "loaded": sorted(str(d) for d in loaded),
                "reported": sorted(str(d) for d in reported), "alerted": [str(d) for d in alerted]}
     log.info("deadline check at %s (%s, %g h after the day): %s", now.isoformat(), tz.key, hours, summary)
     return summary

@@ -1,7 +1,9 @@
 """Business days and their hour partitions, in the IVR's local wall-clock time.
 
 The IVR writes naive local times (``DATETIME``) in the zone ``IVR_TIMEZONE`` (environment).
-A business day is the local calendar day [00:00, next day 00:00). Its 24 partitions are the local
+A business day is the local calendar day: from its first instant (00:00, or where 00:00 does not
+exist because the clocks jump at midnight, the instant they jump: America/Santiago 2025-09-07
+begins at 01:00 -03) to the next day's first instant. Its 24 partitions are the local
 wall-clock hours 0-23, selected on the naive source column, so every day has exactly 24 windows
 whatever the DST rules: on a spring-forward day one window is empty (the skipped hour), on a
 fall-back day one window holds both occurrences of the repeated hour. No call is lost or doubled
@@ -19,7 +21,7 @@ The original naive values are kept in ``start_local``/``end_local``, so nothing 
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 HOURS = tuple(range(24))
@@ -71,37 +73,111 @@ def first_business_day(environ=os.environ) -> date:
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:
-    """The instant local midnight of ``day`` begins (fold=0: a repeated midnight counts once, first)."""
-    return datetime.combine(day, datetime.min.time()).replace(tzinfo=tz)
+    """The first instant of the local date ``day`` (aware, in ``tz``): its 00:00, the first of
+    two when midnight happens twice (America/Havana 2025-11-02), and when it does not happen at
+    all the instant the clocks jump past it (America/Santiago 2025-09-07 begins at 01:00 -03)."""
+    naive = datetime.combine(day, time.min)
+    first = naive.replace(tzinfo=tz).astimezone(UTC)  # fold=0: the earlier of two midnights
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return first.astimezone(tz)
+    # Midnight is in a gap: the day begins at the transition, between midnight read with the
+    # offset after the jump (earlier) and with the offset before it. Offsets are whole seconds.
+    low = int(naive.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
+    high = int(first.timestamp())
+    while low < high:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).date() >= day:
+            high = middle
+        else:
+            low = middle + 1
+    return datetime.fromtimestamp(high, tz)
 
 
 def day_end(day: date, tz: ZoneInfo) -> datetime:
     return day_start(day + timedelta(days=1), tz)
 
 
-def _midnight_date(instant: datetime, tz: ZoneInfo) -> date | None:
-    local = instant.astimezone(tz)
-    return local.date() if local.time() == datetime.min.time() else None
+def _named_in(instant: datetime, zone: ZoneInfo) -> date | None:
+    """The local date ``instant`` names in ``zone``: it is that day's first instant, or a wall-clock
+    00:00 there (the second of two midnights, which a CLI parsing a bare date may give)."""
+    local = instant.astimezone(zone)
+    if local.time() == time.min or instant == day_start(local.date(), zone):
+        return local.date()
+    return None
+
+
+def readings(instant: datetime, tz: ZoneInfo, other_zones=(UTC,)) -> list[tuple[date, ZoneInfo]]:
+    """Every (day, zone) ``instant`` names: the IVR zone ``tz`` first, then ``other_zones``."""
+    found = []
+    for zone in dict.fromkeys((tz, *other_zones), None):
+        day = _named_in(instant, zone)
+        if day is not None:
+            found.append((day, zone))
+    return found
 
 
 def named_day(instant: datetime, tz: ZoneInfo, other_zones=(UTC,)) -> tuple[date, ZoneInfo] | None:
     """The calendar day an operator named with ``instant``, and the zone it was read in.
 
-    A day typed as a bare date becomes local midnight in the zone of whoever read it: the IVR
-    zone (scheduled and backfill runs, a CLI whose ``[core] default_timezone`` is the IVR zone),
-    or another zone (``[core] default_timezone``, a REST caller writing UTC). Midnight in the IVR
-    zone wins; otherwise the first of ``other_zones`` in which ``instant`` is a midnight. None when
-    it is a midnight nowhere: then it names no day.
+    A day typed as a bare date becomes the start of that day in the zone of whoever read it: the
+    IVR zone (scheduled and backfill runs, a CLI whose ``[core] default_timezone`` is the IVR
+    zone), or another zone (``[core] default_timezone``, a REST caller writing UTC). The start
+    of a day is its first instant (:func:`day_start`), whether or not 00:00 exists. The IVR
+    zone's reading comes first; None when ``instant`` starts a day nowhere: then it names no day.
+    Raises AmbiguousDateError when it starts different days in two zones (24 hours apart, e.g.
+    Pacific/Apia and Pacific/Pago_Pago): only a timetable's own date may be read in the IVR zone
+    then (:func:`resolve_business_date` with ``typed=False``).
     """
-    for zone in (tz, *other_zones):
-        day = _midnight_date(instant, zone)
-        if day is not None:
-            return day, zone
-    return None
+    found = readings(instant, tz, other_zones)
+    if len({day for day, _ in found}) > 1:
+        raise AmbiguousDateError(ambiguous_message(instant, found))
+    return found[0] if found else None
+
+
+def unambiguous_form(day: date) -> str:
+    """How to type ``day`` so that it names that day whatever the zones: its UTC midnight. No
+    zone's midnight can fall on it for another date (offsets stay within ±24 h)."""
+    return f"{day.isoformat()}T00:00:00+00:00"
+
+
+def ambiguous_message(instant: datetime, found: list[tuple[date, ZoneInfo]]) -> str:
+    readings_text = " and ".join(f"the start of {day} in {zone.key}" for day, zone in found)
+    forms = ", ".join(f"{unambiguous_form(day)} for {day}" for day in sorted({day for day, _ in found}))
+    return (
+        f"date {instant.isoformat()} is ambiguous: it is {readings_text} (zones 24 hours apart), so nothing "
+        f"was guessed. Give the day at 00:00 UTC: {forms} "
+        f"(e.g. `airflow dags test ivr_calls_daily {unambiguous_form(found[0][0])}`)"
+    )
 
 
 class DateContractError(ValueError):
     """The run does not name a business day that can be loaded (a permanent error)."""
+
+
+class AmbiguousDateError(DateContractError):
+    """A typed date names different days in two zones; refused rather than guessed."""
+
+
+def typed_day_example(day: date, tz: ZoneInfo, default_tz: ZoneInfo) -> str:
+    """A value that names ``day`` when typed (``dags test``/``trigger -l``, ``--from-date``): the
+    bare date, unless the CLI zone would read it as another IVR day; then its UTC midnight."""
+    try:
+        found = named_day(day_start(day, default_tz), tz, (default_tz, UTC))
+    except AmbiguousDateError:
+        return unambiguous_form(day)
+    return day.isoformat() if found and found[0] == day else unambiguous_form(day)
+
+
+def business_day_named(logical_date: datetime, *, tz: ZoneInfo, default_tz: ZoneInfo, typed: bool = True) -> date | None:
+    """The day ``logical_date`` names (no range check): for a run the timetable dated (``typed``
+    False: scheduled, backfill) the IVR zone's reading when there is one; for a typed date the one
+    day it names in any zone, AmbiguousDateError when it names two."""
+    if not typed:
+        own = _named_in(logical_date, tz)
+        if own is not None:
+            return own
+    found = named_day(logical_date, tz, (default_tz, UTC))
+    return found[0] if found else None
 
 
 def resolve_business_date(
@@ -111,28 +187,34 @@ def resolve_business_date(
     default_tz: ZoneInfo,
     first_day: date,
     now: datetime,
+    typed: bool = True,
 ) -> date:
     """The business day a run loads, or DateContractError saying why the run names none.
 
     The rule: the calendar day the run's logical date names (see :func:`named_day`), which must
-    lie between ``first_day`` and the last day that has ended in the IVR zone.
+    lie between ``first_day`` and the last day that has ended in the IVR zone. ``typed``: the
+    date came from an operator (manual run), not from the timetable.
     """
     if logical_date is None:
+        yesterday = (now.astimezone(tz) - timedelta(days=1)).date()
         raise DateContractError(
             "this run has no logical date, so it names no business day; trigger it with the day to load, "
-            "e.g. `airflow dags trigger ivr_calls_daily -l 2026-11-20` or logical_date in the REST call"
+            f"e.g. `airflow dags trigger ivr_calls_daily -l {typed_day_example(yesterday, tz, default_tz)}` "
+            f"or \"logical_date\": \"{unambiguous_form(yesterday)}\" in the REST call"
         )
     if logical_date.tzinfo is None:
         raise DateContractError(f"logical date {logical_date!r} has no time zone")
-    found = named_day(logical_date, tz, (default_tz, UTC))
-    if found is None:
+    day = business_day_named(logical_date, tz=tz, default_tz=default_tz, typed=typed)
+    if day is None:
         local = logical_date.astimezone(tz)
+        example = typed_day_example(local.date(), tz, default_tz)
         raise DateContractError(
             f"logical date {logical_date.isoformat()} is {local.isoformat()} in the IVR zone {tz.key} "
             f"({TIMEZONE_SETTING}): not the start of a day there, nor in [core] default_timezone={default_tz.key} "
-            f"or UTC, so it names no business day. Give the day at 00:00, e.g. {day_start(local.date(), tz).isoformat()}"
+            f"or UTC, so it names no business day. Give the day as a date, e.g. "
+            f"`airflow dags test ivr_calls_daily {example}` (REST, UI: logical date {unambiguous_form(local.date())}; "
+            f"in the IVR zone the day starts at {day_start(local.date(), tz).isoformat()})"
         )
-    day, _ = found
     if day < first_day:
         raise DateContractError(
             f"business date {day} is before the first business day {first_day} ({FIRST_DAY_SETTING}); "
@@ -161,11 +243,17 @@ def day_window(business_date: date) -> tuple[datetime, datetime]:
 
 
 def real_hours_in_window(business_date: date, hour: int, tz: ZoneInfo) -> float:
-    """Elapsed hours covered by a wall-clock window: 0 (skipped), 1, or 2 (repeated hour)."""
+    """Elapsed hours covered by a wall-clock window: 0 (skipped), 1, or 2 (repeated hour); a
+    fraction where the clocks moved by less than an hour."""
     start, end = hour_window(business_date, hour)
-    # fold=0 picks the first occurrence of a repeated wall time and, for a skipped one, the offset
-    # before the jump: the window then runs from its first instant to the first instant of the next.
-    start_instant = start.replace(tzinfo=tz, fold=0)
-    end_instant = end.replace(tzinfo=tz, fold=0)
-    elapsed = (end_instant.astimezone(ZoneInfo("UTC")) - start_instant.astimezone(ZoneInfo("UTC"))).total_seconds()
+    elapsed = (_instant(end, tz) - _instant(start, tz)).total_seconds()
     return max(elapsed, 0) / 3600
+
+
+def _instant(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The instant a naive wall-clock window boundary stands for: a midnight is the day's first
+    instant; another time, its first occurrence (fold=0), or for a skipped one the offset before
+    the jump, so the window runs from its first instant to the first instant of the next."""
+    if wall.time() == time.min:
+        return day_start(wall.date(), tz).astimezone(UTC)
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)

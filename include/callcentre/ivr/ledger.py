@@ -4,7 +4,9 @@ The row is committed as ``running`` before any work, then closed as ``success`` 
 transaction as the data (so the ledger never claims rows that are not there) or as ``failed``
 with the error (a timeout included). An attempt whose worker was killed cannot close its row:
 the next attempt at the same partition-hour closes it as ``failed`` (``abandoned``) before it
-starts, so ``running`` only ever means "in progress now".
+starts, so ``running`` only ever means "in progress now". An attempt killed on its last try has no
+next attempt: ivr_deadline_watch closes such rows (:func:`close_stale`) when no attempt holds the
+partition's lock.
 """
 
 from __future__ import annotations
@@ -32,8 +34,16 @@ UPDATE analytics.etl_batches
 SET outcome = 'failed', finished_at = clock_timestamp(),
     duration_s = EXTRACT(EPOCH FROM clock_timestamp() - started_at),
     error = 'abandoned: the attempt ended without closing its row (worker killed or connection lost); '
-            || 'closed by the next attempt'
+            || %s
 WHERE dag_id = %s AND business_date = %s AND local_hour = %s AND outcome = 'running'
+"""
+# Rows ``running`` for longer than this are candidates: an attempt records its row, then takes its
+# partition's lock again for its work (a moment without the lock).
+STALE_AFTER = "5 minutes"
+_STALE = f"""
+SELECT DISTINCT dag_id, business_date, local_hour FROM analytics.etl_batches
+WHERE outcome = 'running' AND started_at < now() - interval '{STALE_AFTER}'
+ORDER BY business_date, local_hour
 """
 
 
@@ -41,9 +51,34 @@ def close_abandoned(conn, dag_id: str, business_date: date, hour: int) -> int:
     """Close the partition's rows still ``running``: only call it holding the partition's lock,
     which every live attempt holds for its whole life."""
     with conn.cursor() as cur:
-        cur.execute(_CLOSE_ABANDONED, (dag_id, business_date, hour))
+        cur.execute(_CLOSE_ABANDONED, ("closed by the next attempt", dag_id, business_date, hour))
         closed = cur.rowcount
     conn.commit()
+    return closed
+
+
+def close_stale(conn, lock_key) -> list[tuple[str, date, int]]:
+    """Close the rows left ``running`` by attempts that are gone (killed on their last try: no next
+    attempt closes them), partition by partition, where no live attempt holds the partition's lock
+    (``lock_key(dag_id, day, hour)``, the key every attempt locks). Returns the partitions closed."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('analytics.etl_batches') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            conn.commit()
+            return []
+        cur.execute(_STALE)
+        partitions = cur.fetchall()
+    conn.commit()
+    closed = []
+    for dag_id, business_date, hour in partitions:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", (lock_key(dag_id, business_date, hour),))
+            if cur.fetchone()[0]:
+                cur.execute(_CLOSE_ABANDONED, ("closed by ivr_deadline_watch (no attempt was left to close it)",
+                                               dag_id, business_date, hour))
+                if cur.rowcount:
+                    closed.append((dag_id, business_date, int(hour)))
+        conn.commit()
     return closed
 
 

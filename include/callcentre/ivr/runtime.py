@@ -18,6 +18,7 @@ from callcentre.ivr.business_day import (
     HOURS,
     TIMEZONE_SETTING,
     DateContractError,
+    business_day_named,
     first_business_day,
     ivr_timezone_name,
     parse_timezone,
@@ -48,9 +49,27 @@ def business_date(context) -> date:
             default_tz=parse_timezone(compat.default_timezone_name()),
             first_day=first_business_day(),
             now=datetime.now(timezone.utc),
+            typed=not compat.dated_by_timetable(context),
         )
     except (DateContractError, ValueError) as err:
         raise compat.AirflowFailException(str(err)) from err
+
+
+def named_business_date(context) -> date | None:
+    """The day the run names, loadable or not (a day before IVR_FIRST_BUSINESS_DAY, one not
+    ended yet), for the alerts: None only when its logical date names no day, or two."""
+    logical_date = compat.logical_date_of(context)
+    if logical_date is None or logical_date.tzinfo is None:
+        return None
+    try:
+        return business_day_named(
+            logical_date,
+            tz=parse_timezone(timezone_name()),
+            default_tz=parse_timezone(compat.default_timezone_name()),
+            typed=not compat.dated_by_timetable(context),
+        )
+    except ValueError:
+        return None
 
 
 def check_single_zone_source() -> None:
