@@ -1,18 +1,21 @@
-"""The one migration path of the analytics schema: apply ``sql/schema.sql`` (idempotent)."""
+"""The analytics schema's migrations (``sql/migrations/NNNN_*.sql``), applied once per version."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from callcentre.common.connections import ANALYTICS_POSTGRES
-from callcentre.common.pg import transaction
+from callcentre.common.migrations import SchemaMigrations
 
-SCHEMA_SQL = Path(__file__).with_name("sql") / "schema.sql"
-# Serialises concurrent migrations (several runs of a backfill start at once).
-_MIGRATION_LOCK = 7_301_001
+SCHEMA = "analytics"
+MIGRATIONS = Path(__file__).with_name("sql") / "migrations"
 
 
-def migrate(conn_id: str = ANALYTICS_POSTGRES) -> None:
-    with transaction(conn_id) as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        cur.execute(SCHEMA_SQL.read_text())
+def analytics_migrations(conn_id: str = ANALYTICS_POSTGRES) -> SchemaMigrations:
+    return SchemaMigrations(SCHEMA, MIGRATIONS, conn_id)
+
+
+def migrate(conn_id: str = ANALYTICS_POSTGRES) -> list[int]:
+    """Bring the analytics schema to this code's version: on a current schema one read of
+    ``analytics.schema_migrations`` and nothing else (no DDL, no lock on a data table)."""
+    return analytics_migrations(conn_id).ensure_current()

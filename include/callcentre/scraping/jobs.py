@@ -1,4 +1,4 @@
-"""The job table (``scraping.jobs``) and its batches: one idempotent migration and a repository.
+"""The job table (``scraping.jobs``) and its batches: their migrations and a repository.
 
 A job is one uploaded workbook = one run of DAG ``scraping_upload``. Its status follows Airflow:
 
@@ -23,75 +23,24 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import date
+from pathlib import Path
 
 from callcentre.common.connections import SCRAPING_POSTGRES
+from callcentre.common.migrations import SchemaMigrations
 
 STATUSES = ("pending", "processing", "completed", "failed", "timeout", "retrying")
 ACTIVE = ("pending", "processing", "retrying")
 TERMINAL = ("completed", "failed", "timeout")
 FAILURE_KINDS = ("retryable", "permanent")
 
-MIGRATION = """
-CREATE SCHEMA IF NOT EXISTS scraping;
-CREATE TABLE IF NOT EXISTS scraping.jobs (
-    id                bigserial PRIMARY KEY,
-    file_name         text NOT NULL,
-    upload_path       text NOT NULL,
-    content_sha256    char(64) NOT NULL,
-    uploader          text NOT NULL,
-    status            text NOT NULL DEFAULT 'pending'
-                      CHECK (status IN ('pending','processing','completed','failed','timeout','retrying')),
-    created_at        timestamptz NOT NULL DEFAULT now(),
-    updated_at        timestamptz NOT NULL DEFAULT now(),
-    started_at        timestamptz,
-    completed_at      timestamptz,
-    retry_count       integer NOT NULL DEFAULT 0,
-    max_retries       integer NOT NULL DEFAULT 3 CHECK (max_retries >= 0),
-    last_error        text,
-    total_numbers     integer NOT NULL DEFAULT 0,
-    processed_numbers integer NOT NULL DEFAULT 0,
-    rejected_rows     integer NOT NULL DEFAULT 0,
-    timeout_minutes   numeric(8,2) NOT NULL DEFAULT 30 CHECK (timeout_minutes > 0),
-    batch_size        integer NOT NULL DEFAULT 250,
-    dag_id            text NOT NULL DEFAULT 'scraping_upload',
-    airflow_run_id    text NOT NULL,
-    run_clear_number  integer NOT NULL DEFAULT 0,
-    results_file      text,
-    rejected          jsonb NOT NULL DEFAULT '[]'::jsonb,
-    alerted_at        timestamptz,
-    CONSTRAINT jobs_content_uq UNIQUE (content_sha256),
-    CONSTRAINT jobs_run_uq UNIQUE (dag_id, airflow_run_id)
-);
-CREATE INDEX IF NOT EXISTS jobs_status_idx ON scraping.jobs (status, started_at);
-CREATE TABLE IF NOT EXISTS scraping.batches (
-    job_id        bigint NOT NULL REFERENCES scraping.jobs (id) ON DELETE CASCADE,
-    batch_no      integer NOT NULL,
-    reference     text NOT NULL UNIQUE,
-    numbers       jsonb NOT NULL,
-    lookup_id     text,
-    submitted_at  timestamptz,
-    status        text NOT NULL DEFAULT 'new',
-    results       jsonb,
-    finished_at   timestamptz,
-    PRIMARY KEY (job_id, batch_no)
-);
--- The run's clear_number when the API failed the batch: only a later clear submits it again.
-ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS clear_number integer NOT NULL DEFAULT 0;
--- 'retryable' (API down, batch failed by the API, timeout) or 'permanent' (bad workbook, bad conf).
-ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS failure_kind text;
--- Airflow task retries in the current run (retry_count counts job-level retries only).
-ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS task_retries integer NOT NULL DEFAULT 0;
--- Where the numbers were read: sheet, column, header row (the results workbook says it too).
-ALTER TABLE scraping.jobs ADD COLUMN IF NOT EXISTS source_sheet text;
--- Transient API errors of the batch since the run's last clear: its budget, not Airflow's try number
--- (a try burnt by a scheduler race, apache/airflow#71172, costs nothing).
-ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS api_errors integer NOT NULL DEFAULT 0;
-ALTER TABLE scraping.batches ADD COLUMN IF NOT EXISTS api_errors_clear integer NOT NULL DEFAULT 0;
-CREATE INDEX IF NOT EXISTS jobs_created_idx ON scraping.jobs (created_at);
-"""
-# The last thing MIGRATION adds: when it exists the schema is current and nothing is locked.
-MIGRATION_DONE_CHECK = """SELECT 1 FROM information_schema.columns
-    WHERE table_schema = 'scraping' AND table_name = 'batches' AND column_name = 'api_errors_clear'"""
+MIGRATIONS = Path(__file__).with_name("sql") / "migrations"
+
+
+def scraping_migrations(conn_id: str = SCRAPING_POSTGRES) -> SchemaMigrations:
+    """The scraping schema's numbered migrations (sql/migrations/NNNN_*.sql), each applied once."""
+    return SchemaMigrations("scraping", MIGRATIONS, conn_id)
+
+
 # The row of an upload that failed before its file could be read (no content hash yet).
 UNREADABLE_UPLOAD_PATH = ""
 
@@ -128,14 +77,9 @@ class JobRepository:
 
     # Schema -----------------------------------------------------------------------------------
     def migrate(self) -> None:
-        """Create or update the schema and tables if needed. Cheap when current (one catalog read),
-        so every entry point, callbacks included, calls it before touching the tables."""
-        with self._cursor() as cur:
-            cur.execute(MIGRATION_DONE_CHECK)
-            if cur.fetchone():
-                return
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('scraping.jobs migration'))")
-            cur.execute(MIGRATION)
+        """Bring the schema to this code's version (sql/migrations). Cheap when current (one read
+        of scraping.schema_migrations, no DDL), so every entry point, callbacks included, calls it."""
+        scraping_migrations(self.conn_id).ensure_current()
 
     # Jobs -------------------------------------------------------------------------------------
     def register(self, *, file_name, upload_path, content_sha256, uploader, dag_id, run_id,
