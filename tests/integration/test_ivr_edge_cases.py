@@ -118,6 +118,63 @@ def test_an_older_read_never_replaces_a_newer_version_written_by_a_concurrent_lo
     reconcile.check_day(reconcile.count_day(day), max_reject_ratio=0)  # balances: no retry needed
 
 
+def test_a_correction_with_an_older_updated_at_replaces_the_stored_call_on_reload(day):
+    """A restore from backup: the source's row changes and its updated_at goes backwards. The
+    reload (a clear of the hour) lands what the source holds now."""
+    synthetic.write_calls([make_call(40, at(day, 10, 1)), make_call(41, at(day, 10, 2), duration=-1)])
+    load_hour(day, 10, tz_name="UTC", run_id="first")
+    source_execute("UPDATE calls SET disposition = 'ABANDONED', updated_at = %s WHERE call_id = 40", (at(day, 10) - timedelta(days=3),))
+    source_execute("UPDATE calls SET duration = 5, updated_at = %s WHERE call_id = 41", (at(day, 10) - timedelta(days=3),))
+
+    result = load_hour(day, 10, tz_name="UTC", run_id="clear")
+
+    rows = {r[0]: r for r in loaded(day)}
+    assert rows[40][9] == "ABANDONED" and rows[40][-1] == at(day, 10) - timedelta(days=3)
+    assert rows[41][5] == 5 and rejected(day) == []  # left quarantine although "older"
+    assert result.rows_superseded == 0 and result.rows_loaded == 2
+    reconcile.check_day(reconcile.count_day(day), max_reject_ratio=0, loaded_hours=(10,))
+
+
+@pytest.mark.parametrize("order", ["old day first", "new day first"])
+def test_a_call_moved_to_the_next_day_with_an_older_updated_at_leaves_the_old_day(day, order):
+    """A skewed clock moves a call past midnight with an updated_at before the stored one: both
+    days reconcile after their reloads, in either order, instead of failing every try."""
+    other = day + timedelta(days=1)
+    reset_day(other)
+    try:
+        synthetic.write_calls([make_call(42, at(day, 23, 50)), make_call(43, at(day, 23, 55))])
+        load_hour(day, 23, tz_name="UTC", run_id="day")
+        source_execute("UPDATE calls SET start_time = %s, end_time = %s, updated_at = %s WHERE call_id = 42",
+                       (at(other, 0, 5), at(other, 0, 9), at(day, 23, 50)))
+        loads = [(day, 23), (other, 0)] if order == "old day first" else [(other, 0), (day, 23)]
+        for d, h in loads:
+            load_hour(d, h, tz_name="UTC", run_id="reload")
+        assert [r[0] for r in loaded(day)] == [43] and [r[0] for r in loaded(other)] == [42]
+        for d, h in loads:
+            reconcile.check_day(reconcile.count_day(d), max_reject_ratio=0, loaded_hours=(h,))
+    finally:
+        reset_day(other)
+
+
+def test_the_later_read_wins_a_concurrent_move_even_when_its_updated_at_is_older(day):
+    """As the interleaving above, with the writer's clock behind: hour 9 read call X after it
+    moved there, so its version survives although its updated_at is the older one."""
+    synthetic.write_calls([make_call(44, at(day, 10, 1)), make_call(45, at(day, 10, 2))])
+    load_day(day)
+    late = HourLoad(day, 10, tz_name="UTC", run_id="late")
+    late.begin()
+    late.stage()  # reads X = 44 in hour 10
+    source_execute("UPDATE calls SET start_time = %s, updated_at = %s WHERE call_id = 44",
+                   (at(day, 9, 59), at(day, 9, 59)))  # before the stored updated_at (10:03:11)
+    load_hour(day, 9, tz_name="UTC", run_id="early")
+    late.replace()
+    late.close()
+    assert late.result.rows_superseded == 1
+    rows = {r[0]: r for r in loaded(day)}
+    assert rows[44][1] == 9 and rows[45][1] == 10
+    reconcile.check_day(reconcile.count_day(day), max_reject_ratio=0)
+
+
 def test_a_reconcile_mismatch_from_a_source_change_reloads_the_hour_instead_of_failing(day):
     synthetic.write_calls([make_call(30, at(day, 8))])
     load_day(day)

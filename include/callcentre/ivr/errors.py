@@ -1,7 +1,8 @@
 """Which database errors are worth a retry and which are not.
 
 Transient (retried with exponential backoff): lost or refused connections, timeouts, deadlocks,
-lock waits, a killed query, a call inserted meanwhile by a concurrent load of another hour.
+lock waits and lock timeouts, a killed query, a call inserted meanwhile by a concurrent load of
+another hour, a setting a pooled backend refuses.
 Permanent (``AirflowFailException``, no retry wasted): the source or target schema does not match
 the contract, a value PostgreSQL cannot store.
 """
@@ -27,6 +28,9 @@ MYSQL_TRANSIENT = {
 }
 # PostgreSQL's unique_violation.
 UNIQUE_VIOLATION = "23505"
+# invalid_parameter_value: raised by a session setting a pooled backend already fixed (temp_buffers
+# after a temp table was used there). Another try lands on another backend.
+INVALID_PARAMETER_VALUE = "22023"
 # MariaDB codes that mean "the source does not look like the contract".
 MYSQL_SCHEMA = {1054, 1146, 1049}  # unknown column, unknown table, unknown database
 
@@ -52,7 +56,7 @@ def raise_classified(err: BaseException, where: str) -> None:
         sqlstate = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None) or ""
         # unique_violation: a load of another hour committed the same call first (it moved in
         # the source between the two reads). A retry deletes it there and converges.
-        if sqlstate == UNIQUE_VIOLATION:
+        if sqlstate in (UNIQUE_VIOLATION, INVALID_PARAMETER_VALUE):
             raise err
         # 42: syntax/undefined objects (schema drift); 22: data exceptions; 23: constraint violations.
         if sqlstate[:2] in ("42", "22", "23"):

@@ -10,13 +10,19 @@ it again, in any order with any other hour or day, converges to exactly the sour
 * what the hour holds that the source no longer has is deleted, then the staged rows are
   inserted, valid ones into calls and invalid ones into call_rejects; a stored row identical to
   what would be written is left as it is (an unchanged reload writes nothing);
-* an advisory lock per partition serialises two attempts at the same hour (a backfill and a
-  clear racing each other).
+* versions of a call are ordered by when a load read the source (``analytics.read_seq``, taken
+  under the hour's lock just before the MariaDB snapshot opens), never by the source's own
+  ``updated_at``, which can go backwards (a restore from backup, a skewed clock): the last read
+  wins, so a clear or reload always lands what the source held when it read it;
+* a transaction-scoped advisory lock per partition serialises two attempts at the same hour (a
+  backfill and a clear racing each other). Everything an attempt writes is one transaction with
+  ``SET LOCAL`` settings only, so it runs unchanged through a transaction pooler (PgBouncer).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -97,17 +103,21 @@ REJECTS_VALUES = {
 # * every other stored version that is not newer than the staged one goes, wherever it sits (this
 #   hour, another hour or day, or the other table because its validity changed), so a call that
 #   moved in the source moves here too;
-# * newest wins: a staged call whose stored version is newer (a concurrent load of another hour
-#   read it after it moved there) is dropped from the stage. If a newer version lands after the
-#   probe, the INSERT meets it (unique_violation, retried); a version changed under the probe is
-#   left alone by the delete (its address moved).
+# * last read wins: a stored version is as new as the last committed load of the hour it sits in
+#   (analytics.hour_reads: that load wrote or confirmed every row the hour holds; none recorded,
+#   as before versioned reads, is older than any read). A staged call whose stored version was
+#   read later than ours (a concurrent load of another hour read it after it moved there) is
+#   dropped from the stage. If a newer version lands after the probe, the INSERT meets it
+#   (unique_violation, retried); a version changed under the probe is left alone by the delete
+#   (its address moved).
 #
 # It returns the staged rows it dropped by reject_reason and why (superseded or unchanged), for the counts.
 _PROBE = """
 WITH found AS MATERIALIZED (
-    SELECT c.ctid AS stored, s.ctid AS staged, s.reject_reason, (c.{updated} > s.updated_at) IS TRUE AS newer,
+    SELECT c.ctid AS stored, s.ctid AS staged, s.reject_reason, coalesce(r.read_seq > %(seq)s, false) AS newer,
            {valid}({stored}) IS NOT DISTINCT FROM ({values}) AS same
     FROM stage_calls s JOIN {table} c ON c.call_id = s.call_id
+    LEFT JOIN analytics.hour_reads r ON r.business_date = c.business_date AND r.local_hour = c.local_hour
     WHERE (SELECT min(call_id) FROM {table}) <= %(max_id)s AND (SELECT max(call_id) FROM {table}) >= %(min_id)s
 ), replaced AS (
     DELETE FROM {table} WHERE ctid = ANY (ARRAY(SELECT stored FROM found WHERE NOT (newer OR same)))
@@ -118,15 +128,15 @@ SELECT reject_reason, newer, count(*) FROM found WHERE newer OR same GROUP BY 1,
 """
 
 
-def _probe(table: str, updated: str, values: dict[str, str], valid: str = "") -> str:
-    return _PROBE.format(table=table, updated=updated, valid=valid, values=", ".join(values.values()),
+def _probe(table: str, values: dict[str, str], valid: str = "") -> str:
+    return _PROBE.format(table=table, valid=valid, values=", ".join(values.values()),
                          stored=", ".join(f"c.{column}" for column in values))
 
 
 PROBE_SQL = [
     # A staged reject is never "the same" as a stored valid call, whatever its values.
-    _probe("analytics.calls", "source_updated_at", CALLS_VALUES, valid="s.reject_reason IS NULL AND "),
-    _probe("analytics.call_rejects", "updated_at", REJECTS_VALUES),
+    _probe("analytics.calls", CALLS_VALUES, valid="s.reject_reason IS NULL AND "),
+    _probe("analytics.call_rejects", REJECTS_VALUES),
 ]
 
 DELETE_SQL = [
@@ -154,7 +164,36 @@ def _insert(table: str, values: dict[str, str], where: str) -> str:
 INSERT_SQL = [
     _insert("analytics.calls", CALLS_VALUES, "s.reject_reason IS NULL"),
     _insert("analytics.call_rejects", REJECTS_VALUES, "s.reject_reason IS NOT NULL"),
+    # The hour now holds what read seq saw: the version of every row in it (see the probe).
+    "INSERT INTO analytics.hour_reads (business_date, local_hour, read_seq) VALUES (%(d)s, %(h)s, %(seq)s)"
+    " ON CONFLICT (business_date, local_hour) DO UPDATE SET read_seq = EXCLUDED.read_seq, read_at = now()",
 ]
+
+# Seconds an attempt waits for any lock (the hour's, or a row a concurrent load holds) before it
+# fails, transiently: a retry beats queueing behind a stuck transaction.
+LOCK_TIMEOUT_SETTING = "IVR_LOCK_TIMEOUT_SECONDS"
+DEFAULT_LOCK_TIMEOUT_S = 600
+
+
+def lock_timeout_s(environ=os.environ) -> int:
+    raw = environ.get(LOCK_TIMEOUT_SETTING) or str(DEFAULT_LOCK_TIMEOUT_S)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise AirflowFailException(f"{LOCK_TIMEOUT_SETTING}={raw!r} is not a whole number of seconds > 0")
+    return value
+
+
+def partition_lock_key(dag_id: str, day: date, hour: int) -> str:
+    return f"{dag_id}:{day}:{hour}"
+
+
+# A busy hour's stage outgrows the default 8 MB of temp buffers. PostgreSQL refuses to change
+# them once the session has used a temp table (SQLSTATE 22023), which a pooled backend may have
+# done: then the attempt goes on with the buffers that backend has.
+_TEMP_BUFFERS = ["SAVEPOINT temp_buffers", "SET LOCAL temp_buffers = '256MB'", "RELEASE SAVEPOINT temp_buffers"]
 
 
 @dataclass
@@ -212,10 +251,10 @@ class HourLoad:
     :meth:`replace`, then :meth:`close`. :func:`load_hour` runs them in order; a test can
     interleave another load between them (a real concurrent change, no sleeps).
 
-    The attempt holds a session advisory lock on its partition from :meth:`begin` to
-    :meth:`close`, so two attempts at the same hour never overlap, and a ledger row still
-    ``running`` for this partition when the lock is granted belongs to an attempt that is gone
-    (worker killed, connection lost): it is closed as failed before this one is recorded.
+    The attempt's work is one transaction that holds a transaction-scoped advisory lock on its
+    partition from :meth:`begin` to its commit, so two attempts at the same hour never overlap.
+    Before it, a short transaction under the same lock closes the partition's ledger rows still
+    ``running`` (their attempts are gone: worker killed, connection lost) and records this one.
     """
 
     def __init__(self, business_date: date, hour: int, *, tz_name: str, run_id: str, try_number: int = 1,
@@ -232,23 +271,34 @@ class HourLoad:
         self.pg = None
         self.cur = None
         self.id_range = (None, None)
+        self.read_seq = None
 
     def where(self) -> str:
         return f"{self.day} hour {self.hour:02d}"
 
+    def _lock_partition(self, cur) -> None:
+        cur.execute(f"SET LOCAL lock_timeout = '{lock_timeout_s()}s'")
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (partition_lock_key(self.dag_id, self.day, self.hour),))
+
     def begin(self) -> None:
         self.pg = postgres_conn(self.target_conn_id)
-        with self.pg.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{self.dag_id}:{self.day}:{self.hour}",))
-        self.pg.commit()
         if not self.dry_run:
-            ledger.close_abandoned(self.pg, self.dag_id, self.day, self.hour)
+            with self.pg.cursor() as cur:
+                self._lock_partition(cur)
+            ledger.close_abandoned(self.pg, self.dag_id, self.day, self.hour)  # commits: the lock ends
             self.batch_id = ledger.start(self.pg, self.dag_id, self.run_id, self.try_number, self.day, self.hour,
                                          self.invalid_rows)
         self.cur = self.pg.cursor()
-        # A busy hour's stage outgrows the default 8 MB of temp buffers (set before any temp
-        # table is touched in this session: the connection is new).
-        self.cur.execute("SET temp_buffers = '256MB'")
+        self._lock_partition(self.cur)  # held until the attempt commits or rolls back
+        for statement in _TEMP_BUFFERS:
+            try:
+                self.cur.execute(statement)
+            except Exception as err:  # noqa: BLE001 - only 22023 is expected here
+                if (getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)) != "22023":
+                    raise
+                self.cur.execute("ROLLBACK TO SAVEPOINT temp_buffers")
+                log.info("temp_buffers already fixed on this (pooled) backend; keeping them")
+                break
         # Every statement here is a scan of the stage or an index probe: JIT compiling them
         # costs more than it saves at an hour's size.
         self.cur.execute("SET LOCAL jit = off")
@@ -260,6 +310,9 @@ class HourLoad:
     def stage(self) -> None:
         """Read the hour from MariaDB (one snapshot) into the stage; count and check it."""
         with self.result.phase("stage"), source_connection(self.source_conn_id, self.source_timeout_s) as src:
+            # Taken under the hour's lock, just before the snapshot opens (the stream's first step).
+            self.cur.execute("SELECT nextval('analytics.read_seq')")
+            self.read_seq = self.cur.fetchone()[0]
             copy_in(self.cur, COPY_SQL, hour_rows(src, self.day, self.hour, self.chunk_size, self.fold))
         with self.result.phase("validate"):
             self.id_range = _count_staged(self.cur, self.result)
@@ -275,7 +328,7 @@ class HourLoad:
             self.pg.rollback()
             return
         values = {"d": self.day, "h": self.hour, "tz": self.tz_name, "run_id": self.run_id,
-                  "min_id": self.id_range[0], "max_id": self.id_range[1],
+                  "min_id": self.id_range[0], "max_id": self.id_range[1], "seq": self.read_seq,
                   "shift": self.fold.shift_s if self.fold else 0}
         result = self.result
         with result.phase("delete"):
@@ -322,7 +375,7 @@ class HourLoad:
 
     def close(self) -> None:
         if self.pg is not None:
-            self.pg.close()  # ends the session: releases the advisory lock and drops the stage
+            self.pg.close()  # a transaction still open (an error) ends: its lock and stage go
             self.pg = None
 
 
