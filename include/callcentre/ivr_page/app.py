@@ -1,0 +1,346 @@
+"""The FastAPI app of the "IVR days" page, mounted on the api-server by plugins/ivr_days_plugin.py.
+
+Security as on the scraping jobs page: every route depends on Airflow's auth dependencies (no valid
+JWT -> 401/403); reading needs read access to DAG ``ivr_calls_daily``'s runs, actions need the
+right to trigger them; actions are Airflow REST calls made with the caller's own token (Airflow
+checks the rights again and its audit log names the person); state-changing calls made with the
+session cookie must carry the page's header (CSRF); the page runs under a CSP without inline script.
+Business facts come from the analytics tables (``queries``), run states from Airflow's REST API.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from importlib import resources
+from typing import Annotated
+from urllib.parse import quote, urlencode, urlparse
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from callcentre.ivr import alerts, business_day
+from callcentre.ivr.alerts import IVR_DAG_ID as DAG_ID
+from callcentre.ivr_page import charts, queries, states
+
+log = logging.getLogger(__name__)
+
+PAGE_HEADER = "X-Ivr-Days-Page"  # only the page's own script sends it; a cross-site form cannot (CSRF)
+DEFAULT_DAYS = 90
+MAX_DAYS = 5 * 366 + 1  # the calendar answers for any range up to five years
+MAX_BACKFILL_DAYS = 366
+RUNS_PAGE = 100  # the REST API's largest page ([api] maximum_page_limit)
+LANGUAGES = ("en", "es")
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
+_SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # an SVG opened on its own runs nothing
+_STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
+_SVG_TEXT = {
+    "en": {"rejects": "Rejected calls by rule", "no_rejects": "No rejected calls", "hours": "The 24 hours"},
+    "es": {"rejects": "Llamadas rechazadas por regla", "no_rejects": "Sin llamadas rechazadas",
+           "hours": "Las 24 horas"},
+}
+
+can_read = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+can_trigger = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+
+
+class Reload(BaseModel):
+    hours: list[Annotated[int, Field(ge=0, le=23)]] = Field(default_factory=list, max_length=24)
+
+
+class Backfill(BaseModel):
+    from_day: date
+    to_day: date
+    reprocess: str = Field("completed", pattern="^(none|failed|completed)$")
+
+
+def page_request(request: Request) -> None:
+    """State-changing calls made with the session cookie must come from the page's script."""
+    if "authorization" not in request.headers and request.headers.get(PAGE_HEADER) != "1":
+        raise HTTPException(403, f"missing {PAGE_HEADER} header")
+
+
+def caller_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+
+
+def _api_base_url() -> str:
+    from airflow.configuration import conf
+
+    return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+
+
+def airflow_client(request: Request):
+    """Airflow's REST API as the caller."""
+    from callcentre.scraping.upload import AirflowRestClient
+
+    return AirflowRestClient(_api_base_url(), token=caller_token(request))
+
+
+def ui_root() -> str:
+    return urlparse(_api_base_url()).path.rstrip("/")
+
+
+def run_url(run_id: str) -> str:
+    return f"{ui_root()}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+
+
+def _zones() -> tuple[ZoneInfo, ZoneInfo]:
+    from callcentre.common.compat import default_timezone_name
+    from callcentre.ivr.runtime import timezone_name
+
+    return ZoneInfo(timezone_name()), ZoneInfo(default_timezone_name())
+
+
+def _deadline_hours() -> float:
+    try:
+        return alerts.deadline_hours()
+    except Exception as err:  # a bad setting fails the watcher loudly; the page says so too
+        raise HTTPException(500, str(err)) from err
+
+
+def _rest(client, method: str, path: str, body: dict | None = None):
+    from callcentre.scraping.upload import TriggerError
+
+    try:
+        return client.request(method, path, body)
+    except TriggerError as err:
+        raise HTTPException(502, str(err)) from err
+
+
+def _rest_error(resp, what: str) -> HTTPException:
+    try:
+        detail = resp.json().get("detail", resp.text)
+    except ValueError:
+        detail = resp.text
+    status = resp.status_code if resp.status_code in (401, 403, 404, 409, 422) else 502
+    return HTTPException(status, f"{what}: Airflow answered {resp.status_code}: {detail}")
+
+
+def runs_by_day(client, first: date, last: date, tz: ZoneInfo, default_tz: ZoneInfo) -> dict[date, list[dict]]:
+    """The DAG's runs naming each day of ``first..last`` (the day its logical date names, as the
+    DAG reads it: docs/ivr.md "The date contract"), oldest first."""
+    # A day named by midnight UTC or in [core] default_timezone lies within a day of its local midnight.
+    low = business_day.day_start(first, tz) - timedelta(days=1)
+    high = business_day.day_end(last, tz) + timedelta(days=1)
+    found: dict[date, list[dict]] = {}
+    offset = 0
+    while True:
+        query = urlencode({"logical_date_gte": low.astimezone(timezone.utc).isoformat(),
+                           "logical_date_lte": high.astimezone(timezone.utc).isoformat(),
+                           "order_by": "id", "limit": RUNS_PAGE, "offset": offset})
+        resp = _rest(client, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns?{query}")
+        if resp.status_code != 200:
+            raise _rest_error(resp, "reading the runs")
+        page = resp.json()["dag_runs"]
+        for run in page:
+            if not run.get("logical_date"):
+                continue
+            named = business_day.named_day(datetime.fromisoformat(run["logical_date"]), tz, (default_tz, business_day.UTC))
+            if named and first <= named[0] <= last:
+                found.setdefault(named[0], []).append(run)
+        offset += len(page)
+        if len(page) < RUNS_PAGE:
+            return found
+
+
+def _day_range(from_day: date | None, to_day: date | None, tz: ZoneInfo) -> tuple[date, date]:
+    last = to_day or (datetime.now(tz).date() - timedelta(days=1))
+    first = from_day or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise HTTPException(422, f"from_day {first} is after to_day {last}")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise HTTPException(422, f"from_day..to_day spans {(last - first).days + 1} days; at most {MAX_DAYS}")
+    return first, last
+
+
+def _facts(day: date, tz: ZoneInfo, hours: float, now: datetime, runs: list[dict], loaded: dict | None,
+           alerted: bool) -> states.DayFacts:
+    return states.DayFacts(
+        day=day, deadline=alerts.deadline_of(day, tz, hours) if hours > 0 else None,
+        ended=business_day.day_end(day, tz) <= now, run_state=runs[-1]["state"] if runs else None,
+        deadline_alerted=alerted, **(loaded or {}),
+    )
+
+
+def _loadable(day: date, tz: ZoneInfo) -> None:
+    """Refuse at once what the DAG's preflight would fail later, with the same reasons."""
+    first = business_day.first_business_day()
+    if day < first:
+        raise HTTPException(422, f"{day} is before the first business day {first} (IVR_FIRST_BUSINESS_DAY)")
+    if business_day.day_end(day, tz) > datetime.now(timezone.utc):
+        raise HTTPException(422, f"{day} has not ended yet in the IVR zone {tz.key}: only closed days can be loaded")
+
+
+def _is_authorized(user, method: str) -> bool:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().is_authorized_dag(
+        method=method, access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user)
+
+
+def _run_view(run: dict) -> dict:
+    conf = run.get("conf") or {}
+    hours = conf.get("hours") if isinstance(conf, dict) else None
+    return {"run_id": run["dag_run_id"], "state": run["state"], "run_type": run.get("run_type"),
+            "logical_date": run.get("logical_date"), "start_date": run.get("start_date"),
+            "end_date": run.get("end_date"), "hours": hours or [], "url": run_url(run["dag_run_id"])}
+
+
+def _log_url(client, run_id: str) -> str | None:
+    """The log of the run's most telling task: the last failed one, else the last one that started."""
+    resp = _rest(client, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=100")
+    if resp.status_code != 200:
+        return None
+    tis = resp.json().get("task_instances", [])
+    pick = [t for t in tis if t.get("state") == "failed"] or [t for t in tis if t.get("start_date")]
+    if not pick:
+        return None
+    ti = max(pick, key=lambda t: (t.get("end_date") or t.get("start_date") or "", t.get("map_index", -1)))
+    mapped = f"/mapped/{ti['map_index']}" if ti.get("map_index", -1) >= 0 else ""
+    return f"{run_url(run_id)}/tasks/{quote(ti['task_id'], safe='')}{mapped}"
+
+
+def _hour_cells(hours: list[dict]) -> list[charts.HourCell]:
+    return [charts.HourCell(h["hour"], h["outcome"], h["rows_read"], h["attempts"]) for h in hours]
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, (datetime, date)) else value
+
+
+def _svg(body: str) -> Response:
+    return Response(body, media_type="image/svg+xml", headers={
+        "Content-Security-Policy": _SVG_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="IVR days", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/", dependencies=[can_read])
+    def page_html() -> Response:
+        return _static("page.html", "text/html; charset=utf-8")
+
+    @app.get("/static/{name}", dependencies=[can_read])
+    def static(name: str) -> Response:
+        if name not in _STATIC:
+            raise HTTPException(404, "not found")
+        return _static(name, _STATIC[name])
+
+    @app.get("/api/days", dependencies=[can_read])
+    def calendar(request: Request, user: GetUserDep, from_day: date | None = None, to_day: date | None = None,
+                 reject_threshold: Annotated[float, Query(ge=0, le=1)] = states.REJECT_WARN_RATIO) -> dict:
+        tz, default_tz = _zones()
+        first, last = _day_range(from_day, to_day, tz)
+        hours = _deadline_hours()
+        runs = runs_by_day(airflow_client(request), first, last, tz, default_tz)
+        loaded, alerted = queries.calendar(first, last)
+        now = datetime.now(timezone.utc)
+        days = []
+        day = first
+        while day <= last:
+            facts = _facts(day, tz, hours, now, runs.get(day, []), loaded.get(day), day in alerted)
+            days.append({"day": day.isoformat(), "state": states.day_state(facts, now, reject_threshold),
+                         **(loaded.get(day) or {}), "runs": len(runs.get(day, []))})
+            day += timedelta(days=1)
+        return {"from_day": first.isoformat(), "to_day": last.isoformat(), "timezone": tz.key,
+                "reject_threshold": reject_threshold, "states": list(states.STATES), "days": days,
+                "user": user.get_name(), "can_trigger": _is_authorized(user, "POST")}
+
+    @app.get("/api/days/{day}", dependencies=[can_read])
+    def day_detail(request: Request, day: date,
+                   reject_threshold: Annotated[float, Query(ge=0, le=1)] = states.REJECT_WARN_RATIO) -> dict:
+        tz, default_tz = _zones()
+        client = airflow_client(request)
+        runs = runs_by_day(client, day, day, tz, default_tz).get(day, [])
+        detail = queries.day_detail(day)
+        metrics = detail["metrics"]
+        loaded = None if metrics is None else {
+            "source_calls": metrics["source_calls"], "loaded_calls": metrics["total_calls"],
+            "rejected_calls": metrics["rejected_calls"]}
+        now = datetime.now(timezone.utc)
+        hours = _deadline_hours()
+        alerted = any(a["kind"] == "deadline_missed" for a in detail["alerts"])
+        facts = _facts(day, tz, hours, now, runs, loaded, alerted)
+        latest = runs[-1] if runs else None
+        return {
+            "day": day.isoformat(), "timezone": tz.key, "state": states.day_state(facts, now, reject_threshold),
+            "deadline": _iso(facts.deadline),
+            "metrics": {k: _iso(float(v) if isinstance(v, Decimal) else v) for k, v in metrics.items()}
+            if metrics else None,
+            "rejects": detail["rejects"],
+            "hours": [{k: _iso(v) for k, v in h.items()} for h in detail["hours"]],
+            "alerts": [{k: _iso(v) for k, v in a.items()} for a in detail["alerts"]],
+            "runs": [_run_view(r) for r in reversed(runs[-10:])],  # newest first
+            "run_url": run_url(latest["dag_run_id"]) if latest else None,
+            "log_url": _log_url(client, latest["dag_run_id"]) if latest else None,
+        }
+
+    @app.get("/api/days/{day}/rejects.svg", dependencies=[can_read])
+    def rejects_svg(day: date, lang: str = "en") -> Response:
+        text = _SVG_TEXT.get(lang, _SVG_TEXT["en"])
+        return _svg(charts.rejects_chart(queries.day_detail(day)["rejects"], text["rejects"], text["no_rejects"]))
+
+    @app.get("/api/days/{day}/hours.svg", dependencies=[can_read])
+    def hours_svg(day: date, lang: str = "en") -> Response:
+        text = _SVG_TEXT.get(lang, _SVG_TEXT["en"])
+        return _svg(charts.hours_strip(_hour_cells(queries.day_detail(day)["hours"]), f"{text['hours']} {day}"))
+
+    @app.post("/api/days/{day}/reload", dependencies=[can_trigger, Depends(page_request)])
+    def reload(request: Request, day: date, body: Reload) -> dict:
+        """A new run of the day (all hours, or only ``hours``), triggered as the caller."""
+        tz, _ = _zones()
+        _loadable(day, tz)
+        hours = sorted(set(body.hours))
+        # Midnight UTC names the day whatever the IVR zone (docs/ivr.md "The date contract").
+        payload = {"logical_date": f"{day.isoformat()}T00:00:00+00:00", "conf": {"hours": hours} if hours else {},
+                   "note": "reloaded from the IVR days page"}
+        resp = _rest(airflow_client(request), "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", payload)
+        if resp.status_code not in (200, 201):
+            raise _rest_error(resp, f"reloading {day}")
+        run = resp.json()
+        return {"run": _run_view(run), "day": day.isoformat(), "hours": hours}
+
+    @app.post("/api/backfills", dependencies=[can_trigger, Depends(page_request)])
+    def backfill(request: Request, body: Backfill) -> dict:
+        """An Airflow backfill of ``from_day..to_day`` (the scheduler runs it), created as the caller."""
+        tz, _ = _zones()
+        if body.from_day > body.to_day:
+            raise HTTPException(422, f"from_day {body.from_day} is after to_day {body.to_day}")
+        span = (body.to_day - body.from_day).days + 1
+        if span > MAX_BACKFILL_DAYS:
+            raise HTTPException(422, f"a backfill of {span} days; the page creates at most {MAX_BACKFILL_DAYS}")
+        _loadable(body.from_day, tz)
+        _loadable(body.to_day, tz)
+        payload = {"dag_id": DAG_ID, "from_date": f"{body.from_day.isoformat()}T00:00:00+00:00",
+                   "to_date": f"{body.to_day.isoformat()}T00:00:00+00:00", "reprocess_behavior": body.reprocess,
+                   "max_active_runs": 1}
+        resp = _rest(airflow_client(request), "POST", "/api/v2/backfills", payload)
+        if resp.status_code not in (200, 201):
+            raise _rest_error(resp, f"the backfill {body.from_day}..{body.to_day}")
+        created = resp.json()
+        return {"backfill_id": created.get("id"), "from_day": body.from_day.isoformat(),
+                "to_day": body.to_day.isoformat(), "reprocess": body.reprocess,
+                "runs_url": f"{ui_root()}/dags/{DAG_ID}/runs"}
+
+    return app
+
+
+def _static(name: str, media_type: str) -> Response:
+    body = resources.files("callcentre.ivr_page").joinpath("static", name).read_bytes()
+    return Response(body, media_type=media_type, headers={
+        "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+        "Referrer-Policy": "same-origin",
+    })

@@ -1,0 +1,74 @@
+"""What colour a business day gets on the IVR days page: a pure function of the facts about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+# The states, in the order the legend shows them. No drift check exists yet (nothing compares a
+# loaded day with the source after its run), so there is no "drifted" state.
+BALANCED = "balanced"      # loaded, source = loaded + rejected, rejects at or under the threshold
+REJECTS = "rejects"        # loaded and balanced, but more rejects than the threshold
+FAILED = "failed"          # the day's newest run failed
+RUNNING = "running"        # a run of the day is queued or running
+LATE = "late"              # not loaded, past its deadline, and the deadline watcher still cares
+NEVER_RUN = "never_run"    # not loaded, no run at all (an old day, or before the first business day)
+PENDING = "pending"        # not loaded yet, but not late either: the day or its settle/deadline time is not over
+STATES = (BALANCED, REJECTS, FAILED, RUNNING, LATE, NEVER_RUN, PENDING)
+
+# The page's warning threshold: a day above it is worth a look; runs fail only above the DAG's
+# max_reject_ratio (5 % by default), so a lower warning shows the trend before that.
+REJECT_WARN_RATIO = 0.01
+
+_ACTIVE = {"queued", "running"}
+
+
+@dataclass(frozen=True)
+class DayFacts:
+    day: date
+    deadline: datetime | None          # None: the deadline alert is disabled (IVR_LOAD_DEADLINE_HOURS=0)
+    ended: bool                        # the local day is over
+    run_state: str | None = None       # the newest Airflow run naming the day; None: never run
+    source_calls: int | None = None    # daily_metrics; None: no row (not loaded)
+    rejected_calls: int | None = None
+    loaded_calls: int | None = None
+    deadline_alerted: bool = False     # a deadline_missed alert went out for the day
+
+
+def reject_ratio(facts: DayFacts) -> float:
+    if not facts.source_calls:
+        return 0.0
+    return (facts.rejected_calls or 0) / facts.source_calls
+
+
+def is_loaded(facts: DayFacts) -> bool:
+    return facts.source_calls is not None
+
+
+def is_balanced(facts: DayFacts) -> bool:
+    return is_loaded(facts) and facts.source_calls == (facts.loaded_calls or 0) + (facts.rejected_calls or 0)
+
+
+def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RATIO,
+              late_window: timedelta = timedelta(days=3)) -> str:
+    """The day's state; the first that applies wins: running, failed, loaded (balanced or with
+    rejects), late, pending, never run.
+
+    ``late_window`` is how long after its deadline an unloaded day that never ran is still "late"
+    (the deadline watcher's look-back): older days that never ran are "never run", not a fresh alarm.
+    A day the watcher did report stays late until it is loaded.
+    """
+    if facts.run_state in _ACTIVE:
+        return RUNNING
+    if facts.run_state == "failed":
+        return FAILED
+    if is_loaded(facts):
+        if not is_balanced(facts):  # the table's CHECK forbids it; shown as a failure if it ever happens
+            return FAILED
+        return REJECTS if reject_ratio(facts) > threshold else BALANCED
+    past_deadline = facts.deadline is not None and now >= facts.deadline
+    if facts.deadline_alerted or (past_deadline and (facts.run_state is not None or now - facts.deadline <= late_window)):
+        return LATE
+    if not facts.ended or (facts.deadline is not None and not past_deadline):
+        return PENDING
+    return NEVER_RUN if facts.run_state is None else LATE if past_deadline else PENDING
