@@ -5,13 +5,14 @@ downloads and the upload checks that refuse a file before anything is stored or 
 from __future__ import annotations
 
 import io
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tests.jobs_page_support import XSS_ERROR, XSS_NAME, delete_jobs, insert_job, new_tag, token_for
 from tests.scraping_fixtures import *  # noqa: F403 - fixtures
-from tests.scraping_fixtures import make_workbook, random_numbers
+from tests.scraping_fixtures import make_workbook, random_numbers, raw_xlsx
 
 PREFIX = "/scraping-jobs"
 PAGE_HEADER = {"X-Scraping-Jobs-Page": "1"}
@@ -49,9 +50,12 @@ def _routes() -> list[tuple[str, str]]:
 
     found = []
     for route in create_app().routes:
+        if route.path == "/static/signin.js":  # public: it only sends a signed-out person to the login page
+            continue
         for method in sorted(getattr(route, "methods", None) or []):
             if method != "HEAD":
-                found.append((method, route.path.replace("{job_id}", "1").replace("{name}", "page.js")))
+                found.append((method, route.path.replace("{job_id}", "1").replace("{name}", "page.js")
+                              .replace("{dag_id}", "scraping_upload")))
     return found
 
 
@@ -72,7 +76,33 @@ def test_every_route_refuses_anonymous_and_forged_callers(client, method, path):
     assert anonymous.status_code == 401, (method, path, anonymous.text)
     forged = client.request(method, PREFIX + path, headers={"Authorization": "Bearer not.a.jwt"})
     assert forged.status_code == 403, (method, path, forged.text)
-    assert "jobs" not in anonymous.json() and "jobs" not in forged.json()
+    if path == "/":  # the page itself: a page that sends the browser to Airflow's login, nothing else
+        for resp in (anonymous, forged):
+            assert 'data-signed-out="1"' in resp.text and '<script src="static/signin.js">' in resp.text
+            assert "<table" not in resp.text
+    else:
+        assert "jobs" not in anonymous.json() and "jobs" not in forged.json()
+
+
+def test_an_ended_session_leads_to_the_login_page(client):
+    """An expired cookie: the page answers with the sign-in hop, the API with 401 (page.js then hops)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    expired = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="vera", role="viewer"),
+                                              expiration_time_in_seconds=-60)
+    client.cookies.set("_token", expired)
+    try:
+        page = client.get(PREFIX + "/")
+        assert page.status_code == 401 and 'data-signed-out="1"' in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+        listed = client.get(PREFIX + "/api/jobs")
+        assert listed.status_code == 401 and listed.json()["detail"] == "Token Expired"
+    finally:
+        client.cookies.clear()
+    script = client.get(PREFIX + "/static/signin.js")
+    assert script.status_code == 200 and "api/v2/auth/login?next=" in script.text
+    assert client.get(PREFIX + "/static/page.js").status_code == 401  # the rest stays behind the login
 
 
 def test_a_viewer_reads_but_cannot_act(client, viewer, editor, tag):
@@ -95,6 +125,11 @@ def test_actions_with_the_session_cookie_need_the_pages_header(client, tag):
     try:
         refused = client.post(PREFIX + "/api/jobs/retry", json={"job_ids": [job_id]})
         assert refused.status_code == 403 and "X-Scraping-Jobs-Page" in refused.json()["detail"]
+        # Only a token in the header stands in for the page header: any other Authorization value
+        # leaves the cookie as the credential, so it must not open the door.
+        for other in ("Basic YWRtaW46YWRtaW4=", "Bearer", "Bearer ", "Token abc", "x"):
+            forged = client.post(PREFIX + "/api/jobs/retry", json={"job_ids": [job_id]}, headers={"Authorization": other})
+            assert forged.status_code == 403 and "X-Scraping-Jobs-Page" in forged.json()["detail"], other
         accepted = client.post(PREFIX + "/api/jobs/retry", json={"job_ids": [job_id]}, headers=PAGE_HEADER)
         assert accepted.status_code == 200
         # A completed job is not retried: the per-job report says why, nothing reaches Airflow.
@@ -143,6 +178,12 @@ def test_filters_search_sort_and_paging(client, viewer, tag):
         "lista_11.xlsx", "lista_10.xlsx", "lista_09.xlsx"]
 
 
+def test_a_script_with_its_own_token_needs_no_page_header(client, editor, tag):
+    job_id = insert_job(tag, status="completed", uploader=tag)
+    resp = client.post(PREFIX + "/api/jobs/retry", json={"job_ids": [job_id]}, headers=editor)
+    assert resp.status_code == 200 and resp.json()["actions"][0]["outcome"] == "skipped"
+
+
 @pytest.mark.parametrize("params,fragment", [
     ({"sort": "file_name; DROP TABLE scraping.jobs"}, "sort"),
     ({"sort": "content_sha256"}, "sort"),
@@ -151,11 +192,58 @@ def test_filters_search_sort_and_paging(client, viewer, tag):
     ({"page": 0}, "page"),
     ({"status": "lost"}, "status"),
     ({"created_from": "2026-11-01T00:00:00"}, "created_from"),
+    ({"page": 9223372036854775807}, "page"),
+    ({"page": 10**30}, "page"),
+    ({"search": "ana\x00"}, "search"),
+    ({"uploader": "\x00"}, "uploader"),
+    ({"uploader": "a" * 201}, "uploader"),
+    ({"created_to": "0001-01-01T00:00:00+14:00"}, "created_to"),
+    ({"status": ["failed"] * 7}, "status"),
 ])
 def test_bad_list_parameters_are_refused_by_name(client, viewer, params, fragment):
     resp = client.get(PREFIX + "/api/jobs", params=params, headers=viewer)
     assert resp.status_code == 422
     assert fragment in str(resp.json()["detail"])
+
+
+_NASTY = ["", "0", "-1", "1e9", "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1" * 400,
+          "\x00", "a\x00b", "\x1b[31m", "\U0001F600", "%", "_", "\\", "'", "\"", "#", "#-1", "#" + "9" * 30,
+          "NaN", "inf", "true", "[]", "{}", "asc", "desc", "id", "created_at", "2026-11-23", "2026-11-23T00:00:00Z",
+          "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+00:00", "2026-02-30T00:00:00Z", "x" * 5000]
+_PARAMS = ["status", "created_from", "created_to", "uploader", "search", "sort", "order", "page", "page_size"]
+
+
+def test_no_list_parameter_value_gives_a_server_error(client, viewer):
+    """Fuzz: every parameter with awkward values, alone and mixed; only 200 or a 422 naming the problem."""
+    rng = random.Random(23)
+    cases = [{name: value} for name in _PARAMS for value in _NASTY]
+    cases += [{name: rng.choice(_NASTY) for name in rng.sample(_PARAMS, rng.randint(2, len(_PARAMS)))}
+              for _ in range(150)]
+    for params in cases:
+        resp = client.get(PREFIX + "/api/jobs", params=params, headers=viewer)
+        assert resp.status_code in (200, 422), (params, resp.status_code, resp.text[:300])
+        if resp.status_code == 422:
+            assert resp.json()["detail"], params
+    for raw in ("search=%ED%A0%80", "uploader=%FF%FE", "page=%00", "search=%", "status=%C0%80"):  # not UTF-8
+        resp = client.get(f"{PREFIX}/api/jobs?{raw}", headers=viewer)
+        assert resp.status_code in (200, 422), (raw, resp.status_code, resp.text[:300])
+    for path in ("/api/jobs/9223372036854775808/results", "/api/jobs/-1/logs", "/api/jobs/99999999999999999999/logs",
+                 "/api/jobs/0/results"):
+        assert client.get(PREFIX + path, headers=viewer).status_code == 422, path
+    huge = client.post(PREFIX + "/api/jobs/retry", json={"job_ids": [2**63]},
+                       headers={"Authorization": "Bearer " + token_for("ed", "user")})
+    assert huge.status_code == 422
+
+
+def test_the_list_says_which_scraping_dags_are_paused_and_who_may_unpause(client, viewer):
+    """The metadata DB of this leg holds no parsed DAGs; the e2e test pauses a real one."""
+    listed = client.get(PREFIX + "/api/jobs", headers=viewer).json()
+    assert all(set(d) == {"dag_id", "paused", "stops", "url", "can_unpause"} for d in listed["dags"])
+    assert listed["status_words"]["timeout"] == "Timed out"
+    refused = client.post(PREFIX + "/api/dags/scraping_upload/unpause", headers={**viewer, **PAGE_HEADER})
+    assert refused.status_code == 403
+    admin = {"Authorization": "Bearer " + token_for("ad", "admin")}
+    assert client.post(PREFIX + "/api/dags/ivr_calls_daily/unpause", headers=admin).status_code == 404
 
 
 def test_user_text_comes_back_as_data_and_the_page_is_locked_down(client, viewer, tag):
@@ -222,6 +310,15 @@ def test_uploads_are_checked_before_anything_is_stored(client, editor_cookie, sc
         resp = client.post(PREFIX + "/api/uploads", files={"file": (name, content)}, headers=editor_cookie)
         assert resp.status_code == status, (name, resp.text)
         assert reason in resp.json()["detail"], (name, resp.json())
+    assert _uploads(scraping_dirs) == []
+
+
+def test_a_zip_bomb_upload_is_refused_before_it_is_parsed(client, editor_cookie, scraping_dirs, tmp_path):
+    """~260 KB that unpacks to 256 MB (bench/jobs_page_bench.py --zip-bomb times it; no timing here)."""
+    bomb = raw_xlsx(tmp_path / "bomba.xlsx", [["phone"], ["3001234567"]], sheet_xml_padding=256 << 20)
+    resp = client.post(PREFIX + "/api/uploads", files={"file": ("bomba.xlsx", bomb.read_bytes())},
+                       headers=editor_cookie)
+    assert resp.status_code == 422 and "unpacks to 256 MB" in resp.json()["detail"]
     assert _uploads(scraping_dirs) == []
 
 

@@ -102,3 +102,44 @@ def test_the_logs_link_picks_the_task_that_failed():
     running = [dict(t, state="success") for t in tis[:2]]
     assert telling_task(running)["map_index"] == 0  # nothing failed: the latest that ran
     assert telling_task([]) is None
+
+
+@pytest.mark.parametrize("stem", ["x" * 230, "lista de clientes de la campaña de diciembre " * 6, "日本語の顧客" * 40])
+def test_a_long_file_name_is_accepted_and_stored_with_its_extension(tmp_path, stem):
+    """Names of 200+ characters (and of multi-byte letters) keep ``.xlsx`` and fit a file system."""
+    from callcentre.scraping.upload import store_upload
+    from callcentre.scraping_page.intake import client_file_name, received_upload
+
+    raw = stem + ".xlsx"
+    assert len(raw) > 200
+    name = client_file_name(raw)
+    assert name.endswith(".xlsx") and len(name.encode()) <= 200 and raw.startswith(name[:-5].rstrip())
+    content = make_workbook(tmp_path / "ok.xlsx", [[n] for n in random_numbers(2)], header=["phone"]).read_bytes()
+    with received_upload(io.BytesIO(content), raw) as path:
+        stored = store_upload(path, tmp_path / "uploads")
+    assert stored.path.name.endswith(".xlsx") and len(stored.path.name.encode()) <= 255
+    assert stored.path.read_bytes() == content
+
+
+@pytest.mark.parametrize("error,file_name,plain", [
+    ("reconcile: Airflow run failed and no failure callback ran (worker lost?)", "a.xlsx",
+     "Processing stopped unexpectedly (the Airflow worker was lost). Retry it."),
+    ("reconcile: still queued after its 60-minute timeout", "a.xlsx", "Took longer than the 60 minutes allowed."),
+    ("marked as timeout by ana (was processing)", "a.xlsx", "Stopped by ana (marked as timed out)."),
+    ("lookup_batch 3: POST /v1/lookups: HTTP 503 Service Unavailable", "a.xlsx",
+     "The lookup service did not answer properly (it may be down). Retry it later."),
+    ("a.xlsx: no phone column in sheet 'Hoja1': ...", "a.xlsx", "Problem with the file: no phone column in sheet 'Hoja1': ..."),
+    ("KeyError: 'x'", "a.xlsx", "Something went wrong; the details below tell the Airflow administrators what."),
+    (None, "a.xlsx", ""),
+])
+def test_errors_are_told_in_plain_words(error, file_name, plain):
+    from callcentre.scraping_page.wording import plain_error
+
+    assert plain_error(error, file_name) == plain
+
+
+def test_every_status_has_words():
+    from callcentre.scraping.jobs import STATUSES
+    from callcentre.scraping_page.wording import STATUS_WORDS
+
+    assert set(STATUS_WORDS) == set(STATUSES)

@@ -23,6 +23,9 @@ TOKEN_PATH = "/auth/token"
 # Connection (type http) of the Airflow REST API for the automatic retry: host = the api-server's
 # base URL (or host/port/schema), login/password = a user allowed to clear and edit scraping runs.
 AIRFLOW_API_CONN = "airflow_api"
+# A stored name is "<sha16>__<name>": with 200 bytes of name it stays under the 255-byte limit of
+# common file systems (a name of accented or non-Latin letters takes 2-4 bytes a character).
+MAX_NAME_BYTES = 200
 
 
 class TriggerError(RuntimeError):
@@ -64,7 +67,7 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
     """Copy ``source`` into the uploads folder as ``<sha256[:16]>__<original name>`` (idempotent)."""
     source = Path(source)
     sha = file_sha256(source)
-    safe_name = "".join(c if c.isalnum() or c in "._- " else "_" for c in source.name)[:120]
+    safe_name = shorten_name("".join(c if c.isalnum() or c in "._- " else "_" for c in source.name))
     relative = f"{sha[:16]}__{safe_name}"
     root = storage.as_storage(uploads_dir)
     if storage.local_path(root) is None:  # object storage: one PUT, atomic for readers
@@ -79,6 +82,18 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
         shutil.copyfile(source, tmp)
         os.replace(tmp, target)
     return StoredUpload(relative, target, sha)
+
+
+def shorten_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
+    """``name`` cut to at most ``max_bytes`` UTF-8 bytes, its extension kept (``.xlsx`` decides
+    whether the file is read at all)."""
+    if len(name.encode()) <= max_bytes:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension.encode()) > 15:
+        stem, extension = name, ""
+    suffix = dot + extension if extension else ""
+    return stem.encode()[: max_bytes - len(suffix.encode())].decode(errors="ignore").rstrip() + suffix
 
 
 class AirflowRestClient:

@@ -16,18 +16,27 @@ from typing import Annotated
 from urllib.parse import quote, urlparse
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from callcentre.scraping_page import intake, queries, schema
+from callcentre.scraping.jobs import STATUSES
+from callcentre.scraping_page import intake, queries, schema, wording
 
 log = logging.getLogger(__name__)
 
 DAG_ID = "scraping_upload"
+# The DAGs whose pause stops the page's work, and what stops with them (the page's banner).
+WATCHED_DAGS = {
+    DAG_ID: "uploads wait and no new job starts",
+    "scraping_jobs_reconcile": "failed jobs are not retried automatically and stuck jobs are not timed out",
+}
 MAX_JOBS_PER_ACTION = 200
 # Only the page's own script sends this header; a form or image on another site cannot (CSRF).
 PAGE_HEADER = "X-Scraping-Jobs-Page"
@@ -36,6 +45,14 @@ _CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
 )
 _STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
+# Served without a login: it only sends an expired session to Airflow's login page.
+_SIGN_IN_SCRIPT = "signin.js"
+_SESSION_OVER = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Scraping jobs: sign in</title>
+<script src="static/signin.js"></script></head>
+<body data-signed-out="1"><p>Your Airflow session has ended. Taking you to the sign-in page…</p></body></html>
+"""
+JobId = Annotated[int, PathParam(ge=1, le=queries.MAX_JOB_ID)]
 
 can_read = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
 can_edit = Depends(requires_access_dag("PUT", DagAccessEntity.RUN, param_dag_id=DAG_ID))
@@ -43,21 +60,27 @@ can_trigger = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag
 
 
 class JobIds(BaseModel):
-    job_ids: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=MAX_JOBS_PER_ACTION)
+    job_ids: list[Annotated[int, Field(ge=1, le=queries.MAX_JOB_ID)]] = Field(
+        min_length=1, max_length=MAX_JOBS_PER_ACTION)
+
+
+def _header_token(request: Request) -> str | None:
+    """The ``Authorization: Bearer`` token, parsed as Airflow's ``get_user`` parses it: when there
+    is one, it (not the cookie) is what authenticated the request."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def page_request(request: Request) -> None:
-    """State-changing calls made with the session cookie must come from the page's script."""
-    if "authorization" not in request.headers and request.headers.get(PAGE_HEADER) != "1":
+    """A state-changing call must carry its credential in a header (a token) or come from the
+    page's script (the page header). A cookie alone is what a cross-site form would send (CSRF)."""
+    if request.headers.get(PAGE_HEADER) != "1" and _header_token(request) is None:
         raise HTTPException(403, f"missing {PAGE_HEADER} header")
 
 
 def caller_token(request: Request) -> str:
     """The JWT the caller authenticated with (the auth dependency has already validated it)."""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+    return _header_token(request) or request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
 
 
 def airflow_client(request: Request):
@@ -82,21 +105,66 @@ def run_url(dag_id: str, run_id: str) -> str:
     return f"{ui_root()}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
-def _is_authorized(user, method: str) -> bool:
+def dag_url(dag_id: str) -> str:
+    return f"{ui_root()}/dags/{quote(dag_id, safe='')}"
+
+
+def _is_authorized(user, method: str, dag_id: str = DAG_ID, entity=DagAccessEntity.RUN) -> bool:
     """What the page offers this user (the buttons); every action is checked again on its route."""
     from airflow.api_fastapi.app import get_auth_manager
 
     return get_auth_manager().is_authorized_dag(
-        method=method, access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
+        method=method, access_entity=entity, details=DagDetails(id=dag_id), user=user
     )
+
+
+def paused_dags() -> dict[str, bool]:
+    """``{dag_id: is_paused}`` of :data:`WATCHED_DAGS` from Airflow's metadata DB (the api-server's
+    own session: no REST round trip on every refresh). A DAG not parsed yet is left out."""
+    from sqlalchemy import select
+
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(
+            select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(list(WATCHED_DAGS)))
+        ).all()
+    return {dag_id: bool(paused) for dag_id, paused in rows}
+
+
+def _dag_views(user) -> list[dict]:
+    return [
+        {"dag_id": dag_id, "paused": paused, "stops": WATCHED_DAGS[dag_id], "url": dag_url(dag_id),
+         "can_unpause": paused and _is_authorized(user, "PUT", dag_id, entity=None)}
+        for dag_id, paused in sorted(paused_dags().items())
+    ]
+
+
+def _signed_out(request: Request, exc: HTTPException) -> bool:
+    """No session, or an expired or unreadable one (what Airflow's UI sends to its login page)."""
+    return exc.status_code == 401 or (exc.status_code == 403 and exc.detail == "Invalid JWT token")
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Scraping jobs", docs_url=None, redoc_url=None, openapi_url=None)
 
+    @app.exception_handler(HTTPException)
+    async def session_over(request: Request, exc: HTTPException) -> Response:
+        # The page itself, opened with an ended session: the browser goes to the login page
+        # (the UI frames this page, so plain JSON would be all the person sees).
+        if request.url.path.rstrip("/") == request.scope.get("root_path", "").rstrip("/") and _signed_out(request, exc):
+            return Response(_SESSION_OVER, status_code=exc.status_code, media_type="text/html; charset=utf-8",
+                            headers=_HEADERS)
+        return await http_exception_handler(request, exc)
+
     @app.get("/", dependencies=[can_read])
     def page_html() -> Response:
         return _static("page.html", "text/html; charset=utf-8")
+
+    @app.get(f"/static/{_SIGN_IN_SCRIPT}")
+    def sign_in_script() -> Response:
+        return _static(_SIGN_IN_SCRIPT, "text/javascript")
 
     @app.get("/static/{name}", dependencies=[can_read])
     def static(name: str) -> Response:
@@ -112,12 +180,14 @@ def create_app() -> FastAPI:
         created_to: datetime | None = None,
         uploader: str | None = None,
         search: str | None = None,
-        sort: str = "created_at",
+        sort: Annotated[str, Query(max_length=40)] = "created_at",
         order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-        page: int = 1,
-        page_size: int = 50,
+        page: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
     ) -> dict:
         try:
+            if len(status) > len(STATUSES):
+                raise queries.BadQuery(f"status: at most {len(STATUSES)} values")
             query = queries.JobQuery(
                 statuses=tuple(s for s in status if s), created_from=created_from, created_to=created_to,
                 uploader=(uploader or "").strip() or None, search=search, sort=sort,
@@ -133,7 +203,27 @@ def create_app() -> FastAPI:
             "user": user.get_name(),
             "can_edit": _is_authorized(user, "PUT"),
             "can_trigger": _is_authorized(user, "POST"),
+            "dags": _dag_views(user),
+            "status_words": wording.STATUS_WORDS,
         }
+
+    @app.post("/api/dags/{dag_id}/unpause",
+              dependencies=[Depends(requires_access_dag("PUT")), Depends(page_request)])
+    def unpause(request: Request, dag_id: str) -> dict:
+        """Unpause one of :data:`WATCHED_DAGS` through Airflow's REST API, as the caller."""
+        if dag_id not in WATCHED_DAGS:
+            raise HTTPException(404, f"the page does not manage DAG {dag_id[:100]!r}")
+        from callcentre.scraping.upload import TriggerError
+
+        try:
+            resp = airflow_client(request).request(
+                "PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", {"is_paused": False})
+        except TriggerError as err:
+            raise HTTPException(502, str(err)) from err
+        if resp.status_code != 200:
+            raise HTTPException(502 if resp.status_code >= 500 else resp.status_code,
+                                f"Airflow did not unpause {dag_id}: HTTP {resp.status_code}")
+        return {"dag_id": dag_id, "paused": bool(resp.json().get("is_paused"))}
 
     @app.get("/api/uploaders", dependencies=[can_read])
     def uploaders() -> list[str]:
@@ -141,7 +231,7 @@ def create_app() -> FastAPI:
         return queries.uploaders()
 
     @app.get("/api/jobs/{job_id}/results", dependencies=[can_read])
-    def download_results(job_id: int) -> FileResponse:
+    def download_results(job_id: JobId) -> FileResponse:
         from callcentre.common import storage
 
         job = queries.job_by_id(job_id)
@@ -165,7 +255,7 @@ def create_app() -> FastAPI:
         )
 
     @app.get("/api/jobs/{job_id}/logs", dependencies=[can_read])
-    def task_logs(request: Request, job_id: int) -> RedirectResponse:
+    def task_logs(request: Request, job_id: JobId) -> RedirectResponse:
         """To the log of the run's most telling task: the last failed one, else the latest."""
         job = queries.job_by_id(job_id)
         if not job:
@@ -241,7 +331,10 @@ def _store_and_trigger(stream, raw_name: str | None, uploader: str, client) -> d
         raise HTTPException(502, str(err)) from err
     schema.ensure_migrated()
     job = queries.job_by_run(DAG_ID, result.run_id)
-    if result.created:
+    if result.created and paused_dags().get(DAG_ID):
+        message = (f"{name}: uploaded, but it waits: {DAG_ID} is paused in Airflow, so the job starts "
+                   "only when it is unpaused")
+    elif result.created:
         message = f"{name}: uploaded; run {result.run_id} started, the job appears in the list when it begins"
     else:
         which = f"job #{job['id']} ({job['status']})" if job else f"run {result.run_id} ({result.state})"
@@ -272,6 +365,8 @@ def _job_view(job: dict) -> dict:
         view[key] = job[key].isoformat() if job[key] else None
     view["run_id"] = job["airflow_run_id"]
     view["run_url"] = run_url(job["dag_id"], job["airflow_run_id"])
+    view["status_text"] = wording.STATUS_WORDS.get(job["status"], job["status"])
+    view["problem"] = wording.plain_error(job["last_error"], job["file_name"])
     return view
 
 
@@ -279,9 +374,10 @@ def _action_view(action) -> dict:
     return {"job_id": action.job_id, "outcome": action.outcome, "message": action.message}
 
 
+_HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+            "Referrer-Policy": "same-origin"}
+
+
 def _static(name: str, media_type: str) -> Response:
     body = resources.files("callcentre.scraping_page").joinpath("static", name).read_bytes()
-    return Response(body, media_type=media_type, headers={
-        "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
-        "Referrer-Policy": "same-origin",
-    })
+    return Response(body, media_type=media_type, headers=_HEADERS)

@@ -13,6 +13,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from callcentre.scraping.upload import shorten_name
 from callcentre.scraping.workbook import MAX_FILE_BYTES
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
@@ -33,8 +34,8 @@ def client_file_name(raw: str | None) -> str:
     if not name or name in (".", ".."):
         raise UploadRefused("the upload has no file name")
     if not name.lower().endswith(".xlsx"):
-        raise UploadRefused(f"{name[:120]}: not an .xlsx file; save it as Excel .xlsx")
-    return name[:200]
+        raise UploadRefused(f"{shorten_name(name, 120)}: not an .xlsx file; save it as Excel .xlsx")
+    return shorten_name(name)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
 from callcentre.common.connections import SCRAPING_POSTGRES
 from callcentre.scraping.jobs import STATUSES
@@ -28,7 +28,12 @@ SORT_COLUMNS = {
 }
 NULLABLE_SORTS = ("started_at", "completed_at")
 MAX_PAGE_SIZE = 200
+# Far beyond any real list (100,000 jobs are 2,000 pages of 50) and keeps OFFSET inside bigint.
+MAX_PAGE = 1_000_000
 MAX_SEARCH_LENGTH = 200
+MAX_JOB_ID = 2**63 - 1  # bigint
+# Dates PostgreSQL and Python both represent in any time zone (year 1 or 9999 overflow on conversion).
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc)
 LAST_ERROR_CHARS = 1000  # the list shows the start of an error; the task log has all of it
 
 _COLUMNS = """id, file_name, uploader, status, created_at, started_at, completed_at, total_numbers,
@@ -59,16 +64,27 @@ class JobQuery:
             raise BadQuery(f"status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
         if self.sort not in SORT_COLUMNS:
             raise BadQuery(f"sort {self.sort!r} is not one of {', '.join(SORT_COLUMNS)}")
-        if self.page < 1:
-            raise BadQuery(f"page {self.page} must be 1 or more")
+        if not 1 <= self.page <= MAX_PAGE:
+            raise BadQuery(f"page must be between 1 and {MAX_PAGE:,}")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise BadQuery(f"page_size {self.page_size} must be between 1 and {MAX_PAGE_SIZE}")
-        if self.search and len(self.search) > MAX_SEARCH_LENGTH:
-            raise BadQuery(f"search is longer than {MAX_SEARCH_LENGTH} characters")
+        for name in ("search", "uploader"):
+            value = getattr(self, name)
+            if value and len(value) > MAX_SEARCH_LENGTH:
+                raise BadQuery(f"{name} is longer than {MAX_SEARCH_LENGTH} characters")
+            if value and not _printable(value):
+                raise BadQuery(f"{name} contains a control character")
         for name in ("created_from", "created_to"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise BadQuery(f"{name} needs a time zone offset (e.g. 2026-11-23T00:00:00+01:00)")
+            if value is not None and not EARLIEST <= value <= LATEST:
+                raise BadQuery(f"{name} must be between years {EARLIEST.year} and {LATEST.year}")
+
+
+def _printable(text: str) -> bool:
+    """No NUL or other control characters (PostgreSQL text cannot hold NUL), no lone surrogates."""
+    return not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000 for c in text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +118,7 @@ def where_clause(query: JobQuery) -> tuple[str, dict]:
     if term:
         params["pattern"] = "%" + like_escape(term) + "%"
         match = _JOB_ID.match(term)
-        if match and int(match.group(1)) < 2**63:
+        if match and int(match.group(1)) <= MAX_JOB_ID:
             params["job_id"] = int(match.group(1))
             if term.startswith("#"):  # "#12": that job only
                 conditions.append("id = %(job_id)s")
