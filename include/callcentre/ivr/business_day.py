@@ -73,24 +73,31 @@ def first_business_day(environ=os.environ) -> date:
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:
-    """The first instant of the local date ``day`` (aware, in ``tz``): its 00:00, the first of
-    two when midnight happens twice (America/Havana 2025-11-02), and when it does not happen at
-    all the instant the clocks jump past it (America/Santiago 2025-09-07 begins at 01:00 -03)."""
-    naive = datetime.combine(day, time.min)
-    first = naive.replace(tzinfo=tz).astimezone(UTC)  # fold=0: the earlier of two midnights
-    if first.astimezone(tz).replace(tzinfo=None) == naive:
-        return first.astimezone(tz)
-    # Midnight is in a gap: the day begins at the transition, between midnight read with the
-    # offset after the jump (earlier) and with the offset before it. Offsets are whole seconds.
-    low = int(naive.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
+    """The first instant of the local date ``day`` in ``tz``: its 00:00, the first of two when
+    midnight happens twice (America/Havana 2025-11-02), and when it does not happen at all the
+    instant the clocks jump past it (America/Santiago 2025-09-07 begins at 01:00 -03). In UTC, so
+    that adding a duration to it adds elapsed time (Python adds wall-clock time within one zone)."""
+    return _first_instant(datetime.combine(day, time.min), tz)
+
+
+def _first_instant(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant (UTC) at which the local wall clock of ``tz`` reads ``wall`` or later:
+    ``wall`` itself (its first occurrence when it happens twice), or, when the clocks skip it, the
+    instant they jump past it."""
+    first = wall.replace(tzinfo=tz).astimezone(UTC)  # fold=0: the earlier of two occurrences
+    if first.astimezone(tz).replace(tzinfo=None) == wall:
+        return first
+    # ``wall`` is in a gap: the jump lies between ``wall`` read with the offset after it (earlier)
+    # and with the offset before it. Offsets are whole seconds.
+    low = int(wall.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
     high = int(first.timestamp())
     while low < high:
         middle = (low + high) // 2
-        if datetime.fromtimestamp(middle, tz).date() >= day:
+        if datetime.fromtimestamp(middle, tz).replace(tzinfo=None) >= wall:
             high = middle
         else:
             low = middle + 1
-    return datetime.fromtimestamp(high, tz)
+    return datetime.fromtimestamp(high, UTC)
 
 
 def day_end(day: date, tz: ZoneInfo) -> datetime:
@@ -101,7 +108,8 @@ def _named_in(instant: datetime, zone: ZoneInfo) -> date | None:
     """The local date ``instant`` names in ``zone``: it is that day's first instant, or a wall-clock
     00:00 there (the second of two midnights, which a CLI parsing a bare date may give)."""
     local = instant.astimezone(zone)
-    if local.time() == time.min or instant == day_start(local.date(), zone):
+    # Compared in UTC: an aware time in a repeated hour never equals one of another zone (PEP 495).
+    if local.time() == time.min or instant.astimezone(UTC) == day_start(local.date(), zone):
         return local.date()
     return None
 
@@ -213,7 +221,7 @@ def resolve_business_date(
             f"({TIMEZONE_SETTING}): not the start of a day there, nor in [core] default_timezone={default_tz.key} "
             f"or UTC, so it names no business day. Give the day as a date, e.g. "
             f"`airflow dags test ivr_calls_daily {example}` (REST, UI: logical date {unambiguous_form(local.date())}; "
-            f"in the IVR zone the day starts at {day_start(local.date(), tz).isoformat()})"
+            f"in the IVR zone the day starts at {day_start(local.date(), tz).astimezone(tz).isoformat()})"
         )
     if day < first_day:
         raise DateContractError(
@@ -223,7 +231,7 @@ def resolve_business_date(
     if day_end(day, tz) > now:
         raise DateContractError(
             f"business date {day} has not ended yet in the IVR zone {tz.key} (it ends at "
-            f"{day_end(day, tz).isoformat()}): only closed days can be loaded"
+            f"{day_end(day, tz).astimezone(tz).isoformat()}): only closed days can be loaded"
         )
     return day
 
@@ -251,9 +259,7 @@ def real_hours_in_window(business_date: date, hour: int, tz: ZoneInfo) -> float:
 
 
 def _instant(wall: datetime, tz: ZoneInfo) -> datetime:
-    """The instant a naive wall-clock window boundary stands for: a midnight is the day's first
-    instant; another time, its first occurrence (fold=0), or for a skipped one the offset before
-    the jump, so the window runs from its first instant to the first instant of the next."""
-    if wall.time() == time.min:
-        return day_start(wall.date(), tz).astimezone(UTC)
-    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    """The instant a naive wall-clock window boundary stands for: its first occurrence, or for a
+    skipped time the jump past it, so the windows run from one boundary's first instant to the
+    next one's and add up to the day (:func:`day_start` to :func:`day_end`)."""
+    return _first_instant(wall, tz)

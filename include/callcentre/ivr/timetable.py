@@ -69,18 +69,28 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
         return parse_timezone(getattr(self._timezone, "name", None) or str(self._timezone))
 
     # The day boundaries: the first instant of each local date (CronMixin's cron arithmetic
-    # would find no 00:00 on a day whose midnight does not exist).
+    # finds no 00:00 on a day whose midnight does not exist). All in UTC: Python compares two
+    # times of one zone by their wall clock, which is ambiguous in a repeated hour.
 
     def _start_of(self, day):
         import pendulum
 
-        return pendulum.instance(day_start(day, self._ivr_zone()).astimezone(UTC)).in_timezone(self._timezone)
+        return pendulum.instance(day_start(day, self._ivr_zone()))
+
+    @staticmethod
+    def _utc(instant):
+        import pendulum
+
+        return pendulum.instance(instant).in_timezone("UTC")
+
+    def _local_date(self, instant):
+        return instant.astimezone(self._ivr_zone()).date()
 
     def _is_start(self, current) -> bool:
-        return current == self._start_of(current.astimezone(self._ivr_zone()).date())
+        return self._utc(current) == self._start_of(self._local_date(current))
 
     def _get_next(self, current):
-        day = current.astimezone(self._ivr_zone()).date()
+        current, day = self._utc(current), self._local_date(current)
         start = self._start_of(day)
         while start <= current:
             day += timedelta(days=1)
@@ -88,7 +98,7 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
         return start
 
     def _get_prev(self, current):
-        day = current.astimezone(self._ivr_zone()).date()
+        current, day = self._utc(current), self._local_date(current)
         start = self._start_of(day)
         while start >= current:
             day -= timedelta(days=1)
@@ -96,10 +106,10 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
         return start
 
     def _align_to_next(self, current):
-        return current if self._is_start(current) else self._get_next(current)
+        return self._utc(current) if self._is_start(current) else self._get_next(current)
 
     def _align_to_prev(self, current):
-        return current if self._is_start(current) else self._get_prev(current)
+        return self._utc(current) if self._is_start(current) else self._get_prev(current)
 
     def _as_ivr_day_start(self, instant):
         """``instant`` moved to the start of the IVR day it names, or unchanged if it names none;
@@ -124,5 +134,6 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
         except AmbiguousDateError:
             start = run_after  # the run's first task refuses it, naming both readings
         if start is not run_after or self._is_start(run_after):
+            start = self._utc(start)
             return DataInterval(start=start, end=self._get_next(start))
         return super().infer_manual_data_interval(run_after=run_after)
