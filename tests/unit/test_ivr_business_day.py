@@ -5,7 +5,9 @@ import pytest
 
 from callcentre.ivr.business_day import (
     HOURS,
+    AmbiguousDateError,
     DateContractError,
+    day_start,
     first_business_day,
     ivr_timezone_name,
     resolve_business_date,
@@ -138,3 +140,83 @@ def test_unknown_timezone_is_a_clear_error():
     with pytest.raises(ValueError, match="Mars/Olympus"):
         parse_timezone("Mars/Olympus")
     assert parse_timezone(None) == ZoneInfo("UTC")
+
+
+def _typed(text: str, default_zone: str):
+    """What `airflow dags test`/`trigger -l`/`--from-date` make of ``text`` (the CLI's parser)."""
+    import pendulum
+    from airflow._shared.timezones import timezone as airflow_timezone
+
+    return airflow_timezone.parse(text, timezone=pendulum.timezone(default_zone))
+
+
+def _suggested_date(message: str) -> str:
+    import re
+
+    return re.search(r"`airflow dags (?:test|trigger) ivr_calls_daily (?:-l )?(\S+)`", message).group(1)
+
+
+@pytest.mark.parametrize(("zone", "day"), [("America/Santiago", date(2025, 9, 7)), ("America/Havana", date(2025, 11, 2)),
+                                           ("Atlantic/Azores", date(2025, 3, 30)), ("America/Mexico_City", date(2025, 11, 2))])
+@pytest.mark.parametrize("default", ["UTC", "ivr"])
+def test_a_day_without_a_midnight_or_with_two_is_the_day_typed(zone, day, default):
+    """`airflow dags test ivr_calls_daily 2025-09-07` with default_timezone=America/Santiago: the CLI
+    gives the instant the day begins (01:00 -03, no 00:00 that day); both midnights of a day that
+    has two name it; the schedule's date is the day's first instant."""
+    default_zone = zone if default == "ivr" else "UTC"
+    assert resolve(_typed(day.isoformat(), default_zone), zone, default_zone) == day
+    first = resolve_business_date(day_start(day, ZoneInfo(zone)), tz=ZoneInfo(zone), default_tz=ZoneInfo(default_zone),
+                                  first_day=FIRST, now=NOW, typed=False)
+    assert first == day
+    second_midnight = datetime.combine(day, datetime.min.time()).replace(tzinfo=ZoneInfo(zone), fold=1)
+    assert resolve(second_midnight, zone, default_zone) == day
+
+
+@pytest.mark.parametrize("default", ["UTC", "America/Santiago", "Pacific/Pago_Pago"])
+@pytest.mark.parametrize(("zone", "wrong"), [("America/Santiago", "2025-09-07T12:00:00"), ("Pacific/Apia", "2025-06-15T12:00:00")])
+def test_the_fix_an_error_suggests_works_when_typed(zone, wrong, default):
+    with pytest.raises(DateContractError, match="names no business day") as err:
+        resolve(_typed(wrong, default), zone, default)
+    suggested = _suggested_date(str(err.value))
+    intended = _typed(wrong, default).astimezone(ZoneInfo(zone)).date()
+    assert resolve(_typed(suggested, default), zone, default) == intended, str(err.value)
+    with pytest.raises(DateContractError, match="no logical date") as err:
+        resolve(None, zone, default)
+    assert resolve(_typed(_suggested_date(str(err.value)), default), zone, default) == (NOW.astimezone(ZoneInfo(zone)) - timedelta(days=1)).date()
+
+
+def test_a_date_typed_between_zones_24_hours_apart_is_refused_naming_both_readings():
+    """IVR in Pacific/Apia (UTC+13), CLI in Pacific/Pago_Pago (UTC-11): a bare date typed on the
+    CLI is midnight in both, one day apart. Refused, with the form that is not ambiguous."""
+    typed = _typed("2025-06-15", "Pacific/Pago_Pago")
+    with pytest.raises(AmbiguousDateError) as err:
+        resolve(typed, "Pacific/Apia", "Pacific/Pago_Pago")
+    message = str(err.value)
+    assert "the start of 2025-06-16 in Pacific/Apia" in message and "the start of 2025-06-15 in Pacific/Pago_Pago" in message
+    assert "2025-06-15T00:00:00+00:00 for 2025-06-15" in message and "2025-06-16T00:00:00+00:00 for 2025-06-16" in message
+    assert resolve(_typed("2025-06-15T00:00:00+00:00", "Pacific/Pago_Pago"), "Pacific/Apia", "Pacific/Pago_Pago") == date(2025, 6, 15)
+    assert resolve(_typed(_suggested_date(message), "Pacific/Pago_Pago"), "Pacific/Apia", "Pacific/Pago_Pago") == date(2025, 6, 16)
+    # The schedule's own date is the IVR day, whatever the CLI zone.
+    assert resolve_business_date(typed, tz=ZoneInfo("Pacific/Apia"), default_tz=ZoneInfo("Pacific/Pago_Pago"),
+                                 first_day=FIRST, now=NOW, typed=False) == date(2025, 6, 16)
+
+
+def test_backfill_bounds_between_zones_24_hours_apart_are_refused_and_the_utc_form_works(monkeypatch):
+    import pendulum
+    from airflow.timetables.base import TimeRestriction
+
+    from callcentre.ivr.timetable import IvrBusinessDayTimetable
+
+    monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", "Pacific/Pago_Pago")
+    timetable = IvrBusinessDayTimetable(pendulum.timezone("Pacific/Apia"))
+
+    def runs(first, last):
+        restriction = TimeRestriction(_typed(first, "Pacific/Pago_Pago"), _typed(last, "Pacific/Pago_Pago"), True)
+        info, days = None, []
+        while info := timetable.next_dagrun_info(last_automated_data_interval=info and info.data_interval, restriction=restriction):
+            days.append(info.logical_date.in_timezone("Pacific/Apia").date())
+        return days
+
+    with pytest.raises(AmbiguousDateError, match="2025-06-15T00:00:00-11:00 is ambiguous.*2025-06-16 in Pacific/Apia"):
+        runs("2025-06-15", "2025-06-16")
+    assert runs("2025-06-15T00:00:00+00:00", "2025-06-16T00:00:00+00:00") == [date(2025, 6, 15), date(2025, 6, 16)]
