@@ -11,7 +11,7 @@ if [ ! -f "$stamp" ]; then
   "$AIRFLOW" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 40 "$AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }
   touch "$stamp"
 fi
-# Pools cap concurrent load on systems we do not own (see docs/operations.md).
-"$AIRFLOW" pools set ivr_mariadb "${IVR_MARIADB_POOL_SLOTS:-4}" "Concurrent queries against the IVR MariaDB" >/dev/null
-"$AIRFLOW" pools set scraping_api "${SCRAPING_API_POOL_SLOTS:-4}" "Concurrent calls to the external scraping API" >/dev/null
+# Pools cap concurrent load on systems we do not own (see docs/operations.md): the ones of
+# deploy/settings.toml, as every deployment creates them.
+"$AIRFLOW" pools import "$ROOT/deploy/pools.json" >/dev/null
 echo "[airflow-init] metadata DB and pools ready"

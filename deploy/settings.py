@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""deploy/settings.toml, rendered for the deployments that take files (standard library only, so
+it runs with any Python 3.11 on a server, before any virtualenv exists).
+
+  python3 deploy/settings.py systemd-env SITE.env [--part common|control]   an EnvironmentFile
+  python3 deploy/settings.py pools-json                                     deploy/pools.json's content
+  python3 deploy/settings.py k8s-connections SITE.env | kubectl apply -f -  the Helm values' secret
+
+SITE.env holds the site settings (NAME=value lines, the names of .env.example). ``common`` goes to
+every component; ``control`` holds what only the api-server, scheduler, DAG processor, triggerer
+and init step get (the JWT secret): the Celery workers' units read ``common`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+from urllib.parse import quote
+
+HERE = Path(__file__).resolve().parent
+SETTINGS = HERE / "settings.toml"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker", "init")
+CONTROL = ("api-server", "scheduler", "dag-processor", "triggerer", "init")
+PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+SECRET_SUFFIXES = ("_PASSWORD", "_SECRET", "_SECRET_KEY", "_FERNET_KEY", "_TOKEN")
+
+
+class MissingSiteSetting(KeyError):
+    """A site setting absent, or a secret left empty: rendering stops, nothing half-configured starts."""
+
+    def __str__(self) -> str:
+        return f"site setting {self.args[0]} is not set (see .env.example)"
+
+
+def load() -> dict:
+    return tomllib.loads(SETTINGS.read_text())
+
+
+def read_site(path: str | Path) -> dict[str, str]:
+    """NAME=value lines; # comments and blank lines skipped; no shell expansion, no quotes removed."""
+    site = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if "=" not in line:
+            raise ValueError(f"{path}:{number}: expected NAME=value, got {line!r}")
+        name, value = line.split("=", 1)
+        site[name.strip()] = value
+    return site
+
+
+def fill(template: str, site: dict[str, str]) -> str:
+    """``template`` with each ${NAME} replaced by the site's value; users and passwords inside a URL
+    are URL-encoded, so any character is safe in them."""
+    in_url = "://" in template
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in site or (name.endswith(SECRET_SUFFIXES) and not site[name]):
+            raise MissingSiteSetting(name)
+        text = site[name]
+        return quote(text, safe="") if in_url and name.endswith(("_PASSWORD", "_USER")) else text
+
+    return PLACEHOLDER.sub(value, template)
+
+
+def env_names(settings: dict | None = None) -> dict[str, str]:
+    """{env name: default} of the project's own settings."""
+    return dict((settings or load())["env"])
+
+
+def connection(conn_id: str, site: dict[str, str], settings: dict | None = None) -> dict:
+    """The connection as Airflow's JSON form (what AIRFLOW_CONN_<ID> holds)."""
+    spec = (settings or load())["connections"][conn_id]
+    conn = {}
+    for key, template in spec.items():
+        if isinstance(template, str):
+            text = fill(template, site)
+            conn[key] = int(text) if key == "port" else text
+        else:
+            conn[key] = template
+    return conn
+
+
+def airflow_env(site: dict[str, str], component: str, settings: dict | None = None) -> dict[str, str]:
+    """Every environment variable ``component`` gets."""
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
+    settings = settings or load()
+    site = {**env_names(settings), **site}
+    env = {}
+    for key, template in settings["airflow"].items():
+        env[config_env(key)] = fill(template, site)
+    for key, spec in settings["site_airflow"].items():
+        if component in spec.get("components", COMPONENTS):
+            env[config_env(key)] = fill(spec["value"], site)
+    for name in settings["env"]:
+        env[name] = site[name]
+    for conn_id in settings["connections"]:
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection(conn_id, site, settings))
+    for name, spec in settings["variables"].items():
+        if spec["required"]:
+            env[f"AIRFLOW_VAR_{name.upper()}"] = fill(spec["value"], site)
+    return env
+
+
+def config_env(key: str) -> str:
+    section, option = key.split(".", 1)
+    return f"AIRFLOW__{section.upper()}__{option.upper()}"
+
+
+def queues(site: dict[str, str] | None = None, settings: dict | None = None) -> list[str]:
+    settings = settings or load()
+    return [fill(name, {**env_names(settings), **(site or {})}) for name in settings["queues"]]
+
+
+def pools_json(settings: dict | None = None) -> str:
+    """The body `airflow pools import` takes."""
+    pools = (settings or load())["pools"]
+    return json.dumps({name: {"slots": p["slots"], "description": p["description"], "include_deferred": False}
+                       for name, p in pools.items()}, indent=2) + "\n"
+
+
+def environment_file(env: dict[str, str]) -> str:
+    """systemd EnvironmentFile lines: values double-quoted, with \\ and " escaped (systemd's rules)."""
+    lines = ["# Rendered by deploy/settings.py from deploy/settings.toml and the site file; do not edit."]
+    for name, value in env.items():
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'{name}="{escaped}"')
+    return "\n".join(lines) + "\n"
+
+
+def systemd_env(site: dict[str, str], part: str) -> dict[str, str]:
+    """``common``: what every unit gets (the worker's env); ``control``: the rest for the others."""
+    worker = airflow_env(site, "worker")
+    if part == "common":
+        return {**load()["systemd"], **worker}
+    if part == "control":
+        full = airflow_env(site, "scheduler")
+        return {k: v for k, v in full.items() if k not in worker}
+    raise ValueError(f"part must be common or control, not {part!r}")
+
+
+def k8s_connections(site: dict[str, str], name: str = "callcentre-connections") -> str:
+    """A Kubernetes Secret (JSON manifest, which kubectl reads) with one key per connection id."""
+    settings = load()
+    data = {conn_id: json.dumps(connection(conn_id, {**env_names(settings), **site}, settings))
+            for conn_id in settings["connections"]}
+    manifest = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": name}, "stringData": data}
+    return json.dumps(manifest, indent=2) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    systemd = sub.add_parser("systemd-env", help="an EnvironmentFile for the systemd units")
+    systemd.add_argument("site", help="site settings file (NAME=value lines, names of .env.example)")
+    systemd.add_argument("--part", choices=("common", "control"), default="common")
+    sub.add_parser("pools-json", help="the pools, as `airflow pools import` reads them")
+    k8s = sub.add_parser("k8s-connections", help="the Kubernetes Secret of the connections (Helm values)")
+    k8s.add_argument("site", help="site settings file")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "systemd-env":
+            sys.stdout.write(environment_file(systemd_env(read_site(args.site), args.part)))
+        elif args.command == "k8s-connections":
+            sys.stdout.write(k8s_connections(read_site(args.site)))
+        else:
+            sys.stdout.write(pools_json())
+    except (MissingSiteSetting, ValueError) as err:
+        print(f"settings: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
