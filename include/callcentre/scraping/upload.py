@@ -231,20 +231,33 @@ def _expect(resp, what: str, run_id: str) -> None:
         raise TriggerError(f"Airflow refused to {what} {run_id}: HTTP {resp.status_code} {resp.text[:200]}")
 
 
-def airflow_client(api_url: str | None = None, conn_id: str = AIRFLOW_API_CONN) -> AirflowRestClient:
-    """The REST client of scripts and the automatic retry, in this order: connection ``airflow_api``;
-    else env ``AIRFLOW_API_USERNAME``/``AIRFLOW_API_PASSWORD``; else (local use) SimpleAuthManager's
-    generated admin password. The URL: ``api_url``, the connection's, else ``[api] base_url``."""
+def _api_connection(conn_id: str = AIRFLOW_API_CONN):
+    """Connection ``airflow_api``, or None where it is not defined (the local harness)."""
     from callcentre.common.compat import AirflowNotFoundException, BaseHook
 
     try:
-        conn = BaseHook.get_connection(conn_id)
+        return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        conn = None
+        return None
+
+
+def api_connection_url(conn_id: str = AIRFLOW_API_CONN) -> str | None:
+    """The api-server's URL from connection ``airflow_api`` (its internal address in a deployment:
+    host = a full URL, or host/port/schema), None when the connection is not defined."""
+    conn = _api_connection(conn_id)
+    if conn is None or not conn.host:
+        return None
+    host = conn.host.rstrip("/")
+    return host if "://" in host else f"{conn.schema or 'http'}://{host}" + (f":{conn.port}" if conn.port else "")
+
+
+def airflow_client(api_url: str | None = None, conn_id: str = AIRFLOW_API_CONN) -> AirflowRestClient:
+    """The REST client of scripts and the automatic retry, in this order: connection ``airflow_api``;
+    else env ``AIRFLOW_API_USERNAME``/``AIRFLOW_API_PASSWORD``; else (local use) SimpleAuthManager's
+    admin password. The URL: ``api_url``, the connection's, else ``[api] base_url``."""
+    conn = _api_connection(conn_id)
     if conn is not None and conn.login:
-        host = (conn.host or "").rstrip("/")
-        url = host if "://" in host else f"{conn.schema or 'http'}://{host}" + (f":{conn.port}" if conn.port else "")
-        return AirflowRestClient(api_url or url, conn.login, conn.password or "")
+        return AirflowRestClient(api_url or api_connection_url(conn_id), conn.login, conn.password or "")
     if not api_url:
         from airflow.configuration import conf
 
@@ -257,8 +270,13 @@ def airflow_client(api_url: str | None = None, conn_id: str = AIRFLOW_API_CONN) 
 
 
 def local_credentials(airflow_home: str | Path, username: str = "admin") -> tuple[str, str]:
-    """Development fallback: the password ``airflow standalone`` generated for ``username``."""
+    """Development fallback: the password ``airflow standalone`` generated for ``username`` (or the
+    SimpleAuthManager's configured passwords file, ``[core] simple_auth_manager_passwords_file``)."""
     path = Path(airflow_home) / compat.STANDALONE_PASSWORD_FILE
+    if not compat.IS_AIRFLOW_2:
+        from airflow.configuration import conf
+
+        path = Path(conf.get("core", "simple_auth_manager_passwords_file", fallback=None) or path)
     try:
         text = path.read_text()
         # 2.x writes the admin's password alone; 3.x's SimpleAuthManager a JSON of user: password.

@@ -91,6 +91,14 @@ def airflow_client(request: Request):
 
 
 def _api_base_url() -> str:
+    """Where the page calls the REST API: the api-server's internal URL (connection airflow_api)
+    where defined, else the public ``[api] base_url``, which a container may not reach."""
+    from callcentre.scraping.upload import api_connection_url
+
+    return (api_connection_url() or _public_base_url()).rstrip("/")
+
+
+def _public_base_url() -> str:
     from airflow.configuration import conf
 
     return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
@@ -98,7 +106,7 @@ def _api_base_url() -> str:
 
 def ui_root() -> str:
     """The path the Airflow UI is served under ('' at the site root)."""
-    return urlparse(_api_base_url()).path.rstrip("/")
+    return urlparse(_public_base_url()).path.rstrip("/")
 
 
 def run_url(dag_id: str, run_id: str) -> str:
