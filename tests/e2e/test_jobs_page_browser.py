@@ -2,9 +2,11 @@
 real ``airflow api-server`` and scheduler (private metadata schema, as in test_scraping_trigger.py),
 the reference lookup API and the Slack stand-in.
 
-A person's day: log in on SimpleAuthManager's page, open the nav entry, filter and search, retry a
-failed job and watch it complete, mark a stuck job as timeout, upload a workbook (twice). Screenshots
-go to .local/screenshots/ for a person to look at.
+A person's day: log in on SimpleAuthManager's page, open the nav entry, filter and search, reset the
+filters, see a colleague's new job appear, retry a failed job and watch it complete, mark a stuck job
+as timeout (after confirming), upload a workbook (twice), follow a job's run and logs links into the
+Airflow UI, unpause a paused DAG from the banner; a read-only colleague sees no action. Screenshots
+(desktop and 400 px wide) go to .local/screenshots/ for a person to look at.
 """
 
 from __future__ import annotations
@@ -60,20 +62,29 @@ def fakes():
 
 
 @pytest.fixture(scope="module")
-def airflow_env(isolated_airflow, fakes, tmp_path_factory):
-    """Environment of this module's api-server and scheduler: private schema, folders, fakes."""
-    folders = tmp_path_factory.mktemp("page")
-    for name in ("uploads", "results"):
-        (folders / name).mkdir()
-    return dict(os.environ, **isolated_airflow, **fakes[1],
-                AIRFLOW_VAR_SCRAPING_UPLOADS_DIR=str(folders / "uploads"),
-                AIRFLOW_VAR_SCRAPING_RESULTS_DIR=str(folders / "results"))
+def passwords(tmp_path_factory) -> dict[str, str]:
+    """SimpleAuthManager's users of this module: an admin and a read-only colleague (viewer)."""
+    return {"admin": secrets.token_urlsafe(12), "vera": secrets.token_urlsafe(12)}
 
 
 @pytest.fixture(scope="module")
-def airflow(airflow_env, tmp_path_factory):
+def airflow_env(isolated_airflow, fakes, passwords, tmp_path_factory):
+    """Environment of this module's api-server and scheduler: private schema, folders, fakes, users."""
+    folders = tmp_path_factory.mktemp("page")
+    for name in ("uploads", "results"):
+        (folders / name).mkdir()
+    (folders / "passwords.json").write_text(json.dumps(passwords))
+    return dict(os.environ, **isolated_airflow, **fakes[1],
+                AIRFLOW_VAR_SCRAPING_UPLOADS_DIR=str(folders / "uploads"),
+                AIRFLOW_VAR_SCRAPING_RESULTS_DIR=str(folders / "results"),
+                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,vera:viewer",
+                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(folders / "passwords.json"))
+
+
+@pytest.fixture(scope="module")
+def airflow(airflow_env, passwords, tmp_path_factory):
     """api-server + scheduler, each in its own process group; the base URL and an admin REST client."""
-    from callcentre.scraping.upload import AirflowRestClient, local_credentials
+    from callcentre.scraping.upload import AirflowRestClient
 
     logs = tmp_path_factory.mktemp("airflow-logs")
     base = airflow_env["AIRFLOW__API__BASE_URL"]
@@ -82,7 +93,7 @@ def airflow(airflow_env, tmp_path_factory):
     scheduler = start_group([AIRFLOW, "scheduler"], airflow_env, logs / "scheduler.log")
     try:
         wait_api_up(api, base, logs / "api-server.log", STARTUP_S)
-        client = AirflowRestClient(base, *local_credentials(os.environ["AIRFLOW_HOME"]))
+        client = AirflowRestClient(base, "admin", passwords["admin"])
         # The reconciler (automatic retries) would race the person acting on the page: paused here.
         assert client.request("PATCH", "/api/v2/dags/scraping_jobs_reconcile", {"is_paused": True}).status_code == 200
         assert client.request("PATCH", f"/api/v2/dags/{DAG}", {"is_paused": False}).status_code == 200
@@ -94,8 +105,7 @@ def airflow(airflow_env, tmp_path_factory):
 
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def _chromium(profile: Path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -103,41 +113,64 @@ def browser(tmp_path_factory):
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1600,1000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+                 "--disable-dev-shm-usage", "--window-size=1600,1000", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(60)
     SHOTS.mkdir(parents=True, exist_ok=True)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = _chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 
 
-@pytest.fixture(scope="module")
-def page(airflow, browser):
-    """Logged in as admin on the login page, the nav entry opened: the browser is inside the iframe."""
+def _log_in_and_open(driver, base: str, user: str, password: str, shots: bool = False) -> None:
+    """Log in on Airflow's login page, open the nav entry and step into the page's iframe."""
     from selenium.webdriver.common.by import By
 
-    base, _ = airflow
-    password = json.loads(
-        (Path(os.environ["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-    browser.get(base + "/")
-    _wait(browser, lambda d: d.find_elements(By.NAME, "username"), "the login form")
-    browser.find_element(By.NAME, "username").send_keys("admin")
-    browser.find_element(By.NAME, "password").send_keys(password)
-    _shot(browser, "01-login")
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    entry = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "a[href$='/plugin/scraping-jobs']"),
+    driver.get(base + "/")
+    _wait(driver, lambda d: d.find_elements(By.NAME, "username"), "the login form")
+    driver.find_element(By.NAME, "username").send_keys(user)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    if shots:
+        _shot(driver, "01-login")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    entry = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "a[href$='/plugin/scraping-jobs']"),
                   "the 'Scraping jobs' nav entry")
     assert "Scraping j" in entry[0].text  # the label (the nav bar truncates it)
     entry[0].click()
-    _wait(browser, lambda d: d.current_url.endswith("/plugin/scraping-jobs"), "the plugin route")
-    frame = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "iframe"), "the page's iframe")[0]
-    browser.switch_to.frame(frame)
-    _wait(browser, lambda d: "signed in as admin" in d.find_element(By.ID, "who").text, "the job list")
-    browser.switch_to.default_content()
-    _shot(browser, "02-nav-entry-opened")
-    browser.switch_to.frame(frame)
+    _enter_frame(driver, user)
+    if shots:
+        driver.switch_to.default_content()
+        _shot(driver, "02-nav-entry-opened")
+        driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe"))
+
+
+def _enter_frame(driver, user: str = "admin") -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.switch_to.default_content()
+    _wait(driver, lambda d: d.current_url.endswith("/plugin/scraping-jobs"), "the plugin route")
+    frame = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "iframe"), "the page's iframe")[0]
+    driver.switch_to.frame(frame)
+    _wait(driver, lambda d: f"signed in as {user}" in d.find_element(By.ID, "who").text, "the job list")
+
+
+def _reopen(driver, base: str) -> None:
+    """Back on the page after following a link out of it (a full load of the UI's plugin route)."""
+    driver.switch_to.default_content()
+    driver.get(base + "/plugin/scraping-jobs")
+    _enter_frame(driver)
+
+
+@pytest.fixture(scope="module")
+def page(airflow, browser, passwords):
+    """Logged in as admin on the login page, the nav entry opened: the browser is inside the iframe."""
+    _log_in_and_open(browser, airflow[0], "admin", passwords["admin"], shots=True)
     return browser
 
 
@@ -162,10 +195,14 @@ def _rows(driver) -> dict[int, dict]:
 
     rows = {}
     for tr in driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr[data-id]"):
-        cells = [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        cells = tr.find_elements(By.TAG_NAME, "td")
+        text = [td.get_attribute("textContent") for td in cells]
+        technical = cells[10].find_elements(By.TAG_NAME, "pre")
         rows[int(tr.get_attribute("data-id"))] = {
-            "file": cells[2], "uploader": cells[3], "status": cells[4], "numbers": cells[8], "retries": cells[9],
-            "error": cells[10]}
+            "file": text[2], "uploader": text[3], "status": tr.get_attribute("data-status"), "shown": text[4],
+            "numbers": text[8], "retries": text[9],
+            "problem": "".join(e.get_attribute("textContent") for e in cells[10].find_elements(By.CLASS_NAME, "problem")),
+            "error": technical[0].get_attribute("textContent") if technical else ""}
     return rows
 
 
@@ -173,7 +210,7 @@ def _set_filters(driver, *, status: str = "", uploader: str = "", search: str = 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    driver.find_element(By.ID, "reset").click()
+    driver.find_element(By.ID, "reset-filters").click()
     Select(driver.find_element(By.ID, "f-status")).select_by_value(status)
     for field, day in zip(("f-from", "f-to"), days):  # a date input's value is ISO whatever the locale shows
         driver.execute_script("arguments[0].value = arguments[1]", driver.find_element(By.ID, field), day)
@@ -189,11 +226,14 @@ def _show_only(driver, job_id: int) -> None:
     _wait(driver, lambda d: list(_rows(d)) == [job_id], f"job {job_id} alone in the list")
 
 
-def _select_and_act(driver, job_id: int, button: str) -> str:
+def _select_and_act(driver, job_id: int, button: str, confirm: str | None = None) -> str:
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.CSS_SELECTOR, f"input.pick[data-id='{job_id}']").click()
     driver.find_element(By.ID, button).click()
+    if confirm:
+        _wait(driver, lambda d: d.find_element(By.ID, "confirm-timeout").is_displayed(), "the confirmation")
+        driver.find_element(By.ID, confirm).click()
     report = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#action-report li[data-id='{job_id}']"),
                    f"the report of job {job_id}")
     return report[0].get_attribute("data-outcome") + ": " + report[0].text
@@ -218,7 +258,7 @@ def test_filter_search_and_user_text_shown_as_text(page, tag):
     _set_filters(page, uploader=f"{tag}ana", status="failed")
     _wait(page, lambda d: set(_rows(d)) == {failed}, "ana's failed job")
     row = _rows(page)[failed]
-    assert (row["file"], row["error"], row["status"]) == (XSS_NAME, XSS_ERROR, "failed")
+    assert (row["file"], row["error"], row["status"], row["shown"]) == (XSS_NAME, XSS_ERROR, "failed", "Failed")
     # The markup in the name and the error stayed text: no element was made from it, no dialog opened.
     assert page.find_elements(By.CSS_SELECTOR, "#jobs img, #jobs script, #jobs b") == []
     assert _no_alert(page)
@@ -305,7 +345,7 @@ def test_retry_a_failed_job_and_see_it_complete(page, airflow, airflow_env, fake
         assert _rows(page)[job["id"]]["status"] == "failed"
         _shot(page, "05-failed-job")
         report = _select_and_act(page, job["id"], "retry-selected")
-        assert report.startswith("retried: ") and f"job #{job['id']}" in report
+        assert report.startswith("retried: ") and f"Job #{job['id']}: retry started" in report
 
         # The page refreshes itself while the job is active, until Airflow's re-run completes it.
         _wait(page, lambda d: _rows(d).get(job["id"], {}).get("status") == "completed", "the retried job to complete",
@@ -320,6 +360,8 @@ def test_retry_a_failed_job_and_see_it_complete(page, airflow, airflow_env, fake
 
 
 def test_mark_a_stuck_job_as_timeout(page, airflow, airflow_env, fakes):
+    from selenium.webdriver.common.by import By
+
     api, _ = fakes
     _, client = airflow
     api.set_knobs(never_finish=True)
@@ -327,10 +369,22 @@ def test_mark_a_stuck_job_as_timeout(page, airflow, airflow_env, fakes):
     try:
         job = _job_when(run_id, {"processing"})
         _show_only(page, job["id"])
-        report = _select_and_act(page, job["id"], "timeout-selected")
+        # Cancel first: nothing happens, the job keeps running.
+        page.find_element(By.CSS_SELECTOR, f"input.pick[data-id='{job['id']}']").click()
+        page.find_element(By.ID, "timeout-selected").click()
+        _wait(page, lambda d: d.find_element(By.ID, "confirm-timeout").is_displayed(), "the confirmation")
+        assert "Their Airflow runs are stopped" in page.find_element(By.ID, "confirm-text").text
+        _shot(page, "07a-timeout-confirmation")
+        page.find_element(By.ID, "confirm-timeout-no").click()
+        assert not page.find_element(By.ID, "confirm-timeout").is_displayed()
+        assert page.find_elements(By.CSS_SELECTOR, "#action-report li") == []
+        page.find_element(By.CSS_SELECTOR, f"input.pick[data-id='{job['id']}']").click()  # unselect
+        report = _select_and_act(page, job["id"], "timeout-selected", confirm="confirm-timeout-yes")
         assert report.startswith("timed_out: ")
         _wait(page, lambda d: _rows(d)[job["id"]]["status"] == "timeout", "the job to show timeout")
-        assert "marked as timeout by admin" in _rows(page)[job["id"]]["error"]
+        row = _rows(page)[job["id"]]
+        assert "marked as timeout by admin" in row["error"]
+        assert row["problem"] == "Stopped by admin (marked as timed out)." and row["shown"] == "Timed out"
         _shot(page, "07-marked-timeout")
         assert client.run_state(DAG, run_id) == "failed"  # the run was stopped: the two agree
     finally:
@@ -371,23 +425,139 @@ def test_upload_a_workbook_and_see_the_job_appear(page, airflow, airflow_env, tm
         _forget(client, run_id)
 
 
-def test_logs_link_opens_the_failed_task_log(airflow, page, airflow_env, fakes):
-    """The 'logs' link of a failed job leads to the log of the task that failed, in the Airflow UI."""
+def test_run_and_logs_links_open_the_airflow_pages(airflow, page, airflow_env, fakes):
+    """A failed job's 'logs' link lands on the log of the task that failed, its 'run' link on the run,
+    in the Airflow window the page is framed in; Ctrl+click opens a new tab instead."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
     api, _ = fakes
     base, client = airflow
-    from selenium.webdriver.common.by import By
-
     run_id, job = _failed_job(airflow_env, client, api, "registro.xlsx", {"max_retries": 0, "batch_size": 10})
+    run_path = f"/dags/{DAG}/runs/{run_id}"
     try:
         _show_only(page, job["id"])
-        href = page.find_element(By.CSS_SELECTOR, f"tr[data-id='{job['id']}'] a.logs-link").get_attribute("href")
-        cookie = {"_token": page.get_cookie("_token")["value"]}
-        resp = requests.get(href, cookies=cookie, allow_redirects=False, timeout=30)
-        assert resp.status_code == 302
-        assert resp.headers["location"] == f"/dags/{DAG}/runs/{run_id}/tasks/lookup_batch/mapped/0"
+        assert _rows(page)[job["id"]]["problem"]  # a failed job says what went wrong, in words
+        _shot(page, "10-failed-job-problem")
+        page.find_element(By.CSS_SELECTOR, f"tr[data-id='{job['id']}'] a.logs-link").click()
+        page.switch_to.default_content()
+        _wait(page, lambda d: d.current_url == f"{base}{run_path}/tasks/lookup_batch/mapped/0", "the task's page")
+        _wait(page, lambda d: "lookup_batch" in d.find_element(By.TAG_NAME, "body").text, "the task page shown")
+        _shot(page, "11-logs-link-landed")
+
+        _reopen(page, base)
+        _show_only(page, job["id"])
+        run_link = page.find_element(By.CSS_SELECTOR, f"tr[data-id='{job['id']}'] a.run-link")
+        tabs = set(page.window_handles)
+        ActionChains(page).key_down(Keys.CONTROL).click(run_link).key_up(Keys.CONTROL).perform()
+        _wait(page, lambda d: len(d.window_handles) == len(tabs) + 1, "a new tab for Ctrl+click")
+        page.switch_to.window((set(page.window_handles) - tabs).pop())
+        _wait(page, lambda d: d.current_url == base + run_path, "the run in the new tab")
+        page.close()
+        page.switch_to.window(tabs.pop())
+        page.switch_to.frame(page.find_element(By.CSS_SELECTOR, "iframe"))
+        page.find_element(By.CSS_SELECTOR, f"tr[data-id='{job['id']}'] a.run-link").click()
+        page.switch_to.default_content()
+        _wait(page, lambda d: d.current_url == base + run_path, "the run's page")
+        _wait(page, lambda d: run_id in d.find_element(By.TAG_NAME, "body").text, "the run page shown")
+        _shot(page, "12-run-link-landed")
     finally:
         api.set_knobs(fail_lookups=False)
         _forget(client, run_id)
+        _reopen(page, base)
+
+
+def test_reset_clears_the_filters_and_new_jobs_appear_by_themselves(page, tag):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    everything = page.find_element(By.ID, "page-info").text
+    _set_filters(page, status="failed", uploader=f"{tag}nadie", search="nada", days=("2020-01-01", "2020-01-02"))
+    _wait(page, lambda d: "0 jobs" in d.find_element(By.ID, "page-info").text, "the filtered, empty list")
+    page.find_element(By.ID, "reset-filters").click()
+    assert Select(page.find_element(By.ID, "f-status")).first_selected_option.get_attribute("value") == ""
+    for field in ("f-from", "f-to", "f-uploader", "f-search"):
+        assert page.find_element(By.ID, field).get_attribute("value") == "", field
+    _wait(page, lambda d: d.find_element(By.ID, "page-info").text.split(" · ")[-1] == everything.split(" · ")[-1],
+          "the whole list again")
+    assert not page.find_element(By.ID, "error").text
+    # A colleague's upload: its job row appears while the page is open, nobody clicks anything.
+    colleague = insert_job(tag, uploader=f"{tag}bea", status="pending", file_name="de bea.xlsx")
+    _wait(page, lambda d: colleague in _rows(d), "a colleague's new job", timeout=30)
+
+
+def test_a_paused_dag_shows_a_banner_with_unpause(page, airflow):
+    from selenium.webdriver.common.by import By
+
+    _, client = airflow
+    assert client.request("PATCH", f"/api/v2/dags/{DAG}", {"is_paused": True}).status_code == 200
+    try:
+        line = _wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, f"#paused p[data-dag='{DAG}']"),
+                     "the paused banner", timeout=30)[0]
+        assert "uploads wait" in line.text
+        _shot(page, "13-paused-banner")
+        line.find_element(By.CSS_SELECTOR, "button.unpause").click()
+        _wait(page, lambda d: not d.find_elements(By.CSS_SELECTOR, f"#paused p[data-dag='{DAG}']"), "the banner gone")
+        assert client.request("GET", f"/api/v2/dags/{DAG}").json()["is_paused"] is False
+    finally:
+        client.request("PATCH", f"/api/v2/dags/{DAG}", {"is_paused": False})
+
+
+def _no_horizontal_overflow(driver) -> bool:
+    return driver.execute_script(
+        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def test_narrow_window_and_read_only_colleague(airflow, page, passwords, tmp_path):
+    """At 400 px the page fits (no sideways scrolling); a viewer sees the list, no action, no upload,
+    no checkbox, and a paused DAG with no unpause button (the reconciler is paused in this module)."""
+    from selenium.webdriver.common.by import By
+
+    base, _ = airflow
+    page.set_window_size(400, 900)
+    try:
+        _wait(page, lambda d: _no_horizontal_overflow(d), "the page to fit 400 px")
+        page.switch_to.default_content()
+        _shot(page, "14-admin-400px-in-airflow")
+        page.switch_to.frame(page.find_element(By.CSS_SELECTOR, "iframe"))
+    finally:
+        page.set_window_size(1600, 1000)
+
+    viewer = _chromium(tmp_path / "viewer-profile")
+    try:
+        _log_in_and_open(viewer, base, "vera", passwords["vera"])
+        _wait(viewer, lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr"), "the list")
+        for hidden in ("actions", "upload-box", "retry-selected", "timeout-selected", "select-all"):
+            assert not viewer.find_element(By.ID, hidden).is_displayed(), hidden
+        assert viewer.find_elements(By.CSS_SELECTOR, "input.pick") == []
+        line = _wait(viewer, lambda d: d.find_elements(By.CSS_SELECTOR, "#paused p[data-dag='scraping_jobs_reconcile']"),
+                     "the reconciler's paused banner")[0]
+        assert line.find_elements(By.CSS_SELECTOR, "button.unpause") == [] and "administrator" in line.text
+        viewer.switch_to.default_content()
+        _shot(viewer, "15-viewer-desktop")
+        viewer.set_window_size(400, 900)
+        viewer.switch_to.frame(viewer.find_element(By.CSS_SELECTOR, "iframe"))
+        _wait(viewer, lambda d: _no_horizontal_overflow(d), "the viewer's page to fit 400 px")
+        viewer.switch_to.default_content()
+        _shot(viewer, "16-viewer-400px")
+
+        # The session ends while the page is open: its next refresh goes to the sign-in page.
+        viewer.add_cookie({"name": "_token", "value": _expired_token("vera", "viewer"), "path": "/"})
+        _wait(viewer, lambda d: "/login" in d.current_url and d.find_elements(By.NAME, "username"),
+              "the sign-in page after the session ended", timeout=30)
+        assert "next=" in viewer.current_url and "scraping-jobs" in viewer.current_url
+    finally:
+        viewer.quit()
+
+
+def _expired_token(username: str, role: str) -> str:
+    """A JWT signed as the api-server signs them (same [api_auth] settings), expired a minute ago."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role),
+                                           expiration_time_in_seconds=-60)
 
 
 def test_an_upload_named_with_a_path_stays_in_the_uploads_folder(airflow, page, airflow_env, tmp_path):
