@@ -223,3 +223,94 @@ def test_airflow_dags_test_does_not_change_the_dag_version_the_scheduler_runs(cl
 
     assert metrics_row(day)["source_calls"] == 50  # the in-process run really ran
     assert _dag_versions("ivr_calls_daily") == before
+
+
+@pytest.fixture
+def analytics_down(monkeypatch):
+    """Analytics PostgreSQL unreachable: its connection points at a port nothing listens on."""
+    import json
+
+    from tests.e2e.airflow_processes import free_port
+
+    alerts.end_unclaimed_outage()  # no earlier outage remembered
+    conn = json.loads(os.environ["AIRFLOW_CONN_ANALYTICS_POSTGRES"])
+    monkeypatch.setenv("AIRFLOW_CONN_ANALYTICS_POSTGRES", json.dumps({**conn, "port": free_port()}))
+    yield
+    alerts.end_unclaimed_outage()
+
+
+def test_with_analytics_postgres_down_the_watcher_posts_at_most_once_an_hour(analytics_down, fake_slack):
+    """The watcher fails every 15 minutes while analytics PostgreSQL is down (it cannot claim
+    its alert there): one message per outage per hour, not one per run."""
+    import runpy
+    from pathlib import Path
+
+    from callcentre.common.compat import dag_test
+
+    watch = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "ivr_deadline_watch.py"))["ivr_deadline_watch"]
+    dag = watch()
+    for task in dag.tasks:
+        task.retries = 0
+    first = alerts.datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    states = [dag_test(dag, first + timedelta(minutes=15 * n)).state for n in range(3)]
+    assert states == ["failed"] * 3
+    [text] = [m["text"] for m in fake_slack.messages]
+    assert "`ivr_deadline_watch` run failed" in text and "analytics PostgreSQL unreachable" in text
+    assert "at most one such message an hour" in text
+
+    # An hour on, the outage still going: one more.
+    later = alerts.datetime.now(UTC) + timedelta(minutes=61)
+    assert alerts.send_unclaimed("ivr_deadline_watch", "still down", now=later)
+    assert not alerts.send_unclaimed("ivr_deadline_watch", "still down", now=later + timedelta(minutes=15))
+    # A message that says the DAG paused itself is news: it goes out whatever the last one.
+    assert alerts.send_unclaimed("ivr_deadline_watch", "paused", now=later + timedelta(minutes=30), always=True)
+    assert len(fake_slack.messages) == 3
+
+
+def test_the_outage_ends_when_the_watcher_reaches_analytics_postgres_again(fake_slack):
+    """Once analytics PostgreSQL answers, the next outage alerts at once."""
+    from callcentre.common import compat
+
+    alerts.end_unclaimed_outage()
+    assert alerts.send_unclaimed("ivr_deadline_watch", "down")
+    assert not alerts.send_unclaimed("ivr_deadline_watch", "down again")
+    alerts.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=-60))
+    assert compat.read_variable(alerts.UNCLAIMED_VARIABLE, None) is None
+    assert alerts.send_unclaimed("ivr_deadline_watch", "down: a new outage")
+    alerts.end_unclaimed_outage()
+    firsts = [m["text"].splitlines()[0] for m in fake_slack.messages]
+    assert [line for line in firsts if line.startswith("down")] == ["down", "down: a new outage"]
+
+
+def test_the_watcher_closes_ledger_rows_of_attempts_killed_on_their_last_try():
+    """A row left `running` with no attempt alive (none holds the partition's lock) is closed as
+    failed; one whose attempt is alive, or that started a moment ago, is left alone."""
+    from callcentre.common.pg import postgres_conn
+    from callcentre.ivr.load import partition_lock_key
+
+    day = date(2026, 5, 4)
+    ensure_tables()
+    reset_day(day)
+    try:
+        with transaction(ANALYTICS_POSTGRES) as cur:
+            for hour, age in ((3, "1 hour"), (4, "1 hour"), (5, "0 seconds")):
+                cur.execute(
+                    "INSERT INTO analytics.etl_batches (dag_id, run_id, try_number, business_date, local_hour, invalid_rows,"
+                    " started_at) VALUES ('ivr_calls_daily', 'scheduled__killed', 5, %s, %s, 'quarantine', now() - %s::interval)",
+                    (day, hour, age))
+        live = postgres_conn(ANALYTICS_POSTGRES)  # an attempt at hour 04 still running: it holds the lock
+        try:
+            with live.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(hashtext(%s))", (partition_lock_key("ivr_calls_daily", day, 4),))
+            closed = alerts.close_abandoned_attempts()
+        finally:
+            live.close()
+        assert f"ivr_calls_daily {day} hour 03" in closed and not [c for c in closed if str(day) in c and "hour 03" not in c]
+        rows = dict(query("SELECT local_hour, outcome || ': ' || coalesce(error, '') FROM analytics.etl_batches"
+                          " WHERE business_date = %s", (day,)))
+        assert rows[3].startswith("failed: abandoned") and "closed by ivr_deadline_watch" in rows[3]
+        assert rows[4] == "running: " and rows[5] == "running: "
+        summary = alerts.check_deadlines(now=just_after_deadline(day, minutes=-60 * 24 * 10))
+        assert f"ivr_calls_daily {day} hour 04" in summary["closed_attempts"]  # the attempt is gone now
+    finally:
+        reset_day(day)

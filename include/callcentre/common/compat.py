@@ -87,12 +87,31 @@ def get_variable(key: str, default: str | None = None) -> str | None:
     return Variable.get(key, default)
 
 
+def _outside_a_task_runner(call, *args):
+    """3.x: the Task SDK's Variable relays through a task runner or the dag-processor; a DAG
+    callback run in-process (``dag.test``) has none (its reads would see only the environment):
+    then the metadata DB directly, as on 2.x."""
+    if not IS_AIRFLOW_2:
+        from airflow.sdk.execution_time import task_runner
+
+        if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
+            return getattr(Variable, call)(*args)
+    from airflow.models import Variable as VariableModel
+
+    return getattr(VariableModel, call)(*args)
+
+
+def read_variable(key: str, default: str | None = None) -> str | None:
+    """``get_variable`` that also works in a DAG callback run in-process."""
+    return _outside_a_task_runner("get", key, default)
+
+
 def set_variable(key: str, value: str) -> None:
-    Variable.set(key, value)
+    _outside_a_task_runner("set", key, value)
 
 
 def delete_variable(key: str) -> None:
-    Variable.delete(key)
+    _outside_a_task_runner("delete", key)
 
 
 def logical_date_of(context):
@@ -337,14 +356,30 @@ def failed_runs_in_a_row(context, limit: int) -> int:
     try:
         from airflow.sdk.execution_time.comms import GetPreviousDagRun
         from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
-    except ImportError:  # pragma: no cover - Airflow 2.11 leg
-        return 0
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg: the callback may use the ORM
+        return _failed_runs_in_a_row_orm(dag_run, limit)
     count, logical_date = 1, dag_run.logical_date
     while count < limit:
         previous = SUPERVISOR_COMMS.send(GetPreviousDagRun(dag_id=dag_run.dag_id, logical_date=logical_date)).dag_run
         if previous is None or str(getattr(previous.state, "value", previous.state)) != "failed":
             break
         count, logical_date = count + 1, previous.logical_date
+    return count
+
+
+def _failed_runs_in_a_row_orm(dag_run, limit: int) -> int:  # pragma: no cover - Airflow 2.11 leg
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        states = session.query(DagRun.state).filter(
+            DagRun.dag_id == dag_run.dag_id, DagRun.execution_date <= dag_run.logical_date
+        ).order_by(DagRun.execution_date.desc()).limit(limit).all()
+    count = 0
+    for (state,) in states:
+        if str(getattr(state, "value", state)) != "failed":
+            break
+        count += 1
     return count
 
 

@@ -328,8 +328,9 @@ def alert_run_failed(context) -> None:
     except Exception:  # noqa: BLE001 - analytics PostgreSQL down: say so, throttled, rather than nothing
         log.exception("could not read the recorded failures; sending the alert without them")
         text = run_failed_message(dag_id, run_id, run_url, business_date, reason, [])
-        text += "\n• (analytics PostgreSQL unreachable: failed tasks not listed)" + circuit_breaker_note(context, dag_id)
-        send_unclaimed(dag_id, text)
+        note = circuit_breaker_note(context, dag_id)
+        text += "\n• (analytics PostgreSQL unreachable: failed tasks not listed)" + note
+        send_unclaimed(dag_id, text, always=bool(note))
         return
     last_ti = context.get("ti")
     if last_ti is not None and not any(
@@ -343,12 +344,13 @@ def alert_run_failed(context) -> None:
         attempt = failures[0].run_attempt if failures else 0
     business_date = business_date or next((f.business_date for f in failures if f.business_date), None)
     text = run_failed_message(dag_id, run_id, run_url, business_date, reason, failures)
-    text += circuit_breaker_note(context, dag_id)
+    note = circuit_breaker_note(context, dag_id)
+    text += note
     try:
         send_once(dag_id, "run_failed", f"{run_id}#{attempt}", text, business_date=business_date, run_id=run_id)
     except Exception:  # noqa: BLE001
         log.exception("could not claim the run's alert; sending it without deduplication")
-        send_unclaimed(dag_id, text)
+        send_unclaimed(dag_id, text, always=bool(note))
 
 
 # --- Alerts analytics.alert_log cannot claim ---------------------------------------------------
@@ -361,20 +363,21 @@ UNCLAIMED_REPEAT = timedelta(hours=1)
 
 def _unclaimed_sent() -> dict:
     try:
-        return json.loads(compat.get_variable(UNCLAIMED_VARIABLE, None) or "{}")
+        return json.loads(compat.read_variable(UNCLAIMED_VARIABLE, None) or "{}")
     except Exception:  # noqa: BLE001 - unreadable: the alert goes out rather than not at all
         log.exception("could not read Variable %s", UNCLAIMED_VARIABLE)
         return {}
 
 
-def send_unclaimed(dag_id: str, text: str, now: datetime | None = None) -> bool:
+def send_unclaimed(dag_id: str, text: str, now: datetime | None = None, *, always: bool = False) -> bool:
     """Post an alert that cannot be claimed in ``analytics.alert_log`` (analytics PostgreSQL down):
     at most one per DAG per :data:`UNCLAIMED_REPEAT` while the outage lasts (the watcher fails
-    every 15 minutes then); True if posted now."""
+    every 15 minutes then), unless ``always`` (it says the DAG paused itself: news, not a repeat);
+    True if posted now."""
     now = now or datetime.now(timezone.utc)
     sent = _unclaimed_sent()
     last = sent.get(dag_id)
-    if last and now - datetime.fromisoformat(last) < UNCLAIMED_REPEAT:
+    if last and not always and now - datetime.fromisoformat(last) < UNCLAIMED_REPEAT:
         log.warning("analytics PostgreSQL unreachable; an alert of %s went out at %s: this one is not sent", dag_id, last)
         return False
     repeat = f"\n• while analytics PostgreSQL is unreachable, at most one such message an hour for `{dag_id}`"
