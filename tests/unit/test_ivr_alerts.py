@@ -56,3 +56,27 @@ def test_a_long_deadline_still_reaches_its_day():
     utc = ZoneInfo("UTC")
     due = alerts.deadline_of(DAY, utc, 30)  # 30 h after the day ends
     assert due.isoformat() == "2026-11-22T06:00:00+00:00" and DAY in alerts.days_due(due, utc, 30)
+
+
+def test_numbers_in_uris_and_labelled_fields_are_scrubbed():
+    for text, expected in [
+        ("INVITE sip:3001234567@pbx.local failed", "INVITE sip:[number]@pbx.local failed"),
+        ("sips:+573001234567@pbx", "sips:[number]@pbx"),
+        ("dial tel:+57-300-123-4567 refused", "dial tel:[number] refused"),
+        ("msisdn:573001234567 unknown", "msisdn:[number] unknown"),
+        ("caller=3001234567, agent=101", "caller=[number], agent=101"),
+    ]:
+        assert alerts.clean_error(text) == expected
+    # Not numbers: dates, run ids, short ids, an IP address, a SIP URI without digits.
+    kept = "run scheduled__2026-11-20T00:00:00+00:00 call_id=12345 at 10.0.0.1 via sip:ivr@pbx"
+    assert alerts.clean_error(kept) == kept
+
+
+def test_an_error_is_scrubbed_before_it_is_cut():
+    """A number across the cut would leave its first digits: scrub, then cut."""
+    from callcentre.common.slack import MAX_ERROR_CHARS, short_error
+
+    prefix = "x" * (MAX_ERROR_CHARS - len("ValueError: ") - 5)
+    text = short_error(ValueError(prefix + " 3001234567 and more"))
+    assert len(text) <= MAX_ERROR_CHARS and "3001" not in text and "300" not in text.split()[-1]
+    assert short_error(ValueError("sip:3001234567@pbx")) == "ValueError: sip:[number]@pbx"
