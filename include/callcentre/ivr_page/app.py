@@ -300,18 +300,12 @@ def create_app() -> FastAPI:
 
     @app.post("/api/days/{day}/reload", dependencies=[can_trigger, Depends(page_request)])
     def reload(request: Request, day: date, body: Reload) -> dict:
-        """A new run of the day (all hours, or only ``hours``), triggered as the caller."""
-        tz, _ = _zones()
+        """Reload the day, or only ``hours``, as the caller (see :func:`reload_day`)."""
+        tz, default_tz = _zones()
         _loadable(day, tz)
-        hours = sorted(set(body.hours))
-        # Midnight UTC names the day whatever the IVR zone (docs/ivr.md "The date contract").
-        payload = {"logical_date": f"{day.isoformat()}T00:00:00+00:00", "conf": {"hours": hours} if hours else {},
-                   "note": "reloaded from the IVR days page"}
-        resp = _rest(airflow_client(request), "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", payload)
-        if resp.status_code not in (200, 201):
-            raise _rest_error(resp, f"reloading {day}")
-        run = resp.json()
-        return {"run": _run_view(run), "day": day.isoformat(), "hours": hours}
+        client = airflow_client(request)
+        runs = runs_by_day(client, day, day, tz, default_tz).get(day, [])
+        return reload_day(client, day, sorted(set(body.hours)), runs, tz, default_tz)
 
     @app.post("/api/backfills", dependencies=[can_trigger, Depends(page_request)])
     def backfill(request: Request, body: Backfill) -> dict:
@@ -336,6 +330,74 @@ def create_app() -> FastAPI:
                 "runs_url": f"{ui_root()}/dags/{DAG_ID}/runs"}
 
     return app
+
+
+def _full_day(run: dict) -> bool:
+    conf = run.get("conf") or {}
+    return not (isinstance(conf, dict) and conf.get("hours"))
+
+
+def _free_logical_date(day: date, runs: list[dict], tz: ZoneInfo, default_tz: ZoneInfo) -> datetime | None:
+    """An instant naming ``day`` that no run of the DAG holds yet (Airflow keeps one run per
+    logical date): midnight UTC, in the IVR zone or in ``[core] default_timezone`` — each names the
+    day (docs/ivr.md "The date contract")."""
+    used = {datetime.fromisoformat(r["logical_date"]) for r in runs if r.get("logical_date")}
+    for zone in (business_day.UTC, tz, default_tz):
+        instant = business_day.day_start(day, zone)
+        named = business_day.named_day(instant, tz, (default_tz, business_day.UTC))
+        if instant not in used and named and named[0] == day:
+            return instant
+    return None
+
+
+def _planned_hours(client, run_id: str) -> set[int]:
+    """The map indexes of ``load_hour`` in a full-day run (= its hours); empty before ``plan`` ran
+    (Airflow answers a clear of an unexpanded mapped task with an error 500)."""
+    resp = _rest(client, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/load_hour/"
+                                "listMapped?limit=100")
+    if resp.status_code != 200:
+        return set()
+    return {ti["map_index"] for ti in resp.json().get("task_instances", []) if ti.get("map_index", -1) >= 0}
+
+
+def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneInfo, default_tz: ZoneInfo) -> dict:
+    """Reload ``day`` (``hours``: only those) with the caller's rights.
+
+    The day's newest full-day run is cleared, as the runbook does by hand (docs/operations.md §3):
+    the whole run, or for one hour its ``load_hour`` map index (= the hour in a full-day run) with
+    what follows it (reconcile, daily_metrics), so the day's figures are recomputed. A day with no
+    full-day run gets a new run, with ``{"hours": [...]}`` for a part of the day.
+    """
+    full = [r for r in runs if _full_day(r)]
+    if full:
+        run = full[-1]
+        clear: dict = {"dag_run_id": run["dag_run_id"], "dry_run": False, "only_failed": False, "reset_dag_runs": True,
+                       "note": "reloaded from the IVR days page"}
+        if hours:
+            missing = sorted(set(hours) - _planned_hours(client, run["dag_run_id"]))
+            if missing:
+                raise HTTPException(409, f"run {run['dag_run_id']} of {day} has no load_hour task for hour(s) "
+                                         f"{', '.join(map(str, missing))} yet (its plan has not run): wait for it, "
+                                         "or reload the day")
+            clear.update(task_ids=[["load_hour", h] for h in hours], include_downstream=True)
+        resp = _rest(client, "POST", f"/api/v2/dags/{DAG_ID}/clearTaskInstances", clear)
+        if resp.status_code != 200:
+            raise _rest_error(resp, f"clearing run {run['dag_run_id']}")
+        cleared = resp.json().get("task_instances", [])
+        if cleared:
+            after = _rest(client, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run['dag_run_id'], safe='')}")
+            return {"action": "cleared", "day": day.isoformat(), "hours": hours, "tasks": len(cleared),
+                    "run": _run_view(after.json() if after.status_code == 200 else run)}
+    instant = _free_logical_date(day, runs, tz, default_tz)
+    if instant is None:
+        raise HTTPException(409, f"every logical date naming {day} already has a run, none of them a full-day run "
+                                 "that could be cleared: clear one of them in Airflow")
+    payload = {"logical_date": instant.astimezone(timezone.utc).isoformat(), "conf": {"hours": hours} if hours else {},
+               "note": "reloaded from the IVR days page"}
+    resp = _rest(client, "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", payload)
+    if resp.status_code not in (200, 201):
+        raise _rest_error(resp, f"reloading {day}")
+    return {"action": "triggered", "day": day.isoformat(), "hours": hours, "tasks": None, "run": _run_view(resp.json())}
 
 
 def _static(name: str, media_type: str) -> Response:

@@ -18,7 +18,7 @@ const TEXT = {
     sourceCalls: "Source calls", loadedCalls: "Loaded", rejectedCalls: "Rejected", deadline: "Deadline",
     run: "run", logs: "logs", noRuns: "No run of this day.", noAlerts: "No alert sent for this day.",
     hoursOnly: "hours {0}", allHours: "all hours", weekdays: ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"],
-    loadFailed: "Could not load: {0}", reloading: "Reloading {0}…", reloaded: "{0}: run {1} started ({2}).",
+    loadFailed: "Could not load: {0}", reloading: "Reloading {0}…", reloaded: "{0}: run {1} started ({2}).", cleared: "{0}: run {1} cleared ({2} task(s)); it runs again.",
     backfilling: "Creating the backfill {0}–{1}…", backfilled: "Backfill {0} of {1}–{2} created; the scheduler runs it.",
     actionFailed: "Failed: {0}", success: "loaded", none: "no attempt",
     metric_source_calls: "source calls", metric_total_calls: "loaded calls", metric_rejected_calls: "rejected calls",
@@ -41,7 +41,7 @@ const TEXT = {
     sourceCalls: "Llamadas en origen", loadedCalls: "Cargadas", rejectedCalls: "Rechazadas", deadline: "Plazo",
     run: "ejecución", logs: "registros", noRuns: "Ninguna ejecución de este día.", noAlerts: "Ninguna alerta enviada para este día.",
     hoursOnly: "horas {0}", allHours: "todas las horas", weekdays: ["lu", "ma", "mi", "ju", "vi", "sá", "do"],
-    loadFailed: "No se pudo cargar: {0}", reloading: "Recargando {0}…", reloaded: "{0}: ejecución {1} iniciada ({2}).",
+    loadFailed: "No se pudo cargar: {0}", reloading: "Recargando {0}…", reloaded: "{0}: ejecución {1} iniciada ({2}).", cleared: "{0}: ejecución {1} limpiada ({2} tarea(s)); vuelve a ejecutarse.",
     backfilling: "Creando el backfill {0}–{1}…", backfilled: "Backfill {0} de {1}–{2} creado; el planificador lo ejecuta.",
     actionFailed: "Falló: {0}", success: "cargada", none: "sin intento",
     metric_source_calls: "llamadas en origen", metric_total_calls: "llamadas cargadas", metric_rejected_calls: "llamadas rechazadas",
@@ -253,7 +253,7 @@ async function act(path, body, pending, done) {
 function reload(hours) {
   const what = hours.length ? `${state.day} ${t("hoursOnly", hours.join(", "))}` : state.day;
   return act(`api/days/${state.day}/reload`, { hours }, t("reloading", what),
-    (r) => t("reloaded", what, r.run.run_id, t(r.run.state)));
+    (r) => r.action === "cleared" ? t("cleared", what, r.run.run_id, r.tasks) : t("reloaded", what, r.run.run_id, t(r.run.state)));
 }
 
 document.addEventListener("DOMContentLoaded", () => {
