@@ -356,7 +356,7 @@ def failed_runs_in_a_row(context, limit: int) -> int:
     try:
         from airflow.sdk.execution_time.comms import GetPreviousDagRun
         from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
-    except ImportError:  # pragma: no cover - Airflow 2.11 leg: the callback may use the ORM
+    except ImportError:  # 2.x, or a callback run in-process (dag.test): the ORM answers
         return _failed_runs_in_a_row_orm(dag_run, limit)
     count, logical_date = 1, dag_run.logical_date
     while count < limit:
@@ -367,14 +367,15 @@ def failed_runs_in_a_row(context, limit: int) -> int:
     return count
 
 
-def _failed_runs_in_a_row_orm(dag_run, limit: int) -> int:  # pragma: no cover - Airflow 2.11 leg
+def _failed_runs_in_a_row_orm(dag_run, limit: int) -> int:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
+    logical = DagRun.execution_date if IS_AIRFLOW_2 else DagRun.logical_date
     with create_session() as session:
         states = session.query(DagRun.state).filter(
-            DagRun.dag_id == dag_run.dag_id, DagRun.execution_date <= dag_run.logical_date
-        ).order_by(DagRun.execution_date.desc()).limit(limit).all()
+            DagRun.dag_id == dag_run.dag_id, logical <= dag_run.logical_date
+        ).order_by(logical.desc()).limit(limit).all()
     count = 0
     for (state,) in states:
         if str(getattr(state, "value", state)) != "failed":
