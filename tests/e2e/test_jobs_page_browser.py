@@ -190,20 +190,17 @@ def _shot(driver, name: str) -> None:
 
 
 def _rows(driver) -> dict[int, dict]:
-    """The table as {job id: {column: text}} (what the person sees)."""
-    from selenium.webdriver.common.by import By
-
-    rows = {}
-    for tr in driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr[data-id]"):
-        cells = tr.find_elements(By.TAG_NAME, "td")
-        text = [td.get_attribute("textContent") for td in cells]
-        technical = cells[10].find_elements(By.TAG_NAME, "pre")
-        rows[int(tr.get_attribute("data-id"))] = {
-            "file": text[2], "uploader": text[3], "status": tr.get_attribute("data-status"), "shown": text[4],
-            "numbers": text[8], "retries": text[9],
-            "problem": "".join(e.get_attribute("textContent") for e in cells[10].find_elements(By.CLASS_NAME, "problem")),
-            "error": technical[0].get_attribute("textContent") if technical else ""}
-    return rows
+    """The table as {job id: {column: text}} (what the person sees), read in one go: the list
+    refreshes itself, so element handles kept across calls would go stale."""
+    rows = driver.execute_script("""
+        return [...document.querySelectorAll("#jobs tbody tr[data-id]")].map((tr) => {
+          const td = [...tr.children].map((c) => c.textContent);
+          const pre = tr.children[10].querySelector("pre"), problem = tr.children[10].querySelector(".problem");
+          return [tr.dataset.id, tr.dataset.status, td, problem ? problem.textContent : "", pre ? pre.textContent : ""];
+        });""")
+    return {int(job_id): {"file": td[2], "uploader": td[3], "status": status, "shown": td[4], "numbers": td[8],
+                          "retries": td[9], "problem": problem, "error": error}
+            for job_id, status, td, problem, error in rows}
 
 
 def _set_filters(driver, *, status: str = "", uploader: str = "", search: str = "", days: tuple = ("", "")) -> None:
@@ -377,7 +374,8 @@ def test_mark_a_stuck_job_as_timeout(page, airflow, airflow_env, fakes):
         _shot(page, "07a-timeout-confirmation")
         page.find_element(By.ID, "confirm-timeout-no").click()
         assert not page.find_element(By.ID, "confirm-timeout").is_displayed()
-        assert page.find_elements(By.CSS_SELECTOR, "#action-report li") == []
+        assert page.find_elements(By.CSS_SELECTOR, f"#action-report li[data-id='{job['id']}']") == []
+        assert _rows(page)[job["id"]]["status"] == "processing"
         page.find_element(By.CSS_SELECTOR, f"input.pick[data-id='{job['id']}']").click()  # unselect
         report = _select_and_act(page, job["id"], "timeout-selected", confirm="confirm-timeout-yes")
         assert report.startswith("timed_out: ")

@@ -11,7 +11,7 @@ const REFRESH_MS = 10000; // new jobs (a colleague's upload) appear within this
 const ACTIVE_REFRESH_MS = 4000; // while a job on screen is moving
 const AWAIT_TRIES = 60; // after an upload: refresh every 2 s until its job row exists
 const state = { sort: "created_at", order: "desc", page: 1, selected: new Set(), opened: new Set(), data: null,
-  timer: null, awaitRun: null, awaitTries: 0, loadNo: 0 };
+  timer: null, awaitRun: null, awaitTries: 0, loadNo: 0, shown: null };
 
 const $ = (id) => document.getElementById(id);
 
@@ -88,13 +88,16 @@ function when(iso) {
 }
 
 function openInAirflow(href, newTab) {
-  // The frame may not navigate the window or open one itself (sandbox); the Airflow window may.
+  // The frame may not navigate the window or open one, not even by script (sandbox: the frame would
+  // be the navigation's source). A link in the Airflow window's own document may: it is clicked there.
   const top = window.top || window;
-  if (!newTab) { top.location.assign(href); return; }
   const link = top.document.createElement("a");
   link.href = href;
-  link.target = "_blank";
-  link.rel = "noopener";
+  if (newTab) {
+    link.target = "_blank";
+    link.rel = "noopener";
+  }
+  link.hidden = true;
   top.document.body.append(link);
   link.click();
   link.remove();
@@ -207,9 +210,15 @@ function render(data) {
   $("actions").hidden = !data.can_edit;
   $("jobs").classList.toggle("read-only", !data.can_edit);
   if (!data.can_edit) state.selected.clear();
-  const body = document.querySelector("#jobs tbody");
-  body.replaceChildren(...data.jobs.map((job) => row(job, data.can_edit)));
-  if (!data.jobs.length) body.append(el("tr", {}, el("td", { colspan: "13", text: "No jobs match." })));
+  // Rebuilt only when something changed: a refresh must not take a checkbox or a link from under
+  // the pointer, nor close an opened technical detail for nothing.
+  const shown = JSON.stringify([data.jobs, data.can_edit]);
+  if (shown !== state.shown) {
+    state.shown = shown;
+    const body = document.querySelector("#jobs tbody");
+    body.replaceChildren(...data.jobs.map((job) => row(job, data.can_edit)));
+    if (!data.jobs.length) body.append(el("tr", {}, el("td", { colspan: "13", text: "No jobs match." })));
+  }
   $("page-info").textContent = `page ${data.page} of ${data.pages} · ${data.total} jobs`;
   $("refreshed").textContent = `updated ${new Date().toLocaleTimeString()}`;
   $("prev").disabled = data.page <= 1;
@@ -269,6 +278,7 @@ async function act(kind) {
       el("li", { class: a.outcome, "data-id": String(a.job_id), "data-outcome": a.outcome,
         text: `Job #${a.job_id}: ${OUTCOME_WORDS[a.outcome] || a.outcome} — ${a.message}` })));
     state.selected.clear();
+    state.shown = null; // the checkboxes go back to unticked
   } catch (err) {
     report.replaceChildren(el("li", { class: "error", text: `Nothing was changed: ${err.message}` }));
   }
