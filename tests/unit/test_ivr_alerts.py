@@ -80,3 +80,23 @@ def test_an_error_is_scrubbed_before_it_is_cut():
     text = short_error(ValueError(prefix + " 3001234567 and more"))
     assert len(text) <= MAX_ERROR_CHARS and "3001" not in text and "300" not in text.split()[-1]
     assert short_error(ValueError("sip:3001234567@pbx")) == "ValueError: sip:[number]@pbx"
+
+
+def test_the_deadline_message_gives_a_backfill_command_that_names_the_day(monkeypatch):
+    """Typed as given, its bounds name the late day, even where the CLI's zone is 24 hours from
+    the IVR's (there a bare date would be refused as ambiguous)."""
+    import re
+
+    import pendulum
+    from airflow._shared.timezones import timezone as airflow_timezone
+
+    from callcentre.ivr.business_day import resolve_business_date
+
+    for ivr, cli in [("America/Santiago", "America/Santiago"), ("Pacific/Apia", "Pacific/Pago_Pago"), ("UTC", "UTC")]:
+        monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", cli)
+        day = date(2025, 9, 7)
+        text = alerts.deadline_message(day, alerts.deadline_of(day, ZoneInfo(ivr), 6), ZoneInfo(ivr), 6)
+        typed = re.search(r"(?:--from-date|-s) (\S+)", text).group(1)
+        bound = airflow_timezone.parse(typed, timezone=pendulum.timezone(cli))
+        assert resolve_business_date(bound, tz=ZoneInfo(ivr), default_tz=ZoneInfo(cli), first_day=date(2015, 1, 1),
+                                     now=alerts.deadline_of(day, ZoneInfo(ivr), 6)) == day, (ivr, cli, typed)

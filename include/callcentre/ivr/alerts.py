@@ -455,8 +455,19 @@ def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_i
         f"• deadline: {local_due:%Y-%m-%d %H:%M} {tz.key} (end of the day + {hours:g} h, IVR_LOAD_DEADLINE_HOURS)",
         f"• analytics.daily_metrics has no row for {day}, and no failed run of `{dag_id}` was reported for it",
         f"• runs: {compat.dag_runs_url(dag_id)}",
-        f"• if the day has no run: `{compat.backfill_command(dag_id, day, day)}`",
+        f"• if the day has no run: `{compat.backfill_command(dag_id, *[_typed(day, tz)] * 2)}`",
     ])
+
+
+def _typed(day: date, tz: ZoneInfo) -> str:
+    """``day`` as the CLI must be given it to name that IVR day (a bare date, or its UTC
+    midnight where the CLI's zone is 24 hours from the IVR's)."""
+    from callcentre.ivr.business_day import parse_timezone, typed_day_example
+
+    try:
+        return typed_day_example(day, tz, parse_timezone(compat.default_timezone_name()))
+    except ValueError:
+        return day.isoformat()
 
 
 def _loaded_and_reported(days: list[date], dag_id: str, conn_id: str) -> tuple[set[date], set[date]]:
