@@ -15,7 +15,12 @@ def postgres_conn(conn_id: str):
     """A new DB-API connection (autocommit off) for ``conn_id``."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    return PostgresHook(postgres_conn_id=conn_id).get_conn()
+    conn = PostgresHook(postgres_conn_id=conn_id).get_conn()
+    if hasattr(conn, "prepare_threshold"):  # psycopg 3
+        # Never a server-side prepared statement: behind a transaction pooler (PgBouncer) the
+        # next transaction may run on a backend that does not have it.
+        conn.prepare_threshold = None
+    return conn
 
 
 @contextmanager
