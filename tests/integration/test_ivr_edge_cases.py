@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcentre.common.compat import AirflowFailException
-from callcentre.ivr import reconcile, settle, synthetic
+from callcentre.ivr import reconcile, settle, source, synthetic
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.load import HourLoad, load_hour
 from callcentre.ivr.rules import fall_back_fold, reject_reason
@@ -269,6 +269,24 @@ def test_the_run_waits_while_a_call_of_the_day_is_open_then_goes(day, monkeypatc
     assert settle.day_has_settled(day, utc, end + timedelta(hours=3))         # past the limit: go anyway
     source_execute("UPDATE calls SET end_time = %s, duration = 300 WHERE call_id = 40", (at(day + timedelta(days=1), 0, 3),))
     assert settle.day_has_settled(day, utc, end + timedelta(minutes=30))
+
+
+def test_the_open_calls_check_reads_only_the_last_call_length_of_the_day_by_its_index(day, monkeypatch):
+    monkeypatch.setenv("IVR_MAX_CALL_MINUTES", "120")
+    utc = ZoneInfo("UTC")
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=utc)
+    # Left without an end since the morning: no call lasts 15 hours, so it holds nothing up.
+    synthetic.write_calls([make_call(46, at(day, 8), end_time=None, duration=None)])
+    synthetic.write_calls([make_call(47 + i, at(day, 12, i)) for i in range(50)])
+    assert settle.day_has_settled(day, utc, end + timedelta(minutes=30))
+    synthetic.write_calls([make_call(48 + 50, at(day, 22, 30), end_time=None, duration=None)])
+    assert not settle.day_has_settled(day, utc, end + timedelta(minutes=30))
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    lower, upper = at(day, 22), at(day + timedelta(days=1), 0)  # the range the check reads
+    plan = MySqlHook(mysql_conn_id="ivr_mariadb").get_records("EXPLAIN " + source.OPEN_CALLS_SQL, (lower, upper))
+    row = dict(zip(("id", "select_type", "table", "type", "possible_keys", "key", "key_len", "ref", "rows", "Extra"), plan[0]))
+    assert row["type"] == "range" and row["key"] == "calls_start_time_idx", row
 
 
 def test_a_call_open_at_the_load_is_picked_up_by_the_next_days_run(day):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from callcentre.common.compat import get_variable
 from callcentre.common.connections import IVR_MARIADB
@@ -80,6 +81,14 @@ GROUP BY HOUR(start_time)
 
 OPEN_CALLS_SQL = "SELECT COUNT(*) FROM calls WHERE start_time >= %s AND start_time < %s AND end_time IS NULL"
 
+# The longest a call can last (IVR_MAX_CALL_MINUTES, default 240): only calls that started that
+# long before a window's end can still be in progress at its end. end_time is not in the
+# start_time index, so the open-calls check reads each row it considers: it considers only those.
+# A row left without an end for longer is not a call in progress; it is quarantined
+# (duration_missing) and the drift check reloads its hour if it is ever completed.
+MAX_CALL_SETTING = "IVR_MAX_CALL_MINUTES"
+DEFAULT_MAX_CALL_MINUTES = 240
+
 
 def statement_timeout_s() -> int:
     return int(get_variable("ivr_source_statement_timeout_s", str(DEFAULT_STATEMENT_TIMEOUT_S)))
@@ -147,11 +156,24 @@ def count_by_hour(conn, business_date: date) -> dict[int, int]:
         cursor.close()
 
 
-def count_open_calls(conn, start: datetime, end: datetime) -> int:
-    """Calls that started in [start, end) and have no end_time yet (still in progress)."""
+def max_call_length(environ=os.environ) -> timedelta:
+    raw = environ.get(MAX_CALL_SETTING) or str(DEFAULT_MAX_CALL_MINUTES)
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = -1
+    if minutes <= 0:
+        raise ValueError(f"{MAX_CALL_SETTING}={raw!r} is not a number of minutes > 0")
+    return timedelta(minutes=minutes)
+
+
+def count_open_calls(conn, start: datetime, end: datetime, max_call: timedelta | None = None) -> int:
+    """Calls still in progress at ``end`` that started in [start, end): no end_time yet, and
+    started at most the longest call length (:func:`max_call_length`) before ``end``."""
+    lower = max(start, end - (max_call or max_call_length()))
     cursor = conn.cursor()
     try:
-        cursor.execute(OPEN_CALLS_SQL, (start, end))
+        cursor.execute(OPEN_CALLS_SQL, (lower, end))
         return int(cursor.fetchone()[0])
     finally:
         cursor.close()
