@@ -52,7 +52,8 @@ const TEXT = {
     metric_computed_by_run_id: "calculado por la ejecución", metric_computed_at: "calculado el",
   },
 };
-const state = { lang: "en", zone: undefined, data: null, day: null, detail: null, timer: null };
+const state = { lang: "en", zone: undefined, data: null, day: null, detail: null, timer: null, calendarTimer: null };
+const REFRESH_MS = 4000; // while a day is running, watch it until it ends
 const $ = (id) => document.getElementById(id);
 
 function el(tag, props = {}, ...children) {
@@ -98,16 +99,16 @@ function number(value) {
 }
 
 function goToAirflow(url) {
-  // The UI shows this page in a sandboxed iframe that may not navigate the top window; being same
-  // origin, we move the parent's own router (history + popstate) to the Airflow page instead.
-  try {
-    if (window.parent !== window) {
-      window.parent.history.pushState(null, "", url);
-      window.parent.dispatchEvent(new PopStateEvent("popstate", { state: null }));
-      return;
-    }
-  } catch (_) { /* not same origin: open it here */ }
-  window.location.assign(url);
+  // The UI shows this page in a sandboxed iframe: the frame may not navigate the window, not even by
+  // script (it would be the navigation's source). A link in the Airflow window's own document (same
+  // origin) may: it is clicked there.
+  const top = window.top || window;
+  const link = top.document.createElement("a");
+  link.href = url;
+  link.hidden = true;
+  top.document.body.append(link);
+  link.click();
+  link.remove();
 }
 
 function airflowLink(url, label, cls) {
@@ -161,6 +162,8 @@ function renderCalendar(data) {
     }
     return el("div", { class: "month" }, el("h3", { text: name }), grid);
   }));
+  clearTimeout(state.calendarTimer);
+  if (data.days.some((d) => d.state === "running")) state.calendarTimer = setTimeout(loadCalendar, REFRESH_MS);
 }
 
 async function loadCalendar() {
@@ -216,7 +219,7 @@ function renderDetail(d) {
   for (const b of document.querySelectorAll("button.day")) b.classList.toggle("selected", b.dataset.day === d.day);
   clearTimeout(state.timer);
   if (d.state === "running" || d.runs.some((r) => r.state === "queued" || r.state === "running")) {
-    state.timer = setTimeout(refresh, 4000); // watch the run until it ends
+    state.timer = setTimeout(refresh, REFRESH_MS); // refreshes the calendar too
   }
 }
 
