@@ -98,8 +98,9 @@ def code_connection_ids() -> set[str]:
 
 
 def code_variables() -> set[str]:
-    """Every Variable key the code reads (``get_variable``, ``Variable.get``): literals, constants,
-    and f-string templates such as ``scraping_{kind}_dir``."""
+    """Every Variable key the code reads or keeps (``get_variable``, ``read_variable``,
+    ``set_variable``…, ``Variable.get``): literals, constants, and f-string templates such as
+    ``scraping_{kind}_dir``."""
     constants = _constants()
     keys = set()
     for _, tree in _modules():
@@ -107,9 +108,9 @@ def code_variables() -> set[str]:
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             func = node.func
-            if (isinstance(func, ast.Name) and func.id == "get_variable") or (
-                    isinstance(func, ast.Attribute) and func.attr in ("get_variable", "get")
-                    and isinstance(func.value, ast.Name) and func.value.id in ("compat", "Variable")):
+            name = getattr(func, "attr", getattr(func, "id", ""))
+            on_variable = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "Variable"
+            if name.endswith("_variable") or (on_variable and name in ("get", "set", "delete")):
                 keys.add(_text(node.args[0], constants))
     return {k for k in keys if k}
 
