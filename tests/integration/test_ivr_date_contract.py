@@ -118,10 +118,9 @@ DOUBLE_MIDNIGHT = ("America/Havana", date(2025, 11, 2))
 
 def cli_date(text: str, zone: str):
     """The logical date `airflow dags test ivr_calls_daily TEXT` gives with default_timezone=zone."""
-    import pendulum
-    from airflow._shared.timezones import timezone as airflow_timezone
+    from callcentre.common.compat import parse_typed_date
 
-    return airflow_timezone.parse(text, timezone=pendulum.timezone(zone))
+    return parse_typed_date(text, zone)
 
 
 def midnight_edge_calls(day: date, first_id: int) -> tuple[list[tuple], set[int]]:

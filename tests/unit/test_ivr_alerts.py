@@ -87,9 +87,7 @@ def test_the_deadline_message_gives_a_backfill_command_that_names_the_day(monkey
     the IVR's (there a bare date would be refused as ambiguous)."""
     import re
 
-    import pendulum
-    from airflow._shared.timezones import timezone as airflow_timezone
-
+    from callcentre.common.compat import parse_typed_date
     from callcentre.ivr.business_day import resolve_business_date
 
     for ivr, cli in [("America/Santiago", "America/Santiago"), ("Pacific/Apia", "Pacific/Pago_Pago"), ("UTC", "UTC")]:
@@ -97,6 +95,6 @@ def test_the_deadline_message_gives_a_backfill_command_that_names_the_day(monkey
         day = date(2025, 9, 7)
         text = alerts.deadline_message(day, alerts.deadline_of(day, ZoneInfo(ivr), 6), ZoneInfo(ivr), 6)
         typed = re.search(r"(?:--from-date|-s) (\S+)", text).group(1)
-        bound = airflow_timezone.parse(typed, timezone=pendulum.timezone(cli))
+        bound = parse_typed_date(typed, cli)
         assert resolve_business_date(bound, tz=ZoneInfo(ivr), default_tz=ZoneInfo(cli), first_day=date(2015, 1, 1),
                                      now=alerts.deadline_of(day, ZoneInfo(ivr), 6)) == day, (ivr, cli, typed)

@@ -144,10 +144,9 @@ def test_unknown_timezone_is_a_clear_error():
 
 def _typed(text: str, default_zone: str):
     """What `airflow dags test`/`trigger -l`/`--from-date` make of ``text`` (the CLI's parser)."""
-    import pendulum
-    from airflow._shared.timezones import timezone as airflow_timezone
+    from callcentre.common.compat import parse_typed_date
 
-    return airflow_timezone.parse(text, timezone=pendulum.timezone(default_zone))
+    return parse_typed_date(text, default_zone)
 
 
 def _suggested_date(message: str) -> str:

@@ -122,9 +122,9 @@ def test_each_day_starts_at_its_first_instant_and_its_partitions_cover_it_once(z
 
 def _cli_date(day: date, zone: str):
     """What the CLI makes of a bare date typed with [core] default_timezone=``zone``."""
-    from airflow._shared.timezones import timezone as airflow_timezone
+    from callcentre.common.compat import parse_typed_date
 
-    return airflow_timezone.parse(day.isoformat(), timezone=pendulum.timezone(zone))
+    return parse_typed_date(day.isoformat(), zone)
 
 
 def _runs(timetable, earliest, latest, zone) -> list[tuple[date, datetime, datetime]]:

@@ -127,6 +127,18 @@ def dated_by_timetable(context) -> bool:
     return str(getattr(run_type, "value", run_type) or "") in ("scheduled", "backfill")
 
 
+def parse_typed_date(text: str, zone: str):
+    """What the CLI makes of a date typed as ``text`` (``dags test``, ``trigger -l``, backfill
+    bounds) when ``[core] default_timezone`` is ``zone``: its own parser."""
+    import pendulum
+
+    try:
+        from airflow._shared.timezones.timezone import parse
+    except ImportError:  # pragma: no cover - Airflow 2.11 leg
+        from airflow.utils.timezone import parse
+    return parse(text, timezone=pendulum.timezone(zone))
+
+
 def default_timezone_name() -> str:
     """``[core] default_timezone``: the zone in which the CLI reads a bare date."""
     try:
