@@ -15,7 +15,9 @@ ENV2 := . .local/airflow-af2.env &&
 
 install: $(VENV)/.installed $(if $(filter 2,$(AIRFLOW)),$(VENV2)/.installed,)
 
-# System packages first (mysqlclient compiles against libmariadb-dev), then the pinned venv.
+# System packages first (python3-venv, gcc, python3-dev, libmariadb-dev, pkg-config: mysqlclient
+# compiles; as root or through sudo), then the pinned venv. Existing database servers instead of
+# our own: CALLCENTRE_MARIADB_URL / CALLCENTRE_POSTGRES_URL (docs/deploy.md, "On one machine").
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	scripts/services.sh packages
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -17,14 +17,11 @@ fi
 # shellcheck disable=SC1091
 . "$LOCAL/ports-af2.env"
 
-PG_RUN="$(readlink -f "$LOCAL/postgres")/run"
-psql=(runuser -u postgres -- psql -h "$PG_RUN" -p "$POSTGRES_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
-if [ "$(cd / && "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'airflow_af2'")" != 1 ]; then
-  (cd / && "${psql[@]}" -c "CREATE DATABASE airflow_af2 OWNER etl")
-fi
+# On our PostgreSQL or the existing one scripts/services.sh was given (as root or through sudo).
+"$ROOT/scripts/services.sh" createdb airflow_af2
 
 url="http://127.0.0.1:$AIRFLOW2_WEB_PORT"
-cat >"$LOCAL/airflow-af2.env" <<ENV
+cat >"$LOCAL/airflow-af2.env.tmp" <<ENV
 # Written by scripts/airflow2_env.sh: the Airflow 2.11 leg.  . .local/airflow-af2.env
 . "$LOCAL/airflow.env"
 export CALLCENTRE_VENV="$ROOT/.venv-af2"
@@ -33,8 +30,9 @@ export CALLCENTRE_VENV="$ROOT/.venv-af2"
 unset AIRFLOW__SCHEDULER__MP_START_METHOD AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS \
   AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL
 export AIRFLOW_HOME="$LOCAL/airflow-af2"
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow_af2"
-export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow_af2"
+# The 3.3 leg's metadata URLs with the other database (host, port, role as services.sh wrote them).
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="\${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN%/airflow}/airflow_af2"
+export AIRFLOW__CELERY__RESULT_BACKEND="\${AIRFLOW__CELERY__RESULT_BACKEND%/airflow}/airflow_af2"
 export AIRFLOW__WEBSERVER__WEB_SERVER_HOST=127.0.0.1
 export AIRFLOW__WEBSERVER__WEB_SERVER_PORT=$AIRFLOW2_WEB_PORT
 export AIRFLOW__WEBSERVER__BASE_URL="$url"
@@ -50,5 +48,6 @@ export AIRFLOW__SCHEDULER__SCHEDULE_AFTER_TASK_EXECUTION=False
 export AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY=True
 export AIRFLOW__WEBSERVER__SECRET_KEY="$AIRFLOW2_SECRET_KEY"  # the webserver signs sessions with it
 ENV
+mv "$LOCAL/airflow-af2.env.tmp" "$LOCAL/airflow-af2.env"  # atomic: tests may be sourcing it
 mkdir -p "$LOCAL/airflow-af2"
 echo "[airflow2-env] wrote $LOCAL/airflow-af2.env (webserver $url, metadata database airflow_af2)"

@@ -8,8 +8,18 @@
 #   scripts/services.sh stop-one mariadb|postgres    one database server down (outage drills, runbook)
 #   scripts/services.sh kill-one mariadb             SIGKILL by its pid file, as a crashed host
 #   scripts/services.sh start-one mariadb|postgres   that server up again
+#   scripts/services.sh packages                     the apt packages only (build prerequisites too)
+#   scripts/services.sh createdb NAME                a database on the PostgreSQL in use
 #
 # Data lives under .local/ (git-ignored). Ports are picked once and kept in .local/ports.env.
+# Runs as root or as a user with sudo (apt, the database servers' own users).
+#
+# Existing servers instead of starting our own (kept in .local/servers.env once given):
+#   CALLCENTRE_MARIADB_URL=mysql://USER:PASSWORD@HOST:PORT        an account that may create the
+#       database `ivr` and everything in it (the ETL's tests load and delete source rows)
+#   CALLCENTRE_POSTGRES_URL=postgresql://USER:PASSWORD@HOST:PORT   a role with CREATEDB (or the
+#       databases analytics, scraping, scraping_bench, airflow, airflow_af2 created and owned by it)
+# The outage drills (tests/e2e/test_runbook_ivr.py) stop and lock our own MariaDB: they need it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +32,7 @@ FAKE_DIR="$LOCAL/fakes"
 server_dir() {
   local name=$1 owner=$2 dir="$LOCAL/$1"
   mkdir -p "$LOCAL"
-  if [ ! -e "$dir" ] && ! runuser -u "$owner" -- test -x "$LOCAL" 2>/dev/null; then
+  if [ ! -e "$dir" ] && ! as_root runuser -u "$owner" -- test -x "$LOCAL" 2>/dev/null; then
     local outside="/var/tmp/callcentre-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)/$name"
     mkdir -p "$outside"
     ln -s "$outside" "$dir"
@@ -32,14 +42,29 @@ server_dir() {
 
 log() { printf '[services] %s\n' "$*"; }
 
+# Root's part of the work (apt, the servers' data directories, running as mysql/postgres).
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "[services] needs root for: $*; run as root or install sudo" >&2; exit 1
+  fi
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 install_packages() {
-  local missing=()
-  command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server mariadb-client)
-  dpkg -s libmariadb-dev >/dev/null 2>&1 || missing+=(libmariadb-dev)
-  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-  command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  local missing=() pkg
+  # Build prerequisites of the virtualenvs (mysqlclient has no Linux wheel: it compiles).
+  for pkg in python3-venv python3-dev gcc libmariadb-dev pkg-config; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
+  if [ -z "${CALLCENTRE_MARIADB_URL:-}" ]; then
+    command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+  fi
+  if [ -z "${CALLCENTRE_POSTGRES_URL:-}" ]; then
+    command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  fi
   command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
   # The jobs page's browser test: headless Debian Chromium driven by Selenium.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -48,8 +73,8 @@ install_packages() {
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing apt packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
 
@@ -60,7 +85,7 @@ pg_bin() {
   if [ -n "$d" ] && [ -x "$d/$1" ]; then echo "$d/$1"; else command -v "$1"; fi
 }
 
-as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+as_postgres() { (cd / && as_root runuser -u postgres -- "$@"); }
 
 ensure_ports() {
   mkdir -p "$LOCAL"
@@ -82,39 +107,101 @@ ensure_ports() {
     REDIS_PORT=$(free_port)
     echo "REDIS_PORT=$REDIS_PORT" >>"$LOCAL/ports.env"
   fi
+  external_servers
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# CALLCENTRE_MARIADB_URL / CALLCENTRE_POSTGRES_URL (see the top): remembered in .local/servers.env,
+# they replace our own servers' host, port, user and password.
+external_servers() {
+  local servers="$LOCAL/servers.env" name
+  for name in CALLCENTRE_MARIADB_URL CALLCENTRE_POSTGRES_URL; do
+    if [ -n "${!name:-}" ]; then
+      touch "$servers"; chmod 600 "$servers"
+      grep -v "^$name=" "$servers" >"$servers.tmp" || true
+      printf '%s=%s\n' "$name" "${!name}" >>"$servers.tmp"; mv "$servers.tmp" "$servers"
+    fi
+  done
+  # shellcheck disable=SC1090
+  if [ -f "$servers" ]; then . "$servers"; fi
+  MY_HOST=127.0.0.1; MY_USER=ivr_etl; PG_HOST=127.0.0.1; PG_USER=etl
+  if [ -n "${CALLCENTRE_MARIADB_URL:-}" ]; then
+    read -r MY_HOST MARIADB_PORT MY_USER IVR_DB_PASSWORD < <(url_parts "$CALLCENTRE_MARIADB_URL" 3306)
+  fi
+  if [ -n "${CALLCENTRE_POSTGRES_URL:-}" ]; then
+    read -r PG_HOST POSTGRES_PORT PG_USER PG_PASSWORD < <(url_parts "$CALLCENTRE_POSTGRES_URL" 5432)
+  fi
+}
+
+# host port user password of a URL, URL-decoded, one line (a password must not contain spaces).
+url_parts() {
+  python3 -c 'import sys; from urllib.parse import urlsplit, unquote; u = urlsplit(sys.argv[1])
+print(u.hostname, u.port or sys.argv[2], unquote(u.username or ""), unquote(u.password or ""))' "$1" "$2"
+}
+
+# Our MariaDB, or the existing one: database `ivr` there.
+start_or_use_mariadb() {
+  if [ -z "${CALLCENTRE_MARIADB_URL:-}" ]; then start_mariadb; return; fi
+  MY_DIR=""
+  log "using the existing MariaDB at $MY_HOST:$MARIADB_PORT"
+  MYSQL_PWD="$IVR_DB_PASSWORD" mariadb -h "$MY_HOST" -P "$MARIADB_PORT" -u "$MY_USER" \
+    -e 'CREATE DATABASE IF NOT EXISTS ivr CHARACTER SET utf8mb4'
+}
+
+pg_databases="analytics scraping scraping_bench airflow"  # scraping_bench: `make bench-jobs-page`
+
+start_or_use_postgres() {
+  if [ -z "${CALLCENTRE_POSTGRES_URL:-}" ]; then start_postgres; return; fi
+  log "using the existing PostgreSQL at $PG_HOST:$POSTGRES_PORT"
+  local db
+  for db in $pg_databases; do create_database "$db"; done
+}
+
+# A database owned by the ETL role, on whichever PostgreSQL is in use (idempotent).
+create_database() {
+  local db=$1 q
+  if [ -n "${CALLCENTRE_POSTGRES_URL:-}" ]; then
+    q=(env PGPASSWORD="$PG_PASSWORD" psql -h "$PG_HOST" -p "$POSTGRES_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -qAt)
+  else
+    PG_DIR=$(readlink -f "$LOCAL/postgres")
+    q=(as_postgres "$(command -v psql)" -h "$PG_DIR/run" -p "$POSTGRES_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
+  fi
+  if [ "$("${q[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
+    "${q[@]}" -c "CREATE DATABASE $db OWNER $PG_USER"
+  fi
+}
+
+# By /proc, not kill -0: a server running as mysql is not ours to signal when we are not root.
+alive() { [ -f "$1" ] && [ -d "/proc/$(cat "$1")" ]; }
 
 start_mariadb() {
   MY_DIR=$(server_dir mariadb mysql)
   local sock="$MY_DIR/run/mysqld.sock"
-  if alive "$MY_DIR/run/mysqld.pid" && mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+  if alive "$MY_DIR/run/mysqld.pid" && as_root mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
     log "MariaDB already running on 127.0.0.1:$MARIADB_PORT"
     return
   fi
-  mkdir -p "$MY_DIR/data" "$MY_DIR/run" "$MY_DIR/log"
-  chown -R mysql:mysql "$MY_DIR"
+  as_root mkdir -p "$MY_DIR/data" "$MY_DIR/run" "$MY_DIR/log"
+  as_root chown -R mysql:mysql "$MY_DIR"
   if [ ! -d "$MY_DIR/data/mysql" ]; then
     log "initialising MariaDB data directory"
-    mariadb-install-db --user=mysql --datadir="$MY_DIR/data" --auth-root-authentication-method=socket \
-      --skip-test-db >"$MY_DIR/log/install.log" 2>&1
+    as_root mariadb-install-db --user=mysql --datadir="$MY_DIR/data" --auth-root-authentication-method=socket \
+      --skip-test-db >"$LOCAL/mariadb-install.log" 2>&1
   fi
   log "starting MariaDB on 127.0.0.1:$MARIADB_PORT"
   local mariadbd=/usr/sbin/mariadbd
   [ -x "$mariadbd" ] || mariadbd=$(command -v mariadbd)
-  setsid "$mariadbd" --no-defaults --user=mysql --datadir="$MY_DIR/data" --port="$MARIADB_PORT" \
+  as_root setsid "$mariadbd" --no-defaults --user=mysql --datadir="$MY_DIR/data" --port="$MARIADB_PORT" \
     --bind-address=127.0.0.1 --socket="$sock" --pid-file="$MY_DIR/run/mysqld.pid" \
     --log-error="$MY_DIR/log/error.log" --innodb-buffer-pool-size=512M \
     --innodb-flush-log-at-trx-commit=2 --max-connections=200 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     </dev/null >/dev/null 2>&1 &
   for _ in $(seq 1 60); do
-    mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+    as_root mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
     sleep 0.5
   done
-  mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null || { cat "$MY_DIR/log/error.log" >&2; exit 1; }
-  mariadb --socket="$sock" -uroot <<SQL
+  as_root mariadb --socket="$sock" -uroot -e 'SELECT 1' >/dev/null || { as_root cat "$MY_DIR/log/error.log" >&2; exit 1; }
+  as_root mariadb --socket="$sock" -uroot <<SQL
 CREATE DATABASE IF NOT EXISTS ivr CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS 'ivr_etl'@'127.0.0.1' IDENTIFIED BY '$IVR_DB_PASSWORD';
 CREATE USER IF NOT EXISTS 'ivr_etl'@'localhost' IDENTIFIED BY '$IVR_DB_PASSWORD';
@@ -130,13 +217,13 @@ start_postgres() {
   PG_DIR=$(server_dir postgres postgres)
   local initdb pg_ctl psql
   initdb=$(pg_bin initdb); pg_ctl=$(pg_bin pg_ctl); psql=$(command -v psql)
-  mkdir -p "$PG_DIR/run" "$PG_DIR/log"
-  chown postgres:postgres "$PG_DIR" "$PG_DIR/run" "$PG_DIR/log"
-  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+  as_root mkdir -p "$PG_DIR/run" "$PG_DIR/log"
+  as_root chown postgres:postgres "$PG_DIR" "$PG_DIR/run" "$PG_DIR/log"
+  if ! as_root test -f "$PG_DIR/data/PG_VERSION"; then
     log "initialising PostgreSQL data directory"
-    mkdir -p "$PG_DIR/data"; chown postgres:postgres "$PG_DIR/data"; chmod 700 "$PG_DIR/data"
+    as_root mkdir -p "$PG_DIR/data"; as_root chown postgres:postgres "$PG_DIR/data"; as_root chmod 700 "$PG_DIR/data"
     as_postgres "$initdb" -D "$PG_DIR/data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
-      -E UTF8 --locale=C.UTF-8 >"$PG_DIR/log/initdb.log" 2>&1
+      -E UTF8 --locale=C.UTF-8 >"$LOCAL/postgres-initdb.log" 2>&1
   fi
   if as_postgres "$pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
     log "PostgreSQL already running on 127.0.0.1:$POSTGRES_PORT"
@@ -152,11 +239,8 @@ start_postgres() {
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'etl') THEN
         CREATE ROLE etl LOGIN PASSWORD '$PG_PASSWORD';
       END IF; END\$\$;"
-  for db in analytics scraping scraping_bench airflow; do  # scraping_bench: `make bench-jobs-page`
-    if [ "$("${q[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
-      "${q[@]}" -c "CREATE DATABASE $db OWNER etl"
-    fi
-  done
+  local db
+  for db in $pg_databases; do create_database "$db"; done
 }
 
 # Redis: the CeleryExecutor's broker (`make airflow EXECUTOR=celery`, tests/e2e/test_celery_*).
@@ -193,7 +277,8 @@ start_fake() {
 write_env() {
   local env="$LOCAL/airflow.env"
   local tz="${IVR_TIMEZONE:-UTC}"
-  cat >"$env" <<EOF
+  # Written aside and renamed: whoever sources the file meanwhile reads the old one or the new one.
+  cat >"$env.tmp" <<EOF
 # Written by scripts/services.sh; source it before any airflow command:  . .local/airflow.env
 export AIRFLOW_HOME="$LOCAL/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
@@ -220,8 +305,8 @@ export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1
 export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=0.2
 # Used when the executor is CeleryExecutor (make airflow EXECUTOR=celery; the Celery e2e test).
 export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
-export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://etl:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/airflow"
+export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$POSTGRES_PORT/airflow"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://$PG_USER:$PG_PASSWORD@$PG_HOST:$POSTGRES_PORT/airflow"
 # Bare dates on the CLI are read in this zone; the IVR DAG loads the named days whatever it is
 # (docs/ivr.md, "The date contract"), and the same zone keeps the CLI and the UI in step.
 export AIRFLOW__CORE__DEFAULT_TIMEZONE="$tz"
@@ -233,16 +318,17 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=False
 export IVR_TIMEZONE="$tz"
 export AIRFLOW_VAR_SCRAPING_UPLOADS_DIR="$LOCAL/uploads"
 export AIRFLOW_VAR_SCRAPING_RESULTS_DIR="$LOCAL/results"
-export AIRFLOW_CONN_IVR_MARIADB='{"conn_type": "mysql", "host": "127.0.0.1", "port": $MARIADB_PORT, "login": "ivr_etl", "password": "$IVR_DB_PASSWORD", "schema": "ivr", "extra": {"charset": "utf8mb4"}}'
-export AIRFLOW_CONN_ANALYTICS_POSTGRES='{"conn_type": "postgres", "host": "127.0.0.1", "port": $POSTGRES_PORT, "login": "etl", "password": "$PG_PASSWORD", "schema": "analytics"}'
-export AIRFLOW_CONN_SCRAPING_POSTGRES='{"conn_type": "postgres", "host": "127.0.0.1", "port": $POSTGRES_PORT, "login": "etl", "password": "$PG_PASSWORD", "schema": "scraping"}'
+export AIRFLOW_CONN_IVR_MARIADB='{"conn_type": "mysql", "host": "$MY_HOST", "port": $MARIADB_PORT, "login": "$MY_USER", "password": "$IVR_DB_PASSWORD", "schema": "ivr", "extra": {"charset": "utf8mb4"}}'
+export AIRFLOW_CONN_ANALYTICS_POSTGRES='{"conn_type": "postgres", "host": "$PG_HOST", "port": $POSTGRES_PORT, "login": "$PG_USER", "password": "$PG_PASSWORD", "schema": "analytics"}'
+export AIRFLOW_CONN_SCRAPING_POSTGRES='{"conn_type": "postgres", "host": "$PG_HOST", "port": $POSTGRES_PORT, "login": "$PG_USER", "password": "$PG_PASSWORD", "schema": "scraping"}'
 export AIRFLOW_CONN_SLACK_ALERTS='{"conn_type": "slackwebhook", "password": "http://127.0.0.1:$FAKE_SLACK_PORT/services/T000/B000/local"}'
 export AIRFLOW_CONN_SCRAPING_API='{"conn_type": "http", "host": "127.0.0.1", "port": $FAKE_SCRAPING_API_PORT, "schema": "http", "password": "$SCRAPING_API_TOKEN"}'
 # For scripts and tests: where the local services and their records are.
 export CALLCENTRE_LOCAL_DIR="$LOCAL"
-export CALLCENTRE_MARIADB_SOCKET="$MY_DIR/run/mysqld.sock"
+export CALLCENTRE_MARIADB_SOCKET="${MY_DIR:+$MY_DIR/run/mysqld.sock}"
 export CALLCENTRE_FAKE_SLACK_RECORD="$FAKE_DIR/fake_slack.jsonl"
 EOF
+  mv "$env.tmp" "$env"
   mkdir -p "$LOCAL/airflow" "$LOCAL/uploads" "$LOCAL/results"
   log "wrote $env"
 }
@@ -251,12 +337,12 @@ stop_mariadb() {
   local sig=${1:-TERM} pid
   alive "$MY_DIR/run/mysqld.pid" || return 0
   pid=$(cat "$MY_DIR/run/mysqld.pid")
-  kill "-$sig" "$pid"
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  as_root kill "-$sig" "$pid"
+  for _ in $(seq 1 60); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
 }
 
 stop_postgres() {
-  [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
+  as_root test -f "$PG_DIR/data/PG_VERSION" || return 0
   as_postgres "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
@@ -278,14 +364,15 @@ case "${1:-start}" in
   start)
     install_packages
     ensure_ports
-    start_mariadb
-    start_postgres
+    start_or_use_mariadb
+    start_or_use_postgres
     start_redis
     start_fake fake_slack callcentre.fakes.slack_server "$FAKE_SLACK_PORT"
     start_fake fake_scraping_api callcentre.fakes.scraping_api_server "$FAKE_SCRAPING_API_PORT"
     write_env
     ;;
   stop) stop_all ;;
+  createdb) ensure_ports; create_database "${2:?usage: $0 createdb NAME}" ;;
   status)
     ensure_ports
     MY_DIR=$(readlink -f "$LOCAL/mariadb"); PG_DIR=$(readlink -f "$LOCAL/postgres")
