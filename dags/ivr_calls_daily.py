@@ -12,7 +12,8 @@ REST/UI trigger of D at 00:00, `backfill create --from-date D1 --to-date D2` and
 exactly the named days; a run that names no loadable day fails at once, saying why. Reprocess a
 day: clear its run; a range: `airflow backfill create --dag-id ivr_calls_daily --from-date D1
 --to-date D2 --reprocess-behavior completed`; one hour: clear that mapped task, or trigger with
-param `hours`. Every path converges to the same rows.
+param `hours`. Every path converges to the same rows. What reaches the source after a day was
+loaded (late rows, corrections, calls open at midnight) is found and reloaded by `ivr_drift_check`.
 See docs/ivr.md for the contract and docs/operations.md for the runbook.
 """
 
@@ -23,6 +24,7 @@ from datetime import timedelta
 
 import pendulum
 
+from callcentre.common.assets import IVR_DAY_LOADED, announce_day
 from callcentre.common.compat import (
     Param,
     daily_interval_timetable,
@@ -119,11 +121,6 @@ def ivr_calls_daily():
         still open (at most IVR_SETTLE_LIMIT_MINUTES after midnight). Old days pass at once."""
         return runtime.day_closed(context)
 
-    @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, do_xcom_push=False)
-    def refresh_previous_day(**context):
-        """Reload the previous day's hours that held calls still open at its load, then its metrics."""
-        return runtime.refresh_previous_day(context)
-
     @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
     def load_hour(hour: int, source_timeout_s: int, plan_try: int | None = None, **context):
         """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
@@ -134,10 +131,11 @@ def ivr_calls_daily():
         """Per hour: source rows = loaded + rejected. Any difference fails the run."""
         return runtime.reconcile_day(hour_results, context)
 
-    @task(execution_timeout=timedelta(minutes=10), do_xcom_push=False, **sla_kwargs(alerts.sla_deadline()))
+    @task(execution_timeout=timedelta(minutes=10), do_xcom_push=False, outlets=[IVR_DAY_LOADED],
+          **sla_kwargs(alerts.sla_deadline()))
     def daily_metrics(counts, **context):
-        """Upsert the day's row in analytics.daily_metrics."""
-        return runtime.compute_metrics(counts, context)
+        """Upsert the day's row in analytics.daily_metrics; the asset event ivr_day_loaded names the day."""
+        return announce_day(context, runtime.compute_metrics(counts, context))
 
     closed = day_closed()
     preflight() >> closed
@@ -146,7 +144,7 @@ def ivr_calls_daily():
     # hours waiting for the sensor would cost the scheduler a query each in every loop.
     source_after(closed, hour_args)  # 2.x: plan stays a root (see compat)
     loads = load_hour.expand_kwargs(hour_args)
-    closed >> [loads, refresh_previous_day()]
+    closed >> loads
     daily_metrics(reconcile(loads))
 
 

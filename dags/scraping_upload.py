@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from callcentre.common.assets import SCRAPING_RESULTS
 from callcentre.common.compat import Param, dag, task
 from callcentre.scraping import config
 from callcentre.scraping.operators import LookupBatchSensor
@@ -58,12 +59,15 @@ def scraping_upload():
 
         return pipeline.read_numbers(job_id)
 
-    @task
+    @task(outlets=[SCRAPING_RESULTS])
     def write_results(job_id: int) -> dict:
-        """Write the results workbook (answers + rejected rows) and mark the job completed."""
+        """Write the results workbook (answers + rejected rows) and mark the job completed; the asset
+        event scraping_results_workbook names the job."""
+        from callcentre.common.assets import announce_results
+        from callcentre.common.compat import get_current_context
         from callcentre.scraping import pipeline
 
-        return pipeline.write_results_workbook(job_id)
+        return announce_results(get_current_context(), pipeline.write_results_workbook(job_id))
 
     job_id = register_job()
     batches = read_numbers(job_id)

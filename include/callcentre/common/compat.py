@@ -436,3 +436,20 @@ def _dag_callback_context_from_an_expanded_task() -> None:  # pragma: no cover -
 
 if IS_AIRFLOW_2:
     _dag_callback_context_from_an_expanded_task()
+
+
+def asset(name: str, uri: str):
+    """A data product other DAGs can be scheduled on: an ``Asset`` (3.x) or a ``Dataset`` (2.x,
+    known by its URI alone)."""
+    if IS_AIRFLOW_2:
+        from airflow.datasets import Dataset
+
+        return Dataset(uri)
+    from airflow.sdk import Asset
+
+    return Asset(name=name, uri=uri)
+
+
+def set_outlet_extra(context, target, extra: dict) -> None:
+    """The ``extra`` of the event the running task emits for its outlet ``target`` (both versions)."""
+    context["outlet_events"][target].extra = extra
