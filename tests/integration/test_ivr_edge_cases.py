@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcentre.common.compat import AirflowFailException
-from callcentre.ivr import reconcile, settle, source, synthetic
+from callcentre.ivr import drift, metrics, reconcile, settle, source, synthetic
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.load import HourLoad, load_hour
 from callcentre.ivr.rules import fall_back_fold, reject_reason
@@ -289,21 +289,20 @@ def test_the_open_calls_check_reads_only_the_last_call_length_of_the_day_by_its_
     assert row["type"] == "range" and row["key"] == "calls_start_time_idx", row
 
 
-def test_a_call_open_at_the_load_is_picked_up_by_the_next_days_run(day):
-    next_day = day + timedelta(days=1)
-    reset_day(next_day)
-    try:
-        synthetic.write_calls([make_call(50, at(day, 23, 58), end_time=None, duration=None), make_call(51, at(day, 12))])
-        load_day(day)
-        assert [(r[0], r[2]) for r in rejected(day)] == [(50, "duration_missing")]
-        source_execute("UPDATE calls SET end_time = %s, duration = 300, updated_at = %s WHERE call_id = 50",
-                       (at(next_day, 0, 3), at(next_day, 0, 3)))
-        result = settle.refresh_open_calls(next_day, tz_name="UTC", first_day=date(2015, 1, 1), run_id="next-day")
-        assert result["hours"] == [23]
-        assert rejected(day) == [] and [r[0] for r in loaded(day)] == [50, 51]
-        (source, total), = query("SELECT source_calls, total_calls FROM analytics.daily_metrics WHERE metric_date = %s", (day,))
-        assert (source, total) == (2, 2)
-        # Nothing left to refresh: a second run does nothing.
-        assert settle.refresh_open_calls(next_day, tz_name="UTC", first_day=date(2015, 1, 1), run_id="again")["hours"] == []
-    finally:
-        reset_day(next_day)
+def test_a_call_open_at_the_load_is_picked_up_by_the_drift_check(day):
+    synthetic.write_calls([make_call(50, at(day, 23, 58), end_time=None, duration=None), make_call(51, at(day, 12))])
+    load_day(day)
+    metrics.refresh_daily_metrics(day, "edge")
+    assert [(r[0], r[2]) for r in rejected(day)] == [(50, "duration_missing")]
+    source_execute("UPDATE calls SET end_time = %s, duration = 300, updated_at = %s WHERE call_id = 50",
+                   (at(day + timedelta(days=1), 0, 3), at(day + timedelta(days=1), 0, 3)))
+    found = drift.find_drift(day + timedelta(days=1), days=2)
+    assert found == [{"day": day.isoformat(), "hour": 23}]
+    for item in found:
+        load_hour(day, item["hour"], tz_name="UTC", run_id="drift")
+    report = drift.repair_days(found, run_id="drift", max_reject_ratio=0, tz_name="UTC")
+    assert report.repaired == {day.isoformat(): [23]} and report.failed == {}
+    assert rejected(day) == [] and [r[0] for r in loaded(day)] == [50, 51]
+    (source, total), = query("SELECT source_calls, total_calls FROM analytics.daily_metrics WHERE metric_date = %s", (day,))
+    assert (source, total) == (2, 2)
+    assert drift.find_drift(day + timedelta(days=1), days=2) == []  # nothing left to repair

@@ -122,23 +122,6 @@ def day_closed(context):
     return settle.day_has_settled(business_date(context), parse_timezone(timezone_name()), datetime.now(timezone.utc))
 
 
-def refresh_previous_day(context) -> dict:
-    """Reload the hours of the day before that still held open calls at its load (see settle)."""
-    opts = options(context)
-    day = business_date(context)
-    if opts.dry_run or not opts.full_day:
-        log.info("dry run or partial run: previous day not refreshed")
-        return {}
-    return settle.refresh_open_calls(
-        day,
-        tz_name=timezone_name(),
-        first_day=first_business_day(),
-        run_id=context["run_id"],
-        try_number=compat.try_number_of(context),
-        dag_id=context["dag"].dag_id,
-    )
-
-
 def load_hour(hour: int, context, source_timeout_s: int | None = None, plan_try: int | None = None) -> dict | None:
     compat.label_mapped_task(f"hour {hour:02d}")
     opts = options(context)

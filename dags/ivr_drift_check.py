@@ -1,0 +1,79 @@
+"""
+### ivr_drift_check
+
+Daily: compares each hour of the last `days` (default 7) loaded IVR business days with the source
+(the number of rows and a checksum of the columns the load stores, valid calls and rejects
+together) and reloads only the hours that differ, one mapped task each (labelled `YYYY-MM-DD hour
+HH`, so the Airflow UI shows what was reloaded), with the same load as `ivr_calls_daily`. Each repaired day then goes through the same
+quality gate (every hour balances, the reject ratio) and only a day that passes gets its
+`analytics.daily_metrics` row rewritten. One Slack message per repair batch names the days and
+hours. Late data (replica lag, back-dated corrections, a call still open at its load) lands this
+way. A day never loaded is left to its own run. See docs/ivr.md, "Drift".
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+
+from callcentre.common.compat import Param, dag, plain_task, task
+from callcentre.ivr import alerts, drift
+from callcentre.ivr.business_day import ivr_timezone_name
+from callcentre.ivr.options import DEFAULTS
+
+IVR_TIMEZONE = ivr_timezone_name()
+IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
+
+
+@dag(
+    dag_id="ivr_drift_check",
+    # After the day's load and its deadline (IVR_LOAD_DEADLINE_HOURS, default 6 h after midnight).
+    schedule="0 7 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz=IVR_TIMEZONE),
+    catchup=False,
+    max_active_runs=1,
+    # A batch with a day that failed its gate fails the run: its one Slack message is the run's
+    # failure alert, which carries the batch's summary.
+    on_failure_callback=alerts.alert_run_failed,
+    default_args={
+        "owner": "data-engineering",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(minutes=30),
+        "on_failure_callback": alerts.record_task_failure,
+    },
+    doc_md=__doc__,
+    tags=["ivr", "quality"],
+    params={
+        "days": Param(drift.DEFAULT_DAYS, type="integer", minimum=1, maximum=366,
+                      description="How many days back to compare (loaded days only)."),
+        "last_day": Param("", type="string", description="Last day to compare, YYYY-MM-DD (empty: yesterday)."),
+        "max_reject_ratio": Param(DEFAULTS["max_reject_ratio"], type="number", minimum=0, maximum=1,
+                                  description="The quality gate of a repaired day, as in ivr_calls_daily."),
+    },
+)
+def ivr_drift_check():
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE)
+    def find_drift(**context) -> list[dict]:
+        """Hours whose rows or checksum differ between the source and the target."""
+        return drift.find_task(context)
+
+    @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}", do_xcom_push=False)
+    def reload_hour(day: str, hour: int, **context):
+        """Reload one drifted hour (the normal hour load: atomic, converging)."""
+        drift.reload_task(day, hour, context)
+
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE)
+    def publish(found, **context) -> dict:
+        """Gate each repaired day, rewrite its metrics when it passes, one Slack message."""
+        return drift.publish_task(found, context)
+
+    found = find_drift()
+    reloads = reload_hour.expand_kwargs(found)
+    reloads >> publish(found)
+
+
+dag = ivr_drift_check()

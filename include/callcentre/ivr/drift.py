@@ -1,0 +1,232 @@
+"""Drift: a loaded day that no longer matches its source, found hour by hour and repaired.
+
+A day is loaded once; what reaches the source afterwards (replica lag, back-dated corrections, a
+duration filled in later, a call still open at its load) would otherwise never be noticed. The
+check (DAG ``ivr_drift_check``) compares, for each hour of each recent day that was loaded (it has
+a ``daily_metrics`` row: it passed its quality gate once), the number of rows and a checksum of
+the columns the load stores, source against target (valid calls and rejects together). Only the
+hours that differ are reloaded, each by the same :func:`callcentre.ivr.load.load_hour` as a normal
+run; then each repaired day goes through the same gate as a normal run (every hour balances, the
+reject ratio) and only a day that passes gets its metrics rewritten.
+
+The checksum is the sum of the first 60 bits of the MD5 of each row's values joined by ``|``
+(``NULL`` for a NULL), computed alike by MariaDB and PostgreSQL: both print a DATETIME /
+timestamp as ``YYYY-MM-DD hh:mm:ss`` and an integer in decimal, and hash UTF-8 bytes. A zero or
+impossible date reads as NULL on both sides, as the load stores it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
+from callcentre.common.pg import transaction
+from callcentre.ivr import load, metrics, reconcile
+from callcentre.ivr.business_day import HOURS, day_window
+from callcentre.ivr.source import source_connection
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DAYS = 7
+NULL = "NULL"
+
+
+def _source_value(column: str, kind: str) -> str:
+    if kind == "time":  # a zero or impossible date is NULL, as the load reads it
+        return f"IFNULL({column} + INTERVAL 0 SECOND, '{NULL}')"
+    return f"IFNULL({column}, '{NULL}')"
+
+
+# The source's columns as the load stores them, in one order for both sides.
+_SOURCE_COLUMNS = (
+    ("call_id", "value"), ("start_time", "value"), ("end_time", "time"), ("duration", "value"),
+    ("caller_number", "value"), ("dialed_number", "value"), ("ivr_path", "value"), ("disposition", "value"),
+    ("queue_name", "value"), ("agent_id", "value"), ("wait_seconds", "value"), ("updated_at", "time"),
+)
+SOURCE_SUMS_SQL = (
+    "SELECT HOUR(start_time), COUNT(*), SUM(CAST(CONV(LEFT(MD5(CONCAT_WS('|', "
+    + ", ".join(_source_value(c, k) for c, k in _SOURCE_COLUMNS)
+    + ")), 15), 16, 10) AS UNSIGNED)) FROM calls WHERE start_time >= %s AND start_time < %s GROUP BY HOUR(start_time)"
+)
+
+
+def _target_row(columns: tuple[str, ...]) -> str:
+    return "concat_ws('|', " + ", ".join(f"coalesce({c}::text, '{NULL}')" for c in columns) + ")"
+
+
+_CALLS_COLUMNS = ("call_id", "start_local", "end_local", "duration", "caller_number", "dialed_number", "ivr_path",
+                  "disposition", "queue_name", "agent_id", "wait_seconds", "source_updated_at")
+_REJECTS_COLUMNS = ("call_id", "start_time", "end_time", "duration", "caller_number", "dialed_number", "ivr_path",
+                    "disposition", "queue_name", "agent_id", "wait_seconds", "updated_at")
+TARGET_SUMS_SQL = f"""
+SELECT local_hour, count(*), coalesce(sum(('x' || left(md5(r), 15))::bit(60)::bigint), 0)
+FROM (
+    SELECT local_hour, {_target_row(_CALLS_COLUMNS)} AS r FROM analytics.calls WHERE business_date = %(d)s
+    UNION ALL
+    SELECT local_hour, {_target_row(_REJECTS_COLUMNS)} FROM analytics.call_rejects WHERE business_date = %(d)s
+) t
+GROUP BY local_hour
+"""
+# Days that were loaded: they passed their gate once (the deadline watcher's rule too).
+LOADED_DAYS_SQL = "SELECT metric_date FROM analytics.daily_metrics WHERE metric_date BETWEEN %s AND %s ORDER BY 1"
+
+
+def _sums(rows) -> dict[int, tuple[int, int]]:
+    return {int(h): (int(n), int(Decimal(s or 0))) for h, n, s in rows}
+
+
+def source_sums(day: date, conn_id: str = IVR_MARIADB) -> dict[int, tuple[int, int]]:
+    """Per hour of ``day``: (rows, checksum) in MariaDB; hours without rows are absent."""
+    with source_connection(conn_id) as src:
+        cursor = src.cursor()
+        try:
+            cursor.execute(SOURCE_SUMS_SQL, day_window(day))
+            return _sums(cursor.fetchall())
+        finally:
+            cursor.close()
+
+
+def target_sums(day: date, conn_id: str = ANALYTICS_POSTGRES) -> dict[int, tuple[int, int]]:
+    with transaction(conn_id) as cur:
+        cur.execute(TARGET_SUMS_SQL, {"d": day})
+        return _sums(cur.fetchall())
+
+
+def drifted_hours(day: date, source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES) -> list[int]:
+    source, target = source_sums(day, source_conn_id), target_sums(day, target_conn_id)
+    return [h for h in HOURS if source.get(h, (0, 0)) != target.get(h, (0, 0))]
+
+
+def loaded_days(last_day: date, days: int, conn_id: str = ANALYTICS_POSTGRES) -> list[date]:
+    with transaction(conn_id) as cur:
+        cur.execute(LOADED_DAYS_SQL, (last_day - timedelta(days=days - 1), last_day))
+        return [d for (d,) in cur.fetchall()]
+
+
+def find_drift(last_day: date, days: int = DEFAULT_DAYS) -> list[dict]:
+    """The hours to reload, ``[{"day": "YYYY-MM-DD", "hour": h}, ...]``, over the ``days`` loaded
+    days ending with ``last_day``. A day never loaded is not this check's business (its own run
+    loads it, and the deadline watcher reports it)."""
+    found = []
+    for day in loaded_days(last_day, days):
+        hours = drifted_hours(day)
+        if hours:
+            log.info("%s: hours %s differ from the source", day, hours)
+        found += [{"day": day.isoformat(), "hour": h} for h in hours]
+    return found
+
+
+@dataclass
+class RepairReport:
+    """What one repair batch did, for its one Slack message."""
+
+    repaired: dict[str, list[int]] = field(default_factory=dict)  # day -> hours reloaded, gate passed
+    failed: dict[str, str] = field(default_factory=dict)  # day -> why its gate failed (no metrics)
+
+    def message(self, dag_id: str, run_id: str) -> str:
+        lines = [f":wrench: {dag_id} ({run_id}): reloaded the hours that differed from the IVR source"]
+        lines += [f"• {day}: hours {', '.join(f'{h:02d}' for h in hours)}; metrics rewritten"
+                  for day, hours in sorted(self.repaired.items())]
+        lines += [f"• {day}: hours reloaded but the day FAILED its quality gate, metrics left as they were: {why}"
+                  for day, why in sorted(self.failed.items())]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {"repaired": self.repaired, "failed": self.failed}
+
+
+def publish_day(day: date, hours: list[int], *, run_id: str, max_reject_ratio: float, reload_hour) -> None:
+    """The normal run's gate for a repaired day, then its metrics: the whole day must balance
+    (hours that changed again meanwhile are reloaded once, as reconcile does) and stay within the
+    reject ratio; otherwise an exception and no metrics."""
+    counts = reconcile.count_day_reloading(day, hours, reload_hour=reload_hour)
+    reconcile.check_day(counts, max_reject_ratio, loaded_hours=hours)
+    metrics.refresh_daily_metrics(day, run_id)
+
+
+def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_name: str,
+                dag_id: str = load.DAG_ID) -> RepairReport:
+    """Gate and publish every day of ``drift`` (its hours already reloaded by the mapped tasks)."""
+    report = RepairReport()
+    by_day: dict[str, list[int]] = {}
+    for item in drift:
+        by_day.setdefault(item["day"], []).append(int(item["hour"]))
+    for text, hours in sorted(by_day.items()):
+        day = date.fromisoformat(text)
+
+        def reload(hour: int, day=day) -> load.HourResult:
+            return load.load_hour(day, hour, tz_name=tz_name, run_id=run_id, dag_id=dag_id)
+
+        try:
+            publish_day(day, sorted(hours), run_id=run_id, max_reject_ratio=max_reject_ratio, reload_hour=reload)
+            report.repaired[text] = sorted(hours)
+        except Exception as err:  # noqa: BLE001 - reported in the batch's message, then the run fails
+            report.failed[text] = str(err)[:300]
+    return report
+
+
+# --- The tasks of dags/ivr_drift_check.py ---------------------------------------------------------
+
+def _params(context) -> tuple[date, int, float]:
+    """The run's last day (param ``last_day``, default the day before today in the IVR zone), how
+    many days back it looks (``days``) and the gate's reject ratio; AirflowFailException when bad."""
+    from datetime import datetime
+
+    from callcentre.common.compat import AirflowFailException
+    from callcentre.ivr.business_day import first_business_day, parse_timezone
+    from callcentre.ivr.runtime import timezone_name
+
+    params = dict(context["params"])
+    try:
+        days = int(params.get("days") or DEFAULT_DAYS)
+        ratio = float(params["max_reject_ratio"])
+        text = (params.get("last_day") or "").strip()
+        last_day = (date.fromisoformat(text) if text
+                    else datetime.now(parse_timezone(timezone_name())).date() - timedelta(days=1))
+    except (TypeError, ValueError, KeyError) as err:
+        raise AirflowFailException(f"ivr_drift_check params {params}: {err}") from err
+    if days < 1 or not 0 <= ratio <= 1:
+        raise AirflowFailException(f"ivr_drift_check: days={days} must be >= 1 and max_reject_ratio={ratio} in [0, 1]")
+    # Days before the first business day hold nothing to compare.
+    days = min(days, (last_day - first_business_day()).days + 1)
+    return last_day, max(days, 0), ratio
+
+
+def find_task(context) -> list[dict]:
+    last_day, days, _ = _params(context)
+    if not days:
+        return []
+    found = find_drift(last_day, days)
+    log.info("%d hour(s) to reload over the %d day(s) up to %s", len(found), days, last_day)
+    return found
+
+
+def reload_task(day: str, hour: int, context) -> None:
+    from callcentre.common import compat
+    from callcentre.ivr.runtime import timezone_name
+
+    compat.label_mapped_task(f"{day} hour {hour:02d}")
+    load.load_hour(date.fromisoformat(day), hour, tz_name=timezone_name(), run_id=context["run_id"],
+                   try_number=compat.try_number_of(context))
+
+
+def publish_task(drift: list[dict], context) -> dict:
+    """Gate and publish the repaired days, with ONE Slack message for the batch: this one when
+    every day passed; otherwise the run fails (those days' metrics stay as they were) and its
+    failure alert, which carries the same summary, is the message."""
+    from callcentre.common.compat import AirflowFailException
+    from callcentre.common.slack import send_slack
+    from callcentre.ivr.runtime import timezone_name
+
+    _, _, ratio = _params(context)
+    drift = list(drift)
+    report = repair_days(drift, run_id=context["run_id"], max_reject_ratio=ratio, tz_name=timezone_name())
+    text = report.message(context["dag"].dag_id, context["run_id"])
+    if report.failed:
+        raise AirflowFailException(text)
+    if drift:
+        send_slack(text)
+    return report.as_dict()

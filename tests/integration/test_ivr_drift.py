@@ -1,0 +1,155 @@
+"""The drift check: a loaded day compared hour by hour with its source (rows and a checksum of what
+the load stores), only the drifted hours reloaded through the DAG's mapped tasks, metrics only for
+days that pass the gate, one Slack message per batch. Real MariaDB, PostgreSQL and Slack stand-in."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from callcentre.common import compat
+from callcentre.ivr import drift, metrics, synthetic
+from callcentre.ivr.business_day import HOURS
+from callcentre.ivr.load import load_hour
+from tests.integration.ivr_support import (
+    ensure_tables,
+    loaded,
+    local_midnight,
+    make_call,
+    metrics_row,
+    query,
+    rejected,
+    reset_day,
+    source_execute,
+)
+
+DAY = date(2026, 6, 23)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tables():
+    ensure_tables()
+
+
+@pytest.fixture(scope="module")
+def serialized():
+    """The DAG in the metadata DB, as the dag-processor writes it (dag.test needs it there)."""
+    import os
+
+    from tests.e2e.airflow_processes import run_airflow
+
+    run_airflow(dict(os.environ), "dags", "reserialize")
+
+
+@pytest.fixture
+def day():
+    reset_day(DAY)
+    yield DAY
+    reset_day(DAY)
+
+
+def at(day, hour, minute=0):
+    return datetime.combine(day, datetime.min.time()) + timedelta(hours=hour, minutes=minute)
+
+
+def load_and_publish(day):
+    for hour in HOURS:
+        load_hour(day, hour, tz_name="UTC", run_id="daily")
+    metrics.refresh_daily_metrics(day, "daily")
+
+
+def a_day_of_every_kind_of_row(day):
+    synthetic.write_calls([
+        make_call(1, at(day, 3, 10)),
+        make_call(2, at(day, 10, 5), dialed_number=None, ivr_path=None, queue_name=None, agent_id=None, wait_seconds=None),
+        make_call(3, at(day, 10, 6), caller_number="  ", disposition="ANSWERED"),  # caller_missing
+        make_call(4, at(day, 14, 0), caller_number='30|0"1,ñ'),
+        make_call(5, at(day, 23, 58), end_time=None, duration=None),  # still open at the load
+        make_call(6, at(day, 12, 0), duration=-5),
+    ])
+    source_execute("UPDATE calls SET end_time = '0000-00-00 00:00:00' WHERE call_id = 6")
+
+
+def test_a_loaded_day_matches_its_source_in_every_hour(day):
+    a_day_of_every_kind_of_row(day)
+    load_and_publish(day)
+    assert len(rejected(day)) == 3
+    assert drift.drifted_hours(day) == []
+
+
+def test_late_changes_are_found_in_their_hours_and_only_there(day):
+    a_day_of_every_kind_of_row(day)
+    load_and_publish(day)
+    source_execute("UPDATE calls SET end_time = %s, duration = 300 WHERE call_id = 5", (at(day + timedelta(days=1), 0, 3),))
+    source_execute("UPDATE calls SET disposition = 'ABANDONED' WHERE call_id = 2")  # updated_at unchanged
+    source_execute("DELETE FROM calls WHERE call_id = 1")
+    synthetic.write_calls([make_call(7, at(day, 16, 30))])  # reached the replica late
+    assert drift.drifted_hours(day) == [3, 10, 16, 23]
+
+
+def load_dag():
+    """A fresh parse of the DAG file, as a real run gets (dag.test merges the conf into params)."""
+    import runpy
+    from pathlib import Path
+
+    dag = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "ivr_drift_check.py"))["dag"]
+    for task in dag.tasks:
+        task.retry_delay = timedelta(seconds=1)
+    return dag
+
+
+@pytest.fixture
+def fake_slack(fake_slack, serialized):
+    return fake_slack
+
+
+def run_check(day, fake_slack, **params):
+    dag = load_dag()
+    return compat.dag_test(dag, local_midnight(day + timedelta(days=2)), {"last_day": day.isoformat(), **params})
+
+
+def test_the_check_reloads_only_the_drifted_hours_then_rewrites_the_days_metrics(day, fake_slack):
+    a_day_of_every_kind_of_row(day)
+    load_and_publish(day)
+    source_execute("UPDATE calls SET end_time = %s, duration = 300 WHERE call_id = 5", (at(day + timedelta(days=1), 0, 3),))
+    synthetic.write_calls([make_call(7, at(day, 16, 30))])
+
+    run_check(day, fake_slack, max_reject_ratio=0.5)  # 2 of 7 rows stay invalid
+
+    reloads = query("SELECT local_hour, outcome FROM analytics.etl_batches WHERE business_date = %s"
+                    " AND run_id <> 'daily' ORDER BY local_hour", (day,))
+    assert reloads == [(16, "success"), (23, "success")]
+    assert drift.drifted_hours(day) == []
+    assert 5 in [r[0] for r in loaded(day)] and 7 in [r[0] for r in loaded(day)]
+    row = metrics_row(day)
+    assert row["source_calls"] == 7 and row["computed_by_run_id"] != "daily"
+    [message] = [m["text"] for m in fake_slack.messages]
+    assert f"{day}: hours 16, 23; metrics rewritten" in message
+
+    run_check(day, fake_slack, max_reject_ratio=0.5)  # nothing drifted: nothing reloaded, no message
+    assert len(fake_slack.messages) == 1
+
+
+def test_a_repaired_day_that_fails_its_gate_keeps_its_metrics_and_says_so(day, fake_slack):
+    synthetic.write_calls([make_call(i, at(day, 9, i)) for i in range(1, 11)])
+    load_and_publish(day)
+    before = metrics_row(day)
+    source_execute("UPDATE calls SET duration = -1 WHERE call_id <= 5 AND start_time >= %s AND start_time < %s",
+                   (at(day, 0), at(day + timedelta(days=1), 0)))
+
+    run_check(day, fake_slack)
+
+    assert len(rejected(day)) == 5  # the hour was reloaded: the target is true to its source
+    assert metrics_row(day) == before  # but the day fails its gate: no metrics written
+    [message] = [m["text"] for m in fake_slack.messages]
+    assert "ivr_drift_check` run failed" in message  # the run's failure alert is the batch's message
+    assert f"{day}: hours reloaded but the day FAILED its quality gate" in message and "max_reject_ratio" in message
+
+
+def test_a_day_never_loaded_is_left_to_its_own_run(day, fake_slack):
+    synthetic.write_calls([make_call(1, at(day, 9))])
+    load_hour(day, 9, tz_name="UTC", run_id="partial")  # loaded in part, never published
+    assert drift.find_drift(day, 7) == []
+    run_check(day, fake_slack)
+    assert metrics_row(day) is None and fake_slack.messages == []
