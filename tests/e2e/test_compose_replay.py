@@ -9,7 +9,8 @@ worker service's queue list, each in its own process group. Under them:
 * a workbook upload whose lookups the API fails ends `failed`; the reconcile DAG retries it
   through connection airflow_api (the api-server's internal URL: the public base_url is not
   reachable from the components) and the upload completes;
-* the jobs page answers, and its REST calls go through the internal URL too.
+* the jobs page answers, and its REST calls go through the internal URL too;
+* with STATSD_ON=True in .env, the components' metrics reach a StatsD listener (UDP).
 Test-only settings on top of the file: no scheduled runs (the reconcile DAG is triggered rather
 than waited for; no "yesterday" run of the IVR DAG), and fast polls/retries, as the other e2e tests.
 CALLCENTRE_COMPOSE_FILE replays another file (a copy without a connection or a queue fails here).
@@ -70,8 +71,47 @@ def stand_ins():
         server.server_close()
 
 
+class StatsdListener:
+    """A UDP socket collecting the StatsD lines sent to it (what statsd-exporter receives)."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        while not self._stop.is_set():
+            try:
+                self.lines += self.sock.recv(65535).decode(errors="replace").splitlines()
+            except OSError:
+                continue
+
+    def names(self) -> set[str]:
+        return {line.split(":", 1)[0] for line in list(self.lines)}
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
 @pytest.fixture(scope="module")
-def stack(stand_ins, tmp_path_factory):
+def statsd():
+    listener = StatsdListener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def stack(stand_ins, statsd, tmp_path_factory):
     """The compose file's Airflow services, started as written; yields (replay, admin client)."""
     import psycopg
 
@@ -85,6 +125,7 @@ def stack(stand_ins, tmp_path_factory):
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     api_port = free_port()
     site = deploy_replay.local_site(SCHEMA, api_port, (*api.server_address[:2], api.token), slack.url)
+    site.update({"STATSD_ON": "True", "STATSD_HOST": "127.0.0.1", "STATSD_PORT": str(statsd.port)})
     replay = deploy_replay.ComposeReplay(COMPOSE_FILE, site, tmp_path_factory.mktemp("compose"))
 
     init_env = replay.environment("airflow-init", TEST_ONLY)
@@ -218,3 +259,11 @@ def test_a_failed_upload_is_retried_automatically_and_completes(stack, stand_ins
     finally:
         api.set_knobs(fail_lookups=False)
         _forget_run(client, repo, run_id)
+
+
+def test_metrics_reach_statsd(stack, statsd):
+    """After the runs above: the scheduler's heartbeat and the task instances' metrics, prefix airflow."""
+    _, _, logs = stack
+    wanted = {"airflow.scheduler_heartbeat", "airflow.ti_successes"}
+    wait_for(lambda: wanted <= statsd.names(), f"metrics {wanted} (got {sorted(statsd.names())[:20]})", logs, 60)
+    assert any(name.startswith("airflow.pool.open_slots.ivr_mariadb") for name in statsd.names())
