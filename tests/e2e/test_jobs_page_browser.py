@@ -441,7 +441,9 @@ def test_run_and_logs_links_open_the_airflow_pages(airflow, page, airflow_env, f
         page.find_element(By.CSS_SELECTOR, f"tr[data-id='{job['id']}'] a.logs-link").click()
         page.switch_to.default_content()
         _wait(page, lambda d: d.current_url == f"{base}{run_path}/tasks/lookup_batch/mapped/0", "the task's page")
-        _wait(page, lambda d: "lookup_batch" in d.find_element(By.TAG_NAME, "body").text, "the task page shown")
+        _wait(page, lambda d: "lookup_batch" in d.find_element(By.TAG_NAME, "body").text
+              and "No Task Instance found" not in d.find_element(By.TAG_NAME, "body").text
+              and "Try" in d.find_element(By.TAG_NAME, "body").text, "the task page with its log")
         _shot(page, "11-logs-link-landed")
 
         _reopen(page, base)
@@ -485,21 +487,32 @@ def test_reset_clears_the_filters_and_new_jobs_appear_by_themselves(page, tag):
     _wait(page, lambda d: colleague in _rows(d), "a colleague's new job", timeout=30)
 
 
-def test_a_paused_dag_shows_a_banner_with_unpause(page, airflow):
+def test_a_paused_dag_shows_a_banner_with_unpause(page, airflow, tmp_path):
     from selenium.webdriver.common.by import By
 
-    _, client = airflow
+    base, client = airflow
     assert client.request("PATCH", f"/api/v2/dags/{DAG}", {"is_paused": True}).status_code == 200
+    path = make_workbook(tmp_path / "en pausa.xlsx", [[n] for n in random_numbers(2)], header=["phone"])
+    run_id = None
     try:
         line = _wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, f"#paused p[data-dag='{DAG}']"),
                      "the paused banner", timeout=30)[0]
         assert "uploads wait" in line.text
+        # An upload meanwhile is told that its job waits (not "run started").
+        resp = requests.post(f"{base}/scraping-jobs/api/uploads", files={"file": (path.name, path.read_bytes())},
+                             cookies={"_token": page.get_cookie("_token")["value"]},
+                             headers={"X-Scraping-Jobs-Page": "1"}, timeout=60)
+        assert resp.status_code == 201, resp.text
+        run_id = resp.json()["run_id"]
+        assert "it waits: scraping_upload is paused" in resp.json()["message"]
         _shot(page, "13-paused-banner")
         line.find_element(By.CSS_SELECTOR, "button.unpause").click()
         _wait(page, lambda d: not d.find_elements(By.CSS_SELECTOR, f"#paused p[data-dag='{DAG}']"), "the banner gone")
         assert client.request("GET", f"/api/v2/dags/{DAG}").json()["is_paused"] is False
     finally:
         client.request("PATCH", f"/api/v2/dags/{DAG}", {"is_paused": False})
+        if run_id:
+            _forget(client, run_id)
 
 
 def _no_horizontal_overflow(driver) -> bool:
@@ -551,10 +564,10 @@ def test_narrow_window_and_read_only_colleague(airflow, page, passwords, tmp_pat
 
 def _expired_token(username: str, role: str) -> str:
     """A JWT signed as the api-server signs them (same [api_auth] settings), expired a minute ago."""
-    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.app import create_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
-    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role),
+    return create_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role),
                                            expiration_time_in_seconds=-60)
 
 

@@ -2,7 +2,7 @@
 // into the page with textContent or as an attribute value, never as HTML.
 //
 // Airflow shows this page in a sandboxed iframe (no top navigation, no pop-ups): links to Airflow's
-// own pages are followed by this script in the Airflow window itself (same origin), see openInAirflow.
+// own pages are followed in the Airflow window itself (same origin): openInAirflow, in signin.js.
 "use strict";
 
 const HEADER = { "X-Scraping-Jobs-Page": "1" };
@@ -85,22 +85,6 @@ function plainDetail(status, detail) {
 
 function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
-}
-
-function openInAirflow(href, newTab) {
-  // The frame may not navigate the window or open one, not even by script (sandbox: the frame would
-  // be the navigation's source). A link in the Airflow window's own document may: it is clicked there.
-  const top = window.top || window;
-  const link = top.document.createElement("a");
-  link.href = href;
-  if (newTab) {
-    link.target = "_blank";
-    link.rel = "noopener";
-  }
-  link.hidden = true;
-  top.document.body.append(link);
-  link.click();
-  link.remove();
 }
 
 function followAirflowLink(event) {

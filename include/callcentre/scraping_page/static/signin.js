@@ -1,12 +1,30 @@
-// Sends a person whose Airflow session has ended to Airflow's sign-in page, and back here after it,
-// as Airflow's own UI does on a 401. The page runs framed in the UI (same origin): the whole window
-// goes, not just the frame. page.js calls signIn(); the "session ended" answer has data-signed-out.
+// Going somewhere in the Airflow window from this page, and the way to the sign-in page.
+//
+// Airflow frames the page in a sandboxed iframe (no allow-top-navigation, no allow-popups): the frame
+// may not navigate the Airflow window or open one, not even by script (it would be the navigation's
+// source). The window is the same origin, so a link made in its own document and clicked there may.
+// Loaded by page.html before page.js, and alone by the "session ended" answer (data-signed-out).
 "use strict";
 
-function signIn() {
-  const root = new URL("../", document.baseURI); // the page lives at <Airflow root>/scraping-jobs/
+function openInAirflow(href, newTab = false) {
   const top = window.top || window;
-  top.location.replace(new URL(`api/v2/auth/login?next=${encodeURIComponent(top.location.href)}`, root).href);
+  const link = top.document.createElement("a");
+  link.href = href;
+  if (newTab) {
+    link.target = "_blank";
+    link.rel = "noopener";
+  }
+  link.hidden = true;
+  top.document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+function signIn() {
+  // As Airflow's UI does on a 401: its login, then back to where the person was.
+  const root = new URL("../", document.baseURI); // the page lives at <Airflow root>/scraping-jobs/
+  const here = (window.top || window).location.href;
+  openInAirflow(new URL(`api/v2/auth/login?next=${encodeURIComponent(here)}`, root).href);
 }
 
 document.addEventListener("DOMContentLoaded", () => { if (document.body.dataset.signedOut === "1") signIn(); });
