@@ -107,5 +107,5 @@ trigger-upload: airflow-init
 scraping-report: airflow-init
 	$(ENV) $(PY) scripts/scraping_report.py $(ARGS)
 
-clean: services-stop
-	rm -rf .local
+clean:
+	scripts/services.sh purge

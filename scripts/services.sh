@@ -10,6 +10,7 @@
 #   scripts/services.sh start-one mariadb|postgres   that server up again
 #   scripts/services.sh packages                     the apt packages only (build prerequisites too)
 #   scripts/services.sh createdb NAME                a database on the PostgreSQL in use
+#   scripts/services.sh purge                        stop, then delete .local/ (`make clean`)
 #
 # Data lives under .local/ (git-ignored). Ports are picked once and kept in .local/ports.env.
 # Runs as root or as a user with sudo (apt, the database servers' own users).
@@ -372,6 +373,11 @@ case "${1:-start}" in
     write_env
     ;;
   stop) stop_all ;;
+  purge)  # `make clean`: everything stopped, then every file of it (some belong to mysql/postgres)
+    stop_all
+    outside="/var/tmp/callcentre-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+    as_root rm -rf "$LOCAL" "$outside"
+    ;;
   createdb) ensure_ports; create_database "${2:?usage: $0 createdb NAME}" ;;
   status)
     ensure_ports

@@ -17,6 +17,7 @@ the same host and path mappings (/opt/callcentre is this checkout, /etc/callcent
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -47,7 +48,7 @@ def local_site(schema: str, api_port: int, scraping_api: tuple[str, int, str], s
     broker = urlparse(os.environ["AIRFLOW__CELERY__BROKER_URL"])
     site = settings.read_site(ROOT / ".env.example")
     site.update({
-        "AIRFLOW_FERNET_KEY": __import__("base64").urlsafe_b64encode(os.urandom(32)).decode(),
+        "AIRFLOW_FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32), "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),
         "AIRFLOW_ADMIN_PASSWORD": "ad'm\"in " + secrets.token_hex(4),  # any character: nothing interpolates it
         "AIRFLOW_API_PASSWORD": secrets.token_urlsafe(12),

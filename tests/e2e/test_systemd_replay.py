@@ -18,6 +18,7 @@ import secrets
 import subprocess
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,7 @@ class Host:
         for name in UNITS[unit].get("EnvironmentFile", []):
             optional, path = name.startswith("-"), deploy_replay.systemd_paths(name.lstrip("-"), self.workdir)
             if os.path.exists(path) or not optional:
-                env.update(deploy_replay.read_environment_file(__import__("pathlib").Path(path)))
+                env.update(deploy_replay.read_environment_file(Path(path)))
         for assignment in UNITS[unit].get("Environment", []):
             name, value = assignment.split("=", 1)
             env[name] = value
