@@ -27,6 +27,7 @@ ZONE = "America/Santiago"
 GAP = date(2025, 9, 7)
 DAYS = [GAP - timedelta(days=1), GAP, GAP + timedelta(days=1)]
 HOURS = [0, 1, 12, 23]
+SINCE, UNTIL = datetime(2025, 9, 1, tzinfo=ZoneInfo("UTC")), datetime(2025, 9, 12, tzinfo=ZoneInfo("UTC"))
 
 
 def _backfill_runs(since: datetime, until: datetime) -> list[tuple[datetime, str]]:
@@ -43,6 +44,17 @@ def _backfill_runs(since: datetime, until: datetime) -> list[tuple[datetime, str
     return [(when.astimezone(ZoneInfo("UTC")), str(state)) for when, state in rows]
 
 
+def _delete_backfill_runs(since: datetime, until: datetime) -> None:
+    """Leave no run behind: test_af2_scheduler lists every backfill run of the DAG."""
+    import airflow.providers.fab.auth_manager.models  # noqa: F401
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == "ivr_calls_daily",
+                                     DagRun.execution_date.between(since, until)).delete(synchronize_session=False)
+
+
 @pytest.fixture
 def days():
     ensure_tables()
@@ -52,6 +64,7 @@ def days():
     yield
     for day in touched:
         reset_day(day)
+    _delete_backfill_runs(SINCE, UNTIL)
 
 
 def test_dags_backfill_over_a_day_without_a_midnight_loads_each_named_day(days, tmp_path):
@@ -79,7 +92,7 @@ def test_dags_backfill_over_a_day_without_a_midnight_loads_each_named_day(days, 
         assert "BackfillJob is deadlocked" in out.stdout + out.stderr, out.stderr[-3000:]
     assert out.returncode == 0, f"still deadlocked after {attempt} runs of the backfill"
 
-    runs = _backfill_runs(datetime(2025, 9, 1, tzinfo=ZoneInfo("UTC")), datetime(2025, 9, 12, tzinfo=ZoneInfo("UTC")))
+    runs = _backfill_runs(SINCE, UNTIL)
     # 2025-09-07 01:00 -03: the instant the day begins.
     assert runs == [(day_start(d, ZoneInfo(ZONE)), "success") for d in DAYS], runs
     got = query("SELECT call_id, business_date FROM analytics.calls WHERE call_id BETWEEN 970001 AND 970007 ORDER BY 1")

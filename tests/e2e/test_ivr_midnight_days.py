@@ -2,8 +2,9 @@
 IVR_TIMEZONE and [core] default_timezone both America/Havana (docker-compose's setting: one zone
 for the IVR and the CLI). Havana's clocks jump 00:00 -> 01:00 on 2025-03-09 and go back
 01:00 -> 00:00 on 2025-11-02. `airflow backfill create` with bounds on the first (the CLI stamps
-them 01:00 -04, the instant the day begins) and the REST trigger of the second at its first
-midnight load exactly those local days; calls one second either side stay out.
+them 01:00 -04, the instant the day begins), the REST trigger of the second at its first
+midnight, then a backfill with bounds on the second (stamped at its second midnight) load exactly
+those local days, one run each; calls one second either side stay out.
 
 Its own metadata schema (the IVR zone differs from the other tests'), `airflow api-server` and
 `airflow scheduler` (LocalExecutor) each in its own process group, stopped by group at the end.
@@ -20,7 +21,14 @@ from pathlib import Path
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import ivr_airflow, private_metadata_env, rest_client, run_airflow, run_states
+from tests.e2e.airflow_processes import (
+    ivr_airflow,
+    private_metadata_env,
+    rest_client,
+    run_airflow,
+    run_states,
+    settle_backfills,
+)
 from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
 
 ZONE = "America/Havana"
@@ -97,11 +105,22 @@ def test_backfill_and_rest_trigger_load_days_without_a_midnight_or_with_two(hava
             return rest_client(havana_airflow).request(
                 "GET", f"/api/v2/dags/ivr_calls_daily/dagRuns/rest__{DOUBLE_MIDNIGHT}").json().get("state")
 
-        _wait_for(lambda: backfill_states() and set(backfill_states().values()) <= {"success", "failed"}
-                  and rest_state() in ("success", "failed"), "the backfill's run and the REST-triggered run", tmp_path)
+        def ended():
+            return set(backfill_states().values()) <= {"success", "failed"} and rest_state() in ("success", "failed")
+
+        _wait_for(lambda: backfill_states() and ended(), "the backfill's run and the REST-triggered run", tmp_path)
         # Logical dates are the days' first instants (05:00 and 04:00 UTC): the UTC date is the local day.
         assert backfill_states() == {MIDNIGHT_GAP.isoformat(): "success"}
         assert rest_state() == "success"
+
+        # Bounds ON the double-midnight day: the CLI stamps them at its second midnight (05:00
+        # UTC); they name the day, whose run (the REST one, at the first midnight) is redone.
+        settle_backfills(havana_airflow, "ivr_calls_daily")
+        run_airflow(havana_airflow, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date",
+                    DOUBLE_MIDNIGHT.isoformat(), "--to-date", DOUBLE_MIDNIGHT.isoformat(), "--dag-run-conf", conf,
+                    "--reprocess-behavior", "completed")
+        _wait_for(lambda: DOUBLE_MIDNIGHT.isoformat() in backfill_states() and ended(), "the second backfill", tmp_path)
+        assert backfill_states() == {MIDNIGHT_GAP.isoformat(): "success", DOUBLE_MIDNIGHT.isoformat(): "success"}
 
         assert _loaded_ids(MIDNIGHT_GAP) == gap_inside
         assert _loaded_ids(DOUBLE_MIDNIGHT) == double_inside
