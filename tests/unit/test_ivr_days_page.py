@@ -103,9 +103,11 @@ def test_hours_strip_shows_all_24_hours_with_their_state_rows_and_tries():
     fills = {h: g.find(f"{SVG}rect").get("fill") for h, g in groups.items()}
     assert fills[3] == charts.HOUR_COLOURS["failed"] and fills[0] == charts.HOUR_COLOURS["success"]
     assert fills[5] == charts.HOUR_COLOURS["none"]
-    # Two rows of twelve: hour 12 starts the second row under hour 0.
-    assert groups[12].find(f"{SVG}rect").get("x") == groups[0].find(f"{SVG}rect").get("x")
-    assert float(groups[12].find(f"{SVG}rect").get("y")) > 0
+    # Three rows of eight: hours 8 and 16 start the second and third rows under hour 0.
+    rects = {h: g.find(f"{SVG}rect") for h, g in groups.items()}
+    assert rects[8].get("x") == rects[16].get("x") == rects[0].get("x")
+    assert float(rects[0].get("y")) < float(rects[8].get("y")) < float(rects[16].get("y"))
+    assert rects[7].get("y") == rects[0].get("y")
 
 
 def test_charts_scale_to_the_width_they_are_given():

@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape as _escape
 # Colours of the hour states, the same as the calendar's in page.css.
 HOUR_COLOURS = {"success": "#2e7d32", "failed": "#c62828", "running": "#1565c0", "none": "#bdbdbd"}
 BAR_COLOUR = "#ef6c00"
+PER_ROW = 8  # hours per row of the strip
 _FONT = "font-family='sans-serif'"
 
 
@@ -57,23 +58,23 @@ class HourCell:
 
 
 def hours_strip(cells: list[HourCell], title: str) -> str:
-    """The 24 hours as a strip of coloured cells, two rows of 12 so it stays readable when narrow;
-    each cell shows its hour and the rows its latest attempt read."""
+    """The 24 hours as a strip of coloured cells, three rows of eight (night, day, evening) so the
+    numbers stay readable on a phone; each cell shows its hour and the rows its latest attempt read."""
     by_hour = {c.hour: c for c in cells}
-    cell_w, cell_h, gap = 32, 34, 2
+    cell_w, cell_h, gap = 48, 36, 3
     body = []
     for hour in range(24):
         cell = by_hour.get(hour, HourCell(hour, "none", None, 0))
-        x, y = (hour % 12) * (cell_w + gap), (hour // 12) * (cell_h + gap)
+        x, y = (hour % PER_ROW) * (cell_w + gap), (hour // PER_ROW) * (cell_h + gap)
         colour = HOUR_COLOURS.get(cell.state, HOUR_COLOURS["none"])
         rows = "" if cell.rows is None else _short(cell.rows)
         body.append(
             f"<g class='hour' data-hour='{hour}' data-state='{escape(cell.state)}' data-tries='{cell.tries}'>"
             f"<rect x='{x}' y='{y}' width='{cell_w}' height='{cell_h}' rx='3' fill='{colour}'/>"
-            f"<text x='{x + cell_w / 2}' y='{y + 13}' {_FONT} font-size='11' fill='#fff' text-anchor='middle'>{hour:02d}</text>"
-            f"<text x='{x + cell_w / 2}' y='{y + 28}' {_FONT} font-size='10' fill='#fff' text-anchor='middle'>{rows}</text></g>"
+            f"<text x='{x + cell_w / 2}' y='{y + 14}' {_FONT} font-size='12' fill='#fff' text-anchor='middle'>{hour:02d}</text>"
+            f"<text x='{x + cell_w / 2}' y='{y + 30}' {_FONT} font-size='13' fill='#fff' text-anchor='middle'>{rows}</text></g>"
         )
-    return _svg(12 * (cell_w + gap) - gap, 2 * cell_h + gap, body, title)
+    return _svg(PER_ROW * (cell_w + gap) - gap, 3 * cell_h + 2 * gap, body, title)
 
 
 def _short(n: int) -> str:
