@@ -171,8 +171,10 @@ create_database() {
   fi
 }
 
+# The pid in a pid file, read through sudo when the file is the server's (mysql's run directory).
+pid_of() { cat "$1" 2>/dev/null || as_root cat "$1" 2>/dev/null; }
 # By /proc, not kill -0: a server running as mysql is not ours to signal when we are not root.
-alive() { [ -f "$1" ] && [ -d "/proc/$(cat "$1")" ]; }
+alive() { local pid; pid=$(pid_of "$1") && [ -n "$pid" ] && [ -d "/proc/$pid" ]; }
 
 start_mariadb() {
   MY_DIR=$(server_dir mariadb mysql)
@@ -337,7 +339,7 @@ EOF
 stop_mariadb() {
   local sig=${1:-TERM} pid
   alive "$MY_DIR/run/mysqld.pid" || return 0
-  pid=$(cat "$MY_DIR/run/mysqld.pid")
+  pid=$(pid_of "$MY_DIR/run/mysqld.pid")
   as_root kill "-$sig" "$pid"
   for _ in $(seq 1 60); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
 }
