@@ -26,6 +26,7 @@ def seed_metrics(day: date, source: int, rejected: int, run_id: str = "seed") ->
 def seed_rejects(day: date, counts: dict[str, int], first_id: int) -> None:
     call_id = first_id
     with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute("SELECT analytics.ensure_month_partitions(%s)", (day,))  # as a load does first
         for reason, n in counts.items():
             for _ in range(n):
                 cur.execute(

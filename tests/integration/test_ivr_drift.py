@@ -25,6 +25,7 @@ from tests.integration.ivr_support import (
 )
 
 DAY = date(2026, 6, 23)
+ID = 623_000_000  # call ids no other test writes (the source table is shared)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,14 +62,14 @@ def load_and_publish(day):
 
 def a_day_of_every_kind_of_row(day):
     synthetic.write_calls([
-        make_call(1, at(day, 3, 10)),
-        make_call(2, at(day, 10, 5), dialed_number=None, ivr_path=None, queue_name=None, agent_id=None, wait_seconds=None),
-        make_call(3, at(day, 10, 6), caller_number="  ", disposition="ANSWERED"),  # caller_missing
-        make_call(4, at(day, 14, 0), caller_number='30|0"1,ñ'),
-        make_call(5, at(day, 23, 58), end_time=None, duration=None),  # still open at the load
-        make_call(6, at(day, 12, 0), duration=-5),
+        make_call(ID + 1, at(day, 3, 10)),
+        make_call(ID + 2, at(day, 10, 5), dialed_number=None, ivr_path=None, queue_name=None, agent_id=None, wait_seconds=None),
+        make_call(ID + 3, at(day, 10, 6), caller_number="  ", disposition="ANSWERED"),  # caller_missing
+        make_call(ID + 4, at(day, 14, 0), caller_number='30|0"1,ñ'),
+        make_call(ID + 5, at(day, 23, 58), end_time=None, duration=None),  # still open at the load
+        make_call(ID + 6, at(day, 12, 0), duration=-5),
     ])
-    source_execute("UPDATE calls SET end_time = '0000-00-00 00:00:00' WHERE call_id = 6")
+    source_execute("UPDATE calls SET end_time = '0000-00-00 00:00:00' WHERE call_id = %s", (ID + 6,))
 
 
 def test_a_loaded_day_matches_its_source_in_every_hour(day):
@@ -81,10 +82,10 @@ def test_a_loaded_day_matches_its_source_in_every_hour(day):
 def test_late_changes_are_found_in_their_hours_and_only_there(day):
     a_day_of_every_kind_of_row(day)
     load_and_publish(day)
-    source_execute("UPDATE calls SET end_time = %s, duration = 300 WHERE call_id = 5", (at(day + timedelta(days=1), 0, 3),))
-    source_execute("UPDATE calls SET disposition = 'ABANDONED' WHERE call_id = 2")  # updated_at unchanged
-    source_execute("DELETE FROM calls WHERE call_id = 1")
-    synthetic.write_calls([make_call(7, at(day, 16, 30))])  # reached the replica late
+    source_execute("UPDATE calls SET end_time = %s, duration = 300 WHERE call_id = %s", (at(day + timedelta(days=1), 0, 3), ID + 5))
+    source_execute("UPDATE calls SET disposition = 'ABANDONED' WHERE call_id = %s", (ID + 2,))  # updated_at unchanged
+    source_execute("DELETE FROM calls WHERE call_id = %s", (ID + 1,))
+    synthetic.write_calls([make_call(ID + 7, at(day, 16, 30))])  # reached the replica late
     assert drift.drifted_hours(day) == [3, 10, 16, 23]
 
 
@@ -112,8 +113,8 @@ def run_check(day, fake_slack, **params):
 def test_the_check_reloads_only_the_drifted_hours_then_rewrites_the_days_metrics(day, fake_slack):
     a_day_of_every_kind_of_row(day)
     load_and_publish(day)
-    source_execute("UPDATE calls SET end_time = %s, duration = 300 WHERE call_id = 5", (at(day + timedelta(days=1), 0, 3),))
-    synthetic.write_calls([make_call(7, at(day, 16, 30))])
+    source_execute("UPDATE calls SET end_time = %s, duration = 300 WHERE call_id = %s", (at(day + timedelta(days=1), 0, 3), ID + 5))
+    synthetic.write_calls([make_call(ID + 7, at(day, 16, 30))])
 
     run_check(day, fake_slack, max_reject_ratio=0.5)  # 2 of 7 rows stay invalid
 
@@ -121,7 +122,7 @@ def test_the_check_reloads_only_the_drifted_hours_then_rewrites_the_days_metrics
                     " AND run_id <> 'daily' ORDER BY local_hour", (day,))
     assert reloads == [(16, "success"), (23, "success")]
     assert drift.drifted_hours(day) == []
-    assert 5 in [r[0] for r in loaded(day)] and 7 in [r[0] for r in loaded(day)]
+    assert {ID + 5, ID + 7} <= {r[0] for r in loaded(day)}
     row = metrics_row(day)
     assert row["source_calls"] == 7 and row["computed_by_run_id"] != "daily"
     [message] = [m["text"] for m in fake_slack.messages]
@@ -132,11 +133,10 @@ def test_the_check_reloads_only_the_drifted_hours_then_rewrites_the_days_metrics
 
 
 def test_a_repaired_day_that_fails_its_gate_keeps_its_metrics_and_says_so(day, fake_slack):
-    synthetic.write_calls([make_call(i, at(day, 9, i)) for i in range(1, 11)])
+    synthetic.write_calls([make_call(ID + i, at(day, 9, i)) for i in range(1, 11)])
     load_and_publish(day)
     before = metrics_row(day)
-    source_execute("UPDATE calls SET duration = -1 WHERE call_id <= 5 AND start_time >= %s AND start_time < %s",
-                   (at(day, 0), at(day + timedelta(days=1), 0)))
+    source_execute("UPDATE calls SET duration = -1 WHERE call_id BETWEEN %s AND %s", (ID + 1, ID + 5))
 
     run_check(day, fake_slack)
 
@@ -148,7 +148,7 @@ def test_a_repaired_day_that_fails_its_gate_keeps_its_metrics_and_says_so(day, f
 
 
 def test_a_day_never_loaded_is_left_to_its_own_run(day, fake_slack):
-    synthetic.write_calls([make_call(1, at(day, 9))])
+    synthetic.write_calls([make_call(ID + 1, at(day, 9))])
     load_hour(day, 9, tz_name="UTC", run_id="partial")  # loaded in part, never published
     assert drift.find_drift(day, 7) == []
     run_check(day, fake_slack)

@@ -24,6 +24,7 @@ from tests.integration.ivr_support import ensure_tables, ledger, loaded, make_ca
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2026, 5, 19)
+ID = 519_000_000  # call ids no other test writes (the source table is shared)
 POOLED = "analytics_pooled"
 # An advisory lock on one partition, held or awaited (the key is what load.py locks).
 HOUR_LOCK_SQL = """
@@ -88,14 +89,14 @@ def test_loads_and_reloads_through_the_pooler_on_backends_other_clients_used(day
         assert getattr(refused.value, "sqlstate", None) == "22023"
     finally:
         conn.close()
-    calls = [make_call(i, at(day, 9 + i % 3, i)) for i in range(1, 31)] + [make_call(99, at(day, 10, 50), duration=-1)]
+    calls = [make_call(ID + i, at(day, 9 + i % 3, i)) for i in range(1, 31)] + [make_call(ID + 99, at(day, 10, 50), duration=-1)]
     synthetic.write_calls(calls)
 
     for run_id in ("first", "reload"):
         for hour in (9, 10, 11):
             load_hour(day, hour, tz_name="UTC", run_id=run_id, target_conn_id=pooler)
 
-    assert [r[0] for r in loaded(day)] == list(range(1, 31)) and [r[0] for r in rejected(day)] == [99]
+    assert [r[0] for r in loaded(day)] == list(range(ID + 1, ID + 31)) and [r[0] for r in rejected(day)] == [ID + 99]
     assert [r[2] for r in ledger(day)] == ["success"] * 6
     counts = reconcile.count_day(day, target_conn_id=pooler)
     reconcile.check_day(counts, max_reject_ratio=1, loaded_hours=(9, 10, 11))
@@ -103,7 +104,7 @@ def test_loads_and_reloads_through_the_pooler_on_backends_other_clients_used(day
 
 
 def test_two_attempts_at_one_hour_through_the_pooler_take_turns(day, pooler):
-    synthetic.write_calls([make_call(i, at(day, 12, i)) for i in range(1, 11)])
+    synthetic.write_calls([make_call(ID + i, at(day, 12, i)) for i in range(1, 11)])
     first = HourLoad(day, 12, tz_name="UTC", run_id="first", target_conn_id=pooler)
     first.begin()
     first.stage()

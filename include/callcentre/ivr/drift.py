@@ -196,7 +196,15 @@ def _params(context) -> tuple[date, int, float]:
 
 
 def find_task(context) -> list[dict]:
+    from callcentre.ivr import schema
+
     last_day, days, _ = _params(context)
+    try:
+        schema.apply_retention(last_day + timedelta(days=1))  # housekeeping: off unless IVR_RETENTION_DAYS
+    except ValueError as err:
+        from callcentre.common.compat import AirflowFailException
+
+        raise AirflowFailException(str(err)) from err
     if not days:
         return []
     found = find_drift(last_day, days)

@@ -90,12 +90,13 @@ REJECTS_VALUES = {
                              "wait_seconds", "updated_at")},
 }
 
-# The replace probes each table's primary key with the staged ids once (seqscan off, so that the
-# planner never reads all of analytics.calls, every day ever loaded, against them, whatever its
-# statistics say). The probe's last conditions are a one-time test (no column of the stage in it):
-# when the stage's id range lies outside the table's (a new day's calls usually lie above
-# everything loaded), the stage is not even read. What the probe found is then deleted by row
-# address (a TID scan, no second probe):
+# The replace probes analytics.call_keys (where each stored call sits, whatever its day: the
+# tables are partitioned by month, migration 0003) with the staged ids once, then the one
+# partition each found call sits in (seqscan off, so that the planner never reads every day ever
+# loaded against them, whatever its statistics say). The probe's last conditions are a one-time
+# test (no column of the stage in it): when the stage's id range lies outside the stored ids (a
+# new day's calls usually lie above everything loaded), the stage is not even read. What the probe
+# found is then deleted by its key (business date, call id):
 #
 # * a stored row identical to what the load would write (every column above) is kept, and its
 #   staged row dropped: a reload of unchanged rows writes nothing, while a reload after a change
@@ -108,19 +109,23 @@ REJECTS_VALUES = {
 #   as before versioned reads, is older than any read). A staged call whose stored version was
 #   read later than ours (a concurrent load of another hour read it after it moved there) is
 #   dropped from the stage. If a newer version lands after the probe, the INSERT meets it
-#   (unique_violation, retried); a version changed under the probe is left alone by the delete
-#   (its address moved).
+#   (unique_violation, retried); a version written after the probe's snapshot is left alone by
+#   the delete (it sees only what the probe saw).
 #
 # It returns the staged rows it dropped by reject_reason and why (superseded or unchanged), for the counts.
 _PROBE = """
 WITH found AS MATERIALIZED (
-    SELECT c.ctid AS stored, s.ctid AS staged, s.reject_reason, coalesce(r.read_seq > %(seq)s, false) AS newer,
+    SELECT c.business_date AS stored_day, c.call_id, s.ctid AS staged, s.reject_reason,
+           coalesce(r.read_seq > %(seq)s, false) AS newer,
            {valid}({stored}) IS NOT DISTINCT FROM ({values}) AS same
-    FROM stage_calls s JOIN {table} c ON c.call_id = s.call_id
+    FROM stage_calls s JOIN analytics.call_keys k ON k.call_id = s.call_id
+    JOIN {table} c ON c.business_date = k.business_date AND c.call_id = k.call_id
     LEFT JOIN analytics.hour_reads r ON r.business_date = c.business_date AND r.local_hour = c.local_hour
-    WHERE (SELECT min(call_id) FROM {table}) <= %(max_id)s AND (SELECT max(call_id) FROM {table}) >= %(min_id)s
+    WHERE (SELECT min(call_id) FROM analytics.call_keys) <= %(max_id)s
+      AND (SELECT max(call_id) FROM analytics.call_keys) >= %(min_id)s
 ), replaced AS (
-    DELETE FROM {table} WHERE ctid = ANY (ARRAY(SELECT stored FROM found WHERE NOT (newer OR same)))
+    DELETE FROM {table} c USING found f
+    WHERE c.business_date = f.stored_day AND c.call_id = f.call_id AND NOT (f.newer OR f.same)
 ), dropped AS (
     DELETE FROM stage_calls WHERE ctid = ANY (ARRAY(SELECT staged FROM found WHERE newer OR same))
 )
@@ -285,6 +290,8 @@ class HourLoad:
         if not self.dry_run:
             with self.pg.cursor() as cur:
                 self._lock_partition(cur)
+                # The day's month partitions (and the next month's), when missing: DDL once a month.
+                cur.execute("SELECT analytics.ensure_month_partitions(%s)", (self.day,))
             ledger.close_abandoned(self.pg, self.dag_id, self.day, self.hour)  # commits: the lock ends
             self.batch_id = ledger.start(self.pg, self.dag_id, self.run_id, self.try_number, self.day, self.hour,
                                          self.invalid_rows)
