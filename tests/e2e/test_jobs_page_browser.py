@@ -441,9 +441,9 @@ def test_run_and_logs_links_open_the_airflow_pages(airflow, page, airflow_env, f
         page.find_element(By.CSS_SELECTOR, f"tr[data-id='{job['id']}'] a.logs-link").click()
         page.switch_to.default_content()
         _wait(page, lambda d: d.current_url == f"{base}{run_path}/tasks/lookup_batch/mapped/0", "the task's page")
-        _wait(page, lambda d: "lookup_batch" in d.find_element(By.TAG_NAME, "body").text
-              and "No Task Instance found" not in d.find_element(By.TAG_NAME, "body").text
-              and "Try" in d.find_element(By.TAG_NAME, "body").text, "the task page with its log")
+        _wait(page, lambda d: "lookup_batch [0]" in d.find_element(By.TAG_NAME, "body").text
+              and "Task failed with exception" in d.find_element(By.TAG_NAME, "body").text,
+              "the task page with its log")
         _shot(page, "11-logs-link-landed")
 
         _reopen(page, base)
