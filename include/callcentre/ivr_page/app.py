@@ -13,34 +13,29 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from importlib import resources
 from typing import Annotated
-from urllib.parse import quote, urlencode, urlparse
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from callcentre.common import ui_page
 from callcentre.ivr import alerts, business_day
 from callcentre.ivr.alerts import IVR_DAG_ID as DAG_ID
 from callcentre.ivr_page import charts, queries, states
 
 log = logging.getLogger(__name__)
 
-PAGE_HEADER = "X-Ivr-Days-Page"  # only the page's own script sends it; a cross-site form cannot (CSRF)
+PAGE_HEADER = "X-Ivr-Days-Page"
 DEFAULT_DAYS = 90
 MAX_DAYS = 5 * 366 + 1  # the calendar answers for any range up to five years
 MAX_BACKFILL_DAYS = 366
 RUNS_PAGE = 100  # the REST API's largest page ([api] maximum_page_limit)
 LANGUAGES = ("en", "es")
-_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
-)
 _SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # an SVG opened on its own runs nothing
 _STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
 _SVG_TEXT = {
@@ -51,6 +46,7 @@ _SVG_TEXT = {
 
 can_read = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
 can_trigger = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+page_request = Depends(ui_page.require_page_header(PAGE_HEADER))  # CSRF: only the page's script sends it
 
 
 class Reload(BaseModel):
@@ -63,38 +59,15 @@ class Backfill(BaseModel):
     reprocess: str = Field("completed", pattern="^(none|failed|completed)$")
 
 
-def page_request(request: Request) -> None:
-    """State-changing calls made with the session cookie must come from the page's script."""
-    if "authorization" not in request.headers and request.headers.get(PAGE_HEADER) != "1":
-        raise HTTPException(403, f"missing {PAGE_HEADER} header")
-
-
-def caller_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
-
-
-def _api_base_url() -> str:
-    from airflow.configuration import conf
-
-    return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
-
-
 def airflow_client(request: Request):
     """Airflow's REST API as the caller."""
     from callcentre.scraping.upload import AirflowRestClient
 
-    return AirflowRestClient(_api_base_url(), token=caller_token(request))
-
-
-def ui_root() -> str:
-    return urlparse(_api_base_url()).path.rstrip("/")
+    return AirflowRestClient(ui_page.api_base_url(), token=ui_page.caller_token(request))
 
 
 def run_url(run_id: str) -> str:
-    return f"{ui_root()}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+    return f"{ui_page.ui_root()}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
 
 
 def _zones() -> tuple[ZoneInfo, ZoneInfo]:
@@ -298,7 +271,7 @@ def create_app() -> FastAPI:
         text = _SVG_TEXT.get(lang, _SVG_TEXT["en"])
         return _svg(charts.hours_strip(_hour_cells(queries.day_detail(day)["hours"]), f"{text['hours']} {day}"))
 
-    @app.post("/api/days/{day}/reload", dependencies=[can_trigger, Depends(page_request)])
+    @app.post("/api/days/{day}/reload", dependencies=[can_trigger, page_request])
     def reload(request: Request, day: date, body: Reload) -> dict:
         """Reload the day, or only ``hours``, as the caller (see :func:`reload_day`)."""
         tz, default_tz = _zones()
@@ -307,7 +280,7 @@ def create_app() -> FastAPI:
         runs = runs_by_day(client, day, day, tz, default_tz).get(day, [])
         return reload_day(client, day, sorted(set(body.hours)), runs, tz, default_tz)
 
-    @app.post("/api/backfills", dependencies=[can_trigger, Depends(page_request)])
+    @app.post("/api/backfills", dependencies=[can_trigger, page_request])
     def backfill(request: Request, body: Backfill) -> dict:
         """An Airflow backfill of ``from_day..to_day`` (the scheduler runs it), created as the caller."""
         tz, _ = _zones()
@@ -327,7 +300,7 @@ def create_app() -> FastAPI:
         created = resp.json()
         return {"backfill_id": created.get("id"), "from_day": body.from_day.isoformat(),
                 "to_day": body.to_day.isoformat(), "reprocess": body.reprocess,
-                "runs_url": f"{ui_root()}/dags/{DAG_ID}/runs"}
+                "runs_url": f"{ui_page.ui_root()}/dags/{DAG_ID}/runs"}
 
     return app
 
@@ -401,8 +374,4 @@ def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneIn
 
 
 def _static(name: str, media_type: str) -> Response:
-    body = resources.files("callcentre.ivr_page").joinpath("static", name).read_bytes()
-    return Response(body, media_type=media_type, headers={
-        "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
-        "Referrer-Policy": "same-origin",
-    })
+    return ui_page.static_file("callcentre.ivr_page", name, media_type)

@@ -1,0 +1,85 @@
+"""What a page of ours in the Airflow 3 UI needs, whatever it shows: a plugin's nav entry and lazy
+app, Airflow's token of the caller, the CSRF rule, the UI's root path and locked-down static files.
+
+A page is a FastAPI app mounted by a plugin on the api-server and shown by an ``external_views``
+nav entry in an iframe, same origin (docs/ivr-days-page.md; the scraping jobs page is built alike).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module, resources
+from urllib.parse import urlparse
+
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
+
+
+def api_base_url() -> str:
+    """``[api] base_url``: where the api-server answers, and the path the UI is served under."""
+    from airflow.configuration import conf
+
+    return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+
+
+def ui_root() -> str:
+    """The path the Airflow UI is served under ('' at the site root)."""
+    return urlparse(api_base_url()).path.rstrip("/")
+
+
+def page_href(url_prefix: str) -> str:
+    """A page's path for its nav entry, under the path Airflow itself is served from."""
+    from airflow.configuration import conf
+
+    root = urlparse(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
+    return f"{root}{url_prefix}/"
+
+
+class LazyPageApp:
+    """The ASGI app of ``module``'s ``create_app()``, built on its first request: every Airflow
+    component loads plugins, and only the api-server needs FastAPI and Airflow's auth code."""
+
+    def __init__(self, module: str):
+        self.module = module
+        self._app = None
+
+    async def __call__(self, scope, receive, send):
+        if self._app is None:
+            self._app = import_module(self.module).create_app()
+        await self._app(scope, receive, send)
+
+
+def caller_token(request) -> str:
+    """The JWT the caller authenticated with (Airflow's auth dependency has already validated it):
+    the ``Authorization: Bearer`` header, else the UI's ``_token`` cookie."""
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+
+
+def require_page_header(header: str):
+    """A FastAPI dependency: a state-changing call made with the session cookie must carry
+    ``header: 1``, which only the page's own script sends (a form or image on another site cannot)."""
+    from fastapi import HTTPException, Request
+
+    def check(request) -> None:
+        if "authorization" not in request.headers and request.headers.get(header) != "1":
+            raise HTTPException(403, f"missing {header} header")
+
+    check.__annotations__["request"] = Request  # FastAPI injects the request by this type
+    return check
+
+
+def static_file(package: str, name: str, media_type: str):
+    """``package``'s ``static/name`` with the page's CSP and no caching."""
+    from fastapi.responses import Response
+
+    body = resources.files(package).joinpath("static", name).read_bytes()
+    return Response(body, media_type=media_type, headers={
+        "Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+        "Referrer-Policy": "same-origin",
+    })
