@@ -15,7 +15,7 @@ from callcentre.common import compat
 from tests.dag_checks import task_default_problems
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-ALL_DAGS = {"ivr_calls_daily", "ivr_deadline_watch", "scraping_upload", "scraping_jobs_reconcile"}
+ALL_DAGS = {"ivr_calls_daily", "ivr_deadline_watch", "ivr_drift_check", "scraping_upload", "scraping_jobs_reconcile"}
 
 
 @pytest.fixture(scope="module")

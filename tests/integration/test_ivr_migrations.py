@@ -18,7 +18,7 @@ from callcentre.scraping import jobs
 
 SCRATCH = "analytics_migration_test"
 # The tables the analytics migrations create (a run on a current schema touches none of them).
-ANALYTICS_TABLES = ("calls", "call_rejects", "etl_batches", "daily_metrics", "hour_reads")
+ANALYTICS_TABLES = ("calls", "call_rejects", "call_keys", "etl_batches", "daily_metrics", "hour_reads")
 PROBED = "migration-lock-probe"
 
 
@@ -96,7 +96,7 @@ def test_the_scraping_schema_when_current_locks_none_of_its_tables():
     assert waits_on(SCRAPING_POSTGRES, ["scraping.jobs", "scraping.batches"], repo.migrate) == []
 
 
-def test_a_populated_database_from_before_versioning_upgrades_and_keeps_every_row(scratch):
+def test_a_populated_database_from_before_versioning_upgrades_to_partitions_and_keeps_every_row(scratch):
     baseline = read_migrations(schema.MIGRATIONS)[0]
     with transaction(ANALYTICS_POSTGRES) as cur:  # what the old every-run DDL left: no version table
         cur.execute(f"CREATE SCHEMA {SCRATCH}")
@@ -125,6 +125,11 @@ def test_a_populated_database_from_before_versioning_upgrades_and_keeps_every_ro
         assert cur.fetchone()[0] == before
         cur.execute(f"SELECT count(*) FROM {SCRATCH}.call_rejects")
         assert cur.fetchone()[0] == 20
+        # Partitioned by business date now, every call keyed once across both tables.
+        cur.execute(f"SELECT relkind FROM pg_class WHERE oid IN ('{SCRATCH}.calls'::regclass, '{SCRATCH}.call_rejects'::regclass)")
+        assert [k for (k,) in cur.fetchall()] == ["p", "p"]
+        cur.execute(f"SELECT count(*), count(DISTINCT call_id) FROM {SCRATCH}.call_keys")
+        assert cur.fetchone() == (520, 520)
         cur.execute(f"SELECT version, name FROM {SCRATCH}.schema_migrations ORDER BY version")
         assert [v for v, _ in cur.fetchall()] == applied
     assert scratch.ensure_current() == []

@@ -1,0 +1,121 @@
+"""The partitioned target: a month per partition, created ahead by the loads, an hour's replace
+writing one partition, a call stored once across partitions, retention that drops whole old months
+(off by default). Real MariaDB and PostgreSQL; retention on a scratch schema."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.common.pg import transaction
+from callcentre.ivr import load as load_mod
+from callcentre.ivr import schema, synthetic
+from callcentre.ivr.load import load_hour
+from tests.integration.ivr_support import ensure_tables, loaded, make_call, query, reset_day, source_execute
+
+DAY = date(2026, 4, 30)
+NEXT = date(2026, 5, 1)
+ID = 430_000_000  # call ids no other test writes (the source table is shared)
+SCRATCH = "analytics_partition_test"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tables():
+    ensure_tables()
+
+
+@pytest.fixture
+def days():
+    for d in (DAY, NEXT):
+        reset_day(d)
+    yield DAY, NEXT
+    for d in (DAY, NEXT):
+        reset_day(d)
+
+
+def at(day, hour, minute=0):
+    return datetime.combine(day, datetime.min.time()) + timedelta(hours=hour, minutes=minute)
+
+
+def test_an_hours_replace_writes_one_partition_and_the_next_month_exists_ahead(days):
+    day, _ = days
+    synthetic.write_calls([make_call(ID + i, at(day, 14, i)) for i in range(1, 6)] + [make_call(ID + 9, at(day, 14, 9), duration=-1)])
+    load_hour(day, 14, tz_name="UTC", run_id="p")
+    stored = query("SELECT tableoid::regclass::text, count(*) FROM analytics.calls WHERE call_id BETWEEN %s AND %s"
+                   " GROUP BY 1 UNION ALL SELECT tableoid::regclass::text, count(*) FROM analytics.call_rejects"
+                   " WHERE call_id BETWEEN %s AND %s GROUP BY 1 ORDER BY 1", (ID, ID + 99, ID, ID + 99))
+    assert stored == [("analytics.call_rejects_p2026_04", 1), ("analytics.calls_p2026_04", 5)]
+    assert query("SELECT to_regclass('analytics.calls_p2026_05') IS NOT NULL") == [(True,)]  # created ahead
+    # The hour's deletes are planned against its own partition only.
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute(load_mod.STAGE_DDL)
+        partitions = set()
+        for statement in load_mod.DELETE_SQL:
+            if "NOT EXISTS" in statement:
+                cur.execute("EXPLAIN " + statement, {"d": day, "h": 14})
+                partitions |= set(re.findall(r"\b(calls_p\d{4}_\d{2}|call_rejects_p\d{4}_\d{2})\b",
+                                             "\n".join(r[0] for r in cur.fetchall())))
+        cur.connection.rollback()
+    assert partitions == {"calls_p2026_04", "call_rejects_p2026_04"}
+
+
+@pytest.mark.parametrize("order", ["old month first", "new month first"])
+def test_a_call_moved_to_the_next_month_is_stored_once_there(days, order):
+    day, nxt = days
+    synthetic.write_calls([make_call(ID + 20, at(day, 23, 50))])
+    load_hour(day, 23, tz_name="UTC", run_id="first")
+    source_execute("UPDATE calls SET start_time = %s, end_time = %s WHERE call_id = %s", (at(nxt, 0, 5), at(nxt, 0, 9), ID + 20))
+    loads = [(day, 23), (nxt, 0)] if order == "old month first" else [(nxt, 0), (day, 23)]
+    for d, h in loads:
+        load_hour(d, h, tz_name="UTC", run_id="moved")
+    assert loaded(day) == [] and [r[0] for r in loaded(nxt)] == [ID + 20]
+    assert query("SELECT tableoid::regclass::text FROM analytics.calls WHERE call_id = %s", (ID + 20,)) == [("analytics.calls_p2026_05",)]
+    assert query("SELECT business_date, local_hour FROM analytics.call_keys WHERE call_id = %s", (ID + 20,)) == [(nxt, 0)]
+
+
+@pytest.fixture
+def scratch():
+    from callcentre.common.migrations import SchemaMigrations
+
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {SCRATCH} CASCADE")
+    SchemaMigrations(SCRATCH, schema.MIGRATIONS, ANALYTICS_POSTGRES).ensure_current()
+    yield SCRATCH
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {SCRATCH} CASCADE")
+
+
+def test_retention_is_off_by_default_and_drops_whole_old_months_with_their_keys(scratch, monkeypatch):
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        for day in (date(2025, 1, 15), date(2025, 2, 27), date(2025, 3, 2)):
+            cur.execute(f"SELECT {scratch}.ensure_month_partitions(%s)", (day,))
+            cur.execute(
+                f"INSERT INTO {scratch}.calls (call_id, business_date, local_hour, start_time, start_local, duration,"
+                " caller_number, disposition, source_updated_at, loaded_by_run_id)"
+                " SELECT %s * 1000 + i, %s, 1, now(), now(), 1, '300', 'ANSWERED', now(), 'r' FROM generate_series(1, 10) i",
+                (day.month, day))
+            cur.execute(f"INSERT INTO {scratch}.hour_reads (business_date, local_hour, read_seq) VALUES (%s, 1, 1)", (day,))
+    today = date(2025, 3, 31)
+    monkeypatch.delenv(schema.RETENTION_SETTING, raising=False)
+    assert schema.apply_retention(today, schema=scratch) == []
+
+    monkeypatch.setenv(schema.RETENTION_SETTING, "40")  # keeps 2025-02-19 on: February stays whole
+    dropped = schema.apply_retention(today, schema=scratch)
+
+    assert dropped == ["call_rejects_p2025_01", "calls_p2025_01"]
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute(f"SELECT business_date, count(*) FROM {scratch}.calls GROUP BY 1 ORDER BY 1")
+        assert cur.fetchall() == [(date(2025, 2, 27), 10), (date(2025, 3, 2), 10)]
+        cur.execute(f"SELECT min(business_date), count(*) FROM {scratch}.call_keys")
+        assert cur.fetchone() == (date(2025, 2, 27), 20)
+        cur.execute(f"SELECT min(business_date) FROM {scratch}.hour_reads")
+        assert cur.fetchone() == (date(2025, 2, 27),)
+
+
+def test_a_retention_setting_that_is_not_a_number_of_days_is_refused(monkeypatch):
+    monkeypatch.setenv(schema.RETENTION_SETTING, "ten")
+    with pytest.raises(ValueError, match="IVR_RETENTION_DAYS='ten' is not a whole number of days"):
+        schema.retention_cutoff(date(2026, 1, 1))
