@@ -119,3 +119,18 @@ def test_a_retention_setting_that_is_not_a_number_of_days_is_refused(monkeypatch
     monkeypatch.setenv(schema.RETENTION_SETTING, "ten")
     with pytest.raises(ValueError, match="IVR_RETENTION_DAYS='ten' is not a whole number of days"):
         schema.retention_cutoff(date(2026, 1, 1))
+
+
+def test_keys_follow_a_truncate_by_hand(scratch):
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute(f"SELECT {scratch}.ensure_month_partitions(%s)", (date(2025, 1, 15),))
+        cur.execute(
+            f"INSERT INTO {scratch}.calls (call_id, business_date, local_hour, start_time, start_local, duration,"
+            " caller_number, disposition, source_updated_at, loaded_by_run_id)"
+            " SELECT i, '2025-01-15', 1, now(), now(), 1, '300', 'ANSWERED', now(), 'r' FROM generate_series(1, 10) i")
+        cur.execute(
+            f"INSERT INTO {scratch}.call_rejects (call_id, business_date, local_hour, reject_reason, start_time, loaded_by_run_id)"
+            " SELECT i, '2025-01-15', 1, 'duration_missing', now(), 'r' FROM generate_series(11, 13) i")
+        cur.execute(f"TRUNCATE {scratch}.calls")
+        cur.execute(f"SELECT array_agg(call_id ORDER BY call_id) FROM {scratch}.call_keys")
+        assert cur.fetchone()[0] == [11, 12, 13]
