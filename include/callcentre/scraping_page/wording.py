@@ -19,8 +19,15 @@ _PLAIN = [
     (r"^marked as timeout by (.+?) \(was \w+\)", "Stopped by {0} (marked as timed out)."),
     (r"^retry (\d+) requested by (.+?);", "Retry {0} requested by {1}."),
     (r"worker lost|no failure callback ran", "Processing stopped unexpectedly (the Airflow worker was lost). Retry it."),
-    (r"(?:after its|its) (\d+)-minute timeout", "Took longer than the {0} minutes allowed."),
-    (r"Airflow run no longer exists", "Its Airflow run was deleted, so it cannot finish."),
+    (r"^retry refused by Airflow", "Airflow refused the retry. Try it again here, or tell the Airflow administrators."),
+    (r"(?:after its|its) (\d+)-minute timeout|passed its timeout of ([\d.]+) minutes",
+     "Took longer than the {0} minutes allowed."),
+    (r"Airflow run no longer exists|DAG run not found", "Its Airflow run was deleted, so it cannot finish."),
+    (r"(?:outside|not found in|missing from) the uploads folder|upload .* unreadable",
+     "The uploaded file is no longer in the uploads folder. Upload it again."),
+    (r"Variable \w+ .*is set|has no host", "Airflow is not fully set up for uploads: tell the Airflow administrators."),
+    (r"^conf\.\w+=", "The run was started with a setting out of range. Upload the file again from this page."),
+    (r"answered (\d+) of (\d+) numbers", "The lookup service answered only {0} of {1} numbers of part of the list. Retry it."),
     (r"succeeded but wrote no results file", "Finished, but no results workbook was written. Retry it."),
     (r"HTTP (?:401|403)\b", "The lookup service refused our credentials: tell the Airflow administrators."),
     (r"HTTP 429\b|throttled", "The lookup service was too busy and asked us to wait. Retry it later."),
@@ -40,7 +47,7 @@ def plain_error(error: str | None, file_name: str = "") -> str:
     for pattern, words in _PLAIN:
         match = pattern.search(error)
         if match:
-            return words.format(*match.groups())
+            return words.format(*[g for g in match.groups() if g is not None])
     if file_name and error.startswith(f"{file_name}: "):
         # The workbook's own checks already speak to the uploader ("no phone column in sheet ...").
         return "Problem with the file: " + error[len(file_name) + 2:]
