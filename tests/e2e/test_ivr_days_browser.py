@@ -232,6 +232,10 @@ def test_the_page_follows_the_airflow_language_and_time_zone(page, airflow):
                         "localStorage.setItem('timezone', JSON.stringify('America/Bogota'))")
     page.set_window_size(400, 900)
     _open_page(page, base)
+    page.switch_to.default_content()  # the UI itself read the same keys: its own nav is Spanish, its clock Bogota's
+    ui = page.find_element(By.TAG_NAME, "body").text  # the nav bar's labels and clock (not the iframe's)
+    assert "Inicio" in ui and "-05:00" in ui, ui
+    page.switch_to.frame(page.find_element(By.CSS_SELECTOR, "iframe"))
     assert page.find_element(By.TAG_NAME, "h1").text == "Días del IVR"
     assert page.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
     legend = {li.get_attribute("data-state"): li.text for li in page.find_elements(By.CSS_SELECTOR, "#legend li")}
