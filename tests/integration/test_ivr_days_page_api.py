@@ -147,8 +147,12 @@ def test_every_route_refuses_anonymous_and_forged_callers(base, method, path):
         assert "days" not in resp.json() and "metrics" not in resp.json()
 
 
-def test_the_calendar_colours_each_day_by_its_state(base, viewer, runs, week):
+def test_the_calendar_colours_each_day_by_its_state(base, viewer, runs, week, monkeypatch):
+    from callcentre.ivr_page import app
+
+    monkeypatch.setattr(app, "RUNS_PAGE", 2)  # three runs: the page reads them over two pages
     seed_metrics(BALANCED, 1000, 5)
+    runs.create(BALANCED, "success")
     seed_metrics(REJECTS, 1000, 50)
     seed_metrics(FAILED, 1000, 5)  # loaded once, then a reload failed: the newest attempt wins
     runs.create(FAILED, "failed")
@@ -163,7 +167,7 @@ def test_the_calendar_colours_each_day_by_its_state(base, viewer, runs, week):
         str(LATE): "late", str(NEVER): "never_run"}
     by_day = {d["day"]: d for d in body["days"]}
     assert (by_day[str(REJECTS)]["source_calls"], by_day[str(REJECTS)]["rejected_calls"]) == (1000, 50)
-    assert by_day[str(FAILED)]["runs"] == 1 and by_day[str(NEVER)]["runs"] == 0
+    assert [by_day[str(d)]["runs"] for d in (BALANCED, FAILED, RUNNING, NEVER)] == [1, 1, 1, 0]
     assert body["can_trigger"] is False and body["user"] == "vera"
     # The default: the 90 days up to yesterday in the IVR zone (UTC here).
     default = requests.get(f"{base}{PREFIX}/api/days", headers=viewer, timeout=60).json()

@@ -71,10 +71,13 @@ def run_url(run_id: str) -> str:
 
 
 def _zones() -> tuple[ZoneInfo, ZoneInfo]:
+    """(the IVR zone, ``[core] default_timezone``): together they decide which day a run names."""
     from callcentre.common.compat import default_timezone_name
-    from callcentre.ivr.runtime import timezone_name
 
-    return ZoneInfo(timezone_name()), ZoneInfo(default_timezone_name())
+    try:
+        return ZoneInfo(business_day.ivr_timezone_name()), ZoneInfo(default_timezone_name())
+    except ValueError as err:  # a bad IVR_TIMEZONE fails every run too; the page says why
+        raise HTTPException(500, str(err)) from err
 
 
 def _deadline_hours() -> float:
@@ -117,7 +120,8 @@ def runs_by_day(client, first: date, last: date, tz: ZoneInfo, default_tz: ZoneI
         resp = _rest(client, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns?{query}")
         if resp.status_code != 200:
             raise _rest_error(resp, "reading the runs")
-        page = resp.json()["dag_runs"]
+        body = resp.json()
+        page = body["dag_runs"]
         for run in page:
             if not run.get("logical_date"):
                 continue
@@ -125,7 +129,7 @@ def runs_by_day(client, first: date, last: date, tz: ZoneInfo, default_tz: ZoneI
             if named and first <= named[0] <= last:
                 found.setdefault(named[0], []).append(run)
         offset += len(page)
-        if len(page) < RUNS_PAGE:
+        if not page or offset >= body["total_entries"]:  # the server may cap a page below RUNS_PAGE
             return found
 
 
