@@ -153,8 +153,8 @@ def ambiguous_message(instant: datetime, found: list[tuple[date, ZoneInfo]]) -> 
     forms = ", ".join(f"{unambiguous_form(day)} for {day}" for day in sorted({day for day, _ in found}))
     return (
         f"date {instant.isoformat()} is ambiguous: it is {readings_text} (zones 24 hours apart), so nothing "
-        f"was guessed. Give the day at 00:00 UTC: {forms} "
-        f"(e.g. `airflow dags test ivr_calls_daily {unambiguous_form(found[0][0])}`)"
+        f"was guessed. Type the day as its UTC midnight: {forms} (e.g. `airflow dags test ivr_calls_daily "
+        f"{unambiguous_form(found[0][0])}`, `--from-date {unambiguous_form(found[0][0])}`)"
     )
 
 
