@@ -204,3 +204,14 @@ def read_environment_file(path: Path) -> dict[str, str]:
             value = re.sub(r'\\(["\\])', r"\1", value[1:-1])
         env[name] = value
     return env
+
+
+def cancel_open_backfills(client, dag_id: str) -> None:
+    """Cancel ``dag_id``'s backfills not marked complete: Airflow refuses a new one while one is
+    open, and the scheduler marks them complete only every 30 s (a stopped test's stays open)."""
+    resp = client.request("GET", f"/api/v2/backfills?dag_id={dag_id}&order_by=-id&limit=100")
+    if resp.status_code != 200:  # e.g. after `db clean` took the DAG's row: nothing left to settle
+        return
+    for backfill in resp.json().get("backfills", []):
+        if not backfill.get("completed_at"):
+            client.request("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")  # 409: completed meanwhile

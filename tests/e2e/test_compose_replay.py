@@ -195,6 +195,7 @@ def test_an_ivr_day_loads_through_the_ivr_queue(stack):
     rows = [make_call(FIRST_CALL_ID + i, midnight + timedelta(hours=h)) for i, h in enumerate((0, 9, 23))]
     synthetic.write_calls(rows)
     try:
+        deploy_replay.cancel_open_backfills(client, "ivr_calls_daily")
         deploy_replay.run([str(deploy_replay.VENV_BIN / "airflow"), "backfill", "create", "--dag-id", "ivr_calls_daily",
                            "--from-date", DAY.isoformat(), "--to-date", DAY.isoformat(), "--reprocess-behavior",
                            "completed"], replay.environment("airflow-scheduler", TEST_ONLY))
@@ -214,6 +215,7 @@ def test_an_ivr_day_loads_through_the_ivr_queue(stack):
                                     "?limit=100").json()["task_instances"]
         assert {ti["queue"] for ti in tis if ti["task_id"] == "load_hour"} == {"ivr"}
     finally:
+        deploy_replay.cancel_open_backfills(client, "ivr_calls_daily")
         reset_day(DAY)
 
 

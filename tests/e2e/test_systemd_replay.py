@@ -144,7 +144,12 @@ def test_units_run_an_ivr_day_and_the_retention_unit_cleans_the_metadata(host):
     scheduler_env = host.env("airflow-scheduler.service")
     airflow = str(deploy_replay.VENV_BIN / "airflow")
     try:
+        deadline = time.monotonic() + 120  # parsed by the DAG processor unit (a clean may have removed it)
+        while client.request("GET", "/api/v2/dags/ivr_calls_daily").status_code != 200:
+            assert time.monotonic() < deadline, "the DAG processor did not parse ivr_calls_daily"
+            time.sleep(2)
         deploy_replay.run([airflow, "dags", "unpause", "ivr_calls_daily"], scheduler_env)
+        deploy_replay.cancel_open_backfills(client, "ivr_calls_daily")
         deploy_replay.run([airflow, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", DAY.isoformat(),
                            "--to-date", DAY.isoformat(), "--reprocess-behavior", "completed"], scheduler_env)
         deadline = time.monotonic() + 180
@@ -165,6 +170,8 @@ def test_units_run_an_ivr_day_and_the_retention_unit_cleans_the_metadata(host):
         tis = client.request("GET", f"/api/v2/dags/ivr_calls_daily/dagRuns/{run['dag_run_id']}/taskInstances?limit=100").json()
         assert {ti["hostname"] for ti in tis["task_instances"]} == {"ivr1"}
 
+        deploy_replay.cancel_open_backfills(client, "ivr_calls_daily")  # settled before the clean
+
         # The retention unit, as its timer starts it; 0 days kept stands for the unit's 30.
         before = _metadata_rows("log")
         clean_env = host.env("airflow-db-clean.service", {"RETENTION_DAYS": "0"})
@@ -174,6 +181,7 @@ def test_units_run_an_ivr_day_and_the_retention_unit_cleans_the_metadata(host):
         assert before > 0 and _metadata_rows("log") < before
         assert _metadata_rows("log", older_than_s=5) == 0
     finally:
+        deploy_replay.cancel_open_backfills(client, "ivr_calls_daily")
         client.request("PATCH", "/api/v2/dags/ivr_calls_daily", {"is_paused": True})
         reset_day(DAY)
 
