@@ -83,9 +83,14 @@ def test_a_run_on_a_current_schema_runs_no_ddl_and_locks_no_data_table():
     assert waits_on(ANALYTICS_POSTGRES, tables, schema.migrate) == []
     # What every run did before versioning: CREATE INDEX IF NOT EXISTS queues for a SHARE lock
     # on analytics.calls before it finds the index exists (the probe above sees such a wait).
-    def old_every_run_ddl():
-        with transaction(ANALYTICS_POSTGRES) as cur:
-            cur.execute("CREATE INDEX IF NOT EXISTS calls_partition_idx ON analytics.calls (business_date, local_hour)")
+    def old_every_run_ddl():  # rolled back: only the lock it queues for matters here
+        conn = postgres_conn(ANALYTICS_POSTGRES)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("CREATE INDEX IF NOT EXISTS calls_day_hour_idx ON analytics.calls (business_date, local_hour)")
+        finally:
+            conn.rollback()
+            conn.close()
 
     assert waits_on(ANALYTICS_POSTGRES, tables, old_every_run_ddl) == [("analytics.calls", "ShareLock")]
 

@@ -134,3 +134,35 @@ def test_keys_follow_a_truncate_by_hand(scratch):
         cur.execute(f"TRUNCATE {scratch}.calls")
         cur.execute(f"SELECT array_agg(call_id ORDER BY call_id) FROM {scratch}.call_keys")
         assert cur.fetchone()[0] == [11, 12, 13]
+
+
+def test_a_reload_right_after_a_load_probes_each_staged_call_by_its_full_key(days):
+    # Statistics are stale right after a load (the partition and call_keys look empty): the plan
+    # must still read the stage once and find each call by index, never by a scan per stored row.
+    day, _ = days
+    synthetic.write_calls([make_call(ID + 100 + i, at(day, 15, i % 60)) for i in range(2000)])
+    load_hour(day, 15, tz_name="UTC", run_id="first")
+    attempt = load_mod.HourLoad(day, 15, tz_name="UTC", run_id="plan", dry_run=True)
+    attempt.begin()
+    try:
+        attempt.stage()
+        values = {"d": day, "h": 15, "tz": "UTC", "run_id": "plan", "min_id": attempt.id_range[0],
+                  "max_id": attempt.id_range[1], "seq": attempt.read_seq, "shift": 0}
+        for statement in load_mod.DELETE_SQL:
+            if statement not in load_mod.PROBE_SQL:
+                if statement.startswith("SET"):  # the planner settings the replace runs with
+                    attempt.cur.execute(statement)
+                continue
+            attempt.cur.execute("EXPLAIN " + statement, values)
+            plan = [row[0] for row in attempt.cur.fetchall()]
+            found = plan[:next(i for i, line in enumerate(plan) if "CTE replaced" in line)]
+            assert sum("Seq Scan on stage_calls" in line for line in found) == 1, "\n".join(found)
+            assert not [line for line in found if "Hash Join" in line or "Merge Join" in line], "\n".join(found)
+            partition_probes = [line for line in found if "Index Cond" in line and "local_hour = k.local_hour" in line]
+            other_probes = [line for line in found if "Index Cond" in line and "call_id" in line
+                            and "local_hour = k.local_hour" not in line and "s.call_id" not in line
+                            and "IS NOT NULL" not in line]
+            assert partition_probes and not other_probes, "\n".join(found)
+    finally:
+        attempt.pg.rollback()
+        attempt.close()

@@ -115,17 +115,27 @@ REJECTS_VALUES = {
 # It returns the staged rows it dropped by reject_reason and why (superseded or unchanged), for the counts.
 _PROBE = """
 WITH found AS MATERIALIZED (
-    SELECT c.business_date AS stored_day, c.call_id, s.ctid AS staged, s.reject_reason,
-           coalesce(r.read_seq > %(seq)s, false) AS newer,
+    SELECT c.business_date AS stored_day, c.local_hour AS stored_hour, c.call_id, s.ctid AS staged, s.reject_reason,
+           coalesce(c.read_seq > %(seq)s, false) AS newer,
            {valid}({stored}) IS NOT DISTINCT FROM ({values}) AS same
-    FROM stage_calls s JOIN analytics.call_keys k ON k.call_id = s.call_id
-    JOIN {table} c ON c.business_date = k.business_date AND c.call_id = k.call_id
-    LEFT JOIN analytics.hour_reads r ON r.business_date = c.business_date AND r.local_hour = c.local_hour
+    FROM stage_calls s CROSS JOIN LATERAL (
+        -- Per staged call, in this order: its key, its row by the full key in the one partition
+        -- the key names, its hour's last read. Each OFFSET 0 keeps the planner from merging the
+        -- steps into a join whose order or index rests on statistics (stale right after a load:
+        -- minutes for a reload, seen); "+ 0" keeps it from probing a partition by the staged id
+        -- alone (a scan of its whole index) instead of the key's full (date, hour, id).
+        SELECT c.*, r.read_seq
+        FROM (SELECT * FROM analytics.call_keys k WHERE k.call_id = s.call_id OFFSET 0) k
+        JOIN {table} c ON c.business_date = k.business_date AND c.local_hour = k.local_hour AND c.call_id = k.call_id + 0
+        LEFT JOIN analytics.hour_reads r ON r.business_date = c.business_date AND r.local_hour = c.local_hour
+        WHERE k.call_id = s.call_id OFFSET 0
+    ) c
     WHERE (SELECT min(call_id) FROM analytics.call_keys) <= %(max_id)s
       AND (SELECT max(call_id) FROM analytics.call_keys) >= %(min_id)s
 ), replaced AS (
     DELETE FROM {table} c USING found f
-    WHERE c.business_date = f.stored_day AND c.call_id = f.call_id AND NOT (f.newer OR f.same)
+    WHERE c.business_date = f.stored_day AND c.local_hour = f.stored_hour AND c.call_id = f.call_id
+      AND NOT (f.newer OR f.same)
 ), dropped AS (
     DELETE FROM stage_calls WHERE ctid = ANY (ARRAY(SELECT staged FROM found WHERE newer OR same))
 )
@@ -155,9 +165,14 @@ DELETE_SQL = [
     "DELETE FROM analytics.call_rejects c WHERE c.business_date = %(d)s AND c.local_hour = %(h)s"
     " AND NOT EXISTS (SELECT FROM stage_calls s WHERE s.call_id = c.call_id)",
     "SET LOCAL enable_nestloop = on",
+    # Index probes only, whatever the statistics of a just-loaded partition or of call_keys say.
     "SET LOCAL enable_seqscan = off",
+    "SET LOCAL enable_hashjoin = off",
+    "SET LOCAL enable_mergejoin = off",
     *PROBE_SQL,
     "SET LOCAL enable_seqscan = on",
+    "SET LOCAL enable_hashjoin = on",
+    "SET LOCAL enable_mergejoin = on",
 ]
 
 
