@@ -47,7 +47,8 @@ def test_ivr_dag_shape(dagbag):
     assert [t.task_id for t in dag.get_task("plan").upstream_list] == ["day_closed"]
     assert {t.task_id for t in load.upstream_list} == {"plan", "day_closed"}
     # What the UI shows for the schedule: ours, not cron_descriptor's "At 00:00".
-    assert dag.timetable.description == "daily at 00:00 in the IVR zone; typed dates are IVR business days"
+    assert dag.timetable.description == (
+        "daily at the start of each IVR day (00:00, or when the clocks jump past it); typed dates are IVR business days")
 
 
 # What any DAG file costs (Airflow's own start-up): the baseline our files are compared with.
