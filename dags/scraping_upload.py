@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from callcentre.common.assets import SCRAPING_RESULTS
 from callcentre.common.compat import Param, dag, task
 from callcentre.scraping import config
+from callcentre.scraping.notify import job_failed_for_good
 from callcentre.scraping.operators import LookupBatchSensor
 from callcentre.scraping.pipeline import on_task_failure, on_task_retry, on_task_start
 
@@ -33,7 +34,7 @@ from callcentre.scraping.pipeline import on_task_failure, on_task_retry, on_task
         "execution_timeout": timedelta(minutes=10),
         "on_execute_callback": on_task_start,
         "on_retry_callback": on_task_retry,
-        "on_failure_callback": on_task_failure,
+        "on_failure_callback": [on_task_failure, job_failed_for_good],  # the job's outcome, then its uploader told
     },
     params={
         "file": Param(type="string", minLength=1, description="Stored upload, relative to the uploads folder"),
@@ -41,6 +42,8 @@ from callcentre.scraping.pipeline import on_task_failure, on_task_retry, on_task
         "timeout_minutes": Param(None, type=["null", "number"], description="Default: scraping_timeout_minutes"),
         "max_retries": Param(None, type=["null", "integer"], description="Default: scraping_max_retries"),
         "batch_size": Param(None, type=["null", "integer"], description="Numbers per API call (default 250)"),
+        "notify_email": Param(None, type=["null", "string"], description="Email this address when the job ends"),
+        "notify": Param(True, type="boolean", description="false: no email for this upload"),
     },
 )
 def scraping_upload():
@@ -66,8 +69,12 @@ def scraping_upload():
         from callcentre.common.assets import announce_results
         from callcentre.common.compat import get_current_context
         from callcentre.scraping import pipeline
+        from callcentre.scraping.notify import job_completed
 
-        return announce_results(get_current_context(), pipeline.write_results_workbook(job_id))
+        context = get_current_context()
+        written = announce_results(context, pipeline.write_results_workbook(job_id))
+        job_completed(context)
+        return written
 
     job_id = register_job()
     batches = read_numbers(job_id)
