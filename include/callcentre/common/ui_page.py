@@ -50,36 +50,48 @@ class LazyPageApp:
         await self._app(scope, receive, send)
 
 
+def header_token(request) -> str | None:
+    """The ``Authorization: Bearer`` token, parsed as Airflow's ``get_user`` parses it: when there
+    is one, it (not the cookie) is what authenticated the request."""
+    from fastapi.security.utils import get_authorization_scheme_param
+
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def caller_token(request) -> str:
     """The JWT the caller authenticated with (Airflow's auth dependency has already validated it):
     the ``Authorization: Bearer`` header, else the UI's ``_token`` cookie."""
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+    return header_token(request) or request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
 
 
 def require_page_header(header: str):
-    """A FastAPI dependency: a state-changing call made with the session cookie must carry
-    ``header: 1``, which only the page's own script sends (a form or image on another site cannot)."""
+    """A FastAPI dependency: a state-changing call must carry its credential in a header (a real
+    Bearer token) or ``header: 1``, which only the page's own script sends. A cookie alone is what
+    a form or image on another site would send (CSRF); any other ``Authorization`` value (Basic, an
+    empty Bearer) leaves the cookie as the credential and is refused like no header."""
     from fastapi import HTTPException, Request
 
     def check(request) -> None:
-        if "authorization" not in request.headers and request.headers.get(header) != "1":
+        if request.headers.get(header) != "1" and header_token(request) is None:
             raise HTTPException(403, f"missing {header} header")
 
     check.__annotations__["request"] = Request  # FastAPI injects the request by this type
     return check
 
 
+PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+                "Referrer-Policy": "same-origin"}
+# Shared by every page: reads the language and time zone the person chose in the Airflow UI.
+SHARED_SCRIPTS = ("airflow_prefs.js",)
+
+
 def static_file(package: str, name: str, media_type: str):
-    """``package``'s ``static/name`` with the page's CSP and no caching."""
+    """``package``'s ``static/name`` with the page's CSP and no caching (``callcentre.common`` for
+    :data:`SHARED_SCRIPTS`)."""
     from fastapi.responses import Response
 
     body = resources.files(package).joinpath("static", name).read_bytes()
-    return Response(body, media_type=media_type, headers={
-        "Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
-        "Referrer-Policy": "same-origin",
-    })
+    return Response(body, media_type=media_type, headers=PAGE_HEADERS)

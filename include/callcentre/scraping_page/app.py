@@ -10,24 +10,22 @@ token, so Airflow checks the same rights again and its audit log names the perso
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from importlib import resources
+from datetime import date, datetime, timezone
 from typing import Annotated
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 
-from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from callcentre.common import ui_page
 from callcentre.scraping.jobs import STATUSES
-from callcentre.scraping_page import intake, queries, schema, wording
+from callcentre.scraping_page import dashboard, intake, queries, schema, wording
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +38,8 @@ WATCHED_DAGS = {
 MAX_JOBS_PER_ACTION = 200
 # Only the page's own script sends this header; a form or image on another site cannot (CSRF).
 PAGE_HEADER = "X-Scraping-Jobs-Page"
-_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
-)
 _STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
+_SHARED = {name: "text/javascript" for name in ui_page.SHARED_SCRIPTS}
 # Served without a login: it only sends an expired session to Airflow's login page.
 _SIGN_IN_SCRIPT = "signin.js"
 _SESSION_OVER = """<!doctype html>
@@ -64,23 +59,10 @@ class JobIds(BaseModel):
         min_length=1, max_length=MAX_JOBS_PER_ACTION)
 
 
-def _header_token(request: Request) -> str | None:
-    """The ``Authorization: Bearer`` token, parsed as Airflow's ``get_user`` parses it: when there
-    is one, it (not the cookie) is what authenticated the request."""
-    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-    return token if scheme.lower() == "bearer" and token else None
-
-
-def page_request(request: Request) -> None:
-    """A state-changing call must carry its credential in a header (a token) or come from the
-    page's script (the page header). A cookie alone is what a cross-site form would send (CSRF)."""
-    if request.headers.get(PAGE_HEADER) != "1" and _header_token(request) is None:
-        raise HTTPException(403, f"missing {PAGE_HEADER} header")
-
-
-def caller_token(request: Request) -> str:
-    """The JWT the caller authenticated with (the auth dependency has already validated it)."""
-    return _header_token(request) or request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+# CSRF: a state-changing call carries a real Bearer token or the page's own header (ui_page).
+page_request = ui_page.require_page_header(PAGE_HEADER)
+caller_token = ui_page.caller_token
+ui_root = ui_page.ui_root
 
 
 def airflow_client(request: Request):
@@ -95,18 +77,7 @@ def _api_base_url() -> str:
     where defined, else the public ``[api] base_url``, which a container may not reach."""
     from callcentre.scraping.upload import api_connection_url
 
-    return (api_connection_url() or _public_base_url()).rstrip("/")
-
-
-def _public_base_url() -> str:
-    from airflow.configuration import conf
-
-    return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
-
-
-def ui_root() -> str:
-    """The path the Airflow UI is served under ('' at the site root)."""
-    return urlparse(_public_base_url()).path.rstrip("/")
+    return (api_connection_url() or ui_page.api_base_url()).rstrip("/")
 
 
 def run_url(dag_id: str, run_id: str) -> str:
@@ -163,7 +134,7 @@ def create_app() -> FastAPI:
         # (the UI frames this page, so plain JSON would be all the person sees).
         if request.url.path.rstrip("/") == request.scope.get("root_path", "").rstrip("/") and _signed_out(request, exc):
             return Response(_SESSION_OVER, status_code=exc.status_code, media_type="text/html; charset=utf-8",
-                            headers=_HEADERS)
+                            headers=ui_page.PAGE_HEADERS)
         return await http_exception_handler(request, exc)
 
     @app.get("/", dependencies=[can_read])
@@ -176,6 +147,8 @@ def create_app() -> FastAPI:
 
     @app.get("/static/{name}", dependencies=[can_read])
     def static(name: str) -> Response:
+        if name in _SHARED:
+            return ui_page.static_file("callcentre.common", name, _SHARED[name])
         if name not in _STATIC:
             raise HTTPException(404, "not found")
         return _static(name, _STATIC[name])
@@ -192,6 +165,7 @@ def create_app() -> FastAPI:
         order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
         page: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
+        lang: Annotated[str, Query(pattern="^(en|es)$")] = "en",
     ) -> dict:
         try:
             if len(status) > len(STATUSES):
@@ -206,14 +180,28 @@ def create_app() -> FastAPI:
         schema.ensure_migrated()
         result = queries.list_jobs(query)
         return {
-            "jobs": [_job_view(job) for job in result.jobs],
+            "jobs": [_job_view(job, lang) for job in result.jobs],
             "total": result.total, "page": result.page, "page_size": result.page_size, "pages": result.pages,
             "user": user.get_name(),
             "can_edit": _is_authorized(user, "PUT"),
             "can_trigger": _is_authorized(user, "POST"),
             "dags": _dag_views(user),
-            "status_words": wording.STATUS_WORDS,
+            "status_words": wording.status_words(lang),
         }
+
+    @app.get("/api/dashboard", dependencies=[can_read])
+    def dashboard_figures(
+        from_day: date | None = None,
+        to_day: date | None = None,
+        tz: Annotated[str, Query(max_length=60)] = "UTC",
+    ) -> dict:
+        """The dashboard over ``from_day``..``to_day`` (days in zone ``tz``; default the last 30)."""
+        try:
+            span = dashboard.day_range(from_day, to_day, tz, datetime.now(timezone.utc))
+        except dashboard.BadRange as err:
+            raise HTTPException(422, str(err)) from err
+        schema.ensure_migrated()
+        return dashboard.figures(span)
 
     @app.post("/api/dags/{dag_id}/unpause",
               dependencies=[Depends(requires_access_dag("PUT")), Depends(page_request)])
@@ -367,14 +355,14 @@ def _unique(ids: list[int]) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def _job_view(job: dict) -> dict:
+def _job_view(job: dict, lang: str = "en") -> dict:
     view = {k: v for k, v in job.items() if k not in ("dag_id", "airflow_run_id")}
     for key in ("created_at", "started_at", "completed_at"):
         view[key] = job[key].isoformat() if job[key] else None
     view["run_id"] = job["airflow_run_id"]
     view["run_url"] = run_url(job["dag_id"], job["airflow_run_id"])
-    view["status_text"] = wording.STATUS_WORDS.get(job["status"], job["status"])
-    view["problem"] = wording.plain_error(job["last_error"], job["file_name"])
+    view["status_text"] = wording.status_words(lang).get(job["status"], job["status"])
+    view["problem"] = wording.plain_error(job["last_error"], job["file_name"], lang)
     return view
 
 
@@ -382,10 +370,5 @@ def _action_view(action) -> dict:
     return {"job_id": action.job_id, "outcome": action.outcome, "message": action.message}
 
 
-_HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
-            "Referrer-Policy": "same-origin"}
-
-
 def _static(name: str, media_type: str) -> Response:
-    body = resources.files("callcentre.scraping_page").joinpath("static", name).read_bytes()
-    return Response(body, media_type=media_type, headers=_HEADERS)
+    return ui_page.static_file("callcentre.scraping_page", name, media_type)
