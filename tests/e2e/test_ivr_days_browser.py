@@ -20,7 +20,7 @@ import pytest
 from tests.e2e.airflow_processes import free_port, ivr_airflow, rest_client
 from tests.e2e.test_jobs_page_browser import CHROMEDRIVER, CHROMIUM, SHOTS, browser  # noqa: F401 - fixture
 from tests.integration.ivr_support import ensure_tables, make_call, query, reset_day
-from tests.ivr_page_support import XSS_MESSAGE, clean_days, seed_alert, seed_metrics
+from tests.ivr_page_support import XSS_MESSAGE, clean_days, seed_alert, seed_metrics, seed_rejects
 
 DAG = "ivr_calls_daily"
 MONDAY = date(2017, 4, 3)  # a week no other test uses
@@ -49,6 +49,7 @@ def airflow(tmp_path_factory):
     reset_day(RELOADED)
     seed_metrics(BALANCED, 1000, 5)
     seed_metrics(REJECTS, 1000, 50)
+    seed_rejects(REJECTS, {"duration_negative": 30, "caller_missing": 15, "disposition_unknown": 5}, 9_170_410_000)
     seed_alert(LATE, "deadline_missed", "IVR business day not loaded by its deadline")
     seed_alert(FAILED, "run_failed", XSS_MESSAGE)  # what the run's callback records (it runs in the dag-processor)
     start = datetime.combine(RELOADED, datetime.min.time()) + timedelta(hours=HOUR)
@@ -156,6 +157,14 @@ def test_the_calendar_shows_each_state_and_a_failed_day_links_out_of_the_iframe(
         BALANCED: "balanced", REJECTS: "rejects", LATE: "late", NEVER: "never_run", FAILED: "failed"}
     assert "signed in as admin" in page.find_element(By.ID, "who").text
     _shot(page, "01-calendar")
+
+    _show_day(page, REJECTS)  # the bar chart: an image the browser drew (its natural width > 0)
+    _wait(page, lambda d: d.execute_script("return document.getElementById('d-rejects').naturalWidth") > 0,
+          "the rejects chart")
+    page.set_window_size(400, 900)
+    page.execute_script("arguments[0].scrollIntoView()", page.find_element(By.ID, "detail"))
+    _shot(page, "01b-rejects-400px")
+    page.set_window_size(1400, 1000)
 
     _show_day(page, FAILED)
     alert = page.find_element(By.CSS_SELECTOR, "#d-alerts pre.alert")

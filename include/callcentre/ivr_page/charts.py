@@ -31,7 +31,7 @@ def _svg(width: int, height: int, body: list[str], title: str) -> str:
 def rejects_chart(counts: dict[str, int], title: str, empty_text: str) -> str:
     """Horizontal bars, one per rule, longest first (ties by rule name), each with its count."""
     rows = sorted(((rule, n) for rule, n in counts.items() if n > 0), key=lambda r: (-r[1], r[0]))
-    width, bar_h, gap, label_w = 400, 18, 6, 150
+    width, bar_h, gap, label_w = 400, 22, 6, 165
     if not rows:
         return _svg(width, 30, [f"<text x='0' y='20' {_FONT} font-size='14' fill='#444'>{escape(empty_text)}</text>"],
                     title)
@@ -42,9 +42,9 @@ def rejects_chart(counts: dict[str, int], title: str, empty_text: str) -> str:
         length = max(1.0, (width - label_w - 60) * n / top)
         body.append(
             f"<g class='bar' data-rule='{escape(rule)}' data-count='{n}'>"
-            f"<text x='0' y='{y + 13}' {_FONT} font-size='12' fill='#222'>{escape(rule)}</text>"
+            f"<text x='0' y='{y + 16}' {_FONT} font-size='14' fill='#222'>{escape(rule)}</text>"
             f"<rect x='{label_w}' y='{y}' width='{length:.1f}' height='{bar_h}' fill='{BAR_COLOUR}'/>"
-            f"<text x='{label_w + length + 4:.1f}' y='{y + 13}' {_FONT} font-size='12' fill='#222'>{n}</text></g>"
+            f"<text x='{label_w + length + 4:.1f}' y='{y + 16}' {_FONT} font-size='14' fill='#222'>{n}</text></g>"
         )
     return _svg(width, len(rows) * (bar_h + gap), body, title)
 
