@@ -151,3 +151,55 @@ def test_every_status_has_words():
     from callcentre.scraping_page.wording import STATUS_WORDS
 
     assert set(STATUS_WORDS) == set(STATUSES)
+
+
+@pytest.mark.parametrize("error,english,spanish", [
+    ("batch 2: the API could not process batch (HTTP 503)", "did not answer properly", "no respondió bien"),
+    ("job passed its timeout of 30.0 minutes", "the 30.0 minutes allowed", "los 30.0 minutos permitidos"),
+    ("marked as timeout by ed (was processing)", "Stopped by ed", "Detenido por ed"),
+    ("lista.xlsx: no phone column in sheet 'Hoja1'", "Problem with the file: no phone column",
+     "Problema con el archivo: no phone column"),
+    ("something nobody planned", "Something went wrong", "Algo salió mal"),
+])
+def test_plain_errors_in_both_languages(error, english, spanish):
+    from callcentre.scraping_page.wording import plain_error
+
+    assert english in plain_error(error, "lista.xlsx", "en")
+    assert spanish in plain_error(error, "lista.xlsx", "es")
+    assert plain_error(error, "lista.xlsx", "fr") == plain_error(error, "lista.xlsx", "en")
+
+
+def test_every_status_has_words_in_both_languages():
+    from callcentre.scraping.jobs import STATUSES
+    from callcentre.scraping_page.wording import status_words
+
+    for lang in ("en", "es"):
+        assert set(status_words(lang)) == set(STATUSES) and all(status_words(lang).values())
+    assert status_words("es")["completed"] == "Terminado"
+
+
+@pytest.mark.parametrize("from_day,to_day,tz,reason", [
+    ("2026-11-10", "2026-11-01", "UTC", "is after to_day"),
+    ("2024-01-01", "2026-11-01", "UTC", "more than 366 days"),
+    (None, None, "Mars/Olympus", "not a time zone name"),
+    (None, None, "../../etc/passwd", "not a time zone name"),
+])
+def test_dashboard_range_refusals(from_day, to_day, tz, reason):
+    from datetime import date, timezone
+
+    from callcentre.scraping_page.dashboard import BadRange, day_range
+
+    with pytest.raises(BadRange, match=reason):
+        day_range(from_day and date.fromisoformat(from_day), to_day and date.fromisoformat(to_day), tz,
+                  datetime(2026, 11, 23, tzinfo=timezone.utc))
+
+
+def test_dashboard_default_range_is_the_last_30_days_in_the_zone():
+    from datetime import date, timezone
+
+    from callcentre.scraping_page.dashboard import day_range
+
+    # 03:00 UTC on Nov 23 is still Nov 22 in Bogota (UTC-5).
+    span = day_range(None, None, "America/Bogota", datetime(2026, 11, 23, 3, tzinfo=timezone.utc))
+    assert (span.first, span.last) == (date(2026, 10, 24), date(2026, 11, 22))
+    assert span.start.isoformat() == "2026-10-24T00:00:00-05:00" and len(span.days()) == 30

@@ -2,7 +2,8 @@
 
 A job that failed for a retryable reason with retries left is not alerted: the automatic retry
 takes it. The alert goes out once, when the job is final: a permanent failure (bad input), or a
-retryable one with every retry used.
+retryable one with every retry used. Written in the language of ``CALLCENTRE_LANGUAGE`` (``en``,
+the default, or ``es``: :mod:`callcentre.common.language`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from callcentre.common import compat
+from callcentre.common.language import message_language
 from callcentre.common.slack import MAX_ERROR_CHARS, scrub_numbers, send_slack
 
 __all__ = ["alert_if_final", "alert_job_ended", "is_final", "job_alert_text", "run_url", "scrub_numbers"]
@@ -19,20 +21,36 @@ def run_url(dag_id: str, run_id: str) -> str:
     return compat.run_url_of({"dag_run": SimpleNamespace(dag_id=dag_id, run_id=run_id)})
 
 
-def job_alert_text(job: dict) -> str:
+# The alert's words; the status code and the error stay as recorded (they are searched for in logs).
+_WORDS = {
+    "en": {"ended": "Scraping job #{id} ended `{status}`", "file": "file", "uploader": "uploader", "status": "status",
+           "retries": "retries used", "retry": "retry", "error": "error", "run": "run",
+           "no_error": "(no error recorded)",
+           "permanent": "not retried automatically (the upload or its settings must change)",
+           "out_of_retries": "out of retries ({used}/{allowed})"},
+    "es": {"ended": "El trabajo de scraping #{id} terminó `{status}`", "file": "archivo", "uploader": "usuario",
+           "status": "estado", "retries": "reintentos usados", "retry": "reintento", "error": "error",
+           "run": "ejecución", "no_error": "(no se registró ningún error)",
+           "permanent": "no se reintenta solo (hay que cambiar el archivo o sus ajustes)",
+           "out_of_retries": "sin reintentos ({used}/{allowed})"},
+}
+
+
+def job_alert_text(job: dict, lang: str | None = None) -> str:
+    words = _WORDS[lang or message_language()]
     icon = ":hourglass:" if job["status"] == "timeout" else ":red_circle:"
-    error = scrub_numbers(job.get("last_error")) or "(no error recorded)"
+    error = scrub_numbers(job.get("last_error")) or words["no_error"]
     if len(error) > MAX_ERROR_CHARS:
         error = error[: MAX_ERROR_CHARS - 1] + "…"
     return "\n".join(
         [
-            f"{icon} Scraping job #{job['id']} ended `{job['status']}`",
-            f"• file: {scrub_numbers(job['file_name'])}",
-            f"• uploader: {scrub_numbers(job['uploader'])}",
-            f"• status: {job['status']} (retries used: {job['retry_count']}/{job['max_retries']})",
-            f"• retry: {_retry_note(job)}",
-            f"• error: {error}",
-            f"• run: {run_url(job['dag_id'], job['airflow_run_id'])}",
+            f"{icon} " + words["ended"].format(id=job["id"], status=job["status"]),
+            f"• {words['file']}: {scrub_numbers(job['file_name'])}",
+            f"• {words['uploader']}: {scrub_numbers(job['uploader'])}",
+            f"• {words['status']}: {job['status']} ({words['retries']}: {job['retry_count']}/{job['max_retries']})",
+            f"• {words['retry']}: {_retry_note(job, words)}",
+            f"• {words['error']}: {error}",
+            f"• {words['run']}: {run_url(job['dag_id'], job['airflow_run_id'])}",
         ]
     )
 
@@ -54,7 +72,7 @@ def alert_if_final(repo, job: dict) -> bool:
     return repo.mark_alerted(job["id"]) and alert_job_ended(job)
 
 
-def _retry_note(job: dict) -> str:
+def _retry_note(job: dict, words: dict) -> str:
     if job.get("failure_kind") == "permanent":
-        return "not retried automatically (the upload or its settings must change)"
-    return f"out of retries ({job['retry_count']}/{job['max_retries']})"
+        return words["permanent"]
+    return words["out_of_retries"].format(used=job["retry_count"], allowed=job["max_retries"])
