@@ -342,3 +342,104 @@ def test_uploads_without_a_declared_length_or_file_are_refused(client, editor_co
                           headers=editor_cookie)
     assert no_file.status_code == 422 and "form field 'file'" in no_file.json()["detail"]
     assert _uploads(scraping_dirs) == []
+
+
+def _expected_dashboard(rows: list[tuple], zone, first, last) -> dict:
+    """The dashboard's figures computed here, in Python, from the job table's rows of the range."""
+    import math
+    from collections import Counter, defaultdict
+
+    days = {first + timedelta(days=n): Counter() for n in range((last - first).days + 1)}
+    numbers, people = Counter(), defaultdict(Counter)
+    seconds = []
+    for status, uploader, created, completed, processed in rows:
+        day = created.astimezone(zone).date()
+        days[day][status] += 1
+        numbers[day] += processed
+        people[uploader][status] += 1
+        if status == "completed" and completed:
+            seconds.append((completed - created).total_seconds())
+    seconds.sort()
+    p95 = None
+    if seconds:  # percentile_cont: linear between the two closest ranks
+        rank = 0.95 * (len(seconds) - 1)
+        low, high = math.floor(rank), math.ceil(rank)
+        p95 = seconds[low] + (seconds[high] - seconds[low]) * (rank - low)
+    return {
+        "days": {d.isoformat(): (sum(c.values()), {s: n for s, n in c.items() if n}, numbers[d]) for d, c in days.items()},
+        "uploaders": {u: (c["completed"], c["failed"], c["timeout"], sum(c.values())) for u, c in people.items()},
+        "completed": len(seconds),
+        "average_s": round(sum(seconds) / len(seconds), 1) if seconds else None,
+        "p95_s": round(p95, 1) if p95 is not None else None,
+    }
+
+
+def test_dashboard_figures_equal_the_job_table(client, viewer, tag):
+    """Jobs per day by status (days in the person's zone), numbers per day, per uploader, and upload
+    to completion, over a range only this test writes into (2001), against the table's own rows."""
+    from zoneinfo import ZoneInfo
+
+    from callcentre.common.pg import transaction
+
+    zone = ZoneInfo("America/Bogota")
+    day = datetime(2001, 3, 10, 9, tzinfo=zone)
+    a, b = f"{tag}ana", f"{tag}<b>beto</b>"
+    specs = [  # (uploader, status, created, minutes to completion, numbers looked up)
+        (a, "completed", day, 20, 300), (a, "completed", day + timedelta(hours=2), 50, 120),
+        (a, "failed", day + timedelta(hours=3), None, 40), (b, "timeout", day + timedelta(days=1), None, 0),
+        (b, "completed", day + timedelta(days=1, hours=14, minutes=30), 7, 80),  # 23:30 Bogota: 04:30 UTC next day
+        (b, "processing", day + timedelta(days=2), None, 15), (a, "completed", day + timedelta(days=2), 95, 1000),
+    ]
+    for uploader, status, created, minutes, numbers in specs:
+        insert_job(tag, uploader=uploader, status=status, created_at=created, processed_numbers=numbers,
+                   total_numbers=max(numbers, 1000),
+                   completed_at=created + timedelta(minutes=minutes) if minutes is not None else None)
+    first, last = day.date() - timedelta(days=1), day.date() + timedelta(days=3)
+    params = {"from_day": str(first), "to_day": str(last), "tz": "America/Bogota"}
+    got = client.get(PREFIX + "/api/dashboard", params=params, headers=viewer)
+    assert got.status_code == 200, got.text
+    got = got.json()
+
+    with transaction("scraping_postgres") as cur:
+        cur.execute("""SELECT status, uploader, created_at, completed_at, processed_numbers FROM scraping.jobs
+                       WHERE created_at >= %s AND created_at < %s""",
+                    (datetime(first.year, first.month, first.day, tzinfo=zone),
+                     datetime(last.year, last.month, last.day, tzinfo=zone) + timedelta(days=1)))
+        rows = cur.fetchall()
+    expected = _expected_dashboard(rows, zone, first, last)
+    assert {d["day"]: (d["total"], {s: n for s, n in d["jobs"].items() if n}, d["numbers"]) for d in got["days"]} \
+        == expected["days"]
+    assert {u["uploader"]: (u["completed"], u["failed"], u["timeout"], u["total"]) for u in got["uploaders"]} \
+        == expected["uploaders"]
+    assert (got["completion"]["completed"], got["completion"]["average_s"], got["completion"]["p95_s"]) == (
+        expected["completed"], expected["average_s"], expected["p95_s"])
+    # What the person sees, by hand: the 23:30 job is on its Bogota day, not on the UTC one.
+    eleventh = next(d for d in got["days"] if d["day"] == "2001-03-11")
+    assert eleventh["jobs"]["completed"] == 1 and eleventh["jobs"]["timeout"] == 1 and eleventh["numbers"] == 80
+    assert got["timezone"] == "America/Bogota" and len(got["days"]) == 5
+    assert next(u for u in got["uploaders"] if u["uploader"] == b)["uploader"] == b  # user text back verbatim
+
+
+@pytest.mark.parametrize("params,fragment", [
+    ({"from_day": "2026-11-10", "to_day": "2026-11-01"}, "is after to_day"),
+    ({"from_day": "2020-01-01", "to_day": "2026-11-01"}, "more than 366 days"),
+    ({"tz": "Nowhere/Land"}, "not a time zone name"),
+    ({"tz": "x" * 61}, "tz"),
+    ({"from_day": "not-a-day"}, "from_day"),
+])
+def test_bad_dashboard_ranges_are_refused_by_name(client, viewer, params, fragment):
+    resp = client.get(PREFIX + "/api/dashboard", params=params, headers=viewer)
+    assert resp.status_code == 422 and fragment in resp.text, resp.text
+
+
+def test_the_list_speaks_the_persons_language(client, viewer, tag):
+    insert_job(tag, uploader=tag, status="failed", last_error="batch 1: could not process batch (HTTP 503)")
+    es = client.get(PREFIX + "/api/jobs", params={"uploader": tag, "lang": "es"}, headers=viewer).json()
+    assert es["jobs"][0]["status_text"] == "Fallido" and "no respondió bien" in es["jobs"][0]["problem"]
+    assert es["status_words"]["completed"] == "Terminado"
+    en = client.get(PREFIX + "/api/jobs", params={"uploader": tag}, headers=viewer).json()
+    assert en["jobs"][0]["status_text"] == "Failed"
+    assert client.get(PREFIX + "/api/jobs", params={"lang": "fr"}, headers=viewer).status_code == 422
+    shared = client.get(PREFIX + "/static/airflow_prefs.js", headers=viewer)
+    assert shared.status_code == 200 and "i18nextLng" in shared.text
+    assert client.get(PREFIX + "/static/airflow_prefs.js").status_code == 401
