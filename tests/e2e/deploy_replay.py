@@ -215,3 +215,17 @@ def cancel_open_backfills(client, dag_id: str) -> None:
     for backfill in resp.json().get("backfills", []):
         if not backfill.get("completed_at"):
             client.request("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")  # 409: completed meanwhile
+
+
+def stop_all(procs) -> None:
+    """Stop the components together (SIGTERM to every group first), then each by its group."""
+    import signal
+    from contextlib import suppress
+
+    from tests.e2e.airflow_processes import stop_group
+
+    for proc in procs:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in reversed(procs):
+        stop_group(proc)

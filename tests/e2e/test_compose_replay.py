@@ -29,7 +29,7 @@ import pytest
 
 from callcentre.ivr import synthetic
 from tests.e2e import deploy_replay
-from tests.e2e.airflow_processes import free_port, start_group, stop_group, wait_api_up
+from tests.e2e.airflow_processes import free_port, start_group, wait_api_up
 from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
 
@@ -161,8 +161,7 @@ def stack(stand_ins, statsd, tmp_path_factory):
                 client.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
             except Exception:  # noqa: BLE001 - the api-server may be the thing that failed
                 pass
-        for proc in reversed(procs):
-            stop_group(proc)
+        deploy_replay.stop_all(procs)
 
 
 def test_every_component_is_up_as_its_health_check_says(stack):

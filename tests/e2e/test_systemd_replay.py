@@ -25,7 +25,7 @@ import pytest
 from callcentre.ivr import synthetic
 from tests.deploy.deployments import ROOT, systemd_units
 from tests.e2e import deploy_replay
-from tests.e2e.airflow_processes import free_port, start_group, stop_group, wait_api_up
+from tests.e2e.airflow_processes import free_port, start_group, wait_api_up
 from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
 
 SCHEMA = "systemd_e2e"
@@ -127,8 +127,7 @@ def host(tmp_path_factory):
             time.sleep(1)
         yield host, AirflowRestClient(base, "admin", site["AIRFLOW_ADMIN_PASSWORD"]), logs
     finally:
-        for proc in reversed(procs):
-            stop_group(proc)
+        deploy_replay.stop_all(procs)
         for server in (slack, api):
             server.shutdown()
             server.server_close()
