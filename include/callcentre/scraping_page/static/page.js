@@ -107,10 +107,23 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+function zoneOffsetMs(zone, instant) {
+  // How far ahead of UTC the zone's wall clock is at this instant.
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23",
+    year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" })
+    .formatToParts(instant).map((p) => [p.type, Number(p.value)]));
+  return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - instant;
+}
+
 function localDay(value, plusDays = 0) {
-  // A date input's day at local midnight, as an instant the API can compare with created_at.
+  // A date input's day at midnight in the person's zone (the Airflow UI's, else the browser's), as
+  // an instant the API can compare with created_at.
   const [y, m, d] = value.split("-").map(Number);
-  return new Date(y, m - 1, d + plusDays).toISOString();
+  if (!prefs.zone) return new Date(y, m - 1, d + plusDays).toISOString();
+  const wall = Date.UTC(y, m - 1, d + plusDays);
+  let instant = wall - zoneOffsetMs(prefs.zone, wall);
+  instant = wall - zoneOffsetMs(prefs.zone, instant); // the offset at that midnight itself (DST)
+  return new Date(instant).toISOString();
 }
 
 function queryString() {
