@@ -590,3 +590,115 @@ def test_an_upload_named_with_a_path_stays_in_the_uploads_folder(airflow, page, 
         assert not (uploads.parent.parent / "escaped.xlsx").exists() and not (uploads.parent / "escaped.xlsx").exists()
     finally:
         _forget(client, run_id)
+
+
+def _dashboard_shown(driver) -> dict:
+    """The dashboard as the person sees it: {day: (jobs, numbers)} and {uploader: (done, failed, timed out)}."""
+    digits = "(t) => Number(t.replace(/[^0-9]/g, ''))"
+    days, people = driver.execute_script(f"""
+        const n = {digits};
+        return [[...document.querySelectorAll("#d-days tbody tr[data-day]")].map((tr) =>
+                   [tr.dataset.day, n(tr.querySelector(".total").textContent), n(tr.querySelector(".numbers").textContent)]),
+                [...document.querySelectorAll("#d-uploaders tbody tr[data-uploader]")].map((tr) =>
+                   [tr.dataset.uploader, n(tr.querySelector(".completed").textContent),
+                    n(tr.querySelector(".failed").textContent), n(tr.querySelector(".timeout").textContent)])];""")
+    return {"days": {d: (jobs, numbers) for d, jobs, numbers in days},
+            "uploaders": {u: (done, failed, timeout) for u, done, failed, timeout in people}}
+
+
+def _dashboard_from_table(first: date, last: date, zone) -> dict:
+    """The same figures computed here from the job table's rows of those days."""
+    from collections import Counter
+    from datetime import datetime
+
+    from callcentre.common.pg import transaction
+
+    with transaction("scraping_postgres") as cur:
+        cur.execute("SELECT status, uploader, created_at, processed_numbers FROM scraping.jobs "
+                    "WHERE created_at >= %s AND created_at < %s",
+                    (datetime(first.year, first.month, first.day, tzinfo=zone),
+                     datetime(last.year, last.month, last.day, tzinfo=zone) + timedelta(days=1)))
+        rows = cur.fetchall()
+    days = {(first + timedelta(days=n)).isoformat(): [0, 0] for n in range((last - first).days + 1)}
+    people: dict[str, Counter] = {}
+    for status, uploader, created, numbers in rows:
+        day = days[created.astimezone(zone).date().isoformat()]
+        day[0] += 1
+        day[1] += numbers
+        people.setdefault(uploader, Counter())[status] += 1
+    return {"days": {d: tuple(v) for d, v in days.items()},
+            "uploaders": {u: (c["completed"], c["failed"], c["timeout"]) for u, c in people.items()}}
+
+
+def test_dashboard_live_progress_and_the_spanish_page(page, tag):
+    """The dashboard's figures equal the job table's; a running job's numbers move on screen with no
+    reload; switching the Airflow UI to Spanish (and Bogota's time) turns the page Spanish at once."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from selenium.webdriver.common.by import By
+
+    from callcentre.common.pg import transaction
+
+    utc = ZoneInfo("UTC")  # the headless browser's zone, and no zone chosen in the Airflow UI yet
+    first = date(2001, 5, 1)
+    for uploader, status, hour, numbers in [(f"{tag}ana", "completed", 9, 250), (f"{tag}ana", "failed", 23, 40),
+                                            (f"{tag}<b>beto</b>", "completed", 30, 1200),
+                                            (f"{tag}<b>beto</b>", "timeout", 50, 0)]:
+        created = datetime(2001, 5, 1, tzinfo=timezone.utc) + timedelta(hours=hour)
+        insert_job(tag, uploader=uploader, status=status, created_at=created, processed_numbers=numbers,
+                   total_numbers=1200, completed_at=created + timedelta(minutes=12) if status == "completed" else None)
+    page.execute_script("document.getElementById('d-from').value = '2001-05-01';"
+                        "document.getElementById('d-to').value = '2001-05-03'")
+    page.find_element(By.CSS_SELECTOR, "#d-range button[type=submit]").click()
+    expected = _dashboard_from_table(first, date(2001, 5, 3), utc)
+    _wait(page, lambda d: _dashboard_shown(d) == expected, "the dashboard's figures of 1-3 May 2001")
+    assert expected["uploaders"][f"{tag}ana"] == (1, 1, 0) and expected["days"]["2001-05-02"] == (1, 1200)
+    assert page.find_elements(By.CSS_SELECTOR, "#dashboard b") == []  # the uploader's markup stayed text
+    assert "12 s" not in page.find_element(By.ID, "d-completion").text  # 12 min, said as minutes
+    assert "12 min" in page.find_element(By.ID, "d-completion").text
+
+    # A running job's progress, as its batches finish, without reloading the page.
+    running = insert_job(tag, uploader=f"{tag}ana", status="processing", processed_numbers=100, total_numbers=400)
+    _set_filters(page, uploader=f"{tag}ana")
+    _wait(page, lambda d: _rows(d).get(running, {}).get("numbers") == "100 / 400", "the running job's progress")
+    page.execute_script("window.notReloaded = true")
+    with transaction("scraping_postgres") as cur:
+        cur.execute("UPDATE scraping.jobs SET processed_numbers = 300 WHERE id = %s", (running,))
+    _wait(page, lambda d: _rows(d)[running]["numbers"] == "300 / 400", "the progress moving by itself", timeout=15)
+    bar = page.find_element(By.CSS_SELECTOR, f"#jobs tr[data-id='{running}'] progress")
+    assert bar.get_attribute("value") == "300" and page.execute_script("return window.notReloaded") is True
+
+    # The person picks Español and Bogota's time in the Airflow UI (what its menus store).
+    page.set_window_size(400, 900)
+    page.switch_to.default_content()
+    try:
+        page.execute_script("localStorage.setItem('i18nextLng', 'es');"
+                            "localStorage.setItem('timezone', JSON.stringify('America/Bogota'))")
+        page.switch_to.frame(page.find_element(By.CSS_SELECTOR, "iframe"))
+        _wait(page, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Trabajos de scraping", "the Spanish page")
+        _wait(page, lambda d: _rows(d)[running]["shown"] == "En curso", "the statuses in Spanish")
+        assert page.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
+        assert "sesión de admin" in page.find_element(By.ID, "who").text
+        assert "America/Bogota" in page.find_element(By.ID, "d-zone").text
+        _wait(page, lambda d: "Terminado" in d.find_element(By.ID, "d-legend").text, "the legend in Spanish")
+        # Bogota is UTC-5: the timed-out job of 3 May 02:00 UTC is on 2 May there; the figures still
+        # equal the table's, now counted on Bogota's days.
+        in_bogota = _dashboard_from_table(first, date(2001, 5, 3), ZoneInfo("America/Bogota"))
+        assert in_bogota["days"]["2001-05-03"] == (0, 0) and in_bogota != expected
+        _wait(page, lambda d: _dashboard_shown(d) == in_bogota, "the dashboard on Bogota's days")
+        created = page.execute_script(
+            f"return document.querySelector(\"#jobs tr[data-id='{running}'] td[data-label='Creado']\").textContent")
+        with transaction("scraping_postgres") as cur:
+            cur.execute("SELECT created_at FROM scraping.jobs WHERE id = %s", (running,))
+            bogota = cur.fetchone()[0].astimezone(ZoneInfo("America/Bogota"))
+        assert f"{bogota.hour}:{bogota.minute:02d}" in created, created  # Bogota's clock, not UTC's
+        _wait(page, lambda d: _no_horizontal_overflow(d), "the Spanish page to fit 400 px")
+        page.execute_script("window.scrollTo(0, 0)")
+        _shot(page, "17-spanish-dashboard-400px")
+    finally:
+        page.switch_to.default_content()
+        page.execute_script("localStorage.setItem('i18nextLng', 'en'); localStorage.removeItem('timezone')")
+        page.set_window_size(1600, 1000)
+        page.switch_to.frame(page.find_element(By.CSS_SELECTOR, "iframe"))
+        _wait(page, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Scraping jobs", "the English page again")
