@@ -83,6 +83,8 @@ def connection(conn_id: str, site: dict[str, str], settings: dict | None = None)
         if isinstance(template, str):
             text = fill(template, site)
             conn[key] = int(text) if key == "port" else text
+        elif isinstance(template, dict):  # extra: its text values may name site settings too
+            conn[key] = {k: fill(v, site) if isinstance(v, str) else v for k, v in template.items()}
         else:
             conn[key] = template
     return conn

@@ -99,7 +99,7 @@ def test_secrets_are_required_and_have_no_published_default():
     text = (ROOT / "docker-compose.yaml").read_text()
     for name in ("AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_API_SECRET_KEY",
                  "AIRFLOW_API_PASSWORD", "AIRFLOW_DB_PASSWORD", "IVR_ETL_PASSWORD", "ANALYTICS_DB_PASSWORD",
-                 "SCRAPING_API_TOKEN"):
+                 "SCRAPING_API_TOKEN", "SMTP_PASSWORD"):
         uses = [m for m in INTERPOLATION.finditer(text) if m.group(1) == name]
         assert uses and all(m.group(2) == ":?" for m in uses), f"{name} must be ${{{name}:?...}} everywhere"
         assert _env_example()[name] == "", f".env.example must not publish a value of {name}"

@@ -30,7 +30,7 @@ def _all_deployments():
 def test_settings_name_every_connection_the_code_uses_and_no_other():
     used = deployments.code_connection_ids()
     assert {"ivr_mariadb", "analytics_postgres", "scraping_postgres", "slack_alerts", "scraping_api",
-            "airflow_api"} <= used  # the reader finds them (a blind reader would pass anything)
+            "airflow_api", "scraping_smtp"} <= used  # the reader finds them (a blind reader would pass anything)
     assert used == set(SETTINGS["connections"])
 
 
@@ -133,7 +133,7 @@ def test_local_harness_matches_the_settings(code_pools_queues):
     pools, queues = code_pools_queues
     local = deployments.local()
     env = local.env["scheduler"]
-    expected = set(SETTINGS["connections"]) - set(SETTINGS["local"]["fallback_connections"])
+    expected = set(SETTINGS["connections"]) - set(SETTINGS["local"]["absent_connections"])
     assert set(local.connections) == expected
     for conn_id, conn in local.connections.items():
         assert conn["conn_type"] == SETTINGS["connections"][conn_id]["conn_type"], conn_id

@@ -51,7 +51,7 @@ def local_site(schema: str, api_port: int, scraping_api: tuple[str, int, str], s
         "AIRFLOW_FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32), "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),
         "AIRFLOW_ADMIN_PASSWORD": "ad'm\"in " + secrets.token_hex(4),  # any character: nothing interpolates it
-        "AIRFLOW_API_PASSWORD": secrets.token_urlsafe(12),
+        "AIRFLOW_API_PASSWORD": secrets.token_urlsafe(12), "SMTP_PASSWORD": secrets.token_urlsafe(12),
         "AIRFLOW_UID": str(os.getuid()),
         "AIRFLOW_DB_HOST": pg["host"], "AIRFLOW_DB_PORT": str(pg["port"]), "AIRFLOW_DB_USER": pg["login"],
         "AIRFLOW_DB_PASSWORD": pg["password"], "AIRFLOW_DB_NAME": f"airflow?options=-csearch_path%3D{schema}",
