@@ -38,6 +38,7 @@ RUNS_PAGE = 100  # the REST API's largest page ([api] maximum_page_limit)
 LANGUAGES = ("en", "es")
 _SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # an SVG opened on its own runs nothing
 _STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
+_SHARED = {name: "text/javascript" for name in ui_page.SHARED_SCRIPTS}  # the Airflow UI's language and zone
 _SVG_TEXT = {
     "en": {"rejects": "Rejected calls by rule", "no_rejects": "No rejected calls", "hours": "The 24 hours"},
     "es": {"rejects": "Llamadas rechazadas por regla", "no_rejects": "Sin llamadas rechazadas",
@@ -212,6 +213,8 @@ def create_app() -> FastAPI:
 
     @app.get("/static/{name}", dependencies=[can_read])
     def static(name: str) -> Response:
+        if name in _SHARED:
+            return ui_page.static_file("callcentre.common", name, _SHARED[name])
         if name not in _STATIC:
             raise HTTPException(404, "not found")
         return _static(name, _STATIC[name])

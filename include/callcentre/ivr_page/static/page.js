@@ -1,6 +1,6 @@
 // The "IVR days" page. Text from the server goes into the page with textContent or as attribute
-// values, never as HTML. Language and time zone follow the Airflow UI's own settings, which it
-// keeps in this origin's localStorage: "i18nextLng" (i18next) and "timezone" (a JSON string).
+// values, never as HTML. Language and time zone follow the Airflow UI's own settings
+// (airflowPrefs, static/airflow_prefs.js).
 "use strict";
 
 const HEADER = { "X-Ivr-Days-Page": "1" };
@@ -73,19 +73,10 @@ function t(key, ...args) {
 }
 
 function readSettings() {
-  // The Airflow UI's choices (same origin, so the same localStorage as the parent window).
-  let lang = "en", zone;
-  try {
-    lang = (localStorage.getItem("i18nextLng") || navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
-    const stored = localStorage.getItem("timezone");
-    if (stored) zone = JSON.parse(stored);
-    new Intl.DateTimeFormat("en", { timeZone: zone });
-  } catch (_) { zone = undefined; }
-  state.lang = lang;
-  state.zone = zone || undefined;
-  document.documentElement.lang = lang;
+  // The Airflow UI's language and time zone (static/airflow_prefs.js, shared by our pages).
+  Object.assign(state, airflowPrefs.read());
+  airflowPrefs.translate(TEXT, state.lang);
   document.title = t("title");
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
 }
 
 function when(iso) {
@@ -271,12 +262,10 @@ document.addEventListener("DOMContentLoaded", () => {
       (r) => t("backfilled", r.backfill_id, r.from_day, r.to_day));
   });
   // The person changes language or zone in the Airflow UI: follow at once.
-  window.addEventListener("storage", (e) => {
-    if (e.key === "i18nextLng" || e.key === "timezone") {
-      readSettings();
-      if (state.data) renderCalendar(state.data);
-      if (state.detail) renderDetail(state.detail);
-    }
+  airflowPrefs.onChange(() => {
+    readSettings();
+    if (state.data) renderCalendar(state.data);
+    if (state.detail) renderDetail(state.detail);
   });
   loadCalendar();
 });
