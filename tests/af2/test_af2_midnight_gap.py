@@ -1,5 +1,5 @@
 """Airflow 2.11: `airflow dags backfill -s D1 -e D2` over a day whose local midnight does not exist
-(America/Santiago 2025-09-07: clocks jump 00:00 -> 01:00), with IVR_TIMEZONE and [core]
+(America/Santiago 2024-09-08: clocks jump 00:00 -> 01:00), with IVR_TIMEZONE and [core]
 default_timezone both America/Santiago, as docker-compose deploys them. One run per local day,
 each stamped with the instant its day begins; exactly those days loaded, calls a second either
 side of the range stay out. The runs load four hours each (param `hours`) to stay short.
@@ -24,10 +24,10 @@ from tests.integration.ivr_support import ensure_tables, make_call, metrics_row,
 pytestmark = pytest.mark.skipif(not IS_AIRFLOW_2, reason="the 2.11 leg's `dags backfill`")
 
 ZONE = "America/Santiago"
-GAP = date(2025, 9, 7)
+GAP = date(2024, 9, 8)  # not a day other tests use: they may run at the same time
 DAYS = [GAP - timedelta(days=1), GAP, GAP + timedelta(days=1)]
 HOURS = [0, 1, 12, 23]
-SINCE, UNTIL = datetime(2025, 9, 1, tzinfo=ZoneInfo("UTC")), datetime(2025, 9, 12, tzinfo=ZoneInfo("UTC"))
+SINCE, UNTIL = datetime(2024, 9, 1, tzinfo=ZoneInfo("UTC")), datetime(2024, 9, 12, tzinfo=ZoneInfo("UTC"))
 
 
 def _backfill_runs(since: datetime, until: datetime) -> list[tuple[datetime, str]]:
@@ -74,11 +74,11 @@ def test_dags_backfill_over_a_day_without_a_midnight_loads_each_named_day(days, 
     synthetic.write_calls([
         make_call(970_001, first - timedelta(seconds=1)),                 # the day before the range
         make_call(970_002, first),                                        # D1's first second
-        make_call(970_003, datetime(2025, 9, 6, 23, 59, 59)),             # the last second before the gap
-        make_call(970_004, datetime(2025, 9, 7, 1, 0, 0)),                # the gap day's first second (01:00)
-        make_call(970_005, datetime(2025, 9, 7, 23, 59, 59)),
-        make_call(970_006, datetime(2025, 9, 8, 0, 0, 0)),
-        make_call(970_007, datetime(2025, 9, 9, 0, 0, 0)),                # the day after the range
+        make_call(970_003, datetime(2024, 9, 7, 23, 59, 59)),             # the last second before the gap
+        make_call(970_004, datetime(2024, 9, 8, 1, 0, 0)),                # the gap day's first second (01:00)
+        make_call(970_005, datetime(2024, 9, 8, 23, 59, 59)),
+        make_call(970_006, datetime(2024, 9, 9, 0, 0, 0)),
+        make_call(970_007, datetime(2024, 9, 10, 0, 0, 0)),                # the day after the range
     ])
     cmd = [AIRFLOW, "dags", "backfill", "-s", DAYS[0].isoformat(), "-e", DAYS[-1].isoformat(),
            "--reset-dagruns", "-y", "-c", json.dumps({"hours": HOURS}), "ivr_calls_daily"]
@@ -93,7 +93,7 @@ def test_dags_backfill_over_a_day_without_a_midnight_loads_each_named_day(days, 
     assert out.returncode == 0, f"still deadlocked after {attempt} runs of the backfill"
 
     runs = _backfill_runs(SINCE, UNTIL)
-    # 2025-09-07 01:00 -03: the instant the day begins.
+    # 2024-09-08 01:00 -03: the instant the day begins.
     assert runs == [(day_start(d, ZoneInfo(ZONE)), "success") for d in DAYS], runs
     got = query("SELECT call_id, business_date FROM analytics.calls WHERE call_id BETWEEN 970001 AND 970007 ORDER BY 1")
     assert got == [(970_002, DAYS[0]), (970_003, DAYS[0]), (970_004, GAP), (970_005, GAP), (970_006, DAYS[2])]
