@@ -37,14 +37,14 @@ def seed_rejects(day: date, counts: dict[str, int], first_id: int) -> None:
 
 
 def seed_attempt(day: date, hour: int, outcome: str, rows: int | None, run_id: str = "seed", error: str | None = None,
-                 minute: int = 0) -> None:
+                 minute: int = 0, dag_id: str = "ivr_calls_daily") -> None:
     started = datetime.combine(day + timedelta(days=1), datetime.min.time(), timezone.utc) + timedelta(minutes=minute)
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute(
             """INSERT INTO analytics.etl_batches (dag_id, run_id, try_number, business_date, local_hour, invalid_rows,
                    rows_read, rows_loaded, rows_rejected, started_at, finished_at, outcome, error)
-               VALUES ('ivr_calls_daily', %s, 1, %s, %s, 'quarantine', %s, %s, 0, %s, %s, %s, %s)""",
-            (run_id, day, hour, rows, rows, started, started + timedelta(seconds=5), outcome, error))
+               VALUES (%s, %s, 1, %s, %s, 'quarantine', %s, %s, 0, %s, %s, %s, %s)""",
+            (dag_id, run_id, day, hour, rows, rows, started, started + timedelta(seconds=5), outcome, error))
 
 
 def seed_alert(day: date, kind: str, message: str, run_id: str | None = None) -> None:

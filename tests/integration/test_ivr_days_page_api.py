@@ -182,6 +182,7 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
     seed_attempt(FAILED, 3, "success", 40, minute=5)
     seed_attempt(FAILED, 4, "success", 57, minute=1)
     seed_attempt(FAILED, 9, "failed", None, error="AirflowFailException: bad row", minute=2)
+    seed_attempt(FAILED, 4, "success", 58, minute=9, dag_id="ivr_drift_check")  # a repair by the drift check
     seed_alert(FAILED, "run_failed", XSS_MESSAGE)
     run_id = runs.create(FAILED, "failed")
     detail = requests.get(f"{base}{PREFIX}/api/days/{FAILED}", headers=viewer, timeout=60).json()
@@ -191,7 +192,8 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
     assert detail["metrics"]["avg_duration_s"] == 120.5
     assert detail["rejects"] == {"duration_negative": 4, "caller_missing": 2, "disposition_unknown": 1}
     hours = {h["hour"]: (h["outcome"], h["rows_read"], h["attempts"]) for h in detail["hours"]}
-    assert hours == {3: ("success", 40, 2), 4: ("success", 57, 1), 9: ("failed", None, 1)}
+    assert hours == {3: ("success", 40, 2), 4: ("success", 58, 2), 9: ("failed", None, 1)}
+    assert {h["hour"]: h["dag_id"] for h in detail["hours"]}[4] == "ivr_drift_check"
     assert [a["message"] for a in detail["alerts"]] == [XSS_MESSAGE]  # verbatim JSON; the page shows it as text
     assert [r["run_id"] for r in detail["runs"]] == [run_id]
     assert detail["run_url"] == f"/dags/{DAG}/runs/{requests.utils.quote(run_id, safe='')}"

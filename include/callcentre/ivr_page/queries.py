@@ -71,20 +71,21 @@ def day_detail(day: date) -> dict:
             rejects = dict(cur.fetchall())
         hours: list[dict] = []
         if LEDGER in present:
-            # Per hour: its latest attempt (by start) and how many attempts the ledger holds.
+            # Per hour: its latest attempt (by start) and how many attempts the ledger holds, whichever
+            # DAG made them (the day's runs, the drift check's repairs).
             cur.execute(
                 f"""SELECT DISTINCT ON (local_hour) local_hour, outcome, rows_read, rows_loaded, rows_rejected,
-                           run_id, try_number, started_at, finished_at, left(error, 500),
+                           dag_id, run_id, try_number, started_at, finished_at, left(error, 500),
                            count(*) OVER (PARTITION BY local_hour)
-                    FROM {LEDGER} WHERE dag_id = %s AND business_date = %s
-                    ORDER BY local_hour, started_at DESC, batch_id DESC""", (IVR_DAG_ID, day))
-            names = ("hour", "outcome", "rows_read", "rows_loaded", "rows_rejected", "run_id", "try_number",
+                    FROM {LEDGER} WHERE business_date = %s
+                    ORDER BY local_hour, started_at DESC, batch_id DESC""", (day,))
+            names = ("hour", "outcome", "rows_read", "rows_loaded", "rows_rejected", "dag_id", "run_id", "try_number",
                      "started_at", "finished_at", "error", "attempts")
             hours = [dict(zip(names, row)) for row in cur.fetchall()]
         alerts: list[dict] = []
         if ALERTS in present:
-            cur.execute(
-                f"SELECT kind, run_id, left(message, {MESSAGE_CHARS}), sent_at FROM {ALERTS} "
-                "WHERE dag_id = %s AND business_date = %s ORDER BY sent_at", (IVR_DAG_ID, day))
-            alerts = [dict(zip(("kind", "run_id", "message", "sent_at"), row)) for row in cur.fetchall()]
+            cur.execute(  # every IVR DAG's alerts about the day (the load's, the drift check's)
+                f"SELECT dag_id, kind, run_id, left(message, {MESSAGE_CHARS}), sent_at FROM {ALERTS} "
+                "WHERE business_date = %s ORDER BY sent_at", (day,))
+            alerts = [dict(zip(("dag_id", "kind", "run_id", "message", "sent_at"), row)) for row in cur.fetchall()]
         return {"metrics": metrics, "rejects": rejects, "hours": hours, "alerts": alerts}

@@ -200,7 +200,7 @@ function renderDetail(d) {
     `${t(r.state)} · ${r.hours.length ? t("hoursOnly", r.hours.join(", ")) : t("allHours")} · ${when(r.start_date)}`))
     : [el("li", { text: t("noRuns") })]));
   $("d-alerts").replaceChildren(...(d.alerts.length ? d.alerts.map((a) => el("li", { "data-kind": a.kind },
-    el("span", { text: `${when(a.sent_at)} · ${a.kind}` }), el("pre", { class: "alert", text: a.message })))
+    el("span", { text: `${when(a.sent_at)} · ${a.dag_id} · ${a.kind}` }), el("pre", { class: "alert", text: a.message })))
     : [el("li", { text: t("noAlerts") })]));
   $("d-actions").hidden = !(state.data && state.data.can_trigger);
   const pick = $("reload-hour-pick");
