@@ -11,7 +11,7 @@ const TEXT = {
   en: {
     title: "Scraping jobs", dashboard: "Dashboard", days_from: "Days from", to: "to", show: "Show",
     per_day: "Jobs per day", day: "Day", jobs_by_status: "Jobs by status", jobs: "Jobs",
-    numbers_looked_up: "Numbers looked up", per_uploader: "Success and failure per uploader", uploader: "Uploader",
+    numbers_looked_up: "Numbers", numbers_looked_up_hint: "numbers looked up (of the jobs created that day)", per_uploader: "Success and failure per uploader", uploader: "Uploader",
     done: "Done", failed: "Failed", timed_out: "Timed out", success: "Success",
     completion: "Upload to completion: {0} on average, {1} for 95% of the jobs ({2} completed jobs).",
     no_completion: "No job completed in these days.", more_uploaders: "…and {0} more uploaders.",
@@ -45,9 +45,9 @@ const TEXT = {
   },
   es: {
     title: "Trabajos de scraping", dashboard: "Resumen", days_from: "Días del", to: "al", show: "Mostrar",
-    per_day: "Trabajos por día", day: "Día", jobs_by_status: "Trabajos por estado", jobs: "Trabajos",
-    numbers_looked_up: "Números consultados", per_uploader: "Éxitos y fallos por usuario", uploader: "Usuario",
-    done: "Terminados", failed: "Fallidos", timed_out: "Tiempo agotado", success: "Éxito",
+    per_day: "Trabajos por día", day: "Día", jobs_by_status: "Trabajos por estado", jobs: "Total",
+    numbers_looked_up: "Números", numbers_looked_up_hint: "números consultados (de los trabajos creados ese día)", per_uploader: "Éxitos y fallos por usuario", uploader: "Usuario",
+    done: "Hechos", failed: "Fallos", timed_out: "Agotados", success: "Éxito",
     completion: "De la carga al fin: {0} de media, {1} para el 95 % de los trabajos ({2} trabajos terminados).",
     no_completion: "Ningún trabajo terminó en estos días.", more_uploaders: "…y {0} usuarios más.",
     days_in_zone: "días en {0}", no_jobs_days: "No hay trabajos en estos días.",
@@ -426,14 +426,14 @@ function duration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
 function dayLabel(iso) {
   // A calendar day (no instant): formatted in UTC so no zone moves it.
   const [y, m, d] = iso.split("-").map(Number);
-  return new Intl.DateTimeFormat(prefs.lang, { day: "numeric", month: "short", weekday: "short", timeZone: "UTC" })
+  return new Intl.DateTimeFormat(prefs.lang, { day: "numeric", month: "short", timeZone: "UTC" })
     .format(new Date(Date.UTC(y, m - 1, d)));
 }
 
@@ -473,7 +473,7 @@ function renderDashboard(data) {
   const most = Math.max(1, ...data.days.map((d) => d.total));
   const days = [...data.days].reverse(); // newest first, as the job list
   $("d-days").querySelector("tbody").replaceChildren(...days.map((d) => el("tr", { "data-day": d.day },
-    el("td", { class: "day", text: dayLabel(d.day) }), el("td", { class: "bar-cell" }, statusBar(d, most, words)),
+    el("td", { class: "day", text: dayLabel(d.day), title: d.day }), el("td", { class: "bar-cell" }, statusBar(d, most, words)),
     el("td", { class: "num total", text: number(d.total) }), el("td", { class: "num numbers", text: number(d.numbers) }))));
   const people = data.uploaders;
   $("d-uploaders").querySelector("tbody").replaceChildren(...people.map((u) => {
