@@ -327,7 +327,9 @@ def _store_and_trigger(stream, raw_name: str | None, uploader: str, client) -> d
         raise HTTPException(502, str(err)) from err
     schema.ensure_migrated()
     job = queries.job_by_run(DAG_ID, result.run_id)
-    if result.created and paused_dags().get(DAG_ID):
+    waits = result.created and bool(paused_dags().get(DAG_ID))
+    # ``message`` for scripts; the page words the same facts in the person's language.
+    if waits:
         message = (f"{name}: uploaded, but it waits: {DAG_ID} is paused in Airflow, so the job starts "
                    "only when it is unpaused")
     elif result.created:
@@ -335,8 +337,9 @@ def _store_and_trigger(stream, raw_name: str | None, uploader: str, client) -> d
     else:
         which = f"job #{job['id']} ({job['status']})" if job else f"run {result.run_id} ({result.state})"
         message = f"{name}: this file was already uploaded as {which}; no new job was created"
-    return {"created": result.created, "run_id": result.run_id, "state": result.state,
-            "job_id": job["id"] if job else None, "message": message}
+    return {"created": result.created, "run_id": result.run_id, "state": result.state, "waits": waits,
+            "file_name": name, "job_id": job["id"] if job else None, "job_status": job["status"] if job else None,
+            "message": message}
 
 
 def telling_task(task_instances: list[dict]) -> dict | None:

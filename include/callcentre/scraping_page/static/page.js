@@ -38,6 +38,10 @@ const TEXT = {
     nothing_changed: "Nothing was changed: {0}",
     confirm_text: "Mark {0} job(s) as timed out? Their Airflow runs are stopped and they are not retried automatically; you can still retry them by hand.",
     uploading: "Uploading {0}…", not_accepted: "Not accepted: {0}",
+    upload_waits: "{0}: uploaded, but it waits: {1} is paused in Airflow, so the job starts only when it is unpaused",
+    upload_started: "{0}: uploaded; run {1} started, the job appears in the list when it begins",
+    upload_again: "{0}: this file was already uploaded as {1}; no new job was created",
+    upload_job: "job #{0} ({1})", upload_run: "run {0} ({1})",
     not_allowed: "you are not allowed to do this (ask an Airflow administrator for the rights)",
     too_large: "the file is too large", try_later: "Airflow could not do it just now; try again in a minute",
     no_answer: "the Airflow server did not answer; check the connection and try again",
@@ -73,6 +77,10 @@ const TEXT = {
     nothing_changed: "No se cambió nada: {0}",
     confirm_text: "¿Marcar {0} trabajo(s) como tiempo agotado? Sus ejecuciones de Airflow se detienen y no se reintentan solas; aún puede reintentarlos a mano.",
     uploading: "Subiendo {0}…", not_accepted: "No aceptado: {0}",
+    upload_waits: "{0}: subido, pero espera: {1} está en pausa en Airflow, así que el trabajo empieza cuando se reanude",
+    upload_started: "{0}: subido; la ejecución {1} empezó, el trabajo aparece en la lista cuando comienza",
+    upload_again: "{0}: este archivo ya se subió como {1}; no se creó ningún trabajo nuevo",
+    upload_job: "el trabajo #{0} ({1})", upload_run: "la ejecución {0} ({1})",
     not_allowed: "no tiene permiso para hacer esto (pida los permisos a un administrador de Airflow)",
     too_large: "el archivo es demasiado grande", try_later: "Airflow no pudo hacerlo ahora; inténtelo en un minuto",
     no_answer: "el servidor de Airflow no respondió; revise la conexión e inténtelo de nuevo",
@@ -405,7 +413,7 @@ async function upload(event) {
   try {
     const result = await api("api/uploads", { method: "POST", headers: HEADER, body: form });
     message.className = "ok";
-    message.textContent = result.message;
+    message.textContent = uploadMessage(result);
     $("upload-form").reset();
     if (result.created) { state.awaitRun = result.run_id; state.awaitTries = 0; }
   } catch (err) {
@@ -511,6 +519,15 @@ function applyPrefs(chosen) {
   prefs.zone = chosen.zone;
   airflowPrefs.translate(TEXT, prefs.lang);
   document.title = t("title");
+}
+
+function uploadMessage(r) {
+  // What the server did with the upload, in the person's words (its own English message is for scripts).
+  if (r.waits) return t("upload_waits", r.file_name, "scraping_upload");
+  if (r.created) return t("upload_started", r.file_name, r.run_id);
+  const words = (state.data && state.data.status_words) || {};
+  const which = r.job_id ? t("upload_job", r.job_id, words[r.job_status] || r.job_status) : t("upload_run", r.run_id, r.state);
+  return t("upload_again", r.file_name, which);
 }
 
 async function loadUploaders() {
