@@ -166,3 +166,31 @@ def test_a_reload_right_after_a_load_probes_each_staged_call_by_its_full_key(day
     finally:
         attempt.pg.rollback()
         attempt.close()
+
+
+def test_a_new_month_partition_does_not_wait_for_readers_of_the_table():
+    """An analyst's long query holds analytics.calls: creating next month's partition goes on
+    (ATTACH takes SHARE UPDATE EXCLUSIVE), where CREATE ... PARTITION OF would queue behind it."""
+    import threading
+
+    from callcentre.common.pg import postgres_conn
+
+    reader = postgres_conn(ANALYTICS_POSTGRES)
+    done = threading.Event()
+    try:
+        with reader.cursor() as cur:
+            cur.execute("SELECT count(*) FROM analytics.calls")  # the reader's lock lasts until its rollback
+            worker = threading.Thread(target=lambda: (query("SELECT analytics.ensure_month_partitions('2031-07-15')"),
+                                                      done.set()), daemon=True)
+            worker.start()
+            while not done.wait(0.05):
+                cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation IN"
+                            " ('analytics.calls'::regclass, 'analytics.call_rejects'::regclass)")
+                assert cur.fetchone()[0] == 0, "the partition's creation queued behind a reader"
+    finally:
+        reader.rollback()
+        reader.close()
+        worker.join()
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute("DROP TABLE IF EXISTS analytics.calls_p2031_07, analytics.calls_p2031_08,"
+                    " analytics.call_rejects_p2031_07, analytics.call_rejects_p2031_08")
