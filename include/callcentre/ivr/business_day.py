@@ -254,12 +254,8 @@ def real_hours_in_window(business_date: date, hour: int, tz: ZoneInfo) -> float:
     """Elapsed hours covered by a wall-clock window: 0 (skipped), 1, or 2 (repeated hour); a
     fraction where the clocks moved by less than an hour."""
     start, end = hour_window(business_date, hour)
-    elapsed = (_instant(end, tz) - _instant(start, tz)).total_seconds()
+    # From one boundary's first instant to the next one's (a skipped boundary: the jump past it),
+    # so the 24 windows add up to the day, day_start to day_end.
+    elapsed = (_first_instant(end, tz) - _first_instant(start, tz)).total_seconds()
     return max(elapsed, 0) / 3600
 
-
-def _instant(wall: datetime, tz: ZoneInfo) -> datetime:
-    """The instant a naive wall-clock window boundary stands for: its first occurrence, or for a
-    skipped time the jump past it, so the windows run from one boundary's first instant to the
-    next one's and add up to the day (:func:`day_start` to :func:`day_end`)."""
-    return _first_instant(wall, tz)
