@@ -25,3 +25,25 @@ def test_english_by_default_and_for_an_unknown_language(monkeypatch, caplog, val
     text = job_alert_text({**JOB, "failure_kind": "permanent"})
     assert "Scraping job #7 ended `failed`" in text and "not retried automatically" in text
     assert ("is not one of en, es" in caplog.text) == (value == "fr")
+
+
+def test_ivr_alerts_in_spanish_keep_codes_commands_and_errors(monkeypatch):
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from callcentre.ivr import alerts
+
+    monkeypatch.setenv("CALLCENTRE_LANGUAGE", "es")
+    failure = alerts.TaskFailure("ivr_calls_daily", "scheduled__x", 1, "load_hour", 3, date(2026, 1, 2), 3, 2,
+                                 "hour 03: 12 rows rejected", "http://ui/log")
+    text = alerts.run_failed_message("ivr_calls_daily", "scheduled__x", "http://ui/run", date(2026, 1, 2), "task_failure",
+                                     [failure])
+    assert text.startswith(":red_circle: falló la ejecución de `ivr_calls_daily` — día de negocio 2026-01-02")
+    assert "• fallidas (1): load_hour: hora 03" in text and "hour 03: 12 rows rejected" in text
+    zone = ZoneInfo("America/Bogota")
+    day = date(2026, 3, 1)
+    late = alerts.deadline_message(day, alerts.deadline_of(day, zone, 6), zone, 6)
+    assert "no se cargó a tiempo" in late and "si el día no tiene ejecución: `airflow " in late and "backfill" in late
+    assert "Airflow PAUSÓ `ivr_calls_daily`" in alerts.paused_message("ivr_calls_daily", 3)
+    monkeypatch.setenv("CALLCENTRE_LANGUAGE", "en")
+    assert "not loaded by its deadline" in alerts.deadline_message(day, alerts.deadline_of(day, zone, 6), zone, 6)

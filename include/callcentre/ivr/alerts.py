@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.common import compat
 from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.common.language import message_language
 from callcentre.common.slack import scrub_numbers, send_slack, short_error
 
 log = logging.getLogger(__name__)
@@ -219,8 +220,52 @@ def record_task_failure(context) -> None:
 
 # --- The run's one message -----------------------------------------------------------------------
 
-def _failed_list(failures: list[TaskFailure]) -> str:
+# The messages' words in CALLCENTRE_LANGUAGE (callcentre.common.language); codes, ids, commands and
+# error texts stay as they are.
+_WORDS = {
+    "en": {
+        "run_failed": ":red_circle: `{dag_id}` run failed", "business_date": " — business date {day}",
+        "run": "run", "reason": "reason",
+        "no_failure": "no task failure was recorded (a worker killed before its callback, or the run's timeout): open the run",
+        "failed": "failed", "first_error": "first error ({label}, try {try_number})", "logs": "logs",
+        "no_link": "(no link)", "more": "… and {n} more in the run's grid",
+        "hour": "hour", "hours": "hours", "map_index": "map index",
+        "unclaimed": "while analytics PostgreSQL is unreachable, at most one such message an hour for `{dag_id}`",
+        "paused": (":double_vertical_bar: Airflow has PAUSED `{dag_id}`: its last {n} runs failed"
+                   " (max_consecutive_failed_dag_runs), so no new run starts. Fix the cause, then unpause it:"
+                   " {url} (the pause toggle) or `airflow dags unpause {dag_id}`"),
+        "late": ":alarm_clock: IVR business day {day} not loaded by its deadline{seen_by}",
+        "deadline": "deadline: {due} {zone} (end of the day + {hours} h, IVR_LOAD_DEADLINE_HOURS)",
+        "no_row": "analytics.daily_metrics has no row for {day}, and no failed run of `{dag_id}` was reported for it",
+        "runs": "runs", "no_run": "if the day has no run", "sla": " (Airflow SLA miss)",
+    },
+    "es": {
+        "run_failed": ":red_circle: falló la ejecución de `{dag_id}`", "business_date": " — día de negocio {day}",
+        "run": "ejecución", "reason": "motivo",
+        "no_failure": ("no se registró ningún fallo de tarea (un worker terminado antes de su callback, o el "
+                       "tiempo límite de la ejecución): abra la ejecución"),
+        "failed": "fallidas", "first_error": "primer error ({label}, intento {try_number})", "logs": "logs",
+        "no_link": "(sin enlace)", "more": "… y {n} más en la cuadrícula de la ejecución",
+        "hour": "hora", "hours": "horas", "map_index": "índice",
+        "unclaimed": "mientras PostgreSQL de analítica no responda, como mucho un mensaje así por hora para `{dag_id}`",
+        "paused": (":double_vertical_bar: Airflow PAUSÓ `{dag_id}`: sus últimas {n} ejecuciones fallaron"
+                   " (max_consecutive_failed_dag_runs), así que no empieza ninguna nueva. Corrija la causa y"
+                   " reanúdelo: {url} (el interruptor de pausa) o `airflow dags unpause {dag_id}`"),
+        "late": ":alarm_clock: el día de negocio {day} del IVR no se cargó a tiempo{seen_by}",
+        "deadline": "plazo: {due} {zone} (fin del día + {hours} h, IVR_LOAD_DEADLINE_HOURS)",
+        "no_row": "analytics.daily_metrics no tiene fila para {day}, y no se informó ninguna ejecución fallida de `{dag_id}`",
+        "runs": "ejecuciones", "no_run": "si el día no tiene ejecución", "sla": " (SLA de Airflow incumplido)",
+    },
+}
+
+
+def _words(lang: str | None = None) -> dict:
+    return _WORDS[lang or message_language()]
+
+
+def _failed_list(failures: list[TaskFailure], words: dict | None = None) -> str:
     """``load_hour: hours 03, 04, 13; reconcile``, in first-failure order."""
+    words = words or _WORDS["en"]
     by_task: dict[str, list[TaskFailure]] = {}
     for failure in failures:
         by_task.setdefault(failure.task_id, []).append(failure)
@@ -228,34 +273,36 @@ def _failed_list(failures: list[TaskFailure]) -> str:
     for task_id, items in by_task.items():
         hours = sorted(f.local_hour for f in items if f.local_hour is not None)
         if hours:
-            parts.append(f"{task_id}: hour{'s' if len(hours) > 1 else ''} {', '.join(f'{h:02d}' for h in hours)}")
+            parts.append(f"{task_id}: {words['hours' if len(hours) > 1 else 'hour']} "
+                         f"{', '.join(f'{h:02d}' for h in hours)}")
         elif any(f.map_index >= 0 for f in items):
-            parts.append(f"{task_id}: map index {', '.join(str(f.map_index) for f in items)}")
+            parts.append(f"{task_id}: {words['map_index']} {', '.join(str(f.map_index) for f in items)}")
         else:
             parts.append(task_id)
     return "; ".join(parts)
 
 
 def run_failed_message(dag_id: str, run_id: str, run_url: str | None, business_date: date | None,
-                       reason: str | None, failures: list[TaskFailure]) -> str:
-    title = f":red_circle: `{dag_id}` run failed"
+                       reason: str | None, failures: list[TaskFailure], lang: str | None = None) -> str:
+    w = _words(lang)
+    title = w["run_failed"].format(dag_id=dag_id)
     if business_date is not None:
-        title += f" — business date {business_date}"
-    lines = [title, f"• run: `{run_id}`" + (f" {run_url}" if run_url else "")]
+        title += w["business_date"].format(day=business_date)
+    lines = [title, f"• {w['run']}: `{run_id}`" + (f" {run_url}" if run_url else "")]
     if reason:
-        lines.append(f"• reason: {reason}")
+        lines.append(f"• {w['reason']}: {reason}")
     if not failures:
-        lines.append("• no task failure was recorded (a worker killed before its callback, or the run's timeout): open the run")
+        lines.append(f"• {w['no_failure']}")
         return "\n".join(lines)
     first = failures[0]
     lines += [
-        f"• failed ({len(failures)}): {_failed_list(failures)}",
-        f"• first error ({first.label}, try {first.try_number}): {first.error}",
-        "• logs:",
+        f"• {w['failed']} ({len(failures)}): {_failed_list(failures, w)}",
+        f"• {w['first_error'].format(label=first.label, try_number=first.try_number)}: {first.error}",
+        f"• {w['logs']}:",
     ]
-    lines += [f"    {f.label}: {f.log_url or '(no link)'}" for f in failures[:MAX_LINKS]]
+    lines += [f"    {f.label}: {f.log_url or w['no_link']}" for f in failures[:MAX_LINKS]]
     if len(failures) > MAX_LINKS:
-        lines.append(f"    … and {len(failures) - MAX_LINKS} more in the run's grid")
+        lines.append(f"    {w['more'].format(n=len(failures) - MAX_LINKS)}")
     return "\n".join(lines)
 
 
@@ -380,7 +427,7 @@ def send_unclaimed(dag_id: str, text: str, now: datetime | None = None, *, alway
     if last and not always and now - datetime.fromisoformat(last) < UNCLAIMED_REPEAT:
         log.warning("analytics PostgreSQL unreachable; an alert of %s went out at %s: this one is not sent", dag_id, last)
         return False
-    repeat = f"\n• while analytics PostgreSQL is unreachable, at most one such message an hour for `{dag_id}`"
+    repeat = "\n• " + _words()["unclaimed"].format(dag_id=dag_id)
     if not send_slack(text + repeat):
         return False
     try:
@@ -396,10 +443,8 @@ def end_unclaimed_outage() -> None:
         compat.delete_variable(UNCLAIMED_VARIABLE)
 
 
-def paused_message(dag_id: str, failed_in_a_row: int) -> str:
-    return (f"\n• :double_vertical_bar: Airflow has PAUSED `{dag_id}`: its last {failed_in_a_row} runs failed"
-            f" (max_consecutive_failed_dag_runs), so no new run starts. Fix the cause, then unpause it:"
-            f" {compat.ui_url(f'dags/{dag_id}')} (the pause toggle) or `airflow dags unpause {dag_id}`")
+def paused_message(dag_id: str, failed_in_a_row: int, lang: str | None = None) -> str:
+    return "\n• " + _words(lang)["paused"].format(dag_id=dag_id, n=failed_in_a_row, url=compat.ui_url(f"dags/{dag_id}"))
 
 
 def circuit_breaker_note(context, dag_id: str) -> str:
@@ -448,14 +493,15 @@ def days_due(now: datetime, tz: ZoneInfo, hours: float, lookback: timedelta = LO
 
 
 def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_id: str = IVR_DAG_ID,
-                     seen_by: str = "") -> str:
+                     seen_by: str = "", lang: str | None = None) -> str:
+    w = _words(lang)
     local_due = due.astimezone(tz)
     return "\n".join([
-        f":alarm_clock: IVR business day {day} not loaded by its deadline{seen_by}",
-        f"• deadline: {local_due:%Y-%m-%d %H:%M} {tz.key} (end of the day + {hours:g} h, IVR_LOAD_DEADLINE_HOURS)",
-        f"• analytics.daily_metrics has no row for {day}, and no failed run of `{dag_id}` was reported for it",
-        f"• runs: {compat.dag_runs_url(dag_id)}",
-        f"• if the day has no run: `{compat.backfill_command(dag_id, *[_typed(day, tz)] * 2)}`",
+        w["late"].format(day=day, seen_by=seen_by),
+        "• " + w["deadline"].format(due=f"{local_due:%Y-%m-%d %H:%M}", zone=tz.key, hours=f"{hours:g}"),
+        "• " + w["no_row"].format(day=day, dag_id=dag_id),
+        f"• {w['runs']}: {compat.dag_runs_url(dag_id)}",
+        f"• {w['no_run']}: `{compat.backfill_command(dag_id, *[_typed(day, tz)] * 2)}`",
     ])
 
 
@@ -541,7 +587,7 @@ def sla_missed(dag, task_list, blocking_task_list, slas, blocking_tis) -> None:
                 log.info("SLA miss of %s: already loaded or reported, nothing sent", day)
                 continue
             text = deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag.dag_id,
-                                    seen_by=" (Airflow SLA miss)")
+                                    seen_by=_words()["sla"])
             send_once(dag.dag_id, "deadline_missed", day.isoformat(), text, business_date=day)
     except Exception:  # noqa: BLE001 - the watcher still reports the day
         log.exception("the SLA miss callback failed; ivr_deadline_watch will report the day")
