@@ -71,6 +71,7 @@ install_packages() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)  # the Celery broker
+  [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)  # the pooler tests (scripts/pgbouncer.sh)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing apt packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
