@@ -194,3 +194,50 @@ def test_a_new_month_partition_does_not_wait_for_readers_of_the_table():
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("DROP TABLE IF EXISTS analytics.calls_p2031_07, analytics.calls_p2031_08,"
                     " analytics.call_rejects_p2031_07, analytics.call_rejects_p2031_08")
+
+
+def test_two_loads_creating_the_same_new_month_both_go_on():
+    """Two hours of a new month start together (the DAG loads two at a time): the second waits for
+    the first's partitions and then uses them, where it once failed permanently on "relation
+    already exists" (its catalog cache still said the partition was missing)."""
+    import threading
+
+    from callcentre.common.pg import postgres_conn
+
+    months = ("2032_03", "2032_04")
+    first, second = postgres_conn(ANALYTICS_POSTGRES), postgres_conn(ANALYTICS_POSTGRES)
+    errors = []
+
+    def second_load():
+        try:
+            with second.cursor() as cur:
+                cur.execute("SELECT analytics.ensure_month_partitions('2032-03-10')")
+            second.commit()
+        except Exception as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+            second.rollback()
+
+    try:
+        with first.cursor() as cur:
+            cur.execute("SELECT analytics.ensure_month_partitions('2032-03-09')")  # created, not committed
+            worker = threading.Thread(target=second_load, daemon=True)
+            worker.start()
+            with postgres_conn(ANALYTICS_POSTGRES) as watcher:
+                for _ in range(200):  # until the second load waits for the first one's lock
+                    waiting = watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = %s",
+                                              (second.info.backend_pid,)).fetchone()[0]
+                    if waiting:
+                        break
+                    threading.Event().wait(0.05)
+                assert waiting, "the second load never waited for the first one"
+        first.commit()
+        worker.join(30)
+        assert not errors, errors
+        rows = query("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE %s ORDER BY 1", ("calls_p2032_0%",))
+        assert [r[0] for r in rows] == [f"calls_p{m}" for m in months]
+    finally:
+        first.close()
+        second.close()
+        with transaction(ANALYTICS_POSTGRES) as cur:
+            cur.execute("DROP TABLE IF EXISTS " + ", ".join(
+                f"analytics.{t}_p{m}" for t in ("calls", "call_rejects") for m in months))
