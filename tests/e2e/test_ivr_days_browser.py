@@ -141,7 +141,7 @@ def page(airflow, browser):  # noqa: F811 - the jobs page module's browser fixtu
     entry = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "a[href$='/plugin/ivr-days']"),
                   "the 'IVR days' nav entry")
     entry[0].click()
-    _wait(browser, lambda d: d.current_url.endswith("/plugin/ivr-days"), "the plugin route")
+    _wait(browser, lambda d: "/plugin/ivr-days" in d.current_url, "the plugin route")
     _open_page(browser, base)
     return browser
 

@@ -154,7 +154,8 @@ def _enter_frame(driver, user: str = "admin") -> None:
     from selenium.webdriver.common.by import By
 
     driver.switch_to.default_content()
-    _wait(driver, lambda d: d.current_url.endswith("/plugin/scraping-jobs"), "the plugin route")
+    # The UI may add a slash or a query to its own address (it follows the page inside).
+    _wait(driver, lambda d: "/plugin/scraping-jobs" in d.current_url, "the plugin route")
     frame = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "iframe"), "the page's iframe")[0]
     driver.switch_to.frame(frame)
     _wait(driver, lambda d: f"signed in as {user}" in d.find_element(By.ID, "who").text, "the job list")
