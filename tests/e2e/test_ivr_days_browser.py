@@ -87,7 +87,7 @@ def _wait(driver, condition, what: str, timeout: float = 60):
                              ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         _shot(driver, "timeout-" + "".join(c if c.isalnum() else "-" for c in what)[:40])
-        pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        pytest.fail(f"timed out after {timeout}s waiting for {what} (at {driver.current_url})")
 
 
 def _shot(driver, name: str) -> None:
