@@ -236,3 +236,15 @@ def api_healthy(base_url: str) -> bool:
         return requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def wait_for(predicate, what: str, logs: Path, timeout_s: float) -> None:
+    """Poll ``predicate`` every 2 s; fail with the scheduler log's tail in ``logs`` when it never holds."""
+    import pytest
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    pytest.fail(f"timed out waiting for {what}\n" + (logs / "scheduler.log").read_text(errors="replace")[-4000:])

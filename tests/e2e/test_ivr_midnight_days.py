@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -30,8 +28,9 @@ from tests.e2e.airflow_processes import (
     run_airflow,
     run_states,
     settle_backfills,
+    wait_for,
 )
-from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
+from tests.integration.ivr_support import ensure_tables, loaded_ids, make_call, metrics_row, query, reset_day
 
 ZONE = "America/Havana"
 MIDNIGHT_GAP = date(2025, 3, 9)      # 00:00-00:59 does not exist: the day begins at 01:00 -04
@@ -54,19 +53,6 @@ def havana_airflow(tmp_path):
     subprocess.run([AIRFLOW, "dags", "delete", "ivr_calls_daily", "--yes"], env=env, capture_output=True, timeout=180)
     with ivr_airflow(env, tmp_path):
         yield env
-
-
-def _wait_for(predicate, what: str, logs: Path):
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(2)
-    pytest.fail(f"timed out waiting for {what}\n" + (logs / "scheduler.log").read_text(errors="replace")[-4000:])
-
-
-def _loaded_ids(day):
-    return {r[0] for r in query("SELECT call_id FROM analytics.calls WHERE business_date = %s", (day,))}
 
 
 def _calls(day: date, first_id: int) -> tuple[list[tuple], set[int]]:
@@ -110,7 +96,7 @@ def test_backfill_and_rest_trigger_load_days_without_a_midnight_or_with_two(hava
         def ended():
             return set(backfill_states().values()) <= {"success", "failed"} and rest_state() in ("success", "failed")
 
-        _wait_for(lambda: backfill_states() and ended(), "the backfill's run and the REST-triggered run", tmp_path)
+        wait_for(lambda: backfill_states() and ended(), "the backfill's run and the REST-triggered run", tmp_path, TIMEOUT_S)
         # Logical dates are the days' first instants (05:00 and 04:00 UTC): the UTC date is the local day.
         assert backfill_states() == {MIDNIGHT_GAP.isoformat(): "success"}
         assert rest_state() == "success"
@@ -121,14 +107,14 @@ def test_backfill_and_rest_trigger_load_days_without_a_midnight_or_with_two(hava
         run_airflow(havana_airflow, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date",
                     DOUBLE_MIDNIGHT.isoformat(), "--to-date", DOUBLE_MIDNIGHT.isoformat(), "--dag-run-conf", conf,
                     "--reprocess-behavior", "completed")
-        _wait_for(lambda: DOUBLE_MIDNIGHT.isoformat() in backfill_states() and ended(), "the second backfill", tmp_path)
+        wait_for(lambda: DOUBLE_MIDNIGHT.isoformat() in backfill_states() and ended(), "the second backfill", tmp_path, TIMEOUT_S)
         assert backfill_states() == {MIDNIGHT_GAP.isoformat(): "success", DOUBLE_MIDNIGHT.isoformat(): "success"}
 
-        assert _loaded_ids(MIDNIGHT_GAP) == gap_inside
-        assert _loaded_ids(DOUBLE_MIDNIGHT) == double_inside
+        assert loaded_ids(MIDNIGHT_GAP) == gap_inside
+        assert loaded_ids(DOUBLE_MIDNIGHT) == double_inside
         for day in (MIDNIGHT_GAP, DOUBLE_MIDNIGHT):
             assert metrics_row(day)["source_calls"] == 4
-            assert _loaded_ids(day - timedelta(days=1)) == set() and _loaded_ids(day + timedelta(days=1)) == set()
+            assert loaded_ids(day - timedelta(days=1)) == set() and loaded_ids(day + timedelta(days=1)) == set()
     finally:
         for day in around:
             reset_day(day)

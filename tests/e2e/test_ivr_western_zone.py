@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import free_port, ivr_airflow, rest_client, run_airflow, run_states
-from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
+from tests.e2e.airflow_processes import free_port, ivr_airflow, rest_client, run_airflow, run_states, wait_for
+from tests.integration.ivr_support import ensure_tables, loaded_ids, make_call, metrics_row, query, reset_day
 
 ZONE = "America/Mexico_City"
 # Three consecutive days no other test uses (a backfill of an existing run would clear it).
@@ -36,19 +34,6 @@ def western_airflow(tmp_path):
                AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}")
     with ivr_airflow(env, tmp_path):
         yield env
-
-
-def _wait_for(predicate, what: str, logs: Path):
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(2)
-    pytest.fail(f"timed out waiting for {what}\n" + (logs / "scheduler.log").read_text(errors="replace")[-4000:])
-
-
-def _loaded_ids(day):
-    return {r[0] for r in query("SELECT call_id FROM analytics.calls WHERE business_date = %s", (day,))}
 
 
 def test_backfill_and_rest_trigger_of_a_western_zone_load_the_named_local_days(western_airflow, tmp_path):
@@ -82,17 +67,17 @@ def test_backfill_and_rest_trigger_of_a_western_zone_load_the_named_local_days(w
             runs = rest_client(western_airflow).request("GET", f"/api/v2/dags/ivr_calls_daily/dagRuns/rest__{DAYS[2]}").json()
             return runs.get("state")
 
-        _wait_for(lambda: len(backfill_states()) == 2 and set(backfill_states().values()) <= {"success", "failed"},
-                  "the backfill's two runs", tmp_path)
+        wait_for(lambda: len(backfill_states()) == 2 and set(backfill_states().values()) <= {"success", "failed"},
+                 "the backfill's two runs", tmp_path, TIMEOUT_S)
         # Logical dates are local midnights (06:00 UTC): the UTC date is the local day.
         assert backfill_states() == {DAYS[0].isoformat(): "success", DAYS[1].isoformat(): "success"}
-        _wait_for(lambda: rest_state() in ("success", "failed"), "the REST-triggered run", tmp_path)
+        wait_for(lambda: rest_state() in ("success", "failed"), "the REST-triggered run", tmp_path, TIMEOUT_S)
         assert rest_state() == "success"
 
         for day in DAYS:
-            assert _loaded_ids(day) == expected[day], day
+            assert loaded_ids(day) == expected[day], day
             assert metrics_row(day)["source_calls"] == 2
-        assert _loaded_ids(around[0]) == set() and _loaded_ids(around[-1]) == set()
+        assert loaded_ids(around[0]) == set() and loaded_ids(around[-1]) == set()
     finally:
         for day in around:
             reset_day(day)

@@ -66,6 +66,10 @@ def query(sql: str, params=()) -> list[tuple]:
         return cur.fetchall()
 
 
+def loaded_ids(day: date) -> set[int]:
+    return {r[0] for r in query("SELECT call_id FROM analytics.calls WHERE business_date = %s", (day,))}
+
+
 def loaded(day: date) -> list[tuple]:
     return query(f"SELECT {CALL_COLUMNS} FROM analytics.calls WHERE business_date = %s ORDER BY call_id", (day,))
 
