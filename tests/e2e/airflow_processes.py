@@ -248,3 +248,24 @@ def wait_for(predicate, what: str, logs: Path, timeout_s: float) -> None:
             return
         time.sleep(2)
     pytest.fail(f"timed out waiting for {what}\n" + (logs / "scheduler.log").read_text(errors="replace")[-4000:])
+
+
+@contextmanager
+def running_stand_ins():
+    """The Slack and scraping API stand-ins, real HTTP servers on loopback, for a module's Airflow."""
+    import secrets
+
+    from callcentre.fakes._server import serve_in_thread
+    from callcentre.fakes.scraping_api_server import ScrapingApiServer
+    from callcentre.fakes.slack_server import FakeSlackServer
+
+    slack = FakeSlackServer(("127.0.0.1", 0))
+    api = ScrapingApiServer(("127.0.0.1", 0), token=secrets.token_hex(8))
+    for server in (slack, api):
+        serve_in_thread(server)
+    try:
+        yield slack, api
+    finally:
+        for server in (slack, api):
+            server.shutdown()
+            server.server_close()

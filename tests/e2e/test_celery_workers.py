@@ -39,6 +39,7 @@ from tests.e2e.airflow_processes import (
     run_airflow,
     run_states,
     settle_backfills,
+    running_stand_ins,
     start_celery_worker,
     start_celery_workers,
     start_group,
@@ -120,18 +121,8 @@ class Cluster:
 @pytest.fixture(scope="module")
 def services():
     """Slack and the scraping API stand-ins for the whole module (the workers outlive one test)."""
-    from callcentre.fakes._server import serve_in_thread
-    from callcentre.fakes.scraping_api_server import ScrapingApiServer
-    from callcentre.fakes.slack_server import FakeSlackServer
-
-    slack = FakeSlackServer(("127.0.0.1", 0))
-    api = ScrapingApiServer(("127.0.0.1", 0), token=secrets.token_hex(8))
-    for server in (slack, api):
-        serve_in_thread(server)
-    yield slack, api
-    for server in (slack, api):
-        server.shutdown()
-        server.server_close()
+    with running_stand_ins() as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")

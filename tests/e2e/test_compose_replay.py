@@ -29,7 +29,7 @@ import pytest
 
 from callcentre.ivr import synthetic
 from tests.e2e import deploy_replay
-from tests.e2e.airflow_processes import free_port, start_group, wait_api_up
+from tests.e2e.airflow_processes import free_port, running_stand_ins, start_group, wait_api_up
 from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
 
@@ -57,18 +57,8 @@ def wait_for(predicate, what: str, logs: Path, timeout_s: float = TIMEOUT_S):
 
 @pytest.fixture(scope="module")
 def stand_ins():
-    from callcentre.fakes._server import serve_in_thread
-    from callcentre.fakes.scraping_api_server import ScrapingApiServer
-    from callcentre.fakes.slack_server import FakeSlackServer
-
-    slack = FakeSlackServer(("127.0.0.1", 0))
-    api = ScrapingApiServer(("127.0.0.1", 0), token=secrets.token_hex(8))
-    for server in (slack, api):
-        serve_in_thread(server)
-    yield slack, api
-    for server in (slack, api):
-        server.shutdown()
-        server.server_close()
+    with running_stand_ins() as servers:
+        yield servers
 
 
 class StatsdListener:
