@@ -27,9 +27,23 @@ def _register(job_repo, **kw):
     return job_repo.register(**args)
 
 
-def test_migration_is_idempotent(job_repo):
+def test_migrating_a_current_schema_changes_nothing(job_repo):
+    """Every entry point migrates: on a current schema that applies nothing and keeps the jobs."""
+    from callcentre.scraping.jobs import scraping_migrations
+
+    job, _ = _register(job_repo)
+    migrations = scraping_migrations(job_repo.conn_id)
+    assert migrations.applied_version() == migrations.latest >= 1
+    with job_repo._cursor() as cur:
+        cur.execute("SELECT version, applied_at FROM scraping.schema_migrations ORDER BY version")
+        applied_before = cur.fetchall()
+    assert migrations.ensure_current() == []
     job_repo.migrate()
-    job_repo.migrate()
+    with job_repo._cursor() as cur:
+        cur.execute("SELECT version, applied_at FROM scraping.schema_migrations ORDER BY version")
+        assert cur.fetchall() == applied_before
+        cur.execute("SELECT status FROM scraping.jobs WHERE id = %s", (job["id"],))
+        assert cur.fetchone()[0] == "pending"
 
 
 def test_one_job_per_content(job_repo):
