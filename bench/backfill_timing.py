@@ -35,11 +35,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from profile_load import all_pids, cpu_snapshot, proc_stat, server_pids, TICKS  # noqa: E402
-from tests.e2e.airflow_processes import (  # noqa: E402
+from callcentre.devtools.airflow_processes import (  # noqa: E402
     AIRFLOW,
     celery_env,
     free_port,

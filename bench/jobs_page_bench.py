@@ -162,19 +162,51 @@ def timed(fn, repeat: int) -> tuple[dict, object]:
             "p95_ms": round(samples[max(0, int(len(samples) * 0.95) - 1)], 1)}, result
 
 
+def bomb_workbook(padding: int) -> bytes:
+    """A one-cell workbook whose sheet part holds ``padding`` bytes of whitespace: about a
+    megabyte packed, ``padding`` bytes unpacked (a zip bomb as an upload would carry it)."""
+    import io
+    import zipfile
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        f'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+        f'workbook.xml" ContentType="{kind}.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" '
+        f'ContentType="{kind}.worksheet+xml"/></Types>',
+        "_rels/.rels": f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        f'package/2006/relationships"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
+        "</Relationships>",
+        "xl/workbook.xml": f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+        '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        f'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" '
+        'Target="worksheets/sheet1.xml"/></Relationships>',
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in parts.items():
+            zf.writestr(name, text)
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>'
+                        '<row r="1"><c r="A1" t="inlineStr"><is><t>phone</t></is></c></row>'.encode())
+            chunk = b" " * (1 << 20)
+            for _ in range(padding // len(chunk)):
+                sheet.write(chunk)
+            sheet.write(b"</sheetData></worksheet>")
+    return buf.getvalue()
+
+
 def zip_bomb(repeat: int) -> dict:
     """Time the refusal of a 1 GB-unpacked upload, stream to answer, as the upload route does it."""
     import io
-    import sys
-    import tempfile
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from callcentre.scraping_page.intake import UploadRefused, received_upload
-    from tests.scraping_fixtures import raw_xlsx
 
-    with tempfile.TemporaryDirectory() as tmp:
-        packed = raw_xlsx(Path(tmp) / "bomba.xlsx", [["phone"], ["3001234567"]],
-                          sheet_xml_padding=ZIP_BOMB_UNPACKED).read_bytes()
+    packed = bomb_workbook(ZIP_BOMB_UNPACKED)
 
     def refuse() -> str:
         try:

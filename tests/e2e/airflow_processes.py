@@ -1,34 +1,29 @@
-"""Starting and stopping real Airflow components for the e2e tests.
-
-Airflow components fork children, so each one runs in its own process group and is stopped by
-signalling that group, never anything by name.
-"""
+"""Real Airflow components for the e2e tests: what only tests need, on top of the process groups
+of callcentre.devtools.airflow_processes (shared with bench/, re-exported here)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_airflow(env: dict, *args: str) -> str:
-    """Run an `airflow` CLI command to completion; fail the test with its output if it fails."""
-    result = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
+from callcentre.devtools.airflow_processes import (  # noqa: F401  (re-exported for the tests)
+    AIRFLOW,
+    api_healthy,
+    celery_env,
+    free_port,
+    process_group,
+    rest_client,
+    run_airflow,
+    settle_backfills,
+    start_celery_worker,
+    start_celery_workers,
+    start_group,
+    stop_group,
+)
 
 
 def run_states(env: dict, dag_id: str, kind: str) -> dict[str, str]:
@@ -38,12 +33,6 @@ def run_states(env: dict, dag_id: str, kind: str) -> dict[str, str]:
     runs = rest_client(env).request(
         "GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&run_type={kind}&order_by=-id").json()["dag_runs"]
     return {r["logical_date"][:10]: r["state"] for r in reversed(runs)}  # the newest run of a date wins
-
-
-def start_group(args: list[str], env: dict, log: Path, cwd: Path | None = None) -> subprocess.Popen:
-    """Start ``args`` in a new session (its own process group), output to ``log``."""
-    with log.open("wb") as out:
-        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
 
 
 def descendants(pid: int) -> list[int]:
@@ -75,69 +64,6 @@ def kill_tree(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
-def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
-    """SIGTERM the process group, SIGKILL it if it is still there after ``grace_s``; then SIGKILL
-    whatever the leader left in its group (an idle LocalExecutor worker of the forkserver, seen
-    after a scheduler stopped mid-task, would otherwise outlive the test)."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace_s)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def celery_env(env: dict, broker_db: int) -> dict:
-    """``env`` switched to the CeleryExecutor, on Redis database ``broker_db`` of the local Redis
-    (0 is `make airflow`'s), with worker hostnames from ``CALLCENTRE_WORKER_HOSTNAME``."""
-    broker = env["AIRFLOW__CELERY__BROKER_URL"].rsplit("/", 1)[0] + f"/{broker_db}"
-    return dict(env, AIRFLOW__CORE__EXECUTOR="CeleryExecutor", AIRFLOW__CELERY__BROKER_URL=broker,
-                AIRFLOW__CORE__HOSTNAME_CALLABLE="callcentre.common.hostname.worker_hostname")
-
-
-def start_celery_worker(name: str, env: dict, logs: Path, concurrency: int = 2,
-                        queues: str = "default,ivr") -> subprocess.Popen:
-    """`airflow celery worker` ``name`` as if on a host of its own (Celery and Airflow hostname,
-    log-server port, working directory); returns once Celery says it is ready."""
-    return start_celery_workers([name], env, logs, concurrency, queues)[name]
-
-
-def start_celery_workers(names: list[str], env: dict, logs: Path, concurrency: int = 2,
-                         queues: str = "default,ivr") -> dict[str, subprocess.Popen]:
-    """Several such workers, started side by side; returns once each says it is ready."""
-    started = {}
-    for name in names:
-        workdir = logs / f"{name}-cwd"
-        workdir.mkdir(exist_ok=True)
-        log = logs / f"{name}-{len(list(logs.glob(name + '-*.log')))}.log"
-        worker_env = dict(env, CALLCENTRE_WORKER_HOSTNAME=name,
-                          AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
-        started[name] = (start_group([AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues",
-                                      queues, "--concurrency", str(concurrency)], worker_env, log, cwd=workdir), log)
-    deadline = time.monotonic() + 120
-    for name, (proc, log) in started.items():
-        while " ready." not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                for other, _ in started.values():
-                    stop_group(other)
-                raise RuntimeError(f"{name} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
-    return {name: proc for name, (proc, _) in started.items()}
-
-
-@contextmanager
-def process_group(args: list[str], env: dict, log: Path):
-    proc = start_group(args, env, log)
-    try:
-        yield proc
-    finally:
-        stop_group(proc)
-
-
 @contextmanager
 def ivr_airflow(env: dict, logs: Path):
     """`airflow api-server` and `airflow scheduler` on ``env`` (its AIRFLOW__API__PORT), with
@@ -160,37 +86,6 @@ def ivr_airflow(env: dict, logs: Path):
                 settle_backfills(env, "ivr_calls_daily")
     finally:
         run_airflow({**os.environ, "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}, "dags", "reserialize")
-
-
-def rest_client(env: dict):
-    """The REST client of the api-server ``env`` points at, logged in as the local admin."""
-    from callcentre.scraping.upload import AirflowRestClient, local_credentials
-
-    return AirflowRestClient(env["AIRFLOW__API__BASE_URL"], *local_credentials(env["AIRFLOW_HOME"]))
-
-
-def settle_backfills(env: dict, dag_id: str, timeout_s: float = 90) -> None:
-    """Mark ``dag_id``'s backfills complete once none of their runs is queued or running: Airflow
-    allows one running backfill per DAG and refuses the next one until then. The scheduler marks
-    them itself, but only every 30 s; cancelling a backfill whose runs have all ended does the same
-    at once (it sets ``completed_at``; there is no queued run left for it to fail)."""
-    client = rest_client(env)
-    give_up = time.monotonic() + timeout_s
-    while True:
-        # Newest first: the list is paged (50 by default), and a long-lived metadata DB holds more.
-        open_ = [b for b in client.request("GET", f"/api/v2/backfills?dag_id={dag_id}&order_by=-id&limit=100")
-                 .json().get("backfills", []) if not b.get("completed_at")]
-        if not open_:
-            return
-        active = client.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&state=queued"
-                                       f"&state=running&limit=1").json()["total_entries"]
-        if not active:
-            for backfill in open_:  # 409: the scheduler marked it complete in between
-                client.request("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")
-            continue
-        if time.monotonic() > give_up:
-            return  # a failed test's runs still going: its own error says why
-        time.sleep(2)
 
 
 def private_metadata_env(schema: str, fresh: bool = False) -> dict:
@@ -226,16 +121,6 @@ def wait_api_up(proc: subprocess.Popen, base_url: str, log: Path, timeout_s: flo
         if proc.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"api-server did not come up:\n{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.5)
-
-
-def api_healthy(base_url: str) -> bool:
-    """The api-server answers its health endpoint (False while it starts or after it died)."""
-    import requests
-
-    try:
-        return requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def wait_for(predicate, what: str, logs: Path, timeout_s: float) -> None:
