@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
 from callcentre.common.pg import copy_in, postgres_conn
-from callcentre.ivr import ledger
+from callcentre.ivr import columns, ledger
 from callcentre.ivr.errors import raise_classified
 from callcentre.ivr.rules import REASON_COLUMN, describe_reject, fall_back_fold
 from callcentre.ivr.source import hour_rows, source_connection
@@ -42,21 +42,17 @@ log = logging.getLogger(__name__)
 DAG_ID = "ivr_calls_daily"
 MAX_EXAMPLES = 5
 
-STAGE_DDL = """
-CREATE TEMP TABLE stage_calls (
-    call_id bigint, start_time timestamp, end_time timestamp, duration integer,
-    caller_number varchar(32), dialed_number varchar(32), ivr_path varchar(255),
-    disposition varchar(16), queue_name varchar(64), agent_id integer, wait_seconds integer,
-    updated_at timestamp, reject_reason text
-) ON COMMIT DROP
-"""
+STAGE_DDL = columns.stage_ddl()
 COPY_SQL = "COPY stage_calls FROM STDIN WITH (FORMAT csv)"
 COUNT_SQL = "SELECT reject_reason, count(*), min(call_id), max(call_id) FROM stage_calls GROUP BY reject_reason"
+# A reject's example shows the value of the column its rule is about (rules.REASON_COLUMN).
+_EXAMPLE_COLUMNS = list(dict.fromkeys(REASON_COLUMN.values()))
 EXAMPLES_SQL = (
-    "SELECT call_id, reject_reason, duration, end_time::text, wait_seconds, caller_number, disposition"
-    " FROM stage_calls WHERE reject_reason IS NOT NULL ORDER BY call_id LIMIT %s"
+    "SELECT call_id, reject_reason, "
+    + ", ".join(f"{c}::text" if columns.BY_NAME[c].pg_type == "timestamp" else c for c in _EXAMPLE_COLUMNS)
+    + " FROM stage_calls WHERE reject_reason IS NOT NULL ORDER BY call_id LIMIT %s"
 )
-_EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_number": 5, "disposition": 6, "updated_at": 3}
+_EXAMPLE_VALUE = {column: 2 + i for i, column in enumerate(_EXAMPLE_COLUMNS)}
 
 # The replace, in the load's transaction: DELETE_SQL then INSERT_SQL, one statement per entry
 # (psycopg 3 sends parameterised statements one at a time). Plain INSERTs after explicit deletes:
@@ -65,30 +61,8 @@ _EXAMPLE_VALUE = {"duration": 2, "end_time": 3, "wait_seconds": 4, "caller_numbe
 # What the load writes into each table (loaded_by_run_id and loaded_at aside), column by column,
 # as expressions over the stage row ``s``: the INSERTs select them, and the probe compares a
 # stored row with them, so "unchanged" means "the load would write exactly this row again".
-CALLS_VALUES = {
-    "call_id": "s.call_id",
-    "business_date": "%(d)s::date",
-    "local_hour": "%(h)s::smallint",
-    # A valid call whose end reads earlier than its start crossed the fall-back change
-    # (rules.py): its start is the first occurrence of the repeated hour, AT TIME ZONE the second.
-    "start_time": "CASE WHEN s.end_time < s.start_time"
-                  " THEN (s.start_time AT TIME ZONE %(tz)s) - make_interval(secs => %(shift)s)"
-                  " ELSE s.start_time AT TIME ZONE %(tz)s END",
-    "end_time": "s.end_time AT TIME ZONE %(tz)s",
-    "start_local": "s.start_time",
-    "end_local": "s.end_time",
-    **{c: f"s.{c}" for c in ("duration", "caller_number", "dialed_number", "ivr_path", "disposition",
-                             "queue_name", "agent_id", "wait_seconds")},
-    "source_updated_at": "s.updated_at",
-}
-REJECTS_VALUES = {
-    "call_id": "s.call_id",
-    "business_date": "%(d)s::date",
-    "local_hour": "%(h)s::smallint",
-    **{c: f"s.{c}" for c in ("reject_reason", "start_time", "end_time", "duration", "caller_number",
-                             "dialed_number", "ivr_path", "disposition", "queue_name", "agent_id",
-                             "wait_seconds", "updated_at")},
-}
+CALLS_VALUES = columns.calls_values()
+REJECTS_VALUES = columns.rejects_values()
 
 # The replace probes analytics.call_keys (where each stored call sits, whatever its day: the
 # tables are partitioned by month, migration 0003) with the staged ids once, then the one

@@ -34,21 +34,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-# The source's columns, in the order the extract query returns them.
-SOURCE_COLUMNS = (
-    "call_id",
-    "start_time",
-    "end_time",
-    "duration",
-    "caller_number",
-    "dialed_number",
-    "ivr_path",
-    "disposition",
-    "queue_name",
-    "agent_id",
-    "wait_seconds",
-    "updated_at",
-)
+from callcentre.ivr.columns import SOURCE_NAMES
+
+# The source's columns, in the order the extract query returns them (and a row here holds them).
+SOURCE_COLUMNS = SOURCE_NAMES
 
 DISPOSITIONS = ("ANSWERED", "ABANDONED", "TRANSFERRED", "FAILED", "BUSY", "NO ANSWER")
 _BLANKS = " \t\r\n"
@@ -155,7 +144,10 @@ def _ends_before_start(start: datetime, end: datetime, fold: Fold | None) -> boo
 def reject_reason(row: tuple, fold: Fold | None = None) -> str | None:
     """The first rule ``row`` (a tuple in :data:`SOURCE_COLUMNS` order) breaks, or None if valid;
     ``fold`` is the repeated window of the row's day (:func:`fall_back_fold`), if it has one."""
-    _, start, end, duration, caller, _, _, disposition, _, _, wait, updated = row
+    values = dict(zip(SOURCE_COLUMNS, row, strict=True))
+    start, end, updated = values["start_time"], values["end_time"], values["updated_at"]
+    duration, wait, caller, disposition = (values["duration"], values["wait_seconds"], values["caller_number"],
+                                           values["disposition"])
     if end is not None and not _valid_time(end):
         return "end_time_invalid"
     if not _valid_time(updated):

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
-from callcentre.common.compat import get_variable
+from callcentre.common.variables import get_variable
 from callcentre.common.connections import IVR_MARIADB
 from callcentre.ivr.business_day import day_window, hour_window
+from callcentre.ivr.columns import SOURCE
 from callcentre.ivr.rules import Fold, reject_reason_sql
 
 # Seconds any single source statement may run before MariaDB aborts it (protects the IVR).
@@ -33,25 +34,6 @@ def _csv_field(column: str, kind: str) -> str:
     return column
 
 
-# MariaDB renders each row as one CSV line ready for PostgreSQL's COPY, with the rule it breaks
-# (rules.reject_reason_sql) as the last field. Python then only moves bytes: no per-row objects,
-# no per-row validation in the interpreter. Times stay the IVR's naive wall-clock values
-# (CONCAT_WS writes a DATETIME as 'YYYY-MM-DD hh:mm:ss'). The line is cast to BINARY so that the
-# driver hands over its UTF-8 bytes as they are (no decode to str and encode back).
-_FIELDS = (
-    ("call_id", "key"),
-    ("start_time", "key"),
-    ("end_time", "time"),
-    ("duration", "value"),
-    ("caller_number", "text"),
-    ("dialed_number", "text"),
-    ("ivr_path", "text"),
-    ("disposition", "text"),
-    ("queue_name", "text"),
-    ("agent_id", "value"),
-    ("wait_seconds", "value"),
-    ("updated_at", "time"),
-)
 # The hour is read between its smallest and largest call_id as well as by start_time, both from
 # one snapshot (ID_RANGE_SQL first): when call ids grow with time, as an IVR's do, MariaDB then
 # scans that slice of the primary key in order, instead of looking every row up from the
@@ -60,9 +42,15 @@ _FIELDS = (
 ID_RANGE_SQL = "SELECT MIN(call_id), MAX(call_id) FROM calls WHERE start_time >= %s AND start_time < %s"
 
 
+# MariaDB renders each row as one CSV line ready for PostgreSQL's COPY, with the rule it breaks
+# (rules.reject_reason_sql) as the last field. Python then only moves bytes: no per-row objects,
+# no per-row validation in the interpreter. Times stay the IVR's naive wall-clock values
+# (CONCAT_WS writes a DATETIME as 'YYYY-MM-DD hh:mm:ss'). The line is cast to BINARY so that the
+# driver hands over its UTF-8 bytes as they are (no decode to str and encode back). The fields are
+# the contract's columns (columns.SOURCE), in its order.
 def extract_sql(fold: Fold | None = None) -> str:
     """The hour's extract; the rules depend on the day only through its fall-back window."""
-    fields = [*(_csv_field(c, k) for c, k in _FIELDS), _csv_field(reject_reason_sql(fold), "value")]
+    fields = [*(_csv_field(c.name, c.csv) for c in SOURCE), _csv_field(reject_reason_sql(fold), "value")]
     return (
         "SELECT CAST(CONCAT_WS(',', " + ", ".join(fields) + ") AS BINARY)"
         " FROM calls WHERE call_id BETWEEN %s AND %s AND start_time >= %s AND start_time < %s"

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from callcentre.common.connections import IVR_MARIADB
+from callcentre.ivr.columns import SOURCE_NAMES
 
 SOURCE_DDL = (Path(__file__).with_name("sql") / "source_calls.sql").read_text()
 
@@ -42,31 +43,33 @@ def day_calls(business_date: date, count: int, *, seed: int = 7, first_call_id: 
         duration = rng.randrange(20, 900) if disposition in ("ANSWERED", "TRANSFERRED") else rng.randrange(0, 60)
         end = start + timedelta(seconds=(wait or 0) + duration)
         agent = rng.randrange(100, 180) if disposition == "ANSWERED" else None
-        row = [
-            call_id + i, start, end, duration, f"3{rng.randrange(10**9):09d}", "6015550100",
-            ">".join(rng.choices(MENU, k=rng.randrange(1, 4))), disposition, rng.choice(QUEUES), agent, wait,
-            end + timedelta(seconds=rng.randrange(5)),
-        ]
+        row = {
+            "call_id": call_id + i, "start_time": start, "end_time": end, "duration": duration,
+            "caller_number": f"3{rng.randrange(10**9):09d}", "dialed_number": "6015550100",
+            "ivr_path": ">".join(rng.choices(MENU, k=rng.randrange(1, 4))), "disposition": disposition,
+            "queue_name": rng.choice(QUEUES), "agent_id": agent, "wait_seconds": wait,
+            "updated_at": end + timedelta(seconds=rng.randrange(5)),
+        }
         if rng.random() < invalid_share:
             corrupt(row, rng.choice(CORRUPTIONS))
-        rows.append(tuple(row))
+        rows.append(tuple(row[name] for name in SOURCE_NAMES))
     return rows
 
 
-def corrupt(row: list, rule: str) -> None:
-    """Make ``row`` (source order) break ``rule`` (a name from callcentre.ivr.rules)."""
+def corrupt(row: dict, rule: str) -> None:
+    """Make ``row`` (source column -> value) break ``rule`` (a name from callcentre.ivr.rules)."""
     if rule == "duration_negative":
-        row[3] = -abs(row[3] or 1)
+        row["duration"] = -abs(row["duration"] or 1)
     elif rule == "duration_missing":
-        row[3] = None
+        row["duration"] = None
     elif rule == "end_before_start":
-        row[2] = row[1] - timedelta(seconds=30)
+        row["end_time"] = row["start_time"] - timedelta(seconds=30)
     elif rule == "wait_negative":
-        row[10] = -5
+        row["wait_seconds"] = -5
     elif rule == "caller_missing":
-        row[4] = "  "
+        row["caller_number"] = "  "
     elif rule == "disposition_unknown":
-        row[7] = "VOICEMAIL"
+        row["disposition"] = "VOICEMAIL"
     else:
         raise ValueError(f"unknown rule {rule!r}")
 
@@ -95,7 +98,7 @@ def create_source_table(conn_id: str = IVR_MARIADB) -> None:
 
 
 def write_calls(rows: list[tuple], conn_id: str = IVR_MARIADB, replace: bool = True) -> int:
-    """Insert (or replace) ``rows`` into the source table with LOAD DATA LOCAL INFILE."""
+    """Insert (or replace) ``rows`` (tuples in columns.SOURCE order) with LOAD DATA LOCAL INFILE."""
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as fh:
@@ -108,7 +111,8 @@ def write_calls(rows: list[tuple], conn_id: str = IVR_MARIADB, replace: bool = T
             cur = conn.cursor()
             cur.execute(
                 f"LOAD DATA LOCAL INFILE %s {'REPLACE' if replace else 'IGNORE'} INTO TABLE calls "
-                "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'",
+                "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
+                f" ({', '.join(SOURCE_NAMES)})",
                 (path,),
             )
             conn.commit()
