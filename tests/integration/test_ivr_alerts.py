@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -34,7 +35,7 @@ DAY_MISSING = date(2026, 8, 23)
 DAY_RETRIED = date(2026, 8, 30)
 DAY_UNRECORDED = date(2026, 9, 5)
 DAY_CLI = date(2026, 7, 20)
-UTC = alerts.ZoneInfo("UTC")
+UTC = ZoneInfo("UTC")
 
 
 def forget_alerts(day: date) -> None:
@@ -107,7 +108,6 @@ def test_a_failed_run_sends_one_message_with_its_hours_first_error_and_no_phone_
 @pytest.mark.parametrize("clean_day", [DAY_UNRECORDED], indirect=True)
 def test_the_task_that_failed_the_run_is_listed_even_without_its_record(clean_day, fake_slack, monkeypatch):
     day, dag = clean_day, parse_ivr_dag()
-    monkeypatch.setattr(alerts, "RECORD_WAIT_S", 1.0)
     for task in dag.tasks:  # as when the worker died before its callback: no record at all
         task.on_failure_callback = None
     synthetic.write_calls([make_call(61, at(day, 13)), make_call(62, at(day, 13, 2), disposition="VOICEMAIL")])
@@ -181,7 +181,7 @@ def test_a_day_past_its_deadline_and_not_loaded_alerts_once(clean_day, fake_slac
 @pytest.mark.parametrize("clean_day", [date(2026, 6, 10)], indirect=True)
 def test_the_watcher_reads_the_deadline_in_the_ivr_zone(clean_day, monkeypatch, fake_slack):
     monkeypatch.setenv("IVR_TIMEZONE", "America/Mexico_City")  # UTC-6 in June: due 06-11 12:00 UTC
-    due = alerts.deadline_of(clean_day, alerts.ZoneInfo("America/Mexico_City"), 6)
+    due = alerts.deadline_of(clean_day, ZoneInfo("America/Mexico_City"), 6)
     assert due.isoformat() == "2026-06-11T12:00:00+00:00"
     assert str(clean_day) not in alerts.check_deadlines(now=due - timedelta(minutes=1))["days_due"]
     assert str(clean_day) in alerts.check_deadlines(now=due + timedelta(minutes=1))["alerted"]
@@ -251,7 +251,7 @@ def test_with_analytics_postgres_down_the_watcher_posts_at_most_once_an_hour(ana
     dag = watch()
     for task in dag.tasks:
         task.retries = 0
-    first = alerts.datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    first = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     states = [dag_test(dag, first + timedelta(minutes=15 * n)).state for n in range(3)]
     assert states == ["failed"] * 3
     [text] = [m["text"] for m in fake_slack.messages]
@@ -259,7 +259,7 @@ def test_with_analytics_postgres_down_the_watcher_posts_at_most_once_an_hour(ana
     assert "at most one such message an hour" in text
 
     # An hour on, the outage still going: one more.
-    later = alerts.datetime.now(UTC) + timedelta(minutes=61)
+    later = datetime.now(UTC) + timedelta(minutes=61)
     assert alerts.send_unclaimed("ivr_deadline_watch", "still down", now=later)
     assert not alerts.send_unclaimed("ivr_deadline_watch", "still down", now=later + timedelta(minutes=15))
     # A message that says the DAG paused itself is news: it goes out whatever the last one.
@@ -269,13 +269,13 @@ def test_with_analytics_postgres_down_the_watcher_posts_at_most_once_an_hour(ana
 
 def test_the_outage_ends_when_the_watcher_reaches_analytics_postgres_again(fake_slack):
     """Once analytics PostgreSQL answers, the next outage alerts at once."""
-    from callcentre.common import compat
+    from callcentre.common import variables
 
     alerts.end_unclaimed_outage()
     assert alerts.send_unclaimed("ivr_deadline_watch", "down")
     assert not alerts.send_unclaimed("ivr_deadline_watch", "down again")
     alerts.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=-60))
-    assert compat.read_variable(alerts.UNCLAIMED_VARIABLE, None) is None
+    assert variables.read_variable(alerts.UNCLAIMED_VARIABLE, None) is None
     assert alerts.send_unclaimed("ivr_deadline_watch", "down: a new outage")
     alerts.end_unclaimed_outage()
     firsts = [m["text"].splitlines()[0] for m in fake_slack.messages]

@@ -20,8 +20,10 @@ CREATE TABLE IF NOT EXISTS analytics.task_failures (
     PRIMARY KEY (dag_id, run_id, run_attempt, task_id, map_index)
 );
 
--- One row per Slack alert delivered. The unique key makes each alert go out once however often
--- its callback fires: kind run_failed is keyed by run id and attempt, deadline_missed by the day.
+-- One row per Slack alert, written pending and marked sent in the transaction that posts it
+-- (callcentre.common.alerting.Outbox); a Slack outage leaves it pending for the deadline watcher.
+-- The unique key makes each alert go out once however often its callback fires: kind run_failed
+-- is keyed by run id and attempt, deadline_missed by the day.
 CREATE TABLE IF NOT EXISTS analytics.alert_log (
     alert_id      bigserial   PRIMARY KEY,
     dag_id        text        NOT NULL,
@@ -34,3 +36,6 @@ CREATE TABLE IF NOT EXISTS analytics.alert_log (
     CONSTRAINT alert_log_once UNIQUE (dag_id, kind, alert_key)
 );
 CREATE INDEX IF NOT EXISTS alert_log_day_idx ON analytics.alert_log (dag_id, business_date);
+-- Rows from before the outbox were all sent.
+ALTER TABLE analytics.alert_log ADD COLUMN IF NOT EXISTS pending boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS alert_log_pending_idx ON analytics.alert_log (sent_at) WHERE pending;

@@ -1,0 +1,121 @@
+"""One alert policy for both pipelines: when a failure is final, and how an alert is sent once.
+
+**Final failure** (:func:`is_final_failure`): a task instance is done for good when it raised one
+of its pipeline's permanent exceptions, or used its last try. A failure callback fired for a task
+that goes ``up_for_retry`` (apache/airflow#65400) is not final.
+
+**Claim and send** (:class:`Outbox`): an alert (a Slack message, an uploader's email) is first
+written to an outbox table as *pending*, committed, so nothing that follows can lose it. It is then
+delivered in one transaction: the pending row is locked (``FOR UPDATE SKIP LOCKED``: a concurrent
+deliverer skips it rather than sending it too), the message is sent, the row is marked sent; a
+send that fails rolls the row back to pending. The next :meth:`Outbox.deliver_pending` (the IVR
+deadline watcher, the scraping reconcile DAG, every 15 minutes) sends what an outage held back:
+an alert goes out late, never never, and once. (A send whose commit fails right after would go
+out a second time: at least once beats at most once for an alert.)
+
+No Airflow internals here: callbacks and tasks call these with their own connection ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# At most this many held-back alerts are sent by one catch-up (a long outage drains over runs).
+CATCH_UP_LIMIT = 100
+
+
+def is_final_failure(context, permanent: tuple[type[BaseException], ...], *, unraised_counts: bool = True) -> bool:
+    """Whether the failing task instance is done for good: no retry will follow.
+
+    ``permanent``: the pipeline's exceptions that fail a task whatever tries remain. A failure the
+    task did not raise (no exception in the context: marked failed by hand, a lost worker, a stale
+    executor event, apache/airflow#71172) is final on its last try when ``unraised_counts``;
+    otherwise never (a pipeline that settles those from the run's state says so).
+    """
+    ti = context["ti"]
+    if str(getattr(getattr(ti, "state", None), "value", getattr(ti, "state", None)) or "") == "up_for_retry":
+        return False
+    error = context.get("exception")
+    if isinstance(error, permanent):
+        return True
+    if not isinstance(error, BaseException) and not unraised_counts:
+        return False
+    return int(ti.try_number) > int(getattr(ti, "max_tries", 0) or 0)
+
+
+class _NotDelivered(Exception):
+    """The channel did not take the message: the row goes back to pending."""
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """An outbox table: the ``key`` columns name one alert (a unique constraint); the table also
+    has ``message`` (text), ``pending`` (boolean) and ``sent_at`` (timestamptz)."""
+
+    conn_id: str
+    table: str
+    key: tuple[str, ...]
+
+    def _where(self) -> str:
+        return " AND ".join(f"{column} = %s" for column in self.key)
+
+    def enqueue(self, row: dict) -> bool:
+        """Record the alert ``row`` (its key columns, ``message``, any others) as owed; False when
+        an alert with that key exists already (sent or pending)."""
+        from callcentre.common.pg import transaction
+
+        columns = [*row, "pending"]
+        with transaction(self.conn_id) as cur:
+            cur.execute(
+                f"INSERT INTO {self.table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+                f"ON CONFLICT ({', '.join(self.key)}) DO NOTHING RETURNING true",
+                (*row.values(), True),
+            )
+            return cur.fetchone() is not None
+
+    def deliver(self, key: dict, send: Callable[[dict], bool]) -> bool:
+        """Send the pending alert ``key`` through ``send(row) -> delivered``; True if sent now."""
+        from callcentre.common.pg import transaction
+
+        values = tuple(key[column] for column in self.key)
+        try:
+            with transaction(self.conn_id) as cur:
+                cur.execute(f"SELECT * FROM {self.table} WHERE {self._where()} AND pending FOR UPDATE SKIP LOCKED", values)
+                found = cur.fetchone()
+                if found is None:
+                    return False  # sent already, or being sent by another caller right now
+                row = dict(zip([d[0] for d in cur.description], found))
+                if not send(row):
+                    raise _NotDelivered
+                cur.execute(f"UPDATE {self.table} SET pending = false, sent_at = now() WHERE {self._where()}", values)
+        except _NotDelivered:
+            log.warning("alert %s in %s not delivered: kept pending, sent by the next catch-up", values, self.table)
+            return False
+        log.info("alert %s in %s sent", values, self.table)
+        return True
+
+    def send_once(self, row: dict, send: Callable[[dict], bool]) -> bool:
+        """Enqueue ``row`` and deliver it now if it was not there yet; True if sent now."""
+        if not self.enqueue(row):
+            log.info("alert %s in %s exists already: not sent again", tuple(row[c] for c in self.key), self.table)
+            return False
+        return self.deliver(row, send)
+
+    def deliver_pending(self, send: Callable[[dict], bool], limit: int = CATCH_UP_LIMIT) -> int:
+        """Send the alerts an outage held back, oldest first; how many went out now."""
+        from callcentre.common.pg import transaction
+
+        with transaction(self.conn_id) as cur:
+            cur.execute(f"SELECT {', '.join(self.key)} FROM {self.table} WHERE pending ORDER BY sent_at LIMIT %s",
+                        (limit,))
+            keys = [dict(zip(self.key, found)) for found in cur.fetchall()]
+        sent = 0
+        for key in keys:
+            sent += self.deliver(key, send)
+        if keys:
+            log.info("%d held-back alert(s) in %s, %d sent now", len(keys), self.table, sent)
+        return sent

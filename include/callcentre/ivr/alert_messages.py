@@ -1,0 +1,126 @@
+"""The words of the IVR's Slack messages, in ``CALLCENTRE_LANGUAGE`` (callcentre.common.language).
+
+Codes, ids, commands and error texts stay as they are. Messages carry ids, dates, hours and
+redacted errors only: no phone number, no secret.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from callcentre.common import airflow_urls, compat
+from callcentre.common.language import message_language
+
+IVR_DAG_ID = "ivr_calls_daily"
+MAX_LINKS = 10
+
+_WORDS = {
+    "en": {
+        "run_failed": ":red_circle: `{dag_id}` run failed", "business_date": " — business date {day}",
+        "run": "run", "reason": "reason",
+        "no_failure": "no task failure was recorded (a worker killed before its callback, or the run's timeout): open the run",
+        "failed": "failed", "first_error": "first error ({label}, try {try_number})", "logs": "logs",
+        "no_link": "(no link)", "more": "… and {n} more in the run's grid",
+        "hour": "hour", "hours": "hours", "map_index": "map index",
+        "unclaimed": "while analytics PostgreSQL is unreachable, at most one such message an hour for `{dag_id}`",
+        "paused": (":double_vertical_bar: Airflow has PAUSED `{dag_id}`: its last {n} runs failed"
+                   " (max_consecutive_failed_dag_runs), so no new run starts. Fix the cause, then unpause it:"
+                   " {url} (the pause toggle) or `airflow dags unpause {dag_id}`"),
+        "late": ":alarm_clock: IVR business day {day} not loaded by its deadline{seen_by}",
+        "deadline": "deadline: {due} {zone} (end of the day + {hours} h, IVR_LOAD_DEADLINE_HOURS)",
+        "no_row": "analytics.daily_metrics has no row for {day}, and no failed run of `{dag_id}` was reported for it",
+        "runs": "runs", "no_run": "if the day has no run", "sla": " (Airflow SLA miss)",
+    },
+    "es": {
+        "run_failed": ":red_circle: falló la ejecución de `{dag_id}`", "business_date": " — día de negocio {day}",
+        "run": "ejecución", "reason": "motivo",
+        "no_failure": ("no se registró ningún fallo de tarea (un worker terminado antes de su callback, o el "
+                       "tiempo límite de la ejecución): abra la ejecución"),
+        "failed": "fallidas", "first_error": "primer error ({label}, intento {try_number})", "logs": "logs",
+        "no_link": "(sin enlace)", "more": "… y {n} más en la cuadrícula de la ejecución",
+        "hour": "hora", "hours": "horas", "map_index": "índice",
+        "unclaimed": "mientras PostgreSQL de analítica no responda, como mucho un mensaje así por hora para `{dag_id}`",
+        "paused": (":double_vertical_bar: Airflow PAUSÓ `{dag_id}`: sus últimas {n} ejecuciones fallaron"
+                   " (max_consecutive_failed_dag_runs), así que no empieza ninguna nueva. Corrija la causa y"
+                   " reanúdelo: {url} (el interruptor de pausa) o `airflow dags unpause {dag_id}`"),
+        "late": ":alarm_clock: el día de negocio {day} del IVR no se cargó a tiempo{seen_by}",
+        "deadline": "plazo: {due} {zone} (fin del día + {hours} h, IVR_LOAD_DEADLINE_HOURS)",
+        "no_row": "analytics.daily_metrics no tiene fila para {day}, y no se informó ninguna ejecución fallida de `{dag_id}`",
+        "runs": "ejecuciones", "no_run": "si el día no tiene ejecución", "sla": " (SLA de Airflow incumplido)",
+    },
+}
+
+
+def words(lang: str | None = None) -> dict:
+    return _WORDS[lang or message_language()]
+
+
+def _failed_list(failures: list, w: dict) -> str:
+    """``load_hour: hours 03, 04, 13; reconcile``, in first-failure order."""
+    by_task: dict[str, list] = {}
+    for failure in failures:
+        by_task.setdefault(failure.task_id, []).append(failure)
+    parts = []
+    for task_id, items in by_task.items():
+        hours = sorted(f.local_hour for f in items if f.local_hour is not None)
+        if hours:
+            parts.append(f"{task_id}: {w['hours' if len(hours) > 1 else 'hour']} "
+                         f"{', '.join(f'{h:02d}' for h in hours)}")
+        elif any(f.map_index >= 0 for f in items):
+            parts.append(f"{task_id}: {w['map_index']} {', '.join(str(f.map_index) for f in items)}")
+        else:
+            parts.append(task_id)
+    return "; ".join(parts)
+
+
+def run_failed_message(dag_id: str, run_id: str, run_url: str | None, business_date: date | None,
+                       reason: str | None, failures: list, lang: str | None = None) -> str:
+    w = words(lang)
+    title = w["run_failed"].format(dag_id=dag_id)
+    if business_date is not None:
+        title += w["business_date"].format(day=business_date)
+    lines = [title, f"• {w['run']}: `{run_id}`" + (f" {run_url}" if run_url else "")]
+    if reason:
+        lines.append(f"• {w['reason']}: {reason}")
+    if not failures:
+        lines.append(f"• {w['no_failure']}")
+        return "\n".join(lines)
+    first = failures[0]
+    lines += [
+        f"• {w['failed']} ({len(failures)}): {_failed_list(failures, w)}",
+        f"• {w['first_error'].format(label=first.label, try_number=first.try_number)}: {first.error}",
+        f"• {w['logs']}:",
+    ]
+    lines += [f"    {f.label}: {f.log_url or w['no_link']}" for f in failures[:MAX_LINKS]]
+    if len(failures) > MAX_LINKS:
+        lines.append(f"    {w['more'].format(n=len(failures) - MAX_LINKS)}")
+    return "\n".join(lines)
+
+
+def paused_message(dag_id: str, failed_in_a_row: int, lang: str | None = None) -> str:
+    return "\n• " + words(lang)["paused"].format(dag_id=dag_id, n=failed_in_a_row, url=airflow_urls.ui_url(f"dags/{dag_id}"))
+
+
+def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_id: str = IVR_DAG_ID,
+                     seen_by: str = "", lang: str | None = None) -> str:
+    w = words(lang)
+    local_due = due.astimezone(tz)
+    return "\n".join([
+        w["late"].format(day=day, seen_by=seen_by),
+        "• " + w["deadline"].format(due=f"{local_due:%Y-%m-%d %H:%M}", zone=tz.key, hours=f"{hours:g}"),
+        "• " + w["no_row"].format(day=day, dag_id=dag_id),
+        f"• {w['runs']}: {airflow_urls.dag_runs_url(dag_id)}",
+        f"• {w['no_run']}: `{airflow_urls.backfill_command(dag_id, *[_typed(day, tz)] * 2)}`",
+    ])
+
+
+def _typed(day: date, tz: ZoneInfo) -> str:
+    """``day`` as the CLI must be given it to name that IVR day (a bare date, or its UTC
+    midnight where the CLI's zone is 24 hours from the IVR's)."""
+    from callcentre.ivr.business_day import parse_timezone, typed_day_example
+
+    try:
+        return typed_day_example(day, tz, parse_timezone(compat.default_timezone_name()))
+    except ValueError:
+        return day.isoformat()

@@ -1,0 +1,155 @@
+"""The IVR's load deadline: one Slack message per business day not loaded by its deadline.
+
+The watcher DAG ``ivr_deadline_watch`` calls :func:`check_deadlines` every 15 minutes: one message
+per business day whose deadline (end of the local day + ``IVR_LOAD_DEADLINE_HOURS``) passed within
+:data:`LOOKBACK` and which is neither loaded nor already reported; it also posts the alerts a Slack
+outage held back. It replaces a ``DeadlineAlert``, which cannot see a day that never got a run,
+alerts again after the run's own failure alert (apache/airflow#60927), and fires for every
+backfilled day of history. On Airflow 2.x the deadline is also a native ``sla=`` on
+``daily_metrics`` (:func:`sla_deadline`); its ``sla_miss_callback`` (:func:`sla_missed`) claims
+the same alert as the watcher, so a day is reported once, by whichever sees it first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from callcentre.common import compat
+from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.ivr.alert_log import end_unclaimed_outage, migrate, send_once, send_pending
+from callcentre.ivr.alert_messages import IVR_DAG_ID, deadline_message, words
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEADLINE_HOURS = "6"
+# The watcher reports days whose deadline passed this recently: a backfill of older days (their
+# deadline passed long ago) never alerts, and a watcher down for a day still catches up.
+LOOKBACK = timedelta(days=3)
+
+
+def deadline_hours() -> float:
+    """``IVR_LOAD_DEADLINE_HOURS`` (default 6), read when the watcher runs; 0 disables its alerts."""
+    raw = os.environ.get("IVR_LOAD_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS)
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if hours < 0:
+        raise compat.AirflowFailException(
+            f"IVR_LOAD_DEADLINE_HOURS={raw!r} is not a number of hours >= 0 (default 6; 0 disables the deadline alert)"
+        )
+    return hours
+
+
+def close_abandoned_attempts(conn_id: str = ANALYTICS_POSTGRES) -> list[str]:
+    """Close the ledger rows of attempts killed on their last try (see ledger.close_stale)."""
+    from callcentre.common.pg import postgres_conn
+    from callcentre.ivr import ledger
+    from callcentre.ivr.load import partition_lock_key
+
+    conn = postgres_conn(conn_id)
+    try:
+        closed = ledger.close_stale(conn, partition_lock_key)
+    finally:
+        conn.close()
+    if closed:
+        log.warning("closed the ledger rows of abandoned attempts at %s", closed)
+    return [f"{dag_id} {day} hour {hour:02d}" for dag_id, day, hour in closed]
+
+
+def deadline_of(day: date, tz: ZoneInfo, hours: float) -> datetime:
+    """When ``day`` must be loaded: ``hours`` elapsed hours after the end of the local day."""
+    from callcentre.ivr.business_day import day_end
+
+    return day_end(day, tz).astimezone(timezone.utc) + timedelta(hours=hours)
+
+
+def days_due(now: datetime, tz: ZoneInfo, hours: float, lookback: timedelta = LOOKBACK) -> list[date]:
+    """Business days whose deadline passed in ``(now - lookback, now]``, oldest first."""
+    today = now.astimezone(tz).date()
+    span = lookback.days + int(hours // 24) + 3
+    candidates = [today - timedelta(days=offset) for offset in range(span, -1, -1)]
+    return [day for day in candidates if now - lookback < deadline_of(day, tz, hours) <= now]
+
+
+
+def _loaded_and_reported(days: list[date], dag_id: str, conn_id: str) -> tuple[set[date], set[date]]:
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute("SELECT to_regclass('analytics.daily_metrics') IS NOT NULL")
+        loaded: set[date] = set()
+        if cur.fetchone()[0]:
+            cur.execute("SELECT metric_date FROM analytics.daily_metrics WHERE metric_date = ANY(%s)", (days,))
+            loaded = {row[0] for row in cur.fetchall()}
+        cur.execute(
+            "SELECT DISTINCT business_date FROM analytics.alert_log WHERE dag_id = %s AND business_date = ANY(%s)",
+            (dag_id, days),
+        )
+        return loaded, {row[0] for row in cur.fetchall()}
+
+
+def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_id: str = ANALYTICS_POSTGRES) -> dict:
+    """The watcher's task: one alert per day past its deadline, neither loaded nor reported."""
+    hours = deadline_hours()
+    if hours == 0:
+        log.info("IVR_LOAD_DEADLINE_HOURS=0: deadline alerts are disabled")
+        return {"disabled": True}
+    from callcentre.ivr.runtime import timezone_name  # IVR_TIMEZONE, the one source of the zone
+
+    tz = ZoneInfo(timezone_name())
+    now = now or datetime.now(timezone.utc)
+    due = days_due(now, tz, hours)
+    migrate(conn_id)
+    end_unclaimed_outage()
+    closed = close_abandoned_attempts(conn_id)
+    sent_late = send_pending(conn_id)
+    loaded, reported = _loaded_and_reported(due, dag_id, conn_id)
+    alerted = [
+        day for day in due
+        if day not in loaded and day not in reported
+        and send_once(dag_id, "deadline_missed", day.isoformat(), deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag_id),
+                      business_date=day, conn_id=conn_id)
+    ]
+    summary = {"days_due": [str(d) for d in due], "closed_attempts": closed, "sent_late": sent_late,
+               "loaded": sorted(str(d) for d in loaded), "reported": sorted(str(d) for d in reported),
+               "alerted": [str(d) for d in alerted]}
+    log.info("deadline check at %s (%s, %g h after the day): %s", now.isoformat(), tz.key, hours, summary)
+    return summary
+
+
+# --- Airflow 2.x: the deadline as a native SLA ---------------------------------------------------
+
+def sla_deadline() -> timedelta | None:
+    """``sla=`` of ``daily_metrics`` on Airflow 2.x, read when the DAG file is parsed: 2.x measures
+    an SLA from the run's logical date (the start of the IVR day), so one day + the deadline hours
+    (an hour early or late on a DST day). None when ``IVR_LOAD_DEADLINE_HOURS`` is 0."""
+    hours = deadline_hours()
+    return timedelta(hours=24 + hours) if hours else None
+
+
+def sla_missed(dag, task_list, blocking_task_list, slas, blocking_tis) -> None:
+    """Airflow 2.x ``sla_miss_callback`` (run by the DAG processor): one message per business day
+    whose SLA was missed and which is neither loaded nor already reported, claimed like the
+    watcher's (same kind and key). Never raises: Airflow would only log it."""
+    try:
+        from callcentre.ivr.runtime import timezone_name
+
+        tz = ZoneInfo(timezone_name())
+        hours = deadline_hours()
+        # The SLA miss's execution_date is the run's logical date: the IVR midnight starting the day.
+        days = sorted({miss.execution_date.astimezone(tz).date() for miss in slas})
+        migrate()
+        loaded, reported = _loaded_and_reported(days, dag.dag_id, ANALYTICS_POSTGRES)
+        for day in days:
+            if day in loaded or day in reported:
+                log.info("SLA miss of %s: already loaded or reported, nothing sent", day)
+                continue
+            text = deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag.dag_id,
+                                    seen_by=words()["sla"])
+            send_once(dag.dag_id, "deadline_missed", day.isoformat(), text, business_date=day)
+    except Exception:  # noqa: BLE001 - the watcher still reports the day
+        log.exception("the SLA miss callback failed; ivr_deadline_watch will report the day")
