@@ -24,32 +24,34 @@ from datetime import timedelta
 
 import pendulum
 
+from callcentre.common import airflow2_callback_context
 from callcentre.common.assets import IVR_DAY_LOADED, announce_day
 from callcentre.common.compat import (
+    MAPPED_SOURCE_MUST_BE_A_ROOT,
     Param,
-    daily_interval_timetable,
     dag,
     exponential_backoff,
-    plain_task,
     sla_kwargs,
     sla_miss_callback_kwargs,
-    source_after,
     task,
 )
 from callcentre.ivr import alerts, runtime
 from callcentre.ivr.business_day import EARLIEST_START, ivr_timezone_name
 from callcentre.ivr.options import DEFAULTS
+from callcentre.ivr.timetable import daily_interval_timetable
 
 # The IVR zone: environment IVR_TIMEZONE, the one setting the schedule and the tasks both read.
 IVR_TIMEZONE = ivr_timezone_name()
 # Celery queue of the hour loads: workers near the IVR database listen on it (docs/deploy.md).
 IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 
+# Airflow 2.11 only: the run's failure alert when plan failed before load_hour expanded.
+airflow2_callback_context.install()
+
 default_args = {
     "owner": "data-engineering",
     "retries": 4,
-    # IVR_RETRY_DELAY_SECONDS: only the runbook drills shorten it (tests/e2e/test_runbook_ivr.py).
-    "retry_delay": timedelta(seconds=int(os.environ.get("IVR_RETRY_DELAY_SECONDS", "30"))),
+    # The first retry after [core] default_task_retry_delay (30 s in deploy/settings.toml), doubling.
     "retry_exponential_backoff": exponential_backoff(2.0),
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
@@ -102,18 +104,12 @@ default_args = {
     },
 )
 def ivr_calls_daily():
-    # do_xcom_push=False: results no task reads (they are in the task's log); a pushed XCom
-    # costs three Execution-API calls.
-    @plain_task(retries=2, do_xcom_push=False)
+    # do_xcom_push=False: results no task reads (they are in the task's log).
+    @task(retries=2, do_xcom_push=False)
     def preflight(**context):
         """Fail fast, with a readable message, on bad params, a date that names no business day,
         a missing connection or a database down."""
         return runtime.preflight(context)
-
-    @plain_task()
-    def plan(**context):
-        """Migrate the target schema and list the hours to load (params and date validated again)."""
-        return runtime.plan(context)
 
     @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6), queue=IVR_LOAD_QUEUE)
     def day_closed(**context):
@@ -121,10 +117,16 @@ def ivr_calls_daily():
         still open (at most IVR_SETTLE_LIMIT_MINUTES after midnight). Old days pass at once."""
         return runtime.day_closed(context)
 
-    @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
-    def load_hour(hour: int, source_timeout_s: int, plan_try: int | None = None, **context):
+    @task
+    def plan(**context) -> list[int]:
+        """Migrate the target schema and list the local hours to load (params and date validated again)."""
+        return runtime.plan(context)
+
+    # map_index_template: each mapped task is named "hour HH" in the UI (set by runtime.load_hour).
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
+    def load_hour(hour: int, **context):
         """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
-        return runtime.load_hour(hour, context, source_timeout_s, plan_try)
+        return runtime.load_hour(hour, context)
 
     @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, execution_timeout=timedelta(minutes=10))
     def reconcile(hour_results, **context):
@@ -138,14 +140,14 @@ def ivr_calls_daily():
         return announce_day(context, runtime.compute_metrics(counts, context))
 
     closed = day_closed()
-    preflight() >> closed
-    hour_args = plan()  # [{"hour": h, "source_timeout_s": s, "plan_try": n}, ...]
+    hours = plan()
+    loads = load_hour.expand(hour=hours)
+    preflight() >> closed >> loads
     # plan after day_closed: a mapped task expands as soon as its source ends, and 24 expanded
     # hours waiting for the sensor would cost the scheduler a query each in every loop.
-    source_after(closed, hour_args)  # 2.x: plan stays a root (see compat)
-    loads = load_hour.expand_kwargs(hour_args)
-    closed >> loads
+    if not MAPPED_SOURCE_MUST_BE_A_ROOT:
+        closed >> hours
     daily_metrics(reconcile(loads))
 
 
-dag = ivr_calls_daily()
+ivr_calls_daily()

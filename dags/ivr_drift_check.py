@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import pendulum
 
-from callcentre.common.compat import Param, dag, plain_task, task
+from callcentre.common.compat import Param, dag, task
 from callcentre.ivr import alerts, drift
 from callcentre.ivr.business_day import ivr_timezone_name
 from callcentre.ivr.options import DEFAULTS
@@ -61,7 +61,8 @@ def ivr_drift_check():
         """Hours whose rows or checksum differ between the source and the target."""
         return drift.find_task(context)
 
-    @plain_task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}", do_xcom_push=False)
+    # map_index_template: each mapped task is named "YYYY-MM-DD hour HH" in the UI (set by drift.reload_task).
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}", do_xcom_push=False)
     def reload_hour(day: str, hour: int, **context):
         """Reload one drifted hour (the normal hour load: atomic, converging)."""
         drift.reload_task(day, hour, context)
@@ -76,4 +77,4 @@ def ivr_drift_check():
     reloads >> publish(found)
 
 
-dag = ivr_drift_check()
+ivr_drift_check()

@@ -41,10 +41,11 @@ def scraping_jobs_reconcile():
         """Mark jobs whose run ended without a callback, and jobs past their timeout; alert Slack once per final job."""
         from functools import partial
 
-        from callcentre.common import compat
+        from callcentre.common.compat import get_current_context
+        from callcentre.common.run_context import dagrun_state_of
         from callcentre.scraping.reconcile import reconcile
 
-        decisions = reconcile(partial(compat.dagrun_state_of, compat.get_current_context()))
+        decisions = reconcile(partial(dagrun_state_of, get_current_context()))
         changed = [d for d in decisions if d.action != "none"]
         return {"active_jobs": len(decisions), "changed": {str(d.job_id): d.action for d in changed}}
 

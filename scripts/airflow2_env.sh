@@ -27,7 +27,7 @@ cat >"$LOCAL/airflow-af2.env.tmp" <<ENV
 export CALLCENTRE_VENV="$ROOT/.venv-af2"
 # The task preload (callcentre.common.task_preload) imports Airflow 3 modules, and [workers] is
 # 3.x only: not on this leg.
-unset AIRFLOW__SCHEDULER__MP_START_METHOD AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS \
+unset AIRFLOW__SCHEDULER__MP_START_METHOD AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD \
   AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL
 export AIRFLOW_HOME="$LOCAL/airflow-af2"
 # The 3.3 leg's metadata URLs with the other database (host, port, role as services.sh wrote them).

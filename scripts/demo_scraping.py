@@ -96,7 +96,7 @@ def demo_workbook(path: Path) -> int:
 def main() -> int:
     from airflow.dag_processing.dagbag import DagBag
 
-    from callcentre.common.compat import get_variable
+    from callcentre.common.variables import get_variable
     from callcentre.scraping.jobs import JobRepository
     from callcentre.scraping.report import build_report, format_report
     from callcentre.scraping.upload import store_upload

@@ -290,12 +290,11 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__PARALLELISM=8
-# Task processes fork from parents that already imported Airflow's task runner, DAG parser and
-# DB hooks (callcentre.common.task_preload): ~0.4 CPU-s less per task instance. LocalExecutor:
-# its workers come from a forkserver that preloads it; Celery: the workers' config module.
+# LocalExecutor's task processes fork from a forkserver that already imported Airflow's task
+# runner, DAG parser and DB hooks (callcentre.common.task_preload, docs/performance.md).
 export AIRFLOW__SCHEDULER__MP_START_METHOD=forkserver
 export AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD=callcentre.common.task_preload
-export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=callcentre.common.task_preload.CELERY_CONFIG
+export AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY=30
 # Each task process imports our modules and the DAG file anew: from cached bytecode, not compiled
 # from source (~0.025 CPU-s per task instance); container images often set this variable.
 unset PYTHONDONTWRITEBYTECODE

@@ -2,8 +2,8 @@
 
 2.11 builds the callback's context from the run's last task instance in table order; when that is
 the unexpanded ``load_hour``, the context raises NotFullyPopulated and the run's Slack message is
-lost (compat._dag_callback_context_from_an_expanded_task works around it). The table order is
-PostgreSQL's; the test puts ``load_hour`` last, as PostgreSQL sometimes does.
+lost (common/airflow2_callback_context.py, installed by the DAG file, works around it). The table
+order is PostgreSQL's; the test puts ``load_hour`` last, as PostgreSQL sometimes does.
 
 Runs in the 2.11 leg only (`make test AIRFLOW=2`)."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from callcentre.common import compat
+from callcentre.common import airflow_urls, compat
 from tests.dag_checks import task_default_problems
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -82,9 +82,9 @@ def test_the_timetable_survives_serialization_through_its_plugin(dagbag):
 
 
 def test_operator_hints_name_the_2x_cli_and_ui():
-    assert compat.backfill_command("ivr_calls_daily", "2026-11-01", "2026-11-02") == (
+    assert airflow_urls.backfill_command("ivr_calls_daily", "2026-11-01", "2026-11-02") == (
         "airflow dags backfill --rerun-failed-tasks -s 2026-11-01 -e 2026-11-02 ivr_calls_daily"
     )
-    assert compat.dag_run_url("ivr_calls_daily", "scheduled__x+1").endswith(
+    assert airflow_urls.dag_run_url("ivr_calls_daily", "scheduled__x+1").endswith(
         "/dags/ivr_calls_daily/grid?dag_run_id=scheduled__x%2B1"
     )

@@ -72,14 +72,15 @@ def _parse_in_fresh_interpreter(path: Path, tmp_path: Path) -> dict:
     baseline = tmp_path / "baseline_dag.py"
     baseline.write_text(BASELINE_DAG)
     code = (
-        "import json, runpy, sys, time\n"
+        "import gc, json, runpy, sys, time\n"
         "sys.argv = ['airflow', 'dag-processor']\n"
         f"runpy.run_path({str(baseline)!r})\n"
         "base = set(sys.modules)\n"
         "t = time.perf_counter()\n"
         f"ns = runpy.run_path({str(path)!r})\n"
         "elapsed = time.perf_counter() - t\n"
-        "dags = [v for v in ns.values() if type(v).__name__ == 'DAG']\n"
+        # The file's DAG is registered by its decorator call, bound to no name.
+        "dags = [o for o in gc.get_objects() if type(o).__name__ == 'DAG' and o.dag_id != 'baseline']\n"
         "print(json.dumps({'new_modules': sorted(set(sys.modules) - base), 'seconds': elapsed,\n"
         "                  'deadline': [bool(getattr(d, 'deadline', None)) for d in dags]}))\n"
     )

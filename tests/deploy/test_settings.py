@@ -138,7 +138,7 @@ def test_local_harness_matches_the_settings(code_pools_queues):
     for conn_id, conn in local.connections.items():
         assert conn["conn_type"] == SETTINGS["connections"][conn_id]["conn_type"], conn_id
     assert env.get("AIRFLOW_VAR_STORAGE_BASE") or (env.get("AIRFLOW_VAR_SCRAPING_UPLOADS_DIR") and env.get("AIRFLOW_VAR_SCRAPING_RESULTS_DIR"))
-    for key in ("celery.celery_config_options", "workers.min_heartbeat_interval", "scheduler.scheduler_idle_sleep_time",
+    for key in ("core.default_task_retry_delay", "workers.min_heartbeat_interval", "scheduler.scheduler_idle_sleep_time",
                 "core.load_examples"):
         name = settings.config_env(key)
         assert env.get(name, "").lower() == SETTINGS["airflow"][key].lower(), name

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from callcentre.common import compat
+from callcentre.common import airflow_urls, compat
 from callcentre.ivr import synthetic
 from tests.integration.ivr_support import (
     ExtractKiller,
@@ -132,7 +132,7 @@ def test_fail_mode_fails_the_hour_at_once_and_slack_hears_about_it_once(dag, day
     assert len(fake_slack.messages) == 1
     text = fake_slack.messages[0]["text"]
     for expected in ("ivr_calls_daily", dag_run.run_id, f"business date {day}", "hour 13", "load_hour",
-                     "try 1", "call_id=7", "disposition_unknown", compat.dag_run_url("ivr_calls_daily", dag_run.run_id)):
+                     "try 1", "call_id=7", "disposition_unknown", airflow_urls.dag_run_url("ivr_calls_daily", dag_run.run_id)):
         assert expected in text, f"{expected!r} missing from the Slack alert"
     source = json.loads(os.environ["AIRFLOW_CONN_IVR_MARIADB"])
     assert source["password"] not in text

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from callcentre.common.compat import dag_run_url
+from callcentre.common.airflow_urls import dag_run_url
 from callcentre.scraping import config
 from callcentre.scraping.alerts import job_alert_text, scrub_numbers
 from callcentre.scraping.reconcile import decide

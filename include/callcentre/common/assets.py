@@ -19,17 +19,17 @@ def announce_day(context, metrics: dict | None) -> dict | None:
     is skipped and no event is emitted (a consumer must not run on a day that was not loaded)."""
     if metrics is None:
         raise compat.AirflowSkipException("dry run: analytics.daily_metrics unchanged, no asset event")
-    compat.set_outlet_extra(context, IVR_DAY_LOADED, {
+    context["outlet_events"][IVR_DAY_LOADED].extra = {
         "business_date": metrics["metric_date"], "source_calls": metrics["source_calls"],
         "total_calls": metrics["total_calls"], "rejected_calls": metrics["rejected_calls"],
         "run_id": context["run_id"],
-    })
+    }
     return metrics
 
 
 def announce_results(context, written: dict) -> dict:
     """Name the job in the event of its results workbook (its path, which may carry a phone number
     in the uploaded file's name, stays in scraping.jobs.results_file)."""
-    compat.set_outlet_extra(context, SCRAPING_RESULTS, {
-        "job_id": written["job_id"], "processed_numbers": written["processed_numbers"]})
+    context["outlet_events"][SCRAPING_RESULTS].extra = {
+        "job_id": written["job_id"], "processed_numbers": written["processed_numbers"]}
     return written

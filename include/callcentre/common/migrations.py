@@ -10,14 +10,13 @@ by the same path as an empty one.
 :meth:`SchemaMigrations.ensure_current` is what every run calls: one read of the version table
 (no lock on any data table, no DDL) when the schema is current; otherwise it applies the pending
 migrations in one transaction under an advisory lock (concurrent runs wait for the first, then
-find nothing to do). ``python -m callcentre.common.migrations`` applies them from the command line.
+find nothing to do). ``python -m callcentre.migrate`` applies them from the command line.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -128,30 +127,3 @@ class SchemaMigrations:
                 cur.execute(f"INSERT INTO {self.schema}.{VERSION_TABLE} (version, name) VALUES (%s, %s)",
                             (migration.version, migration.name))
             return [m.version for m in pending]
-
-
-def all_schemas() -> list[SchemaMigrations]:
-    from callcentre.ivr import schema
-    from callcentre.scraping import jobs
-
-    return [schema.analytics_migrations(), jobs.scraping_migrations()]
-
-
-def main(argv: list[str]) -> int:
-    """``python -m callcentre.common.migrations [--check]``: apply (or only check) every schema."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    check_only = "--check" in argv
-    behind = 0
-    for target in all_schemas():
-        if check_only:
-            applied = target.applied_version()
-            print(f"{target.schema}: at {applied} of {target.latest}")
-            behind += applied != target.latest
-        else:
-            done = target.ensure_current()
-            print(f"{target.schema}: applied {done} now at {target.latest}" if done else f"{target.schema}: current ({target.latest})")
-    return 1 if behind else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -3,8 +3,8 @@
 Each entry names what we use (``module:attribute``, an attribute path after the colon), the Airflow
 major version it is used on, where, and why no public API does. ``tests/unit/test_private_airflow.py``
 resolves every entry of the running version and fails naming the entry when Airflow moved it (the
-code's own ``except ImportError`` branches must never silently take the other version's path), and
-fails when the code uses one of these markers without an entry here. Nothing is imported here.
+code picks a version's path by ``IS_AIRFLOW_2``, never by ``except ImportError``, so a moved path
+fails where it is used too), and fails when the code uses one of these markers without an entry here. Nothing is imported here.
 """
 
 from __future__ import annotations
@@ -21,22 +21,17 @@ class PrivateApi(NamedTuple):
 
 
 PRIVATE_APIS: tuple[PrivateApi, ...] = (
-    PrivateApi("airflow.providers.standard.decorators.python:_PythonDecoratedOperator", 3,
-               "include/callcentre/common/compat.py",
-               "@task's operator class, subclassed without template fields (no rendering, no rtif call)"),
-    PrivateApi("airflow.decorators.python:_PythonDecoratedOperator", 2, "include/callcentre/common/compat.py",
-               "the same on 2.x"),
-    PrivateApi("airflow.sdk.execution_time.task_runner:RuntimeTaskInstance.model_fields.rendered_map_index", 3,
-               "include/callcentre/common/compat.py",
-               "the hour's UI label set before the task ends, sent with its final state"),
     PrivateApi("airflow.sdk._shared.secrets_masker:redact", 3, "include/callcentre/common/compat.py",
                "mask connection passwords in Slack text; the SDK exports no public redact"),
     PrivateApi("airflow._shared.timezones.timezone:parse", 3, "include/callcentre/common/compat.py",
                "the CLI's own date parser, so suggested dates are tested as the CLI reads them"),
-    PrivateApi("airflow.sdk.execution_time.task_runner:SUPERVISOR_COMMS", 3, "include/callcentre/common/compat.py",
-               "whether a task runner is there (Variables), and GetPreviousDagRun for the circuit-breaker note",
+    PrivateApi("airflow.sdk.execution_time.task_runner:SUPERVISOR_COMMS", 3, "include/callcentre/common/variables.py",
+               "whether a task runner relays Variables, or a DAG callback runs in-process (dag.test)",
                annotation_only=True),
-    PrivateApi("airflow.sdk.execution_time.comms:GetPreviousDagRun", 3, "include/callcentre/common/compat.py",
+    PrivateApi("airflow.sdk.execution_time.task_runner:SUPERVISOR_COMMS", 3, "include/callcentre/common/run_context.py",
+               "GetPreviousDagRun for the circuit-breaker note, from a DAG callback in the dag-processor",
+               annotation_only=True),
+    PrivateApi("airflow.sdk.execution_time.comms:GetPreviousDagRun", 3, "include/callcentre/common/run_context.py",
                "the previous run's state from a DAG callback in the dag-processor"),
     PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._get_next", 3, "include/callcentre/ivr/timetable.py",
                "the IVR timetable's day starts (a day without a local midnight) drive the cron timetable"),
@@ -54,12 +49,12 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                "include/callcentre/ivr/timetable.py", "the same on 2.x"),
     PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._align_to_prev", 2,
                "include/callcentre/ivr/timetable.py", "the same on 2.x"),
-    PrivateApi("airflow.models.dag:DAG.fetch_callback", 2, "include/callcentre/common/compat.py",
-               "wrapped on a 2.x scheduler so a DAG failure callback gets the context of an expanded task "
-               "(the upstream one picks tis[-1] with no ORDER BY)"),
+    PrivateApi("airflow.models.dag:DAG.fetch_callback", 2, "include/callcentre/common/airflow2_callback_context.py",
+               "wrapped, once installed by dags/ivr_calls_daily.py, so a DAG failure callback gets the context of an "
+               "expanded task (the upstream one picks tis[-1] with no ORDER BY)"),
 )
 
 # What marks a private use in our code: each marker found in include/, plugins/ or dags/ must have
 # an entry above naming that file.
 MARKERS = ("_PythonDecoratedOperator", "rendered_map_index", "_shared", "SUPERVISOR_COMMS", "GetPreviousDagRun",
-           "_get_next", "_get_prev", "_align_to_next", "_align_to_prev", "fetch_callback")
+           "_get_next", "_get_prev", "_align_to_next", "_align_to_prev", "fetch_callback", "_describe_with_dom_dow_fix")

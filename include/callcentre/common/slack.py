@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
-from callcentre.common import compat
+from callcentre.common import compat, run_context
 from callcentre.common.connections import SLACK_ALERTS
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,8 @@ def task_failure_message(context, partition: str | None = None) -> str:
         task += f" (map index {ti.map_index})"
     lines += [
         f"• task: {task}",
-        f"• try: {compat.try_number_of(context)}",
+        f"• try: {run_context.try_number_of(context)}",
         f"• error: {short_error(context.get('exception'))}",
-        f"• log: {compat.log_url_of(context)}",
+        f"• log: {run_context.log_url_of(context)}",
     ]
     return "\n".join(lines)

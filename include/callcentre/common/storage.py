@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from callcentre.common.compat import get_variable
+from callcentre.common.variables import get_variable
 
 BASE_VARIABLE = "storage_base"
 LOCAL_PROTOCOLS = ("file", "local")
@@ -33,14 +33,14 @@ class StorageError(ValueError):
 
 def as_storage(location: str | os.PathLike):
     """``location`` (URL or local path) as an ``ObjectStoragePath``."""
-    from callcentre.common.compat import object_storage_path, object_storage_path_type
+    from callcentre.common.compat import object_storage_path_type
 
     if isinstance(location, object_storage_path_type()):
         return location
     text = os.fspath(location)
     if "://" not in text:
         text = "file://" + str(Path(text).resolve())
-    return object_storage_path(text)
+    return object_storage_path_type()(text)
 
 
 def folder(kind: str):

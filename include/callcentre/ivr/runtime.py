@@ -11,7 +11,8 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 
-from callcentre.common import compat
+from callcentre.common import compat, run_context
+from callcentre.common.variables import get_variable
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB, check_databases
 from callcentre.ivr import load, metrics, reconcile, schema, settle
 from callcentre.ivr.business_day import (
@@ -26,7 +27,6 @@ from callcentre.ivr.business_day import (
     resolve_business_date,
 )
 from callcentre.ivr.options import RunOptions
-from callcentre.ivr.source import statement_timeout_s
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,12 @@ def business_date(context) -> date:
     contract"); AirflowFailException, naming the setting or value at fault, when it names none."""
     try:
         return resolve_business_date(
-            compat.logical_date_of(context),
+            run_context.logical_date_of(context),
             tz=parse_timezone(timezone_name()),
             default_tz=parse_timezone(compat.default_timezone_name()),
             first_day=first_business_day(),
             now=datetime.now(timezone.utc),
-            typed=not compat.dated_by_timetable(context),
+            typed=not run_context.dated_by_timetable(context),
         )
     except (DateContractError, ValueError) as err:
         raise compat.AirflowFailException(str(err)) from err
@@ -58,7 +58,7 @@ def business_date(context) -> date:
 def named_business_date(context) -> date | None:
     """The day the run names, loadable or not (a day before IVR_FIRST_BUSINESS_DAY, one not
     ended yet), for the alerts: None only when its logical date names no day, or two."""
-    logical_date = compat.logical_date_of(context)
+    logical_date = run_context.logical_date_of(context)
     if logical_date is None or logical_date.tzinfo is None:
         return None
     try:
@@ -66,7 +66,7 @@ def named_business_date(context) -> date | None:
             logical_date,
             tz=parse_timezone(timezone_name()),
             default_tz=parse_timezone(compat.default_timezone_name()),
-            typed=not compat.dated_by_timetable(context),
+            typed=not run_context.dated_by_timetable(context),
         )
     except ValueError:
         return None
@@ -75,7 +75,7 @@ def named_business_date(context) -> date | None:
 def check_single_zone_source() -> None:
     """The zone has one source (IVR_TIMEZONE). A Variable ``ivr_timezone`` left from older setups
     would silently disagree with the schedule: refuse to run until it is removed or equal."""
-    stale = compat.get_variable("ivr_timezone", None)
+    stale = get_variable("ivr_timezone", None)
     if stale not in (None, "") and stale.strip() != timezone_name():
         raise compat.AirflowFailException(
             f"Variable ivr_timezone={stale!r} disagrees with {TIMEZONE_SETTING}={timezone_name()!r}, the one setting "
@@ -99,22 +99,19 @@ def preflight(context) -> dict[str, str]:
 
 
 def plan(context) -> list[dict]:
-    """Migrate the target schema and list the hours to load: the mapped load_hour's arguments,
-    each with the source's statement timeout (the Variable read here once per run, not by each of
-    24 task instances: one Execution-API call each). preflight has checked the zone's Variable."""
+    """Migrate the target schema and list the hours to load (the mapped load_hour's argument).
+    preflight has checked the zone's Variable."""
     opts = options(context)
     day = business_date(context)
     if not opts.dry_run:
         schema.migrate()
     tz = parse_timezone(timezone_name())
     length = sum(real_hours_in_window(day, hour, tz) for hour in HOURS)
-    timeout_s = statement_timeout_s()
     log.info(
-        "business date %s (%s, a %g-hour day; logical date %s), hours %s, %s, source statement timeout %d s",
-        day, tz.key, length, compat.logical_date_of(context), list(opts.hours), opts, timeout_s,
+        "business date %s (%s, a %g-hour day; logical date %s), hours %s, %s",
+        day, tz.key, length, run_context.logical_date_of(context), list(opts.hours), opts,
     )
-    plan_try = compat.try_number_of(context)
-    return [{"hour": hour, "source_timeout_s": timeout_s, "plan_try": plan_try} for hour in opts.hours]
+    return list(opts.hours)
 
 
 def day_closed(context):
@@ -122,40 +119,26 @@ def day_closed(context):
     return settle.day_has_settled(business_date(context), parse_timezone(timezone_name()), datetime.now(timezone.utc))
 
 
-def load_hour(hour: int, context, source_timeout_s: int | None = None, plan_try: int | None = None) -> dict | None:
-    compat.label_mapped_task(f"hour {hour:02d}")
+def load_hour(hour: int, context) -> dict | None:
+    # The hour's name in the UI: the task's map_index_template renders it from the live context.
+    compat.get_current_context()["hour_label"] = f"hour {hour:02d}"
     opts = options(context)
-    if reads_timeout_anew(compat.try_number_of(context), plan_try):
-        source_timeout_s = None
-    result = _load(business_date(context), hour, opts, context, source_timeout_s)
-    # Only a dry run's reconcile reads the hour results; a real run counts both databases. No
-    # return value, no XCom push: one Execution-API call less per hour (the counts and phases
-    # are in the task's log line and in analytics.etl_batches).
+    result = _load(business_date(context), hour, opts, context)
+    # Only a dry run's reconcile reads the hour results; a real run counts both databases.
     return result.as_dict() if opts.dry_run else None
 
 
-def reads_timeout_anew(try_number: int, plan_try: int | None) -> bool:
-    """Whether an hour reads the Variable ``ivr_source_statement_timeout_s`` itself instead of
-    taking plan's value: on a retry, or when cleared without its plan (its try then runs ahead of
-    plan's), it reads the Variable as it is now, the runbook's answer to a source that keeps
-    timing out being to raise it and clear the failed hours (docs/operations.md). A whole run
-    cleared or backfilled again re-ran plan too: its hours take plan's fresh value (one
-    Execution-API call per run, not one per hour)."""
-    return plan_try is None or try_number > plan_try
-
-
-def _load(day: date, hour: int, opts: RunOptions, context, source_timeout_s: int | None = None) -> load.HourResult:
+def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
     return load.load_hour(
         day,
         hour,
         tz_name=timezone_name(),
         run_id=context["run_id"],
-        try_number=compat.try_number_of(context),
+        try_number=run_context.try_number_of(context),
         invalid_rows=opts.invalid_rows,
         dry_run=opts.dry_run,
         chunk_size=opts.chunk_size,
         dag_id=context["dag"].dag_id,
-        source_timeout_s=source_timeout_s,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from callcentre.common import compat
+from callcentre.common import run_context
 from callcentre.common.compat import BaseSensorOperator, PokeReturnValue
 from callcentre.scraping import config
 
@@ -45,7 +45,7 @@ class LookupBatchSensor(BaseSensorOperator):
         batch = repo.batch(job_id, batch_no)
         if batch["status"] == "done":
             return PokeReturnValue(True, len(batch["results"] or []))
-        clear_number = compat.clear_number_of(context)
+        clear_number = run_context.clear_number_of(context)
         if batch["status"] == "failed":
             if clear_number <= batch["clear_number"]:
                 raise RetryableJobFailure(f"the API could not process batch {batch_no} (answer already recorded)")

@@ -1,0 +1,44 @@
+"""Where an operator goes in the Airflow UI, and the CLI line they type, for our messages."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from callcentre.common.compat import IS_AIRFLOW_2
+
+
+def ui_url(path: str) -> str:
+    """Link to ``path`` (e.g. ``dags/ivr_calls_daily``) in the UI (base URL from ``[api] base_url``;
+    2.x: ``[webserver] base_url``)."""
+    from airflow.configuration import conf
+
+    section = "webserver" if IS_AIRFLOW_2 else "api"
+    base = conf.get(section, "base_url", fallback="http://localhost:8080/").rstrip("/")
+    return f"{base}/{path.lstrip('/')}"
+
+
+def run_url_of(context) -> str:
+    """Link to the DAG run in the UI."""
+    dag_run = context["dag_run"]
+    return dag_run_url(dag_run.dag_id, dag_run.run_id)
+
+
+def dag_run_url(dag_id: str, run_id: str) -> str:
+    """Link to one DAG run in the UI (2.x: the run selected in the grid view)."""
+    if IS_AIRFLOW_2:
+        return ui_url(f"dags/{dag_id}/grid?dag_run_id={quote(run_id)}")
+    return ui_url(f"dags/{dag_id}/runs/{quote(run_id)}")
+
+
+def dag_runs_url(dag_id: str) -> str:
+    """Link to a DAG's runs in the UI."""
+    return ui_url(f"dags/{dag_id}/grid" if IS_AIRFLOW_2 else f"dags/{dag_id}/runs")
+
+
+def backfill_command(dag_id: str, first_day, last_day, *, rerun: bool = True) -> str:
+    """The CLI line that (re)loads ``first_day``..``last_day`` (``rerun``: runs that failed too)."""
+    if IS_AIRFLOW_2:
+        flag = " --rerun-failed-tasks" if rerun else ""
+        return f"airflow dags backfill{flag} -s {first_day} -e {last_day} {dag_id}"
+    flag = " --reprocess-behavior failed" if rerun else ""
+    return f"airflow backfill create --dag-id {dag_id} --from-date {first_day} --to-date {last_day}{flag}"

@@ -1,0 +1,37 @@
+"""Airflow Variables: read in a task, and read or written where no task runner relays them."""
+
+from __future__ import annotations
+
+from callcentre.common.compat import IS_AIRFLOW_2, Variable
+
+
+def get_variable(key: str, default: str | None = None) -> str | None:
+    """Read an Airflow Variable (env ``AIRFLOW_VAR_<KEY>`` first, then the metastore)."""
+    return Variable.get(key, default)
+
+
+def _outside_a_task_runner(call, *args):
+    """3.x: the Task SDK's Variable relays through a task runner or the dag-processor; a DAG
+    callback run in-process (``dag.test``) has none (its reads would see only the environment):
+    then the metadata DB directly, as on 2.x."""
+    if not IS_AIRFLOW_2:
+        from airflow.sdk.execution_time import task_runner
+
+        if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
+            return getattr(Variable, call)(*args)
+    from airflow.models import Variable as VariableModel
+
+    return getattr(VariableModel, call)(*args)
+
+
+def read_variable(key: str, default: str | None = None) -> str | None:
+    """``get_variable`` that also works in a DAG callback run in-process."""
+    return _outside_a_task_runner("get", key, default)
+
+
+def set_variable(key: str, value: str) -> None:
+    _outside_a_task_runner("set", key, value)
+
+
+def delete_variable(key: str) -> None:
+    _outside_a_task_runner("delete", key)
