@@ -54,6 +54,19 @@ def seed_alert(day: date, kind: str, message: str, run_id: str | None = None) ->
             "VALUES ('ivr_calls_daily', %s, %s, %s, %s, %s)", (kind, f"page-test-{day}-{kind}", day, run_id, message))
 
 
+def seed_drift(day: date, hours: dict[int, tuple[int, int]], run_id: str = "drift-seed", checked_minutes_ago: int = 0,
+               repaired: bool = False) -> None:
+    """A drift check's record of ``day``: {hour: (source rows, target rows)}, as drift.record_check writes it."""
+    checked = datetime.now(timezone.utc) - timedelta(minutes=checked_minutes_ago)
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute("INSERT INTO analytics.drift_checks (business_date, run_id, checked_at, drifted_hours, repaired_at) "
+                    "VALUES (%s, %s, %s, %s, %s)", (day, run_id, checked, sorted(hours), checked if repaired else None))
+        for hour, (source, target) in hours.items():
+            cur.execute("INSERT INTO analytics.drift_hours (business_date, run_id, local_hour, source_rows, "
+                        "source_checksum, target_rows, target_checksum) VALUES (%s, %s, %s, %s, 1, %s, 2)",
+                        (day, run_id, hour, source, target))
+
+
 def clean_days(days) -> None:
     from tests.integration.ivr_support import forget_alerts
 
@@ -62,4 +75,5 @@ def clean_days(days) -> None:
             for table in ("call_rejects", "etl_batches"):
                 cur.execute(f"DELETE FROM analytics.{table} WHERE business_date = %s", (day,))
             cur.execute("DELETE FROM analytics.daily_metrics WHERE metric_date = %s", (day,))
+            cur.execute("DELETE FROM analytics.drift_checks WHERE business_date = %s", (day,))
         forget_alerts(day)

@@ -14,7 +14,15 @@ import pytest
 import requests
 
 from tests.e2e.airflow_processes import free_port, run_airflow
-from tests.ivr_page_support import XSS_MESSAGE, clean_days, seed_alert, seed_attempt, seed_metrics, seed_rejects
+from tests.ivr_page_support import (
+    XSS_MESSAGE,
+    clean_days,
+    seed_alert,
+    seed_attempt,
+    seed_drift,
+    seed_metrics,
+    seed_rejects,
+)
 from tests.jobs_page_support import token_for
 
 PREFIX = "/ivr-days"
@@ -23,6 +31,7 @@ PAGE_HEADER = {"X-Ivr-Days-Page": "1"}
 MONDAY = date(2017, 3, 6)  # a week nobody else's test uses
 BALANCED, REJECTS, FAILED, RUNNING, LATE, NEVER = (MONDAY + timedelta(days=i) for i in range(6))
 ACTION_DAY = MONDAY + timedelta(days=7)
+DRIFTED = MONDAY - timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +119,7 @@ def runs(base, admin):
 
 @pytest.fixture
 def week():
-    days = [MONDAY + timedelta(days=i) for i in range(8)]
+    days = [MONDAY + timedelta(days=i) for i in range(-1, 8)]
     clean_days(days)
     yield days
     clean_days(days)
@@ -122,7 +131,7 @@ def _routes() -> list[tuple[str, str]]:
     found = []
     for route in create_app().routes:
         for method in sorted(getattr(route, "methods", None) or []):
-            if method != "HEAD":
+            if method != "HEAD" and route.path != "/static/signin.js":  # public: no data, only the way to sign in
                 found.append((method, route.path.replace("{day}", str(BALANCED)).replace("{name}", "page.js")))
     return found
 
@@ -158,12 +167,17 @@ def test_the_calendar_colours_each_day_by_its_state(base, viewer, runs, week, mo
     runs.create(FAILED, "failed")
     runs.create(RUNNING)  # queued: no scheduler here
     seed_alert(LATE, "deadline_missed", "late")
-    resp = requests.get(f"{base}{PREFIX}/api/days", params={"from_day": MONDAY, "to_day": NEVER}, headers=viewer,
+    seed_metrics(DRIFTED, 1000, 5)
+    seed_drift(DRIFTED, {3: (41, 40), 16: (12, 0)}, run_id="drift-older", checked_minutes_ago=60, repaired=True)
+    seed_drift(DRIFTED, {3: (41, 40)})  # the latest check found drift again, not repaired
+    seed_drift(BALANCED, {5: (9, 8)}, repaired=True)  # the check's own repair passed the gate
+    seed_drift(REJECTS, {5: (9, 8)}, checked_minutes_ago=60)  # a reload from the page rewrote the metrics since
+    resp = requests.get(f"{base}{PREFIX}/api/days", params={"from_day": DRIFTED, "to_day": NEVER}, headers=viewer,
                         timeout=60)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert {d["day"]: d["state"] for d in body["days"]} == {
-        str(BALANCED): "balanced", str(REJECTS): "rejects", str(FAILED): "failed", str(RUNNING): "running",
+        str(DRIFTED): "drifted", str(BALANCED): "balanced", str(REJECTS): "rejects", str(FAILED): "failed", str(RUNNING): "running",
         str(LATE): "late", str(NEVER): "never_run"}
     by_day = {d["day"]: d for d in body["days"]}
     assert (by_day[str(REJECTS)]["source_calls"], by_day[str(REJECTS)]["rejected_calls"]) == (1000, 50)
@@ -205,6 +219,20 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
     strip = requests.get(f"{base}{PREFIX}/api/days/{FAILED}/hours.svg", headers=viewer, timeout=30).text
     assert "data-hour='3' data-state='success' data-tries='2'" in strip
     assert "data-hour='9' data-state='failed' data-tries='1'" in strip
+
+
+def test_a_drifted_days_detail_says_which_hours_and_when(base, viewer, week):
+    seed_metrics(DRIFTED, 1000, 5)
+    seed_drift(DRIFTED, {16: (12, 0), 3: (41, 40)}, run_id="scheduled__drift")
+    detail = requests.get(f"{base}{PREFIX}/api/days/{DRIFTED}", headers=viewer, timeout=60).json()
+    assert detail["state"] == "drifted"
+    drift = detail["drift"]
+    assert (drift["run_id"], drift["hours"], drift["repair_error"]) == ("scheduled__drift", [3, 16], None)
+    assert datetime.fromisoformat(drift["checked_at"]) > datetime.now(timezone.utc) - timedelta(minutes=5)
+    assert [(h["hour"], h["source_rows"], h["target_rows"], h["reloaded_at"]) for h in drift["hour_figures"]] == [
+        (3, 41, 40, None), (16, 12, 0, None)]
+    seed_metrics(BALANCED, 1000, 5)
+    assert requests.get(f"{base}{PREFIX}/api/days/{BALANCED}", headers=viewer, timeout=60).json()["drift"] is None
 
 
 def test_a_viewer_reads_but_cannot_act(base, viewer):

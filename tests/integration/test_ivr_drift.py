@@ -43,11 +43,17 @@ def serialized():
     run_airflow(dict(os.environ), "dags", "reserialize")
 
 
+def forget_checks(day):
+    query("DELETE FROM analytics.drift_checks WHERE business_date = %s RETURNING 1", (day,))
+
+
 @pytest.fixture
 def day():
     reset_day(DAY)
+    forget_checks(DAY)
     yield DAY
     reset_day(DAY)
+    forget_checks(DAY)
 
 
 def at(day, hour, minute=0):
@@ -94,7 +100,7 @@ def load_dag():
     import runpy
     from pathlib import Path
 
-    dag = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "ivr_drift_check.py"))["dag"]
+    dag = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "ivr_drift_check.py"))["ivr_drift_check"]()
     for task in dag.tasks:
         task.retry_delay = timedelta(seconds=1)
     return dag
@@ -127,9 +133,33 @@ def test_the_check_reloads_only_the_drifted_hours_then_rewrites_the_days_metrics
     assert row["source_calls"] == 7 and row["computed_by_run_id"] != "daily"
     [message] = [m["text"] for m in fake_slack.messages]
     assert f"{day}: hours 16, 23; metrics rewritten" in message
+    [(run_id, hours, repaired, error)] = checks(day)
+    assert (hours, repaired, error) == ([16, 23], True, None)
+    figures = query("SELECT local_hour, source_rows, target_rows, reloaded_at IS NOT NULL, "
+                    "source_checksum <> target_checksum FROM analytics.drift_hours WHERE business_date = %s AND run_id = %s"
+                    " ORDER BY 1", (day, run_id))
+    assert figures == [(16, 1, 0, True, True), (23, 1, 1, True, True)]  # 23: same rows, other values
 
     run_check(day, fake_slack, max_reject_ratio=0.5)  # nothing drifted: nothing reloaded, no message
     assert len(fake_slack.messages) == 1
+    assert [c[1:] for c in checks(day)] == [([16, 23], True, None), ([], False, None)]  # the latest: no drift
+
+
+def checks(day):
+    """The drift checks recorded for ``day``, oldest first: (run_id, hours, repaired, repair_error)."""
+    return [(r, list(h), rep, e) for r, h, rep, e in query(
+        "SELECT run_id, drifted_hours, repaired_at IS NOT NULL, repair_error FROM analytics.drift_checks "
+        "WHERE business_date = %s ORDER BY checked_at", (day,))]
+
+
+def test_a_retried_check_rewrites_its_own_record(day):
+    a_day_of_every_kind_of_row(day)
+    load_and_publish(day)
+    synthetic.write_calls([make_call(ID + 7, at(day, 16, 30))])
+    assert drift.find_drift(day, 1, run_id="manual__retry") == [{"day": str(day), "hour": 16}]
+    assert drift.find_drift(day, 1, run_id="manual__retry") == [{"day": str(day), "hour": 16}]
+    assert checks(day) == [("manual__retry", [16], False, None)]
+    assert query("SELECT count(*) FROM analytics.drift_hours WHERE business_date = %s", (day,)) == [(1,)]
 
 
 def test_a_repaired_day_that_fails_its_gate_keeps_its_metrics_and_says_so(day, fake_slack):
@@ -145,6 +175,8 @@ def test_a_repaired_day_that_fails_its_gate_keeps_its_metrics_and_says_so(day, f
     [message] = [m["text"] for m in fake_slack.messages]
     assert "ivr_drift_check` run failed" in message  # the run's failure alert is the batch's message
     assert f"{day}: hours reloaded but the day FAILED its quality gate" in message and "max_reject_ratio" in message
+    [(_, hours, repaired, error)] = checks(day)  # still drifted for the page, with the reason
+    assert (hours, repaired) == ([9], False) and "max_reject_ratio" in error
 
 
 def test_a_day_never_loaded_is_left_to_its_own_run(day, fake_slack):

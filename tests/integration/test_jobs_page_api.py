@@ -313,6 +313,19 @@ def test_uploads_are_checked_before_anything_is_stored(client, editor_cookie, sc
     assert _uploads(scraping_dirs) == []
 
 
+@pytest.mark.parametrize("address", ["ana lopez@example.com", "ana@example.com, jefe@example.com",
+                                     "<img src=x onerror=alert(1)>@x.co", "a" * 250 + "@x.co"])
+def test_a_bad_notify_address_is_refused_naming_the_field_and_nothing_is_stored(client, editor_cookie, scraping_dirs,
+                                                                              tmp_path, address):
+    good = make_workbook(tmp_path / "ok.xlsx", [[n] for n in random_numbers(2)], header=["phone"]).read_bytes()
+    resp = client.post(PREFIX + "/api/uploads", files={"file": ("ok.xlsx", good)}, data={"notify_email": address},
+                       headers=editor_cookie)
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert detail.startswith("notify_email: ") and ("not one email address" in detail or "longer than 254" in detail)
+    assert _uploads(scraping_dirs) == []
+
+
 def test_a_zip_bomb_upload_is_refused_before_it_is_parsed(client, editor_cookie, scraping_dirs, tmp_path):
     """~260 KB that unpacks to 256 MB (bench/jobs_page_bench.py --zip-bomb times it; no timing here)."""
     bomb = raw_xlsx(tmp_path / "bomba.xlsx", [["phone"], ["3001234567"]], sheet_xml_padding=256 << 20)

@@ -36,6 +36,11 @@ def facts(**overrides) -> states.DayFacts:
     (facts(), DEADLINE - timedelta(hours=2), states.PENDING),  # ended, before its deadline
     (facts(ended=False), DEADLINE - timedelta(days=1), states.PENDING),  # today
     (facts(run_state="success", **{**LOADED, "loaded_calls": 900}), DEADLINE, states.FAILED),  # unbalanced
+    (facts(run_state="success", drifted=True, **LOADED), DEADLINE, states.DRIFTED),  # its check found drift
+    (facts(run_state="success", drifted=True, **{**LOADED, "loaded_calls": 980, "rejected_calls": 20}), DEADLINE,
+     states.DRIFTED),  # drift outranks the reject warning: the figures themselves are stale
+    (facts(run_state="failed", drifted=True, **LOADED), DEADLINE, states.FAILED),  # a newer run failed
+    (facts(run_state="running", drifted=True, **LOADED), DEADLINE, states.RUNNING),  # being reloaded
     (facts(run_state=None, source_calls=0, loaded_calls=0, rejected_calls=0), DEADLINE, states.BALANCED),  # empty day
 ])
 def test_day_state(case, now, expected):

@@ -84,13 +84,15 @@ def require_page_header(header: str):
 
 PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
                 "Referrer-Policy": "same-origin"}
-# Shared by every page: reads the language and time zone the person chose in the Airflow UI.
+# Shared by every page: the Airflow UI's language and time zone, the element and format helpers.
 SHARED_SCRIPTS = ("airflow_prefs.js",)
+# Shared and served without sign-in (no data in it): opening Airflow pages, the way to sign in.
+SIGN_IN_SCRIPT = "signin.js"
 
 
 def static_file(package: str, name: str, media_type: str):
     """``package``'s ``static/name`` with the page's CSP and no caching (``callcentre.common`` for
-    :data:`SHARED_SCRIPTS`)."""
+    :data:`SHARED_SCRIPTS` and :data:`SIGN_IN_SCRIPT`)."""
     from fastapi.responses import Response
 
     body = resources.files(package).joinpath("static", name).read_bytes()

@@ -13,6 +13,11 @@ The checksum is the sum of the first 60 bits of the MD5 of each row's values joi
 (``NULL`` for a NULL), computed alike by MariaDB and PostgreSQL: both print a DATETIME /
 timestamp as ``YYYY-MM-DD hh:mm:ss`` and an integer in decimal, and hash UTF-8 bytes. A zero or
 impossible date reads as NULL on both sides, as the load stores it.
+
+Each check is recorded in ``analytics.drift_checks`` (per day compared: when, the hours that
+differed, whether the repair passed the gate) and ``analytics.drift_hours`` (per drifted hour: both
+sides' rows and checksum, when it was reloaded); the IVR days page shows a day as drifted while its
+latest check found drift that nothing repaired since.
 """
 
 from __future__ import annotations
@@ -95,9 +100,19 @@ def target_sums(day: date, conn_id: str = ANALYTICS_POSTGRES) -> dict[int, tuple
         return _sums(cur.fetchall())
 
 
-def drifted_hours(day: date, source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES) -> list[int]:
+Sums = tuple[int, int]  # (rows, checksum)
+
+
+def hour_differences(day: date, source_conn_id: str = IVR_MARIADB,
+                     target_conn_id: str = ANALYTICS_POSTGRES) -> dict[int, tuple[Sums, Sums]]:
+    """The hours of ``day`` that differ: {hour: ((source rows, checksum), (target rows, checksum))}."""
     source, target = source_sums(day, source_conn_id), target_sums(day, target_conn_id)
-    return [h for h in HOURS if source.get(h, (0, 0)) != target.get(h, (0, 0))]
+    pairs = {h: (source.get(h, (0, 0)), target.get(h, (0, 0))) for h in HOURS}
+    return {h: pair for h, pair in pairs.items() if pair[0] != pair[1]}
+
+
+def drifted_hours(day: date, source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES) -> list[int]:
+    return sorted(hour_differences(day, source_conn_id, target_conn_id))
 
 
 def loaded_days(last_day: date, days: int, conn_id: str = ANALYTICS_POSTGRES) -> list[date]:
@@ -106,17 +121,63 @@ def loaded_days(last_day: date, days: int, conn_id: str = ANALYTICS_POSTGRES) ->
         return [d for (d,) in cur.fetchall()]
 
 
-def find_drift(last_day: date, days: int = DEFAULT_DAYS) -> list[dict]:
+def find_drift(last_day: date, days: int = DEFAULT_DAYS, run_id: str | None = None) -> list[dict]:
     """The hours to reload, ``[{"day": "YYYY-MM-DD", "hour": h}, ...]``, over the ``days`` loaded
-    days ending with ``last_day``. A day never loaded is not this check's business (its own run
-    loads it, and the deadline watcher reports it)."""
-    found = []
+    days ending with ``last_day``; with ``run_id``, what was found is recorded (:func:`record_check`).
+    A day never loaded is not this check's business (its own run loads it, and the deadline
+    watcher reports it)."""
+    checked = {}
     for day in loaded_days(last_day, days):
-        hours = drifted_hours(day)
-        if hours:
-            log.info("%s: hours %s differ from the source", day, hours)
-        found += [{"day": day.isoformat(), "hour": h} for h in hours]
-    return found
+        checked[day] = hour_differences(day)
+        if checked[day]:
+            log.info("%s: hours %s differ from the source", day, sorted(checked[day]))
+    if run_id is not None:
+        record_check(run_id, checked)
+    return [{"day": day.isoformat(), "hour": h} for day, diffs in checked.items() for h in sorted(diffs)]
+
+
+# --- The record of the checks (analytics.drift_checks, drift_hours), read by the IVR days page ----
+
+RECORD_CHECK_SQL = """
+INSERT INTO analytics.drift_checks (business_date, run_id, drifted_hours) VALUES (%(d)s, %(run)s, %(hours)s)
+ON CONFLICT (business_date, run_id) DO UPDATE
+SET checked_at = now(), drifted_hours = EXCLUDED.drifted_hours, repaired_at = NULL, repair_error = NULL"""
+RECORD_HOUR_SQL = """
+INSERT INTO analytics.drift_hours (business_date, run_id, local_hour, source_rows, source_checksum, target_rows,
+                                   target_checksum)
+VALUES (%s, %s, %s, %s, %s, %s, %s)"""
+
+
+def record_check(run_id: str, checked: dict[date, dict[int, tuple[Sums, Sums]]],
+                 conn_id: str = ANALYTICS_POSTGRES) -> None:
+    """One record per day compared (its drifted hours, none when it matched) and one per drifted
+    hour (both sides' rows and checksum). A retry of the same run rewrites its own records."""
+    from callcentre.ivr import schema
+
+    schema.migrate(conn_id)
+    with transaction(conn_id) as cur:
+        for day, diffs in checked.items():
+            cur.execute(RECORD_CHECK_SQL, {"d": day, "run": run_id, "hours": sorted(diffs)})
+            cur.execute("DELETE FROM analytics.drift_hours WHERE business_date = %s AND run_id = %s", (day, run_id))
+            for hour, ((src_rows, src_sum), (tgt_rows, tgt_sum)) in sorted(diffs.items()):
+                cur.execute(RECORD_HOUR_SQL, (day, run_id, hour, src_rows, src_sum, tgt_rows, tgt_sum))
+
+
+def record_reload(run_id: str, day: date, hour: int, conn_id: str = ANALYTICS_POSTGRES) -> None:
+    with transaction(conn_id) as cur:
+        cur.execute("UPDATE analytics.drift_hours SET reloaded_at = now() "
+                    "WHERE business_date = %s AND run_id = %s AND local_hour = %s", (day, run_id, hour))
+
+
+def record_repairs(run_id: str, report: RepairReport, conn_id: str = ANALYTICS_POSTGRES) -> None:
+    """A day that passed its gate is repaired; one that failed keeps its drift, with the reason."""
+    with transaction(conn_id) as cur:
+        for day in report.repaired:
+            cur.execute("UPDATE analytics.drift_checks SET repaired_at = now(), repair_error = NULL "
+                        "WHERE business_date = %s AND run_id = %s", (day, run_id))
+        for day, why in report.failed.items():
+            cur.execute("UPDATE analytics.drift_checks SET repaired_at = NULL, repair_error = %s "
+                        "WHERE business_date = %s AND run_id = %s", (why, day, run_id))
 
 
 @dataclass
@@ -207,18 +268,19 @@ def find_task(context) -> list[dict]:
         raise AirflowFailException(str(err)) from err
     if not days:
         return []
-    found = find_drift(last_day, days)
+    found = find_drift(last_day, days, run_id=context["run_id"])
     log.info("%d hour(s) to reload over the %d day(s) up to %s", len(found), days, last_day)
     return found
 
 
 def reload_task(day: str, hour: int, context) -> None:
-    from callcentre.common import compat
+    from callcentre.common import compat, run_context
     from callcentre.ivr.runtime import timezone_name
 
-    compat.label_mapped_task(f"{day} hour {hour:02d}")
+    compat.get_current_context()["hour_label"] = f"{day} hour {hour:02d}"  # the map_index_template
     load.load_hour(date.fromisoformat(day), hour, tz_name=timezone_name(), run_id=context["run_id"],
-                   try_number=compat.try_number_of(context))
+                   try_number=run_context.try_number_of(context))
+    record_reload(context["run_id"], date.fromisoformat(day), hour)
 
 
 def publish_task(drift: list[dict], context) -> dict:
@@ -232,6 +294,7 @@ def publish_task(drift: list[dict], context) -> dict:
     _, _, ratio = _params(context)
     drift = list(drift)
     report = repair_days(drift, run_id=context["run_id"], max_reject_ratio=ratio, tz_name=timezone_name())
+    record_repairs(context["run_id"], report)
     text = report.message(context["dag"].dag_id, context["run_id"])
     if report.failed:
         raise AirflowFailException(text)

@@ -145,11 +145,11 @@ def _day_range(from_day: date | None, to_day: date | None, tz: ZoneInfo) -> tupl
 
 
 def _facts(day: date, tz: ZoneInfo, hours: float, now: datetime, runs: list[dict], loaded: dict | None,
-           alerted: bool) -> states.DayFacts:
+           alerted: bool, drifted: bool = False) -> states.DayFacts:
     return states.DayFacts(
         day=day, deadline=alerts.deadline_of(day, tz, hours) if hours > 0 else None,
         ended=business_day.day_end(day, tz) <= now, run_state=runs[-1]["state"] if runs else None,
-        deadline_alerted=alerted, **(loaded or {}),
+        deadline_alerted=alerted, drifted=drifted, **(loaded or {}),
     )
 
 
@@ -211,6 +211,10 @@ def create_app() -> FastAPI:
     def page_html() -> Response:
         return _static("page.html", "text/html; charset=utf-8")
 
+    @app.get(f"/static/{ui_page.SIGN_IN_SCRIPT}")
+    def sign_in_script() -> Response:  # public: it only sends a signed-out browser to the login page
+        return ui_page.static_file("callcentre.common", ui_page.SIGN_IN_SCRIPT, "text/javascript")
+
     @app.get("/static/{name}", dependencies=[can_read])
     def static(name: str) -> Response:
         if name in _SHARED:
@@ -227,11 +231,12 @@ def create_app() -> FastAPI:
         hours = _deadline_hours()
         runs = runs_by_day(airflow_client(request), first, last, tz, default_tz)
         loaded, alerted = queries.calendar(first, last)
+        drifted = queries.drifted_days(first, last)
         now = datetime.now(timezone.utc)
         days = []
         day = first
         while day <= last:
-            facts = _facts(day, tz, hours, now, runs.get(day, []), loaded.get(day), day in alerted)
+            facts = _facts(day, tz, hours, now, runs.get(day, []), loaded.get(day), day in alerted, day in drifted)
             days.append({"day": day.isoformat(), "state": states.day_state(facts, now, reject_threshold),
                          **(loaded.get(day) or {}), "runs": len(runs.get(day, []))})
             day += timedelta(days=1)
@@ -253,7 +258,8 @@ def create_app() -> FastAPI:
         now = datetime.now(timezone.utc)
         hours = _deadline_hours()
         alerted = any(a["kind"] == "deadline_missed" for a in detail["alerts"])
-        facts = _facts(day, tz, hours, now, runs, loaded, alerted)
+        drift = queries.drift_detail(day)
+        facts = _facts(day, tz, hours, now, runs, loaded, alerted, drift is not None)
         latest = runs[-1] if runs else None
         return {
             "day": day.isoformat(), "timezone": tz.key, "state": states.day_state(facts, now, reject_threshold),
@@ -263,6 +269,9 @@ def create_app() -> FastAPI:
             "rejects": detail["rejects"],
             "hours": [{k: _iso(v) for k, v in h.items()} for h in detail["hours"]],
             "alerts": [{k: _iso(v) for k, v in a.items()} for a in detail["alerts"]],
+            "drift": None if drift is None else {
+                **{k: _iso(v) for k, v in drift.items() if k != "hour_figures"},
+                "hour_figures": [{k: _iso(v) for k, v in h.items()} for h in drift["hour_figures"]]},
             "runs": [_run_view(r) for r in reversed(runs[-10:])],  # newest first
             "run_url": run_url(latest["dag_run_id"]) if latest else None,
             "log_url": _log_url(client, latest["dag_run_id"]) if latest else None,

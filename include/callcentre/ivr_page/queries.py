@@ -16,6 +16,8 @@ METRICS = "analytics.daily_metrics"
 LEDGER = "analytics.etl_batches"
 REJECTS = "analytics.call_rejects"
 ALERTS = "analytics.alert_log"
+DRIFT_CHECKS = "analytics.drift_checks"
+DRIFT_HOURS = "analytics.drift_hours"
 
 # The day's figures shown on the page, in this order (columns of daily_metrics).
 METRIC_COLUMNS = (
@@ -89,3 +91,38 @@ def day_detail(day: date) -> dict:
                 "WHERE business_date = %s ORDER BY sent_at", (day,))
             alerts = [dict(zip(("dag_id", "kind", "run_id", "message", "sent_at"), row)) for row in cur.fetchall()]
         return {"metrics": metrics, "rejects": rejects, "hours": hours, "alerts": alerts}
+
+
+# Per day: its latest drift check, when it found drift that is still there: the check's repair did
+# not pass the gate, and no load has rewritten the day's metrics since (a reload from the page).
+_DRIFTED_SQL = f"""
+SELECT c.business_date, c.run_id, c.checked_at, c.drifted_hours, c.repair_error
+FROM (SELECT DISTINCT ON (business_date) * FROM {DRIFT_CHECKS}
+      WHERE business_date BETWEEN %s AND %s ORDER BY business_date, checked_at DESC, run_id DESC) c
+LEFT JOIN {METRICS} m ON m.metric_date = c.business_date
+WHERE cardinality(c.drifted_hours) > 0 AND c.repaired_at IS NULL
+  AND (m.computed_at IS NULL OR m.computed_at <= c.checked_at)"""
+
+
+def drifted_days(first: date, last: date) -> dict[date, dict]:
+    """{day: its unrepaired drift (run_id, checked_at, hours, repair_error)} between ``first`` and ``last``."""
+    with _cursor() as cur:
+        if {DRIFT_CHECKS, METRICS} - _existing(cur, DRIFT_CHECKS, METRICS):
+            return {}
+        cur.execute(_DRIFTED_SQL, (first, last))
+        return {d: {"run_id": run, "checked_at": at, "hours": list(hours), "repair_error": error}
+                for d, run, at, hours, error in cur.fetchall()}
+
+
+def drift_detail(day: date) -> dict | None:
+    """The day's unrepaired drift with its hours' figures (source and target rows and checksum,
+    when reloaded), or None."""
+    found = drifted_days(day, day).get(day)
+    if found is None:
+        return None
+    with _cursor() as cur:
+        cur.execute(
+            f"SELECT local_hour, source_rows, target_rows, source_checksum::text, target_checksum::text, reloaded_at "
+            f"FROM {DRIFT_HOURS} WHERE business_date = %s AND run_id = %s ORDER BY local_hour", (day, found["run_id"]))
+        names = ("hour", "source_rows", "target_rows", "source_checksum", "target_checksum", "reloaded_at")
+        return {**found, "hour_figures": [dict(zip(names, row)) for row in cur.fetchall()]}

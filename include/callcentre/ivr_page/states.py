@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-# The states, in the order the legend shows them. No drift check exists yet (nothing compares a
-# loaded day with the source after its run), so there is no "drifted" state.
+# The states, in the order the legend shows them.
 BALANCED = "balanced"      # loaded, source = loaded + rejected, rejects at or under the threshold
 REJECTS = "rejects"        # loaded and balanced, but more rejects than the threshold
 FAILED = "failed"          # the day's newest run failed
+DRIFTED = "drifted"        # loaded, but its latest drift check found hours that differ, not repaired since
 RUNNING = "running"        # a run of the day is queued or running
 LATE = "late"              # not loaded, past its deadline, and the deadline watcher still cares
 NEVER_RUN = "never_run"    # not loaded, no run at all (an old day, or before the first business day)
 PENDING = "pending"        # not loaded yet, but not late either: the day or its settle/deadline time is not over
-STATES = (BALANCED, REJECTS, FAILED, RUNNING, LATE, NEVER_RUN, PENDING)
+STATES = (BALANCED, REJECTS, DRIFTED, FAILED, RUNNING, LATE, NEVER_RUN, PENDING)
 
 # The page's warning threshold: a day above it is worth a look; runs fail only above the DAG's
 # max_reject_ratio (5 % by default), so a lower warning shows the trend before that.
@@ -33,6 +33,7 @@ class DayFacts:
     rejected_calls: int | None = None
     loaded_calls: int | None = None
     deadline_alerted: bool = False     # a deadline_missed alert went out for the day
+    drifted: bool = False              # the latest drift check found drift that nothing repaired since
 
 
 def reject_ratio(facts: DayFacts) -> float:
@@ -51,8 +52,8 @@ def is_balanced(facts: DayFacts) -> bool:
 
 def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RATIO,
               late_window: timedelta = timedelta(days=3)) -> str:
-    """The day's state; the first that applies wins: running, failed, loaded (balanced or with
-    rejects), late, pending, never run.
+    """The day's state; the first that applies wins: running, failed, drifted, loaded (balanced or
+    with rejects), late, pending, never run.
 
     ``late_window`` is how long after its deadline an unloaded day that never ran is still "late"
     (the deadline watcher's look-back): older days that never ran are "never run", not a fresh alarm.
@@ -62,6 +63,8 @@ def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RAT
         return RUNNING
     if facts.run_state == "failed":
         return FAILED
+    if facts.drifted:
+        return DRIFTED
     if is_loaded(facts):
         if not is_balanced(facts):  # the table's CHECK forbids it; shown as a failure if it ever happens
             return FAILED

@@ -41,7 +41,7 @@ PAGE_HEADER = "X-Scraping-Jobs-Page"
 _STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
 _SHARED = {name: "text/javascript" for name in ui_page.SHARED_SCRIPTS}
 # Served without a login: it only sends an expired session to Airflow's login page.
-_SIGN_IN_SCRIPT = "signin.js"
+_SIGN_IN_SCRIPT = ui_page.SIGN_IN_SCRIPT
 _SESSION_OVER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Scraping jobs: sign in</title>
 <script src="static/signin.js"></script></head>
@@ -143,7 +143,7 @@ def create_app() -> FastAPI:
 
     @app.get(f"/static/{_SIGN_IN_SCRIPT}")
     def sign_in_script() -> Response:
-        return _static(_SIGN_IN_SCRIPT, "text/javascript")
+        return ui_page.static_file("callcentre.common", _SIGN_IN_SCRIPT, "text/javascript")
 
     @app.get("/static/{name}", dependencies=[can_read])
     def static(name: str) -> Response:
@@ -296,8 +296,12 @@ def create_app() -> FastAPI:
             file = form.get("file")
             if file is None or not hasattr(file, "filename"):
                 raise HTTPException(422, "no file in the upload (form field 'file')")
+            try:  # checked before the file is read: a typo in the address stores nothing
+                notify = intake.notify_conf(_text_field(form, "notify_email"), _text_field(form, "no_email"))
+            except intake.UploadRefused as err:
+                raise HTTPException(err.status, str(err)) from err
             result = await run_in_threadpool(
-                _store_and_trigger, file.file, file.filename, user.get_name(), airflow_client(request)
+                _store_and_trigger, file.file, file.filename, user.get_name(), airflow_client(request), notify
             )
         finally:
             await form.close()
@@ -306,8 +310,16 @@ def create_app() -> FastAPI:
     return app
 
 
-def _store_and_trigger(stream, raw_name: str | None, uploader: str, client) -> dict:
-    """Check, store and trigger exactly as ``scripts/trigger_upload.py`` does."""
+def _text_field(form, name: str) -> str | None:
+    value = form.get(name)
+    if value is not None and not isinstance(value, str):
+        raise HTTPException(422, f"{name}: a text field, not a file")
+    return value
+
+
+def _store_and_trigger(stream, raw_name: str | None, uploader: str, client, notify: dict | None = None) -> dict:
+    """Check, store and trigger exactly as ``scripts/trigger_upload.py`` does; ``notify`` (the
+    address to email, the opt-out) goes into the run conf."""
     from callcentre.common import storage
     from callcentre.scraping.upload import TriggerError, store_upload
 
@@ -322,7 +334,7 @@ def _store_and_trigger(stream, raw_name: str | None, uploader: str, client) -> d
     except intake.UploadRefused as err:
         raise HTTPException(err.status, str(err)) from err
     try:
-        result = client.trigger_upload(stored, uploader)
+        result = client.trigger_upload(stored, uploader, notify)
     except TriggerError as err:
         raise HTTPException(502, str(err)) from err
     schema.ensure_migrated()
@@ -337,7 +349,9 @@ def _store_and_trigger(stream, raw_name: str | None, uploader: str, client) -> d
     else:
         which = f"job #{job['id']} ({job['status']})" if job else f"run {result.run_id} ({result.state})"
         message = f"{name}: this file was already uploaded as {which}; no new job was created"
+    told = result.conf.get("notify_email") if result.conf.get("notify", True) is not False else None
     return {"created": result.created, "run_id": result.run_id, "state": result.state, "waits": waits,
+            "notify_email": told,
             "file_name": name, "job_id": job["id"] if job else None, "job_status": job["status"] if job else None,
             "message": message}
 

@@ -69,6 +69,31 @@ def received_upload(stream, raw_name: str | None, max_bytes: int = MAX_UPLOAD_BY
         shutil.rmtree(folder, ignore_errors=True)
 
 
+MAX_ADDRESS_CHARS = 254  # the longest address SMTP carries (RFC 5321 path limit)
+
+
+def notify_conf(address: str | None, opt_out: str | None) -> dict:
+    """The run conf that tells ``scraping/notify.py`` whom to email: ``notify_email`` (one address,
+    checked by notify's own rule) and ``notify: false`` when the uploader opted out. Empty when
+    neither was given."""
+    from callcentre.scraping.notify import BadNotifyConf, recipient
+
+    conf: dict = {}
+    address = (address or "").strip()
+    if address:
+        if len(address) > MAX_ADDRESS_CHARS:
+            raise UploadRefused(f"notify_email: longer than {MAX_ADDRESS_CHARS} characters")
+        try:
+            recipient({"notify_email": address})
+        except BadNotifyConf as err:
+            raise UploadRefused(f"notify_email: {shorten_name(address, 120)!r} is not one email address "
+                                "(like name@example.com: no spaces, commas or quotes)") from err
+        conf["notify_email"] = address
+    if (opt_out or "").strip().lower() in ("1", "true", "on", "yes"):
+        conf["notify"] = False
+    return conf
+
+
 def inside(folder: str | Path, candidate: str | Path) -> Path | None:
     """``candidate`` resolved, if it lies inside ``folder`` (symlinks followed), else None."""
     root = Path(folder).resolve()

@@ -1,13 +1,14 @@
 // The "IVR days" page. Text from the server goes into the page with textContent or as attribute
-// values, never as HTML. Language and time zone follow the Airflow UI's own settings
-// (airflowPrefs, static/airflow_prefs.js).
+// values, never as HTML. Language and time zone follow the Airflow UI's own settings, and the
+// element and formatting helpers are shared with our other pages (static/airflow_prefs.js).
 "use strict";
 
 const HEADER = { "X-Ivr-Days-Page": "1" };
 const TEXT = {
   en: {
     title: "IVR days", from: "From", to: "to", show: "Show", signedIn: "signed in as {0}",
-    balanced: "loaded, balanced", rejects: "loaded, many rejects", failed: "failed", running: "running",
+    balanced: "loaded, balanced", rejects: "loaded, many rejects", drifted: "drifted from the source",
+    failed: "failed", running: "running",
     late: "late", never_run: "never run", pending: "not due yet",
     rejectsByRule: "Rejected by rule", hoursTitle: "The 24 hours (rows read)", hoursTable: "Hours in detail",
     hour: "Hour", state: "State", read: "Read", loaded: "Loaded", rejected: "Rejected", tries: "Tries",
@@ -27,10 +28,14 @@ const TEXT = {
     metric_avg_wait_s: "average wait (s)", metric_abandonment_rate: "abandonment rate",
     metric_service_level_20s: "service level (20 s)", metric_peak_hour: "peak hour",
     metric_computed_by_run_id: "computed by run", metric_computed_at: "computed at",
+    driftTitle: "Drift found", driftWhen: "The drift check of {0} (run {1}) found hours {2} different from the source; not repaired since.",
+    driftHour: "{0}: source {1} rows, loaded {2} rows{3}", driftReloaded: "; reloaded {0}",
+    driftGate: "The reloaded day failed its quality gate: {0}",
   },
   es: {
     title: "Días del IVR", from: "Desde", to: "hasta", show: "Mostrar", signedIn: "sesión de {0}",
-    balanced: "cargado, cuadrado", rejects: "cargado, muchos rechazos", failed: "falló", running: "en curso",
+    balanced: "cargado, cuadrado", rejects: "cargado, muchos rechazos", drifted: "difiere del origen",
+    failed: "falló", running: "en curso",
     late: "atrasado", never_run: "nunca ejecutado", pending: "aún no vence",
     rejectsByRule: "Rechazadas por regla", hoursTitle: "Las 24 horas (filas leídas)", hoursTable: "Horas en detalle",
     hour: "Hora", state: "Estado", read: "Leídas", loaded: "Cargadas", rejected: "Rechazadas", tries: "Intentos",
@@ -50,26 +55,16 @@ const TEXT = {
     metric_avg_wait_s: "espera media (s)", metric_abandonment_rate: "tasa de abandono",
     metric_service_level_20s: "nivel de servicio (20 s)", metric_peak_hour: "hora pico",
     metric_computed_by_run_id: "calculado por la ejecución", metric_computed_at: "calculado el",
+    driftTitle: "Diferencias con el origen", driftWhen: "El control de diferencias del {0} (ejecución {1}) encontró las horas {2} distintas del origen; sin reparar desde entonces.",
+    driftHour: "{0}: origen {1} filas, cargadas {2} filas{3}", driftReloaded: "; recargada el {0}",
+    driftGate: "El día recargado no pasó su control de calidad: {0}",
   },
 };
 const state = { lang: "en", zone: undefined, data: null, day: null, detail: null, timer: null, calendarTimer: null };
 const REFRESH_MS = 4000; // while a day is running, watch it until it ends
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
 
 function t(key, ...args) {
-  const text = TEXT[state.lang][key] ?? TEXT.en[key] ?? key;
-  return typeof text === "string" ? text.replace(/\{(\d)\}/g, (_, i) => String(args[Number(i)])) : text;
+  return airflowPrefs.word(TEXT, state.lang, key, ...args);
 }
 
 function readSettings() {
@@ -80,31 +75,17 @@ function readSettings() {
 }
 
 function when(iso) {
-  if (!iso) return "";
-  return new Intl.DateTimeFormat(state.lang, { dateStyle: "medium", timeStyle: "short", timeZone: state.zone })
-    .format(new Date(iso));
+  return airflowPrefs.when(iso, state);
 }
 
 function number(value) {
-  return value === null || value === undefined ? "" : new Intl.NumberFormat(state.lang).format(value);
-}
-
-function goToAirflow(url) {
-  // The UI shows this page in a sandboxed iframe: the frame may not navigate the window, not even by
-  // script (it would be the navigation's source). A link in the Airflow window's own document (same
-  // origin) may: it is clicked there.
-  const top = window.top || window;
-  const link = top.document.createElement("a");
-  link.href = url;
-  link.hidden = true;
-  top.document.body.append(link);
-  link.click();
-  link.remove();
+  return airflowPrefs.number(value, state);
 }
 
 function airflowLink(url, label, cls) {
+  // The UI shows this page in a sandboxed iframe: links to Airflow pages open in its window (signin.js).
   const a = el("a", { href: url, class: `airflow-link ${cls}`, text: label });
-  a.addEventListener("click", (event) => { event.preventDefault(); goToAirflow(url); });
+  a.addEventListener("click", (event) => { event.preventDefault(); openInAirflow(url); });
   return a;
 }
 
@@ -112,6 +93,7 @@ async function api(path, options = {}) {
   const resp = await fetch(path, { credentials: "same-origin", ...options });
   let body = null;
   try { body = await resp.json(); } catch (_) { /* not JSON */ }
+  if (resp.status === 401) signIn(); // the session ended: Airflow's sign-in page, then back here
   if (!resp.ok) {
     let detail = body && body.detail !== undefined ? body.detail : resp.statusText;
     if (typeof detail !== "string") detail = JSON.stringify(detail);
@@ -182,6 +164,7 @@ function renderDetail(d) {
   if (d.run_url) links.push(airflowLink(d.run_url, t("run"), "run-link"));
   if (d.log_url) links.push(airflowLink(d.log_url, t("logs"), "logs-link"));
   $("d-links").replaceChildren(...links);
+  renderDrift(d.drift);
   const stamp = Date.now(); // a new image after an action, not the browser's cached one
   $("d-rejects").src = `api/days/${d.day}/rejects.svg?lang=${state.lang}&v=${stamp}`;
   $("d-rejects").alt = t("rejectsByRule");
@@ -212,6 +195,17 @@ function renderDetail(d) {
   if (d.state === "running" || d.runs.some((r) => r.state === "queued" || r.state === "running")) {
     state.timer = setTimeout(refresh, REFRESH_MS); // refreshes the calendar too
   }
+}
+
+function renderDrift(drift) {
+  $("d-drift").hidden = !drift;
+  if (!drift) return;
+  const hour = (h) => String(h).padStart(2, "0");
+  $("d-drift-when").textContent = t("driftWhen", when(drift.checked_at), drift.run_id, drift.hours.map(hour).join(", "))
+    + (drift.repair_error ? ` ${t("driftGate", drift.repair_error)}` : "");
+  $("d-drift-hours").replaceChildren(...drift.hour_figures.map((h) => el("li", { "data-hour": String(h.hour),
+    text: t("driftHour", hour(h.hour), number(h.source_rows), number(h.target_rows),
+      h.reloaded_at ? t("driftReloaded", when(h.reloaded_at)) : "") })));
 }
 
 async function showDay(day) {

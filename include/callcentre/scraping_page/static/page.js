@@ -16,7 +16,8 @@ const TEXT = {
     completion: "Upload to completion: {0} on average, {1} for 95% of the jobs ({2} completed jobs).",
     no_completion: "No job completed in these days.", more_uploaders: "…and {0} more uploaders.",
     days_in_zone: "days in {0}", no_jobs_days: "No jobs in these days.",
-    upload_label: "Upload a workbook (.xlsx)", upload: "Upload", status: "Status", any: "any",
+    upload_label: "Upload a workbook (.xlsx)", upload: "Upload", notify_label: "Email me when it ends",
+    notify_hint: "name@example.com", no_email: "no email for this upload", upload_told: "{0} An email goes to {1} when the job ends.", status: "Status", any: "any",
     created_from: "Created from", search: "Search", search_hint: "#job id, file name or uploader", apply: "Apply",
     reset: "Reset", retry_selected: "Retry selected", timeout_selected: "Mark selected as timed out",
     confirm_yes: "Yes, mark as timed out", cancel: "Cancel", select_all: "select all on this page",
@@ -55,7 +56,8 @@ const TEXT = {
     completion: "De la carga al fin: {0} de media, {1} para el 95 % de los trabajos ({2} trabajos terminados).",
     no_completion: "Ningún trabajo terminó en estos días.", more_uploaders: "…y {0} usuarios más.",
     days_in_zone: "días en {0}", no_jobs_days: "No hay trabajos en estos días.",
-    upload_label: "Subir un libro (.xlsx)", upload: "Subir", status: "Estado", any: "todos",
+    upload_label: "Subir un libro (.xlsx)", upload: "Subir", notify_label: "Avisarme por correo al terminar",
+    notify_hint: "nombre@ejemplo.com", no_email: "sin correo para esta subida", upload_told: "{0} Se enviará un correo a {1} cuando el trabajo termine.", status: "Estado", any: "todos",
     created_from: "Creado del", search: "Buscar", search_hint: "#id de trabajo, archivo o usuario", apply: "Aplicar",
     reset: "Limpiar", retry_selected: "Reintentar los seleccionados", timeout_selected: "Marcar los seleccionados como tiempo agotado",
     confirm_yes: "Sí, marcar como tiempo agotado", cancel: "Cancelar", select_all: "seleccionar todos en esta página",
@@ -90,8 +92,7 @@ const TEXT = {
 const prefs = { lang: "en", zone: undefined };
 
 function t(key, ...args) {
-  const text = TEXT[prefs.lang][key] ?? TEXT.en[key] ?? key;
-  return text.replace(/\{(\d)\}/g, (_, i) => String(args[Number(i)]));
+  return airflowPrefs.word(TEXT, prefs.lang, key, ...args);
 }
 
 const HEADER = { "X-Scraping-Jobs-Page": "1" };
@@ -101,19 +102,6 @@ const ACTIVE_REFRESH_MS = 4000; // while a job on screen is moving
 const AWAIT_TRIES = 60; // after an upload: refresh every 2 s until its job row exists
 const state = { sort: "created_at", order: "desc", page: 1, selected: new Set(), opened: new Set(), data: null,
   timer: null, awaitRun: null, awaitTries: 0, loadNo: 0, shown: null };
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
 
 function zoneOffsetMs(zone, instant) {
   // How far ahead of UTC the zone's wall clock is at this instant.
@@ -187,14 +175,11 @@ function plainDetail(status, detail) {
 }
 
 function when(iso) {
-  // In the zone the person chose in the Airflow UI (the browser's own if none).
-  if (!iso) return "";
-  return new Intl.DateTimeFormat(prefs.lang, { dateStyle: "medium", timeStyle: "short", timeZone: prefs.zone })
-    .format(new Date(iso));
+  return airflowPrefs.when(iso, prefs);
 }
 
 function number(value) {
-  return new Intl.NumberFormat(prefs.lang).format(value);
+  return airflowPrefs.number(value, prefs);
 }
 
 function followAirflowLink(event) {
@@ -228,7 +213,7 @@ function problemCell(job) {
 
 function numbersCell(job) {
   // Progress of a moving job: numbers looked up so far (each finished batch), refreshed by polling.
-  const td = cell(t("col_numbers"), { class: "num numbers", text: `${number(job.processed_numbers)} / ${number(job.total_numbers)}` });
+  const td = cell(t("col_numbers"), { class: "num numbers", text: `${number(job.processed_numbers ?? 0)} / ${number(job.total_numbers ?? 0)}` });
   if (ACTIVE.has(job.status) && job.total_numbers > 0) {
     td.append(el("progress", { class: "progress", max: String(job.total_numbers), value: String(job.processed_numbers) }));
   }
@@ -409,12 +394,16 @@ async function upload(event) {
   message.textContent = t("uploading", file.name);
   const form = new FormData();
   form.append("file", file);
+  form.append("notify_email", $("upload-email").value.trim());
+  if ($("upload-no-email").checked) form.append("no_email", "1");
   $("upload-button").disabled = true;
   try {
     const result = await api("api/uploads", { method: "POST", headers: HEADER, body: form });
     message.className = "ok";
     message.textContent = uploadMessage(result);
+    const address = $("upload-email").value;
     $("upload-form").reset();
+    $("upload-email").value = address; // the next upload is likely the same person's
     if (result.created) { state.awaitRun = result.run_id; state.awaitTries = 0; }
   } catch (err) {
     message.className = "bad";
@@ -524,7 +513,10 @@ function applyPrefs(chosen) {
 function uploadMessage(r) {
   // What the server did with the upload, in the person's words (its own English message is for scripts).
   if (r.waits) return t("upload_waits", r.file_name, "scraping_upload");
-  if (r.created) return t("upload_started", r.file_name, r.run_id);
+  if (r.created) {
+    const started = t("upload_started", r.file_name, r.run_id);
+    return r.notify_email ? t("upload_told", started, r.notify_email) : started;
+  }
   const words = (state.data && state.data.status_words) || {};
   const which = r.job_id ? t("upload_job", r.job_id, words[r.job_status] || r.job_status) : t("upload_run", r.run_id, r.state);
   return t("upload_again", r.file_name, which);
