@@ -153,7 +153,7 @@ def cluster(services, tmp_path_factory):
         # Only the runs the tests create: no scheduled run (yesterday's on unpausing, the reconciler's).
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "IVR_LOAD_DEADLINE_HOURS": "0",  # old days: no deadline alerts, so Slack must stay silent
-        "IVR_RETRY_DELAY_SECONDS": "2",  # the killed hour's retry (production: 30 s, doubling)
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2",  # the killed hour's retry (production: 30 s, doubling)
         "SCRAPING_RETRY_DELAY_SECONDS": "1",
         "SCRAPING_POKE_SECONDS": "3",
         # One setting places uploads and results for every worker, outside their working directories.

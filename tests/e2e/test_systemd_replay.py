@@ -31,7 +31,7 @@ from tests.integration.ivr_support import ensure_tables, make_call, metrics_row,
 SCHEMA = "systemd_e2e"
 DAY = date(2015, 1, 1) + timedelta(days=secrets.randbelow(3000))
 FIRST_CALL_ID = 7_100_000_000 + secrets.randbelow(10**6) * 1000
-TEST_ONLY = {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False", "IVR_RETRY_DELAY_SECONDS": "2",
+TEST_ONLY = {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False", "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2",
              "IVR_LOAD_DEADLINE_HOURS": "0", "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4"}
 UNITS = systemd_units()
 
