@@ -11,7 +11,7 @@ AIRFLOW ?=
 VENV2 := .venv-af2
 ENV2 := . .local/airflow-af2.env &&
 
-.PHONY: install services services-stop airflow-init airflow2-init demo test test-af3 test-af2 bench bench-backfill bench-jobs-page profile airflow constraints trigger-upload scraping-report clean
+.PHONY: install services services-stop airflow-init airflow2-init demo test test-af3 test-af2 bench bench-backfill bench-history bench-jobs-page bench-pages profile airflow constraints trigger-upload scraping-report clean
 
 install: $(VENV)/.installed $(if $(filter 2,$(AIRFLOW)),$(VENV2)/.installed,)
 
@@ -82,9 +82,21 @@ bench: airflow-init
 bench-backfill: airflow-init
 	$(ENV) $(PY) bench/backfill_timing.py $(if $(DAYS),--days $(DAYS),) $(if $(filter celery,$(EXECUTOR)),--executor celery --workers $(WORKERS),)
 
+# The IVR over months of history (≈ 15-20 min at the default sizes; QUICK=1: small sizes, results-quick.json):
+# the open-calls and drift checks' MariaDB reads on a 10M-call day, a 1M-call day loaded into an
+# empty target and into one holding 60 days, the drift check over 7 days. Knobs: CALLS=, HISTORY_DAYS=,
+# BIG_DAY=, DRIFT_DAYS=, REPEAT= (bench/ivr_history_bench.py --help).
+bench-history: airflow-init
+	$(ENV) $(PY) bench/ivr_history_bench.py $(if $(QUICK),--quick,) $(if $(CALLS),--calls $(CALLS),) $(if $(HISTORY_DAYS),--history-days $(HISTORY_DAYS),) $(if $(BIG_DAY),--big-day $(BIG_DAY),) $(if $(DRIFT_DAYS),--drift-days $(DRIFT_DAYS),) $(if $(REPEAT),--repeat $(REPEAT),)
+
 # The jobs page's list/filter/search latency with 100,000 job rows (database scraping_bench).
 bench-jobs-page: airflow-init
 	$(ENV) $(PY) bench/jobs_page_bench.py
+
+# The IVR days page over five years of days and the scraping dashboard over 100,000 jobs, through
+# Airflow's real app (bench/pages_results.json; ≈ 3 min the first time). DAYS=, JOBS=; QUICK=1: small.
+bench-pages: airflow-init
+	$(ENV) $(PY) bench/pages_bench.py $(if $(QUICK),--quick,) $(if $(DAYS),--days $(DAYS),) $(if $(JOBS),--jobs $(JOBS),)
 
 # Where one day's load spends its time: CPU per server, phases, pyinstrument (bench/profile.txt).
 profile: airflow-init
