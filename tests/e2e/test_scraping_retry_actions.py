@@ -75,7 +75,7 @@ def test_retry_clears_the_stopped_run_and_reopens_the_job(client, job_with_run, 
 
     actions = retry_jobs([job["id"]], actor="ana", airflow=client)
 
-    assert actions == [JobAction(job["id"], "retried", f"job {job['id']} re-runs in Airflow (retry 1 of 2)")]
+    assert actions == [JobAction(job["id"], "retried", f"job {job['id']} runs again in Airflow (retry 1 of 2)")]
     reopened = job_repo.get(job["id"])
     assert (reopened["status"], reopened["retry_count"], reopened["completed_at"]) == ("pending", 1, None)
     assert reopened["started_at"] is not None  # its timeout clock restarts now
@@ -127,7 +127,7 @@ def test_retry_refused_by_airflow_puts_the_job_back(client, job_with_run, job_re
 
     [action] = retry_jobs([job["id"]], actor="ana", airflow=client)
 
-    assert action.outcome == "error" and "the job is failed again" in action.message
+    assert action.outcome == "error" and "the job is back as it was (failed)" in action.message
     back = job_repo.get(job["id"])
     assert (back["status"], back["retry_count"]) == ("failed", 0)
 
@@ -153,13 +153,13 @@ def test_mark_timeout_stops_the_run(client, job_with_run, job_repo, fake_slack):
     [action] = mark_jobs_timeout([job["id"]], actor="luis", airflow=client)
 
     assert (action.outcome, action.message) == (
-        "timed_out", f"job {job['id']} is timeout; its Airflow run is failed")
+        "timed_out", f"job {job['id']} marked as timed out; its Airflow run is failed")
     ended = job_repo.get(job["id"])
     assert ended["status"] == "timeout" and ended["last_error"] == "marked as timeout by luis (was processing)"
     assert client.run_state(DAG, job["airflow_run_id"]) == "failed"
     # Again, or on a finished job: nothing changes.
     [again] = mark_jobs_timeout([job["id"]], actor="luis", airflow=client)
-    assert again.outcome == "skipped" and "is timeout" in again.message
+    assert again.outcome == "skipped" and "timed out: only a job waiting" in again.message
     assert fake_slack.messages == []  # a person's own action is not alerted
 
 
@@ -201,15 +201,15 @@ def test_report_command_retries_and_times_out(api_server, client, job_with_run, 
     dry = _report(api_server, "--uploader", uploader, "--retry-failed", "--timeout-minutes", "45", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert f"dry run: job {retryable['id']} would be retried (retry 1 of 2)" in dry.stdout
-    assert f"dry run: job {stuck['id']} (processing) would be marked as timeout" in dry.stdout
+    assert f"dry run: job {stuck['id']} (is running) would be marked as timed out" in dry.stdout
     assert job_repo.get(retryable["id"])["status"] == "failed" and job_repo.get(stuck["id"])["status"] == "processing"
 
     done = _report(api_server, "--uploader", uploader, "--retry-failed", "--timeout-minutes", "45")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"retried: job {retryable['id']} re-runs in Airflow (retry 1 of 2)" in done.stdout
-    assert f"timed_out: job {stuck['id']} is timeout" in done.stdout
+    assert f"retried: job {retryable['id']} runs again in Airflow (retry 1 of 2)" in done.stdout
+    assert f"timed_out: job {stuck['id']} marked as timed out" in done.stdout
     # As the old command did: the stuck job ends timeout, and (timeout being retryable) is retried.
-    assert f"retried: job {stuck['id']} re-runs in Airflow (retry 1 of 2)" in done.stdout
+    assert f"retried: job {stuck['id']} runs again in Airflow (retry 1 of 2)" in done.stdout
     statuses = {name: job_repo.get(j["id"])["status"] for name, j in
                 {"retryable": retryable, "bad_input": bad_input, "stuck": stuck, "fresh": fresh,
                  "someone_else": someone_else}.items()}

@@ -163,10 +163,11 @@ def test_a_day_past_its_deadline_and_not_loaded_alerts_once(clean_day, fake_slac
     before = alerts.check_deadlines(now=just_after_deadline(day, minutes=-1))
     assert str(day) not in before["days_due"] and deadline_alerts(fake_slack, day) == []
 
-    fake_slack.fail_with = 503  # Slack down at the first check: the claim is rolled back...
+    fake_slack.fail_with = 503  # Slack down at the first check: the alert is owed, not sent...
     assert str(day) not in alerts.check_deadlines(now=just_after_deadline(day, minutes=1))["alerted"]
-    fake_slack.fail_with = None  # ...and the next watcher run delivers it
-    assert str(day) in alerts.check_deadlines(now=just_after_deadline(day, minutes=16))["alerted"]
+    assert deadline_alerts(fake_slack, day) == []
+    fake_slack.fail_with = None  # ...and the next watcher run delivers it, once
+    assert alerts.check_deadlines(now=just_after_deadline(day, minutes=16))["sent_late"] >= 1
     assert str(day) not in alerts.check_deadlines(now=just_after_deadline(day, minutes=31))["alerted"]
 
     [text] = deadline_alerts(fake_slack, day)
@@ -314,3 +315,29 @@ def test_the_watcher_closes_ledger_rows_of_attempts_killed_on_their_last_try():
         assert f"ivr_calls_daily {day} hour 04" in summary["closed_attempts"]  # the attempt is gone now
     finally:
         reset_day(day)
+
+
+@pytest.mark.parametrize("clean_day", [date(2026, 6, 3)], indirect=True)
+def test_a_run_failure_alert_held_back_by_a_slack_outage_is_sent_once_by_the_watcher(clean_day, fake_slack):
+    from types import SimpleNamespace
+
+    run_id = f"manual__slack_outage_{os.getpid()}_{clean_day}"
+    context = {"dag": SimpleNamespace(dag_id="ivr_drift_check", max_consecutive_failed_dag_runs=0),
+               "run_id": run_id, "reason": "task_failure"}
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute("DELETE FROM analytics.alert_log WHERE run_id = %s", (run_id,))
+
+    def sent() -> list[str]:
+        return [m["text"] for m in fake_slack.messages if run_id in m["text"]]
+
+    fake_slack.fail_with = 500
+    alerts.alert_run_failed(context)
+    alerts.alert_run_failed(context)  # fired again during the outage: still one alert owed
+    assert sent() == []
+    fake_slack.fail_with = None
+    for minutes in (16, 31):  # the watcher's next runs: the first delivers it, the second has nothing to do
+        alerts.check_deadlines(now=just_after_deadline(clean_day, minutes=minutes))
+    alerts.alert_run_failed(context)  # and a late duplicate callback stays quiet
+    [text] = sent()
+    assert "`ivr_drift_check` run failed" in text
+

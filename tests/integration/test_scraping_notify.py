@@ -71,7 +71,12 @@ def test_a_job_failed_for_good_emails_why_once(run_upload, scraping_api, tmp_pat
     assert len(fake_smtp.messages) == 1
 
 
-def test_a_mail_server_down_leaves_the_job_completed(run_upload, scraping_api, tmp_path, monkeypatch):
+def _mails_about(fake_smtp, job_id: int) -> list[dict]:
+    return [m for m in fake_smtp.messages if f"#{job_id} " in m["subject"]]
+
+
+def test_a_mail_server_down_delays_the_email_to_the_next_reconcile_run(run_upload, scraping_api, scraping_dags,
+                                                                         tmp_path, monkeypatch, fake_smtp):
     from tests.e2e.airflow_processes import free_port
 
     monkeypatch.setenv("AIRFLOW_CONN_SCRAPING_SMTP", json.dumps({
@@ -79,7 +84,52 @@ def test_a_mail_server_down_leaves_the_job_completed(run_upload, scraping_api, t
         "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "x@y.z", "retry_limit": 0, "timeout": 2}}))
     path = make_workbook(tmp_path / "l.xlsx", [["c", n] for n in random_numbers(2)])
     dag_run, job = run_upload(path, notify_email=ADDRESS)
-    assert dag_run.state == "success" and job["status"] == "completed"
+    assert dag_run.state == "success" and job["status"] == "completed"  # the outage changes nothing
+    assert _mails_about(fake_smtp, job["id"]) == []
+
+    monkeypatch.setenv("AIRFLOW_CONN_SCRAPING_SMTP", json.dumps(fake_smtp.connection))  # the server is back
+    for _ in range(2):  # the next reconcile run sends it; the one after has nothing to send
+        assert scraping_dags["reconcile"].test().state == "success"
+    [mail] = _mails_about(fake_smtp, job["id"])
+    assert mail["to"] == [ADDRESS] and mail["subject"].endswith(" completed: l.xlsx")
+
+
+def test_a_slack_outage_delays_the_jobs_alert_to_the_next_reconcile_run(run_upload, scraping_api, scraping_dags,
+                                                                          tmp_path, fake_slack, job_repo):
+    path = tmp_path / "roto.xlsx"
+    path.write_text(f"phone\nx{time.time_ns()}\n")  # not a workbook: failed for good at once
+    fake_slack.fail_with = 500
+    dag_run, job = run_upload(path)
+    assert dag_run.state == "failed" and job["status"] == "failed" and job["failure_kind"] == "permanent"
+
+    def alerts() -> list[str]:
+        return [m["text"] for m in fake_slack.messages if f"job #{job['id']} " in m["text"]]
+
+    assert alerts() == []
+    fake_slack.fail_with = None
+    for _ in range(2):
+        assert scraping_dags["reconcile"].test().state == "success"
+    [text] = alerts()
+    assert "ended `failed`" in text
+
+
+def test_a_job_the_reconcile_dag_ends_emails_the_address_of_its_upload(run_upload, scraping_api, scraping_dags,
+                                                                          tmp_path, fake_smtp, fake_slack, job_repo):
+    path = make_workbook(tmp_path / "perdido.xlsx", [[n] for n in random_numbers(2)], header=["phone"])
+    scraping_api.set_knobs(fail_lookups=True)
+    dag_run, job = run_upload(path, max_retries=0, notify_email=ADDRESS)
+    assert dag_run.state == "failed" and len(_mails_about(fake_smtp, job["id"])) == 1
+    # As if the run's failure callbacks had been lost: the job still processing, nothing sent.
+    with job_repo._cursor() as cur:
+        cur.execute("UPDATE scraping.jobs SET status = 'processing', completed_at = NULL, alerted_at = NULL "
+                    "WHERE id = %s", (job["id"],))
+        cur.execute("DELETE FROM scraping.outbox WHERE job_id = %s", (job["id"],))
+    fake_smtp.messages.clear()
+
+    assert scraping_dags["reconcile"].test().state == "success"
+    assert job_repo.get(job["id"])["status"] == "failed"
+    [mail] = _mails_about(fake_smtp, job["id"])
+    assert mail["to"] == [ADDRESS] and "reconcile: Airflow run failed" in mail["body"]
 
 
 @pytest.mark.parametrize("conf,expected", [

@@ -18,6 +18,7 @@ def _forget_outcome(job_repo, job_id: int) -> None:
             "alerted_at = NULL WHERE id = %s",
             (job_id,),
         )
+        cur.execute("DELETE FROM scraping.outbox WHERE job_id = %s", (job_id,))  # nor its messages
 
 
 def _alerts_for(fake_slack, job_id: int) -> list[str]:

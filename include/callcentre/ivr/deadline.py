@@ -93,20 +93,21 @@ def _loaded_and_reported(days: list[date], dag_id: str, conn_id: str) -> tuple[s
 
 
 def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_id: str = ANALYTICS_POSTGRES) -> dict:
-    """The watcher's task: one alert per day past its deadline, neither loaded nor reported."""
+    """The watcher's task: the alerts a Slack outage held back, then one alert per day past its
+    deadline, neither loaded nor reported."""
     hours = deadline_hours()
+    migrate(conn_id)
+    end_unclaimed_outage()
+    sent_late = send_pending(conn_id)  # what a Slack outage held back, deadline alerts or not
     if hours == 0:
         log.info("IVR_LOAD_DEADLINE_HOURS=0: deadline alerts are disabled")
-        return {"disabled": True}
+        return {"disabled": True, "sent_late": sent_late}
     from callcentre.ivr.runtime import timezone_name  # IVR_TIMEZONE, the one source of the zone
 
     tz = ZoneInfo(timezone_name())
     now = now or datetime.now(timezone.utc)
     due = days_due(now, tz, hours)
-    migrate(conn_id)
-    end_unclaimed_outage()
     closed = close_abandoned_attempts(conn_id)
-    sent_late = send_pending(conn_id)
     loaded, reported = _loaded_and_reported(due, dag_id, conn_id)
     alerted = [
         day for day in due

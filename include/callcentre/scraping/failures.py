@@ -46,24 +46,14 @@ def is_timeout(error) -> bool:
 
 
 def ends_the_task(context) -> bool:
-    """Whether a failure callback reports a task that really failed for good.
+    """Whether a failure callback reports a task that really failed for good: the shared rule
+    (:func:`callcentre.common.alerting.is_final_failure`) with the scraping's permanent errors.
 
-    Guards two upstream bugs that must neither end the job nor alert:
-
-    * apache/airflow#65400: ``on_failure_callback`` fired although the task still has retries (it
-      goes ``up_for_retry``). A non-final exception with tries left is therefore not an ending.
-    * apache/airflow#71172: the scheduler fails a reschedule-mode sensor on a late executor event of
-      an earlier poke. No exception of the task exists then; the task is retried (our batch
-      budget counts API errors, not tries, so nothing is burnt) or, on its last try, the run fails
-      and the reconcile DAG ends the job from the run's state.
+    A failure the task did not raise never ends the job here: apache/airflow#71172 (the scheduler
+    fails a reschedule-mode sensor on a late executor event of an earlier poke) would end it for
+    nothing; on its last try the run fails and the reconcile DAG ends the job from the run's state.
     """
+    from callcentre.common.alerting import is_final_failure
     from callcentre.common.compat import timeout_exceptions
 
-    AirflowSensorTimeout = timeout_exceptions()[0]
-    error = context.get("exception")
-    if not isinstance(error, BaseException):
-        return False  # not raised by the task: the scheduler's view, settled by the reconciler
-    if isinstance(error, (AirflowFailException, AirflowSensorTimeout)):
-        return True  # never retried by Airflow
-    ti = context["ti"]
-    return int(ti.try_number) > int(ti.max_tries)  # no try left
+    return is_final_failure(context, (AirflowFailException, timeout_exceptions()[0]), unraised_counts=False)

@@ -1,10 +1,12 @@
 """The uploader is told by email when a job ends for good: completed, or failed/timeout with no
-automatic retry left. Through Airflow's SMTP provider (SmtpHook, connection ``scraping_smtp``),
-to the address the upload named (run conf ``notify_email``) unless it opted out (``notify: false``).
+automatic retry left, however it ended (its own tasks, the reconcile DAG, a person's "mark as
+timeout"). Through Airflow's SMTP provider (SmtpHook, connection ``scraping_smtp``), to the address
+the upload named (the form's field, or the trigger's conf ``notify_email``) unless it opted out
+(conf ``notify: false``). The address is kept on the job row when the job is registered.
 
-Once per outcome and attempt (a claim in ``scraping.job_emails``, taken in the transaction that
-sends), never a phone number (file name, error: scrubbed), never fatal: a mail server down leaves
-the job as it is and is logged.
+Once per outcome and attempt, through the shared claim-and-send (:mod:`.outbox`): a mail server
+down delays the email to the reconcile DAG's next run, never loses it, never fails the job. Never
+a phone number (file name, error: scrubbed). In the language of ``CALLCENTRE_LANGUAGE``.
 """
 
 from __future__ import annotations
@@ -13,20 +15,27 @@ import html
 import logging
 import re
 
+from callcentre.common.language import message_language
 from callcentre.common.slack import scrub_numbers
+from callcentre.scraping.outbox import SMTP_CONN_ID, outbox, send  # noqa: F401 - SMTP_CONN_ID: the connection's name
 
 log = logging.getLogger(__name__)
 
-SMTP_CONN_ID = "scraping_smtp"
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-_CLAIMS_SQL = """CREATE TABLE IF NOT EXISTS scraping.job_emails (
-    job_id    bigint      NOT NULL,
-    outcome   text        NOT NULL,
-    attempt   integer     NOT NULL,
-    recipient text        NOT NULL,
-    sent_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (job_id, outcome, attempt))"""
-_SUBJECTS = {"completed": "completed", "failed": "failed", "timeout": "timed out"}
+
+_WORDS = {
+    "en": {"subject": "Scraping job #{id} {outcome}: {name}",
+           "completed": "completed", "failed": "failed", "timeout": "timed out",
+           "file": "File", "status": "Status", "numbers": "Numbers", "looked_up": "{done} of {total} looked up",
+           "rejected": "Rejected rows", "why": "Why", "no_error": "(no error recorded)", "retries": "Retries",
+           "no_retry": "{used} of {allowed} used; no automatic retry follows", "page": "Jobs page"},
+    "es": {"subject": "Trabajo de scraping #{id} {outcome}: {name}",
+           "completed": "completado", "failed": "fallido", "timeout": "sin tiempo",
+           "file": "Archivo", "status": "Estado", "numbers": "Números", "looked_up": "{done} de {total} consultados",
+           "rejected": "Filas rechazadas", "why": "Motivo", "no_error": "(no se registró ningún error)",
+           "retries": "Reintentos", "no_retry": "{used} de {allowed} usados; no sigue ningún reintento automático",
+           "page": "Página de trabajos"},
+}
 
 
 class BadNotifyConf(ValueError):
@@ -44,57 +53,83 @@ def recipient(conf: dict) -> str | None:
     return address
 
 
-def message(job: dict, jobs_page_url: str) -> tuple[str, str]:
+def remember_recipient(repo, job_id: int, conf: dict) -> None:
+    """Keep the upload's address (or its opt-out: NULL) on the job row. Never raises."""
+    try:
+        to = recipient(conf)
+    except BadNotifyConf as err:
+        log.warning("job #%s: %s; nobody will be told", job_id, err)
+        to = None
+    from callcentre.common.pg import transaction
+
+    try:
+        with transaction(repo.conn_id) as cur:
+            cur.execute("UPDATE scraping.jobs SET notify_email = %s WHERE id = %s", (to, job_id))
+    except Exception:  # noqa: BLE001 - the email is a courtesy: it never stops the job
+        log.exception("job #%s: could not keep the uploader's address", job_id)
+
+
+def message(job: dict, jobs_page_url: str, lang: str | None = None) -> tuple[str, str]:
     """(subject, HTML body) about ``job``: status, figures, the reason of a failure, the page."""
+    w = _WORDS[lang or message_language()]
     name = scrub_numbers(job["file_name"])
-    subject = f"Scraping job #{job['id']} {_SUBJECTS.get(job['status'], job['status'])}: {name}"
-    rows = [("File", name), ("Status", job["status"]),
-            ("Numbers", f"{job['processed_numbers'] or 0} of {job['total_numbers'] or 0} looked up"),
-            ("Rejected rows", job["rejected_rows"] or 0)]
+    subject = w["subject"].format(id=job["id"], outcome=w.get(job["status"], job["status"]), name=name)
+    rows = [(w["file"], name), (w["status"], job["status"]),
+            (w["numbers"], w["looked_up"].format(done=job["processed_numbers"] or 0, total=job["total_numbers"] or 0)),
+            (w["rejected"], job["rejected_rows"] or 0)]
     if job["status"] != "completed":
-        rows.append(("Why", scrub_numbers(job["last_error"] or "(no error recorded)")))
-        rows.append(("Retries", f"{job['retry_count']} of {job['max_retries']} used; no automatic retry follows"))
+        rows.append((w["why"], scrub_numbers(job["last_error"] or w["no_error"])))
+        rows.append((w["retries"], w["no_retry"].format(used=job["retry_count"], allowed=job["max_retries"])))
     table = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    body = (f"<p>{html.escape(subject)}</p><table>{table}</table>"
-            f"<p>Jobs page: <a href='{html.escape(jobs_page_url)}'>{html.escape(jobs_page_url)}</a></p>")
+    url = html.escape(jobs_page_url)
+    body = f"<p>{html.escape(subject)}</p><table>{table}</table><p>{w['page']}: <a href='{url}'>{url}</a></p>"
     return subject, body
 
 
-def tell_uploader(job: dict, conf: dict) -> bool:
-    """Send the one email of ``job``'s outcome; True when this call sent it. Never raises."""
+def tell_uploader(job: dict, conf: dict | None = None, conn_id: str | None = None) -> bool:
+    """Send the one email of ``job``'s outcome to the address of ``conf`` (a run's conf) or, without
+    it, the one kept on the job; True when this call sent it. Never raises."""
+    from callcentre.common.airflow_urls import ui_url
+    from callcentre.common.connections import SCRAPING_POSTGRES
+
     try:
-        to = recipient(conf)
+        to = recipient(conf) if conf is not None else _kept_address(job["id"], conn_id)
     except BadNotifyConf as err:
         log.warning("job #%s: %s; nobody told", job["id"], err)
         return False
     if to is None:
         return False
-    from callcentre.common.compat import ui_url
+    subject, body = message(job, ui_url("plugin/scraping-jobs"))
+    row = {"job_id": job["id"], "channel": "email", "outcome": job["status"], "attempt": job["retry_count"],
+           "recipient": to, "subject": subject, "message": body}
+    try:
+        sent = outbox(conn_id or SCRAPING_POSTGRES).send_once(row, send)
+    except Exception as err:  # noqa: BLE001 - the job's database down: the job's own outcome matters more
+        log.warning("job #%s: could not queue the uploader's email (%s)", job["id"], type(err).__name__)
+        return False
+    if sent:
+        log.info("job #%s %s: uploader told by email", job["id"], job["status"])
+    return sent
+
+
+def _kept_address(job_id: int, conn_id: str | None) -> str | None:
     from callcentre.common.connections import SCRAPING_POSTGRES
     from callcentre.common.pg import transaction
 
-    subject, body = message(job, ui_url("plugin/scraping-jobs"))
-    try:
-        with transaction(SCRAPING_POSTGRES) as cur:
-            cur.execute(_CLAIMS_SQL)
-            cur.execute(
-                "INSERT INTO scraping.job_emails (job_id, outcome, attempt, recipient) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING", (job["id"], job["status"], job["retry_count"], to))
-            if cur.rowcount == 0:
-                return False  # already told (a callback that fired twice)
-            _send(to, subject, body)  # an error rolls the claim back
-    except Exception as err:  # noqa: BLE001 - mail is a courtesy: it never changes the job
-        log.warning("job #%s: could not email the uploader (%s); nobody told", job["id"], type(err).__name__)
+    with transaction(conn_id or SCRAPING_POSTGRES) as cur:
+        cur.execute("SELECT notify_email FROM scraping.jobs WHERE id = %s", (job_id,))
+        found = cur.fetchone()
+    return found[0] if found else None
+
+
+def tell_if_ended(repo, job: dict | None) -> bool:
+    """Tell the uploader of a job that ended for good (completed, or failed/timeout with no retry
+    left), from the address kept on the job; the reconcile DAG's and a person's endings."""
+    from callcentre.scraping.alerts import is_final
+
+    if job is None or not (job["status"] == "completed" or (job["status"] in ("failed", "timeout") and is_final(job))):
         return False
-    log.info("job #%s %s: uploader told by email", job["id"], job["status"])
-    return True
-
-
-def _send(to: str, subject: str, body: str) -> None:
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-    with SmtpHook(smtp_conn_id=SMTP_CONN_ID) as hook:
-        hook.send_email_smtp(to=to, subject=subject, html_content=body)
+    return tell_uploader(job, None, repo.conn_id)
 
 
 def _job_and_conf(context) -> tuple[dict | None, dict]:

@@ -17,6 +17,7 @@ from callcentre.common import compat, storage
 from callcentre.common.compat import AirflowFailException, AirflowSkipException
 from callcentre.common.slack import short_error
 from callcentre.scraping import config
+from callcentre.scraping import notify
 from callcentre.scraping.alerts import alert_if_final, scrub_numbers
 from callcentre.scraping.failures import (  # noqa: F401 - JobTimedOut is part of this module's interface
     JobTimedOut,
@@ -84,6 +85,7 @@ def register_job(context) -> int:
             f"duplicate upload: the same file is job #{job['id']} ({job['status']}, run {job['airflow_run_id']}); "
             "nothing new to do"
         )
+    notify.remember_recipient(repo, job["id"], dict(context["dag_run"].conf or {}))
     log.info("job #%s registered for %s (%s)", job["id"], scrub_numbers(job["file_name"]),
              "new" if created else "existing")
     return int(job["id"])

@@ -17,7 +17,7 @@ missing                yes                    failed ("run not found in Airflow"
 
 Each ``failed``/``timeout`` transition is the same conditional UPDATE as the callbacks', so a late
 callback and the reconciler never both make it; the job's one Slack alert goes out when it is final
-(see alerts.alert_if_final). Lost worker, missing results and timeouts are retryable failures (the
+(see alerts.alert_if_final), and its uploader's email when it completed or is final (notify). Lost worker, missing results and timeouts are retryable failures (the
 automatic retry, :func:`callcentre.scraping.retry.retry_failed_jobs`, re-runs them); a run that no
 longer exists is not.
 """
@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from callcentre.common.slack import send_slack, task_failure_message
 from callcentre.scraping.alerts import alert_if_final
 from callcentre.scraping.jobs import JobRepository
+from callcentre.scraping.notify import tell_if_ended
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,14 @@ def reconcile(
         results_file = storage.as_storage(job["results_file"]) if job["results_file"] else None
         decision = decide(job, state, now, bool(results_file and results_file.exists()))
         if decision.action == "completed":
-            repo.mark_completed(job["id"], job["processed_numbers"], job["results_file"])
+            tell_if_ended(repo, repo.mark_completed(job["id"], job["processed_numbers"], job["results_file"]))
         elif decision.action in ("failed", "timeout"):
             kind = "permanent" if state is None else "retryable"
             ended = repo.mark_ended(job["dag_id"], job["airflow_run_id"], decision.action,
                                     f"reconcile: {decision.reason}", kind)
             if ended:
                 alert_if_final(repo, ended)
+                tell_if_ended(repo, ended)
         if decision.action != "none":
             log.info("job #%s: run %s -> %s (%s)", job["id"], state, decision.action, decision.reason)
         decisions.append(decision)

@@ -26,8 +26,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from callcentre.common.language import message_language
 from callcentre.scraping.alerts import alert_if_final, scrub_numbers
 from callcentre.scraping.jobs import ACTIVE, JobFilter, JobRepository
+from callcentre.scraping.notify import tell_if_ended
+from callcentre.scraping.outbox import send_held_back
 from callcentre.scraping.upload import TriggerError
 
 if TYPE_CHECKING:
@@ -80,22 +83,21 @@ def retry_failed_jobs(
     repo.migrate()
     candidates = repo.retry_candidates(filters)
     if dry_run:
-        return [JobAction(j["id"], "skipped", f"dry run: job {j['id']} would be retried "
-                                              f"(retry {j['retry_count'] + 1} of {j['max_retries']})")
-                for j in candidates]
+        return [JobAction(j["id"], "skipped", _say("dry_retry", j, n=j["retry_count"] + 1)) for j in candidates]
     actions = []
     if candidates:
         try:
             client = airflow() if callable(airflow) else airflow
         except TriggerError as err:
             log.error("automatic retry impossible: %s", err)
-            actions = [JobAction(j["id"], "error", f"job {j['id']} not retried: no access to Airflow's API")
-                       for j in candidates]
+            actions = [JobAction(j["id"], "error", _say("no_api", j)) for j in candidates]
         else:
             actions = retry_jobs([j["id"] for j in candidates], actor=actor, airflow=client, repo=repo)
     alerted = sum(alert_if_final(repo, job) for job in repo.final_not_alerted())
-    log.info("automatic retry: %d job(s) retried, %d not, %d final job(s) alerted",
-             sum(a.outcome == "retried" for a in actions), sum(a.outcome != "retried" for a in actions), alerted)
+    sent_late = send_held_back(repo.conn_id)
+    log.info("automatic retry: %d job(s) retried, %d not, %d final job(s) alerted, %d held-back message(s) sent",
+             sum(a.outcome == "retried" for a in actions), sum(a.outcome != "retried" for a in actions), alerted,
+             sent_late)
     return actions
 
 
@@ -108,15 +110,14 @@ def mark_overdue_jobs_timeout(
     repo.migrate()
     overdue = repo.overdue(minutes, filters)
     if dry_run:
-        return [JobAction(j["id"], "skipped", f"dry run: job {j['id']} ({j['status']}) would be marked as timeout")
-                for j in overdue]
+        return [JobAction(j["id"], "skipped", _say("dry_timeout", j)) for j in overdue]
     return mark_jobs_timeout([j["id"] for j in overdue], actor=actor, airflow=airflow, repo=repo)
 
 
 def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
     before = repo.get(job_id)
     if before is None:
-        return JobAction(job_id, "skipped", f"job {job_id} does not exist")
+        return JobAction(job_id, "skipped", _say("missing", {"id": job_id}))
     # The job turns failed in the first failing task's callback, while the run is still running
     # (its other batches not failed yet): a clear then would re-run only part of it.
     if before["status"] in ("failed", "timeout") and before.get("airflow_run_id"):
@@ -125,8 +126,7 @@ def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRep
         except TriggerError:
             state = None  # decided by the clear below, which reports a refusal
         if state in ("queued", "running"):
-            return JobAction(job_id, "skipped", f"job {job_id}: its Airflow run is still finishing ({state}); "
-                                                "retry it once the run has ended")
+            return JobAction(job_id, "skipped", _say("finishing", before, state=state))
     reopened = repo.reopen_for_retry(job_id, _actor(actor))
     if reopened is None:
         return JobAction(job_id, "skipped", _why_not_retried(repo.get(job_id) or before))
@@ -136,42 +136,87 @@ def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRep
         previous = (before["last_error"] or "?").removeprefix(REFUSED)  # one prefix, however many refusals
         repo.undo_reopen(before, REFUSED + previous)
         log.warning("job %s: retry refused by Airflow (%s)", job_id, scrub_numbers(str(err)))
-        return JobAction(job_id, "error", f"job {job_id}: Airflow refused the re-run of run "
-                                          f"{reopened['airflow_run_id']}; the job is {before['status']} again")
+        return JobAction(job_id, "error", _say("refused_retry", before))
     log.info("job %s: retry %s/%s by %s, %d task(s) cleared in run %s", job_id, reopened["retry_count"],
              reopened["max_retries"], _actor(actor), cleared, reopened["airflow_run_id"])
-    return JobAction(job_id, "retried", f"job {job_id} re-runs in Airflow (retry {reopened['retry_count']} "
-                                        f"of {reopened['max_retries']})")
+    return JobAction(job_id, "retried", _say("retried", reopened, n=reopened["retry_count"]))
 
 
 def _timeout_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
     before = repo.get(job_id)
     if before is None:
-        return JobAction(job_id, "skipped", f"job {job_id} does not exist")
+        return JobAction(job_id, "skipped", _say("missing", {"id": job_id}))
     marked = repo.mark_timeout(job_id, f"marked as timeout by {_actor(actor)} (was {before['status']})")
     if marked is None:
         now = repo.get(job_id) or before
-        return JobAction(job_id, "skipped", f"job {job_id} is {now['status']}: only a pending, processing or "
-                                            "retrying job can be marked as timeout")
+        return JobAction(job_id, "skipped", _say("not_active", now))
     try:
         state = airflow.stop_run(marked["dag_id"], marked["airflow_run_id"])
     except TriggerError as err:
         repo.undo_timeout(before, marked)
         log.warning("job %s: Airflow refused to stop its run (%s)", job_id, scrub_numbers(str(err)))
-        return JobAction(job_id, "error", f"job {job_id}: Airflow refused to stop run {marked['airflow_run_id']}; "
-                                          f"the job is {before['status']} again")
+        return JobAction(job_id, "error", _say("refused_stop", before))
     log.info("job %s marked as timeout by %s; run %s is %s", job_id, _actor(actor), marked["airflow_run_id"], state)
-    run = "no longer exists in Airflow" if state is None else f"is {state}"
-    return JobAction(job_id, "timed_out", f"job {job_id} is timeout; its Airflow run {run}")
+    tell_if_ended(repo, marked)  # out of retries: its uploader hears of it (a person's timeout is not alerted)
+    return JobAction(job_id, "timed_out", _say("timed_out" if state else "timed_out_run_gone", marked, state=state))
 
 
 def _why_not_retried(job: dict) -> str:
-    job_id = job["id"]
     if job["status"] in ("failed", "timeout"):
-        return f"job {job_id} used {job['retry_count']} of its {job['max_retries']} retries: not retried"
-    if job["status"] in ACTIVE:
-        return f"job {job_id} is {job['status']}: it is still running, nothing to retry"
-    return f"job {job_id} is {job['status']}: nothing to retry"
+        return _say("spent", job)
+    return _say("running" if job["status"] in ACTIVE else "nothing", job)
+
+
+# What the actions say (jobs page, report, task log) in CALLCENTRE_LANGUAGE; a status is said in words.
+_WORDS = {
+    "en": {
+        "missing": "job {id} does not exist",
+        "dry_retry": "dry run: job {id} would be retried (retry {n} of {max_retries})",
+        "no_api": "job {id} not retried: no access to Airflow's API",
+        "dry_timeout": "dry run: job {id} ({state_words}) would be marked as timed out",
+        "finishing": "job {id}: its Airflow run is still finishing ({state}); retry it once the run has ended",
+        "refused_retry": "job {id}: Airflow refused the re-run of run {airflow_run_id}; the job is back as it was"
+                         " ({state_words})",
+        "retried": "job {id} runs again in Airflow (retry {n} of {max_retries})",
+        "not_active": "job {id} {state_words}: only a job waiting, running or retrying can be marked as timed out",
+        "refused_stop": "job {id}: Airflow refused to stop run {airflow_run_id}; the job is back as it was"
+                        " ({state_words})",
+        "timed_out": "job {id} marked as timed out; its Airflow run is {state}",
+        "timed_out_run_gone": "job {id} marked as timed out; its Airflow run no longer exists",
+        "spent": "job {id} used {retry_count} of its {max_retries} retries: not retried",
+        "running": "job {id} {state_words}: it is still running, nothing to retry",
+        "nothing": "job {id} {state_words}: nothing to retry",
+        "states": {"pending": "is waiting to start", "processing": "is running", "retrying": "is retrying",
+                   "completed": "is completed", "failed": "failed", "timeout": "timed out"},
+    },
+    "es": {
+        "missing": "el trabajo {id} no existe",
+        "dry_retry": "simulación: el trabajo {id} se reintentaría (reintento {n} de {max_retries})",
+        "no_api": "el trabajo {id} no se reintentó: sin acceso a la API de Airflow",
+        "dry_timeout": "simulación: el trabajo {id} ({state_words}) se marcaría como vencido",
+        "finishing": "trabajo {id}: su ejecución de Airflow aún está terminando ({state}); reinténtelo cuando termine",
+        "refused_retry": "trabajo {id}: Airflow rechazó volver a ejecutar {airflow_run_id}; el trabajo queda como"
+                         " estaba ({state_words})",
+        "retried": "el trabajo {id} se ejecuta de nuevo en Airflow (reintento {n} de {max_retries})",
+        "not_active": "el trabajo {id} {state_words}: solo un trabajo en espera, en curso o reintentándose puede"
+                      " marcarse como vencido",
+        "refused_stop": "trabajo {id}: Airflow rechazó detener {airflow_run_id}; el trabajo queda como estaba"
+                        " ({state_words})",
+        "timed_out": "el trabajo {id} se marcó como vencido; su ejecución de Airflow está {state}",
+        "timed_out_run_gone": "el trabajo {id} se marcó como vencido; su ejecución de Airflow ya no existe",
+        "spent": "el trabajo {id} usó {retry_count} de sus {max_retries} reintentos: no se reintenta",
+        "running": "el trabajo {id} {state_words}: sigue en curso, nada que reintentar",
+        "nothing": "el trabajo {id} {state_words}: nada que reintentar",
+        "states": {"pending": "está en espera", "processing": "está en curso", "retrying": "se está reintentando",
+                   "completed": "está completado", "failed": "falló", "timeout": "venció"},
+    },
+}
+
+
+def _say(what: str, job: dict, **extra) -> str:
+    words = _WORDS[message_language()]
+    status = job.get("status")
+    return words[what].format(**{**job, "state_words": words["states"].get(status, status), **extra})
 
 
 def _actor(actor: str) -> str:
