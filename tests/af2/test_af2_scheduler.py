@@ -26,12 +26,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcentre.ivr import synthetic
-from tests.e2e.airflow_processes import AIRFLOW, process_group, run_airflow
+from tests.e2e.airflow_processes import AIRFLOW, process_group, run_airflow, wait_for, wait_for_changes
 from tests.integration.ivr_support import ensure_tables, forget_alerts, ledger, make_call, metrics_row, query, reset_day
 
 ROOT = Path(__file__).resolve().parents[2]
 IVR_ZONE = "America/Bogota"  # UTC-5: a bare CLI date read in UTC would start the day 5 h early
-TIMEOUT_S = 300
 
 
 def _today() -> date:
@@ -45,16 +44,6 @@ D1, D2 = _today() - timedelta(days=5), _today() - timedelta(days=4)
 # more than one day + 6 h ago whenever the test runs.
 MISSED = D2 + timedelta(days=2)
 TOUCHED = [D1 + timedelta(days=offset) for offset in range(-1, 6)]  # D1 - 1 .. today
-
-
-def _wait_for(predicate, what: str, logs: Path, timeout_s: float = TIMEOUT_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(2)
-    tail = "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(logs.glob("*.log")))
-    pytest.fail(f"timed out waiting for {what}\n{tail}")
 
 
 def _forget_ivr_runs(env: dict) -> None:
@@ -182,13 +171,20 @@ def test_dags_backfill_loads_exactly_the_named_days_and_an_sla_miss_reaches_slac
     def sla_alerts(day):
         return [m["text"] for m in slack.messages if f"IVR business day {day} not loaded" in m["text"]]
 
-    _wait_for(lambda: sla_alerts(MISSED), f"the SLA miss alert of {MISSED}", logs)
+    wait_for(lambda: sla_alerts(MISSED), f"the SLA miss alert of {MISSED}", logs)
     [text] = sla_alerts(MISSED)
     assert "(Airflow SLA miss)" in text and "airflow dags backfill" in text, text
     assert query("SELECT count(*) FROM analytics.alert_log WHERE kind = 'deadline_missed' AND business_date = %s",
                  (MISSED,)) == [(1,)]
     assert not sla_alerts(D1) and not sla_alerts(D2) and not sla_alerts(D2 + timedelta(days=1))
-    time.sleep(15)  # the DAG processor checks again on every loop: still one message per day
+    # The DAG processor checks SLAs each time it parses the file: two more parses, still one message.
+    import requests
+
+    auth = (env["AIRFLOW_API_USERNAME"], env["AIRFLOW_API_PASSWORD"])
+    dag_url = f"{env['AIRFLOW__WEBSERVER__BASE_URL']}/api/v1/dags/ivr_calls_daily"
+    wait_for(lambda: _ok(requests, dag_url, auth=auth), "the webserver", logs, timeout_s=180)
+    wait_for_changes(lambda: requests.get(dag_url, auth=auth, timeout=10).json()["last_parsed_time"], 2,
+                     "ivr_calls_daily's last_parsed_time", logs)
     assert len(sla_alerts(MISSED)) == 1
 
 
@@ -199,7 +195,7 @@ def test_upload_trigger_and_retry_client_use_api_v1_with_basic_auth(stack, tmp_p
     base = env["AIRFLOW__WEBSERVER__BASE_URL"]
     import requests
 
-    _wait_for(lambda: _ok(requests, f"{base}/health"), "the webserver", stack["logs"], timeout_s=180)
+    wait_for(lambda: _ok(requests, f"{base}/health"), "the webserver", stack["logs"], timeout_s=180)
     book = make_workbook(tmp_path / f"af2-{secrets.token_hex(4)}.xlsx", [["n", x] for x in random_numbers(3)])
     cmd = [sys.executable, str(ROOT / "scripts" / "trigger_upload.py"), str(book), "--uploader", "ana"]
 
@@ -235,8 +231,8 @@ def test_upload_trigger_and_retry_client_use_api_v1_with_basic_auth(stack, tmp_p
         client.delete_run(run_id)
 
 
-def _ok(requests, url) -> bool:
+def _ok(requests, url, **kw) -> bool:
     try:
-        return requests.get(url, timeout=3).status_code == 200
+        return requests.get(url, timeout=3, **kw).status_code == 200
     except requests.RequestException:
         return False

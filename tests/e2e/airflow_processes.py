@@ -123,16 +123,34 @@ def wait_api_up(proc: subprocess.Popen, base_url: str, log: Path, timeout_s: flo
         time.sleep(0.5)
 
 
-def wait_for(predicate, what: str, logs: Path, timeout_s: float) -> None:
-    """Poll ``predicate`` every 2 s; fail with the scheduler log's tail in ``logs`` when it never holds."""
+def wait_for(predicate, what: str, logs: Path, timeout_s: float = 300):
+    """Poll ``predicate`` every 2 s and return its first true value; fail with the tails of the
+    ``*.log`` files in ``logs`` when it never holds."""
     import pytest
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if predicate():
-            return
+        value = predicate()
+        if value:
+            return value
         time.sleep(2)
-    pytest.fail(f"timed out waiting for {what}\n" + (logs / "scheduler.log").read_text(errors="replace")[-4000:])
+    tails = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in sorted(Path(logs).glob("*.log")))
+    pytest.fail(f"timed out waiting for {what}\n{tails}")
+
+
+def wait_for_changes(read, times: int, what: str, logs: Path, timeout_s: float = 120) -> None:
+    """Wait until ``read()`` has returned ``times`` new values (a scheduler's heartbeat, a file's
+    parse time): proof that a component looped that often, where a test checks that something
+    did NOT happen, instead of a fixed sleep."""
+    seen = [read()]
+
+    def changed_enough() -> bool:
+        value = read()
+        if value != seen[-1]:
+            seen.append(value)
+        return len(seen) > times
+
+    wait_for(changed_enough, f"{what} to change {times} times (seen {seen})", logs, timeout_s)
 
 
 @contextmanager

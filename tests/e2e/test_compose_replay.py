@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import pytest
 
 from callcentre.ivr import synthetic
 from tests.e2e import deploy_replay
-from tests.e2e.airflow_processes import free_port, running_stand_ins, start_group, wait_api_up
+from tests.e2e.airflow_processes import free_port, running_stand_ins, start_group, wait_api_up, wait_for
 from tests.integration.ivr_support import ensure_tables, make_call, metrics_row, query, reset_day
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
 
@@ -38,21 +37,10 @@ SCHEMA = "compose_e2e"
 DAY = date(2015, 1, 1) + timedelta(days=secrets.randbelow(3000))
 FIRST_CALL_ID = 7_000_000_000 + secrets.randbelow(10**6) * 1000
 TIMEOUT_S = 180
-TEST_ONLY = {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False", "IVR_RETRY_DELAY_SECONDS": "2",
+TEST_ONLY = {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False", "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2",
              "SCRAPING_RETRY_DELAY_SECONDS": "1", "SCRAPING_POKE_SECONDS": "2", "IVR_LOAD_DEADLINE_HOURS": "0",
              "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
              "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4"}  # 16 pool processes a worker: too many for 2 cores
-
-
-def wait_for(predicate, what: str, logs: Path, timeout_s: float = TIMEOUT_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(2)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted(logs.glob("*.log")))
-    pytest.fail(f"timed out waiting for {what}\n{tails}")
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +131,7 @@ def stack(stand_ins, statsd, tmp_path_factory):
     try:
         wait_api_up(procs[0], internal, logs / "api-server.log", timeout_s=120)
         for name in ("worker1", "worker2"):
-            wait_for(lambda n=name: " ready." in (logs / f"{n}.log").read_text(errors="replace"), f"{name}", logs)
+            wait_for(lambda n=name: " ready." in (logs / f"{n}.log").read_text(errors="replace"), f"{name}", logs, TIMEOUT_S)
         yield replay, client, logs
     finally:
         for dag_id in ("ivr_calls_daily", "scraping_upload", "scraping_jobs_reconcile"):
@@ -195,7 +183,7 @@ def test_an_ivr_day_loads_through_the_ivr_queue(stack):
             run = next((r for r in runs if r["logical_date"][:10] == DAY.isoformat()), None)
             return run if run and run["state"] in ("success", "failed") else None
 
-        run = wait_for(ended, f"the run of {DAY}", logs)
+        run = wait_for(ended, f"the run of {DAY}", logs, TIMEOUT_S)
         assert run["state"] == "success"
         loaded = [r[0] for r in query("SELECT call_id FROM analytics.calls WHERE business_date = %s ORDER BY 1", (DAY,))]
         assert loaded == [r[0] for r in rows]

@@ -9,7 +9,7 @@ is only these drills'. Slack is a real HTTP stand-in that records every message.
 Failures are real: MariaDB and PostgreSQL are stopped, killed and started with
 ``scripts/services.sh stop-one|kill-one|start-one``; a MariaDB ``LOCK TABLES calls WRITE`` holds
 the hour loads mid-attempt (each has opened its ledger row) while the failure strikes. The DAG's
-retry delay is shortened through IVR_RETRY_DELAY_SECONDS (production: 30 s, doubling).
+retry delay is shortened through [core] default_task_retry_delay (production: 30 s, doubling).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from tests.e2e.airflow_processes import (
     settle_backfills,
     start_group,
     stop_group,
+    wait_for_changes,
 )
 from tests.integration.ivr_support import (
     at,
@@ -182,7 +183,7 @@ def stack(slack):
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         # The deadline watcher runs only when a drill triggers it (no schedule here).
         "IVR_LOAD_DEADLINE_HOURS": "6",
-        "IVR_RETRY_DELAY_SECONDS": "2",
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2",
         "AIRFLOW_CONN_SLACK_ALERTS": json.dumps({"conn_type": "slackwebhook", "password": slack.url}),
     })
     run_airflow(env, "db", "migrate")
@@ -346,7 +347,10 @@ def test_backfill_reprocess_gives_identical_data_and_a_cancelled_backfill_is_fin
         stuck = next(r["dag_run_id"] for r in stack.get(f"/api/v2/dags/{DAG_ID}/dagRuns?run_type=backfill")["dag_runs"]
                      if r["logical_date"][:10] == str(days[1]))
         stack.clear(stuck)
-        time.sleep(10)  # the scheduler starts a runnable queued run within a loop or two (~1 s each)
+        # A runnable queued run starts within a loop or two (~1 s each): two scheduler heartbeats
+        # (every 5 s) later, it would have.
+        wait_for_changes(lambda: stack.get("/api/v2/monitor/health")["scheduler"]["latest_scheduler_heartbeat"],
+                         2, "the scheduler's heartbeat", stack.logs)
         assert stack.run(stuck)["state"] == "queued", "apache/airflow#72337 fixed? update docs/operations.md"
         cancelled = stack.get(f"/api/v2/backfills/{backfill['id']}")
         assert cancelled["is_paused"] and cancelled["completed_at"]  # why the scheduler skips the run
