@@ -192,7 +192,7 @@ def test_the_watcher_reads_the_deadline_in_the_ivr_zone(clean_day, monkeypatch, 
 
 def test_deadline_hours_zero_disables_the_watcher(monkeypatch, fake_slack):
     monkeypatch.setenv("IVR_LOAD_DEADLINE_HOURS", "0")
-    assert alerts.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=60)) == {"disabled": True}
+    assert alerts.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=60))["disabled"] is True
     assert fake_slack.messages == []
 
 

@@ -133,10 +133,10 @@ def tell_if_ended(repo, job: dict | None) -> bool:
 
 
 def _job_and_conf(context) -> tuple[dict | None, dict]:
-    from callcentre.scraping.pipeline import repository
+    from callcentre.scraping.jobs import JobRepository
 
     dag_run = context["dag_run"]
-    return repository().by_run(dag_run.dag_id, dag_run.run_id), dict(dag_run.conf or {})
+    return JobRepository().by_run(dag_run.dag_id, dag_run.run_id), dict(dag_run.conf or {})
 
 
 def job_completed(context) -> None:
