@@ -20,12 +20,13 @@ import pytest
 from tests.e2e.airflow_processes import free_port, ivr_airflow, rest_client
 from tests.e2e.test_jobs_page_browser import CHROMEDRIVER, CHROMIUM, SHOTS, browser  # noqa: F401 - fixture
 from tests.integration.ivr_support import ensure_tables, make_call, query, reset_day
-from tests.ivr_page_support import XSS_MESSAGE, clean_days, seed_alert, seed_metrics, seed_rejects
+from tests.ivr_page_support import XSS_MESSAGE, clean_days, seed_alert, seed_drift, seed_metrics, seed_rejects
 
 DAG = "ivr_calls_daily"
 MONDAY = date(2017, 4, 3)  # a week no other test uses
 BALANCED, REJECTS, LATE, NEVER, FAILED = (MONDAY + timedelta(days=i) for i in range(5))
 FIRST_DAY = FAILED + timedelta(days=1)  # IVR_FIRST_BUSINESS_DAY: a run of FAILED fails in preflight
+DRIFTED = FIRST_DAY
 RELOADED = MONDAY + timedelta(days=7)
 HOUR = 5
 CALLS = 7
@@ -52,6 +53,8 @@ def airflow(tmp_path_factory):
     seed_rejects(REJECTS, {"duration_negative": 30, "caller_missing": 15, "disposition_unknown": 5}, 9_170_410_000)
     seed_alert(LATE, "deadline_missed", "IVR business day not loaded by its deadline")
     seed_alert(FAILED, "run_failed", XSS_MESSAGE)  # what the run's callback records (it runs in the dag-processor)
+    seed_metrics(DRIFTED, 1000, 5)
+    seed_drift(DRIFTED, {7: (130, 128), 22: (4, 0)})  # what the drift check records when it finds drift
     start = datetime.combine(RELOADED, datetime.min.time()) + timedelta(hours=HOUR)
     synthetic.write_calls([make_call(9_170_400_000 + i, start + timedelta(minutes=i)) for i in range(CALLS)])
     port = free_port()
@@ -153,10 +156,21 @@ def test_the_calendar_shows_each_state_and_a_failed_day_links_out_of_the_iframe(
     _wait(page, lambda d: _states(d).get(str(FAILED)) == "failed", "the failed run of the day before the first one",
           timeout=RUN_S)
     states = _states(page)
-    assert {day: states[str(day)] for day in (BALANCED, REJECTS, LATE, NEVER, FAILED)} == {
-        BALANCED: "balanced", REJECTS: "rejects", LATE: "late", NEVER: "never_run", FAILED: "failed"}
+    assert {day: states[str(day)] for day in (BALANCED, REJECTS, LATE, NEVER, FAILED, DRIFTED)} == {
+        BALANCED: "balanced", REJECTS: "rejects", LATE: "late", NEVER: "never_run", FAILED: "failed",
+        DRIFTED: "drifted"}
     assert "signed in as admin" in page.find_element(By.ID, "who").text
     _shot(page, "01-calendar")
+
+    _show_day(page, DRIFTED)  # which hours differ from the source, and since when
+    assert page.find_element(By.ID, "d-drift").is_displayed()
+    assert "found hours 07, 22 different from the source" in page.find_element(By.ID, "d-drift-when").text
+    assert [li.text for li in page.find_elements(By.CSS_SELECTOR, "#d-drift-hours li")] == [
+        "07: source 130 rows, loaded 128 rows", "22: source 4 rows, loaded 0 rows"]
+    page.set_window_size(400, 900)
+    page.execute_script("arguments[0].scrollIntoView()", page.find_element(By.ID, "detail"))
+    _shot(page, "01a-drifted-400px")
+    page.set_window_size(1400, 1000)
 
     _show_day(page, REJECTS)  # the bar chart: an image the browser drew (its natural width > 0)
     _wait(page, lambda d: d.execute_script("return document.getElementById('d-rejects').naturalWidth") > 0,
@@ -172,11 +186,51 @@ def test_the_calendar_shows_each_state_and_a_failed_day_links_out_of_the_iframe(
     assert not page.find_elements(By.CSS_SELECTOR, "#d-alerts script, #d-alerts img")
     run_link = page.find_element(By.CSS_SELECTOR, "#d-links a.run-link")
     run_id = page.find_element(By.CSS_SELECTOR, "#d-runs li").get_attribute("data-run")
+    run_href = run_link.get_attribute("href")
     run_link.click()
     page.switch_to.default_content()
     _wait(page, lambda d: f"/dags/{DAG}/runs/" in d.current_url and not d.find_elements(By.CSS_SELECTOR, "iframe")
           and run_id in d.find_element(By.TAG_NAME, "body").text, "the Airflow run page in the top window")
     _shot(page, "02-run-page-from-the-link")
+
+    _open_page(page, base)  # the logs link: the task that failed, its log in the Airflow window
+    _show_day(page, FAILED)
+    logs = page.find_element(By.CSS_SELECTOR, "#d-links a.logs-link")
+    href = logs.get_attribute("href")
+    assert href.startswith(run_href + "/tasks/")  # a task of the newest run
+    logs.click()
+    page.switch_to.default_content()
+    _wait(page, lambda d: d.current_url == href and not d.find_elements(By.CSS_SELECTOR, "iframe"),
+          "the failed task's page in the top window")
+    _wait(page, lambda d: "preflight" in d.find_element(By.TAG_NAME, "body").text, "the failed task shown")
+    _shot(page, "02b-logs-page-from-the-link")
+
+
+def test_a_read_only_colleague_sees_the_days_but_cannot_act(page, airflow):
+    """A viewer's session (cookie) in the same browser: the calendar and a day, no reload buttons,
+    no backfill form, and what a reload button would send is refused."""
+    from selenium.webdriver.common.by import By
+
+    from tests.e2e.test_jobs_page_browser import _token
+
+    base, _ = airflow
+    page.switch_to.default_content()
+    admin = page.get_cookie("_token")["value"]
+    page.add_cookie({"name": "_token", "value": _token("vera", "viewer"), "path": "/"})
+    try:
+        _open_page(page, base)
+        assert "signed in as vera" in page.find_element(By.ID, "who").text
+        _show_day(page, FAILED)
+        assert not page.find_element(By.ID, "d-actions").is_displayed()
+        assert not page.find_element(By.ID, "backfill-box").is_displayed()
+        status = page.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            f"fetch('api/days/{FAILED}/reload', {{method: 'POST', body: '{{\"hours\": []}}',"
+            " headers: {'X-Ivr-Days-Page': '1', 'Content-Type': 'application/json'}}).then((r) => done(r.status));")
+        assert status == 403
+    finally:
+        page.switch_to.default_content()
+        page.add_cookie({"name": "_token", "value": admin, "path": "/"})
 
 
 def _figure(driver, key: str) -> str:

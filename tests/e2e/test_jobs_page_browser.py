@@ -399,16 +399,33 @@ def test_upload_a_workbook_and_see_the_job_appear(page, airflow, airflow_env, tm
     _, client = airflow
     path = make_workbook(tmp_path / "nuevos clientes.xlsx", [[n] for n in random_numbers(3)], header=["Teléfono"])
     run_id = run_id_for(file_sha256(path))
+    uploads = Path(airflow_env["AIRFLOW_VAR_SCRAPING_UPLOADS_DIR"])
     try:
         _set_filters(page, search="nuevos clientes")
+        # A typo in the address: refused with the field's name and rule, nothing stored.
+        page.find_element(By.ID, "upload-email").send_keys("ana lopez@example.com")
         page.find_element(By.ID, "upload-file").send_keys(str(path))
         page.find_element(By.ID, "upload-button").click()
-        _wait(page, lambda d: "uploaded; run" in d.find_element(By.ID, "upload-message").text, "the upload message")
+        refused = _wait(page, lambda d: "notify_email" in d.find_element(By.ID, "upload-message").text
+                        and d.find_element(By.ID, "upload-message").text, "the address refused")
+        assert "'ana lopez@example.com' is not one email address" in refused
+        assert not [p for p in uploads.iterdir() if p.name.endswith("nuevos clientes.xlsx")]
+
+        page.find_element(By.ID, "upload-email").clear()
+        page.find_element(By.ID, "upload-email").send_keys("ana.lopez+jobs@example.com")
+        page.find_element(By.ID, "upload-file").send_keys(str(path))
+        page.find_element(By.ID, "upload-button").click()
+        told = _wait(page, lambda d: "uploaded; run" in d.find_element(By.ID, "upload-message").text
+                     and d.find_element(By.ID, "upload-message").text, "the upload message")
+        assert "An email goes to ana.lopez+jobs@example.com when the job ends" in told
+        conf = client.request("GET", f"/api/v2/dags/{DAG}/dagRuns/{run_id}").json()["conf"]
+        assert conf["notify_email"] == "ana.lopez+jobs@example.com" and "notify" not in conf
+        assert page.find_element(By.ID, "upload-email").get_attribute("value") == "ana.lopez+jobs@example.com"
         _wait(page, lambda d: any(r["file"] == "nuevos clientes.xlsx" for r in _rows(d).values()),
               "the uploaded job in the list")
         _shot(page, "08-uploaded-job")
         job_id = next(i for i, r in _rows(page).items() if r["file"] == "nuevos clientes.xlsx")
-        stored = list(Path(airflow_env["AIRFLOW_VAR_SCRAPING_UPLOADS_DIR"]).iterdir())
+        stored = list(uploads.iterdir())
         assert [p.name for p in stored if p.name.endswith("nuevos clientes.xlsx")] == [run_id[8:] + "__nuevos clientes.xlsx"]
 
         page.find_element(By.ID, "upload-file").send_keys(str(path))
@@ -563,13 +580,16 @@ def test_narrow_window_and_read_only_colleague(airflow, page, passwords, tmp_pat
         viewer.quit()
 
 
-def _expired_token(username: str, role: str) -> str:
-    """A JWT signed as the api-server signs them (same [api_auth] settings), expired a minute ago."""
+def _token(username: str, role: str, **expiry) -> str:
+    """A JWT signed as the api-server signs them (same [api_auth] settings)."""
     from airflow.api_fastapi.app import create_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
-    return create_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role),
-                                           expiration_time_in_seconds=-60)
+    return create_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role), **expiry)
+
+
+def _expired_token(username: str, role: str) -> str:
+    return _token(username, role, expiration_time_in_seconds=-60)  # expired a minute ago
 
 
 def test_an_upload_named_with_a_path_stays_in_the_uploads_folder(airflow, page, airflow_env, tmp_path):
@@ -589,6 +609,31 @@ def test_an_upload_named_with_a_path_stays_in_the_uploads_folder(airflow, page, 
         assert resp.json()["run_id"] == run_id
         assert (uploads / f"{run_id[8:]}__escaped.xlsx").read_bytes() == path.read_bytes()
         assert not (uploads.parent.parent / "escaped.xlsx").exists() and not (uploads.parent / "escaped.xlsx").exists()
+    finally:
+        _forget(client, run_id)
+
+
+def test_an_upload_through_the_rest_path_opts_out_of_the_email(airflow, page, tmp_path):
+    """What a script does with the page's own endpoint: the address and the opt-out go into the run conf
+    with the keys notify.py reads; a viewer's upload is refused before anything is stored."""
+    from callcentre.scraping.upload import file_sha256, run_id_for
+
+    base, client = airflow
+    path = make_workbook(tmp_path / "sin aviso.xlsx", [[n] for n in random_numbers(2)], header=["phone"])
+    run_id = run_id_for(file_sha256(path))
+    form = {"notify_email": "  beto@example.com ", "no_email": "1"}
+    try:
+        viewer = requests.post(f"{base}/scraping-jobs/api/uploads", files={"file": (path.name, path.read_bytes())},
+                               data=form, headers={"Authorization": f"Bearer {_token('vera', 'viewer')}"}, timeout=60)
+        assert viewer.status_code == 403, viewer.text
+        assert client.request("GET", f"/api/v2/dags/{DAG}/dagRuns/{run_id}").status_code == 404
+        resp = requests.post(f"{base}/scraping-jobs/api/uploads", files={"file": (path.name, path.read_bytes())},
+                             data=form, cookies={"_token": page.get_cookie("_token")["value"]},
+                             headers={"X-Scraping-Jobs-Page": "1"}, timeout=60)
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["notify_email"] is None  # opted out: nobody is told
+        conf = client.request("GET", f"/api/v2/dags/{DAG}/dagRuns/{run_id}").json()["conf"]
+        assert (conf["notify_email"], conf["notify"]) == ("beto@example.com", False)
     finally:
         _forget(client, run_id)
 
