@@ -19,7 +19,7 @@ install: $(VENV)/.installed $(if $(filter 2,$(AIRFLOW)),$(VENV2)/.installed,)
 # compiles; as root or through sudo), then the pinned venv. Existing database servers instead of
 # our own: CALLCENTRE_MARIADB_URL / CALLCENTRE_POSTGRES_URL (docs/deploy.md, "On one machine").
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
-	scripts/services.sh packages
+	scripts/provision.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip==25.2
 	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 # The Airflow 2.11 leg's venv (the local stand-ins still run from .venv: `make services` builds it).
 $(VENV2)/.installed: requirements-af2.txt constraints-af2.txt
-	scripts/services.sh packages
+	scripts/provision.sh
 	test -x $(VENV2)/bin/python || python3 -m venv $(VENV2)
 	$(VENV2)/bin/python -m pip install -q --upgrade pip==25.2
 	$(VENV2)/bin/python -m pip install -q -r requirements-af2.txt -c constraints-af2.txt
@@ -82,7 +82,8 @@ bench: airflow-init
 bench-backfill: airflow-init
 	$(ENV) $(PY) bench/backfill_timing.py $(if $(DAYS),--days $(DAYS),) $(if $(filter celery,$(EXECUTOR)),--executor celery --workers $(WORKERS),)
 
-# The IVR over months of history (≈ 15-20 min at the default sizes; QUICK=1: small sizes, results-quick.json):
+# The IVR over months of history (expected ≈ 20-30 min at the default sizes, most of it building the
+# 60 days of history, kept for the next run; QUICK=1: small sizes, results-quick.json, ≈ 3 min):
 # the open-calls and drift checks' MariaDB reads on a 10M-call day, a 1M-call day loaded into an
 # empty target and into one holding 60 days, the drift check over 7 days. Knobs: CALLS=, HISTORY_DAYS=,
 # BIG_DAY=, DRIFT_DAYS=, REPEAT= (bench/ivr_history_bench.py --help).

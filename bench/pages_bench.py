@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -136,7 +137,7 @@ INSERT INTO analytics.daily_metrics (metric_date, source_calls, total_calls, rej
     service_level_20s, peak_hour, computed_by_run_id)
 SELECT d, n, n - r, r, (n - r) * 7 / 10, (n - r) / 8, (n - r) / 12, (n - r) / 40, 182.4, 11.2, 0.125, 0.87, 10,
        'scheduled__' || d
-FROM (SELECT d::date, 1000000 + (extract(doy FROM d)::int * 997) %% 50000 AS n, 15000 + (extract(doy FROM d)::int * 31) %% 9000 AS r
+FROM (SELECT d::date, 1000000 + (extract(doy FROM d)::int * 997) %% 50000 AS n, 2000 + (extract(doy FROM d)::int * 31) %% 14000 AS r
       FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') AS d) s
 """
 SEED_LEDGER = """
@@ -281,7 +282,10 @@ def bench_ivr(client: Client, headers: dict, last: date, days: int, repeat: int)
             raise SystemExit(f"{path}: {resp.status_code} {resp.text[:500]}")
         body = resp.json() if path.endswith(("days",)) else None
         shown = len(body["days"]) if body else None
-        report["cases"][name] = {"path": path, "params": params, "days_shown": shown, "query": query_t, "http": http_t,
+        states = dict(Counter(d["state"] for d in body["days"])) if body else None  # the seeds were read
+        report["cases"][name] = {"path": path, "params": params, "days_shown": shown, "states": states,
+                                 "runs_seen": sum(d.get("runs", 0) for d in body["days"]) if body else None,
+                                 "query": query_t, "http": http_t,
                                  "within_goal": http_t["p95_ms"] <= GOAL_MS}
         q = f"{query_t['median_ms']:>6} / {query_t['p95_ms']:<6}" if query_t else f"{'-':>15}"
         print(f"{name:30} {shown if shown is not None else '':>8} {q}{http_t['median_ms']:>6} / {http_t['p95_ms']:<6}")
