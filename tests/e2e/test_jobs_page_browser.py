@@ -391,6 +391,19 @@ def test_mark_a_stuck_job_as_timeout(page, airflow, airflow_env, fakes):
         _forget(client, run_id)
 
 
+def _upload_from_page(driver, path: Path, expected: str, address: str | None = None) -> str:
+    """Pick ``path`` (and type ``address``) in the upload form, send it; the message once it says ``expected``."""
+    from selenium.webdriver.common.by import By
+
+    if address is not None:
+        driver.find_element(By.ID, "upload-email").clear()
+        driver.find_element(By.ID, "upload-email").send_keys(address)
+    driver.find_element(By.ID, "upload-file").send_keys(str(path))
+    driver.find_element(By.ID, "upload-button").click()
+    return _wait(driver, lambda d: expected in d.find_element(By.ID, "upload-message").text
+                 and d.find_element(By.ID, "upload-message").text, f"the upload message saying {expected!r}")
+
+
 def test_upload_a_workbook_and_see_the_job_appear(page, airflow, airflow_env, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -403,20 +416,11 @@ def test_upload_a_workbook_and_see_the_job_appear(page, airflow, airflow_env, tm
     try:
         _set_filters(page, search="nuevos clientes")
         # A typo in the address: refused with the field's name and rule, nothing stored.
-        page.find_element(By.ID, "upload-email").send_keys("ana lopez@example.com")
-        page.find_element(By.ID, "upload-file").send_keys(str(path))
-        page.find_element(By.ID, "upload-button").click()
-        refused = _wait(page, lambda d: "notify_email" in d.find_element(By.ID, "upload-message").text
-                        and d.find_element(By.ID, "upload-message").text, "the address refused")
+        refused = _upload_from_page(page, path, "notify_email", address="ana lopez@example.com")
         assert "'ana lopez@example.com' is not one email address" in refused
         assert not [p for p in uploads.iterdir() if p.name.endswith("nuevos clientes.xlsx")]
 
-        page.find_element(By.ID, "upload-email").clear()
-        page.find_element(By.ID, "upload-email").send_keys("ana.lopez+jobs@example.com")
-        page.find_element(By.ID, "upload-file").send_keys(str(path))
-        page.find_element(By.ID, "upload-button").click()
-        told = _wait(page, lambda d: "uploaded; run" in d.find_element(By.ID, "upload-message").text
-                     and d.find_element(By.ID, "upload-message").text, "the upload message")
+        told = _upload_from_page(page, path, "uploaded; run", address="ana.lopez+jobs@example.com")
         assert "An email goes to ana.lopez+jobs@example.com when the job ends" in told
         conf = client.request("GET", f"/api/v2/dags/{DAG}/dagRuns/{run_id}").json()["conf"]
         assert conf["notify_email"] == "ana.lopez+jobs@example.com" and "notify" not in conf
@@ -428,10 +432,7 @@ def test_upload_a_workbook_and_see_the_job_appear(page, airflow, airflow_env, tm
         stored = list(uploads.iterdir())
         assert [p.name for p in stored if p.name.endswith("nuevos clientes.xlsx")] == [run_id[8:] + "__nuevos clientes.xlsx"]
 
-        page.find_element(By.ID, "upload-file").send_keys(str(path))
-        page.find_element(By.ID, "upload-button").click()
-        message = _wait(page, lambda d: "already uploaded" in d.find_element(By.ID, "upload-message").text
-                        and d.find_element(By.ID, "upload-message").text, "the 'already uploaded' message")
+        message = _upload_from_page(page, path, "already uploaded")
         assert f"job #{job_id}" in message and "no new job was created" in message
         _shot(page, "09-same-file-again")
         runs = client.request("GET", f"/api/v2/dags/{DAG}/dagRuns?limit=100").json()["dag_runs"]
