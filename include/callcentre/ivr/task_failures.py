@@ -56,7 +56,7 @@ def business_date_of(context) -> date | None:
     try:
         from callcentre.ivr import runtime
 
-        return runtime.namedbusiness_date_of(context)
+        return runtime.named_business_date(context)
     except Exception:  # noqa: BLE001 - the alert says less rather than not at all
         return None
 
