@@ -5,6 +5,7 @@ it runs with any Python 3.11 on a server, before any virtualenv exists).
   python3 deploy/settings.py systemd-env SITE.env [--part common|control]   an EnvironmentFile
   python3 deploy/settings.py pools-json                                     deploy/pools.json's content
   python3 deploy/settings.py k8s-connections SITE.env | kubectl apply -f -  the Helm values' secret
+  python3 deploy/settings.py local-env SITE.env                             the local harness's exports
 
 SITE.env holds the site settings (NAME=value lines, the names of .env.example). ``common`` goes to
 every component; ``control`` holds what only the api-server, scheduler, DAG processor, triggerer
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 import tomllib
 from pathlib import Path
@@ -158,6 +160,22 @@ def k8s_connections(site: dict[str, str], name: str = "callcentre-connections") 
     return json.dumps(manifest, indent=2) + "\n"
 
 
+def local_env(site: dict[str, str]) -> dict[str, str]:
+    """The local harness's environment ([local]): [airflow] with [local.airflow] over it, the site
+    settings it takes, the project's env settings and its connections."""
+    settings = load()
+    local = settings["local"]
+    site = {**env_names(settings), **site}
+    airflow = {**settings["airflow"], **local["airflow"]}
+    env = {config_env(key): fill(template, site) for key, template in airflow.items()}
+    env.update({config_env(key): fill(settings["site_airflow"][key]["value"], site) for key in local["site_airflow"]})
+    env.update({name: site[name] for name in settings["env"]})
+    for conn_id in settings["connections"]:
+        if conn_id not in local["absent_connections"]:
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection(conn_id, site, settings))
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,10 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("pools-json", help="the pools, as `airflow pools import` reads them")
     k8s = sub.add_parser("k8s-connections", help="the Kubernetes Secret of the connections (Helm values)")
     k8s.add_argument("site", help="site settings file")
+    local = sub.add_parser("local-env", help="export lines for .local/airflow.env (scripts/local_settings.sh)")
+    local.add_argument("site", help="site settings file")
     args = parser.parse_args(argv)
     try:
         if args.command == "systemd-env":
             sys.stdout.write(environment_file(systemd_env(read_site(args.site), args.part)))
+        elif args.command == "local-env":
+            sys.stdout.write("".join(f"export {k}={shlex.quote(v)}\n" for k, v in local_env(read_site(args.site)).items()))
         elif args.command == "k8s-connections":
             sys.stdout.write(k8s_connections(read_site(args.site)))
         else:

@@ -2,13 +2,14 @@
 # Local MariaDB (IVR source) and PostgreSQL (analytics, scraping, Airflow metadata) on loopback,
 # plus the stand-ins for Slack and the scraping API. Idempotent: running services are reused.
 #
-#   scripts/services.sh start   install what is missing, start everything, write .local/airflow.env
+#   scripts/services.sh start   install what is missing (scripts/provision.sh), start everything, write
+#                               .local/airflow.env (scripts/local_settings.sh, from deploy/settings.toml)
 #   scripts/services.sh stop    stop everything this script started (by pid file, never by name)
 #   scripts/services.sh status
 #   scripts/services.sh stop-one mariadb|postgres    one database server down (outage drills, runbook)
 #   scripts/services.sh kill-one mariadb             SIGKILL by its pid file, as a crashed host
 #   scripts/services.sh start-one mariadb|postgres   that server up again
-#   scripts/services.sh packages                     the apt packages only (build prerequisites too)
+#   scripts/services.sh packages                     the apt packages only (= scripts/provision.sh)
 #   scripts/services.sh createdb NAME                a database on the PostgreSQL in use
 #   scripts/services.sh purge                        stop, then delete .local/ (`make clean`)
 #
@@ -41,44 +42,16 @@ server_dir() {
   readlink -f "$dir"  # the servers get the real path: they cannot traverse .local/ itself
 }
 
+# Provisioning (apt packages, as_root) and the settings file (write_env) live apart.
+# shellcheck source=scripts/provision.sh
+. "$ROOT/scripts/provision.sh"
+# shellcheck source=scripts/local_settings.sh
+. "$ROOT/scripts/local_settings.sh"
 log() { printf '[services] %s\n' "$*"; }
 
-# Root's part of the work (apt, the servers' data directories, running as mysql/postgres).
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else echo "[services] needs root for: $*; run as root or install sudo" >&2; exit 1
-  fi
-}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-install_packages() {
-  local missing=() pkg
-  # Build prerequisites of the virtualenvs (mysqlclient has no Linux wheel: it compiles).
-  for pkg in python3-venv python3-dev gcc libmariadb-dev pkg-config; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
-  if [ -z "${CALLCENTRE_MARIADB_URL:-}" ]; then
-    command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
-  fi
-  if [ -z "${CALLCENTRE_POSTGRES_URL:-}" ]; then
-    command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-  fi
-  command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
-  # The jobs page's browser test: headless Debian Chromium driven by Selenium.
-  [ -x /usr/bin/chromium ] || missing+=(chromium)
-  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
-  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)  # the Celery broker
-  [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)  # the pooler tests (scripts/pgbouncer.sh)
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing apt packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-}
 
 pg_bin() {
   # Prefer the distribution's versioned binaries; fall back to whatever is on PATH.
@@ -278,63 +251,6 @@ start_fake() {
   echo $! >"$pidfile"
 }
 
-write_env() {
-  local env="$LOCAL/airflow.env"
-  local tz="${IVR_TIMEZONE:-UTC}"
-  # Written aside and renamed: whoever sources the file meanwhile reads the old one or the new one.
-  cat >"$env.tmp" <<EOF
-# Written by scripts/services.sh; source it before any airflow command:  . .local/airflow.env
-export AIRFLOW_HOME="$LOCAL/airflow"
-export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
-export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
-export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__EXECUTOR=LocalExecutor
-export AIRFLOW__CORE__PARALLELISM=8
-# LocalExecutor's task processes fork from a forkserver that already imported Airflow's task
-# runner, DAG parser and DB hooks (callcentre.common.task_preload, docs/performance.md).
-export AIRFLOW__SCHEDULER__MP_START_METHOD=forkserver
-export AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD=callcentre.common.task_preload
-export AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY=30
-# Each task process imports our modules and the DAG file anew: from cached bytecode, not compiled
-# from source (~0.025 CPU-s per task instance); container images often set this variable.
-unset PYTHONDONTWRITEBYTECODE
-# A task supervisor that sees its task's sockets close a moment before the process exits waits
-# for its next heartbeat check to notice the exit (default every 5 s): half the task instances
-# held their worker slot, and a failure its handling, 5 s longer (docs/performance.md).
-export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1
-# After a loop with nothing to queue, the scheduler sleeps this long (default 1 s): each step of a
-# run (preflight, plan, day_closed, the hours, reconcile) waited for it, ~1 s per step. 0.2 s costs
-# ~0.08 of a core while idle (docs/performance.md).
-export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=0.2
-# Used when the executor is CeleryExecutor (make airflow EXECUTOR=celery; the Celery e2e test).
-export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
-export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$POSTGRES_PORT/airflow"
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://$PG_USER:$PG_PASSWORD@$PG_HOST:$POSTGRES_PORT/airflow"
-# Bare dates on the CLI are read in this zone; the IVR DAG loads the named days whatever it is
-# (docs/ivr.md, "The date contract"), and the same zone keeps the CLI and the UI in step.
-export AIRFLOW__CORE__DEFAULT_TIMEZONE="$tz"
-export AIRFLOW__API__HOST=127.0.0.1
-export AIRFLOW__API__PORT=$AIRFLOW_API_PORT
-export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW_API_PORT"
-export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=False
-# The IVR zone: the one setting the schedule and the tasks of ivr_calls_daily read.
-export IVR_TIMEZONE="$tz"
-export AIRFLOW_VAR_SCRAPING_UPLOADS_DIR="$LOCAL/uploads"
-export AIRFLOW_VAR_SCRAPING_RESULTS_DIR="$LOCAL/results"
-export AIRFLOW_CONN_IVR_MARIADB='{"conn_type": "mysql", "host": "$MY_HOST", "port": $MARIADB_PORT, "login": "$MY_USER", "password": "$IVR_DB_PASSWORD", "schema": "ivr", "extra": {"charset": "utf8mb4"}}'
-export AIRFLOW_CONN_ANALYTICS_POSTGRES='{"conn_type": "postgres", "host": "$PG_HOST", "port": $POSTGRES_PORT, "login": "$PG_USER", "password": "$PG_PASSWORD", "schema": "analytics"}'
-export AIRFLOW_CONN_SCRAPING_POSTGRES='{"conn_type": "postgres", "host": "$PG_HOST", "port": $POSTGRES_PORT, "login": "$PG_USER", "password": "$PG_PASSWORD", "schema": "scraping"}'
-export AIRFLOW_CONN_SLACK_ALERTS='{"conn_type": "slackwebhook", "password": "http://127.0.0.1:$FAKE_SLACK_PORT/services/T000/B000/local"}'
-export AIRFLOW_CONN_SCRAPING_API='{"conn_type": "http", "host": "127.0.0.1", "port": $FAKE_SCRAPING_API_PORT, "schema": "http", "password": "$SCRAPING_API_TOKEN"}'
-# For scripts and tests: where the local services and their records are.
-export CALLCENTRE_LOCAL_DIR="$LOCAL"
-export CALLCENTRE_MARIADB_SOCKET="${MY_DIR:+$MY_DIR/run/mysqld.sock}"
-export CALLCENTRE_FAKE_SLACK_RECORD="$FAKE_DIR/fake_slack.jsonl"
-EOF
-  mv "$env.tmp" "$env"
-  mkdir -p "$LOCAL/airflow" "$LOCAL/uploads" "$LOCAL/results"
-  log "wrote $env"
-}
 
 stop_mariadb() {
   local sig=${1:-TERM} pid

@@ -256,7 +256,7 @@ def helm(values: dict | None = None) -> Deployment:
 
 
 def local_env(env_file: Path = ROOT / ".local" / "airflow.env") -> dict[str, str]:
-    """The environment `. .local/airflow.env` gives (written by scripts/services.sh)."""
+    """The environment `. .local/airflow.env` gives (written by scripts/local_settings.sh)."""
     out = subprocess.run(["bash", "-c", f'. "{env_file}" && env -0'], capture_output=True, check=True, timeout=30)
     return dict(item.split("=", 1) for item in out.stdout.decode().split("\0") if "=" in item)
 

@@ -128,7 +128,7 @@ def test_rendering_refuses_an_unset_secret():
 
 
 def test_local_harness_matches_the_settings(code_pools_queues):
-    """.local/airflow.env (scripts/services.sh) and the 2.11 leg's file built on it: every connection
+    """.local/airflow.env (scripts/local_settings.sh, from deploy/settings.toml) and the 2.11 leg's file built on it: every connection
     but the documented fallbacks, the same types, the Variables' folders, the pools and queues."""
     pools, queues = code_pools_queues
     local = deployments.local()
