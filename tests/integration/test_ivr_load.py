@@ -364,15 +364,47 @@ def test_a_reload_right_after_a_load_never_scans_the_stage_once_per_stored_row(d
     attempt.begin()
     try:
         attempt.stage()
-        values = {"d": day, "h": 16}
-        anti_joins = [s for s in load_mod.DELETE_SQL if "NOT EXISTS" in s]
-        assert len(anti_joins) == 2
-        for statement in load_mod.DELETE_SQL[:load_mod.DELETE_SQL.index(anti_joins[-1]) + 1]:
-            if statement in anti_joins:
+        values = {"d": day, "h": 16, "tz": "UTC", "shift": 0}
+        hour_joins = [s for s in load_mod.hour_sql(attempt.partitions) if not s.startswith("SET")]
+        assert len(hour_joins) == 2
+        for statement in load_mod.hour_sql(attempt.partitions):
+            if statement in hour_joins:
                 plan = "\n".join(r[0] for r in attempt.cur.execute("EXPLAIN " + statement, values).fetchall())
                 assert "Nested Loop" not in plan, plan
+                assert "Seq Scan on call_keys" not in plan, plan
             else:
                 attempt.cur.execute(statement, values)
     finally:
         attempt.fail(RuntimeError("plan check only"))
         attempt.close()
+
+
+def stored_keys(day) -> tuple[list, list]:
+    """(call_keys, the calls and rejects actually stored) for the day's ids, as (id, date, hour)."""
+    ids = "SELECT call_id FROM analytics.calls WHERE business_date = %(d)s UNION SELECT call_id FROM analytics.call_rejects WHERE business_date = %(d)s"
+    keys = query(f"SELECT call_id, business_date, local_hour FROM analytics.call_keys WHERE business_date = %(d)s"
+                 f" OR call_id IN ({ids}) ORDER BY 1", {"d": day})
+    rows = query("SELECT call_id, business_date, local_hour FROM analytics.calls WHERE business_date = %(d)s UNION ALL"
+                 " SELECT call_id, business_date, local_hour FROM analytics.call_rejects WHERE business_date = %(d)s"
+                 " ORDER BY 1", {"d": day})
+    return keys, rows
+
+
+def test_call_keys_follow_every_write_of_the_hour(day):
+    """The load writes its hour's partitions directly and keeps call_keys itself: after a first
+    load, a reload of changed rows, rows deleted in the source, a call that became invalid and
+    one that moved to another hour, the keys are exactly the stored calls."""
+    synthetic.write_calls([make_call(900 + i, at(day, 11, i)) for i in range(10)])
+    load_hour(day, 11, tz_name="UTC", run_id="first")
+    keys, rows = stored_keys(day)
+    assert keys == rows and len(rows) == 10
+    source_execute("UPDATE calls SET disposition = 'TRANSFERRED' WHERE call_id IN (900, 901)")
+    source_execute("UPDATE calls SET duration = -1 WHERE call_id = 902")
+    source_execute("DELETE FROM calls WHERE call_id = 903")
+    source_execute("UPDATE calls SET start_time = %s, end_time = %s WHERE call_id = 904", (at(day, 12, 1), at(day, 12, 9)))
+    for hour in (11, 12):
+        load_hour(day, hour, tz_name="UTC", run_id="reload")
+    keys, rows = stored_keys(day)
+    assert keys == rows and len(rows) == 9
+    assert (904, day, 12) in keys and (902, day, 11) in keys
+    assert [r[0] for r in rejected(day)] == [902]

@@ -48,14 +48,17 @@ def test_an_hours_replace_writes_one_partition_and_the_next_month_exists_ahead(d
                    " GROUP BY 1 UNION ALL SELECT tableoid::regclass::text, count(*) FROM analytics.call_rejects"
                    " WHERE call_id BETWEEN %s AND %s GROUP BY 1 ORDER BY 1", (ID, ID + 99, ID, ID + 99))
     assert stored == [("analytics.call_rejects_p2026_04", 1), ("analytics.calls_p2026_04", 5)]
+    with transaction(ANALYTICS_POSTGRES) as cur:  # the partitions the load resolves and writes directly
+        assert load_mod.HourPartitions.resolve(cur, day) == load_mod.HourPartitions(
+            "analytics.calls_p2026_04", "analytics.call_rejects_p2026_04")
     assert query("SELECT to_regclass('analytics.calls_p2026_05') IS NOT NULL") == [(True,)]  # created ahead
-    # The hour's deletes are planned against its own partition only.
+    # The hour's own rows are read and replaced in its own partitions only.
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute(load_mod.STAGE_DDL)
         partitions = set()
-        for statement in load_mod.DELETE_SQL:
-            if "NOT EXISTS" in statement:
-                cur.execute("EXPLAIN " + statement, {"d": day, "h": 14})
+        for statement in load_mod.hour_sql(load_mod.HourPartitions.resolve(cur, day)):
+            if not statement.startswith("SET"):
+                cur.execute("EXPLAIN " + statement, {"d": day, "h": 14, "tz": "UTC", "shift": 0})
                 partitions |= set(re.findall(r"\b(calls_p\d{4}_\d{2}|call_rejects_p\d{4}_\d{2})\b",
                                              "\n".join(r[0] for r in cur.fetchall())))
         cur.connection.rollback()
@@ -148,11 +151,12 @@ def test_a_reload_right_after_a_load_probes_each_staged_call_by_its_full_key(day
         attempt.stage()
         values = {"d": day, "h": 15, "tz": "UTC", "run_id": "plan", "min_id": attempt.id_range[0],
                   "max_id": attempt.id_range[1], "seq": attempt.read_seq, "shift": 0}
-        for statement in load_mod.DELETE_SQL:
-            if statement not in load_mod.PROBE_SQL:
-                if statement.startswith("SET"):  # the planner settings the replace runs with
-                    attempt.cur.execute(statement)
-                continue
+        for statement in load_mod.PROBE_SETTINGS:  # the planner settings the probes run with
+            attempt.cur.execute(statement)
+        plan = [row[0] for row in attempt.cur.execute("EXPLAIN " + load_mod.FOUND_SQL, values).fetchall()]
+        assert not [line for line in plan if "Hash Join" in line or "Merge Join" in line], "\n".join(plan)
+        assert [line for line in plan if "Index Cond: (call_id = s.call_id)" in line], "\n".join(plan)
+        for statement in load_mod.PROBE_SQL:
             attempt.cur.execute("EXPLAIN " + statement, values)
             plan = [row[0] for row in attempt.cur.fetchall()]
             found = plan[:next(i for i, line in enumerate(plan) if "CTE replaced" in line)]

@@ -1,6 +1,6 @@
 """Loading one partition-hour: stream from MariaDB, validate, replace atomically in PostgreSQL.
 
-The replace is one PostgreSQL transaction (:data:`DELETE_SQL`, then :data:`INSERT_SQL`), so an
+The replace is one PostgreSQL transaction (its three steps are described above :func:`hour_sql`), so an
 hour is either wholly the old rows or wholly the new ones: a failure at any point (source lost
 mid-stream, worker killed) leaves the previous state, and the retry starts from scratch. Running
 it again, in any order with any other hour or day, converges to exactly the source's rows:
@@ -54,39 +54,71 @@ EXAMPLES_SQL = (
 )
 _EXAMPLE_VALUE = {column: 2 + i for i, column in enumerate(_EXAMPLE_COLUMNS)}
 
-# The replace, in the load's transaction: DELETE_SQL then INSERT_SQL, one statement per entry
-# (psycopg 3 sends parameterised statements one at a time). Plain INSERTs after explicit deletes:
-# ON CONFLICT's speculative insertion cost ~40% more per row (measured, docs/performance.md).
-
 # What the load writes into each table (loaded_by_run_id and loaded_at aside), column by column,
 # as expressions over the stage row ``s``: the INSERTs select them, and the probe compares a
 # stored row with them, so "unchanged" means "the load would write exactly this row again".
 CALLS_VALUES = columns.calls_values()
 REJECTS_VALUES = columns.rejects_values()
 
-# The replace probes analytics.call_keys (where each stored call sits, whatever its day: the
-# tables are partitioned by month, migration 0003) with the staged ids once, then the one
-# partition each found call sits in (seqscan off, so that the planner never reads every day ever
-# loaded against them, whatever its statistics say). The probe's last conditions are a one-time
-# test (no column of the stage in it): when the stage's id range lies outside the stored ids (a
-# new day's calls usually lie above everything loaded), the stage is not even read. What the probe
-# found is then deleted by its key (business date, call id):
+# The replace, in the load's transaction, in three steps (one statement per entry: psycopg 3
+# sends parameterised statements one at a time). Plain INSERTs after explicit deletes: ON
+# CONFLICT's speculative insertion cost ~40% more per row (measured, docs/performance.md).
 #
-# * a stored row identical to what the load would write (every column above) is kept, and its
-#   staged row dropped: a reload of unchanged rows writes nothing, while a reload after a change
-#   in the source or in our own transformation still rewrites every row it changes;
-# * every other stored version that is not newer than the staged one goes, wherever it sits (this
-#   hour, another hour or day, or the other table because its validity changed), so a call that
-#   moved in the source moves here too;
-# * last read wins: a stored version is as new as the last committed load of the hour it sits in
-#   (analytics.hour_reads: that load wrote or confirmed every row the hour holds; none recorded,
-#   as before versioned reads, is older than any read). A staged call whose stored version was
-#   read later than ours (a concurrent load of another hour read it after it moved there) is
-#   dropped from the stage. If a newer version lands after the probe, the INSERT meets it
-#   (unique_violation, retried); a version written after the probe's snapshot is left alone by
-#   the delete (it sees only what the probe saw).
-#
-# It returns the staged rows it dropped by reject_reason and why (superseded or unchanged), for the counts.
+# 1. The hour itself (hour_sql): its stored rows are joined with the stage in the hour's own
+#    month partitions, named directly (statements against the parents are planned for every
+#    month ever loaded, ~20 ms each with five years of them, and fire their key triggers). A
+#    stored row identical to what the load would write (every column above) is kept and its
+#    staged row dropped: an unchanged reload writes nothing, while a change in the source or in
+#    our own transformation still rewrites every row it changes. Every other stored row goes:
+#    changed, or no longer in the source (deleted, or moved away there). The rows here were
+#    written by earlier loads of this hour, which held its lock before ours: none is newer.
+# 2. Elsewhere (PROBE_SQL, through the parents): a call still in the stage may sit in another hour
+#    or day, or in the other table because its validity changed. analytics.call_keys (where each
+#    stored call sits, migration 0003) is probed with the staged ids (FOUND_SQL: one index probe
+#    per staged call; its last conditions are a one-time test: when the stage's id range lies
+#    outside the stored ids, as a new day's usually does, the stage is not even read), and only
+#    when one is found do the probes run: they find each call in the one partition its key names
+#    and delete it, so a call that moved in the source moves here too. Last read wins: a stored
+#    version is as new as the last committed load of the hour it sits in (analytics.hour_reads:
+#    that load wrote or confirmed every row the hour holds; none recorded, as before versioned
+#    reads, is older than any read); a staged call whose stored version was read later than ours
+#    (a concurrent load of another hour read it after it moved there) is dropped from the stage.
+#    If a newer version lands after the probe, the INSERT of its key meets it (unique_violation,
+#    retried); a version written after the probe's snapshot is left alone by the delete (it sees
+#    only what the probe saw).
+# 3. The inserts (insert_sql): the stage's rows into the hour's partitions and their keys into
+#    call_keys, in one statement for both tables. The parents' statement triggers keep call_keys
+#    for every other writer; they do not fire for a partition written directly, so steps 1 and 3
+#    keep it themselves.
+
+# Step 1, per table: returns how many stored rows were kept as they are.
+_HOUR = """
+WITH here AS MATERIALIZED (
+    SELECT c.ctid AS stored_row, s.ctid AS staged,
+           s.call_id IS NOT NULL AND {valid}({stored}) IS NOT DISTINCT FROM ({values}) AS same
+    FROM {partition} c LEFT JOIN stage_calls s ON s.call_id = c.call_id
+    WHERE c.business_date = %(d)s AND c.local_hour = %(h)s
+), gone AS (
+    DELETE FROM {partition} WHERE ctid = ANY (ARRAY(SELECT stored_row FROM here WHERE NOT same))
+    RETURNING call_id
+), keys_gone AS (  -- by index, whatever the number of keys stored
+    DELETE FROM analytics.call_keys WHERE call_id = ANY (ARRAY(SELECT call_id FROM gone))
+), kept AS (
+    DELETE FROM stage_calls WHERE ctid = ANY (ARRAY(SELECT staged FROM here WHERE same))
+)
+SELECT count(*) FILTER (WHERE same) FROM here
+"""
+# A staged reject is never "the same" as a stored valid call, whatever its values.
+_VALID = "s.reject_reason IS NULL AND "
+
+# Step 2.
+_STORED_RANGE = """(SELECT min(call_id) FROM analytics.call_keys) <= %(max_id)s
+      AND (SELECT max(call_id) FROM analytics.call_keys) >= %(min_id)s"""
+FOUND_SQL = f"""
+SELECT EXISTS (SELECT FROM stage_calls s JOIN analytics.call_keys k ON k.call_id = s.call_id)
+WHERE {_STORED_RANGE}
+"""
+# Returns the staged rows it dropped by reject_reason and why (superseded or unchanged), for the counts.
 _PROBE = """
 WITH found AS MATERIALIZED (
     SELECT c.business_date AS stored_day, c.local_hour AS stored_hour, c.call_id, s.ctid AS staged, s.reject_reason,
@@ -104,8 +136,7 @@ WITH found AS MATERIALIZED (
         LEFT JOIN analytics.hour_reads r ON r.business_date = c.business_date AND r.local_hour = c.local_hour
         WHERE k.call_id = s.call_id OFFSET 0
     ) c
-    WHERE (SELECT min(call_id) FROM analytics.call_keys) <= %(max_id)s
-      AND (SELECT max(call_id) FROM analytics.call_keys) >= %(min_id)s
+    WHERE {stored_range}
 ), replaced AS (
     DELETE FROM {table} c USING found f
     WHERE c.business_date = f.stored_day AND c.local_hour = f.stored_hour AND c.call_id = f.call_id
@@ -117,37 +148,47 @@ SELECT reject_reason, newer, count(*) FROM found WHERE newer OR same GROUP BY 1,
 """
 
 
-def _probe(table: str, values: dict[str, str], valid: str = "") -> str:
-    return _PROBE.format(table=table, valid=valid, values=", ".join(values.values()),
-                         stored=", ".join(f"c.{column}" for column in values))
+def _compare(values: dict[str, str], valid: str) -> dict[str, str]:
+    return {"valid": valid, "values": ", ".join(values.values()), "stored": ", ".join(f"c.{column}" for column in values)}
 
 
 PROBE_SQL = [
-    # A staged reject is never "the same" as a stored valid call, whatever its values.
-    _probe("analytics.calls", CALLS_VALUES, valid="s.reject_reason IS NULL AND "),
-    _probe("analytics.call_rejects", REJECTS_VALUES),
+    _PROBE.format(table="analytics.calls", stored_range=_STORED_RANGE, **_compare(CALLS_VALUES, _VALID)),
+    _PROBE.format(table="analytics.call_rejects", stored_range=_STORED_RANGE, **_compare(REJECTS_VALUES, "")),
 ]
+# FOUND_SQL and the probes: index probes only, whatever the statistics of a just-loaded partition
+# or of call_keys say (a hash join would read every key ever stored).
+PROBE_SETTINGS = ["SET LOCAL enable_seqscan = off", "SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"]
+PROBE_SETTINGS_OFF = [s.replace("= off", "= on") for s in PROBE_SETTINGS]
 
-DELETE_SQL = [
-    # What the hour holds that the stage does not: calls no longer in the source (deleted, or
-    # moved away there). First, while every staged call is still in the stage. No nested loop:
-    # right after a load the hour's statistics are stale (an estimate of 1 row), and a nested
-    # anti-join then scans the unindexed stage once per stored row (54 s for 40k rows, seen).
-    "SET LOCAL enable_nestloop = off",
-    "DELETE FROM analytics.calls c WHERE c.business_date = %(d)s AND c.local_hour = %(h)s"
-    " AND NOT EXISTS (SELECT FROM stage_calls s WHERE s.call_id = c.call_id)",
-    "DELETE FROM analytics.call_rejects c WHERE c.business_date = %(d)s AND c.local_hour = %(h)s"
-    " AND NOT EXISTS (SELECT FROM stage_calls s WHERE s.call_id = c.call_id)",
-    "SET LOCAL enable_nestloop = on",
-    # Index probes only, whatever the statistics of a just-loaded partition or of call_keys say.
-    "SET LOCAL enable_seqscan = off",
-    "SET LOCAL enable_hashjoin = off",
-    "SET LOCAL enable_mergejoin = off",
-    *PROBE_SQL,
-    "SET LOCAL enable_seqscan = on",
-    "SET LOCAL enable_hashjoin = on",
-    "SET LOCAL enable_mergejoin = on",
-]
+
+@dataclass(frozen=True)
+class HourPartitions:
+    """The month partitions of analytics.calls and call_rejects that hold a day's rows."""
+
+    calls: str
+    rejects: str
+
+    @classmethod
+    def resolve(cls, cur, day: date) -> HourPartitions:
+        cur.execute("SELECT analytics.month_partition('calls', %(d)s), analytics.month_partition('call_rejects', %(d)s)",
+                    {"d": day})
+        calls, rejects = cur.fetchone()
+        if calls is None or rejects is None:
+            raise RuntimeError(f"no month partition of analytics.calls or call_rejects holds {day}")
+        return cls(calls, rejects)
+
+
+def hour_sql(partitions: HourPartitions) -> list[str]:
+    """Step 1. No nested loop: right after a load the hour's statistics are stale (an estimate of
+    1 row), and a nested join then scans the unindexed stage once per stored row (54 s for 40k
+    rows, seen)."""
+    return [
+        "SET LOCAL enable_nestloop = off",
+        _HOUR.format(partition=partitions.calls, **_compare(CALLS_VALUES, _VALID)),
+        _HOUR.format(partition=partitions.rejects, **_compare(REJECTS_VALUES, "")),
+        "SET LOCAL enable_nestloop = on",
+    ]
 
 
 def _insert(table: str, values: dict[str, str], where: str) -> str:
@@ -155,13 +196,18 @@ def _insert(table: str, values: dict[str, str], where: str) -> str:
             f" SELECT {', '.join(values.values())}, %(run_id)s FROM stage_calls s WHERE {where}")
 
 
-INSERT_SQL = [
-    _insert("analytics.calls", CALLS_VALUES, "s.reject_reason IS NULL"),
-    _insert("analytics.call_rejects", REJECTS_VALUES, "s.reject_reason IS NOT NULL"),
-    # The hour now holds what read seq saw: the version of every row in it (see the probe).
-    "INSERT INTO analytics.hour_reads (business_date, local_hour, read_seq) VALUES (%(d)s, %(h)s, %(seq)s)"
-    " ON CONFLICT (business_date, local_hour) DO UPDATE SET read_seq = EXCLUDED.read_seq, read_at = now()",
-]
+def insert_sql(partitions: HourPartitions) -> list[str]:
+    """Step 3."""
+    return [
+        _insert(partitions.calls, CALLS_VALUES, "s.reject_reason IS NULL"),
+        _insert(partitions.rejects, REJECTS_VALUES, "s.reject_reason IS NOT NULL"),
+        "INSERT INTO analytics.call_keys (call_id, business_date, local_hour)"
+        " SELECT s.call_id, %(d)s::date, %(h)s::smallint FROM stage_calls s",
+        # The hour now holds what read seq saw: the version of every row in it (see step 2).
+        "INSERT INTO analytics.hour_reads (business_date, local_hour, read_seq) VALUES (%(d)s, %(h)s, %(seq)s)"
+        " ON CONFLICT (business_date, local_hour) DO UPDATE SET read_seq = EXCLUDED.read_seq, read_at = now()",
+    ]
+
 
 # Seconds an attempt waits for any lock (the hour's, or a row a concurrent load holds) before it
 # fails, transiently: a retry beats queueing behind a stuck transaction.
@@ -266,6 +312,7 @@ class HourLoad:
         self.cur = None
         self.id_range = (None, None)
         self.read_seq = None
+        self.partitions: HourPartitions | None = None
 
     def where(self) -> str:
         return f"{self.day} hour {self.hour:02d}"
@@ -281,6 +328,7 @@ class HourLoad:
                 self._lock_partition(cur)
                 # The day's month partitions (and the next month's), when missing: DDL once a month.
                 cur.execute("SELECT analytics.ensure_month_partitions(%s)", (self.day,))
+                self.partitions = HourPartitions.resolve(cur, self.day)
             ledger.close_abandoned(self.pg, self.dag_id, self.day, self.hour)  # commits: the lock ends
             self.batch_id = ledger.start(self.pg, self.dag_id, self.run_id, self.try_number, self.day, self.hour,
                                          self.invalid_rows)
@@ -328,9 +376,17 @@ class HourLoad:
                   "shift": self.fold.shift_s if self.fold else 0}
         result = self.result
         with result.phase("delete"):
-            for statement in DELETE_SQL:
+            for statement in hour_sql(self.partitions):
                 self.cur.execute(statement, values)
-                if statement in PROBE_SQL:
+                if statement.startswith("SET"):
+                    continue
+                result.rows_unchanged += self.cur.fetchone()[0]
+            for statement in PROBE_SETTINGS:
+                self.cur.execute(statement)
+            self.cur.execute(FOUND_SQL, values)
+            if (self.cur.fetchone() or (False,))[0]:
+                for statement in PROBE_SQL:
+                    self.cur.execute(statement, values)
                     for reason, superseded, count in self.cur.fetchall():  # the staged rows dropped
                         if not superseded:
                             result.rows_unchanged += count
@@ -341,8 +397,10 @@ class HourLoad:
                             result.rows_superseded += count
                             result.rows_rejected -= count
                             result.reasons[reason] -= count
+            for statement in PROBE_SETTINGS_OFF:
+                self.cur.execute(statement)
         with result.phase("insert"):
-            for statement in INSERT_SQL:
+            for statement in insert_sql(self.partitions):
                 self.cur.execute(statement, values)
         with result.phase("commit"):
             ledger.finish(self.cur, self.batch_id, "success", result)
