@@ -548,6 +548,9 @@ def test_narrow_window_and_read_only_colleague(airflow, page, passwords, tmp_pat
     page.set_window_size(400, 900)
     try:
         _wait(page, lambda d: _no_horizontal_overflow(d), "the page to fit 400 px")
+        page.execute_script("document.getElementById('upload-box').scrollIntoView()")
+        _shot(page, "14a-upload-form-400px")
+        page.execute_script("window.scrollTo(0, 0)")
         page.switch_to.default_content()
         _shot(page, "14-admin-400px-in-airflow")
         page.switch_to.frame(page.find_element(By.CSS_SELECTOR, "iframe"))
@@ -743,6 +746,9 @@ def test_dashboard_live_progress_and_the_spanish_page(page, tag):
         _wait(page, lambda d: _no_horizontal_overflow(d), "the Spanish page to fit 400 px")
         page.execute_script("window.scrollTo(0, 0)")
         _shot(page, "17-spanish-dashboard-400px")
+        assert page.find_element(By.CSS_SELECTOR, "#upload-box [data-t='notify_label']").text == "Avisarme por correo al terminar"
+        page.execute_script("document.getElementById('upload-box').scrollIntoView()")
+        _shot(page, "17a-spanish-upload-form-400px")
     finally:
         page.switch_to.default_content()
         page.execute_script("localStorage.setItem('i18nextLng', 'en'); localStorage.removeItem('timezone')")
