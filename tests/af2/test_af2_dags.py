@@ -62,7 +62,7 @@ def test_the_deadline_is_a_native_sla_on_daily_metrics_with_a_slack_callback(dag
 
 def test_a_zero_deadline_sets_no_sla(monkeypatch):
     monkeypatch.setenv("IVR_LOAD_DEADLINE_HOURS", "0")
-    dag = runpy.run_path(str(DAGS_DIR / "ivr_calls_daily.py"))["dag"]
+    dag = runpy.run_path(str(DAGS_DIR / "ivr_calls_daily.py"))["ivr_calls_daily"]()
     assert dag.get_task("daily_metrics").sla is None
 
 

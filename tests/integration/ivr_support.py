@@ -122,7 +122,7 @@ def parse_ivr_dag():
     from callcentre.common.compat import exponential_backoff
 
     ensure_tables()
-    dag = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "ivr_calls_daily.py"))["dag"]
+    dag = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "ivr_calls_daily.py"))["ivr_calls_daily"]()
     for task in dag.tasks:  # keep retries, make them quick
         task.retry_delay = timedelta(seconds=1)
         task.retry_exponential_backoff = exponential_backoff(0)

@@ -24,7 +24,7 @@ def parse_dag(monkeypatch, zone: str, default_zone: str = "UTC"):
     monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", default_zone)
     monkeypatch.delenv("AIRFLOW_VAR_IVR_TIMEZONE", raising=False)
     ensure_tables()
-    dag = runpy.run_path(str(DAG_FILE))["dag"]
+    dag = runpy.run_path(str(DAG_FILE))["ivr_calls_daily"]()
     for task in dag.tasks:
         task.retry_delay = timedelta(seconds=1)
         task.retry_exponential_backoff = 0
