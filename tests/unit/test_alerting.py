@@ -1,0 +1,35 @@
+"""The one final-failure rule both pipelines' failure callbacks use (callcentre.common.alerting)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from callcentre.common.alerting import is_final_failure
+
+
+class Permanent(Exception):
+    pass
+
+
+def _context(try_number: int, max_tries: int, exception=None, state=None) -> dict:
+    return {"ti": SimpleNamespace(try_number=try_number, max_tries=max_tries, state=state), "exception": exception}
+
+
+@pytest.mark.parametrize("context,final", [
+    (_context(1, 3, Permanent("bad file")), True),  # a permanent error ends it whatever tries remain
+    (_context(1, 3, OSError("db down")), False),  # a transient one with tries left: Airflow retries
+    (_context(4, 3, OSError("db down")), True),  # ... on its last try it is final
+    (_context(4, 3, Permanent("x"), state="up_for_retry"), False),  # apache/airflow#65400
+    (_context(4, 3, None), True),  # marked failed by hand / worker lost, tries used up
+    (_context(2, 3, None), False),
+])
+def test_final_failure(context, final):
+    assert is_final_failure(context, (Permanent,)) is final
+
+
+def test_a_pipeline_that_settles_unraised_failures_itself_never_ends_on_them():
+    """Scraping: a failure without the task's exception (apache/airflow#71172) is left to its reconcile DAG."""
+    assert is_final_failure(_context(11, 10, None), (Permanent,), unraised_counts=False) is False
+    assert is_final_failure(_context(11, 10, OSError("x")), (Permanent,), unraised_counts=False) is True
