@@ -146,6 +146,32 @@ def test_concurrent_retries_of_one_job_retry_it_once(api_server, job_with_run, j
     assert job_repo.get(job["id"])["retry_count"] == 1
 
 
+def test_a_person_timing_out_a_job_with_no_retry_left_emails_its_uploader(client, job_with_run, job_repo,
+                                                                              fake_slack, monkeypatch):
+    import json
+
+    from callcentre.fakes._server import serve_in_thread
+    from callcentre.fakes.smtp_server import FakeSmtpServer
+    from callcentre.scraping.retry import mark_jobs_timeout
+
+    smtp = FakeSmtpServer(("127.0.0.1", 0))
+    serve_in_thread(smtp)
+    monkeypatch.setenv("AIRFLOW_CONN_SCRAPING_SMTP", json.dumps(smtp.connection))
+    try:
+        job = job_with_run("processing", max_retries=0)
+        with job_repo._cursor() as cur:  # as register_job keeps the upload's address
+            cur.execute("UPDATE scraping.jobs SET notify_email = 'ana@example.com' WHERE id = %s", (job["id"],))
+        [action] = mark_jobs_timeout([job["id"]], actor="luis", airflow=client)
+        assert action.outcome == "timed_out"
+        [mail] = smtp.messages
+        assert mail["to"] == ["ana@example.com"] and mail["subject"] == f"Scraping job #{job['id']} timed out: acciones.xlsx"
+        assert "marked as timeout by luis" in mail["body"]
+        assert fake_slack.messages == []  # a person's own action is not alerted
+    finally:
+        smtp.shutdown()
+        smtp.server_close()
+
+
 def test_mark_timeout_stops_the_run(client, job_with_run, job_repo, fake_slack):
     from callcentre.scraping.retry import mark_jobs_timeout
 
