@@ -9,7 +9,7 @@ then again (a reload: every row replaced), and reports for each:
    process: backends, autovacuum, checkpointer, WAL writer) and this Python process, read from
    /proc before and after (the local servers of `make services`);
 2. wall seconds per load phase summed over the 24 hours (HourResult.phases: stage = read
-   MariaDB + COPY into the temp stage, validate, delete, insert, commit);
+   MariaDB + COPY into the temp stage, validate, delete, keys, insert, commit);
 3. a pyinstrument profile of the Python side, both written to bench/profile.txt.
 """
 

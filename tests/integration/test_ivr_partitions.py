@@ -149,13 +149,9 @@ def test_a_reload_right_after_a_load_probes_each_staged_call_by_its_full_key(day
     attempt.begin()
     try:
         attempt.stage()
-        values = {"d": day, "h": 15, "tz": "UTC", "run_id": "plan", "min_id": attempt.id_range[0],
-                  "max_id": attempt.id_range[1], "seq": attempt.read_seq, "shift": 0}
+        values = {"d": day, "h": 15, "tz": "UTC", "run_id": "plan", "seq": attempt.read_seq, "shift": 0}
         for statement in load_mod.PROBE_SETTINGS:  # the planner settings the probes run with
             attempt.cur.execute(statement)
-        plan = [row[0] for row in attempt.cur.execute("EXPLAIN " + load_mod.FOUND_SQL, values).fetchall()]
-        assert not [line for line in plan if "Hash Join" in line or "Merge Join" in line], "\n".join(plan)
-        assert [line for line in plan if "Index Cond: (call_id = s.call_id)" in line], "\n".join(plan)
         for statement in load_mod.PROBE_SQL:
             attempt.cur.execute("EXPLAIN " + statement, values)
             plan = [row[0] for row in attempt.cur.fetchall()]

@@ -1,6 +1,6 @@
 """Loading one partition-hour: stream from MariaDB, validate, replace atomically in PostgreSQL.
 
-The replace is one PostgreSQL transaction (its three steps are described above :func:`hour_sql`), so an
+The replace is one PostgreSQL transaction (its four steps are described above :func:`hour_sql`), so an
 hour is either wholly the old rows or wholly the new ones: a failure at any point (source lost
 mid-stream, worker killed) leaves the previous state, and the retry starts from scratch. Running
 it again, in any order with any other hour or day, converges to exactly the source's rows:
@@ -33,7 +33,7 @@ from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
 from callcentre.common.pg import copy_in, postgres_conn
 from callcentre.ivr import columns, ledger
-from callcentre.ivr.errors import raise_classified
+from callcentre.ivr.errors import UNIQUE_VIOLATION, raise_classified
 from callcentre.ivr.rules import REASON_COLUMN, describe_reject, fall_back_fold
 from callcentre.ivr.source import hour_rows, source_connection
 
@@ -44,7 +44,7 @@ MAX_EXAMPLES = 5
 
 STAGE_DDL = columns.stage_ddl()
 COPY_SQL = "COPY stage_calls FROM STDIN WITH (FORMAT csv)"
-COUNT_SQL = "SELECT reject_reason, count(*), min(call_id), max(call_id) FROM stage_calls GROUP BY reject_reason"
+COUNT_SQL = "SELECT reject_reason, count(*) FROM stage_calls GROUP BY reject_reason"
 # A reject's example shows the value of the column its rule is about (rules.REASON_COLUMN).
 _EXAMPLE_COLUMNS = list(dict.fromkeys(REASON_COLUMN.values()))
 EXAMPLES_SQL = (
@@ -60,7 +60,7 @@ _EXAMPLE_VALUE = {column: 2 + i for i, column in enumerate(_EXAMPLE_COLUMNS)}
 CALLS_VALUES = columns.calls_values()
 REJECTS_VALUES = columns.rejects_values()
 
-# The replace, in the load's transaction, in three steps (one statement per entry: psycopg 3
+# The replace, in the load's transaction, in four steps (one statement per entry: psycopg 3
 # sends parameterised statements one at a time). Plain INSERTs after explicit deletes: ON
 # CONFLICT's speculative insertion cost ~40% more per row (measured, docs/performance.md).
 #
@@ -72,24 +72,23 @@ REJECTS_VALUES = columns.rejects_values()
 #    our own transformation still rewrites every row it changes. Every other stored row goes:
 #    changed, or no longer in the source (deleted, or moved away there). The rows here were
 #    written by earlier loads of this hour, which held its lock before ours: none is newer.
-# 2. Elsewhere (PROBE_SQL, through the parents): a call still in the stage may sit in another hour
-#    or day, or in the other table because its validity changed. analytics.call_keys (where each
-#    stored call sits, migration 0003) is probed with the staged ids (FOUND_SQL: one index probe
-#    per staged call; its last conditions are a one-time test: when the stage's id range lies
-#    outside the stored ids, as a new day's usually does, the stage is not even read), and only
-#    when one is found do the probes run: they find each call in the one partition its key names
-#    and delete it, so a call that moved in the source moves here too. Last read wins: a stored
-#    version is as new as the last committed load of the hour it sits in (analytics.hour_reads:
-#    that load wrote or confirmed every row the hour holds; none recorded, as before versioned
-#    reads, is older than any read); a staged call whose stored version was read later than ours
-#    (a concurrent load of another hour read it after it moved there) is dropped from the stage.
-#    If a newer version lands after the probe, the INSERT of its key meets it (unique_violation,
-#    retried); a version written after the probe's snapshot is left alone by the delete (it sees
-#    only what the probe saw).
-# 3. The inserts (insert_sql): the stage's rows into the hour's partitions and their keys into
-#    call_keys, in one statement for both tables. The parents' statement triggers keep call_keys
-#    for every other writer; they do not fire for a partition written directly, so steps 1 and 3
-#    keep it themselves.
+# 2. The keys (KEYS_SQL): the staged calls' keys go into analytics.call_keys (where each stored
+#    call sits, whatever its day, migration 0003), one statement for both tables, under a
+#    savepoint. When none is there yet, as for a new day's calls, nothing else is stored
+#    anywhere for them. The parents' statement triggers keep call_keys for every other writer;
+#    they do not fire for a partition written directly, so steps 1 and 2 keep it themselves.
+# 3. Only when a key is there already (the insert rolled back to its savepoint), elsewhere
+#    (PROBE_SQL, through the parents): the call sits in another hour or day, or in the other
+#    table because its validity changed. Each staged call is probed in call_keys, then in the
+#    one partition its key names, and its stored version deleted, so a call that moved in the
+#    source moves here too; then the keys go in. Last read wins: a stored version is as new as
+#    the last committed load of the hour it sits in (analytics.hour_reads: that load wrote or
+#    confirmed every row the hour holds; none recorded, as before versioned reads, is older than
+#    any read); a staged call whose stored version was read later than ours (a concurrent load of
+#    another hour read it after it moved there) is dropped from the stage. If a newer version
+#    lands after the probe, the keys' insert meets it (unique_violation, retried); a version
+#    written after the probe's snapshot is left alone by the delete (it sees only what it saw).
+# 4. The rows (insert_sql): into the hour's partitions, and the hour's read into hour_reads.
 
 # Step 1, per table: returns how many stored rows were kept as they are.
 _HOUR = """
@@ -111,14 +110,7 @@ SELECT count(*) FILTER (WHERE same) FROM here
 # A staged reject is never "the same" as a stored valid call, whatever its values.
 _VALID = "s.reject_reason IS NULL AND "
 
-# Step 2.
-_STORED_RANGE = """(SELECT min(call_id) FROM analytics.call_keys) <= %(max_id)s
-      AND (SELECT max(call_id) FROM analytics.call_keys) >= %(min_id)s"""
-FOUND_SQL = f"""
-SELECT EXISTS (SELECT FROM stage_calls s JOIN analytics.call_keys k ON k.call_id = s.call_id)
-WHERE {_STORED_RANGE}
-"""
-# Returns the staged rows it dropped by reject_reason and why (superseded or unchanged), for the counts.
+# Step 3. Returns the staged rows it dropped by reject_reason and why (superseded or unchanged), for the counts.
 _PROBE = """
 WITH found AS MATERIALIZED (
     SELECT c.business_date AS stored_day, c.local_hour AS stored_hour, c.call_id, s.ctid AS staged, s.reject_reason,
@@ -136,7 +128,6 @@ WITH found AS MATERIALIZED (
         LEFT JOIN analytics.hour_reads r ON r.business_date = c.business_date AND r.local_hour = c.local_hour
         WHERE k.call_id = s.call_id OFFSET 0
     ) c
-    WHERE {stored_range}
 ), replaced AS (
     DELETE FROM {table} c USING found f
     WHERE c.business_date = f.stored_day AND c.local_hour = f.stored_hour AND c.call_id = f.call_id
@@ -153,11 +144,11 @@ def _compare(values: dict[str, str], valid: str) -> dict[str, str]:
 
 
 PROBE_SQL = [
-    _PROBE.format(table="analytics.calls", stored_range=_STORED_RANGE, **_compare(CALLS_VALUES, _VALID)),
-    _PROBE.format(table="analytics.call_rejects", stored_range=_STORED_RANGE, **_compare(REJECTS_VALUES, "")),
+    _PROBE.format(table="analytics.calls", **_compare(CALLS_VALUES, _VALID)),
+    _PROBE.format(table="analytics.call_rejects", **_compare(REJECTS_VALUES, "")),
 ]
-# FOUND_SQL and the probes: index probes only, whatever the statistics of a just-loaded partition
-# or of call_keys say (a hash join would read every key ever stored).
+# Index probes only, whatever the statistics of a just-loaded partition or of call_keys say (a
+# hash join would read every key ever stored).
 PROBE_SETTINGS = ["SET LOCAL enable_seqscan = off", "SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"]
 PROBE_SETTINGS_OFF = [s.replace("= off", "= on") for s in PROBE_SETTINGS]
 
@@ -196,14 +187,17 @@ def _insert(table: str, values: dict[str, str], where: str) -> str:
             f" SELECT {', '.join(values.values())}, %(run_id)s FROM stage_calls s WHERE {where}")
 
 
+# Step 2.
+KEYS_SQL = ("INSERT INTO analytics.call_keys (call_id, business_date, local_hour)"
+            " SELECT s.call_id, %(d)s::date, %(h)s::smallint FROM stage_calls s")
+
+
 def insert_sql(partitions: HourPartitions) -> list[str]:
-    """Step 3."""
+    """Step 4."""
     return [
         _insert(partitions.calls, CALLS_VALUES, "s.reject_reason IS NULL"),
         _insert(partitions.rejects, REJECTS_VALUES, "s.reject_reason IS NOT NULL"),
-        "INSERT INTO analytics.call_keys (call_id, business_date, local_hour)"
-        " SELECT s.call_id, %(d)s::date, %(h)s::smallint FROM stage_calls s",
-        # The hour now holds what read seq saw: the version of every row in it (see step 2).
+        # The hour now holds what read seq saw: the version of every row in it (see step 3).
         "INSERT INTO analytics.hour_reads (business_date, local_hour, read_seq) VALUES (%(d)s, %(h)s, %(seq)s)"
         " ON CONFLICT (business_date, local_hour) DO UPDATE SET read_seq = EXCLUDED.read_seq, read_at = now()",
     ]
@@ -254,7 +248,8 @@ class HourResult:
     rows_unchanged: int = 0
     dry_run: bool = False
     seconds: float = 0.0
-    # Seconds per phase: stage (read MariaDB + COPY), validate (counts), delete, insert, commit.
+    # Seconds per phase: stage (read MariaDB + COPY), validate (counts), delete (the hour's own
+    # rows), keys (and the probes elsewhere when one was there), insert, commit.
     phases: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -269,11 +264,10 @@ class HourResult:
             self.phases[name] = round(self.phases.get(name, 0.0) + time.monotonic() - started, 3)
 
 
-def _count_staged(cur, result: HourResult) -> tuple[int | None, int | None]:
-    """Fill the result's counts and first examples from what was staged; the staged id range."""
+def _count_staged(cur, result: HourResult) -> None:
+    """Fill the result's counts and first examples from what was staged."""
     cur.execute(COUNT_SQL)
-    groups = cur.fetchall()
-    counts = {reason: count for reason, count, _, _ in groups}
+    counts = dict(cur.fetchall())
     result.rows_read = sum(counts.values())
     result.rows_loaded = counts.pop(None, 0)
     result.reasons = counts
@@ -283,7 +277,6 @@ def _count_staged(cur, result: HourResult) -> tuple[int | None, int | None]:
         result.examples = [
             describe_reject(row[0], row[1], row[_EXAMPLE_VALUE[REASON_COLUMN[row[1]]]]) for row in cur.fetchall()
         ]
-    return (min(g[2] for g in groups), max(g[3] for g in groups)) if groups else (None, None)
 
 
 class HourLoad:
@@ -310,7 +303,6 @@ class HourLoad:
         self.batch_id = None
         self.pg = None
         self.cur = None
-        self.id_range = (None, None)
         self.read_seq = None
         self.partitions: HourPartitions | None = None
 
@@ -359,7 +351,7 @@ class HourLoad:
             self.read_seq = self.cur.fetchone()[0]
             copy_in(self.cur, COPY_SQL, hour_rows(src, self.day, self.hour, self.chunk_size, self.fold))
         with self.result.phase("validate"):
-            self.id_range = _count_staged(self.cur, self.result)
+            _count_staged(self.cur, self.result)
         if self.result.rows_rejected and self.invalid_rows == "fail":
             raise AirflowFailException(
                 f"{self.result.rows_rejected} invalid row(s) in source table calls for {self.where()} and "
@@ -371,8 +363,7 @@ class HourLoad:
         if self.dry_run:
             self.pg.rollback()
             return
-        values = {"d": self.day, "h": self.hour, "tz": self.tz_name, "run_id": self.run_id,
-                  "min_id": self.id_range[0], "max_id": self.id_range[1], "seq": self.read_seq,
+        values = {"d": self.day, "h": self.hour, "tz": self.tz_name, "run_id": self.run_id, "seq": self.read_seq,
                   "shift": self.fold.shift_s if self.fold else 0}
         result = self.result
         with result.phase("delete"):
@@ -381,30 +372,49 @@ class HourLoad:
                 if statement.startswith("SET"):
                     continue
                 result.rows_unchanged += self.cur.fetchone()[0]
-            for statement in PROBE_SETTINGS:
-                self.cur.execute(statement)
-            self.cur.execute(FOUND_SQL, values)
-            if (self.cur.fetchone() or (False,))[0]:
-                for statement in PROBE_SQL:
-                    self.cur.execute(statement, values)
-                    for reason, superseded, count in self.cur.fetchall():  # the staged rows dropped
-                        if not superseded:
-                            result.rows_unchanged += count
-                        elif reason is None:
-                            result.rows_superseded += count
-                            result.rows_loaded -= count
-                        else:
-                            result.rows_superseded += count
-                            result.rows_rejected -= count
-                            result.reasons[reason] -= count
-            for statement in PROBE_SETTINGS_OFF:
-                self.cur.execute(statement)
+        with result.phase("keys"):
+            if not self._insert_keys(values):  # a staged call is stored elsewhere
+                self._probe(values)
+                self.cur.execute(KEYS_SQL, values)  # one stored meanwhile: unique_violation, retried
         with result.phase("insert"):
             for statement in insert_sql(self.partitions):
                 self.cur.execute(statement, values)
         with result.phase("commit"):
             ledger.finish(self.cur, self.batch_id, "success", result)
             self.pg.commit()
+
+    def _insert_keys(self, values: dict) -> bool:
+        """Step 2: False (and nothing inserted) when a staged call already has a key."""
+        self.cur.execute("SAVEPOINT keys")
+        try:
+            self.cur.execute(KEYS_SQL, values)
+        except Exception as err:  # noqa: BLE001 - only unique_violation is expected here
+            if (getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)) != UNIQUE_VIOLATION:
+                raise
+            self.cur.execute("ROLLBACK TO SAVEPOINT keys")
+            return False
+        self.cur.execute("RELEASE SAVEPOINT keys")
+        return True
+
+    def _probe(self, values: dict) -> None:
+        """Step 3: the stored versions of staged calls elsewhere, deleted or left as newer."""
+        result = self.result
+        for statement in PROBE_SETTINGS:
+            self.cur.execute(statement)
+        for statement in PROBE_SQL:
+            self.cur.execute(statement, values)
+            for reason, superseded, count in self.cur.fetchall():  # the staged rows dropped
+                if not superseded:
+                    result.rows_unchanged += count
+                elif reason is None:
+                    result.rows_superseded += count
+                    result.rows_loaded -= count
+                else:
+                    result.rows_superseded += count
+                    result.rows_rejected -= count
+                    result.reasons[reason] -= count
+        for statement in PROBE_SETTINGS_OFF:
+            self.cur.execute(statement)
 
     def fail(self, err: BaseException) -> None:
         """Undo the attempt and record why in the ledger (best effort)."""
