@@ -85,11 +85,12 @@ def alert_run_failed(context) -> None:
         send_unclaimed(dag_id, text, always=bool(note))
 
 
-
-
 def circuit_breaker_note(context, dag_id: str) -> str:
     """The line that tells the operator this failure paused the DAG (Airflow's circuit breaker
-    pauses it after ``max_consecutive_failed_dag_runs`` failed runs, before this callback runs)."""
+    pauses it after ``max_consecutive_failed_dag_runs`` failed runs, before this callback runs).
+    The count walks the DAG's runs through run_context.failed_runs_in_a_row, which on 3.x still asks
+    the dag-processor's supervisor directly (listed in common/private_airflow.py): the public
+    ``ti.get_previous_dagrun`` goes back one run only and the dag-processor answers no run count."""
     try:
         limit = int(getattr(context["dag"], "max_consecutive_failed_dag_runs", 0) or 0)
         if limit > 0 and run_context.failed_runs_in_a_row(context, limit) >= limit:

@@ -17,7 +17,7 @@ import re
 
 from callcentre.common.language import message_language
 from callcentre.common.slack import scrub_numbers
-from callcentre.scraping.outbox import SMTP_CONN_ID, outbox, send  # noqa: F401 - SMTP_CONN_ID: the connection's name
+from callcentre.scraping.outbox import outbox, send
 
 log = logging.getLogger(__name__)
 
