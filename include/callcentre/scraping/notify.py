@@ -30,7 +30,7 @@ _WORDS = {
            "rejected": "Rejected rows", "why": "Why", "no_error": "(no error recorded)", "retries": "Retries",
            "no_retry": "{used} of {allowed} used; no automatic retry follows", "page": "Jobs page"},
     "es": {"subject": "Trabajo de scraping #{id} {outcome}: {name}",
-           "completed": "completado", "failed": "fallido", "timeout": "sin tiempo",
+           "completed": "completado", "failed": "fallido", "timeout": "vencido",
            "file": "Archivo", "status": "Estado", "numbers": "Números", "looked_up": "{done} de {total} consultados",
            "rejected": "Filas rechazadas", "why": "Motivo", "no_error": "(no se registró ningún error)",
            "retries": "Reintentos", "no_retry": "{used} de {allowed} usados; no sigue ningún reintento automático",
