@@ -25,11 +25,9 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                "mask connection passwords in Slack text; the SDK exports no public redact"),
     PrivateApi("airflow._shared.timezones.timezone:parse", 3, "include/callcentre/common/compat.py",
                "the CLI's own date parser, so suggested dates are tested as the CLI reads them"),
-    PrivateApi("airflow.sdk.execution_time.task_runner:SUPERVISOR_COMMS", 3, "include/callcentre/common/variables.py",
-               "whether a task runner relays Variables, or a DAG callback runs in-process (dag.test)",
-               annotation_only=True),
     PrivateApi("airflow.sdk.execution_time.task_runner:SUPERVISOR_COMMS", 3, "include/callcentre/common/run_context.py",
-               "GetPreviousDagRun for the circuit-breaker note, from a DAG callback in the dag-processor",
+               "whether a task runner relays Variables (else a DAG callback runs in-process: dag.test), and "
+               "GetPreviousDagRun for the circuit-breaker note from a DAG callback in the dag-processor",
                annotation_only=True),
     PrivateApi("airflow.sdk.execution_time.comms:GetPreviousDagRun", 3, "include/callcentre/common/run_context.py",
                "the previous run's state from a DAG callback in the dag-processor"),

@@ -64,18 +64,29 @@ def failed_runs_in_a_row(context, limit: int) -> int:
     dag_run = context.get("dag_run")
     if dag_run is None or getattr(dag_run, "logical_date", None) is None:
         return 0
-    try:
-        from airflow.sdk.execution_time.comms import GetPreviousDagRun
-        from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
-    except ImportError:  # 2.x, or a callback run in-process (dag.test): the ORM answers
+    comms = supervisor_comms()
+    if comms is None:
         return _failed_runs_in_a_row_orm(dag_run, limit)
+    from airflow.sdk.execution_time.comms import GetPreviousDagRun
+
     count, logical_date = 1, dag_run.logical_date
     while count < limit:
-        previous = SUPERVISOR_COMMS.send(GetPreviousDagRun(dag_id=dag_run.dag_id, logical_date=logical_date)).dag_run
+        previous = comms.send(GetPreviousDagRun(dag_id=dag_run.dag_id, logical_date=logical_date)).dag_run
         if previous is None or str(getattr(previous.state, "value", previous.state)) != "failed":
             break
         count, logical_date = count + 1, previous.logical_date
     return count
+
+
+def supervisor_comms():
+    """3.x: the channel to the process supervising this task or DAG callback (the Task SDK relays
+    Variables and run lookups through it); None on 2.x and for a DAG callback run in-process
+    (``dag.test``), where the metadata DB is reached directly."""
+    if IS_AIRFLOW_2:
+        return None
+    from airflow.sdk.execution_time import task_runner
+
+    return getattr(task_runner, "SUPERVISOR_COMMS", None)
 
 
 def _failed_runs_in_a_row_orm(dag_run, limit: int) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from callcentre.common.compat import IS_AIRFLOW_2, Variable
+from callcentre.common.compat import Variable
+from callcentre.common.run_context import supervisor_comms
 
 
 def get_variable(key: str, default: str | None = None) -> str | None:
@@ -14,11 +15,8 @@ def _outside_a_task_runner(call, *args):
     """3.x: the Task SDK's Variable relays through a task runner or the dag-processor; a DAG
     callback run in-process (``dag.test``) has none (its reads would see only the environment):
     then the metadata DB directly, as on 2.x."""
-    if not IS_AIRFLOW_2:
-        from airflow.sdk.execution_time import task_runner
-
-        if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
-            return getattr(Variable, call)(*args)
+    if supervisor_comms() is not None:
+        return getattr(Variable, call)(*args)
     from airflow.models import Variable as VariableModel
 
     return getattr(VariableModel, call)(*args)
