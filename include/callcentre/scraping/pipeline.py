@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from callcentre.common import compat, storage
+from callcentre.common import compat, run_context, storage, variables
 from callcentre.common.compat import AirflowFailException, AirflowSkipException
 from callcentre.common.slack import short_error
 from callcentre.scraping import config
@@ -56,7 +56,7 @@ def register_job(context) -> int:
     repo = repository()
     dag_id, run_id = _run_ids(context)
     try:
-        settings = config.resolve_settings(dict(context["params"]), compat.get_variable)
+        settings = config.resolve_settings(dict(context["params"]), variables.get_variable)
         path = storage.child(storage.folder("uploads"), settings.upload, "uploads")
         content_sha256 = file_sha256(path)
     except (config.BadRunConf, storage.StorageError, OSError) as err:
@@ -78,7 +78,7 @@ def register_job(context) -> int:
         timeout_minutes=settings.timeout_minutes,
         max_retries=settings.max_retries,
         batch_size=settings.batch_size,
-        clear_number=compat.clear_number_of(context),
+        clear_number=run_context.clear_number_of(context),
     )
     if not created and (job["dag_id"], job["airflow_run_id"]) != (dag_id, run_id):
         raise AirflowSkipException(
@@ -99,7 +99,7 @@ def register_unreadable_upload(repo: JobRepository, context) -> dict:
 
     def setting(name):  # the run's value when usable, else the configured default, else the built-in one
         low, high = config.LIMITS[name]
-        for value in (params.get(name), lambda: config.default_of(name, compat.get_variable)):
+        for value in (params.get(name), lambda: config.default_of(name, variables.get_variable)):
             try:
                 value = type(config.DEFAULTS[name])(value() if callable(value) else value)
             except Exception:  # noqa: BLE001 - None, junk, or a Variable that cannot be read
@@ -197,7 +197,7 @@ def on_task_start(context) -> None:
     """Any task starting (or a batch waking up to poll again) means the job is ``processing``."""
     try:
         dag_id, run_id = _run_ids(context)
-        repository().mark_processing(dag_id, run_id, compat.clear_number_of(context))
+        repository().mark_processing(dag_id, run_id, run_context.clear_number_of(context))
     except Exception:  # noqa: BLE001
         log.exception("could not mark the job processing (the reconcile DAG will catch up)")
 
@@ -223,7 +223,7 @@ def on_task_failure(context) -> None:
         dag_id, run_id = _run_ids(context)
         if not ends_the_task(context):
             log.warning("failure callback of a task that is not finished for good (try %s); job left as it is",
-                        compat.try_number_of(context))
+                        run_context.try_number_of(context))
             return
         error = context.get("exception")
         status = "timeout" if is_timeout(error) else "failed"
