@@ -136,7 +136,9 @@ def _job_and_conf(context) -> tuple[dict | None, dict]:
     from callcentre.scraping.jobs import JobRepository
 
     dag_run = context["dag_run"]
-    return JobRepository().by_run(dag_run.dag_id, dag_run.run_id), dict(dag_run.conf or {})
+    repo = JobRepository()
+    repo.migrate()  # a callback may run before register_job did
+    return repo.by_run(dag_run.dag_id, dag_run.run_id), dict(dag_run.conf or {})
 
 
 def job_completed(context) -> None:
