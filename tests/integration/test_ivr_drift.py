@@ -45,6 +45,10 @@ def serialized():
 
 def forget_checks(day):
     query("DELETE FROM analytics.drift_checks WHERE business_date = %s RETURNING 1", (day,))
+    # On 2.x every dag.test of the check is the same run (manual__<its logical date>): the claim of
+    # an earlier failure alert would silence this one.
+    query("DELETE FROM analytics.alert_log WHERE dag_id = 'ivr_drift_check' AND run_id LIKE %s RETURNING 1",
+          (f"manual__{day + timedelta(days=2)}T%",))
 
 
 @pytest.fixture
@@ -142,7 +146,8 @@ def test_the_check_reloads_only_the_drifted_hours_then_rewrites_the_days_metrics
 
     run_check(day, fake_slack, max_reject_ratio=0.5)  # nothing drifted: nothing reloaded, no message
     assert len(fake_slack.messages) == 1
-    assert [c[1:] for c in checks(day)] == [([16, 23], True, None), ([], False, None)]  # the latest: no drift
+    # The latest check found no drift (on 2.x both dag.test runs share one run id: the record is rewritten).
+    assert checks(day)[-1][1:] == ([], False, None)
 
 
 def checks(day):
