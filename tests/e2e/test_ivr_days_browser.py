@@ -208,7 +208,8 @@ def test_the_calendar_shows_each_state_and_a_failed_day_links_out_of_the_iframe(
 
 def test_a_read_only_colleague_sees_the_days_but_cannot_act(page, airflow):
     """A viewer's session (cookie) in the same browser: the calendar and a day, no reload buttons,
-    no backfill form, and what a reload button would send is refused."""
+    no backfill form, and what a reload button would send is refused; once the session has ended,
+    the next call leads to Airflow's sign-in page."""
     from selenium.webdriver.common.by import By
 
     from tests.e2e.test_jobs_page_browser import _token
@@ -228,6 +229,13 @@ def test_a_read_only_colleague_sees_the_days_but_cannot_act(page, airflow):
             f"fetch('api/days/{FAILED}/reload', {{method: 'POST', body: '{{\"hours\": []}}',"
             " headers: {'X-Ivr-Days-Page': '1', 'Content-Type': 'application/json'}}).then((r) => done(r.status));")
         assert status == 403
+
+        # The session ends while the page is open: its next call sends the window to the sign-in page.
+        page.add_cookie({"name": "_token", "value": _token("vera", "viewer", expiration_time_in_seconds=-60),
+                         "path": "/"})
+        page.find_element(By.ID, "r-apply").click()
+        page.switch_to.default_content()
+        _wait(page, lambda d: "/login" in d.current_url and "ivr-days" in d.current_url, "the sign-in page", timeout=30)
     finally:
         page.switch_to.default_content()
         page.add_cookie({"name": "_token", "value": admin, "path": "/"})
