@@ -7,7 +7,9 @@ then again (a reload: every row replaced), and reports for each:
 
 1. CPU seconds used by each side during the load: the MariaDB server, PostgreSQL (every server
    process: backends, autovacuum, checkpointer, WAL writer) and this Python process, read from
-   /proc before and after (the local servers of `make services`);
+   /proc before and after (the local servers of `make services`), and that of the loads' own
+   PostgreSQL backends, split into stage and replace (what other clients of the server cannot
+   inflate: the figure to compare A/B on a shared machine);
 2. wall seconds per load phase summed over the 24 hours (HourResult.phases: stage = read
    MariaDB + COPY into the temp stage, validate, delete, keys, insert, commit);
 3. a pyinstrument profile of the Python side, both written to bench/profile.txt.
@@ -78,6 +80,26 @@ def cpu_snapshot(mariadb: int, postmaster: int) -> dict[str, float]:
     return {"mariadb": cpu_seconds(mariadb), "postgresql": pg, "python": own.user + own.system}
 
 
+def load_hour_measured(day, hour: int, tz_name: str):
+    """One hour exactly as load_hour runs it (HourLoad's phases in order), and the CPU its own
+    PostgreSQL backend spent staging (COPY, counts) and replacing: a figure the server's other
+    clients cannot inflate, unlike the server-wide one (other sessions' tests on a shared machine)."""
+    from callcentre.ivr.load import HourLoad
+
+    attempt = HourLoad(day, hour, tz_name=tz_name, run_id="profile")
+    try:
+        attempt.begin()
+        backend = attempt.pg.info.backend_pid
+        started = cpu_seconds(backend)
+        attempt.stage()
+        staged = cpu_seconds(backend)
+        attempt.replace()
+        replaced = cpu_seconds(backend)
+    finally:
+        attempt.close()
+    return attempt.result, {"stage": staged - started, "replace": replaced - staged}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, choices=sorted(run_bench.DAYS))
@@ -87,7 +109,6 @@ def main() -> None:
 
     from pyinstrument import Profiler
 
-    from callcentre.ivr.load import load_hour
     from callcentre.ivr.runtime import timezone_name
     from callcentre.ivr.source import count_by_hour, source_connection
 
@@ -110,7 +131,8 @@ def main() -> None:
         started = time.monotonic()
         profiler = Profiler(interval=0.001)
         with profiler:
-            results = [load_hour(day, hour, tz_name=tz_name, run_id="profile") for hour in range(24)]
+            measured = [load_hour_measured(day, hour, tz_name) for hour in range(24)]
+        results = [result for result, _ in measured]
         wall = time.monotonic() - started
         after = cpu_snapshot(mariadb, postmaster)
         texts.append(f"{label}\n" + profiler.output_text(unicode=False, color=False))
@@ -123,6 +145,12 @@ def main() -> None:
         print("CPU seconds during it (2 cores would give 2 x wall at most):")
         for side in ("mariadb", "postgresql", "python"):
             print(f"  {side:12} {after[side] - before[side]:6.2f}")
+        backend = Counter()
+        for _, seconds in measured:
+            backend.update(seconds)
+        print("CPU seconds of the loads' own PostgreSQL backends (other clients of the server left out):")
+        for step, seconds in backend.items():
+            print(f"  {step:12} {seconds:6.2f}")
         print("Wall seconds per phase, summed over the 24 hours:")
         for name, seconds in phases.most_common():
             print(f"  {name:12} {seconds:6.2f}")
