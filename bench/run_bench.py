@@ -107,6 +107,7 @@ def settle() -> None:
         with conn.cursor() as cur:
             cur.execute("VACUUM ANALYZE analytics.calls")
             cur.execute("VACUUM ANALYZE analytics.call_rejects")
+            cur.execute("VACUUM ANALYZE analytics.call_keys")  # a cleared day's keys: dead entries otherwise
     finally:
         conn.close()
 
