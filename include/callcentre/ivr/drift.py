@@ -29,9 +29,9 @@ from decimal import Decimal
 
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
 from callcentre.common.pg import transaction
-from callcentre.ivr import load, metrics, reconcile
+from callcentre.ivr import columns, load, metrics, reconcile
 from callcentre.ivr.business_day import HOURS, day_window
-from callcentre.ivr.source import source_connection
+from callcentre.ivr.source import ID_RANGE_SQL, source_connection
 
 log = logging.getLogger(__name__)
 
@@ -45,33 +45,27 @@ def _source_value(column: str, kind: str) -> str:
     return f"IFNULL({column}, '{NULL}')"
 
 
-# The source's columns as the load stores them, in one order for both sides.
-_SOURCE_COLUMNS = (
-    ("call_id", "value"), ("start_time", "value"), ("end_time", "time"), ("duration", "value"),
-    ("caller_number", "value"), ("dialed_number", "value"), ("ivr_path", "value"), ("disposition", "value"),
-    ("queue_name", "value"), ("agent_id", "value"), ("wait_seconds", "value"), ("updated_at", "time"),
-)
+# The compared columns of the contract (columns.py), in one order for both sides. The day is read
+# through its slice of the primary key (the id bounds from the start_time index, as the extract
+# reads an hour): MariaDB examines the day's rows, not the table's.
 SOURCE_SUMS_SQL = (
     "SELECT HOUR(start_time), COUNT(*), SUM(CAST(CONV(LEFT(MD5(CONCAT_WS('|', "
-    + ", ".join(_source_value(c, k) for c, k in _SOURCE_COLUMNS)
-    + ")), 15), 16, 10) AS UNSIGNED)) FROM calls WHERE start_time >= %s AND start_time < %s GROUP BY HOUR(start_time)"
+    + ", ".join(_source_value(c.name, "time" if c.csv == "time" else "value") for c in columns.SOURCE if c.compared)
+    + ")), 15), 16, 10) AS UNSIGNED)) FROM calls"
+    " WHERE call_id BETWEEN %s AND %s AND start_time >= %s AND start_time < %s GROUP BY HOUR(start_time)"
 )
 
 
-def _target_row(columns: tuple[str, ...]) -> str:
-    return "concat_ws('|', " + ", ".join(f"coalesce({c}::text, '{NULL}')" for c in columns) + ")"
+def _target_row(names: tuple[str, ...]) -> str:
+    return "concat_ws('|', " + ", ".join(f"coalesce({c}::text, '{NULL}')" for c in names) + ")"
 
 
-_CALLS_COLUMNS = ("call_id", "start_local", "end_local", "duration", "caller_number", "dialed_number", "ivr_path",
-                  "disposition", "queue_name", "agent_id", "wait_seconds", "source_updated_at")
-_REJECTS_COLUMNS = ("call_id", "start_time", "end_time", "duration", "caller_number", "dialed_number", "ivr_path",
-                    "disposition", "queue_name", "agent_id", "wait_seconds", "updated_at")
 TARGET_SUMS_SQL = f"""
 SELECT local_hour, count(*), coalesce(sum(('x' || left(md5(r), 15))::bit(60)::bigint), 0)
 FROM (
-    SELECT local_hour, {_target_row(_CALLS_COLUMNS)} AS r FROM analytics.calls WHERE business_date = %(d)s
+    SELECT local_hour, {_target_row(columns.compared("calls"))} AS r FROM analytics.calls WHERE business_date = %(d)s
     UNION ALL
-    SELECT local_hour, {_target_row(_REJECTS_COLUMNS)} FROM analytics.call_rejects WHERE business_date = %(d)s
+    SELECT local_hour, {_target_row(columns.compared("rejects"))} FROM analytics.call_rejects WHERE business_date = %(d)s
 ) t
 GROUP BY local_hour
 """
@@ -85,13 +79,19 @@ def _sums(rows) -> dict[int, tuple[int, int]]:
 
 def source_sums(day: date, conn_id: str = IVR_MARIADB) -> dict[int, tuple[int, int]]:
     """Per hour of ``day``: (rows, checksum) in MariaDB; hours without rows are absent."""
+    start, end = day_window(day)
     with source_connection(conn_id) as src:
+        src.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        src.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")  # the bounds and the sums alike
         cursor = src.cursor()
         try:
-            cursor.execute(SOURCE_SUMS_SQL, day_window(day))
+            cursor.execute(ID_RANGE_SQL, (start, end))
+            low, high = cursor.fetchone()
+            cursor.execute(SOURCE_SUMS_SQL, (low, high, start, end))
             return _sums(cursor.fetchall())
         finally:
             cursor.close()
+            src.rollback()
 
 
 def target_sums(day: date, conn_id: str = ANALYTICS_POSTGRES) -> dict[int, tuple[int, int]]:
