@@ -156,10 +156,7 @@ def test_every_route_refuses_anonymous_and_forged_callers(base, method, path):
         assert "days" not in resp.json() and "metrics" not in resp.json()
 
 
-def test_the_calendar_colours_each_day_by_its_state(base, viewer, runs, week, monkeypatch):
-    from callcentre.ivr_page import app
-
-    monkeypatch.setattr(app, "RUNS_PAGE", 2)  # three runs: the page reads them over two pages
+def test_the_calendar_colours_each_day_by_its_state(base, viewer, runs, week):
     seed_metrics(BALANCED, 1000, 5)
     runs.create(BALANCED, "success")
     seed_metrics(REJECTS, 1000, 50)
@@ -199,6 +196,9 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
     seed_attempt(FAILED, 4, "success", 58, minute=9, dag_id="ivr_drift_check")  # a repair by the drift check
     seed_alert(FAILED, "run_failed", XSS_MESSAGE)
     run_id = runs.create(FAILED, "failed")
+    failed_task = requests.patch(f"{base}/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/preflight",
+                                 json={"new_state": "failed"}, headers=bearer("ad", "admin"), timeout=30)
+    assert failed_task.status_code == 200, failed_task.text
     detail = requests.get(f"{base}{PREFIX}/api/days/{FAILED}", headers=viewer, timeout=60).json()
     assert detail["state"] == "failed"
     assert (detail["metrics"]["source_calls"], detail["metrics"]["total_calls"], detail["metrics"]["rejected_calls"]) == (
@@ -211,6 +211,7 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
     assert [a["message"] for a in detail["alerts"]] == [XSS_MESSAGE]  # verbatim JSON; the page shows it as text
     assert [r["run_id"] for r in detail["runs"]] == [run_id]
     assert detail["run_url"] == f"/dags/{DAG}/runs/{requests.utils.quote(run_id, safe='')}"
+    assert detail["log_url"] == detail["run_url"] + "/tasks/preflight"  # the task that failed
     assert detail["deadline"] == f"{FAILED + timedelta(days=1)}T06:00:00+00:00"
 
     chart = requests.get(f"{base}{PREFIX}/api/days/{FAILED}/rejects.svg", params={"lang": "es"}, headers=viewer, timeout=30)
@@ -233,6 +234,31 @@ def test_a_drifted_days_detail_says_which_hours_and_when(base, viewer, week):
         (3, 41, 40, None), (16, 12, 0, None)]
     seed_metrics(BALANCED, 1000, 5)
     assert requests.get(f"{base}{PREFIX}/api/days/{BALANCED}", headers=viewer, timeout=60).json()["drift"] is None
+
+
+def test_without_read_access_to_the_runs_nothing_is_read(base, runs, week):
+    """A signed-in person whom the auth manager gives no DAG rights reads no day, and the runs'
+    reader refuses them itself, whichever route calls it."""
+    from zoneinfo import ZoneInfo
+
+    from fastapi import HTTPException
+
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.utils.session import create_session
+    from callcentre.ivr_page import app
+
+    runs.create(BALANCED, "success")
+    nobody = {"Authorization": "Bearer " + token_for("nora", None)}
+    for path in ("/api/days", f"/api/days/{BALANCED}"):
+        resp = requests.get(f"{base}{PREFIX}{path}", headers=nobody, timeout=30)
+        assert resp.status_code == 403 and "days" not in resp.json() and "runs" not in resp.json(), resp.text
+    utc = ZoneInfo("UTC")
+    with create_session() as session:
+        with pytest.raises(HTTPException) as refused:
+            app.runs_by_day(session, SimpleAuthManagerUser(username="nora", role=None), BALANCED, BALANCED, utc, utc)
+        assert refused.value.status_code == 403
+        allowed = app.runs_by_day(session, SimpleAuthManagerUser(username="vera", role="viewer"), MONDAY, NEVER, utc, utc)
+    assert [(day, [r["state"] for r in found]) for day, found in allowed.items()] == [(BALANCED, ["success"])]
 
 
 def test_a_viewer_reads_but_cannot_act(base, viewer):

@@ -50,6 +50,13 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi("airflow.models.dag:DAG.fetch_callback", 2, "include/callcentre/common/airflow2_callback_context.py",
                "wrapped, once installed by dags/ivr_calls_daily.py, so a DAG failure callback gets the context of an "
                "expanded task (the upstream one picks tis[-1] with no ORDER BY)"),
+    PrivateApi("airflow.api_fastapi.common.db.common:SessionDep", 3, "include/callcentre/ivr_page/app.py",
+               "the api-server's per-request metadata session, as its own UI routes take it: the IVR page reads the "
+               "DAG's runs in one SELECT (the REST API pages them 100 at a time; five years = 19 calls)"),
+    PrivateApi("airflow.models.dagrun:DagRun", 3, "include/callcentre/ivr_page/app.py",
+               "the runs of a logical-date window for the IVR page, read after the auth manager allowed it"),
+    PrivateApi("airflow.models.taskinstance:TaskInstance", 3, "include/callcentre/ivr_page/app.py",
+               "the IVR page's log link (a run's last failed or last started task) without a REST round trip"),
 )
 
 # What marks a private use in our code: each marker found in include/, plugins/ or dags/ must have
