@@ -47,11 +47,12 @@ def seed_attempt(day: date, hour: int, outcome: str, rows: int | None, run_id: s
             (dag_id, run_id, day, hour, rows, rows, started, started + timedelta(seconds=5), outcome, error))
 
 
-def seed_alert(day: date, kind: str, message: str, run_id: str | None = None) -> None:
+def seed_alert(day: date, kind: str, message: str, run_id: str | None = None, pending: bool = False) -> None:
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute(
-            "INSERT INTO analytics.alert_log (dag_id, kind, alert_key, business_date, run_id, message) "
-            "VALUES ('ivr_calls_daily', %s, %s, %s, %s, %s)", (kind, f"page-test-{day}-{kind}", day, run_id, message))
+            "INSERT INTO analytics.alert_log (dag_id, kind, alert_key, business_date, run_id, message, pending) "
+            "VALUES ('ivr_calls_daily', %s, %s, %s, %s, %s, %s)",
+            (kind, f"page-test-{day}-{kind}", day, run_id, message, pending))
 
 
 def seed_drift(day: date, hours: dict[int, tuple[int, int]], run_id: str = "drift-seed", checked_minutes_ago: int = 0,

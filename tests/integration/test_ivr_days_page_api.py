@@ -195,6 +195,7 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
     seed_attempt(FAILED, 9, "failed", None, error="AirflowFailException: bad row", minute=2)
     seed_attempt(FAILED, 4, "success", 58, minute=9, dag_id="ivr_drift_check")  # a repair by the drift check
     seed_alert(FAILED, "run_failed", XSS_MESSAGE)
+    seed_alert(FAILED, "deadline_missed", "held back by a Slack outage", pending=True)
     run_id = runs.create(FAILED, "failed")
     failed_task = requests.patch(f"{base}/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/preflight",
                                  json={"new_state": "failed"}, headers=bearer("ad", "admin"), timeout=30)
@@ -208,7 +209,9 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
     hours = {h["hour"]: (h["outcome"], h["rows_read"], h["attempts"]) for h in detail["hours"]}
     assert hours == {3: ("success", 40, 2), 4: ("success", 58, 2), 9: ("failed", None, 1)}
     assert {h["hour"]: h["dag_id"] for h in detail["hours"]}[4] == "ivr_drift_check"
-    assert [a["message"] for a in detail["alerts"]] == [XSS_MESSAGE]  # verbatim JSON; the page shows it as text
+    # verbatim JSON (the page shows it as text); one the outbox has not sent yet says so
+    assert [(a["message"], a["pending"]) for a in detail["alerts"]] == [
+        (XSS_MESSAGE, False), ("held back by a Slack outage", True)]
     assert [r["run_id"] for r in detail["runs"]] == [run_id]
     assert detail["run_url"] == f"/dags/{DAG}/runs/{requests.utils.quote(run_id, safe='')}"
     assert detail["log_url"] == detail["run_url"] + "/tasks/preflight"  # the task that failed

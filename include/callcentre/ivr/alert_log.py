@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 from callcentre.common import variables
 from callcentre.common.alerting import Outbox
@@ -22,17 +21,11 @@ from callcentre.ivr.alert_messages import words
 
 log = logging.getLogger(__name__)
 
-ALERTS_SQL = Path(__file__).with_name("sql") / "alerts.sql"
-_MIGRATION_LOCK = 7_301_002
-
-
 def migrate(conn_id: str = ANALYTICS_POSTGRES) -> None:
-    """Create the alert tables if missing (idempotent, serialised by an advisory lock)."""
-    from callcentre.common.pg import transaction
+    """The alert tables are analytics migrations (sql/migrations): applied if pending, else one read."""
+    from callcentre.ivr.schema import analytics_migrations
 
-    with transaction(conn_id) as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        cur.execute(ALERTS_SQL.read_text())
+    analytics_migrations(conn_id).ensure_current()
 
 
 _migrated = False

@@ -17,7 +17,7 @@ const TEXT = {
     backfillTitle: "Backfill a range", reprocess: "Days already run", reprocessAll: "reload them too",
     reprocessFailed: "reload the failed ones", reprocessNone: "skip them", createBackfill: "Create backfill",
     sourceCalls: "Source calls", loadedCalls: "Loaded", rejectedCalls: "Rejected", deadline: "Deadline",
-    run: "run", logs: "logs", noRuns: "No run of this day.", noAlerts: "No alert sent for this day.",
+    run: "run", logs: "logs", noRuns: "No run of this day.", noAlerts: "No alert sent for this day.", pendingAlert: "not sent yet (Slack unreachable; retried every 15 min)",
     hoursOnly: "hours {0}", allHours: "all hours", weekdays: ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"],
     loadFailed: "Could not load: {0}", reloading: "Reloading {0}…", reloaded: "{0}: run {1} started ({2}).", cleared: "{0}: run {1} cleared ({2} task(s)); it runs again.",
     backfilling: "Creating the backfill {0}–{1}…", backfilled: "Backfill {0} of {1}–{2} created; the scheduler runs it.",
@@ -44,7 +44,7 @@ const TEXT = {
     backfillTitle: "Recargar un rango (backfill)", reprocess: "Días ya ejecutados", reprocessAll: "recargarlos también",
     reprocessFailed: "recargar los fallidos", reprocessNone: "omitirlos", createBackfill: "Crear backfill",
     sourceCalls: "Llamadas en origen", loadedCalls: "Cargadas", rejectedCalls: "Rechazadas", deadline: "Plazo",
-    run: "ejecución", logs: "registros", noRuns: "Ninguna ejecución de este día.", noAlerts: "Ninguna alerta enviada para este día.",
+    run: "ejecución", logs: "registros", noRuns: "Ninguna ejecución de este día.", noAlerts: "Ninguna alerta enviada para este día.", pendingAlert: "aún no enviada (Slack no responde; se reintenta cada 15 min)",
     hoursOnly: "horas {0}", allHours: "todas las horas", weekdays: ["lu", "ma", "mi", "ju", "vi", "sá", "do"],
     loadFailed: "No se pudo cargar: {0}", reloading: "Recargando {0}…", reloaded: "{0}: ejecución {1} iniciada ({2}).", cleared: "{0}: ejecución {1} limpiada ({2} tarea(s)); vuelve a ejecutarse.",
     backfilling: "Creando el backfill {0}–{1}…", backfilled: "Backfill {0} de {1}–{2} creado; el planificador lo ejecuta.",
@@ -183,7 +183,7 @@ function renderDetail(d) {
     `${t(r.state)} · ${r.hours.length ? t("hoursOnly", r.hours.join(", ")) : t("allHours")} · ${when(r.start_date)}`))
     : [el("li", { text: t("noRuns") })]));
   $("d-alerts").replaceChildren(...(d.alerts.length ? d.alerts.map((a) => el("li", { "data-kind": a.kind },
-    el("span", { text: `${when(a.sent_at)} · ${a.dag_id} · ${a.kind}` }), el("pre", { class: "alert", text: a.message })))
+    el("span", { text: `${when(a.sent_at)} · ${a.dag_id} · ${a.kind}${a.pending ? " · " + t("pendingAlert") : ""}` }), el("pre", { class: "alert", text: a.message })))
     : [el("li", { text: t("noAlerts") })]));
   $("d-actions").hidden = !(state.data && state.data.can_trigger);
   const pick = $("reload-hour-pick");

@@ -1,11 +1,11 @@
--- What the IVR alerts remember (include/callcentre/ivr/alerts.py). Idempotent: applied by
--- alerts.migrate() before the callbacks and the deadline watcher touch these tables.
-CREATE SCHEMA IF NOT EXISTS analytics;
+-- What the IVR alerts remember (include/callcentre/ivr/alert_log.py, task_failures.py). Until
+-- this migration the callbacks created these tables themselves (IF NOT EXISTS): on such a
+-- database this finds them, and adds only what is missing.
 
 -- One row per task instance that failed for good (retries exhausted, or a permanent error), written
 -- by the task's on_failure_callback; the run's one Slack message is built from these rows.
 -- run_attempt is the run's clear number: a cleared run that fails again is a new failure.
-CREATE TABLE IF NOT EXISTS analytics.task_failures (
+CREATE TABLE IF NOT EXISTS task_failures (
     dag_id        text        NOT NULL,
     run_id        text        NOT NULL,
     run_attempt   integer     NOT NULL,
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS analytics.task_failures (
 -- (callcentre.common.alerting.Outbox); a Slack outage leaves it pending for the deadline watcher.
 -- The unique key makes each alert go out once however often its callback fires: kind run_failed
 -- is keyed by run id and attempt, deadline_missed by the day.
-CREATE TABLE IF NOT EXISTS analytics.alert_log (
+CREATE TABLE IF NOT EXISTS alert_log (
     alert_id      bigserial   PRIMARY KEY,
     dag_id        text        NOT NULL,
     kind          text        NOT NULL CHECK (kind IN ('run_failed', 'deadline_missed')),
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS analytics.alert_log (
     sent_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT alert_log_once UNIQUE (dag_id, kind, alert_key)
 );
-CREATE INDEX IF NOT EXISTS alert_log_day_idx ON analytics.alert_log (dag_id, business_date);
+CREATE INDEX IF NOT EXISTS alert_log_day_idx ON alert_log (dag_id, business_date);
 -- Rows from before the outbox were all sent.
-ALTER TABLE analytics.alert_log ADD COLUMN IF NOT EXISTS pending boolean NOT NULL DEFAULT false;
-CREATE INDEX IF NOT EXISTS alert_log_pending_idx ON analytics.alert_log (sent_at) WHERE pending;
+ALTER TABLE alert_log ADD COLUMN IF NOT EXISTS pending boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS alert_log_pending_idx ON alert_log (sent_at) WHERE pending;
