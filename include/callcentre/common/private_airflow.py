@@ -1,10 +1,18 @@
 """Every private Airflow API the project relies on, in one place, with why.
 
-Each entry names what we use (``module:attribute``, an attribute path after the colon), the Airflow
-major version it is used on, where, and why no public API does. ``tests/unit/test_private_airflow.py``
-resolves every entry of the running version and fails naming the entry when Airflow moved it (the
-code picks a version's path by ``IS_AIRFLOW_2``, never by ``except ImportError``, so a moved path
-fails where it is used too), and fails when the code uses one of these markers without an entry here. Nothing is imported here.
+Each entry names what we use (``module:attribute``, an attribute path after the colon; a module
+alone when we import only the module), the Airflow major version it is used on, where, and why no
+public API does. ``tests/unit/test_private_airflow.py``:
+
+* resolves every entry of the running version and fails naming the entry when Airflow moved it
+  (the code picks a version's path by ``IS_AIRFLOW_2``, never by ``except ImportError``, so a
+  moved path fails where it is used too);
+* reads every ``import``/``from ... import`` of ``airflow`` in include/, plugins/ and dags/ (and
+  the module names the task preload imports by name) and fails on one that is neither in
+  :data:`PUBLIC` (Airflow's documented public interface) nor listed here for that file;
+* fails when the code uses an attribute in :data:`MARKERS` without an entry here.
+
+Nothing is imported here.
 """
 
 from __future__ import annotations
@@ -57,9 +65,69 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                "the runs of a logical-date window for the IVR page, read after the auth manager allowed it"),
     PrivateApi("airflow.models.taskinstance:TaskInstance", 3, "include/callcentre/ivr_page/app.py",
                "the IVR page's log link (a run's last failed or last started task) without a REST round trip"),
+    PrivateApi("airflow.models.dagrun:DagRun", 2, "include/callcentre/common/run_context.py",
+               "the failed runs in a row for the paused note when a DAG callback runs in-process (2.x, dag.test)"),
+    PrivateApi("airflow.models.dagrun:DagRun", 3, "include/callcentre/common/run_context.py", "as on 2.x (dag.test)"),
+    PrivateApi("airflow.utils.session:create_session", 2, "include/callcentre/common/run_context.py", "with DagRun"),
+    PrivateApi("airflow.utils.session:create_session", 3, "include/callcentre/common/run_context.py", "with DagRun"),
+    PrivateApi("airflow.models.dag:DagModel", 3, "include/callcentre/scraping_page/app.py",
+               "the watched DAGs' paused flags in the api-server's own database, for the jobs page's banner"),
+    PrivateApi("airflow.utils.session:create_session", 3, "include/callcentre/scraping_page/app.py", "with DagModel"),
+    PrivateApi("airflow.api_fastapi.core_api.security:GetUserDep", 3, "include/callcentre/ivr_page/app.py",
+               "the signed-in user of a plugin's FastAPI route, as Airflow's own routes take it"),
+    PrivateApi("airflow.api_fastapi.core_api.security:requires_access_dag", 3, "include/callcentre/ivr_page/app.py",
+               "the DAG read/edit check of a plugin's route, as Airflow's own routes declare it"),
+    PrivateApi("airflow.api_fastapi.app:get_auth_manager", 3, "include/callcentre/ivr_page/app.py",
+               "the configured auth manager, to ask it about one user and DAG inside a route"),
+    PrivateApi("airflow.api_fastapi.core_api.security:GetUserDep", 3, "include/callcentre/scraping_page/app.py",
+               "as on the IVR page"),
+    PrivateApi("airflow.api_fastapi.core_api.security:requires_access_dag", 3, "include/callcentre/scraping_page/app.py",
+               "as on the IVR page"),
+    PrivateApi("airflow.api_fastapi.app:get_auth_manager", 3, "include/callcentre/scraping_page/app.py",
+               "as on the IVR page"),
+    PrivateApi("airflow.models.mappedoperator:MappedOperator", 2, "include/callcentre/common/airflow2_callback_context.py",
+               "with DAG.fetch_callback: which task instances of the failed run are expanded"),
+    PrivateApi("airflow.models.expandinput:NotFullyPopulated", 2, "include/callcentre/common/airflow2_callback_context.py",
+               "with DAG.fetch_callback"),
+    PrivateApi("airflow.utils.session:provide_session", 2, "include/callcentre/common/airflow2_callback_context.py",
+               "with DAG.fetch_callback (its signature takes a session)"),
+    PrivateApi("airflow.utils.session:NEW_SESSION", 2, "include/callcentre/common/airflow2_callback_context.py",
+               "with provide_session"),
+    PrivateApi("airflow.utils.state:TaskInstanceState", 2, "include/callcentre/common/airflow2_callback_context.py",
+               "with DAG.fetch_callback"),
+    PrivateApi("airflow.utils.log.secrets_masker:redact", 2, "include/callcentre/common/compat.py",
+               "2.x's place of the redact the 3.x entry names"),
+    PrivateApi("airflow.utils.timezone:parse", 2, "include/callcentre/common/compat.py", "2.x's place of the CLI's date parser"),
+    PrivateApi("airflow.providers.fab.auth_manager.models", 2, "include/callcentre/common/compat.py",
+               "dag.test outside the CLI: the run's ORM models refer to the FAB user table, which only this import defines"),
+    PrivateApi("airflow.models.dagbag:DagBag", 2, "include/callcentre/common/compat.py",
+               "parse a folder of DAG files as the DAG processor does (the DAG checks, the demo)"),
+    PrivateApi("airflow.dag_processing.dagbag:DagBag", 3, "include/callcentre/common/compat.py", "as on 2.x"),
+) + tuple(
+    # Imported by name, once, by the LocalExecutor's forkserver (tuning: a moved module is skipped
+    # there, and fails here).
+    PrivateApi(module, 3, "include/callcentre/common/task_preload.py", "preloaded for the task processes")
+    for module in ("airflow.sdk.execution_time.task_runner", "airflow.dag_processing.dagbag",
+                   "airflow.dag_processing.bundles.local", "airflow.sdk.definitions.decorators",
+                   "airflow.sdk.definitions.decorators.condition", "airflow.sdk.definitions.decorators.setup_teardown",
+                   "airflow.sdk.definitions.decorators.task_group", "airflow.sdk.definitions.asset.metadata",
+                   "airflow.sdk.execution_time.cache")
 )
 
-# What marks a private use in our code: each marker found in include/, plugins/ or dags/ must have
-# an entry above naming that file.
+# Airflow's public interface as we use it (its "Public Interface" pages for 3.x and 2.11): a module,
+# or module:name, as fnmatch patterns. Any other airflow import needs an entry above.
+PUBLIC = (
+    "airflow:__version__", "airflow.sdk", "airflow.sdk.exceptions", "airflow.sdk.io", "airflow.sdk.listener",
+    "airflow.sdk.bases.hook", "airflow.configuration", "airflow.plugins_manager", "airflow.exceptions",
+    "airflow.hooks.base", "airflow.decorators", "airflow.models:Variable", "airflow.models.param",
+    "airflow.models.dag:DAG", "airflow.operators.python", "airflow.sensors.base", "airflow.datasets", "airflow.io.path",
+    "airflow.io.store", "airflow.timetables.base", "airflow.timetables.interval",
+    "airflow.api_fastapi.auth.managers.base_auth_manager", "airflow.api_fastapi.auth.managers.models.resource_details",
+    "airflow.providers.*.hooks.*", "airflow.providers.*.notifications.*", "airflow.providers.*.decorators.*",
+    "airflow.providers.*.sensors.*", "airflow.providers.*.operators.*",
+)
+
+# Private attributes of otherwise public objects: each marker found in include/, plugins/ or dags/
+# must have an entry above naming that file.
 MARKERS = ("_PythonDecoratedOperator", "rendered_map_index", "_shared", "SUPERVISOR_COMMS", "GetPreviousDagRun",
            "_get_next", "_get_prev", "_align_to_next", "_align_to_prev", "fetch_callback", "_describe_with_dom_dow_fix")
