@@ -185,12 +185,6 @@ class JobRepository:
             (status, error, failure_kind, dag_id, run_id, list(ACTIVE)),
         )
 
-    def mark_alerted(self, job_id: int) -> bool:
-        """Claim the job's one Slack alert; False when it was already sent."""
-        return self._one(
-            "UPDATE scraping.jobs SET alerted_at = now() WHERE id = %s AND alerted_at IS NULL RETURNING id", (job_id,)
-        ) is not None
-
     def mark_completed(self, job_id: int, processed_numbers: int, results_file: str) -> dict | None:
         """Only an active job completes: a ``timeout``/``failed`` already alerted stays as it is."""
         return self._one(
