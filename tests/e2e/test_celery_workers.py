@@ -23,7 +23,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from tests.e2e.airflow_processes import (
     start_celery_workers,
     start_group,
     stop_group,
+    wait_for,
 )
 from tests.integration.ivr_support import ensure_tables, ledger, make_call, metrics_row, query, reset_day
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
@@ -108,14 +108,7 @@ class Cluster:
         return self.client.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100").json()["dag_runs"]
 
     def wait_for(self, predicate, what: str, timeout_s: float = TIMEOUT_S):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(2)
-        tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in sorted(self.logs.glob("*.log")))
-        pytest.fail(f"timed out waiting for {what}\n{tails}")
+        return wait_for(predicate, what, self.logs, timeout_s)
 
 
 @pytest.fixture(scope="module")
