@@ -28,8 +28,6 @@ SETTINGS = HERE / "settings.toml"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker", "init")
 CONTROL = ("api-server", "scheduler", "dag-processor", "triggerer", "init")
 PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
-
-
 SECRET_SUFFIXES = ("_PASSWORD", "_SECRET", "_SECRET_KEY", "_FERNET_KEY", "_TOKEN")
 
 
@@ -92,22 +90,25 @@ def connection(conn_id: str, site: dict[str, str], settings: dict | None = None)
     return conn
 
 
+def _render(settings: dict, site: dict[str, str], airflow: dict, site_keys, conn_ids) -> dict[str, str]:
+    """Airflow's config ``airflow`` and the site-set options ``site_keys``, the project's env
+    settings and the connections ``conn_ids``, as environment variables."""
+    env = {config_env(key): fill(template, site) for key, template in airflow.items()}
+    env.update({config_env(key): fill(settings["site_airflow"][key]["value"], site) for key in site_keys})
+    env.update({name: site[name] for name in settings["env"]})
+    env.update({f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(connection(conn_id, site, settings))
+                for conn_id in conn_ids})
+    return env
+
+
 def airflow_env(site: dict[str, str], component: str, settings: dict | None = None) -> dict[str, str]:
     """Every environment variable ``component`` gets."""
     if component not in COMPONENTS:
         raise ValueError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
     settings = settings or load()
     site = {**env_names(settings), **site}
-    env = {}
-    for key, template in settings["airflow"].items():
-        env[config_env(key)] = fill(template, site)
-    for key, spec in settings["site_airflow"].items():
-        if component in spec.get("components", COMPONENTS):
-            env[config_env(key)] = fill(spec["value"], site)
-    for name in settings["env"]:
-        env[name] = site[name]
-    for conn_id in settings["connections"]:
-        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection(conn_id, site, settings))
+    site_keys = [key for key, spec in settings["site_airflow"].items() if component in spec.get("components", COMPONENTS)]
+    env = _render(settings, site, settings["airflow"], site_keys, settings["connections"])
     for name, spec in settings["variables"].items():
         if spec["required"]:
             env[f"AIRFLOW_VAR_{name.upper()}"] = fill(spec["value"], site)
@@ -161,19 +162,12 @@ def k8s_connections(site: dict[str, str], name: str = "callcentre-connections") 
 
 
 def local_env(site: dict[str, str]) -> dict[str, str]:
-    """The local harness's environment ([local]): [airflow] with [local.airflow] over it, the site
-    settings it takes, the project's env settings and its connections."""
+    """The local harness's environment: [airflow] with [local.airflow] over it, the site-set options
+    [local] names, the project's env settings and its connections but [local]'s absent ones."""
     settings = load()
     local = settings["local"]
-    site = {**env_names(settings), **site}
-    airflow = {**settings["airflow"], **local["airflow"]}
-    env = {config_env(key): fill(template, site) for key, template in airflow.items()}
-    env.update({config_env(key): fill(settings["site_airflow"][key]["value"], site) for key in local["site_airflow"]})
-    env.update({name: site[name] for name in settings["env"]})
-    for conn_id in settings["connections"]:
-        if conn_id not in local["absent_connections"]:
-            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection(conn_id, site, settings))
-    return env
+    return _render(settings, {**env_names(settings), **site}, {**settings["airflow"], **local["airflow"]},
+                   local["site_airflow"], [c for c in settings["connections"] if c not in local["absent_connections"]])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,8 @@
 """The "IVR days" page in the Airflow UI: a FastAPI app on the api-server and a nav entry.
 
-The nav entry is an ``external_views`` iframe (``/plugin/ivr-days`` in the UI) showing the page the
-app serves at ``/ivr-days/``; same origin, so Airflow's login cookie authenticates it. The app lives
-in ``include/callcentre/ivr_page/`` (docs/ivr-days-page.md). Airflow 3.x only: 2.x loads this
-plugin and ignores both lists (nothing here runs at import but a config read).
+An ``external_views`` iframe (``/plugin/ivr-days``) of the page served at ``/ivr-days/``, same
+origin so Airflow's login cookie authenticates it; the app lives in ``include/callcentre/ivr_page/``
+(docs/ivr-days-page.md). Airflow 2.x loads this plugin and ignores both lists.
 """
 
 from __future__ import annotations

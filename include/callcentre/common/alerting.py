@@ -1,19 +1,10 @@
 """One alert policy for both pipelines: when a failure is final, and how an alert is sent once.
 
-**Final failure** (:func:`is_final_failure`): a task instance is done for good when it raised one
-of its pipeline's permanent exceptions, or used its last try. A failure callback fired for a task
-that goes ``up_for_retry`` (apache/airflow#65400) is not final.
-
-**Claim and send** (:class:`Outbox`): an alert (a Slack message, an uploader's email) is first
-written to an outbox table as *pending*, committed, so nothing that follows can lose it. It is then
-delivered in one transaction: the pending row is locked (``FOR UPDATE SKIP LOCKED``: a concurrent
-deliverer skips it rather than sending it too), the message is sent, the row is marked sent; a
-send that fails rolls the row back to pending. The next :meth:`Outbox.deliver_pending` (the IVR
-deadline watcher, the scraping reconcile DAG, every 15 minutes) sends what an outage held back:
-an alert goes out late, never never, and once. (A send whose commit fails right after would go
-out a second time: at least once beats at most once for an alert.)
-
-No Airflow internals here: callbacks and tasks call these with their own connection ids.
+An alert is first committed to an outbox table as pending, so nothing that follows can lose it, then
+delivered in one transaction: the row is locked (``FOR UPDATE SKIP LOCKED``: a concurrent deliverer
+skips it), the message sent, the row marked sent; a failed send leaves it pending for the next
+:meth:`Outbox.deliver_pending` (the IVR deadline watcher, the scraping reconcile DAG). An alert goes
+out late, never never, and once (at least once if the commit after a send fails).
 """
 
 from __future__ import annotations
@@ -22,6 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from callcentre.common.pg import transaction
+
 log = logging.getLogger(__name__)
 
 # At most this many held-back alerts are sent by one catch-up (a long outage drains over runs).
@@ -29,13 +22,10 @@ CATCH_UP_LIMIT = 100
 
 
 def is_final_failure(context, permanent: tuple[type[BaseException], ...], *, unraised_counts: bool = True) -> bool:
-    """Whether the failing task instance is done for good: no retry will follow.
-
-    ``permanent``: the pipeline's exceptions that fail a task whatever tries remain. A failure the
-    task did not raise (no exception in the context: marked failed by hand, a lost worker, a stale
-    executor event, apache/airflow#71172) is final on its last try when ``unraised_counts``;
-    otherwise never (a pipeline that settles those from the run's state says so).
-    """
+    """Whether no retry will follow: the task raised one of ``permanent`` or used its last try; a
+    callback fired for a task going ``up_for_retry`` (apache/airflow#65400) is not final. A failure
+    the task did not raise (marked failed by hand, a lost worker, apache/airflow#71172) counts only
+    when ``unraised_counts`` (a pipeline that settles those from the run's state says False)."""
     ti = context["ti"]
     if str(getattr(getattr(ti, "state", None), "value", getattr(ti, "state", None)) or "") == "up_for_retry":
         return False
@@ -66,8 +56,6 @@ class Outbox:
     def enqueue(self, row: dict) -> bool:
         """Record the alert ``row`` (its key columns, ``message``, any others) as owed; False when
         an alert with that key exists already (sent or pending)."""
-        from callcentre.common.pg import transaction
-
         columns = [*row, "pending"]
         with transaction(self.conn_id) as cur:
             cur.execute(
@@ -79,8 +67,6 @@ class Outbox:
 
     def deliver(self, key: dict, send: Callable[[dict], bool]) -> bool:
         """Send the pending alert ``key`` through ``send(row) -> delivered``; True if sent now."""
-        from callcentre.common.pg import transaction
-
         values = tuple(key[column] for column in self.key)
         try:
             with transaction(self.conn_id) as cur:
@@ -107,8 +93,6 @@ class Outbox:
 
     def deliver_pending(self, send: Callable[[dict], bool], limit: int = CATCH_UP_LIMIT) -> int:
         """Send the alerts an outage held back, oldest first; how many went out now."""
-        from callcentre.common.pg import transaction
-
         with transaction(self.conn_id) as cur:
             cur.execute(f"SELECT {', '.join(self.key)} FROM {self.table} WHERE pending ORDER BY sent_at LIMIT %s",
                         (limit,))

@@ -1,11 +1,8 @@
-"""The version shim: what differs between Airflow 3.3 and 2.11, and nothing else.
+"""The version shim: what differs between Airflow 3.3 (the target) and 2.11, and nothing else.
 
-The project targets Airflow 3.3 (Task SDK, ``airflow.sdk``) and runs the same DAGs on Airflow 2.11
-(the ``make test AIRFLOW=2`` leg, docs/airflow-versions.md): the ``except ImportError`` branches
-and the ``IS_AIRFLOW_2`` switches below are the 2.11 side. Each ``try`` imports the 3.x path first
-and the ``except`` is taken only on 2.x: ``tests/unit/test_private_airflow.py`` resolves every 3.x
-path on the 3.3 leg (and the private ones listed in ``private_airflow.py``), so a path moved in a
-3.x release fails there instead of silently taking the 2.11 branch.
+Every switch is ``IS_AIRFLOW_2``, never ``except ImportError``, so a path a 3.x release moves fails
+loudly (``tests/unit/test_private_airflow.py``) instead of taking the 2.11 branch
+(docs/airflow-versions.md).
 """
 
 from __future__ import annotations
@@ -42,8 +39,7 @@ def redact(text: str) -> str:
 
 
 def parse_typed_date(text: str, zone: str):
-    """What the CLI makes of a date typed as ``text`` (``dags test``, ``trigger -l``, backfill
-    bounds) when ``[core] default_timezone`` is ``zone``: its own parser."""
+    """A date typed on the CLI (``dags test``, backfill bounds), read by the CLI's own parser in ``zone``."""
     import pendulum
 
     if IS_AIRFLOW_2:
@@ -69,20 +65,13 @@ def default_timezone_name() -> str:
 
 def exponential_backoff(multiplier: float = 2.0):
     """``retry_exponential_backoff``: 3.x takes the multiplier; 2.x a bool (its delay always doubles)."""
-    if IS_AIRFLOW_2:
-        return multiplier > 1
-    return multiplier
+    return multiplier > 1 if IS_AIRFLOW_2 else multiplier
 
 
 def sla_kwargs(deadline: timedelta | None) -> dict:
-    """Task arguments of a load deadline measured from the run's logical date.
-
-    2.x: a native ``sla=`` (misses go to the DAG's ``sla_miss_callback``); 3.x removed SLAs, so
-    nothing: ivr_deadline_watch watches the deadline there (and on 2.x too, for days with no run).
-    """
-    if IS_AIRFLOW_2 and deadline:
-        return {"sla": deadline}
-    return {}
+    """Task arguments of a deadline from the run's logical date: 2.x's ``sla=``; nothing on 3.x,
+    which removed SLAs (ivr_deadline_watch watches the deadline on both)."""
+    return {"sla": deadline} if IS_AIRFLOW_2 and deadline else {}
 
 
 def sla_miss_callback_kwargs(callback) -> dict:
@@ -90,14 +79,11 @@ def sla_miss_callback_kwargs(callback) -> dict:
     return {"sla_miss_callback": callback} if IS_AIRFLOW_2 else {}
 
 
-# Whether the task a mapped task expands over must be a root of the run: on 2.x, ``airflow dags
-# backfill`` expands a mapped task only on the executor's "done" event of its source, and drops
-# that event for a task that was not a root (BackfillJobRunner keys the running task before bumping
-# its try number): the backfill then ends "deadlocked" (apache/airflow#33994).
+# 2.x's backfill drops the "done" event of a mapped task's source unless it is a root of the run,
+# and then ends "deadlocked" (apache/airflow#33994).
 MAPPED_SOURCE_MUST_BE_A_ROOT = IS_AIRFLOW_2
 
-# The REST API the scripts and the automatic retry call: 3.x /api/v2 with a JWT from /auth/token;
-# 2.x /api/v1 with HTTP basic auth (backend airflow.api.auth.backend.basic_auth).
+# The REST API: 3.x /api/v2 with a JWT from /auth/token; 2.x /api/v1 with HTTP basic auth.
 REST_API_PREFIX = "/api/v1" if IS_AIRFLOW_2 else "/api/v2"
 REST_API_BASIC_AUTH = IS_AIRFLOW_2
 # Where `airflow standalone` writes the generated admin password (3.x: a JSON of user: password).
@@ -108,13 +94,13 @@ STANDALONE_PASSWORD_FILE = (
 
 def dag_test(dag, logical_date=None, conf: dict | None = None):
     """``dag.test`` of one logical date (2.x names it ``execution_date``)."""
-    if IS_AIRFLOW_2:
-        # The run's ORM models refer to the FAB user table (dag_run_note.user_id): outside the
-        # CLI nothing imports it, and the first flush fails with NoReferencedTableError.
-        import airflow.providers.fab.auth_manager.models  # noqa: F401
+    if not IS_AIRFLOW_2:
+        return dag.test(logical_date=logical_date, run_conf=conf or {})
+    # The run's ORM models refer to the FAB user table, which nothing else imports outside the
+    # CLI: the first flush would fail with NoReferencedTableError.
+    import airflow.providers.fab.auth_manager.models  # noqa: F401
 
-        return dag.test(execution_date=logical_date, run_conf=conf or {})
-    return dag.test(logical_date=logical_date, run_conf=conf or {})
+    return dag.test(execution_date=logical_date, run_conf=conf or {})
 
 
 def timeout_exceptions() -> tuple[type[BaseException], type[BaseException]]:
@@ -157,8 +143,7 @@ def dag_bag(dag_folder):
 
 
 def asset(name: str, uri: str):
-    """A data product other DAGs can be scheduled on: an ``Asset`` (3.x) or a ``Dataset`` (2.x,
-    known by its URI alone)."""
+    """An ``Asset`` (3.x) or a ``Dataset`` (2.x, known by its URI alone)."""
     if IS_AIRFLOW_2:
         from airflow.datasets import Dataset
 

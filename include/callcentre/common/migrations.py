@@ -1,16 +1,10 @@
 """Numbered SQL migrations and a schema-version table, one per PostgreSQL schema we own.
 
-A schema's migrations are the files ``NNNN_name.sql`` of one folder, numbered from 0001 without
-gaps, each applied once, in order, and recorded in ``<schema>.schema_migrations``. They are
-written without a schema prefix: they run with ``search_path`` set to the schema (so a test can
-apply them to a scratch schema). The first migration of each schema is the DDL that used to run
-on every start (``IF NOT EXISTS`` throughout), so a database created before versioning upgrades
-by the same path as an empty one.
-
-:meth:`SchemaMigrations.ensure_current` is what every run calls: one read of the version table
-(no lock on any data table, no DDL) when the schema is current; otherwise it applies the pending
-migrations in one transaction under an advisory lock (concurrent runs wait for the first, then
-find nothing to do). ``python -m callcentre.migrate`` applies them from the command line.
+A schema's migrations are the files ``NNNN_name.sql`` of one folder, numbered from 0001 without gaps,
+applied once each, in order, recorded in ``<schema>.schema_migrations``; written without a schema
+prefix (run with ``search_path`` set, so a test can apply them to a scratch schema).
+:meth:`SchemaMigrations.ensure_current` is what every run calls: one read (no lock, no DDL) when
+current, else the pending ones in one transaction under an advisory lock.
 """
 
 from __future__ import annotations
@@ -97,8 +91,7 @@ class SchemaMigrations:
 
     def ensure_current(self) -> list[int]:
         """Apply what is pending (nothing when current: one read, no DDL); the versions applied."""
-        with transaction(self.conn_id) as cur:
-            applied = self._applied(cur)
+        applied = self.applied_version()
         self._check_not_newer(applied)
         if applied == self.latest:
             return []

@@ -1,18 +1,10 @@
-"""Every private Airflow API the project relies on, in one place, with why.
+"""Every private Airflow API the project relies on, in one place, with why (nothing imported here).
 
-Each entry names what we use (``module:attribute``, an attribute path after the colon; a module
-alone when we import only the module), the Airflow major version it is used on, where, and why no
-public API does. ``tests/unit/test_private_airflow.py``:
-
-* resolves every entry of the running version and fails naming the entry when Airflow moved it
-  (the code picks a version's path by ``IS_AIRFLOW_2``, never by ``except ImportError``, so a
-  moved path fails where it is used too);
-* reads every ``import``/``from ... import`` of ``airflow`` in include/, plugins/ and dags/ (and
-  the module names the task preload imports by name) and fails on one that is neither in
-  :data:`PUBLIC` (Airflow's documented public interface) nor listed here for that file;
-* fails when the code uses an attribute in :data:`MARKERS` without an entry here.
-
-Nothing is imported here.
+Each entry names what we use (``module:attribute.path``, or a module alone), the Airflow major
+version, the file and why no public API does. ``tests/unit/test_private_airflow.py`` resolves every
+entry of the running version, and fails on an ``airflow`` import in include/, plugins/ or dags/ (or a
+module the task preload names) that is neither in :data:`PUBLIC` nor listed here for that file, and
+on a :data:`MARKERS` attribute used without an entry.
 """
 
 from __future__ import annotations
@@ -39,22 +31,6 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                annotation_only=True),
     PrivateApi("airflow.sdk.execution_time.comms:GetPreviousDagRun", 3, "include/callcentre/common/run_context.py",
                "the previous run's state from a DAG callback in the dag-processor"),
-    PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._get_next", 3, "include/callcentre/ivr/timetable.py",
-               "the IVR timetable's day starts (a day without a local midnight) drive the cron timetable"),
-    PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._get_prev", 3, "include/callcentre/ivr/timetable.py",
-               "as _get_next"),
-    PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._align_to_next", 3,
-               "include/callcentre/ivr/timetable.py", "as _get_next"),
-    PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._align_to_prev", 3,
-               "include/callcentre/ivr/timetable.py", "as _get_next"),
-    PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._get_next", 2, "include/callcentre/ivr/timetable.py",
-               "the same on 2.x"),
-    PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._get_prev", 2, "include/callcentre/ivr/timetable.py",
-               "the same on 2.x"),
-    PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._align_to_next", 2,
-               "include/callcentre/ivr/timetable.py", "the same on 2.x"),
-    PrivateApi("airflow.timetables.interval:CronDataIntervalTimetable._align_to_prev", 2,
-               "include/callcentre/ivr/timetable.py", "the same on 2.x"),
     PrivateApi("airflow.models.dag:DAG.fetch_callback", 2, "include/callcentre/common/airflow2_callback_context.py",
                "wrapped, once installed by dags/ivr_calls_daily.py, so a DAG failure callback gets the context of an "
                "expanded task (the upstream one picks tis[-1] with no ORDER BY)"),
@@ -65,36 +41,9 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                "the runs of a logical-date window for the IVR page, read after the auth manager allowed it"),
     PrivateApi("airflow.models.taskinstance:TaskInstance", 3, "include/callcentre/ivr_page/app.py",
                "the IVR page's log link (a run's last failed or last started task) without a REST round trip"),
-    PrivateApi("airflow.models.dagrun:DagRun", 2, "include/callcentre/common/run_context.py",
-               "the failed runs in a row for the paused note when a DAG callback runs in-process (2.x, dag.test)"),
-    PrivateApi("airflow.models.dagrun:DagRun", 3, "include/callcentre/common/run_context.py", "as on 2.x (dag.test)"),
-    PrivateApi("airflow.utils.session:create_session", 2, "include/callcentre/common/run_context.py", "with DagRun"),
-    PrivateApi("airflow.utils.session:create_session", 3, "include/callcentre/common/run_context.py", "with DagRun"),
     PrivateApi("airflow.models.dag:DagModel", 3, "include/callcentre/scraping_page/app.py",
                "the watched DAGs' paused flags in the api-server's own database, for the jobs page's banner"),
     PrivateApi("airflow.utils.session:create_session", 3, "include/callcentre/scraping_page/app.py", "with DagModel"),
-    PrivateApi("airflow.api_fastapi.core_api.security:GetUserDep", 3, "include/callcentre/ivr_page/app.py",
-               "the signed-in user of a plugin's FastAPI route, as Airflow's own routes take it"),
-    PrivateApi("airflow.api_fastapi.core_api.security:requires_access_dag", 3, "include/callcentre/ivr_page/app.py",
-               "the DAG read/edit check of a plugin's route, as Airflow's own routes declare it"),
-    PrivateApi("airflow.api_fastapi.app:get_auth_manager", 3, "include/callcentre/ivr_page/app.py",
-               "the configured auth manager, to ask it about one user and DAG inside a route"),
-    PrivateApi("airflow.api_fastapi.core_api.security:GetUserDep", 3, "include/callcentre/scraping_page/app.py",
-               "as on the IVR page"),
-    PrivateApi("airflow.api_fastapi.core_api.security:requires_access_dag", 3, "include/callcentre/scraping_page/app.py",
-               "as on the IVR page"),
-    PrivateApi("airflow.api_fastapi.app:get_auth_manager", 3, "include/callcentre/scraping_page/app.py",
-               "as on the IVR page"),
-    PrivateApi("airflow.models.mappedoperator:MappedOperator", 2, "include/callcentre/common/airflow2_callback_context.py",
-               "with DAG.fetch_callback: which task instances of the failed run are expanded"),
-    PrivateApi("airflow.models.expandinput:NotFullyPopulated", 2, "include/callcentre/common/airflow2_callback_context.py",
-               "with DAG.fetch_callback"),
-    PrivateApi("airflow.utils.session:provide_session", 2, "include/callcentre/common/airflow2_callback_context.py",
-               "with DAG.fetch_callback (its signature takes a session)"),
-    PrivateApi("airflow.utils.session:NEW_SESSION", 2, "include/callcentre/common/airflow2_callback_context.py",
-               "with provide_session"),
-    PrivateApi("airflow.utils.state:TaskInstanceState", 2, "include/callcentre/common/airflow2_callback_context.py",
-               "with DAG.fetch_callback"),
     PrivateApi("airflow.utils.log.secrets_masker:redact", 2, "include/callcentre/common/compat.py",
                "2.x's place of the redact the 3.x entry names"),
     PrivateApi("airflow.utils.timezone:parse", 2, "include/callcentre/common/compat.py", "2.x's place of the CLI's date parser"),
@@ -103,6 +52,26 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi("airflow.models.dagbag:DagBag", 2, "include/callcentre/common/compat.py",
                "parse a folder of DAG files as the DAG processor does (the DAG checks, the demo)"),
     PrivateApi("airflow.dag_processing.dagbag:DagBag", 3, "include/callcentre/common/compat.py", "as on 2.x"),
+) + tuple(
+    PrivateApi(f"airflow.timetables.interval:CronDataIntervalTimetable.{method}", version,
+               "include/callcentre/ivr/timetable.py",
+               "the IVR timetable's day starts (a day without a local midnight) drive the cron timetable")
+    for method in ("_get_next", "_get_prev", "_align_to_next", "_align_to_prev") for version in (2, 3)
+) + tuple(
+    PrivateApi(f"airflow.{target}", 2, "include/callcentre/common/airflow2_callback_context.py",
+               "with DAG.fetch_callback: which task instances of the failed run are expanded, in its session")
+    for target in ("models.mappedoperator:MappedOperator", "models.expandinput:NotFullyPopulated",
+                   "utils.session:provide_session", "utils.session:NEW_SESSION", "utils.state:TaskInstanceState")
+) + tuple(
+    PrivateApi(target, version, "include/callcentre/common/run_context.py",
+               "the failed runs in a row for the paused note when a DAG callback runs in-process (dag.test)")
+    for target in ("airflow.models.dagrun:DagRun", "airflow.utils.session:create_session") for version in (2, 3)
+) + tuple(
+    PrivateApi(target, 3, f"include/callcentre/{page}/app.py", f"{why}, as Airflow's own routes do")
+    for page in ("ivr_page", "scraping_page") for target, why in (
+        ("airflow.api_fastapi.core_api.security:GetUserDep", "the signed-in user of a plugin's FastAPI route"),
+        ("airflow.api_fastapi.core_api.security:requires_access_dag", "the DAG read/edit check of a plugin's route"),
+        ("airflow.api_fastapi.app:get_auth_manager", "the configured auth manager, asked about one user and DAG"))
 ) + tuple(
     # Imported by name, once, by the LocalExecutor's forkserver (tuning: a moved module is skipped
     # there, and fails here).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import takewhile
+
 from callcentre.common.compat import IS_AIRFLOW_2
 
 
@@ -41,10 +43,8 @@ def run_attempt_of(dag_run) -> int:
 
 
 def dagrun_state_of(context, dag_id: str, run_id: str) -> str | None:
-    """State of another DAG run, from inside a task (3.x: Task SDK call; no ORM in workers).
-
-    Returns None when the run does not exist.
-    """
+    """State of another DAG run from inside a task (3.x: a Task SDK call, no ORM in workers); None
+    when the run does not exist."""
     ti = context["ti"]
     try:
         state = ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
@@ -98,9 +98,4 @@ def _failed_runs_in_a_row_orm(dag_run, limit: int) -> int:
         states = session.query(DagRun.state).filter(
             DagRun.dag_id == dag_run.dag_id, logical <= dag_run.logical_date
         ).order_by(logical.desc()).limit(limit).all()
-    count = 0
-    for (state,) in states:
-        if str(getattr(state, "value", state)) != "failed":
-            break
-        count += 1
-    return count
+    return len(list(takewhile(lambda row: str(getattr(row[0], "value", row[0])) == "failed", states)))

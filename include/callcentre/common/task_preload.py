@@ -14,25 +14,15 @@ import importlib
 from contextlib import suppress
 
 PRELOADED = (
-    "airflow.sdk.execution_time.task_runner",
-    "airflow.dag_processing.dagbag",
-    "airflow.dag_processing.bundles.local",
+    "airflow.sdk.execution_time.task_runner", "airflow.dag_processing.dagbag", "airflow.dag_processing.bundles.local",
     # What ``from airflow.sdk import dag, task`` and the DAG files' decorators load on first use.
-    "airflow.sdk.definitions.decorators",
-    "airflow.sdk.definitions.decorators.condition",
-    "airflow.sdk.definitions.decorators.setup_teardown",
-    "airflow.sdk.definitions.decorators.task_group",
-    "airflow.sdk.definitions.asset.metadata",
-    "airflow.sdk.execution_time.cache",
-    "airflow.providers.standard.decorators.python",
-    "airflow.providers.standard.decorators.sensor",
-    "airflow.providers.standard.sensors.python",
-    "jinja2.ext",
-    "airflow.providers.postgres.hooks.postgres",
-    "airflow.providers.mysql.hooks.mysql",
-    "MySQLdb.connections",
-    "MySQLdb.cursors",
-    "pendulum",
+    "airflow.sdk.definitions.decorators", "airflow.sdk.definitions.decorators.condition",
+    "airflow.sdk.definitions.decorators.setup_teardown", "airflow.sdk.definitions.decorators.task_group",
+    "airflow.sdk.definitions.asset.metadata", "airflow.sdk.execution_time.cache",
+    "airflow.providers.standard.decorators.python", "airflow.providers.standard.decorators.sensor",
+    "airflow.providers.standard.sensors.python", "jinja2.ext",
+    "airflow.providers.postgres.hooks.postgres", "airflow.providers.mysql.hooks.mysql",
+    "MySQLdb.connections", "MySQLdb.cursors", "pendulum",
 )
 
 for _name in PRELOADED:

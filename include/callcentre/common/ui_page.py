@@ -1,9 +1,5 @@
-"""What a page of ours in the Airflow 3 UI needs, whatever it shows: a plugin's nav entry and lazy
-app, Airflow's token of the caller, the CSRF rule, the UI's root path and locked-down static files.
-
-A page is a FastAPI app mounted by a plugin on the api-server and shown by an ``external_views``
-nav entry in an iframe, same origin (docs/ivr-days-page.md; the scraping jobs page is built alike).
-"""
+"""What a page of ours in the Airflow 3 UI needs: a plugin's nav entry and lazy app, the caller's
+token, the CSRF rule, the UI's root path and locked-down static files (docs/ivr-days-page.md)."""
 
 from __future__ import annotations
 
@@ -30,10 +26,7 @@ def ui_root() -> str:
 
 def page_href(url_prefix: str) -> str:
     """A page's path for its nav entry, under the path Airflow itself is served from."""
-    from airflow.configuration import conf
-
-    root = urlparse(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
-    return f"{root}{url_prefix}/"
+    return f"{ui_root()}{url_prefix}/"
 
 
 class LazyPageApp:
