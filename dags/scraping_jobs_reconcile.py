@@ -1,19 +1,19 @@
 """Every SCRAPING_CHECK_INTERVAL minutes (15): align ``scraping.jobs`` with Airflow, then retry failed jobs.
 
-Replaces the Django cron ``auto_retry_jobs``. ``reconcile_jobs`` repairs what lost callbacks left
-behind and times out stuck jobs; ``retry_failed_jobs`` re-runs (clears) every failed/timeout job
-whose failure is retryable (API down, batch failed by the API, timeout) until its ``max_retries``,
-and sends the one Slack alert of jobs out of retries. Bad workbooks are never retried. See
-include/callcentre/scraping/reconcile.py and retry.py, and docs/scraping.md.
+``reconcile_jobs`` repairs what lost callbacks left behind and times out stuck jobs;
+``retry_failed_jobs`` re-runs every failed/timeout job whose failure is retryable until its
+``max_retries`` and sends the one Slack alert of jobs out of retries (docs/scraping.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
-from callcentre.common.compat import dag, task
+from callcentre.common.compat import dag, get_current_context, task
+from callcentre.common.run_context import dagrun_state_of
 from callcentre.scraping import config
-from callcentre.scraping.reconcile import on_reconcile_failure
+from callcentre.scraping.reconcile import on_reconcile_failure, reconcile
 
 CHECK_INTERVAL = config.check_interval()
 
@@ -39,12 +39,6 @@ def scraping_jobs_reconcile():
     @task
     def reconcile_jobs() -> dict:
         """Mark jobs whose run ended without a callback, and jobs past their timeout; alert Slack once per final job."""
-        from functools import partial
-
-        from callcentre.common.compat import get_current_context
-        from callcentre.common.run_context import dagrun_state_of
-        from callcentre.scraping.reconcile import reconcile
-
         decisions = reconcile(partial(dagrun_state_of, get_current_context()))
         changed = [d for d in decisions if d.action != "none"]
         return {"active_jobs": len(decisions), "changed": {str(d.job_id): d.action for d in changed}}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from callcentre.common.assets import SCRAPING_RESULTS
-from callcentre.common.compat import Param, dag, task
-from callcentre.scraping import config
-from callcentre.scraping.notify import job_failed_for_good
+from callcentre.common.assets import SCRAPING_RESULTS, announce_results
+from callcentre.common.compat import Param, dag, get_current_context, task
+from callcentre.scraping import config, pipeline
+from callcentre.scraping.notify import job_completed, job_failed_for_good
 from callcentre.scraping.operators import LookupBatchSensor
 from callcentre.scraping.pipeline import on_task_failure, on_task_retry, on_task_start
 
@@ -50,27 +50,17 @@ def scraping_upload():
     @task
     def register_job() -> int:
         """Create the job row (status pending) for this upload; skip the run if the file was already uploaded."""
-        from callcentre.common.compat import get_current_context
-        from callcentre.scraping import pipeline
-
         return pipeline.register_job(get_current_context())
 
     @task
     def read_numbers(job_id: int) -> list[dict]:
         """Read and normalise the phone numbers; a bad workbook fails the job at once with the reason."""
-        from callcentre.scraping import pipeline
-
         return pipeline.read_numbers(job_id)
 
     @task(outlets=[SCRAPING_RESULTS])
     def write_results(job_id: int) -> dict:
         """Write the results workbook (answers + rejected rows) and mark the job completed; the asset
         event scraping_results_workbook names the job."""
-        from callcentre.common.assets import announce_results
-        from callcentre.common.compat import get_current_context
-        from callcentre.scraping import pipeline
-        from callcentre.scraping.notify import job_completed
-
         context = get_current_context()
         written = announce_results(context, pipeline.write_results_workbook(job_id))
         job_completed(context)

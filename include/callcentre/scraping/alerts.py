@@ -1,27 +1,47 @@
-"""The one Slack message of a job that failed for good (never any phone number).
+"""The one Slack message of a job that failed for good, and the outbox all scraping messages go through.
 
-A job that failed for a retryable reason with retries left is not alerted: the automatic retry
-takes it. The alert goes out once, when the job is final: a permanent failure (bad input), or a
-retryable one with every retry used. The job's ``alerted_at`` and the message owed in
-``scraping.outbox`` are written by one statement, then the message is sent (:mod:`.outbox`): a
-Slack outage delays the alert to the reconcile DAG's next run, never loses it. Written in the
-language of ``CALLCENTRE_LANGUAGE`` (``en``, the default, or ``es``: :mod:`callcentre.common.language`).
+A job with a retryable failure and retries left is not alerted: the automatic retry takes it.
+Messages (Slack alerts, uploader emails) are claimed in ``scraping.outbox`` and sent once under the
+shared policy of :mod:`callcentre.common.alerting`: what an outage of Slack or of the mail server
+held back is sent by the reconcile DAG's next run. Never a phone number (docs/scraping.md).
 """
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 from callcentre.common import airflow_urls
+from callcentre.common.alerting import Outbox
 from callcentre.common.language import message_language
-from callcentre.common.slack import MAX_ERROR_CHARS, scrub_numbers
-from callcentre.scraping.outbox import outbox, send
+from callcentre.common.slack import MAX_ERROR_CHARS, scrub_numbers, send_slack
 
-__all__ = ["alert_if_final", "alert_job_ended", "is_final", "job_alert_text", "run_url", "scrub_numbers"]
+log = logging.getLogger(__name__)
 
 
-def run_url(dag_id: str, run_id: str) -> str:
-    return airflow_urls.run_url_of({"dag_run": SimpleNamespace(dag_id=dag_id, run_id=run_id)})
+def outbox(conn_id: str) -> Outbox:
+    return Outbox(conn_id, "scraping.outbox", ("job_id", "channel", "outcome", "attempt"))
+
+
+def send(row: dict) -> bool:
+    """Deliver one outbox row on its channel; whether it was taken. Never raises."""
+    if row["channel"] == "slack":
+        return send_slack(row["message"])
+    try:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        with SmtpHook(smtp_conn_id="scraping_smtp") as hook:
+            hook.send_email_smtp(to=row["recipient"], subject=row["subject"], html_content=row["message"])
+        return True
+    except Exception as err:  # noqa: BLE001 - the mail server's outage leaves the email pending
+        log.warning("job #%s: email not delivered (%s); sent by a later reconcile run", row["job_id"],
+                    type(err).__name__)
+        return False
+
+
+def send_held_back(conn_id: str) -> int:
+    """Send the messages an outage held back; how many went out now."""
+    return outbox(conn_id).deliver_pending(send)
 
 
 # The alert's words; the status code and the error stay as recorded (they are searched for in logs).
@@ -45,15 +65,20 @@ def job_alert_text(job: dict, lang: str | None = None) -> str:
     error = scrub_numbers(job.get("last_error")) or words["no_error"]
     if len(error) > MAX_ERROR_CHARS:
         error = error[: MAX_ERROR_CHARS - 1] + "…"
+    if job.get("failure_kind") == "permanent":
+        retry_note = words["permanent"]
+    else:
+        retry_note = words["out_of_retries"].format(used=job["retry_count"], allowed=job["max_retries"])
+    run = SimpleNamespace(dag_id=job["dag_id"], run_id=job["airflow_run_id"])
     return "\n".join(
         [
             f"{icon} " + words["ended"].format(id=job["id"], status=job["status"]),
             f"• {words['file']}: {scrub_numbers(job['file_name'])}",
             f"• {words['uploader']}: {scrub_numbers(job['uploader'])}",
             f"• {words['status']}: {job['status']} ({words['retries']}: {job['retry_count']}/{job['max_retries']})",
-            f"• {words['retry']}: {_retry_note(job, words)}",
+            f"• {words['retry']}: {retry_note}",
             f"• {words['error']}: {error}",
-            f"• {words['run']}: {run_url(job['dag_id'], job['airflow_run_id'])}",
+            f"• {words['run']}: {airflow_urls.run_url_of({'dag_run': run})}",
         ]
     )
 
@@ -65,11 +90,18 @@ _CLAIM = """WITH claimed AS (UPDATE scraping.jobs SET alerted_at = now() WHERE i
             SELECT id, 'slack', %s, %s, %s FROM claimed ON CONFLICT DO NOTHING RETURNING job_id"""
 
 
-def alert_job_ended(repo, job: dict) -> bool:
-    """Claim the job's one alert and post it; True if posted now. Never raises over Slack: an
-    undelivered alert stays owed in the outbox."""
+def is_final(job: dict) -> bool:
+    """A failed/timeout job that nothing will retry automatically."""
+    return job.get("failure_kind") == "permanent" or int(job["retry_count"]) >= int(job["max_retries"])
+
+
+def alert_if_final(repo, job: dict) -> bool:
+    """Claim the job's one alert once it is final and post it; True if posted now. Never raises over
+    Slack: an undelivered alert stays owed in the outbox."""
     from callcentre.common.pg import transaction
 
+    if job["status"] not in ("failed", "timeout") or not is_final(job):
+        return False
     with transaction(repo.conn_id) as cur:
         cur.execute(_CLAIM, (job["id"], job["status"], job["retry_count"], job_alert_text(job)))
         if cur.fetchone() is None:
@@ -77,20 +109,3 @@ def alert_job_ended(repo, job: dict) -> bool:
     key = {"job_id": job["id"], "channel": "slack", "outcome": job["status"], "attempt": job["retry_count"]}
     return outbox(repo.conn_id).deliver(key, send)
 
-
-def is_final(job: dict) -> bool:
-    """A failed/timeout job that nothing will retry automatically."""
-    return job.get("failure_kind") == "permanent" or int(job["retry_count"]) >= int(job["max_retries"])
-
-
-def alert_if_final(repo, job: dict) -> bool:
-    """The job's one alert, once it is final; the first caller to claim it sends it."""
-    if job["status"] not in ("failed", "timeout") or not is_final(job):
-        return False
-    return alert_job_ended(repo, job)
-
-
-def _retry_note(job: dict, words: dict) -> str:
-    if job.get("failure_kind") == "permanent":
-        return words["permanent"]
-    return words["out_of_retries"].format(used=job["retry_count"], allowed=job["max_retries"])

@@ -1,21 +1,10 @@
 """The client contract of the external phone-lookup API, in one hook (adapt this class, nothing else).
 
-Connection ``scraping_api`` (type ``http``):
-
-* host, port, schema (``http``/``https``) -> base URL; a host written as a full URL is used as is.
-* password -> API token, sent as ``Authorization: Bearer <token>``.
-* extras (all optional): ``timeout`` seconds per request (default 30); ``max_retry_after`` the longest
-  ``Retry-After`` (seconds) the hook sleeps through on a 429 (default 120); ``throttle_attempts``
-  how many 429s in a row it absorbs before giving up to Airflow's retry (default 3).
-
-Endpoints (see ``callcentre/fakes/scraping_api_server.py`` for the reference implementation):
-
-* ``POST /v1/lookups {"reference", "numbers"}`` -> ``202 {"lookup_id"}``, idempotent on ``reference``.
-* ``GET /v1/lookups/{lookup_id}`` -> ``{"status": queued|processing|done|failed, "results": [...]}``.
-
-Errors: 5xx, 408, connection errors and exhausted 429s raise :class:`ScrapingApiUnavailable`
-(transient: Airflow retries the task with backoff); any other 4xx raises :class:`ScrapingApiRejected`
-(an ``AirflowFailException``: no retry can fix it). Neither numbers nor the token are ever logged.
+Connection ``scraping_api`` (type ``http``): host/port/schema (or a full URL as host) -> base URL;
+password -> ``Authorization: Bearer``; optional extras ``timeout`` (seconds, 30), ``max_retry_after``
+(longest 429 ``Retry-After`` slept through, 120) and ``throttle_attempts`` (429s absorbed, 3).
+Endpoints and errors: docs/scraping.md; reference server: ``callcentre/fakes/scraping_api_server.py``.
+Neither numbers nor the token are ever logged.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Defaults of the scraping pipeline and how one run's settings are resolved.
 
 Order: the run's ``conf`` (or the trigger form's params) > Airflow Variable ``scraping_<name>`` >
-environment ``SCRAPING_<NAME>`` > the built-in default. Variables are only read inside tasks.
-
-Three knobs shape the DAGs themselves and are therefore read from the environment when the DAG
-files are parsed (never from the metadata DB): ``SCRAPING_RETRY_DELAY_SECONDS`` (first retry delay;
-later retries back off exponentially), ``SCRAPING_POKE_SECONDS`` (how often a waiting batch polls)
-and ``SCRAPING_CHECK_INTERVAL`` (minutes between two runs of the reconcile DAG, which also retries
-failed jobs automatically; the old cron's setting, same name and unit).
+environment ``SCRAPING_<NAME>`` > the built-in default. The knobs that shape the DAGs themselves
+(retry delay, poke interval, check interval) come from the environment only: they are read when the
+DAG files are parsed, never from the metadata DB.
 """
 
 from __future__ import annotations
@@ -15,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
 
 DEFAULTS = {
     "timeout_minutes": 30.0,
@@ -94,13 +89,3 @@ def resolve_settings(conf: dict, get_variable=None) -> RunSettings:
             raise BadRunConf(f"conf.{name}={value} is outside {low}..{high}")
         values[name] = value
     return RunSettings(upload=upload.strip(), uploader=uploader.strip()[:200], **values)
-
-
-def upload_path(uploads_dir: str | Path, upload: str) -> Path:
-    """The stored upload inside ``uploads_dir``; refuses paths that escape it."""
-    root = Path(uploads_dir).resolve()
-    relative = PurePosixPath(upload)
-    candidate = (Path(upload) if relative.is_absolute() else root / relative).resolve()
-    if root != candidate and root not in candidate.parents:
-        raise BadRunConf(f"conf.file {upload!r} is outside the uploads folder")
-    return candidate

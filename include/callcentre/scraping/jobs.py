@@ -30,7 +30,6 @@ from callcentre.common.migrations import SchemaMigrations
 
 STATUSES = ("pending", "processing", "completed", "failed", "timeout", "retrying")
 ACTIVE = ("pending", "processing", "retrying")
-TERMINAL = ("completed", "failed", "timeout")
 FAILURE_KINDS = ("retryable", "permanent")
 
 MIGRATIONS = Path(__file__).with_name("sql") / "migrations"
@@ -49,6 +48,13 @@ _JOB_COLUMNS = """id, file_name, upload_path, content_sha256, uploader, status, 
     rejected_rows, timeout_minutes::float AS timeout_minutes, batch_size, dag_id, airflow_run_id,
     run_clear_number, results_file, alerted_at, failure_kind, task_retries, source_sheet,
     COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' AS deadline"""
+
+
+def repository(repo: JobRepository | None = None) -> JobRepository:
+    """``repo`` (default: the job table's) migrated first: a callback may run before ``register_job``."""
+    repo = repo or JobRepository()
+    repo.migrate()
+    return repo
 
 
 class JobRepository:
@@ -75,22 +81,27 @@ class JobRepository:
         rows = self._all(sql, params)
         return rows[0] if rows else None
 
-    # Schema -----------------------------------------------------------------------------------
+    def _jobs(self, where: str, params=()) -> list[dict]:
+        return self._all(f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE {where}", params)
+
+    def _transition(self, assignments: str, where: str, params) -> dict | None:
+        """One conditional UPDATE of a job; the row only to the caller whose UPDATE matched."""
+        return self._one(
+            f"UPDATE scraping.jobs SET {assignments}, updated_at = now() WHERE {where} RETURNING {_JOB_COLUMNS}", params
+        )
+
     def migrate(self) -> None:
-        """Bring the schema to this code's version (sql/migrations). Cheap when current (one read
-        of scraping.schema_migrations, no DDL), so every entry point, callbacks included, calls it."""
+        """Bring the schema to this code's version; one read when current, so every entry point calls it."""
         scraping_migrations(self.conn_id).ensure_current()
 
-    # Jobs -------------------------------------------------------------------------------------
     def register(self, *, file_name, upload_path, content_sha256, uploader, dag_id, run_id,
                  timeout_minutes, max_retries, batch_size, clear_number=0) -> tuple[dict, bool]:
         """Insert the job of an upload; return ``(job, created)``. The same content never makes two."""
-        filled = self._one(  # the run failed before reading its file, and is now re-run
-            f"""UPDATE scraping.jobs SET file_name = %s, upload_path = %s, content_sha256 = %s, uploader = %s,
-                    timeout_minutes = %s, max_retries = %s, batch_size = %s, updated_at = now()
-                WHERE dag_id = %s AND airflow_run_id = %s AND upload_path = %s
-                  AND NOT EXISTS (SELECT 1 FROM scraping.jobs WHERE content_sha256 = %s)
-                RETURNING {_JOB_COLUMNS}""",
+        filled = self._transition(  # the run failed before reading its file, and is now re-run
+            """file_name = %s, upload_path = %s, content_sha256 = %s, uploader = %s, timeout_minutes = %s,
+               max_retries = %s, batch_size = %s""",
+            """dag_id = %s AND airflow_run_id = %s AND upload_path = %s
+               AND NOT EXISTS (SELECT 1 FROM scraping.jobs WHERE content_sha256 = %s)""",
             (file_name, upload_path, content_sha256, uploader, timeout_minutes, max_retries, batch_size, dag_id,
              run_id, UNREADABLE_UPLOAD_PATH, content_sha256),
         )
@@ -106,12 +117,11 @@ class JobRepository:
         )
         if row:
             return row, True
-        existing = self._one(
-            f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE content_sha256 = %s OR (dag_id = %s AND airflow_run_id = %s)"
-            " ORDER BY (airflow_run_id = %s) DESC LIMIT 1",
+        existing = self._jobs(
+            "content_sha256 = %s OR (dag_id = %s AND airflow_run_id = %s) ORDER BY (airflow_run_id = %s) DESC LIMIT 1",
             (content_sha256, dag_id, run_id, run_id),
         )
-        return existing, False
+        return next(iter(existing), None), False
 
     def register_unreadable(self, *, dag_id: str, run_id: str, file_name: str, uploader: str,
                             max_retries: int, timeout_minutes: float, batch_size: int) -> dict:
@@ -130,44 +140,35 @@ class JobRepository:
         return self.by_run(dag_id, run_id)
 
     def get(self, job_id: int) -> dict | None:
-        return self._one(f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE id = %s", (job_id,))
+        return next(iter(self._jobs("id = %s", (job_id,))), None)
 
     def by_run(self, dag_id: str, run_id: str) -> dict | None:
-        return self._one(
-            f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE dag_id = %s AND airflow_run_id = %s", (dag_id, run_id)
-        )
+        return next(iter(self._jobs("dag_id = %s AND airflow_run_id = %s", (dag_id, run_id))), None)
 
     def active(self) -> list[dict]:
-        return self._all(f"SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status = ANY(%s) ORDER BY id", (list(ACTIVE),))
+        return self._jobs("status = ANY(%s) ORDER BY id", (list(ACTIVE),))
 
     def mark_processing(self, dag_id: str, run_id: str, clear_number: int = 0) -> dict | None:
         """Work starts (or resumes after a retry wait). A cleared run re-opens a finished job."""
-        reopened = self._one(
-            f"""UPDATE scraping.jobs SET status = 'processing', started_at = now(), completed_at = NULL,
-                    retry_count = retry_count + CASE WHEN status IN ('failed', 'timeout')
-                                                      AND retry_count < max_retries THEN 1 ELSE 0 END,
-                    run_clear_number = %s, alerted_at = NULL, failure_kind = NULL, task_retries = 0,
-                    updated_at = now()
-                WHERE dag_id = %s AND airflow_run_id = %s AND run_clear_number < %s
-                RETURNING {_JOB_COLUMNS}""",
+        reopened = self._transition(
+            """status = 'processing', started_at = now(), completed_at = NULL,
+               retry_count = retry_count + CASE WHEN status IN ('failed', 'timeout')
+                                                 AND retry_count < max_retries THEN 1 ELSE 0 END,
+               run_clear_number = %s, alerted_at = NULL, failure_kind = NULL, task_retries = 0""",
+            "dag_id = %s AND airflow_run_id = %s AND run_clear_number < %s",
             (clear_number, dag_id, run_id, clear_number),
         )
-        return reopened or self._one(
-            f"""UPDATE scraping.jobs SET status = 'processing', started_at = COALESCE(started_at, now()),
-                    updated_at = now()
-                WHERE dag_id = %s AND airflow_run_id = %s AND status IN ('pending', 'retrying')
-                RETURNING {_JOB_COLUMNS}""",
+        return reopened or self._transition(
+            "status = 'processing', started_at = COALESCE(started_at, now())",
+            "dag_id = %s AND airflow_run_id = %s AND status IN ('pending', 'retrying')",
             (dag_id, run_id),
         )
 
     def mark_retrying(self, dag_id: str, run_id: str, error: str | None) -> dict | None:
         """An Airflow task retry is due; ``error`` None keeps the last error (nothing new to say)."""
-        return self._one(
-            f"""UPDATE scraping.jobs SET status = 'retrying', task_retries = task_retries + 1,
-                    last_error = COALESCE(%s, last_error),
-                    updated_at = now()
-                WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
-                RETURNING {_JOB_COLUMNS}""",
+        return self._transition(
+            "status = 'retrying', task_retries = task_retries + 1, last_error = COALESCE(%s, last_error)",
+            "dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)",
             (error, dag_id, run_id, list(ACTIVE)),
         )
 
@@ -177,81 +178,74 @@ class JobRepository:
         """``failed`` or ``timeout``; returns the job only to the caller that made the transition."""
         if status not in ("failed", "timeout") or failure_kind not in FAILURE_KINDS:
             raise ValueError((status, failure_kind))
-        return self._one(
-            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, failure_kind = %s, completed_at = now(),
-                    updated_at = now()
-                WHERE dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)
-                RETURNING {_JOB_COLUMNS}""",
+        return self._transition(
+            "status = %s, last_error = %s, failure_kind = %s, completed_at = now()",
+            "dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)",
             (status, error, failure_kind, dag_id, run_id, list(ACTIVE)),
         )
 
     def mark_completed(self, job_id: int, processed_numbers: int, results_file: str) -> dict | None:
         """Only an active job completes: a ``timeout``/``failed`` already alerted stays as it is."""
-        return self._one(
-            f"""UPDATE scraping.jobs SET status = 'completed', processed_numbers = %s, results_file = %s,
-                    last_error = NULL, failure_kind = NULL, completed_at = now(), updated_at = now()
-                WHERE id = %s AND status = ANY(%s) RETURNING {_JOB_COLUMNS}""",
+        return self._transition(
+            """status = 'completed', processed_numbers = %s, results_file = %s, last_error = NULL,
+               failure_kind = NULL, completed_at = now()""",
+            "id = %s AND status = ANY(%s)",
             (processed_numbers, results_file, job_id, list(ACTIVE)),
         )
 
-    # Job-level actions (retry, mark as timeout): see callcentre.scraping.retry ---------------------
+    # Job-level actions: see callcentre.scraping.retry.
     def reopen_for_retry(self, job_id: int, actor: str) -> dict | None:
         """failed/timeout -> pending with one more retry used, if the budget allows; else None."""
-        return self._one(
-            f"""UPDATE scraping.jobs SET status = 'pending', retry_count = retry_count + 1, started_at = now(),
-                    completed_at = NULL, alerted_at = NULL, failure_kind = NULL, task_retries = 0,
-                    last_error = left('retry ' || (retry_count + 1) || ' requested by ' || %s
-                                      || '; before: ' || COALESCE(last_error, '?'), 2000),
-                    updated_at = now()
-                WHERE id = %s AND status IN ('failed', 'timeout') AND retry_count < max_retries
-                RETURNING {_JOB_COLUMNS}""",
+        return self._transition(
+            """status = 'pending', retry_count = retry_count + 1, started_at = now(), completed_at = NULL,
+               alerted_at = NULL, failure_kind = NULL, task_retries = 0,
+               last_error = left('retry ' || (retry_count + 1) || ' requested by ' || %s
+                                 || '; before: ' || COALESCE(last_error, '?'), 2000)""",
+            "id = %s AND status IN ('failed', 'timeout') AND retry_count < max_retries",
             (actor, job_id),
         )
 
     def undo_reopen(self, before: dict, error: str) -> dict | None:
         """Airflow refused the re-run: put the job back as it was (unless something moved it since)."""
-        return self._one(
-            f"""UPDATE scraping.jobs SET status = %s, retry_count = retry_count - 1, started_at = %s,
-                    completed_at = %s, alerted_at = %s, failure_kind = %s, last_error = %s, updated_at = now()
-                WHERE id = %s AND status = 'pending' AND retry_count = %s + 1
-                RETURNING {_JOB_COLUMNS}""",
+        return self._transition(
+            """status = %s, retry_count = retry_count - 1, started_at = %s, completed_at = %s, alerted_at = %s,
+               failure_kind = %s, last_error = %s""",
+            "id = %s AND status = 'pending' AND retry_count = %s + 1",
             (before["status"], before["started_at"], before["completed_at"], before["alerted_at"],
              before["failure_kind"], error, before["id"], before["retry_count"]),
         )
 
     def mark_timeout(self, job_id: int, error: str) -> dict | None:
         """An active job ends ``timeout`` by a person's action (no Slack alert: they know)."""
-        return self._one(
-            f"""UPDATE scraping.jobs SET status = 'timeout', last_error = %s, failure_kind = 'retryable',
-                    completed_at = now(), alerted_at = now(), updated_at = now()
-                WHERE id = %s AND status = ANY(%s) RETURNING {_JOB_COLUMNS}""",
+        return self._transition(
+            "status = 'timeout', last_error = %s, failure_kind = 'retryable', completed_at = now(), alerted_at = now()",
+            "id = %s AND status = ANY(%s)",
             (error, job_id, list(ACTIVE)),
         )
 
     def undo_timeout(self, before: dict, marked: dict) -> dict | None:
-        return self._one(
-            f"""UPDATE scraping.jobs SET status = %s, last_error = %s, failure_kind = %s, completed_at = NULL,
-                    alerted_at = %s, updated_at = now()
-                WHERE id = %s AND status = 'timeout' AND last_error = %s RETURNING {_JOB_COLUMNS}""",
+        return self._transition(
+            "status = %s, last_error = %s, failure_kind = %s, completed_at = NULL, alerted_at = %s",
+            "id = %s AND status = 'timeout' AND last_error = %s",
             (before["status"], before["last_error"], before["failure_kind"], before["alerted_at"], before["id"],
              marked["last_error"]),
         )
 
     def set_numbers(self, job_id: int, total: int, rejected: list[dict], source_sheet: str | None = None) -> None:
-        self._one(
-            """UPDATE scraping.jobs SET total_numbers = %s, rejected_rows = %s, rejected = %s::jsonb,
-                   source_sheet = %s, updated_at = now() WHERE id = %s""",
+        self._transition(
+            "total_numbers = %s, rejected_rows = %s, rejected = %s::jsonb, source_sheet = %s",
+            "id = %s",
             (total, len(rejected), json.dumps(rejected), source_sheet, job_id),
         )
 
     def set_results_file(self, job_id: int, results_file: str) -> None:
-        self._one("UPDATE scraping.jobs SET results_file = %s, updated_at = now() WHERE id = %s", (results_file, job_id))
+        self._transition("results_file = %s", "id = %s", (results_file, job_id))
 
     def rejected_of(self, job_id: int) -> list[dict]:
         row = self._one("SELECT rejected FROM scraping.jobs WHERE id = %s", (job_id,))
         return list(row["rejected"]) if row else []
 
-    # Batches ----------------------------------------------------------------------------------
+    # Batches.
     def save_batches(self, job_id: int, batches: list[tuple[str, list[str]]]) -> list[int]:
         """Store ``[(reference, numbers)]`` as batches 0..n-1 (a retry keeps what exists)."""
         with self._cursor() as cur:
@@ -320,22 +314,22 @@ class JobRepository:
             raise RuntimeError(f"batches {missing} of job {job_id} have no results yet")
         return [answer for r in rows for answer in (r["results"] or [])]
 
-    # Report -----------------------------------------------------------------------------------
+    # Report and automatic retry.
     def overdue(self, minutes: float | None = None, filters: JobFilter | None = None) -> list[dict]:
         """Active jobs past their own timeout, or past ``minutes`` when given."""
         where, params = (filters or JobFilter()).sql()
-        limit = "COALESCE(%s, timeout_minutes)"
-        return self._all(
-            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status = ANY(%s) AND {where}
-                AND COALESCE(started_at, created_at) + {limit} * interval '1 minute' < now() ORDER BY id""",
+        return self._jobs(
+            f"""status = ANY(%s) AND {where}
+                AND COALESCE(started_at, created_at) + COALESCE(%s, timeout_minutes) * interval '1 minute' < now()
+                ORDER BY id""",
             (list(ACTIVE), *params, minutes),
         )
 
     def recent_failures(self, hours: float = 24, filters: JobFilter | None = None) -> list[dict]:
         """Every failed/timeout job updated in the last ``hours`` (no cap: the caller pages if it must)."""
         where, params = (filters or JobFilter()).sql()
-        return self._all(
-            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND {where}
+        return self._jobs(
+            f"""status IN ('failed', 'timeout') AND {where}
                 AND updated_at > now() - %s * interval '1 hour' ORDER BY updated_at DESC""",
             (*params, hours),
         )
@@ -350,17 +344,17 @@ class JobRepository:
     def retry_candidates(self, filters: JobFilter | None = None) -> list[dict]:
         """failed/timeout jobs with a retryable failure and retries left (the automatic retry's list)."""
         where, params = (filters or JobFilter()).sql()
-        return self._all(
-            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND {where}
+        return self._jobs(
+            f"""status IN ('failed', 'timeout') AND {where}
                 AND failure_kind = 'retryable' AND retry_count < max_retries ORDER BY id""",
             params,
         )
 
     def final_not_alerted(self) -> list[dict]:
         """failed/timeout jobs nothing will retry whose one alert has not gone out (a lost callback)."""
-        return self._all(
-            f"""SELECT {_JOB_COLUMNS} FROM scraping.jobs WHERE status IN ('failed', 'timeout') AND alerted_at IS NULL
-                AND (failure_kind IS DISTINCT FROM 'retryable' OR retry_count >= max_retries) ORDER BY id"""
+        return self._jobs(
+            """status IN ('failed', 'timeout') AND alerted_at IS NULL
+               AND (failure_kind IS DISTINCT FROM 'retryable' OR retry_count >= max_retries) ORDER BY id"""
         )
 
 

@@ -1,12 +1,7 @@
-"""The uploader is told by email when a job ends for good: completed, or failed/timeout with no
-automatic retry left, however it ended (its own tasks, the reconcile DAG, a person's "mark as
-timeout"). Through Airflow's SMTP provider (SmtpHook, connection ``scraping_smtp``), to the address
-the upload named (the form's field, or the trigger's conf ``notify_email``) unless it opted out
-(conf ``notify: false``). The address is kept on the job row when the job is registered.
-
-Once per outcome and attempt, through the shared claim-and-send (:mod:`.outbox`): a mail server
-down delays the email to the reconcile DAG's next run, never loses it, never fails the job. Never
-a phone number (file name, error: scrubbed). In the language of ``CALLCENTRE_LANGUAGE``.
+"""The uploader's one email when a job ends for good: completed, or failed/timeout with no automatic
+retry left, however it ended. Sent through the outbox (:mod:`.alerts`) with the SMTP provider
+(connection ``scraping_smtp``) to the upload's ``notify_email`` unless it opted out (``notify: false``);
+the address is kept on the job row at registration. Never a phone number (docs/scraping.md).
 """
 
 from __future__ import annotations
@@ -17,7 +12,7 @@ import re
 
 from callcentre.common.language import message_language
 from callcentre.common.slack import scrub_numbers
-from callcentre.scraping.outbox import outbox, send
+from callcentre.scraping.alerts import is_final, outbox, send
 
 log = logging.getLogger(__name__)
 
@@ -125,20 +120,16 @@ def _kept_address(job_id: int, conn_id: str | None) -> str | None:
 def tell_if_ended(repo, job: dict | None) -> bool:
     """Tell the uploader of a job that ended for good (completed, or failed/timeout with no retry
     left), from the address kept on the job; the reconcile DAG's and a person's endings."""
-    from callcentre.scraping.alerts import is_final
-
     if job is None or not (job["status"] == "completed" or (job["status"] in ("failed", "timeout") and is_final(job))):
         return False
     return tell_uploader(job, None, repo.conn_id)
 
 
 def _job_and_conf(context) -> tuple[dict | None, dict]:
-    from callcentre.scraping.jobs import JobRepository
+    from callcentre.scraping.jobs import repository
 
     dag_run = context["dag_run"]
-    repo = JobRepository()
-    repo.migrate()  # a callback may run before register_job did
-    return repo.by_run(dag_run.dag_id, dag_run.run_id), dict(dag_run.conf or {})
+    return repository().by_run(dag_run.dag_id, dag_run.run_id), dict(dag_run.conf or {})
 
 
 def job_completed(context) -> None:
@@ -151,8 +142,6 @@ def job_completed(context) -> None:
 def job_failed_for_good(context) -> None:
     """A task's failure callback, after the job's own (which records the outcome): tell the uploader
     when the job ended failed or timeout and nothing will retry it."""
-    from callcentre.scraping.alerts import is_final
-
     try:
         job, conf = _job_and_conf(context)
     except Exception:  # noqa: BLE001

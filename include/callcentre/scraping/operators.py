@@ -13,15 +13,10 @@ from callcentre.scraping import config
 class LookupBatchSensor(BaseSensorOperator):
     """Submit batch ``batch_no`` of job ``job_id`` to the lookup API and wait for its answers.
 
-    Idempotent: the lookup id is stored in ``scraping.batches`` the moment the API accepts the
-    batch, so a poke or a retry never submits it again (and the API itself de-duplicates on the
-    batch reference should the acceptance get lost on the wire). Runs in ``reschedule`` mode: between
-    polls the task frees its worker and pool slot. Fails ``timeout`` once the job passes its
-    ``timeout_minutes``; transient API errors are retried (Airflow task retries, with backoff) until
-    the batch has seen more than the job's ``max_retries`` of them since the run's last clear. The
-    count is kept in ``scraping.batches``, not taken from the try number, so a try that a scheduler
-    race burns (apache/airflow#71172) costs the job nothing. An answer that leaves out numbers fails
-    the batch like an API failure (retryable: a re-run submits it again).
+    The lookup id is stored the moment the API accepts the batch, so no poke or retry submits it
+    twice (the API also de-duplicates on the reference). Transient API errors are counted in
+    ``scraping.batches``, not taken from the try number, so a try a scheduler race burns
+    (apache/airflow#71172) costs the job nothing; past the job's ``max_retries`` the batch gives up.
     """
 
     template_fields = ("batch",)
@@ -36,8 +31,8 @@ class LookupBatchSensor(BaseSensorOperator):
 
     def poke(self, context) -> bool | PokeReturnValue:
         from callcentre.scraping.api_hook import ScrapingApiHook, ScrapingApiUnavailable
-        from callcentre.scraping.failures import JobTimedOut, RetryableJobFailure
-        from callcentre.scraping.pipeline import repository
+        from callcentre.scraping.jobs import repository
+        from callcentre.scraping.pipeline import JobTimedOut, RetryableJobFailure
 
         job_id, batch_no = int(self.batch["job_id"]), int(self.batch["batch_no"])
         repo = repository()

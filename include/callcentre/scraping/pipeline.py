@@ -1,11 +1,8 @@
 """What the tasks of DAG ``scraping_upload`` do, and the callbacks that keep the job row in step.
 
-The DAG file only wires these together. Errors follow one rule: a problem no retry of the task
-can fix raises an ``AirflowFailException`` — :class:`PermanentJobFailure` for bad input (bad
-workbook, bad conf, API 4xx: never retried) or :class:`RetryableJobFailure` for an outside failure
-(timeout, the API failed or cut short a batch, the API down past the run's budget: the automatic
-retry re-runs the job later); anything else is transient and left to Airflow's task retries with
-exponential backoff. See callcentre/scraping/failures.py.
+A failure no task retry can fix raises an ``AirflowFailException``: :class:`PermanentJobFailure`
+for bad input (never retried) or :class:`RetryableJobFailure` for an outside failure (the automatic
+retry re-runs the job later); anything else is left to Airflow's task retries (docs/scraping.md).
 """
 
 from __future__ import annotations
@@ -14,31 +11,53 @@ import logging
 from pathlib import Path
 
 from callcentre.common import compat, run_context, storage, variables
-from callcentre.common.compat import AirflowFailException, AirflowSkipException
+from callcentre.common.compat import AirflowFailException, AirflowSkipException, timeout_exceptions
 from callcentre.common.slack import short_error
 from callcentre.scraping import config
 from callcentre.scraping import notify
 from callcentre.scraping.alerts import alert_if_final, scrub_numbers
-from callcentre.scraping.failures import (  # noqa: F401 - JobTimedOut is part of this module's interface
-    JobTimedOut,
-    PermanentJobFailure,
-    RetryableJobFailure,
-    ends_the_task,
-    failure_kind,
-    is_timeout,
-)
-from callcentre.scraping.jobs import JobRepository
+from callcentre.scraping.jobs import JobRepository, repository
 from callcentre.scraping.upload import file_sha256
 from callcentre.scraping.workbook import BadWorkbook, read_phone_numbers
 
 log = logging.getLogger(__name__)
 
 
-def repository() -> JobRepository:
-    """The job table, created or updated first: callbacks may run before ``register_job`` does."""
-    repo = JobRepository()
-    repo.migrate()
-    return repo
+class PermanentJobFailure(AirflowFailException):
+    """Bad input (workbook, conf, API 4xx, a missing setting): the job fails and is never retried automatically."""
+
+
+class RetryableJobFailure(AirflowFailException):
+    """Final for this run, but a later re-run of the job may succeed (the automatic retry does it)."""
+
+
+class JobTimedOut(RetryableJobFailure):
+    """The job ran past its timeout_minutes: the job ends ``timeout``."""
+
+
+def failure_kind(error) -> str:
+    """``permanent`` or ``retryable`` for the exception that ended a job."""
+    from callcentre.scraping.api_hook import ScrapingApiRejected
+
+    if isinstance(error, (PermanentJobFailure, ScrapingApiRejected)):
+        return "permanent"
+    if isinstance(error, RetryableJobFailure) or is_timeout(error):
+        return "retryable"
+    # Another AirflowFailException is a refusal by our own checks (a setting missing, ...).
+    return "permanent" if isinstance(error, AirflowFailException) else "retryable"
+
+
+def is_timeout(error) -> bool:
+    return isinstance(error, (JobTimedOut, *timeout_exceptions()))
+
+
+def ends_the_task(context) -> bool:
+    """Whether a failure callback reports a task that failed for good (the shared rule, with our
+    permanent errors). A failure the task did not raise never ends the job: apache/airflow#71172 would
+    end it for nothing; on the last try the reconcile DAG ends the job from the run's state."""
+    from callcentre.common.alerting import is_final_failure
+
+    return is_final_failure(context, (AirflowFailException, timeout_exceptions()[0]), unraised_counts=False)
 
 
 def _run_ids(context) -> tuple[str, str]:
@@ -46,13 +65,9 @@ def _run_ids(context) -> tuple[str, str]:
     return dag_run.dag_id, dag_run.run_id
 
 
-# Tasks ---------------------------------------------------------------------------------------
 def register_job(context) -> int:
-    """Create the job table if needed and register this upload; a duplicate upload skips the run.
-
-    A run whose upload cannot be read (bad conf, missing file, unset setting) still gets its job row,
-    so it shows in the job list and is alerted once (by the failure callback).
-    """
+    """Register this upload's job; a duplicate upload skips the run. An unreadable upload still gets
+    its row, so it shows in the job list and is alerted once (by the failure callback)."""
     repo = repository()
     dag_id, run_id = _run_ids(context)
     try:
@@ -192,7 +207,7 @@ def _display_name(path: Path) -> str:
     return rest if sep and len(prefix) == 16 else name
 
 
-# Callbacks (best effort: a callback that raises would hide the task's own outcome) ---------------
+# Callbacks: best effort, as a callback that raises would hide the task's own outcome.
 def on_task_start(context) -> None:
     """Any task starting (or a batch waking up to poll again) means the job is ``processing``."""
     try:
@@ -215,10 +230,7 @@ def on_task_retry(context) -> None:
 
 
 def on_task_failure(context) -> None:
-    """A task failed for good: the job ends ``failed`` (or ``timeout``); Slack hears once, when final.
-
-    Not a failure for good (apache/airflow#65400, #71172; see failures.ends_the_task): nothing changes.
-    """
+    """A task failed for good (:func:`ends_the_task`): the job ends ``failed`` or ``timeout``; Slack hears once, when final."""
     try:
         dag_id, run_id = _run_ids(context)
         if not ends_the_task(context):

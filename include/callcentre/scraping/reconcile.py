@@ -1,25 +1,8 @@
-"""Bring the job table in line with Airflow when callbacks were lost (replaces cron ``auto_retry_jobs``).
+"""Bring the job table in line with Airflow when callbacks were lost (docs/scraping.md, "Reconcile DAG").
 
-Callbacks are best-effort: a worker killed by SIGKILL/OOM never runs ``on_failure_callback``, and
-the scheduler's dagrun timeout runs no task callback at all. Every 15 minutes the reconcile DAG
-looks at each job that is still pending/processing/retrying and at the state Airflow holds for its
-run (read through the Task SDK, no ORM), and decides:
-
-=====================  =====================  ==============================================
-Airflow run            job past its deadline  job becomes
-=====================  =====================  ==============================================
-success                any                    completed if its results file exists, else failed
-failed                 yes / no               timeout / failed ("run failed, callback lost")
-queued/running         yes                    timeout (the run's own deadline check ends it)
-queued/running         no                     unchanged
-missing                yes                    failed ("run not found in Airflow")
-=====================  =====================  ==============================================
-
-Each ``failed``/``timeout`` transition is the same conditional UPDATE as the callbacks', so a late
-callback and the reconciler never both make it; the job's one Slack alert goes out when it is final
-(see alerts.alert_if_final), and its uploader's email when it completed or is final (notify). Lost worker, missing results and timeouts are retryable failures (the
-automatic retry, :func:`callcentre.scraping.retry.retry_failed_jobs`, re-runs them); a run that no
-longer exists is not.
+Callbacks are best-effort: a worker killed by SIGKILL/OOM runs no ``on_failure_callback`` and a
+dagrun timeout runs no task callback. Each ``failed``/``timeout`` transition is the callbacks' own
+conditional UPDATE, so a late callback and the reconciler never both make it.
 """
 
 from __future__ import annotations
@@ -31,7 +14,7 @@ from datetime import datetime, timezone
 
 from callcentre.common.slack import send_slack, task_failure_message
 from callcentre.scraping.alerts import alert_if_final
-from callcentre.scraping.jobs import JobRepository
+from callcentre.scraping.jobs import JobRepository, repository
 from callcentre.scraping.notify import tell_if_ended
 
 log = logging.getLogger(__name__)
@@ -73,8 +56,7 @@ def reconcile(
     """Apply :func:`decide` to every active job; return what was done (for the task log)."""
     from callcentre.common import storage
 
-    repo = repo or JobRepository()
-    repo.migrate()
+    repo = repository(repo)
     now = now or datetime.now(timezone.utc)
     decisions = []
     for job in repo.active():
@@ -88,7 +70,7 @@ def reconcile(
         if decision.action == "completed":
             tell_if_ended(repo, repo.mark_completed(job["id"], job["processed_numbers"], job["results_file"]))
         elif decision.action in ("failed", "timeout"):
-            kind = "permanent" if state is None else "retryable"
+            kind = "permanent" if state is None else "retryable"  # a deleted run cannot be re-run
             ended = repo.mark_ended(job["dag_id"], job["airflow_run_id"], decision.action,
                                     f"reconcile: {decision.reason}", kind)
             if ended:

@@ -1,9 +1,7 @@
-"""The operators' overview of the job table (replaces ``manage.py check_scraping_jobs``).
+"""The operators' overview of the job table (``scripts/scraping_report.py``).
 
-Read-only unless asked: ``timeout_minutes`` marks active jobs running longer than that as timeout
-and ``retry_failed`` runs the automatic retry once (both through Airflow's REST API, the same
-actions as the jobs page), each skipped by ``dry_run``. Every list is complete: nothing is cut
-silently (``limit`` shortens a list and says how many were left out).
+Read-only unless asked: ``timeout_minutes`` and ``retry_failed`` run the jobs page's actions first,
+each skipped by ``dry_run``. No list is cut silently (``limit`` says how many were left out).
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import dataclasses
 from datetime import datetime, timezone
 
 from callcentre.scraping.alerts import scrub_numbers
-from callcentre.scraping.jobs import STATUSES, JobFilter, JobRepository
+from callcentre.scraping.jobs import STATUSES, JobFilter, JobRepository, repository
 
 
 def build_report(
@@ -23,8 +21,7 @@ def build_report(
     """The report; with ``timeout_minutes``/``retry_failed`` the actions run first (``airflow``: a REST client)."""
     from callcentre.scraping import retry
 
-    repo = repo or JobRepository()
-    repo.migrate()
+    repo = repository(repo)
     now = now or datetime.now(timezone.utc)
     filters = filters or JobFilter()
     actions = {}

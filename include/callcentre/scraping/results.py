@@ -1,8 +1,7 @@
 """The results workbook the uploader downloads: one row per number, plus the rejected rows.
 
-Every value is written as a text or number cell, never as a formula: a string that starts with
-``=``, ``+``, ``-`` or ``@`` (which Excel and LibreOffice would evaluate) is stored as an explicit
-string cell with Excel's quote prefix, so opening the file runs nothing.
+No value is ever a formula: text starting with ``=``, ``+``, ``-`` or ``@`` (which spreadsheet apps
+would evaluate) is an explicit, quote-prefixed string cell, so opening the file runs nothing.
 """
 
 from __future__ import annotations

@@ -1,22 +1,9 @@
-"""Job-level actions: retry failed/timed-out jobs, mark stuck jobs as timeout.
+"""Job-level actions: retry failed/timed-out jobs, mark stuck jobs as timeout (docs/scraping.md).
 
 One implementation for the jobs page's buttons, the automatic retry of the reconcile DAG and
-``scripts/scraping_report.py --retry-failed``. Each action is a conditional UPDATE of the job row
-first (so two people, or a person and the automatic retry, acting at once cannot both win), then
-one REST call to Airflow; if Airflow refuses, the row is put back as it was.
-
-* **retry**: only ``failed``/``timeout`` jobs with ``retry_count < max_retries``. The row reopens
-  (``pending``, ``retry_count + 1``, timeout clock restarted) and the run's tasks that did not
-  succeed are cleared, so Airflow re-runs the same run: its earlier tries and logs stay visible
-  next to the new ones, and answers already stored are not asked for again.
-* **mark as timeout**: only ``pending``/``processing``/``retrying`` jobs. The row ends ``timeout``
-  and the Airflow run is marked failed (Airflow stops its running tasks), so the two never disagree.
-
-The automatic retry (:func:`retry_failed_jobs`, run by DAG ``scraping_jobs_reconcile`` every
-``SCRAPING_CHECK_INTERVAL_MINUTES``) retries only failures that are ``retryable`` (API down, batch
-failed or cut short by the API, timeout, lost worker), never bad input (``permanent``).
-
-Messages carry job ids, statuses and counts only: never file contents or phone numbers.
+``scripts/scraping_report.py``. Each action is a conditional UPDATE of the job row first (so two
+people, or a person and the automatic retry, cannot both win), then one REST call to Airflow; if
+Airflow refuses, the row is put back as it was. Messages never carry file contents or phone numbers.
 """
 
 from __future__ import annotations
@@ -27,10 +14,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from callcentre.common.language import message_language
-from callcentre.scraping.alerts import alert_if_final, scrub_numbers
-from callcentre.scraping.jobs import ACTIVE, JobFilter, JobRepository
+from callcentre.scraping.alerts import alert_if_final, scrub_numbers, send_held_back
+from callcentre.scraping.jobs import ACTIVE, JobFilter, JobRepository, repository
 from callcentre.scraping.notify import tell_if_ended
-from callcentre.scraping.outbox import send_held_back
 from callcentre.scraping.upload import TriggerError
 
 if TYPE_CHECKING:
@@ -38,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("retried", "timed_out", "skipped", "error")
 AUTOMATIC = "the automatic retry"
 REFUSED = "retry refused by Airflow (see the retry's log); before: "
 
@@ -54,18 +39,19 @@ def retry_jobs(
     job_ids: Iterable[int], *, actor: str, airflow: AirflowRestClient, repo: JobRepository | None = None
 ) -> list[JobAction]:
     """Re-run each failed/timeout job through Airflow (clear the run's unfinished tasks)."""
-    repo = repo or JobRepository()
-    repo.migrate()
-    return [_retry_one(int(job_id), actor, airflow, repo) for job_id in _unique(job_ids)]
+    return _each(_retry_one, job_ids, actor, airflow, repo)
 
 
 def mark_jobs_timeout(
     job_ids: Iterable[int], *, actor: str, airflow: AirflowRestClient, repo: JobRepository | None = None
 ) -> list[JobAction]:
     """End each active job ``timeout`` and stop its Airflow run."""
-    repo = repo or JobRepository()
-    repo.migrate()
-    return [_timeout_one(int(job_id), actor, airflow, repo) for job_id in _unique(job_ids)]
+    return _each(_timeout_one, job_ids, actor, airflow, repo)
+
+
+def _each(action, job_ids: Iterable[int], actor: str, airflow: AirflowRestClient, repo) -> list[JobAction]:
+    repo = repository(repo)
+    return [action(job_id, actor, airflow, repo) for job_id in dict.fromkeys(int(j) for j in job_ids)]
 
 
 def retry_failed_jobs(
@@ -79,8 +65,7 @@ def retry_failed_jobs(
     ``airflow`` may be a factory, called only when there is something to retry (no credentials are
     needed on a quiet day); when it fails, each candidate is reported as an ``error``.
     """
-    repo = repo or JobRepository()
-    repo.migrate()
+    repo = repository(repo)
     candidates = repo.retry_candidates(filters)
     if dry_run:
         return [JobAction(j["id"], "skipped", _say("dry_retry", j, n=j["retry_count"] + 1)) for j in candidates]
@@ -106,8 +91,7 @@ def mark_overdue_jobs_timeout(
     filters: JobFilter | None = None, dry_run: bool = False,
 ) -> list[JobAction]:
     """Mark as timeout every active job running for more than ``minutes`` (the report's --timeout-minutes)."""
-    repo = repo or JobRepository()
-    repo.migrate()
+    repo = repository(repo)
     overdue = repo.overdue(minutes, filters)
     if dry_run:
         return [JobAction(j["id"], "skipped", _say("dry_timeout", j)) for j in overdue]
@@ -221,7 +205,3 @@ def _say(what: str, job: dict, **extra) -> str:
 
 def _actor(actor: str) -> str:
     return scrub_numbers((actor or "someone").strip()[:100]) or "someone"
-
-
-def _unique(job_ids: Iterable[int]) -> list[int]:
-    return list(dict.fromkeys(int(j) for j in job_ids))

@@ -1,9 +1,8 @@
 """Storing an upload and triggering its run through Airflow's REST API (what the web app does).
 
-The run id is derived from the file's content (``upload__<sha256[:16]>``), so triggering the same
-file twice is answered ``409 Conflict`` by Airflow and reported as "already triggered" instead of
-creating a second run (and the job table's unique content hash backs that up for runs triggered
-any other way).
+The run id is derived from the file's content (``upload__<sha256[:16]>``), so Airflow answers a
+second trigger of the same file ``409 Conflict`` (reported as "already triggered"), and the job
+table's unique content hash backs that up for runs triggered any other way.
 """
 
 from __future__ import annotations

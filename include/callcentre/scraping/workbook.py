@@ -1,31 +1,9 @@
 """Reading an uploaded workbook into a clean, de-duplicated list of phone numbers.
 
-Rules (the contract with the staff who upload files):
-
-* ``.xlsx`` only, read with openpyxl in read-only mode.
-* The sheet: the first sheet (in tab order, whichever sheet was open when the file was saved) with
-  a phone header in its first :data:`HEADER_SCAN_ROWS` rows; without one anywhere, the first sheet.
-  The results workbook names the sheet, the header row and the column that were read.
-* The phone column is the first header cell named telefono, teléfono, phone, número, numero,
-  celular, móvil or movil (any case, surrounding spaces ignored), in any of the first
-  :data:`HEADER_SCAN_ROWS` rows (a title row above the header is fine). Without such a header the
-  first column is used; its first non-blank row counts as data when it holds a phone number, else
-  as a header.
-* A number keeps its digits and an optional leading ``+``: spaces, dashes, dots and parentheses are
-  removed, numeric cells such as ``3001234567.0`` become ``3001234567``. 7 to 15 digits (E.164).
-  Text is NFKC-normalised first (full-width ``５５１２３４５６７８`` pasted from a web page becomes
-  ``5512345678``); digits still not 0-9 after that (Arabic-Indic, Devanagari...) are rejected with
-  that reason: the API and the results take ASCII digits only.
-* The sheet-dimension record is not trusted: CRMs and scripts often write ``A1`` whatever the sheet
-  holds, and openpyxl's read-only mode would then see one cell.
-* Before openpyxl parses anything, the zip's central directory must declare at most
-  :data:`MAX_UNPACKED_BYTES` unpacked and its worksheets at most :data:`MAX_CELLS` cells (a small
-  file that unpacks to gigabytes is refused at once; zipfile never inflates past a declared size).
-* Duplicates are removed (first occurrence kept); empty cells are ignored; anything else is a
-  rejected row (row number and value) for the ``rejected`` sheet of the results.
-* At most :data:`MAX_NUMBERS` distinct numbers.
-
-Every problem with the file itself raises :class:`BadWorkbook` with a message for the uploader.
+The rules (sheet, phone column, number format, limits) are the contract with the staff who upload
+files: docs/scraping.md, "The workbook". The size and cell limits are checked on the zip's central
+directory before openpyxl parses anything, so a small file that unpacks to gigabytes is refused at
+once. Every problem with the file itself raises :class:`BadWorkbook` with a message for the uploader.
 """
 
 from __future__ import annotations
@@ -165,26 +143,21 @@ def read_phone_numbers(path: str | Path, max_numbers: int = MAX_NUMBERS, name: s
         if not top:
             raise BadWorkbook(f"{name}: the sheet {sheet.title!r} has no rows")
         found = next(((n, row, i) for n, row in top for i, cell in enumerate(row or ()) if is_phone_header(cell)), None)
-        column = found[2] if found is not None else 0
+        if found is not None:
+            header_row, first, column = found
+            header, start_row = str(first[column]).strip(), header_row + 1
+        else:  # the first column; its first row is a header unless it holds a phone number
+            column, (first_row, first) = 0, top[0]
+            if normalise_phone(_cell(first, 0)) is not None:
+                header_row, header, start_row = None, None, first_row
+            else:
+                header_row, start_row = first_row, first_row + 1
+                header = None if _blank(_cell(first, 0)) else str(first[0]).strip()
         # Below the rows scanned, only the phone column: a stray cell far to the right cannot widen
         # every row (the dimension record, which would have bounded that, is not trusted).
         rows = (row[0] if row else None for row in sheet.iter_rows(
             min_row=top[-1][0] + 1, min_col=column + 1, max_col=column + 1, values_only=True))
-        if found is not None:
-            header_row, first, _ = found
-            header = str(first[column]).strip()
-            start_row = header_row + 1
-            data = itertools.chain((_cell(row, column) for n, row in top if n > header_row), rows)
-        else:
-            header_row, first = top[0]
-            header = None
-            first_is_data = normalise_phone(first[0] if first else None) is not None
-            start_row = header_row if first_is_data else header_row + 1
-            data = itertools.chain((_cell(row, column) for n, row in top if n >= start_row), rows)
-            if not first_is_data and not _blank(first[0] if first else None):
-                header = str(first[0]).strip()
-            if first_is_data:
-                header_row = None
+        data = itertools.chain((_cell(row, column) for n, row in top if n >= start_row), rows)
         result = _collect(name, data, start_row, max_numbers)
     finally:
         wb.close()

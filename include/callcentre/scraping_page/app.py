@@ -1,14 +1,14 @@
 """The FastAPI app of the "Scraping jobs" page, mounted on the api-server by the plugin.
 
-Every route depends on Airflow's own auth dependencies (``airflow.api_fastapi.core_api.security``):
-no valid JWT (the UI's ``_token`` cookie or an ``Authorization: Bearer`` header) -> 401/403;
-reading needs read access to DAG ``scraping_upload``'s runs, retry/timeout need edit rights on them,
-an upload needs the right to trigger one. Actions call Airflow's REST API with the caller's own
-token, so Airflow checks the same rights again and its audit log names the person.
+Every route depends on Airflow's own auth dependencies: reading needs read access to DAG
+``scraping_upload``'s runs, retry/timeout edit rights, an upload the right to trigger one. Actions
+call Airflow's REST API with the caller's own token, so Airflow checks the same rights again and its
+audit log names the person.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import date, datetime, timezone
 from typing import Annotated
@@ -40,8 +40,6 @@ MAX_JOBS_PER_ACTION = 200
 PAGE_HEADER = "X-Scraping-Jobs-Page"
 _STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
 _SHARED = {name: "text/javascript" for name in ui_page.SHARED_SCRIPTS}
-# Served without a login: it only sends an expired session to Airflow's login page.
-_SIGN_IN_SCRIPT = ui_page.SIGN_IN_SCRIPT
 _SESSION_OVER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Scraping jobs: sign in</title>
 <script src="static/signin.js"></script></head>
@@ -61,31 +59,26 @@ class JobIds(BaseModel):
 
 # CSRF: a state-changing call carries a real Bearer token or the page's own header (ui_page).
 page_request = ui_page.require_page_header(PAGE_HEADER)
-caller_token = ui_page.caller_token
-ui_root = ui_page.ui_root
 
 
 def airflow_client(request: Request):
     """Airflow's REST API as the caller."""
     from callcentre.scraping.upload import AirflowRestClient
 
-    return AirflowRestClient(_api_base_url(), token=caller_token(request))
-
-
-def _api_base_url() -> str:
-    """Where the page calls the REST API: the api-server's internal URL (connection airflow_api)
-    where defined, else the public ``[api] base_url``, which a container may not reach."""
+    # The api-server's internal URL (connection airflow_api) where defined: a container may not
+    # reach the public [api] base_url.
     from callcentre.scraping.upload import api_connection_url
 
-    return (api_connection_url() or ui_page.api_base_url()).rstrip("/")
-
-
-def run_url(dag_id: str, run_id: str) -> str:
-    return f"{ui_root()}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+    base_url = (api_connection_url() or ui_page.api_base_url()).rstrip("/")
+    return AirflowRestClient(base_url, token=ui_page.caller_token(request))
 
 
 def dag_url(dag_id: str) -> str:
-    return f"{ui_root()}/dags/{quote(dag_id, safe='')}"
+    return f"{ui_page.ui_root()}/dags/{quote(dag_id, safe='')}"
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    return f"{dag_url(dag_id)}/runs/{quote(run_id, safe='')}"
 
 
 def _is_authorized(user, method: str, dag_id: str = DAG_ID, entity=DagAccessEntity.RUN) -> bool:
@@ -120,19 +113,15 @@ def _dag_views(user) -> list[dict]:
     ]
 
 
-def _signed_out(request: Request, exc: HTTPException) -> bool:
-    """No session, or an expired or unreadable one (what Airflow's UI sends to its login page)."""
-    return exc.status_code == 401 or (exc.status_code == 403 and exc.detail == "Invalid JWT token")
-
-
 def create_app() -> FastAPI:
     app = FastAPI(title="Scraping jobs", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(HTTPException)
     async def session_over(request: Request, exc: HTTPException) -> Response:
-        # The page itself, opened with an ended session: the browser goes to the login page
-        # (the UI frames this page, so plain JSON would be all the person sees).
-        if request.url.path.rstrip("/") == request.scope.get("root_path", "").rstrip("/") and _signed_out(request, exc):
+        # The page itself, opened with no session or an ended one: the browser goes to the login
+        # page (the UI frames this page, so plain JSON would be all the person sees).
+        signed_out = exc.status_code == 401 or (exc.status_code == 403 and exc.detail == "Invalid JWT token")
+        if request.url.path.rstrip("/") == request.scope.get("root_path", "").rstrip("/") and signed_out:
             return Response(_SESSION_OVER, status_code=exc.status_code, media_type="text/html; charset=utf-8",
                             headers=ui_page.PAGE_HEADERS)
         return await http_exception_handler(request, exc)
@@ -141,9 +130,9 @@ def create_app() -> FastAPI:
     def page_html() -> Response:
         return _static("page.html", "text/html; charset=utf-8")
 
-    @app.get(f"/static/{_SIGN_IN_SCRIPT}")
+    @app.get(f"/static/{ui_page.SIGN_IN_SCRIPT}")  # no login: it only sends an ended session to the login page
     def sign_in_script() -> Response:
-        return ui_page.static_file("callcentre.common", _SIGN_IN_SCRIPT, "text/javascript")
+        return ui_page.static_file("callcentre.common", ui_page.SIGN_IN_SCRIPT, "text/javascript")
 
     @app.get("/static/{name}", dependencies=[can_read])
     def static(name: str) -> Response:
@@ -272,15 +261,15 @@ def create_app() -> FastAPI:
     def retry(request: Request, user: GetUserDep, body: JobIds) -> dict:
         from callcentre.scraping.retry import retry_jobs
 
-        actions = retry_jobs(_unique(body.job_ids), actor=user.get_name(), airflow=airflow_client(request))
-        return {"actions": [_action_view(a) for a in actions]}
+        actions = retry_jobs(body.job_ids, actor=user.get_name(), airflow=airflow_client(request))
+        return {"actions": [dataclasses.asdict(a) for a in actions]}
 
     @app.post("/api/jobs/timeout", dependencies=[can_edit, Depends(page_request)])
     def mark_timeout(request: Request, user: GetUserDep, body: JobIds) -> dict:
         from callcentre.scraping.retry import mark_jobs_timeout
 
-        actions = mark_jobs_timeout(_unique(body.job_ids), actor=user.get_name(), airflow=airflow_client(request))
-        return {"actions": [_action_view(a) for a in actions]}
+        actions = mark_jobs_timeout(body.job_ids, actor=user.get_name(), airflow=airflow_client(request))
+        return {"actions": [dataclasses.asdict(a) for a in actions]}
 
     @app.post("/api/uploads", dependencies=[can_trigger, Depends(page_request)])
     async def upload(request: Request, user: GetUserDep) -> JSONResponse:
@@ -368,10 +357,6 @@ def telling_task(task_instances: list[dict]) -> dict | None:
     return latest(started) if started else None
 
 
-def _unique(ids: list[int]) -> list[int]:
-    return list(dict.fromkeys(ids))
-
-
 def _job_view(job: dict, lang: str = "en") -> dict:
     view = {k: v for k, v in job.items() if k not in ("dag_id", "airflow_run_id")}
     for key in ("created_at", "started_at", "completed_at"):
@@ -381,10 +366,6 @@ def _job_view(job: dict, lang: str = "en") -> dict:
     view["status_text"] = wording.status_words(lang).get(job["status"], job["status"])
     view["problem"] = wording.plain_error(job["last_error"], job["file_name"], lang)
     return view
-
-
-def _action_view(action) -> dict:
-    return {"job_id": action.job_id, "outcome": action.outcome, "message": action.message}
 
 
 def _static(name: str, media_type: str) -> Response:

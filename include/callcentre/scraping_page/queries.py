@@ -13,19 +13,9 @@ from datetime import datetime, timezone
 from callcentre.common.connections import SCRAPING_POSTGRES
 from callcentre.scraping.jobs import STATUSES
 
-# What the page may sort by -> the SQL expression. NULL times sort last in both directions.
-SORT_COLUMNS = {
-    "id": "id",
-    "file_name": "file_name",
-    "uploader": "uploader",
-    "status": "status",
-    "created_at": "created_at",
-    "started_at": "started_at",
-    "completed_at": "completed_at",
-    "total_numbers": "total_numbers",
-    "processed_numbers": "processed_numbers",
-    "retry_count": "retry_count",
-}
+# The columns the page may sort by (the only SQL built from input). NULL times sort last either way.
+SORT_COLUMNS = ("id", "file_name", "uploader", "status", "created_at", "started_at", "completed_at", "total_numbers",
+                "processed_numbers", "retry_count")
 NULLABLE_SORTS = ("started_at", "completed_at")
 MAX_PAGE_SIZE = 200
 # Far beyond any real list (100,000 jobs are 2,000 pages of 50) and keeps OFFSET inside bigint.
@@ -133,7 +123,7 @@ def order_clause(query: JobQuery) -> str:
     """ORDER BY the whitelisted column, then id. NULLS LAST only where NULLs exist: on a NOT NULL
     column it would stop PostgreSQL from reading the (ascending) index backwards for DESC."""
     direction = "DESC" if query.descending else "ASC"
-    column = SORT_COLUMNS[query.sort]
+    column = query.sort  # one of SORT_COLUMNS: JobQuery checked it
     nulls = " NULLS LAST" if query.sort in NULLABLE_SORTS else ""
     tiebreak = "" if column == "id" else f", id {direction}"
     return f" ORDER BY {column} {direction}{nulls}{tiebreak}"
@@ -164,46 +154,35 @@ def list_jobs(query: JobQuery, conn_id: str = SCRAPING_POSTGRES) -> JobPage:
                 ) AS page USING (id){order}""",
             params,
         )
-        names = [d[0] for d in cur.description]
-        jobs = [dict(zip(names, row)) for row in cur.fetchall()]
+        jobs = [dict(zip([d[0] for d in cur.description], row)) for row in cur.fetchall()]
     return JobPage(jobs, total, query.page, query.page_size)
+
+
+def _rows(sql: str, params, conn_id: str) -> list[dict]:
+    from callcentre.common.pg import transaction
+
+    with transaction(conn_id) as cur:
+        cur.execute(sql, params)
+        return [dict(zip([d[0] for d in cur.description], row)) for row in cur.fetchall()]
 
 
 def job_by_id(job_id: int, conn_id: str = SCRAPING_POSTGRES) -> dict | None:
     """The columns the page needs of one job (results file and run included)."""
-    from callcentre.common.pg import transaction
-
-    with transaction(conn_id) as cur:
-        cur.execute(
-            "SELECT id, file_name, status, dag_id, airflow_run_id, results_file FROM scraping.jobs WHERE id = %s",
-            (job_id,),
-        )
-        row = cur.fetchone()
-        return dict(zip([d[0] for d in cur.description], row)) if row else None
+    sql = "SELECT id, file_name, status, dag_id, airflow_run_id, results_file FROM scraping.jobs WHERE id = %s"
+    return next(iter(_rows(sql, (job_id,), conn_id)), None)
 
 
 def job_by_run(dag_id: str, run_id: str, conn_id: str = SCRAPING_POSTGRES) -> dict | None:
-    from callcentre.common.pg import transaction
-
-    with transaction(conn_id) as cur:
-        cur.execute("SELECT id, status FROM scraping.jobs WHERE dag_id = %s AND airflow_run_id = %s",
-                    (dag_id, run_id))
-        row = cur.fetchone()
-        return {"id": row[0], "status": row[1]} if row else None
+    sql = "SELECT id, status FROM scraping.jobs WHERE dag_id = %s AND airflow_run_id = %s"
+    return next(iter(_rows(sql, (dag_id, run_id), conn_id)), None)
 
 
 def uploaders(conn_id: str = SCRAPING_POSTGRES, limit: int = 500) -> list[str]:
     """Distinct uploaders for the filter's suggestions (a loose index scan: fast at any size)."""
-    from callcentre.common.pg import transaction
-
-    with transaction(conn_id) as cur:
-        cur.execute(
-            """WITH RECURSIVE u AS (
-                   (SELECT uploader FROM scraping.jobs ORDER BY uploader LIMIT 1)
-                   UNION ALL
-                   SELECT (SELECT j.uploader FROM scraping.jobs j WHERE j.uploader > u.uploader
-                           ORDER BY j.uploader LIMIT 1) FROM u WHERE u.uploader IS NOT NULL)
-               SELECT uploader FROM u WHERE uploader IS NOT NULL LIMIT %s""",
-            (limit,),
-        )
-        return [row[0] for row in cur.fetchall()]
+    sql = """WITH RECURSIVE u AS (
+                 (SELECT uploader FROM scraping.jobs ORDER BY uploader LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT j.uploader FROM scraping.jobs j WHERE j.uploader > u.uploader
+                         ORDER BY j.uploader LIMIT 1) FROM u WHERE u.uploader IS NOT NULL)
+             SELECT uploader FROM u WHERE uploader IS NOT NULL LIMIT %s"""
+    return [row["uploader"] for row in _rows(sql, (limit,), conn_id)]

@@ -1,8 +1,5 @@
-"""The page's indexes on ``scraping.jobs``: idempotent DDL run after the job table's own migration.
-
-Kept apart from ``scraping/jobs.py`` so the job table's owner and the page can change their DDL
-independently; both are ``IF NOT EXISTS`` and run under the same advisory lock.
-"""
+"""The page's indexes on ``scraping.jobs``: idempotent DDL run after the job table's own migration,
+under the same advisory lock."""
 
 from __future__ import annotations
 
