@@ -103,6 +103,8 @@ def load_hour_measured(day, hour: int, tz_name: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, choices=sorted(run_bench.DAYS))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "profile.txt",
+                        help="where the pyinstrument profiles go (an A/B run keeps the recorded one)")
     args = parser.parse_args()
 
     import logging
@@ -121,7 +123,7 @@ def main() -> None:
     tz_name = timezone_name()
     mariadb, postmaster = server_pids()
 
-    out = ROOT / "bench" / "profile.txt"
+    out = args.out.resolve()
     texts = []
     # The first load of the day (empty partitions), then its reload (every row replaced).
     for label in ("First load", "Reload"):
@@ -155,7 +157,7 @@ def main() -> None:
         for name, seconds in phases.most_common():
             print(f"  {name:12} {seconds:6.2f}")
     out.write_text("\n\n".join(texts))
-    print(f"\npyinstrument profile of the Python side: {out.relative_to(ROOT)}")
+    print(f"\npyinstrument profile of the Python side: {out}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import date, datetime, timedelta
 
+import MySQLdb
 import pytest
 
 from callcentre.common.compat import AirflowFailException
@@ -407,3 +408,40 @@ def test_call_keys_follow_every_write_of_the_hour(day):
     assert keys == rows and len(rows) == 9
     assert (904, day, 12) in keys and (902, day, 11) in keys
     assert [r[0] for r in rejected(day)] == [902]
+
+
+def _failing_source(error: BaseException):
+    real = load_mod.hour_rows
+
+    def hour_rows(*args, **kwargs):
+        chunks = real(*args, **kwargs)
+        yield next(chunks)  # the first chunk really read, then the source fails
+        chunks.close()
+        raise error
+
+    return hour_rows
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [(MySQLdb.OperationalError(2013, "Lost connection to server during query"), False),
+     (MySQLdb.OperationalError(1054, "Unknown column 'wait_seconds' in 'field list'"), True)],
+)
+def test_a_source_error_in_the_read_ahead_thread_fails_the_load_as_before_and_leaves_nothing(
+        day, monkeypatch, error, permanent):
+    synthetic.write_calls([make_call(300 + i, at(day, 5, i % 60)) for i in range(50)])
+    monkeypatch.setattr(load_mod, "hour_rows", _failing_source(error))
+    with pytest.raises(Exception) as err:
+        load_hour(day, 5, tz_name="UTC", run_id="read-ahead", chunk_size=10)
+    if permanent:  # classified by raise_classified exactly as when read in the load's own thread
+        assert isinstance(err.value, AirflowFailException) and "does not match the contract" in str(err.value)
+        assert err.value.__cause__ is error
+    else:
+        assert err.value is error
+    assert loaded(day) == [] and rejected(day) == []
+    assert [(r[1], r[2]) for r in ledger(day)] == [(1, "failed")]
+    assert not [t for t in threading.enumerate() if t.name == "copy-read-ahead"]
+
+    monkeypatch.undo()
+    assert load_hour(day, 5, tz_name="UTC", run_id="read-ahead", try_number=2).rows_loaded == 50
+    assert len(loaded(day)) == 50

