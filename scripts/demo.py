@@ -1,14 +1,10 @@
 #!/usr/bin/env python
 """`make demo`: the IVR pipeline end to end on the local services, then the scraping flow.
 
-1. loads a realistic synthetic IVR data set (the last DEMO_DAYS days, ~1.5% invalid rows) into
-   MariaDB's ``calls`` table;
-2. runs ``ivr_calls_daily`` for each day with ``airflow dags test <dag> <date>`` (the command
-   an operator uses for a quick local run) and prints a table per day from ``analytics``;
-3. runs the scraping demo (scripts/demo_scraping.py);
-4. says how to open the Airflow UI on this data.
-
-Run with .local/airflow.env sourced (the Makefile does). Exit status non-zero on any failure.
+Loads synthetic IVR calls for the last DEMO_DAYS days (~1.5% invalid rows) into MariaDB, runs
+``airflow dags test ivr_calls_daily <date>`` for each, prints the days from ``analytics``, runs
+scripts/demo_scraping.py and says what to try next. Run with .local/airflow.env sourced (the
+Makefile does); non-zero exit on any failure.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
 #!/usr/bin/env python
 """Demo of the scraping pipeline on the local services (run with .local/airflow.env sourced).
 
-1. a workbook of 600 numbers (plus duplicates and junk rows) goes through DAG scraping_upload
-   against the reference lookup API -> job `completed`, results workbook written;
+1. a workbook of 600 numbers (plus duplicates and junk rows) through DAG scraping_upload -> job
+   `completed`, results workbook written;
 2. a file that is not a workbook -> job `failed` at once, one Slack message to the local stand-in;
-3. the reconcile DAG runs once, then the report (what `check_scraping_jobs` used to print).
+3. the reconcile DAG runs once, then the jobs report.
 
-DAG runs go through ``dag.test()`` (in-process, real metadata DB): no scheduler needed. Airflow's
-own log lines go to ``$AIRFLOW_HOME/demo-logs/scraping-demo.log`` (as the IVR part's do), so the
-console holds only the demo's lines. Exit status is non-zero when any step does not end as expected.
+Runs go through ``dag.test()`` (no scheduler); Airflow's log lines go to
+``$AIRFLOW_HOME/demo-logs/scraping-demo.log``, the console holds the demo's. Non-zero exit on a problem.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ LOG = Path(os.environ.get("AIRFLOW_HOME", ROOT / ".local")) / "demo-logs" / "scr
 _console = sys.stdout
 
 
-def say(line: str, error: bool = False) -> None:
+def say(line: str) -> None:
     """A line of the demo itself: always on the console, whatever Airflow does with fds 1 and 2."""
     print(line, file=_console, flush=True)
 
@@ -106,7 +105,7 @@ def main() -> int:
     bag = DagBag(str(ROOT / "dags"))
     upload_dag, reconcile_dag = bag.get_dag("scraping_upload"), bag.get_dag("scraping_jobs_reconcile")
     if upload_dag is None or reconcile_dag is None:
-        say(f"[scraping demo] DAGs did not parse: {bag.import_errors}", error=True)
+        say(f"[scraping demo] DAGs did not parse: {bag.import_errors}")
         return 1
     uploads = get_variable("scraping_uploads_dir")
     repo = JobRepository()
@@ -148,7 +147,7 @@ def main() -> int:
         problems.append("reconcile run failed")
     say(format_report(build_report(repo)))
     for problem in problems:
-        say(f"[scraping demo] PROBLEM: {problem}", error=True)
+        say(f"[scraping demo] PROBLEM: {problem}")
     say("[scraping demo] OK" if not problems else "[scraping demo] FAILED")
     return 1 if problems else 0
 

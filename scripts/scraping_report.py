@@ -5,13 +5,11 @@
         [--since 2026-11-01] [--until 2026-11-23] [--retry-failed] [--timeout-minutes 45]
         [--dry-run] [--limit N] [--json] [--api-url URL]
 
-Replaces `manage.py check_scraping_jobs`. Read-only by default. --retry-failed runs the automatic
-retry once (failed/timeout jobs whose failure is retryable and that have retries left);
---timeout-minutes N marks jobs running longer than N minutes as timeout and stops their Airflow
-runs; --dry-run shows what either would do and changes nothing. Filters apply to everything.
-Reads connection scraping_postgres; actions use Airflow's REST API (connection airflow_api, else
-$AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD, else the local SimpleAuthManager password).
-Exit status: 0 done, 1 an action failed for some job, 2 bad arguments.
+Read-only by default (connection scraping_postgres); filters apply to everything. The actions, by
+Airflow's REST API (connection airflow_api, else $AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD, else
+the local SimpleAuthManager password): --retry-failed runs the automatic retry once;
+--timeout-minutes N marks jobs running longer as timeout and stops their runs; --dry-run changes
+nothing. Exit status: 0 done, 1 an action failed for some job, 2 bad arguments.
 """
 
 from __future__ import annotations

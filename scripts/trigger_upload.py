@@ -3,11 +3,9 @@
 
     python scripts/trigger_upload.py FILE.xlsx --uploader ana [--timeout-minutes 45] [--batch-size 250]
 
-The Airflow API comes from --api-url (default $AIRFLOW__API__BASE_URL) and the user from
-connection airflow_api, else $AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD (default: the
-SimpleAuthManager password generated under $AIRFLOW_HOME, for local use). The uploads folder:
-Variable scraping_uploads_dir, or storage_base + /uploads (see callcentre.common.storage).
-Triggering the same file again reports the existing run instead of creating a second job.
+The Airflow API: --api-url (default $AIRFLOW__API__BASE_URL), the user from connection airflow_api,
+else $AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD, else the local SimpleAuthManager password. The
+same file again reports the existing run, no second job. Uploads folder: callcentre.common.storage.
 Exit status: 0 triggered or already triggered, 1 refused, 2 bad arguments.
 """
 
@@ -39,12 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     except storage.StorageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    overrides = {
-        k: v
-        for k, v in {"timeout_minutes": args.timeout_minutes, "max_retries": args.max_retries,
-                     "batch_size": args.batch_size}.items()
-        if v is not None
-    }
+    overrides = {key: getattr(args, key) for key in ("timeout_minutes", "max_retries", "batch_size")
+                 if getattr(args, key) is not None}
     try:
         client = airflow_client(args.api_url)
         upload = store_upload(args.file, uploads_dir)

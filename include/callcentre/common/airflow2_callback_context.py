@@ -1,8 +1,7 @@
 """Airflow 2.11 only: a DAG failure callback's context for a run whose mapped task never expanded.
 
-Installed by the one DAG that needs it (dags/ivr_calls_daily.py calls ``install()`` while it is
-parsed, in the 2.x DAG processor that runs its callbacks and in ``dag.test``); nothing is patched on
-import, and nothing at all on Airflow 3.
+``install()`` is called by the one DAG that needs it (dags/ivr_calls_daily.py) while it is parsed;
+nothing is patched on import, and nothing at all on Airflow 3.
 """
 
 from __future__ import annotations
@@ -11,13 +10,10 @@ from callcentre.common.compat import IS_AIRFLOW_2
 
 
 def install() -> None:
-    """Airflow 2.11 builds a DAG callback's context from the run's last task instance in table
-    order (``DAG.fetch_callback``: ``tis[-1]``, no ORDER BY). When a run failed before a mapped
-    task expanded (ivr_calls_daily: ``plan`` failed), that can be the unexpanded ``load_hour``,
-    whose context raises NotFullyPopulated: `dag.test()` fails with it and, under a scheduler, the
-    run's failure message is lost. Only then, the context is built from the last other task
-    instance, as 2.11 would have. Airflow 3 builds DAG callback contexts differently: nothing
-    to do there. Idempotent."""
+    """2.11's ``DAG.fetch_callback`` builds the context from ``tis[-1]`` (no ORDER BY): when a run
+    failed before a mapped task expanded, that can be the unexpanded ``load_hour``, whose context
+    raises NotFullyPopulated (``dag.test()`` fails, a scheduler loses the failure message). Only
+    then, the context comes from the last other task instance. Idempotent."""
     if not IS_AIRFLOW_2:
         return
     from airflow.models.dag import DAG

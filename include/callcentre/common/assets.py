@@ -1,8 +1,5 @@
-"""The data products other DAGs can be scheduled on (Airflow Assets; Datasets on 2.x).
-
-One asset per product, not per day or job: a consumer is scheduled on it and reads which day or
-job an event is about from the event's ``extra`` (docs/ivr.md and docs/scraping.md show one).
-"""
+"""The data products other DAGs can be scheduled on (Airflow Assets; Datasets on 2.x): one per
+product, not per day or job; the event's ``extra`` names the day or job (docs/ivr.md, docs/scraping.md)."""
 
 from __future__ import annotations
 

@@ -32,22 +32,15 @@ def require_connection(conn_id: str):
 
 
 def check_databases(conn_ids: list[str]) -> dict[str, str]:
-    """Fail fast with a readable message when a connection is missing or a database is down.
-
-    Returns ``{conn_id: server version}`` for the log.
-    """
+    """Fail fast with a readable message when a connection is missing or a database is down;
+    ``{conn_id: server version}`` for the log."""
     versions = {}
     for conn_id in conn_ids:
         conn = require_connection(conn_id)
+        if conn.conn_type not in ("mysql", "postgres", "postgresql"):
+            raise AirflowFailException(f"connection {conn_id!r} has type {conn.conn_type!r}; expected a database")
         try:
-            if conn.conn_type == "mysql":
-                versions[conn_id] = _mysql_version(conn_id)
-            elif conn.conn_type in ("postgres", "postgresql"):
-                versions[conn_id] = _postgres_version(conn_id)
-            else:
-                raise AirflowFailException(f"connection {conn_id!r} has type {conn.conn_type!r}; expected a database")
-        except AirflowFailException:
-            raise
+            versions[conn_id] = _server_version(conn.conn_type, conn_id)
         except Exception as err:  # the driver's own error types differ; the message is what matters
             raise SourceUnavailable(
                 f"database of connection {conn_id!r} ({conn.host}:{conn.port}) is unreachable: {err}"
@@ -56,23 +49,19 @@ def check_databases(conn_ids: list[str]) -> dict[str, str]:
     return versions
 
 
-def _mysql_version(conn_id: str) -> str:
-    from airflow.providers.mysql.hooks.mysql import MySqlHook
+def _server_version(conn_type: str, conn_id: str) -> str:
+    if conn_type == "mysql":
+        from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-    hook = MySqlHook(mysql_conn_id=conn_id)
+        hook, sql = MySqlHook(mysql_conn_id=conn_id), "SELECT VERSION()"
+    else:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        hook, sql = PostgresHook(postgres_conn_id=conn_id, options=None), "SHOW server_version"
     conn = hook.get_conn()
     try:
         cur = conn.cursor()
-        cur.execute("SELECT VERSION()")
+        cur.execute(sql)
         return str(cur.fetchone()[0])
     finally:
         conn.close()
-
-
-def _postgres_version(conn_id: str) -> str:
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    hook = PostgresHook(postgres_conn_id=conn_id, options=None)
-    with hook.get_conn() as conn, conn.cursor() as cur:
-        cur.execute("SHOW server_version")
-        return str(cur.fetchone()[0])

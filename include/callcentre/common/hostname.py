@@ -1,10 +1,6 @@
-"""The host name a worker reports to Airflow (``[core] hostname_callable``).
-
-Airflow records it on every task instance (``ti.hostname``: the UI, `airflow tasks states-for-dag-run`)
-and asks the worker's log server there for logs it cannot read itself. On real servers the
-machine's name is right, and this returns it. Two Celery workers on one machine (`make airflow
-EXECUTOR=celery`, the Celery end-to-end test) set ``CALLCENTRE_WORKER_HOSTNAME`` to tell them apart.
-"""
+"""The host name a worker reports to Airflow (``[core] hostname_callable``): the machine's, unless
+``CALLCENTRE_WORKER_HOSTNAME`` tells two Celery workers on one machine apart (Airflow fetches a
+task's log from the worker's log server by this name)."""
 
 from __future__ import annotations
 

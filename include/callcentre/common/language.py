@@ -1,8 +1,7 @@
 """The language of the messages we send (Slack alerts): ``CALLCENTRE_LANGUAGE`` = ``en`` or ``es``.
 
-Read from the environment when a message is written, so a callback (no task runner, no Variable
-access on every Airflow version) sees it as a task does. Pages follow the person's own choice in
-the Airflow UI instead (callcentre/common/static/airflow_prefs.js).
+Read from the environment, so a callback (no Variable access on every Airflow version) sees it as a
+task does. Pages follow the Airflow UI's own choice (static/airflow_prefs.js).
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
-"""Where files that several machines need live (scraping uploads and results): one storage root.
+"""Where scraping uploads and results live: one storage root every worker can open.
 
-A Celery worker on another host cannot read a folder on the machine that stored an upload, so
-these files go through Airflow's ``ObjectStoragePath``: a ``file://`` folder by default (one
-machine, or a share every worker mounts at the same path), ``s3://<conn_id>@bucket/prefix`` or
-``gs://<conn_id>@bucket/prefix`` in production (with the amazon or google provider installed).
-
-One setting moves everything: Airflow Variable ``storage_base`` (``AIRFLOW_VAR_STORAGE_BASE``);
-uploads then live under ``<base>/uploads`` and results under ``<base>/results``. The Variables
-``scraping_uploads_dir`` and ``scraping_results_dir`` override one folder each. Every value is a
-URL or a plain local path (read as ``file://``); so are the locations stored in the job table
-(``upload_path``, ``results_file``), which any worker opens the same way.
+Airflow's ``ObjectStoragePath``: a ``file://`` folder (one machine, or a share mounted at the same
+path everywhere) or ``s3://<conn_id>@bucket/prefix``, ``gs://...`` (a worker on another host cannot
+read a local folder). Variable ``storage_base`` moves everything (``<base>/uploads``,
+``<base>/results``); ``scraping_uploads_dir`` and ``scraping_results_dir`` override one folder each.
+Values, and the locations stored in the job table, are URLs or plain local paths (read as ``file://``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Starting and stopping real Airflow components (api-server, scheduler, Celery workers) on this
-machine, for the benchmarks (bench/) and the e2e tests (tests/e2e/airflow_processes.py).
-
-Airflow components fork children, so each one runs in its own process group and is stopped by
-signalling that group, never anything by name.
-"""
+"""Real Airflow components on this machine for bench/ and the e2e tests, each in its own process
+group and stopped by signalling that group (they fork children), never anything by name."""
 
 from __future__ import annotations
 
@@ -120,10 +116,9 @@ def rest_client(env: dict):
 
 
 def settle_backfills(env: dict, dag_id: str, timeout_s: float = 90) -> None:
-    """Mark ``dag_id``'s backfills complete once none of their runs is queued or running: Airflow
-    allows one running backfill per DAG and refuses the next one until then. The scheduler marks
-    them itself, but only every 30 s; cancelling a backfill whose runs have all ended does the same
-    at once (it sets ``completed_at``; there is no queued run left for it to fail)."""
+    """Mark ``dag_id``'s backfills complete once none of their runs is queued or running (Airflow
+    refuses a second running backfill per DAG, and the scheduler marks them only every 30 s):
+    cancelling a backfill whose runs have all ended sets ``completed_at`` at once."""
     client = rest_client(env)
     give_up = time.monotonic() + timeout_s
     while True:

@@ -28,6 +28,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from http.server import ThreadingHTTPServer
 
 from callcentre.fakes._server import JsonHandler, Recorder, base_arg_parser
@@ -98,7 +99,6 @@ class ScrapingApiServer(ThreadingHTTPServer):
             self.requests.clear()
             self.arrivals.clear()
 
-    # What tests assert on -------------------------------------------------------------------
     def requests_for(self, method: str, reference: str | None = None) -> list[dict]:
         with self.lock:
             return [
@@ -107,10 +107,7 @@ class ScrapingApiServer(ThreadingHTTPServer):
 
     def lookups_created_per_reference(self) -> dict[str, int]:
         with self.lock:
-            counts: dict[str, int] = {}
-            for lookup in self.lookups.values():
-                counts[lookup["reference"]] = counts.get(lookup["reference"], 0) + 1
-            return counts
+            return dict(Counter(lookup["reference"] for lookup in self.lookups.values()))
 
     def state(self) -> dict:
         with self.lock:
@@ -123,7 +120,6 @@ class ScrapingApiServer(ThreadingHTTPServer):
                 "requests": list(self.requests),
             }
 
-    # Behaviour ------------------------------------------------------------------------------
     def injected_fault(self, method: str) -> tuple[int, dict] | None:
         """Decide (under the lock) whether this /v1 request gets a 500 or a 429."""
         with self.lock:
@@ -161,9 +157,7 @@ class ScrapingApiServer(ThreadingHTTPServer):
             if lookup is None:
                 return None
             lookup["polls"] += 1
-            if self.knobs.never_finish:
-                lookup["status"] = "processing"
-            elif lookup["polls"] >= self.knobs.polls_until_done + 1 or self.knobs.polls_until_done <= 0:
+            if not self.knobs.never_finish and lookup["polls"] > self.knobs.polls_until_done:
                 lookup["status"] = "failed" if self.knobs.fail_lookups else "done"
             else:
                 lookup["status"] = "processing"
