@@ -34,30 +34,12 @@ def build_report(
             airflow=airflow, repo=repo, filters=filters, dry_run=dry_run, actor=actor)
     counts = repo.counts_by_status(filters)
     overdue = [
-        {
-            "id": j["id"],
-            "file_name": scrub_numbers(j["file_name"]),
-            "uploader": scrub_numbers(j["uploader"]),
-            "status": j["status"],
-            "minutes_running": round((now - (j["started_at"] or j["created_at"])).total_seconds() / 60, 1),
-            "timeout_minutes": timeout_minutes if timeout_minutes is not None else j["timeout_minutes"],
-            "airflow_run_id": j["airflow_run_id"],
-        }
+        _listed(j, minutes_running=round((now - (j["started_at"] or j["created_at"])).total_seconds() / 60, 1),
+                timeout_minutes=timeout_minutes if timeout_minutes is not None else j["timeout_minutes"])
         for j in overdue_jobs
     ]
     failures = [
-        {
-            "id": j["id"],
-            "file_name": scrub_numbers(j["file_name"]),
-            "uploader": scrub_numbers(j["uploader"]),
-            "status": j["status"],
-            "failure_kind": j["failure_kind"],
-            "retry_count": j["retry_count"],
-            "max_retries": j["max_retries"],
-            "last_error": scrub_numbers(j["last_error"]),
-            "updated_at": j["updated_at"].isoformat(),
-            "airflow_run_id": j["airflow_run_id"],
-        }
+        _listed(j, "failure_kind", "retry_count", "max_retries", "last_error", updated_at=j["updated_at"].isoformat())
         for j in repo.recent_failures(hours, filters)
     ]
     return {
@@ -65,6 +47,15 @@ def build_report(
         "failures_window_hours": hours, "dry_run": dry_run,
         "actions": {k: [dataclasses.asdict(a) for a in v] for k, v in actions.items()},
     }
+
+
+def _listed(job: dict, *columns: str, **computed) -> dict:
+    """A job as the report lists it (names and errors scrubbed of numbers), its run id last."""
+    view = {c: job[c] for c in ("id", "file_name", "uploader", "status", *columns)}
+    for column in ("file_name", "uploader", "last_error"):
+        if column in view:
+            view[column] = scrub_numbers(view[column])
+    return {**view, **computed, "airflow_run_id": job["airflow_run_id"]}
 
 
 def format_report(report: dict, limit: int | None = None) -> str:
