@@ -38,10 +38,6 @@ class Lookup:
     results: list[dict] | None = None
     error: str | None = None
 
-    @property
-    def finished(self) -> bool:
-        return self.status in ("done", "failed")
-
 
 class ScrapingApiHook(BaseHook):
     """Submit batches of phone numbers to the lookup API and fetch their results."""

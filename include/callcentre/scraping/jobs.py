@@ -10,12 +10,9 @@ A job is one uploaded workbook = one run of DAG ``scraping_upload``. Its status 
     failed|timeout -> pending                         (a job-level retry: retry_count + 1 <= max_retries)
     failed|timeout|completed -> processing            (the run was cleared in Airflow: a re-run)
 
-``retry_count`` counts job-level retries only (the retry action, the automatic retry, a clear made
-in Airflow's UI) and never exceeds ``max_retries``; Airflow's task retries inside one run are
-``task_retries``.
-
-Every transition is one conditional UPDATE, so callbacks, tasks and the reconcile DAG can race
-without double counting; the terminal transition returns the row only to the caller that made it.
+``retry_count`` counts job-level retries only (never more than ``max_retries``); Airflow's task
+retries inside one run are ``task_retries``. Every transition is one conditional UPDATE, so
+callbacks, tasks and the reconcile DAG can race without double counting.
 """
 
 from __future__ import annotations

@@ -31,21 +31,21 @@ class Decision:
 def decide(job: dict, run_state: str | None, now: datetime, results_exist: bool) -> Decision:
     overdue = job["deadline"] is not None and now > job["deadline"]
     minutes = f"{job['timeout_minutes']:g}"
-    if run_state == "success":
-        if results_exist:
-            return Decision(job["id"], run_state, "completed", "run succeeded; completion callback lost")
-        return Decision(job["id"], run_state, "failed", "run succeeded but wrote no results file")
-    if run_state == "failed":
-        if overdue:
-            return Decision(job["id"], run_state, "timeout", f"run failed after passing its {minutes}-minute timeout")
-        return Decision(job["id"], run_state, "failed", "Airflow run failed and no failure callback ran (worker lost?)")
-    if run_state is None:
-        if overdue:
-            return Decision(job["id"], run_state, "failed", "its Airflow run no longer exists")
-        return Decision(job["id"], run_state, "none")
-    if overdue:
-        return Decision(job["id"], run_state, "timeout", f"still {run_state} after its {minutes}-minute timeout")
-    return Decision(job["id"], run_state, "none")
+    if run_state == "success" and results_exist:
+        action, reason = "completed", "run succeeded; completion callback lost"
+    elif run_state == "success":
+        action, reason = "failed", "run succeeded but wrote no results file"
+    elif run_state == "failed" and overdue:
+        action, reason = "timeout", f"run failed after passing its {minutes}-minute timeout"
+    elif run_state == "failed":
+        action, reason = "failed", "Airflow run failed and no failure callback ran (worker lost?)"
+    elif not overdue:
+        action, reason = "none", ""
+    elif run_state is None:
+        action, reason = "failed", "its Airflow run no longer exists"
+    else:
+        action, reason = "timeout", f"still {run_state} after its {minutes}-minute timeout"
+    return Decision(job["id"], run_state, action, reason)
 
 
 def reconcile(

@@ -18,7 +18,6 @@ from urllib.parse import quote
 from callcentre.common import compat, storage
 
 DAG_ID = "scraping_upload"
-TOKEN_PATH = "/auth/token"
 # Connection (type http) of the Airflow REST API for the automatic retry: host = the api-server's
 # base URL (or host/port/schema), login/password = a user allowed to clear and edit scraping runs.
 AIRFLOW_API_CONN = "airflow_api"
@@ -126,7 +125,7 @@ class AirflowRestClient:
         if self._token is None:
             try:
                 resp = requests.post(
-                    self.base_url + TOKEN_PATH,
+                    self.base_url + "/auth/token",
                     json={"username": self.username, "password": self.password},
                     timeout=self.timeout,
                 )

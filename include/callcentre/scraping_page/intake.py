@@ -1,9 +1,8 @@
 """What the page lets into the uploads folder and out of the results folder.
 
-An upload is read into a private temporary folder with a size cap, parsed as a workbook (a file
-that is not a real .xlsx, or that the pipeline would refuse outright, is refused here with the same
-message), and only then stored with ``scraping.upload.store_upload`` — the function the upload
-command uses, so the same file gets the same stored name and run id whichever way it came.
+An upload is refused here with the pipeline's own message when the pipeline would refuse it, and
+stored only then, by the upload command's ``store_upload``: the same file gets the same stored name
+and run id whichever way it came.
 """
 
 from __future__ import annotations
