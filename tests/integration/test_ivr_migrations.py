@@ -58,8 +58,11 @@ def waits_on(conn_id: str, tables: list[str], action) -> list[tuple]:
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
             # Until the action ends or a request of it queues behind our lock (then the lock goes,
-            # and the action finishes): no timing, either outcome ends the loop.
+            # and the action finishes): either outcome ends the loop. pg_stat_activity is read once
+            # per transaction unless cleared: a first probe made before the action's session
+            # existed would never see it (the test hung for 35 min so).
             while not done.wait(0.05):
+                cur.execute("SELECT pg_stat_clear_snapshot()")
                 cur.execute(
                     "SELECT relation::regclass::text, mode FROM pg_locks JOIN pg_stat_activity USING (pid)"
                     " WHERE NOT granted AND relation = ANY (%s::regclass[]) AND application_name = %s",
