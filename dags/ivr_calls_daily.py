@@ -2,18 +2,15 @@
 ### ivr_calls_daily
 
 Loads one business day of IVR calls from MariaDB (`ivr_mariadb`, table `calls`) into PostgreSQL
-(`analytics_postgres`, schema `analytics`): one mapped task per local hour, rows validated
-(invalid ones quarantined in `analytics.call_rejects` with their reason), each hour replaced
-atomically, the day reconciled against the source and summarised in `analytics.daily_metrics`.
+(`analytics_postgres`, schema `analytics`): one mapped task per local hour, invalid rows
+quarantined in `analytics.call_rejects` with their reason, each hour replaced atomically, the day
+reconciled against the source and summarised in `analytics.daily_metrics`.
 
-**The run's logical date names the business day it loads** (a local calendar day in the zone
-`IVR_TIMEZONE`), whatever `[core] default_timezone` is: `dags test D`, `dags trigger -l D`, the
-REST/UI trigger of D at 00:00, `backfill create --from-date D1 --to-date D2` and a clear all load
-exactly the named days; a run that names no loadable day fails at once, saying why. Reprocess a
-day: clear its run; a range: `airflow backfill create --dag-id ivr_calls_daily --from-date D1
---to-date D2 --reprocess-behavior completed`; one hour: clear that mapped task, or trigger with
-param `hours`. Every path converges to the same rows. What reaches the source after a day was
-loaded (late rows, corrections, calls open at midnight) is found and reloaded by `ivr_drift_check`.
+**The run's logical date names the business day it loads** (a local day in `IVR_TIMEZONE`),
+whatever `[core] default_timezone` is; a run that names no loadable day fails at once, saying why.
+Reprocess a day: clear its run; a range: `airflow backfill create --dag-id ivr_calls_daily
+--from-date D1 --to-date D2 --reprocess-behavior completed`; one hour: clear that mapped task, or
+trigger with param `hours`. Late changes in the source are reloaded by `ivr_drift_check`.
 See docs/ivr.md for the contract and docs/operations.md for the runbook.
 """
 
@@ -35,12 +32,11 @@ from callcentre.common.compat import (
     sla_miss_callback_kwargs,
     task,
 )
-from callcentre.ivr import alerts, runtime
+from callcentre.ivr import alerts, deadline, runtime
 from callcentre.ivr.business_day import EARLIEST_START, ivr_timezone_name
 from callcentre.ivr.options import DEFAULTS
-from callcentre.ivr.timetable import daily_interval_timetable
+from callcentre.ivr.timetable import IvrBusinessDayTimetable
 
-# The IVR zone: environment IVR_TIMEZONE, the one setting the schedule and the tasks both read.
 IVR_TIMEZONE = ivr_timezone_name()
 # Celery queue of the hour loads: workers near the IVR database listen on it (docs/deploy.md).
 IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
@@ -57,27 +53,23 @@ default_args = {
     "execution_timeout": timedelta(minutes=30),
     # Records a task that failed for good; the run's one Slack message is sent by the DAG callback.
     "on_failure_callback": alerts.record_task_failure,
-    # A run's later tasks before another run's earlier ones: a backfill finishes its runs in
-    # order (the next one starts only when one ends, max_active_runs) instead of every run's
-    # reconcile waiting in the pool behind the other runs' hours (docs/performance.md).
+    # A run's later tasks first: a backfill finishes its runs in order (docs/performance.md).
     "weight_rule": "upstream",
 }
 
 
 @dag(
     dag_id="ivr_calls_daily",
-    schedule=daily_interval_timetable(IVR_TIMEZONE),
-    # Long before any business day: Airflow creates no task for an earlier logical date (a green,
-    # empty run). The first loadable day is IVR_FIRST_BUSINESS_DAY, checked by plan, loudly.
+    schedule=IvrBusinessDayTimetable(pendulum.timezone(IVR_TIMEZONE)),
+    # Before any business day; the first loadable one is IVR_FIRST_BUSINESS_DAY, checked loudly.
     start_date=pendulum.datetime(EARLIEST_START.year, EARLIEST_START.month, EARLIEST_START.day, tz=IVR_TIMEZONE),
     catchup=False,
     max_active_runs=4,
     max_consecutive_failed_dag_runs=5,
     default_args=default_args,
-    # ONE Slack message per failed run. The deadline (the old SLA) is watched by ivr_deadline_watch
-    # (on Airflow 2.x also a native SLA on daily_metrics, reported through sla_miss_callback).
+    # ONE Slack message per failed run; the deadline is watched by ivr_deadline_watch (and on 2.x an SLA).
     on_failure_callback=alerts.alert_run_failed,
-    **sla_miss_callback_kwargs(alerts.sla_missed),
+    **sla_miss_callback_kwargs(deadline.sla_missed),
     doc_md=__doc__,
     tags=["ivr", "etl", "daily"],
     params={
@@ -134,7 +126,7 @@ def ivr_calls_daily():
         return runtime.reconcile_day(hour_results, context)
 
     @task(execution_timeout=timedelta(minutes=10), do_xcom_push=False, outlets=[IVR_DAY_LOADED],
-          **sla_kwargs(alerts.sla_deadline()))
+          **sla_kwargs(deadline.sla_deadline()))
     def daily_metrics(counts, **context):
         """Upsert the day's row in analytics.daily_metrics; the asset event ivr_day_loaded names the day."""
         return announce_day(context, runtime.compute_metrics(counts, context))

@@ -17,7 +17,7 @@ from datetime import timedelta
 import pendulum
 
 from callcentre.common.compat import dag, task
-from callcentre.ivr import alerts
+from callcentre.ivr import alerts, deadline
 
 
 @dag(
@@ -43,7 +43,7 @@ def ivr_deadline_watch():
     @task
     def check_deadlines() -> dict:
         """Alert once per business day past its deadline that is neither loaded nor already reported."""
-        return alerts.check_deadlines()
+        return deadline.check_deadlines()
 
     check_deadlines()
 

@@ -2,13 +2,12 @@
 ### ivr_drift_check
 
 Daily: compares each hour of the last `days` (default 7) loaded IVR business days with the source
-(the number of rows and a checksum of the columns the load stores, valid calls and rejects
-together) and reloads only the hours that differ, one mapped task each (labelled `YYYY-MM-DD hour
-HH`, so the Airflow UI shows what was reloaded), with the same load as `ivr_calls_daily`. Each repaired day then goes through the same
-quality gate (every hour balances, the reject ratio) and only a day that passes gets its
-`analytics.daily_metrics` row rewritten. One Slack message per repair batch names the days and
-hours. Late data (replica lag, back-dated corrections, a call still open at its load) lands this
-way. A day never loaded is left to its own run. See docs/ivr.md, "Drift".
+(rows and a checksum of the stored columns, calls and rejects together) and reloads only the hours
+that differ, one mapped task each (labelled `YYYY-MM-DD hour HH` in the Airflow UI), with the load of
+`ivr_calls_daily`. Each repaired day then passes the same quality gate before its
+`analytics.daily_metrics` row is rewritten; one Slack message per batch names the days and hours.
+Late data (replica lag, back-dated corrections, calls open at their load) lands this way; a day
+never loaded is left to its own run. See docs/ivr.md, "Drift".
 """
 
 from __future__ import annotations

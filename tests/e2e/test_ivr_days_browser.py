@@ -41,10 +41,10 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     """Seeded days, then api-server + scheduler; yields the base URL and an admin REST client."""
-    from callcentre.ivr import alerts, synthetic
+    from callcentre.ivr import schema, synthetic
 
     ensure_tables()
-    alerts.migrate()
+    schema.migrate()
     days = [MONDAY + timedelta(days=i) for i in range(8)]
     clean_days(days)
     reset_day(RELOADED)

@@ -533,7 +533,7 @@ def test_missed_deadline_alerts_once_and_not_for_a_day_whose_failed_run_was_aler
     of them has a failed run (alerted); the others are not loaded. The watcher runs twice."""
     from zoneinfo import ZoneInfo
 
-    from callcentre.ivr.alerts import days_due
+    from callcentre.ivr.deadline import days_due
 
     due = days_due(datetime.now(ZoneInfo("UTC")), ZoneInfo(os.environ.get("IVR_TIMEZONE", "UTC")), 6)
     failed_day, late_days = due[0], due[1:]

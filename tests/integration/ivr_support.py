@@ -32,9 +32,9 @@ def reset_day(day: date) -> None:
 def forget_alerts(day: date) -> None:
     """Remove the alert claims of ``day``: on Airflow 2.x every ``dag.test`` of a day is the same
     run (``manual__<date>``, same start date), whose failure alert a claim would otherwise silence."""
-    from callcentre.ivr import alerts
+    from callcentre.ivr import schema
 
-    alerts.migrate()
+    schema.migrate()
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("DELETE FROM analytics.alert_log WHERE business_date = %s", (day,))
         cur.execute("DELETE FROM analytics.task_failures WHERE business_date = %s", (day,))

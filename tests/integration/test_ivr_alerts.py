@@ -14,7 +14,7 @@ import pytest
 
 from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import transaction
-from callcentre.ivr import alerts, synthetic
+from callcentre.ivr import alerts, deadline, schema, synthetic
 from tests.e2e.airflow_processes import run_airflow
 from tests.integration.ivr_support import (
     ExtractKiller,
@@ -40,7 +40,7 @@ UTC = ZoneInfo("UTC")
 
 def forget_alerts(day: date) -> None:
     """Remove the alert records of ``day`` and of the days the watcher sees around it."""
-    alerts.migrate()
+    schema.migrate()
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("DELETE FROM analytics.alert_log WHERE business_date BETWEEN %s AND %s",
                     (day - timedelta(days=5), day + timedelta(days=5)))
@@ -67,7 +67,7 @@ def recorded_failures(run_id: str) -> list[tuple]:
 
 
 def just_after_deadline(day: date, minutes: int = 1):
-    return alerts.deadline_of(day, UTC, float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))) + timedelta(minutes=minutes)
+    return deadline.deadline_of(day, UTC, float(os.environ.get("IVR_LOAD_DEADLINE_HOURS", "6"))) + timedelta(minutes=minutes)
 
 
 @pytest.mark.parametrize("clean_day", [DAY_FAILED], indirect=True)
@@ -100,7 +100,7 @@ def test_a_failed_run_sends_one_message_with_its_hours_first_error_and_no_phone_
     assert len(fake_slack.messages) == 1
 
     # The day's deadline passes: the failure was reported, so the watcher stays quiet about it.
-    summary = alerts.check_deadlines(now=just_after_deadline(day))
+    summary = deadline.check_deadlines(now=just_after_deadline(day))
     assert str(day) in summary["reported"] and str(day) not in summary["alerted"]
     assert deadline_alerts(fake_slack, day) == []
 
@@ -152,7 +152,7 @@ def test_a_loaded_day_raises_no_deadline_alert(clean_day, fake_slack):
     assert parse_ivr_dag().test(logical_date=local_midnight(day)).state == "success"
     assert metrics_row(day)["source_calls"] == 2
 
-    summary = alerts.check_deadlines(now=just_after_deadline(day, minutes=30))
+    summary = deadline.check_deadlines(now=just_after_deadline(day, minutes=30))
     assert str(day) in summary["days_due"] and str(day) in summary["loaded"]
     assert deadline_alerts(fake_slack, day) == []
 
@@ -160,39 +160,39 @@ def test_a_loaded_day_raises_no_deadline_alert(clean_day, fake_slack):
 @pytest.mark.parametrize("clean_day", [DAY_MISSING], indirect=True)
 def test_a_day_past_its_deadline_and_not_loaded_alerts_once(clean_day, fake_slack):
     day = clean_day
-    before = alerts.check_deadlines(now=just_after_deadline(day, minutes=-1))
+    before = deadline.check_deadlines(now=just_after_deadline(day, minutes=-1))
     assert str(day) not in before["days_due"] and deadline_alerts(fake_slack, day) == []
 
     fake_slack.fail_with = 503  # Slack down at the first check: the alert is owed, not sent...
-    assert str(day) not in alerts.check_deadlines(now=just_after_deadline(day, minutes=1))["alerted"]
+    assert str(day) not in deadline.check_deadlines(now=just_after_deadline(day, minutes=1))["alerted"]
     assert deadline_alerts(fake_slack, day) == []
     fake_slack.fail_with = None  # ...and the next watcher run delivers it, once
-    assert alerts.check_deadlines(now=just_after_deadline(day, minutes=16))["sent_late"] >= 1
-    assert str(day) not in alerts.check_deadlines(now=just_after_deadline(day, minutes=31))["alerted"]
+    assert deadline.check_deadlines(now=just_after_deadline(day, minutes=16))["sent_late"] >= 1
+    assert str(day) not in deadline.check_deadlines(now=just_after_deadline(day, minutes=31))["alerted"]
 
     [text] = deadline_alerts(fake_slack, day)
     print(f"\n--- the deadline message ---\n{text}\n---")
     assert f"deadline: {day + timedelta(days=1)} 06:00 UTC" in text and "ivr_calls_daily" in text
 
     # Days only matter within the lookback: three days later the day is out of the window.
-    later = alerts.check_deadlines(now=just_after_deadline(day) + alerts.LOOKBACK + timedelta(hours=1))
+    later = deadline.check_deadlines(now=just_after_deadline(day) + deadline.LOOKBACK + timedelta(hours=1))
     assert str(day) not in later["days_due"]
 
 
 @pytest.mark.parametrize("clean_day", [date(2026, 6, 10)], indirect=True)
 def test_the_watcher_reads_the_deadline_in_the_ivr_zone(clean_day, monkeypatch, fake_slack):
     monkeypatch.setenv("IVR_TIMEZONE", "America/Mexico_City")  # UTC-6 in June: due 06-11 12:00 UTC
-    due = alerts.deadline_of(clean_day, ZoneInfo("America/Mexico_City"), 6)
+    due = deadline.deadline_of(clean_day, ZoneInfo("America/Mexico_City"), 6)
     assert due.isoformat() == "2026-06-11T12:00:00+00:00"
-    assert str(clean_day) not in alerts.check_deadlines(now=due - timedelta(minutes=1))["days_due"]
-    assert str(clean_day) in alerts.check_deadlines(now=due + timedelta(minutes=1))["alerted"]
+    assert str(clean_day) not in deadline.check_deadlines(now=due - timedelta(minutes=1))["days_due"]
+    assert str(clean_day) in deadline.check_deadlines(now=due + timedelta(minutes=1))["alerted"]
     [text] = deadline_alerts(fake_slack, clean_day)
     assert "deadline: 2026-06-11 06:00 America/Mexico_City" in text
 
 
 def test_deadline_hours_zero_disables_the_watcher(monkeypatch, fake_slack):
     monkeypatch.setenv("IVR_LOAD_DEADLINE_HOURS", "0")
-    assert alerts.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=60))["disabled"] is True
+    assert deadline.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=60))["disabled"] is True
     assert fake_slack.messages == []
 
 
@@ -275,7 +275,7 @@ def test_the_outage_ends_when_the_watcher_reaches_analytics_postgres_again(fake_
     alerts.end_unclaimed_outage()
     assert alerts.send_unclaimed("ivr_deadline_watch", "down")
     assert not alerts.send_unclaimed("ivr_deadline_watch", "down again")
-    alerts.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=-60))
+    deadline.check_deadlines(now=just_after_deadline(DAY_MISSING, minutes=-60))
     assert variables.read_variable(alerts.UNCLAIMED_VARIABLE, None) is None
     assert alerts.send_unclaimed("ivr_deadline_watch", "down: a new outage")
     alerts.end_unclaimed_outage()
@@ -303,7 +303,7 @@ def test_the_watcher_closes_ledger_rows_of_attempts_killed_on_their_last_try():
         try:
             with live.cursor() as cur:
                 cur.execute("SELECT pg_advisory_lock(hashtext(%s))", (partition_lock_key("ivr_calls_daily", day, 4),))
-            closed = alerts.close_abandoned_attempts()
+            closed = deadline.close_abandoned_attempts()
         finally:
             live.close()
         assert f"ivr_calls_daily {day} hour 03" in closed and not [c for c in closed if str(day) in c and "hour 03" not in c]
@@ -311,7 +311,7 @@ def test_the_watcher_closes_ledger_rows_of_attempts_killed_on_their_last_try():
                           " WHERE business_date = %s", (day,)))
         assert rows[3].startswith("failed: abandoned") and "closed by ivr_deadline_watch" in rows[3]
         assert rows[4] == "running: " and rows[5] == "running: "
-        summary = alerts.check_deadlines(now=just_after_deadline(day, minutes=-60 * 24 * 10))
+        summary = deadline.check_deadlines(now=just_after_deadline(day, minutes=-60 * 24 * 10))
         assert f"ivr_calls_daily {day} hour 04" in summary["closed_attempts"]  # the attempt is gone now
     finally:
         reset_day(day)
@@ -336,7 +336,7 @@ def test_a_run_failure_alert_held_back_by_a_slack_outage_is_sent_once_by_the_wat
     assert sent() == []
     fake_slack.fail_with = None
     for minutes in (16, 31):  # the watcher's next runs: the first delivers it, the second has nothing to do
-        alerts.check_deadlines(now=just_after_deadline(clean_day, minutes=minutes))
+        deadline.check_deadlines(now=just_after_deadline(clean_day, minutes=minutes))
     alerts.alert_run_failed(context)  # and a late duplicate callback stays quiet
     [text] = sent()
     assert "`ivr_drift_check` run failed" in text

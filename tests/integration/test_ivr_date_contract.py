@@ -203,7 +203,7 @@ def test_a_date_typed_between_zones_24_hours_apart_is_refused(monkeypatch, capfd
 
 
 def test_the_failure_alert_of_a_midnight_gap_day_names_it_and_the_watcher_stays_quiet(monkeypatch, fake_slack):
-    from callcentre.ivr import alerts
+    from callcentre.ivr import deadline
     from tests.integration.ivr_support import forget_alerts
 
     zone, day = MIDNIGHT_GAP
@@ -216,8 +216,8 @@ def test_the_failure_alert_of_a_midnight_gap_day_names_it_and_the_watcher_stays_
         assert dag_run.state == "failed"
         [text] = [m["text"] for m in fake_slack.messages]
         assert f"run failed — business date {day}" in text
-        due = alerts.deadline_of(day, ZoneInfo(zone), 6) + timedelta(minutes=1)
-        summary = alerts.check_deadlines(now=due)
+        due = deadline.deadline_of(day, ZoneInfo(zone), 6) + timedelta(minutes=1)
+        summary = deadline.check_deadlines(now=due)
         assert str(day) in summary["reported"] and str(day) not in summary["alerted"]
         assert [m for m in fake_slack.messages if f"business day {day} not loaded" in m["text"]] == []
     finally:

@@ -41,11 +41,10 @@ def base():
 
     from airflow.api_fastapi.app import create_app
 
-    from callcentre.ivr import alerts, schema
+    from callcentre.ivr import schema
 
     run_airflow(dict(os.environ), "dags", "reserialize")  # the DAG the runs belong to, in the metadata DB
     schema.migrate()
-    alerts.migrate()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     patch = pytest.MonkeyPatch()

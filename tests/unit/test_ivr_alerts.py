@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from callcentre.ivr import alerts
+from callcentre.ivr import alert_messages, alerts, deadline
 from callcentre.ivr.alerts import TaskFailure
 
 DAY = date(2026, 11, 20)
@@ -29,7 +29,7 @@ def test_a_day_long_outage_lists_every_hour_but_links_only_the_first_ten():
     failures = [failure("load_hour", h, h) for h in range(24)]
     text = alerts.run_failed_message("ivr_calls_daily", "scheduled__x", None, DAY, None, failures)
     assert "load_hour: hours " + ", ".join(f"{h:02d}" for h in range(24)) in text
-    assert text.count("http://ui/load_hour/") == alerts.MAX_LINKS
+    assert text.count("http://ui/load_hour/") == alert_messages.MAX_LINKS
     assert "… and 14 more in the run's grid" in text
 
 
@@ -45,17 +45,17 @@ def test_errors_lose_phone_numbers():
 
 def test_the_deadline_is_the_end_of_the_local_day_plus_the_hours():
     mexico = ZoneInfo("America/Mexico_City")  # UTC-6 in November
-    due = alerts.deadline_of(DAY, mexico, 6)
+    due = deadline.deadline_of(DAY, mexico, 6)
     assert due.isoformat() == "2026-11-21T12:00:00+00:00"
-    assert DAY in alerts.days_due(due, mexico, 6)
-    assert DAY not in alerts.days_due(due - timedelta(seconds=1), mexico, 6)
-    assert alerts.days_due(due, mexico, 6) == [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+    assert DAY in deadline.days_due(due, mexico, 6)
+    assert DAY not in deadline.days_due(due - timedelta(seconds=1), mexico, 6)
+    assert deadline.days_due(due, mexico, 6) == [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
 
 
 def test_a_long_deadline_still_reaches_its_day():
     utc = ZoneInfo("UTC")
-    due = alerts.deadline_of(DAY, utc, 30)  # 30 h after the day ends
-    assert due.isoformat() == "2026-11-22T06:00:00+00:00" and DAY in alerts.days_due(due, utc, 30)
+    due = deadline.deadline_of(DAY, utc, 30)  # 30 h after the day ends
+    assert due.isoformat() == "2026-11-22T06:00:00+00:00" and DAY in deadline.days_due(due, utc, 30)
 
 
 def test_numbers_in_uris_and_labelled_fields_are_scrubbed():
@@ -93,8 +93,8 @@ def test_the_deadline_message_gives_a_backfill_command_that_names_the_day(monkey
     for ivr, cli in [("America/Santiago", "America/Santiago"), ("Pacific/Apia", "Pacific/Pago_Pago"), ("UTC", "UTC")]:
         monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", cli)
         day = date(2025, 9, 7)
-        text = alerts.deadline_message(day, alerts.deadline_of(day, ZoneInfo(ivr), 6), ZoneInfo(ivr), 6)
+        text = alert_messages.deadline_message(day, deadline.deadline_of(day, ZoneInfo(ivr), 6), ZoneInfo(ivr), 6)
         typed = re.search(r"(?:--from-date|-s) (\S+)", text).group(1)
         bound = parse_typed_date(typed, cli)
         assert resolve_business_date(bound, tz=ZoneInfo(ivr), default_tz=ZoneInfo(cli), first_day=date(2015, 1, 1),
-                                     now=alerts.deadline_of(day, ZoneInfo(ivr), 6)) == day, (ivr, cli, typed)
+                                     now=deadline.deadline_of(day, ZoneInfo(ivr), 6)) == day, (ivr, cli, typed)

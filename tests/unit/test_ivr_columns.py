@@ -37,7 +37,7 @@ def test_rejects_keep_every_raw_value_and_the_reason():
 
 
 def test_validation_and_the_synthetic_source_read_rows_in_the_contract_order():
-    assert rules.SOURCE_COLUMNS == columns.SOURCE_NAMES
+    assert rules.SOURCE_NAMES is columns.SOURCE_NAMES
     row = synthetic.day_calls(date(2026, 11, 20), 1, invalid_share=0)[0]
     assert len(row) == len(SOURCE)
     assert rules.reject_reason(row) is None

@@ -31,7 +31,7 @@ def test_ivr_alerts_in_spanish_keep_codes_commands_and_errors(monkeypatch):
     from datetime import date
     from zoneinfo import ZoneInfo
 
-    from callcentre.ivr import alerts
+    from callcentre.ivr import alert_messages, alerts, deadline
 
     monkeypatch.setenv("CALLCENTRE_LANGUAGE", "es")
     failure = alerts.TaskFailure("ivr_calls_daily", "scheduled__x", 1, "load_hour", 3, date(2026, 1, 2), 3, 2,
@@ -42,8 +42,8 @@ def test_ivr_alerts_in_spanish_keep_codes_commands_and_errors(monkeypatch):
     assert "• fallidas (1): load_hour: hora 03" in text and "hour 03: 12 rows rejected" in text
     zone = ZoneInfo("America/Bogota")
     day = date(2026, 3, 1)
-    late = alerts.deadline_message(day, alerts.deadline_of(day, zone, 6), zone, 6)
+    late = alert_messages.deadline_message(day, deadline.deadline_of(day, zone, 6), zone, 6)
     assert "no se cargó a tiempo" in late and "si el día no tiene ejecución: `airflow " in late and "backfill" in late
     assert "Airflow PAUSÓ `ivr_calls_daily`" in alerts.paused_message("ivr_calls_daily", 3)
     monkeypatch.setenv("CALLCENTRE_LANGUAGE", "en")
-    assert "not loaded by its deadline" in alerts.deadline_message(day, alerts.deadline_of(day, zone, 6), zone, 6)
+    assert "not loaded by its deadline" in alert_messages.deadline_message(day, deadline.deadline_of(day, zone, 6), zone, 6)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.common import airflow_urls, compat
 from callcentre.common.language import message_language
+from callcentre.ivr.business_day import parse_timezone, typed_day_example
 
 IVR_DAG_ID = "ivr_calls_daily"
 MAX_LINKS = 10
@@ -118,8 +119,6 @@ def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_i
 def _typed(day: date, tz: ZoneInfo) -> str:
     """``day`` as the CLI must be given it to name that IVR day (a bare date, or its UTC
     midnight where the CLI's zone is 24 hours from the IVR's)."""
-    from callcentre.ivr.business_day import parse_timezone, typed_day_example
-
     try:
         return typed_day_example(day, tz, parse_timezone(compat.default_timezone_name()))
     except ValueError:

@@ -1,42 +1,211 @@
-"""IVR alerts people read: one Slack message per failed run, one per day not loaded by its deadline.
+"""IVR alerts people read: one Slack message per failed run (here), one per day not loaded by its
+deadline (:mod:`callcentre.ivr.deadline`); the words are in :mod:`callcentre.ivr.alert_messages`.
 
-* Each task's ``on_failure_callback`` records a task instance that failed for good
-  (:func:`callcentre.ivr.task_failures.record_task_failure`); it posts nothing.
-* The DAG's ``on_failure_callback`` (:func:`alert_run_failed`) runs once when the run fails (in the
-  dag-processor under a scheduler, in-process under ``dag.test``) and posts ONE message: the
-  business date, the failed hours and tasks, the first error and the log links.
-* The watcher DAG ``ivr_deadline_watch`` reports days not loaded by their deadline and posts what a
-  Slack outage held back (:mod:`callcentre.ivr.deadline`).
-
-Every message is claimed in ``analytics.alert_log`` and sent once, late rather than never
-(:mod:`callcentre.ivr.alert_log`); its words are in :mod:`callcentre.ivr.alert_messages`.
+Each task's ``on_failure_callback`` (:func:`record_task_failure`) records a task instance that
+failed for good in ``analytics.task_failures`` and posts nothing; the DAG's ``on_failure_callback``
+(:func:`alert_run_failed`) runs once per failed run and posts ONE message built from those records.
+Every message is claimed in ``analytics.alert_log`` before it is sent (:class:`Outbox`): a callback
+that fires twice stays quiet, a Slack outage leaves it pending for the deadline watcher. When
+analytics PostgreSQL is down nothing can be claimed: :func:`send_unclaimed` posts anyway, at most
+one such message per DAG an hour.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
-from callcentre.common import airflow_urls, run_context
-from callcentre.ivr.alert_log import (  # noqa: F401 - the alerts' interface for DAGs, pages and tests
-    UNCLAIMED_VARIABLE, end_unclaimed_outage, ensure_tables, migrate, send_once, send_unclaimed,
-)
-from callcentre.ivr.alert_messages import (  # noqa: F401
-    IVR_DAG_ID, MAX_LINKS, deadline_message, paused_message, run_failed_message,
-)
-from callcentre.ivr.deadline import (  # noqa: F401
-    LOOKBACK, check_deadlines, close_abandoned_attempts, days_due, deadline_hours, deadline_of, sla_deadline,
-    sla_missed,
-)
-from callcentre.ivr.task_failures import (  # noqa: F401
-    TaskFailure, business_date_of, clean_error, failure_from_context, record_task_failure, run_failures,
-)
+from callcentre.common import airflow_urls, compat, run_context, variables
+from callcentre.common.alerting import Outbox, is_final_failure
+from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.common.pg import transaction
+from callcentre.common.slack import scrub_numbers, send_slack, short_error
+from callcentre.ivr import schema
+from callcentre.ivr.alert_messages import IVR_DAG_ID, paused_message, run_failed_message, words
 
 log = logging.getLogger(__name__)
 
+_migrated = False
 
-def _same_task(failure: TaskFailure, ti) -> bool:
-    return (failure.task_id, failure.map_index) == (ti.task_id, getattr(ti, "map_index", -1))
 
+def ensure_tables() -> None:
+    """The alert tables are analytics migrations: migrate once per process."""
+    global _migrated
+    if not _migrated:
+        schema.migrate()
+        _migrated = True
+
+
+# --- Claimed alerts: analytics.alert_log, one row per alert, sent once ---------------------------
+
+def outbox(conn_id: str = ANALYTICS_POSTGRES) -> Outbox:
+    return Outbox(conn_id, "analytics.alert_log", ("dag_id", "kind", "alert_key"))
+
+
+def _post(row: dict) -> bool:
+    return send_slack(row["message"])
+
+
+def send_once(dag_id: str, kind: str, key: str, text: str, *, business_date: date | None = None,
+              run_id: str | None = None, conn_id: str = ANALYTICS_POSTGRES) -> bool:
+    """Post ``text`` unless an alert of this kind and key exists already; True if posted now.
+    Not delivered: kept pending, posted by the watcher's :func:`send_pending`."""
+    row = {"dag_id": dag_id, "kind": kind, "alert_key": key, "business_date": business_date, "run_id": run_id,
+           "message": text}
+    return outbox(conn_id).send_once(row, _post)
+
+
+def send_pending(conn_id: str = ANALYTICS_POSTGRES) -> int:
+    """Post the alerts a Slack outage held back; how many went out now."""
+    return outbox(conn_id).deliver_pending(_post)
+
+
+# An Airflow Variable (the metadata DB answers whenever a callback runs): {dag_id: when the last
+# unclaimed alert of that DAG went out}. Emptied by the watcher once analytics PostgreSQL answers.
+UNCLAIMED_VARIABLE = "ivr_alerts_unclaimed_sent"
+UNCLAIMED_REPEAT = timedelta(hours=1)
+
+
+def _unclaimed_sent() -> dict:
+    try:
+        return json.loads(variables.read_variable(UNCLAIMED_VARIABLE, None) or "{}")
+    except Exception:  # noqa: BLE001 - unreadable: the alert goes out rather than not at all
+        log.exception("could not read Variable %s", UNCLAIMED_VARIABLE)
+        return {}
+
+
+def send_unclaimed(dag_id: str, text: str, now: datetime | None = None, *, always: bool = False) -> bool:
+    """Post an alert that cannot be claimed (analytics PostgreSQL down): at most one per DAG per
+    :data:`UNCLAIMED_REPEAT` while the outage lasts (the watcher fails every 15 minutes then), unless
+    ``always`` (it says the DAG paused itself: news, not a repeat); True if posted now."""
+    now = now or datetime.now(timezone.utc)
+    sent = _unclaimed_sent()
+    last = sent.get(dag_id)
+    if last and not always and now - datetime.fromisoformat(last) < UNCLAIMED_REPEAT:
+        log.warning("analytics PostgreSQL unreachable; an alert of %s went out at %s: this one is not sent", dag_id, last)
+        return False
+    repeat = "\n• " + words()["unclaimed"].format(dag_id=dag_id)
+    if not send_slack(text + repeat):
+        return False
+    try:
+        variables.set_variable(UNCLAIMED_VARIABLE, json.dumps({**sent, dag_id: now.isoformat()}))
+    except Exception:  # noqa: BLE001
+        log.exception("could not remember the unclaimed alert in Variable %s", UNCLAIMED_VARIABLE)
+    return True
+
+
+def end_unclaimed_outage() -> None:
+    """Analytics PostgreSQL answers again: the next outage alerts at once."""
+    if _unclaimed_sent():
+        variables.delete_variable(UNCLAIMED_VARIABLE)
+
+
+# --- Task failures: analytics.task_failures, read by the run's one message ------------------------
+
+@dataclass(frozen=True)
+class TaskFailure:
+    dag_id: str
+    run_id: str
+    run_attempt: int
+    task_id: str
+    map_index: int
+    business_date: date | None
+    local_hour: int | None
+    try_number: int
+    error: str
+    log_url: str | None
+
+    @property
+    def label(self) -> str:
+        if self.local_hour is not None:
+            return f"{self.task_id} hour {self.local_hour:02d}"
+        return self.task_id if self.map_index < 0 else f"{self.task_id} [{self.map_index}]"
+
+
+def clean_error(text: str) -> str:
+    """An error as it may appear in Slack and in the alert tables: secrets masked, numbers scrubbed."""
+    return scrub_numbers(compat.redact(text))
+
+
+def business_date_of(context) -> date | None:
+    """The day the run names, loadable or not (a run that failed because its day is before
+    IVR_FIRST_BUSINESS_DAY still names it, so the watcher sees the day as reported)."""
+    try:
+        from callcentre.ivr import runtime
+
+        return runtime.named_business_date(context)
+    except Exception:  # noqa: BLE001 - the alert says less rather than not at all
+        return None
+
+
+def failure_from_context(context) -> TaskFailure:
+    ti = context["ti"]
+    dag_run = context.get("dag_run")
+    map_index = getattr(ti, "map_index", None)
+    hour = (getattr(context.get("task"), "op_kwargs", None) or {}).get("hour")
+    try:
+        log_url = run_context.log_url_of(context)
+    except Exception:  # noqa: BLE001 - a message without the link beats no message
+        log_url = None
+    return TaskFailure(
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        run_attempt=run_context.run_attempt_of(dag_run) if dag_run is not None else 0,
+        task_id=ti.task_id,
+        map_index=-1 if map_index is None else int(map_index),
+        business_date=business_date_of(context) if ti.dag_id == IVR_DAG_ID else None,
+        local_hour=int(hour) if hour is not None else None,
+        try_number=int(ti.try_number),
+        error=clean_error(short_error(context.get("exception"))),
+        log_url=log_url,
+    )
+
+
+def record_task_failure(context) -> None:
+    """Task ``on_failure_callback``: record a final failure for the run's one message. Never raises."""
+    try:
+        ti = context["ti"]
+        # The shared final-failure rule with the IVR's permanent errors (the task runner's own list).
+        if not is_final_failure(context, compat.terminal_failure_types()):
+            log.info("try %s of %s failed with tries left (apache/airflow#65400): nothing recorded",
+                     ti.try_number, int(getattr(ti, "max_tries", 0) or 0) + 1)
+            return
+        f = failure_from_context(context)
+        ensure_tables()
+        with transaction(ANALYTICS_POSTGRES) as cur:
+            cur.execute(
+                """INSERT INTO analytics.task_failures (dag_id, run_id, run_attempt, task_id, map_index, business_date,
+                                                        local_hour, try_number, error, log_url)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (dag_id, run_id, run_attempt, task_id, map_index) DO UPDATE
+                   SET try_number = EXCLUDED.try_number, error = EXCLUDED.error, log_url = EXCLUDED.log_url,
+                       business_date = EXCLUDED.business_date, local_hour = EXCLUDED.local_hour, failed_at = now()""",
+                (f.dag_id, f.run_id, f.run_attempt, f.task_id, f.map_index, f.business_date, f.local_hour,
+                 f.try_number, f.error, f.log_url),
+            )
+        log.info("recorded the final failure of %s (try %s) for the run's alert", f.label, f.try_number)
+    except Exception:  # noqa: BLE001 - a callback must never change the task's outcome
+        log.exception("could not record the task failure; the run's alert will say less")
+
+
+def run_failures(dag_id: str, run_id: str, run_attempt: int | None, conn_id: str = ANALYTICS_POSTGRES) -> list[TaskFailure]:
+    """The recorded failures of one attempt of a run (the latest attempt when None), oldest first."""
+    with transaction(conn_id) as cur:
+        cur.execute(
+            """SELECT dag_id, run_id, run_attempt, task_id, map_index, business_date, local_hour, try_number, error, log_url
+               FROM analytics.task_failures
+               WHERE dag_id = %s AND run_id = %s
+                 AND run_attempt = COALESCE(%s, (SELECT max(run_attempt) FROM analytics.task_failures
+                                                 WHERE dag_id = %s AND run_id = %s))
+               ORDER BY failed_at, task_id, map_index""",
+            (dag_id, run_id, run_attempt, dag_id, run_id),
+        )
+        return [TaskFailure(*row) for row in cur.fetchall()]
+
+
+# --- The run's one message ---------------------------------------------------------------------
 
 def alert_run_failed(context) -> None:
     """DAG ``on_failure_callback``: ONE Slack message for the failed run. Never raises.
@@ -55,6 +224,7 @@ def alert_run_failed(context) -> None:
         log.exception("the run's failure callback got an unexpected context; nothing sent")
         return
     business_date = business_date_of(context) if dag_id == IVR_DAG_ID and dag_run is not None else None
+    note = circuit_breaker_note(context, dag_id)
     try:
         ensure_tables()
         # Read once, no waiting: a task whose own record is not there yet is listed from the context.
@@ -62,12 +232,13 @@ def alert_run_failed(context) -> None:
     except Exception:  # noqa: BLE001 - analytics PostgreSQL down: say so, throttled, rather than nothing
         log.exception("could not read the recorded failures; sending the alert without them")
         text = run_failed_message(dag_id, run_id, run_url, business_date, reason, [])
-        note = circuit_breaker_note(context, dag_id)
         text += "\n• (analytics PostgreSQL unreachable: failed tasks not listed)" + note
         send_unclaimed(dag_id, text, always=bool(note))
         return
     last_ti = context.get("ti")
-    if last_ti is not None and not any(_same_task(f, last_ti) for f in failures):
+    if last_ti is not None and not any(
+        (f.task_id, f.map_index) == (last_ti.task_id, getattr(last_ti, "map_index", -1)) for f in failures
+    ):
         try:  # the task that failed the run left no record (marked failed by hand, worker lost): list it anyway
             failures.append(failure_from_context(context))
         except Exception:  # noqa: BLE001
@@ -75,9 +246,7 @@ def alert_run_failed(context) -> None:
     if attempt is None:
         attempt = failures[0].run_attempt if failures else 0
     business_date = business_date or next((f.business_date for f in failures if f.business_date), None)
-    text = run_failed_message(dag_id, run_id, run_url, business_date, reason, failures)
-    note = circuit_breaker_note(context, dag_id)
-    text += note
+    text = run_failed_message(dag_id, run_id, run_url, business_date, reason, failures) + note
     try:
         send_once(dag_id, "run_failed", f"{run_id}#{attempt}", text, business_date=business_date, run_id=run_id)
     except Exception:  # noqa: BLE001
@@ -88,9 +257,8 @@ def alert_run_failed(context) -> None:
 def circuit_breaker_note(context, dag_id: str) -> str:
     """The line that tells the operator this failure paused the DAG (Airflow's circuit breaker
     pauses it after ``max_consecutive_failed_dag_runs`` failed runs, before this callback runs).
-    The count walks the DAG's runs through run_context.failed_runs_in_a_row, which on 3.x still asks
-    the dag-processor's supervisor directly (listed in common/private_airflow.py): the public
-    ``ti.get_previous_dagrun`` goes back one run only and the dag-processor answers no run count."""
+    run_context.failed_runs_in_a_row still asks the dag-processor's supervisor on 3.x (listed in
+    common/private_airflow.py): ``ti.get_previous_dagrun`` goes back one run only."""
     try:
         limit = int(getattr(context["dag"], "max_consecutive_failed_dag_runs", 0) or 0)
         if limit > 0 and run_context.failed_runs_in_a_row(context, limit) >= limit:

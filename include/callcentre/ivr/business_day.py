@@ -1,21 +1,15 @@
 """Business days and their hour partitions, in the IVR's local wall-clock time.
 
-The IVR writes naive local times (``DATETIME``) in the zone ``IVR_TIMEZONE`` (environment).
-A business day is the local calendar day: from its first instant (00:00, or where 00:00 does not
-exist because the clocks jump at midnight, the instant they jump: America/Santiago 2025-09-07
-begins at 01:00 -03) to the next day's first instant. Its 24 partitions are the local
-wall-clock hours 0-23, selected on the naive source column, so every day has exactly 24 windows
-whatever the DST rules: on a spring-forward day one window is empty (the skipped hour), on a
-fall-back day one window holds both occurrences of the repeated hour. No call is lost or doubled
-because every call has exactly one naive ``start_time`` and so exactly one window.
+The IVR writes naive local times (``DATETIME``) in the zone ``IVR_TIMEZONE``. A business day is
+the local calendar day, from its first instant (:func:`day_start`) to the next day's. Its 24
+partitions are the wall-clock hours 0-23 selected on the naive source column, so every day has
+exactly 24 windows whatever the DST rules (a spring-forward day has one empty window, a fall-back
+day one window holding both occurrences of the repeated hour) and every call has exactly one.
 
-Turning a naive local time into a ``timestamptz`` happens in PostgreSQL (``ts AT TIME ZONE tz``),
-whose rule we adopt and test (tests/integration/test_ivr_dst.py):
-  * an ambiguous time (the repeated hour of a fall-back day) is read as standard time, i.e. the
-    later of the two instants;
-  * a non-existent time (the skipped hour of a spring-forward day) is read with the offset in force
-    just before the jump, i.e. 02:30 becomes 03:30 daylight time.
-The original naive values are kept in ``start_local``/``end_local``, so nothing is lost.
+A naive local time becomes a ``timestamptz`` in PostgreSQL (``ts AT TIME ZONE tz``), whose rule we
+adopt (tests/integration/test_ivr_dst.py): a repeated time is read as standard time (the later
+instant), a skipped time with the offset before the jump (02:30 becomes 03:30 daylight time). The
+naive values are kept in ``start_local``/``end_local``.
 """
 
 from __future__ import annotations
@@ -28,14 +22,12 @@ HOURS = tuple(range(24))
 DEFAULT_TIMEZONE = "UTC"
 UTC = ZoneInfo("UTC")
 
-# The one source of truth for the IVR's zone: read by the DAG file (its schedule) and by the
-# tasks alike, from the environment of every Airflow component (never from the metadata DB).
+# The IVR's zone, read by the DAG file (its schedule) and the tasks alike from the environment.
 TIMEZONE_SETTING = "IVR_TIMEZONE"
 # The first business day the IVR still holds; an earlier day fails loudly instead of loading nothing.
 FIRST_DAY_SETTING = "IVR_FIRST_BUSINESS_DAY"
 DEFAULT_FIRST_BUSINESS_DAY = date(2015, 1, 1)
-# The DAG's start_date: Airflow creates no task at all for a logical date before it (a green, empty
-# run), so it lies before any first business day an operator may configure.
+# The DAG's start_date: before any first business day (Airflow creates no task before it).
 EARLIEST_START = date(1970, 1, 1)
 
 
@@ -54,7 +46,7 @@ def ivr_timezone_name(environ=os.environ) -> str:
     try:
         parse_timezone(name)
     except ValueError as err:
-        raise ValueError(f"{TIMEZONE_SETTING}={name!r} is not an IANA time zone (e.g. 'America/Bogota')") from err
+        raise ValueError(f"{TIMEZONE_SETTING}={err}") from err  # names the value and the rule
     return name
 
 
@@ -73,10 +65,9 @@ def first_business_day(environ=os.environ) -> date:
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:
-    """The first instant of the local date ``day`` in ``tz``: its 00:00, the first of two when
-    midnight happens twice (America/Havana 2025-11-02), and when it does not happen at all the
-    instant the clocks jump past it (America/Santiago 2025-09-07 begins at 01:00 -03). In UTC, so
-    that adding a duration to it adds elapsed time (Python adds wall-clock time within one zone)."""
+    """The first instant of the local date ``day`` in ``tz`` (:func:`_first_instant` of its 00:00:
+    America/Santiago 2025-09-07 begins at 01:00 -03). In UTC, so that adding a duration to it adds
+    elapsed time (Python adds wall-clock time within one zone)."""
     return _first_instant(datetime.combine(day, time.min), tz)
 
 
@@ -114,29 +105,15 @@ def _named_in(instant: datetime, zone: ZoneInfo) -> date | None:
     return None
 
 
-def readings(instant: datetime, tz: ZoneInfo, other_zones=(UTC,)) -> list[tuple[date, ZoneInfo]]:
-    """Every (day, zone) ``instant`` names: the IVR zone ``tz`` first, then ``other_zones``."""
-    found = []
-    for zone in dict.fromkeys((tz, *other_zones), None):
-        day = _named_in(instant, zone)
-        if day is not None:
-            found.append((day, zone))
-    return found
-
-
 def named_day(instant: datetime, tz: ZoneInfo, other_zones=(UTC,)) -> tuple[date, ZoneInfo] | None:
-    """The calendar day an operator named with ``instant``, and the zone it was read in.
+    """The calendar day an operator named with ``instant``, and the zone it was read in (the IVR
+    zone's reading first); None when it starts a day nowhere.
 
-    A day typed as a bare date becomes the start of that day in the zone of whoever read it: the
-    IVR zone (scheduled and backfill runs, a CLI whose ``[core] default_timezone`` is the IVR
-    zone), or another zone (``[core] default_timezone``, a REST caller writing UTC). The start
-    of a day is its first instant (:func:`day_start`), whether or not 00:00 exists. The IVR
-    zone's reading comes first; None when ``instant`` starts a day nowhere: then it names no day.
-    Raises AmbiguousDateError when it starts different days in two zones (24 hours apart, e.g.
-    Pacific/Apia and Pacific/Pago_Pago): only a timetable's own date may be read in the IVR zone
-    then (:func:`resolve_business_date` with ``typed=False``).
+    A bare date becomes the start of that day in the zone of whoever read it: the IVR zone, or
+    another (``[core] default_timezone``, a REST caller writing UTC). AmbiguousDateError when it
+    starts different days in two zones (24 hours apart, e.g. Pacific/Apia and Pacific/Pago_Pago).
     """
-    found = readings(instant, tz, other_zones)
+    found = [(day, zone) for zone in dict.fromkeys((tz, *other_zones)) if (day := _named_in(instant, zone))]
     if len({day for day, _ in found}) > 1:
         raise AmbiguousDateError(ambiguous_message(instant, found))
     return found[0] if found else None
@@ -197,12 +174,8 @@ def resolve_business_date(
     now: datetime,
     typed: bool = True,
 ) -> date:
-    """The business day a run loads, or DateContractError saying why the run names none.
-
-    The rule: the calendar day the run's logical date names (see :func:`named_day`), which must
-    lie between ``first_day`` and the last day that has ended in the IVR zone. ``typed``: the
-    date came from an operator (manual run), not from the timetable.
-    """
+    """The business day a run loads: the day its logical date names (:func:`business_day_named`),
+    between ``first_day`` and the last day ended in the IVR zone; else DateContractError saying why."""
     if logical_date is None:
         yesterday = (now.astimezone(tz) - timedelta(days=1)).date()
         raise DateContractError(

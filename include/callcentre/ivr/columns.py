@@ -1,11 +1,6 @@
-"""The IVR call's columns: the one table every column list of the load is derived from.
-
-Adding a source column means one row here plus a migration that adds it to
-``analytics.calls`` and ``analytics.call_rejects`` (and the source table, sql/source_calls.sql,
-which stands in for the IVR's). From this table come: the extract's CSV fields (source.py), the
-validation's row order (rules.py), the stage's DDL, the INSERT and "unchanged" compare lists and
-the reject examples (load.py), and the columns the drift checksum compares.
-"""
+"""The IVR call's columns: the one table every column list of the load, the validation and the
+drift check is derived from. Adding a source column means one row here plus a migration adding it
+to ``analytics.calls`` and ``analytics.call_rejects`` (and to sql/source_calls.sql)."""
 
 from __future__ import annotations
 
@@ -22,7 +17,7 @@ class Column:
     ``value``, ``time`` (a DATETIME that may hold a zero date) or ``text``. ``stored`` is its
     column in ``analytics.calls`` holding the value as read; ``derived`` further calls columns
     computed from it, as SQL over the stage row ``s`` (``%(tz)s`` and ``%(shift)s`` are the
-    load's parameters). ``compared``: part of the drift check's checksum.
+    load's parameters).
     """
 
     name: str
@@ -30,7 +25,6 @@ class Column:
     csv: str = "value"
     stored: str = ""
     derived: dict[str, str] = field(default_factory=dict)
-    compared: bool = True
 
     @property
     def calls_column(self) -> str:
@@ -89,4 +83,4 @@ def rejects_values(source: tuple[Column, ...] = SOURCE) -> dict[str, str]:
 def compared(table: str, source: tuple[Column, ...] = SOURCE) -> tuple[str, ...]:
     """The columns the drift checksum reads, in one order: ``source`` (and call_rejects) by their
     names, ``calls`` by the columns holding each value as read."""
-    return tuple(c.calls_column if table == "calls" else c.name for c in source if c.compared)
+    return tuple(c.calls_column if table == "calls" else c.name for c in source)

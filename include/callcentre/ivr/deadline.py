@@ -1,13 +1,10 @@
 """The IVR's load deadline: one Slack message per business day not loaded by its deadline.
 
-The watcher DAG ``ivr_deadline_watch`` calls :func:`check_deadlines` every 15 minutes: one message
-per business day whose deadline (end of the local day + ``IVR_LOAD_DEADLINE_HOURS``) passed within
-:data:`LOOKBACK` and which is neither loaded nor already reported; it also posts the alerts a Slack
-outage held back. It replaces a ``DeadlineAlert``, which cannot see a day that never got a run,
-alerts again after the run's own failure alert (apache/airflow#60927), and fires for every
-backfilled day of history. On Airflow 2.x the deadline is also a native ``sla=`` on
-``daily_metrics`` (:func:`sla_deadline`); its ``sla_miss_callback`` (:func:`sla_missed`) claims
-the same alert as the watcher, so a day is reported once, by whichever sees it first.
+The watcher DAG ``ivr_deadline_watch`` calls :func:`check_deadlines` every 15 minutes. It replaces
+a ``DeadlineAlert``, which cannot see a day that never got a run, alerts again after the run's own
+failure alert (apache/airflow#60927) and fires for every backfilled day. On Airflow 2.x the
+deadline is also a native ``sla=`` (:func:`sla_deadline`) whose callback (:func:`sla_missed`)
+claims the same alert as the watcher, so a day is reported once, by whichever sees it first.
 """
 
 from __future__ import annotations
@@ -19,8 +16,11 @@ from zoneinfo import ZoneInfo
 
 from callcentre.common import compat
 from callcentre.common.connections import ANALYTICS_POSTGRES
-from callcentre.ivr.alert_log import end_unclaimed_outage, migrate, send_once, send_pending
+from callcentre.common.pg import postgres_conn, transaction
+from callcentre.ivr import ledger, schema
 from callcentre.ivr.alert_messages import IVR_DAG_ID, deadline_message, words
+from callcentre.ivr.alerts import end_unclaimed_outage, send_once, send_pending
+from callcentre.ivr.business_day import day_end
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,6 @@ def deadline_hours() -> float:
 
 def close_abandoned_attempts(conn_id: str = ANALYTICS_POSTGRES) -> list[str]:
     """Close the ledger rows of attempts killed on their last try (see ledger.close_stale)."""
-    from callcentre.common.pg import postgres_conn
-    from callcentre.ivr import ledger
     from callcentre.ivr.load import partition_lock_key
 
     conn = postgres_conn(conn_id)
@@ -62,8 +60,6 @@ def close_abandoned_attempts(conn_id: str = ANALYTICS_POSTGRES) -> list[str]:
 
 def deadline_of(day: date, tz: ZoneInfo, hours: float) -> datetime:
     """When ``day`` must be loaded: ``hours`` elapsed hours after the end of the local day."""
-    from callcentre.ivr.business_day import day_end
-
     return day_end(day, tz).astimezone(timezone.utc) + timedelta(hours=hours)
 
 
@@ -75,10 +71,9 @@ def days_due(now: datetime, tz: ZoneInfo, hours: float, lookback: timedelta = LO
     return [day for day in candidates if now - lookback < deadline_of(day, tz, hours) <= now]
 
 
-
-def _loaded_and_reported(days: list[date], dag_id: str, conn_id: str) -> tuple[set[date], set[date]]:
-    from callcentre.common.pg import transaction
-
+def _alert_unreported(days: list[date], tz: ZoneInfo, hours: float, dag_id: str, conn_id: str = ANALYTICS_POSTGRES,
+                      seen_by: str = "") -> tuple[set[date], set[date], list[date]]:
+    """One deadline alert per day of ``days`` neither loaded nor reported: (loaded, reported, alerted)."""
     with transaction(conn_id) as cur:
         cur.execute("SELECT to_regclass('analytics.daily_metrics') IS NOT NULL")
         loaded: set[date] = set()
@@ -89,14 +84,22 @@ def _loaded_and_reported(days: list[date], dag_id: str, conn_id: str) -> tuple[s
             "SELECT DISTINCT business_date FROM analytics.alert_log WHERE dag_id = %s AND business_date = ANY(%s)",
             (dag_id, days),
         )
-        return loaded, {row[0] for row in cur.fetchall()}
+        reported = {row[0] for row in cur.fetchall()}
+    alerted = [
+        day for day in days
+        if day not in loaded and day not in reported
+        and send_once(dag_id, "deadline_missed", day.isoformat(),
+                      deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag_id, seen_by=seen_by),
+                      business_date=day, conn_id=conn_id)
+    ]
+    return loaded, reported, alerted
 
 
 def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_id: str = ANALYTICS_POSTGRES) -> dict:
     """The watcher's task: the alerts a Slack outage held back, then one alert per day past its
     deadline, neither loaded nor reported."""
     hours = deadline_hours()
-    migrate(conn_id)
+    schema.migrate(conn_id)
     end_unclaimed_outage()
     sent_late = send_pending(conn_id)  # what a Slack outage held back, deadline alerts or not
     if hours == 0:
@@ -108,13 +111,7 @@ def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_
     now = now or datetime.now(timezone.utc)
     due = days_due(now, tz, hours)
     closed = close_abandoned_attempts(conn_id)
-    loaded, reported = _loaded_and_reported(due, dag_id, conn_id)
-    alerted = [
-        day for day in due
-        if day not in loaded and day not in reported
-        and send_once(dag_id, "deadline_missed", day.isoformat(), deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag_id),
-                      business_date=day, conn_id=conn_id)
-    ]
+    loaded, reported, alerted = _alert_unreported(due, tz, hours, dag_id, conn_id)
     summary = {"days_due": [str(d) for d in due], "closed_attempts": closed, "sent_late": sent_late,
                "loaded": sorted(str(d) for d in loaded), "reported": sorted(str(d) for d in reported),
                "alerted": [str(d) for d in alerted]}
@@ -143,14 +140,8 @@ def sla_missed(dag, task_list, blocking_task_list, slas, blocking_tis) -> None:
         hours = deadline_hours()
         # The SLA miss's execution_date is the run's logical date: the IVR midnight starting the day.
         days = sorted({miss.execution_date.astimezone(tz).date() for miss in slas})
-        migrate()
-        loaded, reported = _loaded_and_reported(days, dag.dag_id, ANALYTICS_POSTGRES)
-        for day in days:
-            if day in loaded or day in reported:
-                log.info("SLA miss of %s: already loaded or reported, nothing sent", day)
-                continue
-            text = deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag.dag_id,
-                                    seen_by=words()["sla"])
-            send_once(dag.dag_id, "deadline_missed", day.isoformat(), text, business_date=day)
+        schema.migrate()
+        _, _, alerted = _alert_unreported(days, tz, hours, dag.dag_id, seen_by=words()["sla"])
+        log.info("SLA miss of %s: alerted %s (the others already loaded or reported)", days, alerted)
     except Exception:  # noqa: BLE001 - the watcher still reports the day
         log.exception("the SLA miss callback failed; ivr_deadline_watch will report the day")

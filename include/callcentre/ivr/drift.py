@@ -1,36 +1,33 @@
 """Drift: a loaded day that no longer matches its source, found hour by hour and repaired.
 
-A day is loaded once; what reaches the source afterwards (replica lag, back-dated corrections, a
-duration filled in later, a call still open at its load) would otherwise never be noticed. The
-check (DAG ``ivr_drift_check``) compares, for each hour of each recent day that was loaded (it has
-a ``daily_metrics`` row: it passed its quality gate once), the number of rows and a checksum of
-the columns the load stores, source against target (valid calls and rejects together). Only the
-hours that differ are reloaded, each by the same :func:`callcentre.ivr.load.load_hour` as a normal
-run; then each repaired day goes through the same gate as a normal run (every hour balances, the
-reject ratio) and only a day that passes gets its metrics rewritten.
+What reaches the source after a day was loaded (replica lag, back-dated corrections, a call still
+open at its load) is otherwise never noticed. DAG ``ivr_drift_check`` compares, per hour of each
+recent day with a ``daily_metrics`` row, the rows and a checksum of the stored columns, source
+against target (calls and rejects together); only the hours that differ are reloaded (the normal
+:func:`load.load_hour`), then each repaired day passes the normal gate before its metrics are
+rewritten. Checks are recorded in ``analytics.drift_checks``/``drift_hours`` for the IVR days page.
 
 The checksum is the sum of the first 60 bits of the MD5 of each row's values joined by ``|``
 (``NULL`` for a NULL), computed alike by MariaDB and PostgreSQL: both print a DATETIME /
 timestamp as ``YYYY-MM-DD hh:mm:ss`` and an integer in decimal, and hash UTF-8 bytes. A zero or
 impossible date reads as NULL on both sides, as the load stores it.
-
-Each check is recorded in ``analytics.drift_checks`` (per day compared: when, the hours that
-differed, whether the repair passed the gate) and ``analytics.drift_hours`` (per drifted hour: both
-sides' rows and checksum, when it was reloaded); the IVR days page shows a day as drifted while its
-latest check found drift that nothing repaired since.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from callcentre.common import compat, run_context
+from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
 from callcentre.common.pg import transaction
-from callcentre.ivr import columns, load, metrics, reconcile
-from callcentre.ivr.business_day import HOURS, day_window
+from callcentre.common.slack import send_slack
+from callcentre.ivr import columns, load, metrics, reconcile, schema
+from callcentre.ivr.business_day import HOURS, day_window, first_business_day, parse_timezone
+from callcentre.ivr.runtime import timezone_name
 from callcentre.ivr.source import ID_RANGE_SQL, source_connection
 
 log = logging.getLogger(__name__)
@@ -50,7 +47,7 @@ def _source_value(column: str, kind: str) -> str:
 # reads an hour): MariaDB examines the day's rows, not the table's.
 SOURCE_SUMS_SQL = (
     "SELECT HOUR(start_time), COUNT(*), SUM(CAST(CONV(LEFT(MD5(CONCAT_WS('|', "
-    + ", ".join(_source_value(c.name, "time" if c.csv == "time" else "value") for c in columns.SOURCE if c.compared)
+    + ", ".join(_source_value(c.name, "time" if c.csv == "time" else "value") for c in columns.SOURCE)
     + ")), 15), 16, 10) AS UNSIGNED)) FROM calls"
     " WHERE call_id BETWEEN %s AND %s AND start_time >= %s AND start_time < %s GROUP BY HOUR(start_time)"
 )
@@ -69,8 +66,6 @@ FROM (
 ) t
 GROUP BY local_hour
 """
-# Days that were loaded: they passed their gate once (the deadline watcher's rule too).
-LOADED_DAYS_SQL = "SELECT metric_date FROM analytics.daily_metrics WHERE metric_date BETWEEN %s AND %s ORDER BY 1"
 
 
 def _sums(rows) -> dict[int, tuple[int, int]]:
@@ -94,31 +89,21 @@ def source_sums(day: date, conn_id: str = IVR_MARIADB) -> dict[int, tuple[int, i
             src.rollback()
 
 
-def target_sums(day: date, conn_id: str = ANALYTICS_POSTGRES) -> dict[int, tuple[int, int]]:
-    with transaction(conn_id) as cur:
-        cur.execute(TARGET_SUMS_SQL, {"d": day})
-        return _sums(cur.fetchall())
-
-
 Sums = tuple[int, int]  # (rows, checksum)
 
 
-def hour_differences(day: date, source_conn_id: str = IVR_MARIADB,
-                     target_conn_id: str = ANALYTICS_POSTGRES) -> dict[int, tuple[Sums, Sums]]:
+def hour_differences(day: date) -> dict[int, tuple[Sums, Sums]]:
     """The hours of ``day`` that differ: {hour: ((source rows, checksum), (target rows, checksum))}."""
-    source, target = source_sums(day, source_conn_id), target_sums(day, target_conn_id)
+    source = source_sums(day)
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute(TARGET_SUMS_SQL, {"d": day})
+        target = _sums(cur.fetchall())
     pairs = {h: (source.get(h, (0, 0)), target.get(h, (0, 0))) for h in HOURS}
     return {h: pair for h, pair in pairs.items() if pair[0] != pair[1]}
 
 
-def drifted_hours(day: date, source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES) -> list[int]:
-    return sorted(hour_differences(day, source_conn_id, target_conn_id))
-
-
-def loaded_days(last_day: date, days: int, conn_id: str = ANALYTICS_POSTGRES) -> list[date]:
-    with transaction(conn_id) as cur:
-        cur.execute(LOADED_DAYS_SQL, (last_day - timedelta(days=days - 1), last_day))
-        return [d for (d,) in cur.fetchall()]
+def drifted_hours(day: date) -> list[int]:
+    return sorted(hour_differences(day))
 
 
 def find_drift(last_day: date, days: int = DEFAULT_DAYS, run_id: str | None = None) -> list[dict]:
@@ -126,8 +111,12 @@ def find_drift(last_day: date, days: int = DEFAULT_DAYS, run_id: str | None = No
     days ending with ``last_day``; with ``run_id``, what was found is recorded (:func:`record_check`).
     A day never loaded is not this check's business (its own run loads it, and the deadline
     watcher reports it)."""
+    with transaction(ANALYTICS_POSTGRES) as cur:  # loaded days: they passed their gate once
+        cur.execute("SELECT metric_date FROM analytics.daily_metrics WHERE metric_date BETWEEN %s AND %s ORDER BY 1",
+                    (last_day - timedelta(days=days - 1), last_day))
+        loaded = [d for (d,) in cur.fetchall()]
     checked = {}
-    for day in loaded_days(last_day, days):
+    for day in loaded:
         checked[day] = hour_differences(day)
         if checked[day]:
             log.info("%s: hours %s differ from the source", day, sorted(checked[day]))
@@ -152,8 +141,6 @@ def record_check(run_id: str, checked: dict[date, dict[int, tuple[Sums, Sums]]],
                  conn_id: str = ANALYTICS_POSTGRES) -> None:
     """One record per day compared (its drifted hours, none when it matched) and one per drifted
     hour (both sides' rows and checksum). A retry of the same run rewrites its own records."""
-    from callcentre.ivr import schema
-
     schema.migrate(conn_id)
     with transaction(conn_id) as cur:
         for day, diffs in checked.items():
@@ -195,35 +182,27 @@ class RepairReport:
                   for day, why in sorted(self.failed.items())]
         return "\n".join(lines)
 
-    def as_dict(self) -> dict:
-        return {"repaired": self.repaired, "failed": self.failed}
-
-
-def publish_day(day: date, hours: list[int], *, run_id: str, max_reject_ratio: float, reload_hour) -> None:
-    """The normal run's gate for a repaired day, then its metrics: the whole day must balance
-    (hours that changed again meanwhile are reloaded once, as reconcile does) and stay within the
-    reject ratio; otherwise an exception and no metrics."""
-    counts = reconcile.count_day_reloading(day, hours, reload_hour=reload_hour)
-    reconcile.check_day(counts, max_reject_ratio, loaded_hours=hours)
-    metrics.refresh_daily_metrics(day, run_id)
-
 
 def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_name: str,
                 dag_id: str = load.DAG_ID) -> RepairReport:
-    """Gate and publish every day of ``drift`` (its hours already reloaded by the mapped tasks)."""
+    """Gate and publish every day of ``drift`` (its hours already reloaded by the mapped tasks): the
+    normal run's gate (the whole day balances, hours that changed again meanwhile reloaded once, and
+    the reject ratio), then its metrics; a day that fails gets no metrics."""
     report = RepairReport()
     by_day: dict[str, list[int]] = {}
     for item in drift:
         by_day.setdefault(item["day"], []).append(int(item["hour"]))
     for text, hours in sorted(by_day.items()):
-        day = date.fromisoformat(text)
+        day, hours = date.fromisoformat(text), sorted(hours)
 
         def reload(hour: int, day=day) -> load.HourResult:
             return load.load_hour(day, hour, tz_name=tz_name, run_id=run_id, dag_id=dag_id)
 
         try:
-            publish_day(day, sorted(hours), run_id=run_id, max_reject_ratio=max_reject_ratio, reload_hour=reload)
-            report.repaired[text] = sorted(hours)
+            counts = reconcile.count_day_reloading(day, hours, reload_hour=reload)
+            reconcile.check_day(counts, max_reject_ratio, loaded_hours=hours)
+            metrics.refresh_daily_metrics(day, run_id)
+            report.repaired[text] = hours
         except Exception as err:  # noqa: BLE001 - reported in the batch's message, then the run fails
             report.failed[text] = str(err)[:300]
     return report
@@ -234,12 +213,6 @@ def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_n
 def _params(context) -> tuple[date, int, float]:
     """The run's last day (param ``last_day``, default the day before today in the IVR zone), how
     many days back it looks (``days``) and the gate's reject ratio; AirflowFailException when bad."""
-    from datetime import datetime
-
-    from callcentre.common.compat import AirflowFailException
-    from callcentre.ivr.business_day import first_business_day, parse_timezone
-    from callcentre.ivr.runtime import timezone_name
-
     params = dict(context["params"])
     try:
         days = int(params.get("days") or DEFAULT_DAYS)
@@ -257,14 +230,10 @@ def _params(context) -> tuple[date, int, float]:
 
 
 def find_task(context) -> list[dict]:
-    from callcentre.ivr import schema
-
     last_day, days, _ = _params(context)
     try:
         schema.apply_retention(last_day + timedelta(days=1))  # housekeeping: off unless IVR_RETENTION_DAYS
     except ValueError as err:
-        from callcentre.common.compat import AirflowFailException
-
         raise AirflowFailException(str(err)) from err
     if not days:
         return []
@@ -274,9 +243,6 @@ def find_task(context) -> list[dict]:
 
 
 def reload_task(day: str, hour: int, context) -> None:
-    from callcentre.common import compat, run_context
-    from callcentre.ivr.runtime import timezone_name
-
     compat.get_current_context()["hour_label"] = f"{day} hour {hour:02d}"  # the map_index_template
     load.load_hour(date.fromisoformat(day), hour, tz_name=timezone_name(), run_id=context["run_id"],
                    try_number=run_context.try_number_of(context))
@@ -287,10 +253,6 @@ def publish_task(drift: list[dict], context) -> dict:
     """Gate and publish the repaired days, with ONE Slack message for the batch: this one when
     every day passed; otherwise the run fails (those days' metrics stay as they were) and its
     failure alert, which carries the same summary, is the message."""
-    from callcentre.common.compat import AirflowFailException
-    from callcentre.common.slack import send_slack
-    from callcentre.ivr.runtime import timezone_name
-
     _, _, ratio = _params(context)
     drift = list(drift)
     report = repair_days(drift, run_id=context["run_id"], max_reject_ratio=ratio, tz_name=timezone_name())
@@ -300,4 +262,4 @@ def publish_task(drift: list[dict], context) -> dict:
         raise AirflowFailException(text)
     if drift:
         send_slack(text)
-    return report.as_dict()
+    return asdict(report)

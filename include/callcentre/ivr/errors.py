@@ -1,17 +1,12 @@
-"""Which database errors are worth a retry and which are not.
-
-Transient (retried with exponential backoff): lost or refused connections, timeouts, deadlocks,
-lock waits and lock timeouts, a killed query, a call inserted meanwhile by a concurrent load of
-another hour, a setting a pooled backend refuses.
-Permanent (``AirflowFailException``, no retry wasted): the source or target schema does not match
-the contract, a value PostgreSQL cannot store.
-"""
+"""Which database errors are worth a retry (connections, timeouts, locks, a concurrent load) and
+which are permanent (``AirflowFailException``: a schema that breaks the contract, a bad value)."""
 
 from __future__ import annotations
 
 from callcentre.common.compat import AirflowFailException
 
-# MariaDB client/server error codes that a retry can fix.
+# MariaDB server error codes that a retry can fix; every client error (>= 2000: can't connect,
+# server gone away, lost connection) is transient too.
 MYSQL_TRANSIENT = {
     1040,  # too many connections
     1053,  # server shutdown in progress
@@ -20,11 +15,6 @@ MYSQL_TRANSIENT = {
     1317,  # query interrupted
     1927,  # connection was killed
     1969,  # max_statement_time exceeded
-    2002,  # can't connect through socket
-    2003,  # can't connect to server
-    2006,  # server has gone away
-    2013,  # lost connection during query
-    2055,  # lost connection at reading
 }
 # PostgreSQL's unique_violation.
 UNIQUE_VIOLATION = "23505"

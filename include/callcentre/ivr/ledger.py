@@ -1,12 +1,9 @@
 """``analytics.etl_batches``: one row per attempt at one partition-hour.
 
 The row is committed as ``running`` before any work, then closed as ``success`` in the same
-transaction as the data (so the ledger never claims rows that are not there) or as ``failed``
-with the error (a timeout included). An attempt whose worker was killed cannot close its row:
-the next attempt at the same partition-hour closes it as ``failed`` (``abandoned``) before it
-starts, so ``running`` only ever means "in progress now". An attempt killed on its last try has no
-next attempt: ivr_deadline_watch closes such rows (:func:`close_stale`) when no attempt holds the
-partition's lock.
+transaction as the data (the ledger never claims rows that are not there) or as ``failed``. A
+killed attempt's row is closed as ``abandoned`` by the next attempt at that hour, or, after the
+last try, by ivr_deadline_watch (:func:`close_stale`): ``running`` only means "in progress now".
 """
 
 from __future__ import annotations
@@ -27,8 +24,6 @@ SET rows_read = %(read)s, rows_loaded = %(loaded)s, rows_rejected = %(rejected)s
     outcome = %(outcome)s, error = %(error)s
 WHERE batch_id = %(batch_id)s
 """
-
-
 _CLOSE_ABANDONED = """
 UPDATE analytics.etl_batches
 SET outcome = 'failed', finished_at = clock_timestamp(),

@@ -4,7 +4,7 @@ the arithmetic (a plain function, unit-tested), :func:`refresh_daily_metrics` re
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
 
 from callcentre.common.connections import ANALYTICS_POSTGRES
@@ -21,25 +21,6 @@ SELECT local_hour, disposition, count(*), sum(duration), count(wait_seconds), co
 FROM analytics.calls WHERE business_date = %(d)s
 GROUP BY local_hour, disposition
 """
-
-UPSERT_SQL = """
-INSERT INTO analytics.daily_metrics (
-    metric_date, source_calls, total_calls, rejected_calls, answered_calls, abandoned_calls,
-    transferred_calls, failed_calls, avg_duration_s, avg_wait_s, abandonment_rate,
-    service_level_20s, peak_hour, computed_by_run_id, computed_at)
-VALUES (%(metric_date)s, %(source_calls)s, %(total_calls)s, %(rejected_calls)s, %(answered_calls)s,
-        %(abandoned_calls)s, %(transferred_calls)s, %(failed_calls)s, %(avg_duration_s)s, %(avg_wait_s)s,
-        %(abandonment_rate)s, %(service_level_20s)s, %(peak_hour)s, %(run_id)s, now())
-ON CONFLICT (metric_date) DO UPDATE SET
-    source_calls = EXCLUDED.source_calls, total_calls = EXCLUDED.total_calls,
-    rejected_calls = EXCLUDED.rejected_calls, answered_calls = EXCLUDED.answered_calls,
-    abandoned_calls = EXCLUDED.abandoned_calls, transferred_calls = EXCLUDED.transferred_calls,
-    failed_calls = EXCLUDED.failed_calls, avg_duration_s = EXCLUDED.avg_duration_s,
-    avg_wait_s = EXCLUDED.avg_wait_s, abandonment_rate = EXCLUDED.abandonment_rate,
-    service_level_20s = EXCLUDED.service_level_20s, peak_hour = EXCLUDED.peak_hour,
-    computed_by_run_id = EXCLUDED.computed_by_run_id, computed_at = EXCLUDED.computed_at
-"""
-
 
 @dataclass(frozen=True)
 class CallGroup:
@@ -72,6 +53,14 @@ class DailyMetrics:
 
     def as_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
+
+
+_COLUMNS = [*(f.name for f in fields(DailyMetrics)), "computed_by_run_id"]
+UPSERT_SQL = (
+    f"INSERT INTO analytics.daily_metrics ({', '.join(_COLUMNS)}, computed_at) "
+    f"VALUES ({', '.join(f'%({c})s' for c in _COLUMNS)}, now()) ON CONFLICT (metric_date) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in (*_COLUMNS[1:], "computed_at"))
+)
 
 
 def _ratio(numerator: int, denominator: int, places: str) -> Decimal:
@@ -140,6 +129,6 @@ def refresh_daily_metrics(business_date, run_id: str, conn_id: str = ANALYTICS_P
         result = compute_daily_metrics(
             str(business_date), sum(g.calls for g in groups) + rejected_calls, rejected_calls, groups
         )
-        cur.execute(UPSERT_SQL, {**asdict(result), "run_id": run_id})
+        cur.execute(UPSERT_SQL, {**asdict(result), "computed_by_run_id": run_id})
     log.info("daily_metrics for %s: %s", result.metric_date, result.as_dict())
     return result

@@ -57,13 +57,6 @@ class DayCounts:
             data[key] = {str(h): n for h, n in data[key].items()}
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict) -> DayCounts:
-        return cls(
-            business_date=data["business_date"],
-            **{k: {int(h): int(n) for h, n in data[k].items()} for k in ("source", "loaded", "rejected")},
-        )
-
 
 def count_day(business_date: date, source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES) -> DayCounts:
     """The day's rows per hour on both sides. Each count scans the whole day (a second or so for a

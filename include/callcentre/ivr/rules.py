@@ -21,11 +21,9 @@ caller_missing      ``caller_number`` is NULL, empty or only blanks (space, tab,
 disposition_unknown ``disposition`` is not one of :data:`DISPOSITIONS` (exact bytes, upper case)
 ==================  ===========================================================
 
-Each rule is written twice, side by side: as SQL, which MariaDB evaluates while it streams the
-rows (the load's fast path never looks at a row in Python), and as the Python function
-:func:`reject_reason`, the readable reference the unit tests pin down. An integration test
-(tests/integration/test_ivr_rules_sql.py) runs both on the same rows in MariaDB and requires
-the same answer.
+Each rule is written twice: as SQL, which MariaDB evaluates while it streams the rows (the load
+never looks at a row in Python), and as :func:`reject_reason`, the readable reference;
+tests/integration/test_ivr_rules_sql.py requires both to give the same answer on the same rows.
 """
 
 from __future__ import annotations
@@ -36,12 +34,8 @@ from zoneinfo import ZoneInfo
 
 from callcentre.ivr.columns import SOURCE_NAMES
 
-# The source's columns, in the order the extract query returns them (and a row here holds them).
-SOURCE_COLUMNS = SOURCE_NAMES
-
 DISPOSITIONS = ("ANSWERED", "ABANDONED", "TRANSFERRED", "FAILED", "BUSY", "NO ANSWER")
 _BLANKS = " \t\r\n"
-
 
 
 @dataclass(frozen=True)
@@ -70,10 +64,8 @@ def fall_back_fold(business_date: date, tz: ZoneInfo) -> Fold | None:
 
 def _valid_time(value) -> bool:
     """A datetime, or text that is one (zero and impossible dates come through as text)."""
-    if isinstance(value, datetime):
-        return True
     try:
-        datetime.fromisoformat(str(value))
+        _as_time(value)
         return True
     except ValueError:
         return False
@@ -85,7 +77,6 @@ def _as_time(value) -> datetime:
 
 # A DATETIME plus nothing is NULL for a zero or impossible date (and for NULL).
 _INVALID_TIME = "{c} IS NOT NULL AND {c} + INTERVAL 0 SECOND IS NULL"
-_END_BEFORE_START = "end_time < start_time"
 # On a fall-back day: start and end in the repeated window, end after start read as first occurrence.
 _FOLD_EXCEPTION = (
     " AND NOT (start_time >= '{start}' AND start_time < '{end}' AND end_time >= '{start}'"
@@ -98,7 +89,7 @@ RULES = (
     ("updated_at_invalid", "updated_at", "updated_at is a zero or impossible date", _INVALID_TIME.format(c="updated_at")),
     ("duration_missing", "duration", "duration is NULL", "duration IS NULL"),
     ("duration_negative", "duration", "duration is negative", "duration < 0"),
-    ("end_before_start", "end_time", "end_time is before start_time", _END_BEFORE_START),
+    ("end_before_start", "end_time", "end_time is before start_time", "end_time < start_time"),
     ("wait_negative", "wait_seconds", "wait_seconds is negative", "wait_seconds < 0"),
     (
         "caller_missing",
@@ -116,7 +107,6 @@ RULES = (
 )
 REJECT_REASONS = {reason: description for reason, _, description, _ in RULES}
 REASON_COLUMN = {reason: column for reason, column, _, _ in RULES}
-
 
 
 def reject_reason_sql(fold: Fold | None = None) -> str:
@@ -142,9 +132,9 @@ def _ends_before_start(start: datetime, end: datetime, fold: Fold | None) -> boo
 
 
 def reject_reason(row: tuple, fold: Fold | None = None) -> str | None:
-    """The first rule ``row`` (a tuple in :data:`SOURCE_COLUMNS` order) breaks, or None if valid;
-    ``fold`` is the repeated window of the row's day (:func:`fall_back_fold`), if it has one."""
-    values = dict(zip(SOURCE_COLUMNS, row, strict=True))
+    """The first rule ``row`` (a tuple in columns.SOURCE order) breaks, or None if valid; ``fold`` is
+    the repeated window of the row's day (:func:`fall_back_fold`), if it has one."""
+    values = dict(zip(SOURCE_NAMES, row, strict=True))
     start, end, updated = values["start_time"], values["end_time"], values["updated_at"]
     duration, wait, caller, disposition = (values["duration"], values["wait_seconds"], values["caller_number"],
                                            values["disposition"])

@@ -1,9 +1,5 @@
-"""What the tasks of ``dags/ivr_calls_daily.py`` do with the Airflow context.
-
-Each function takes the task context (and the upstream results), derives the business day and
-the run options, and calls the plain modules. Tests call the plain modules directly, or run the
-whole DAG with ``dag.test()``.
-"""
+"""The tasks of ``dags/ivr_calls_daily.py``: each derives the business day and the run options from
+the task context and calls the plain modules (which tests call directly)."""
 
 from __future__ import annotations
 
@@ -39,18 +35,19 @@ def timezone_name() -> str:
         raise compat.AirflowFailException(str(err)) from err
 
 
+def _reading(context) -> dict:
+    """How the run's logical date is read: the IVR zone, ``[core] default_timezone``, and whether an
+    operator typed it (not the timetable)."""
+    return {"tz": parse_timezone(timezone_name()), "default_tz": parse_timezone(compat.default_timezone_name()),
+            "typed": not run_context.dated_by_timetable(context)}
+
+
 def business_date(context) -> date:
     """The business day this run loads: the day its logical date names (docs/ivr.md, "The date
     contract"); AirflowFailException, naming the setting or value at fault, when it names none."""
     try:
-        return resolve_business_date(
-            run_context.logical_date_of(context),
-            tz=parse_timezone(timezone_name()),
-            default_tz=parse_timezone(compat.default_timezone_name()),
-            first_day=first_business_day(),
-            now=datetime.now(timezone.utc),
-            typed=not run_context.dated_by_timetable(context),
-        )
+        return resolve_business_date(run_context.logical_date_of(context), **_reading(context),
+                                     first_day=first_business_day(), now=datetime.now(timezone.utc))
     except (DateContractError, ValueError) as err:
         raise compat.AirflowFailException(str(err)) from err
 
@@ -62,12 +59,7 @@ def named_business_date(context) -> date | None:
     if logical_date is None or logical_date.tzinfo is None:
         return None
     try:
-        return business_day_named(
-            logical_date,
-            tz=parse_timezone(timezone_name()),
-            default_tz=parse_timezone(compat.default_timezone_name()),
-            typed=not run_context.dated_by_timetable(context),
-        )
+        return business_day_named(logical_date, **_reading(context))
     except ValueError:
         return None
 
@@ -129,17 +121,9 @@ def load_hour(hour: int, context) -> dict | None:
 
 
 def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
-    return load.load_hour(
-        day,
-        hour,
-        tz_name=timezone_name(),
-        run_id=context["run_id"],
-        try_number=run_context.try_number_of(context),
-        invalid_rows=opts.invalid_rows,
-        dry_run=opts.dry_run,
-        chunk_size=opts.chunk_size,
-        dag_id=context["dag"].dag_id,
-    )
+    return load.load_hour(day, hour, tz_name=timezone_name(), run_id=context["run_id"],
+                          try_number=run_context.try_number_of(context), invalid_rows=opts.invalid_rows,
+                          dry_run=opts.dry_run, chunk_size=opts.chunk_size, dag_id=context["dag"].dag_id)
 
 
 def reconcile_day(hour_results: Iterable[dict], context) -> dict:
@@ -165,5 +149,5 @@ def compute_metrics(counts: dict, context) -> dict | None:
     if counts.get("dry_run"):
         log.info("dry run: daily_metrics left unchanged")
         return None
-    result = metrics.refresh_daily_metrics(reconcile.DayCounts.from_dict(counts).business_date, context["run_id"])
+    result = metrics.refresh_daily_metrics(counts["business_date"], context["run_id"])
     return result.as_dict()

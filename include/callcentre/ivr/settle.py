@@ -1,15 +1,10 @@
 """Calls that finish after midnight: wait for the day to settle before loading it.
 
-A call that started at 23:58 and is still going at midnight has no ``end_time``/``duration`` yet;
-loaded then, it would be quarantined as ``duration_missing`` for good. Two things prevent that:
-
-1. **Settle wait** (sensor ``day_closed``, the run's first task): the load starts once
-   ``IVR_SETTLE_MINUTES`` (default 15) have passed since the day ended AND no call of the day is
-   still open, or at the latest ``IVR_SETTLE_LIMIT_MINUTES`` (default 120) after the day ended.
-   A day long past (a backfill, a clear) passes at once without asking MariaDB.
-2. **Drift check** (DAG ``ivr_drift_check``, ``drift.py``): a call still open after the settle
-   limit changes its source row later; the daily check finds that hour drifted and reloads it,
-   without an operator. One that never ends stays quarantined with its reason.
+A call still going at midnight has no ``end_time``/``duration`` yet; loaded then, it would be
+quarantined as ``duration_missing``. So the sensor ``day_closed`` lets the load start once
+``IVR_SETTLE_MINUTES`` (default 15) have passed since the day ended AND no call of the day is
+still open, or at the latest ``IVR_SETTLE_LIMIT_MINUTES`` (default 120) after; a day long past
+passes at once without asking MariaDB. A call still open after that is repaired by ``drift.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +23,7 @@ log = logging.getLogger(__name__)
 SETTLE_SETTING = "IVR_SETTLE_MINUTES"
 LIMIT_SETTING = "IVR_SETTLE_LIMIT_MINUTES"
 
+
 def _minutes(name: str, default: float) -> timedelta:
     try:
         return timedelta(minutes=float(os.environ.get(name) or default))
@@ -35,13 +31,9 @@ def _minutes(name: str, default: float) -> timedelta:
         raise ValueError(f"{name}={os.environ.get(name)!r} is not a number of minutes") from err
 
 
-def settle_window() -> tuple[timedelta, timedelta]:
-    settle, limit = _minutes(SETTLE_SETTING, 15), _minutes(LIMIT_SETTING, 120)
-    return settle, max(settle, limit)
-
-
 def day_has_settled(day: date, tz: ZoneInfo, now: datetime, source_conn_id: str = IVR_MARIADB) -> bool:
-    settle, limit = settle_window()
+    settle = _minutes(SETTLE_SETTING, 15)
+    limit = max(settle, _minutes(LIMIT_SETTING, 120))
     ended = day_end(day, tz)
     if now < ended + settle:
         log.info("%s ended at %s; waiting until %s (%s)", day, ended.isoformat(), (ended + settle).isoformat(), SETTLE_SETTING)

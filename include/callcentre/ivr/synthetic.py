@@ -23,7 +23,15 @@ HOURLY_PROFILE = [1, 1, 1, 1, 1, 2, 4, 8, 14, 18, 20, 19, 15, 14, 17, 19, 18, 14
 DISPOSITION_WEIGHTS = {"ANSWERED": 70, "ABANDONED": 12, "TRANSFERRED": 9, "FAILED": 3, "BUSY": 3, "NO ANSWER": 3}
 QUEUES = ["ventas", "soporte", "cobranzas", "retencion", None]
 MENU = ["1", "2", "3", "4", "9"]
-CORRUPTIONS = ["duration_negative", "duration_missing", "end_before_start", "wait_negative", "caller_missing", "disposition_unknown"]
+# How a row is made to break each rule of callcentre.ivr.rules: the values it gets.
+CORRUPTIONS = {
+    "duration_negative": lambda row: {"duration": -abs(row["duration"] or 1)},
+    "duration_missing": lambda row: {"duration": None},
+    "end_before_start": lambda row: {"end_time": row["start_time"] - timedelta(seconds=30)},
+    "wait_negative": lambda row: {"wait_seconds": -5},
+    "caller_missing": lambda row: {"caller_number": "  "},
+    "disposition_unknown": lambda row: {"disposition": "VOICEMAIL"},
+}
 
 
 def day_calls(business_date: date, count: int, *, seed: int = 7, first_call_id: int | None = None,
@@ -51,27 +59,16 @@ def day_calls(business_date: date, count: int, *, seed: int = 7, first_call_id: 
             "updated_at": end + timedelta(seconds=rng.randrange(5)),
         }
         if rng.random() < invalid_share:
-            corrupt(row, rng.choice(CORRUPTIONS))
+            corrupt(row, rng.choice(list(CORRUPTIONS)))
         rows.append(tuple(row[name] for name in SOURCE_NAMES))
     return rows
 
 
 def corrupt(row: dict, rule: str) -> None:
     """Make ``row`` (source column -> value) break ``rule`` (a name from callcentre.ivr.rules)."""
-    if rule == "duration_negative":
-        row["duration"] = -abs(row["duration"] or 1)
-    elif rule == "duration_missing":
-        row["duration"] = None
-    elif rule == "end_before_start":
-        row["end_time"] = row["start_time"] - timedelta(seconds=30)
-    elif rule == "wait_negative":
-        row["wait_seconds"] = -5
-    elif rule == "caller_missing":
-        row["caller_number"] = "  "
-    elif rule == "disposition_unknown":
-        row["disposition"] = "VOICEMAIL"
-    else:
-        raise ValueError(f"unknown rule {rule!r}")
+    if rule not in CORRUPTIONS:
+        raise ValueError(f"unknown rule {rule!r}; expected one of {list(CORRUPTIONS)}")
+    row.update(CORRUPTIONS[rule](row))
 
 
 def _tsv(value) -> str:

@@ -1,21 +1,11 @@
 """The schedule of ivr_calls_daily: one run per IVR business day, stamped with that day.
 
 A data-interval timetable over the IVR zone's local days: the run of day D has as logical date
-the first instant of D (its 00:00; where the clocks jump at midnight, the instant they jump:
-America/Santiago 2025-09-07 begins at 01:00 -03; where midnight happens twice, the first one) and
-starts once D has ended. So exactly one run per local date, for the schedule, a catch-up and a
-backfill alike (cron at "0 0 * * *" skips or shifts a day whose 00:00 does not exist). What it
-adds besides is that the dates an operator types name IVR days whatever
-``[core] default_timezone`` is:
-
-* ``airflow backfill create --from-date D1 --to-date D2`` (2.x: ``airflow dags backfill -s D1
-  -e D2``) reads D1 and D2 as the start of those days in ``[core] default_timezone``; in a zone
-  west or east of the IVR's that range would start or end a day off. A bound that starts a day
-  in the IVR zone, in that zone or in UTC is read here as the same calendar day in the IVR zone,
-  so exactly D1..D2 are created; a bound that starts different days in two zones (24 hours
-  apart) is refused, naming both readings (business_day.AmbiguousDateError).
-* a manual run (``dags test``, ``dags trigger -l``, the REST API, the UI form) of a named day gets
-  that day as its data interval.
+the first instant of D (business_day.day_start) and starts once D has ended, so there is exactly
+one run per local date (cron at "0 0 * * *" skips or shifts a day whose 00:00 does not exist).
+The dates an operator types name IVR days whatever ``[core] default_timezone`` is: a backfill
+bound or a manual run's date that starts a day in the IVR zone, in that zone or in UTC is read as
+that IVR day; one that starts different days in two zones is refused (AmbiguousDateError).
 
 Registered by ``plugins/ivr_timetable_plugin.py`` (the scheduler, dag-processor and api-server
 must find the class to (de)serialize the DAG).
@@ -25,22 +15,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pendulum
 from airflow.timetables.base import DataInterval, TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from callcentre.common.compat import default_timezone_name
 from callcentre.ivr.business_day import UTC, AmbiguousDateError, day_start, named_day, parse_timezone
-
-
-def daily_interval_timetable(timezone: str) -> IvrBusinessDayTimetable:
-    """The schedule of ivr_calls_daily in the IVR zone ``timezone`` (an IANA name)."""
-    import pendulum
-
-    return IvrBusinessDayTimetable(pendulum.timezone(timezone))
-
-
-def _default_zone():
-    return parse_timezone(default_timezone_name())
 
 
 class IvrBusinessDayTimetable(CronDataIntervalTimetable):
@@ -55,8 +35,6 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
 
     @classmethod
     def deserialize(cls, data):
-        import pendulum
-
         parse_timezone(data["timezone"])  # a clear error for an unknown zone
         return cls(pendulum.timezone(data["timezone"]))
 
@@ -75,14 +53,10 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
     # times of one zone by their wall clock, which is ambiguous in a repeated hour.
 
     def _start_of(self, day):
-        import pendulum
-
         return pendulum.instance(day_start(day, self._ivr_zone()))
 
     @staticmethod
     def _utc(instant):
-        import pendulum
-
         return pendulum.instance(instant).in_timezone("UTC")
 
     def _local_date(self, instant):
@@ -91,21 +65,20 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
     def _is_start(self, current) -> bool:
         return self._utc(current) == self._start_of(self._local_date(current))
 
-    def _get_next(self, current):
+    def _step(self, current, days: int):
+        """The first day start after (``days`` 1) or before (-1) ``current``."""
         current, day = self._utc(current), self._local_date(current)
         start = self._start_of(day)
-        while start <= current:
-            day += timedelta(days=1)
+        while start <= current if days > 0 else start >= current:
+            day += timedelta(days=days)
             start = self._start_of(day)
         return start
 
+    def _get_next(self, current):
+        return self._step(current, 1)
+
     def _get_prev(self, current):
-        current, day = self._utc(current), self._local_date(current)
-        start = self._start_of(day)
-        while start >= current:
-            day -= timedelta(days=1)
-            start = self._start_of(day)
-        return start
+        return self._step(current, -1)
 
     def _align_to_next(self, current):
         return self._utc(current) if self._is_start(current) else self._get_next(current)
@@ -118,7 +91,7 @@ class IvrBusinessDayTimetable(CronDataIntervalTimetable):
         AmbiguousDateError when it names two."""
         if instant is None:
             return None
-        found = named_day(instant, self._ivr_zone(), (_default_zone(), UTC))
+        found = named_day(instant, self._ivr_zone(), (parse_timezone(default_timezone_name()), UTC))
         return instant if found is None else self._start_of(found[0])
 
     def next_dagrun_info(self, *, last_automated_data_interval, restriction):

@@ -1,18 +1,15 @@
 """The FastAPI app of the "IVR days" page, mounted on the api-server by plugins/ivr_days_plugin.py.
 
-Security as on the scraping jobs page: every route depends on Airflow's auth dependencies (no valid
-JWT -> 401/403); reading needs read access to DAG ``ivr_calls_daily``'s runs, actions need the
-right to trigger them; actions are Airflow REST calls made with the caller's own token (Airflow
-checks the rights again and its audit log names the person); state-changing calls made with the
-session cookie must carry the page's header (CSRF); the page runs under a CSP without inline script.
-Business facts come from the analytics tables (``queries``); the DAG's runs are read from Airflow's
-metadata database in this api-server process, as Airflow's own UI routes read them, once the auth
-manager has said the caller may read them (one SELECT instead of a REST call per 100 runs).
+Security as on the scraping jobs page: every route depends on Airflow's auth dependencies; reading
+needs read access to DAG ``ivr_calls_daily``'s runs, actions the right to trigger them and are
+Airflow REST calls made with the caller's own token (Airflow checks again and audits the person);
+state-changing calls must carry the page's header (CSRF). The DAG's runs are read from Airflow's
+metadata database, as Airflow's own UI routes read them, once the auth manager allowed it (one
+SELECT instead of a REST call per 100 runs); business facts come from ``queries``.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated
@@ -31,17 +28,14 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_da
 from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance
 from callcentre.common import ui_page
-from callcentre.ivr import alerts, business_day
-from callcentre.ivr.alerts import IVR_DAG_ID as DAG_ID
+from callcentre.ivr import business_day, deadline
+from callcentre.ivr.alert_messages import IVR_DAG_ID as DAG_ID
 from callcentre.ivr_page import charts, queries, states
-
-log = logging.getLogger(__name__)
 
 PAGE_HEADER = "X-Ivr-Days-Page"
 DEFAULT_DAYS = 90
 MAX_DAYS = 5 * 366 + 1  # the calendar answers for any range up to five years
 MAX_BACKFILL_DAYS = 366
-LANGUAGES = ("en", "es")
 _SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # an SVG opened on its own runs nothing
 _STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
 _SHARED = {name: "text/javascript" for name in ui_page.SHARED_SCRIPTS}  # the Airflow UI's language and zone
@@ -89,7 +83,7 @@ def _zones() -> tuple[ZoneInfo, ZoneInfo]:
 
 def _deadline_hours() -> float:
     try:
-        return alerts.deadline_hours()
+        return deadline.deadline_hours()
     except Exception as err:  # a bad setting fails the watcher loudly; the page says so too
         raise HTTPException(500, str(err)) from err
 
@@ -134,8 +128,8 @@ def runs_by_day(session: Session, user, first: date, last: date, tz: ZoneInfo,
         named = business_day.named_day(row.logical_date, tz, (default_tz, business_day.UTC))
         if named and first <= named[0] <= last:
             found.setdefault(named[0], []).append({
-                "dag_run_id": row.run_id, "logical_date": _iso(row.logical_date), "state": row.state,
-                "run_type": row.run_type, "start_date": _iso(row.start_date), "end_date": _iso(row.end_date),
+                "dag_run_id": row.run_id, "logical_date": _json(row.logical_date), "state": row.state,
+                "run_type": row.run_type, "start_date": _json(row.start_date), "end_date": _json(row.end_date),
                 "conf": row.conf})
     return found
 
@@ -153,7 +147,7 @@ def _day_range(from_day: date | None, to_day: date | None, tz: ZoneInfo) -> tupl
 def _facts(day: date, tz: ZoneInfo, hours: float, now: datetime, runs: list[dict], loaded: dict | None,
            alerted: bool, drifted: bool = False) -> states.DayFacts:
     return states.DayFacts(
-        day=day, deadline=alerts.deadline_of(day, tz, hours) if hours > 0 else None,
+        day=day, deadline=deadline.deadline_of(day, tz, hours) if hours > 0 else None,
         ended=business_day.day_end(day, tz) <= now, run_state=runs[-1]["state"] if runs else None,
         deadline_alerted=alerted, drifted=drifted, **(loaded or {}),
     )
@@ -192,8 +186,8 @@ def _log_url(session: Session, user, run_id: str) -> str | None:
         select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.start_date,
                TaskInstance.end_date)
         .where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id))
-    tis = [{"task_id": r.task_id, "map_index": r.map_index, "state": r.state, "start_date": _iso(r.start_date),
-            "end_date": _iso(r.end_date)} for r in rows]
+    tis = [{"task_id": r.task_id, "map_index": r.map_index, "state": r.state, "start_date": _json(r.start_date),
+            "end_date": _json(r.end_date)} for r in rows]
     pick = [t for t in tis if t.get("state") == "failed"] or [t for t in tis if t.get("start_date")]
     if not pick:
         return None
@@ -202,11 +196,14 @@ def _log_url(session: Session, user, run_id: str) -> str | None:
     return f"{run_url(run_id)}/tasks/{quote(ti['task_id'], safe='')}{mapped}"
 
 
-def _hour_cells(hours: list[dict]) -> list[charts.HourCell]:
-    return [charts.HourCell(h["hour"], h["outcome"], h["rows_read"], h["attempts"]) for h in hours]
-
-
-def _iso(value):
+def _json(value):
+    """``value`` for the page's JSON: dates as ISO text, decimals as numbers, through dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value)
     return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
@@ -273,15 +270,8 @@ def create_app() -> FastAPI:
         latest = runs[-1] if runs else None
         return {
             "day": day.isoformat(), "timezone": tz.key, "state": states.day_state(facts, now, reject_threshold),
-            "deadline": _iso(facts.deadline),
-            "metrics": {k: _iso(float(v) if isinstance(v, Decimal) else v) for k, v in metrics.items()}
-            if metrics else None,
-            "rejects": detail["rejects"],
-            "hours": [{k: _iso(v) for k, v in h.items()} for h in detail["hours"]],
-            "alerts": [{k: _iso(v) for k, v in a.items()} for a in detail["alerts"]],
-            "drift": None if drift is None else {
-                **{k: _iso(v) for k, v in drift.items() if k != "hour_figures"},
-                "hour_figures": [{k: _iso(v) for k, v in h.items()} for h in drift["hour_figures"]]},
+            "deadline": _json(facts.deadline), "metrics": _json(metrics), "rejects": detail["rejects"],
+            "hours": _json(detail["hours"]), "alerts": _json(detail["alerts"]), "drift": _json(drift),
             "runs": [_run_view(r) for r in reversed(runs[-10:])],  # newest first
             "run_url": run_url(latest["dag_run_id"]) if latest else None,
             "log_url": _log_url(session, user, latest["dag_run_id"]) if latest else None,
@@ -295,7 +285,9 @@ def create_app() -> FastAPI:
     @app.get("/api/days/{day}/hours.svg", dependencies=[can_read])
     def hours_svg(day: date, lang: str = "en") -> Response:
         text = _SVG_TEXT.get(lang, _SVG_TEXT["en"])
-        return _svg(charts.hours_strip(_hour_cells(queries.day_detail(day)["hours"]), f"{text['hours']} {day}"))
+        cells = [charts.HourCell(h["hour"], h["outcome"], h["rows_read"], h["attempts"])
+                 for h in queries.day_detail(day)["hours"]]
+        return _svg(charts.hours_strip(cells, f"{text['hours']} {day}"))
 
     @app.post("/api/days/{day}/reload", dependencies=[can_trigger, page_request])
     def reload(request: Request, session: SessionDep, user: GetUserDep, day: date, body: Reload) -> dict:
@@ -330,11 +322,6 @@ def create_app() -> FastAPI:
     return app
 
 
-def _full_day(run: dict) -> bool:
-    conf = run.get("conf") or {}
-    return not (isinstance(conf, dict) and conf.get("hours"))
-
-
 def _free_logical_date(day: date, runs: list[dict], tz: ZoneInfo, default_tz: ZoneInfo) -> datetime | None:
     """An instant naming ``day`` that no run of the DAG holds yet (Airflow keeps one run per
     logical date): midnight UTC, in the IVR zone or in ``[core] default_timezone`` — each names the
@@ -366,7 +353,7 @@ def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneIn
     what follows it (reconcile, daily_metrics), so the day's figures are recomputed. A day with no
     full-day run gets a new run, with ``{"hours": [...]}`` for a part of the day.
     """
-    full = [r for r in runs if _full_day(r)]
+    full = [r for r in runs if not _run_view(r)["hours"]]
     if full:
         run = full[-1]
         clear: dict = {"dag_run_id": run["dag_run_id"], "dry_run": False, "only_failed": False, "reset_dag_runs": True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from callcentre.common.connections import ANALYTICS_POSTGRES
-from callcentre.ivr.alerts import IVR_DAG_ID
+from callcentre.ivr.alert_messages import IVR_DAG_ID
 
 METRICS = "analytics.daily_metrics"
 LEDGER = "analytics.etl_batches"
@@ -39,22 +39,24 @@ def _existing(cur, *tables: str) -> set[str]:
     return {row[0] for row in cur.fetchall()}
 
 
+def _select(cur, present: set[str], table: str, sql: str, params: tuple) -> list[tuple]:
+    """The rows of ``sql`` (which reads ``table``); none while ``table`` does not exist yet."""
+    if table not in present:
+        return []
+    cur.execute(sql, params)
+    return cur.fetchall()
+
+
 def calendar(first: date, last: date) -> tuple[dict[date, dict], set[date]]:
     """({day: source/loaded/rejected counts} of the loaded days, {days a deadline alert was sent for})."""
     with _cursor() as cur:
         present = _existing(cur, METRICS, ALERTS)
-        loaded: dict[date, dict] = {}
-        if METRICS in present:
-            cur.execute(
-                f"SELECT metric_date, source_calls, total_calls, rejected_calls FROM {METRICS} "
-                "WHERE metric_date BETWEEN %s AND %s", (first, last))
-            loaded = {d: {"source_calls": s, "loaded_calls": t, "rejected_calls": r} for d, s, t, r in cur.fetchall()}
-        alerted: set[date] = set()
-        if ALERTS in present:
-            cur.execute(
-                f"SELECT DISTINCT business_date FROM {ALERTS} WHERE dag_id = %s AND kind = 'deadline_missed' "
-                "AND business_date BETWEEN %s AND %s", (IVR_DAG_ID, first, last))
-            alerted = {row[0] for row in cur.fetchall()}
+        loaded = {d: {"source_calls": s, "loaded_calls": t, "rejected_calls": r} for d, s, t, r in _select(
+            cur, present, METRICS, f"SELECT metric_date, source_calls, total_calls, rejected_calls FROM {METRICS} "
+            "WHERE metric_date BETWEEN %s AND %s", (first, last))}
+        alerted = {row[0] for row in _select(
+            cur, present, ALERTS, f"SELECT DISTINCT business_date FROM {ALERTS} WHERE dag_id = %s "
+            "AND kind = 'deadline_missed' AND business_date BETWEEN %s AND %s", (IVR_DAG_ID, first, last))}
         return loaded, alerted
 
 
@@ -62,37 +64,26 @@ def day_detail(day: date) -> dict:
     """Everything the page shows about one day: metrics, rejects by rule, the hours, the alerts."""
     with _cursor() as cur:
         present = _existing(cur, METRICS, LEDGER, REJECTS, ALERTS)
-        metrics = None
-        if METRICS in present:
-            cur.execute(f"SELECT {', '.join(METRIC_COLUMNS)} FROM {METRICS} WHERE metric_date = %s", (day,))
-            row = cur.fetchone()
-            metrics = dict(zip(METRIC_COLUMNS, row)) if row else None
-        rejects: dict[str, int] = {}
-        if REJECTS in present:
-            cur.execute(f"SELECT reject_reason, count(*) FROM {REJECTS} WHERE business_date = %s GROUP BY 1", (day,))
-            rejects = dict(cur.fetchall())
-        hours: list[dict] = []
-        if LEDGER in present:
-            # Per hour: its latest attempt (by start) and how many attempts the ledger holds, whichever
-            # DAG made them (the day's runs, the drift check's repairs).
-            cur.execute(
-                f"""SELECT DISTINCT ON (local_hour) local_hour, outcome, rows_read, rows_loaded, rows_rejected,
-                           dag_id, run_id, try_number, started_at, finished_at, left(error, 500),
-                           count(*) OVER (PARTITION BY local_hour)
-                    FROM {LEDGER} WHERE business_date = %s
-                    ORDER BY local_hour, started_at DESC, batch_id DESC""", (day,))
-            names = ("hour", "outcome", "rows_read", "rows_loaded", "rows_rejected", "dag_id", "run_id", "try_number",
-                     "started_at", "finished_at", "error", "attempts")
-            hours = [dict(zip(names, row)) for row in cur.fetchall()]
-        alerts: list[dict] = []
-        if ALERTS in present:
-            cur.execute(  # every IVR DAG's alerts about the day (the load's, the drift check's)
-                f"SELECT dag_id, kind, run_id, left(message, {MESSAGE_CHARS}), sent_at, pending FROM {ALERTS} "
-                "WHERE business_date = %s ORDER BY sent_at", (day,))
-            # pending: held back by a Slack outage, not sent yet (the deadline watcher sends it).
-            alerts = [dict(zip(("dag_id", "kind", "run_id", "message", "sent_at", "pending"), row))
-                      for row in cur.fetchall()]
-        return {"metrics": metrics, "rejects": rejects, "hours": hours, "alerts": alerts}
+        metrics = _select(cur, present, METRICS, f"SELECT {', '.join(METRIC_COLUMNS)} FROM {METRICS} "
+                          "WHERE metric_date = %s", (day,))
+        rejects = _select(cur, present, REJECTS, f"SELECT reject_reason, count(*) FROM {REJECTS} "
+                          "WHERE business_date = %s GROUP BY 1", (day,))
+        # Per hour: its latest attempt (by start) and how many attempts the ledger holds, whichever
+        # DAG made them (the day's runs, the drift check's repairs).
+        hours = _select(cur, present, LEDGER, f"""
+            SELECT DISTINCT ON (local_hour) local_hour, outcome, rows_read, rows_loaded, rows_rejected,
+                   dag_id, run_id, try_number, started_at, finished_at, left(error, 500),
+                   count(*) OVER (PARTITION BY local_hour)
+            FROM {LEDGER} WHERE business_date = %s
+            ORDER BY local_hour, started_at DESC, batch_id DESC""", (day,))
+        # Every IVR DAG's alerts about the day; pending: held back by a Slack outage, not sent yet.
+        alerts = _select(cur, present, ALERTS, f"SELECT dag_id, kind, run_id, left(message, {MESSAGE_CHARS}), "
+                         f"sent_at, pending FROM {ALERTS} WHERE business_date = %s ORDER BY sent_at", (day,))
+        hour_names = ("hour", "outcome", "rows_read", "rows_loaded", "rows_rejected", "dag_id", "run_id", "try_number",
+                      "started_at", "finished_at", "error", "attempts")
+        return {"metrics": dict(zip(METRIC_COLUMNS, metrics[0])) if metrics else None, "rejects": dict(rejects),
+                "hours": [dict(zip(hour_names, row)) for row in hours],
+                "alerts": [dict(zip(("dag_id", "kind", "run_id", "message", "sent_at", "pending"), row)) for row in alerts]}
 
 
 # Per day: its latest drift check, when it found drift that is still there: the check's repair did

@@ -36,20 +36,6 @@ class DayFacts:
     drifted: bool = False              # the latest drift check found drift that nothing repaired since
 
 
-def reject_ratio(facts: DayFacts) -> float:
-    if not facts.source_calls:
-        return 0.0
-    return (facts.rejected_calls or 0) / facts.source_calls
-
-
-def is_loaded(facts: DayFacts) -> bool:
-    return facts.source_calls is not None
-
-
-def is_balanced(facts: DayFacts) -> bool:
-    return is_loaded(facts) and facts.source_calls == (facts.loaded_calls or 0) + (facts.rejected_calls or 0)
-
-
 def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RATIO,
               late_window: timedelta = timedelta(days=3)) -> str:
     """The day's state; the first that applies wins: running, failed, drifted, loaded (balanced or
@@ -65,10 +51,11 @@ def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RAT
         return FAILED
     if facts.drifted:
         return DRIFTED
-    if is_loaded(facts):
-        if not is_balanced(facts):  # the table's CHECK forbids it; shown as a failure if it ever happens
+    if facts.source_calls is not None:
+        rejected = facts.rejected_calls or 0
+        if facts.source_calls != (facts.loaded_calls or 0) + rejected:  # the table's CHECK forbids it
             return FAILED
-        return REJECTS if reject_ratio(facts) > threshold else BALANCED
+        return REJECTS if facts.source_calls and rejected / facts.source_calls > threshold else BALANCED
     past_deadline = facts.deadline is not None and now >= facts.deadline
     if facts.deadline_alerted or (past_deadline and (facts.run_state is not None or now - facts.deadline <= late_window)):
         return LATE
