@@ -171,10 +171,9 @@ ON CONFLICT DO NOTHING
 
 
 def seed_analytics(first: date, last: date, rejects: int) -> float:
-    from callcentre.ivr import alert_log, schema
+    from callcentre.ivr import schema
 
     schema.migrate()
-    alert_log.migrate()
     have = pg("SELECT min(metric_date), max(metric_date), count(*) FROM analytics.daily_metrics", fetch=True)[0]
     if have == (first, last, (last - first).days + 1):
         return 0.0
