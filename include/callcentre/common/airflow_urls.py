@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from callcentre.common.compat import IS_AIRFLOW_2
+from callcentre.common.compat import IS_AIRFLOW_2, airflow_conf
 
 
 def ui_url(path: str) -> str:
     """Link to ``path`` (e.g. ``dags/ivr_calls_daily``) in the UI (base URL from ``[api] base_url``;
     2.x: ``[webserver] base_url``)."""
-    from airflow.configuration import conf
-
     section = "webserver" if IS_AIRFLOW_2 else "api"
-    base = conf.get(section, "base_url", fallback="http://localhost:8080/").rstrip("/")
+    base = airflow_conf().get(section, "base_url", fallback="http://localhost:8080/").rstrip("/")
     return f"{base}/{path.lstrip('/')}"
 
 

@@ -49,13 +49,18 @@ def parse_typed_date(text: str, zone: str):
     return parse(text, timezone=pendulum.timezone(zone))
 
 
-def default_timezone_name() -> str:
-    """``[core] default_timezone``: the zone in which the CLI reads a bare date."""
+def airflow_conf():
+    """Airflow's configuration where each version makes it public (3.x: ``airflow.sdk.conf``)."""
     if IS_AIRFLOW_2:
         from airflow.configuration import conf
     else:
         from airflow.sdk import conf
-    name = conf.get("core", "default_timezone", fallback="UTC") or "UTC"
+    return conf
+
+
+def default_timezone_name() -> str:
+    """``[core] default_timezone``: the zone in which the CLI reads a bare date."""
+    name = airflow_conf().get("core", "default_timezone", fallback="UTC") or "UTC"
     if name.lower() == "system":
         import pendulum
 

@@ -87,7 +87,8 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
 # or module:name, as fnmatch patterns. Any other airflow import needs an entry above.
 PUBLIC = (
     "airflow:__version__", "airflow.sdk", "airflow.sdk.exceptions", "airflow.sdk.io", "airflow.sdk.listener",
-    "airflow.sdk.bases.hook", "airflow.configuration", "airflow.plugins_manager", "airflow.exceptions",
+    "airflow.sdk.bases.hook", "airflow.configuration",  # 2.x only: 3.x code reads airflow.sdk.conf (compat.airflow_conf)
+    "airflow.plugins_manager", "airflow.exceptions",
     "airflow.hooks.base", "airflow.decorators", "airflow.models:Variable", "airflow.models.param",
     "airflow.models.dag:DAG", "airflow.operators.python", "airflow.sensors.base", "airflow.datasets", "airflow.io.path",
     "airflow.io.store", "airflow.timetables.base", "airflow.timetables.interval",

@@ -14,9 +14,9 @@ PAGE_CSP = (
 
 def api_base_url() -> str:
     """``[api] base_url``: where the api-server answers, and the path the UI is served under."""
-    from airflow.configuration import conf
+    from callcentre.common.compat import airflow_conf
 
-    return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+    return airflow_conf().get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
 
 
 def ui_root() -> str:

@@ -257,9 +257,7 @@ def airflow_client(api_url: str | None = None, conn_id: str = AIRFLOW_API_CONN) 
     if conn is not None and conn.login:
         return AirflowRestClient(api_url or api_connection_url(conn_id), conn.login, conn.password or "")
     if not api_url:
-        from airflow.configuration import conf
-
-        api_url = conf.get("api", "base_url", fallback="http://127.0.0.1:8080")
+        api_url = compat.airflow_conf().get("api", "base_url", fallback="http://127.0.0.1:8080")
     if os.environ.get("AIRFLOW_API_USERNAME"):
         user, password = os.environ["AIRFLOW_API_USERNAME"], os.environ.get("AIRFLOW_API_PASSWORD", "")
     else:
@@ -272,9 +270,7 @@ def local_credentials(airflow_home: str | Path, username: str = "admin") -> tupl
     SimpleAuthManager's configured passwords file, ``[core] simple_auth_manager_passwords_file``)."""
     path = Path(airflow_home) / compat.STANDALONE_PASSWORD_FILE
     if not compat.IS_AIRFLOW_2:
-        from airflow.configuration import conf
-
-        path = Path(conf.get("core", "simple_auth_manager_passwords_file", fallback=None) or path)
+        path = Path(compat.airflow_conf().get("core", "simple_auth_manager_passwords_file", fallback=None) or path)
     try:
         text = path.read_text()
         # 2.x writes the admin's password alone; 3.x's SimpleAuthManager a JSON of user: password.
