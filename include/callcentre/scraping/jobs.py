@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from callcentre.common.connections import SCRAPING_POSTGRES
@@ -144,6 +144,16 @@ class JobRepository:
 
     def active(self) -> list[dict]:
         return self._jobs("status = ANY(%s) ORDER BY id", (list(ACTIVE),))
+
+    def uploaders(self, limit: int = 500) -> list[str]:
+        """Distinct uploaders for the jobs page's suggestions (a loose index scan: fast at any size)."""
+        sql = """WITH RECURSIVE u AS (
+                     (SELECT uploader FROM scraping.jobs ORDER BY uploader LIMIT 1)
+                     UNION ALL
+                     SELECT (SELECT j.uploader FROM scraping.jobs j WHERE j.uploader > u.uploader
+                             ORDER BY j.uploader LIMIT 1) FROM u WHERE u.uploader IS NOT NULL)
+                 SELECT uploader FROM u WHERE uploader IS NOT NULL LIMIT %s"""
+        return [row["uploader"] for row in self._all(sql, (limit,))]
 
     def mark_processing(self, dag_id: str, run_id: str, clear_number: int = 0) -> dict | None:
         """Work starts (or resumes after a retry wait). A cleared run re-opens a finished job."""
@@ -316,10 +326,9 @@ class JobRepository:
         """Active jobs past their own timeout, or past ``minutes`` when given."""
         where, params = (filters or JobFilter()).sql()
         return self._jobs(
-            f"""status = ANY(%s) AND {where}
-                AND COALESCE(started_at, created_at) + COALESCE(%s, timeout_minutes) * interval '1 minute' < now()
-                ORDER BY id""",
-            (list(ACTIVE), *params, minutes),
+            f"""status = ANY(%(active)s) AND {where} AND COALESCE(started_at, created_at)
+                    + COALESCE(%(minutes)s, timeout_minutes) * interval '1 minute' < now() ORDER BY id""",
+            {**params, "active": list(ACTIVE), "minutes": minutes},
         )
 
     def recent_failures(self, hours: float = 24, filters: JobFilter | None = None) -> list[dict]:
@@ -327,8 +336,8 @@ class JobRepository:
         where, params = (filters or JobFilter()).sql()
         return self._jobs(
             f"""status IN ('failed', 'timeout') AND {where}
-                AND updated_at > now() - %s * interval '1 hour' ORDER BY updated_at DESC""",
-            (*params, hours),
+                AND updated_at > now() - %(hours)s * interval '1 hour' ORDER BY updated_at DESC""",
+            {**params, "hours": hours},
         )
 
     def counts_by_status(self, filters: JobFilter | None = None) -> dict[str, int]:
@@ -355,30 +364,38 @@ class JobRepository:
         )
 
 
+class BadQuery(ValueError):
+    """A filter the job table cannot honour; the message names the parameter."""
+
+
 @dataclasses.dataclass(frozen=True)
 class JobFilter:
-    """The report's (and the automatic retry's) filters; every field optional."""
+    """Which jobs the report, the automatic retry and the jobs page (``JobQuery``) look at; every field optional."""
 
-    uploader: str | None = None
+    uploader: str | None = None  # exact match
     statuses: tuple[str, ...] = ()
     created_from: date | None = None  # inclusive
-    created_to: date | None = None  # inclusive
+    created_to: date | None = None  # a day is inclusive, a time (the page's) exclusive
 
-    def sql(self) -> tuple[str, tuple]:
-        clauses, params = ["TRUE"], []
-        if self.uploader:
-            clauses.append("uploader = %s")
-            params.append(self.uploader)
+    def __post_init__(self):
+        unknown = [s for s in self.statuses if s not in STATUSES]
+        if unknown:
+            raise BadQuery(f"status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
+
+    def sql(self) -> tuple[str, dict]:
+        """The WHERE condition (``TRUE`` when nothing is filtered) and its named parameters."""
+        conditions, params = ["TRUE"], {}
         if self.statuses:
-            unknown = set(self.statuses) - set(STATUSES)
-            if unknown:
-                raise ValueError(f"unknown status {sorted(unknown)}; one of {', '.join(STATUSES)}")
-            clauses.append("status = ANY(%s)")
-            params.append(list(self.statuses))
+            conditions.append("status = ANY(%(statuses)s)")
+            params["statuses"] = list(self.statuses)
         if self.created_from:
-            clauses.append("created_at >= %s::date")
-            params.append(self.created_from)
+            conditions.append("created_at >= %(created_from)s")
+            params["created_from"] = self.created_from
         if self.created_to:
-            clauses.append("created_at < %s::date + 1")
-            params.append(self.created_to)
-        return " AND ".join(clauses), tuple(params)
+            day = not isinstance(self.created_to, datetime)
+            conditions.append("created_at < %(created_to)s::date + 1" if day else "created_at < %(created_to)s")
+            params["created_to"] = self.created_to
+        if self.uploader:
+            conditions.append("uploader = %(uploader)s")
+            params["uploader"] = self.uploader
+        return " AND ".join(conditions), params

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from callcentre.common import ui_page
-from callcentre.scraping.jobs import STATUSES
+from callcentre.scraping.jobs import STATUSES, JobRepository
 from callcentre.scraping_page import dashboard, intake, queries, schema, wording
 
 log = logging.getLogger(__name__)
@@ -62,15 +62,11 @@ page_request = ui_page.require_page_header(PAGE_HEADER)
 
 
 def airflow_client(request: Request):
-    """Airflow's REST API as the caller."""
-    from callcentre.scraping.upload import AirflowRestClient
+    """Airflow's REST API as the caller, at the api-server's internal URL (connection airflow_api)
+    where defined: a container may not reach the public [api] base_url."""
+    from callcentre.scraping.upload import AirflowRestClient, api_connection_url
 
-    # The api-server's internal URL (connection airflow_api) where defined: a container may not
-    # reach the public [api] base_url.
-    from callcentre.scraping.upload import api_connection_url
-
-    base_url = (api_connection_url() or ui_page.api_base_url()).rstrip("/")
-    return AirflowRestClient(base_url, token=ui_page.caller_token(request))
+    return AirflowRestClient(api_connection_url() or ui_page.api_base_url(), token=ui_page.caller_token(request))
 
 
 def dag_url(dag_id: str) -> str:
@@ -213,13 +209,13 @@ def create_app() -> FastAPI:
     @app.get("/api/uploaders", dependencies=[can_read])
     def uploaders() -> list[str]:
         schema.ensure_migrated()
-        return queries.uploaders()
+        return JobRepository().uploaders()
 
     @app.get("/api/jobs/{job_id}/results", dependencies=[can_read])
     def download_results(job_id: JobId) -> FileResponse:
         from callcentre.common import storage
 
-        job = queries.job_by_id(job_id)
+        job = JobRepository().get(job_id)
         if not job or not job["results_file"]:
             raise HTTPException(404, f"job {job_id} has no results workbook")
         try:
@@ -242,7 +238,7 @@ def create_app() -> FastAPI:
     @app.get("/api/jobs/{job_id}/logs", dependencies=[can_read])
     def task_logs(request: Request, job_id: JobId) -> RedirectResponse:
         """To the log of the run's most telling task: the last failed one, else the latest."""
-        job = queries.job_by_id(job_id)
+        job = JobRepository().get(job_id)
         if not job:
             raise HTTPException(404, f"job {job_id} not found")
         url = run_url(job["dag_id"], job["airflow_run_id"])
@@ -327,7 +323,7 @@ def _store_and_trigger(stream, raw_name: str | None, uploader: str, client, noti
     except TriggerError as err:
         raise HTTPException(502, str(err)) from err
     schema.ensure_migrated()
-    job = queries.job_by_run(DAG_ID, result.run_id)
+    job = JobRepository().by_run(DAG_ID, result.run_id)
     waits = result.created and bool(paused_dags().get(DAG_ID))
     # ``message`` for scripts; the page words the same facts in the person's language.
     if waits:

@@ -1,7 +1,7 @@
 """The job list behind the page: filters, search, whitelisted sorting and paging on ``scraping.jobs``.
 
 Every value reaches SQL as a parameter; the only SQL built from input is the ORDER BY, and it is
-picked from :data:`SORT_COLUMNS`. Indexes that keep this fast at 100,000 rows: ``schema.py``.
+picked from :data:`SORT_COLUMNS`. The indexes that keep this fast at 100,000 rows: migration 0003.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timezone
 
 from callcentre.common.connections import SCRAPING_POSTGRES
-from callcentre.scraping.jobs import STATUSES
+from callcentre.scraping.jobs import BadQuery, JobFilter
 
 # The columns the page may sort by (the only SQL built from input). NULL times sort last either way.
 SORT_COLUMNS = ("id", "file_name", "uploader", "status", "created_at", "started_at", "completed_at", "total_numbers",
@@ -32,16 +32,10 @@ _COLUMNS = """id, file_name, uploader, status, created_at, started_at, completed
 _JOB_ID = re.compile(r"^#?\s*(\d{1,18})$")
 
 
-class BadQuery(ValueError):
-    """A filter, sort or page the list cannot honour; the message names the parameter."""
-
-
 @dataclasses.dataclass(frozen=True)
-class JobQuery:
-    statuses: tuple[str, ...] = ()
-    created_from: datetime | None = None  # inclusive
-    created_to: datetime | None = None  # exclusive
-    uploader: str | None = None  # exact match
+class JobQuery(JobFilter):
+    """The page's filters (times with a zone; ``created_to`` exclusive), search, sort and page."""
+
     search: str | None = None  # job id, or part of the file name or the uploader
     sort: str = "created_at"
     descending: bool = True
@@ -49,9 +43,7 @@ class JobQuery:
     page_size: int = 50
 
     def __post_init__(self):
-        unknown = [s for s in self.statuses if s not in STATUSES]
-        if unknown:
-            raise BadQuery(f"status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
+        super().__post_init__()
         if self.sort not in SORT_COLUMNS:
             raise BadQuery(f"sort {self.sort!r} is not one of {', '.join(SORT_COLUMNS)}")
         if not 1 <= self.page <= MAX_PAGE:
@@ -91,19 +83,7 @@ class JobPage:
 
 def where_clause(query: JobQuery) -> tuple[str, dict]:
     """The WHERE of ``query`` and its parameters."""
-    conditions, params = [], {}
-    if query.statuses:
-        conditions.append("status = ANY(%(statuses)s)")
-        params["statuses"] = list(query.statuses)
-    if query.created_from:
-        conditions.append("created_at >= %(created_from)s")
-        params["created_from"] = query.created_from
-    if query.created_to:
-        conditions.append("created_at < %(created_to)s")
-        params["created_to"] = query.created_to
-    if query.uploader:
-        conditions.append("uploader = %(uploader)s")
-        params["uploader"] = query.uploader
+    where, params = query.sql()
     term = (query.search or "").strip()
     if term:
         params["pattern"] = "%" + like_escape(term) + "%"
@@ -111,12 +91,12 @@ def where_clause(query: JobQuery) -> tuple[str, dict]:
         if match and int(match.group(1)) <= MAX_JOB_ID:
             params["job_id"] = int(match.group(1))
             if term.startswith("#"):  # "#12": that job only
-                conditions.append("id = %(job_id)s")
+                where += " AND id = %(job_id)s"
             else:  # "12": job 12, and names containing 12 (file names often hold numbers)
-                conditions.append("(id = %(job_id)s OR file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)")
+                where += " AND (id = %(job_id)s OR file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)"
         else:
-            conditions.append("(file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)")
-    return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+            where += " AND (file_name ILIKE %(pattern)s OR uploader ILIKE %(pattern)s)"
+    return f" WHERE {where}", params
 
 
 def order_clause(query: JobQuery) -> str:
@@ -156,33 +136,3 @@ def list_jobs(query: JobQuery, conn_id: str = SCRAPING_POSTGRES) -> JobPage:
         )
         jobs = [dict(zip([d[0] for d in cur.description], row)) for row in cur.fetchall()]
     return JobPage(jobs, total, query.page, query.page_size)
-
-
-def _rows(sql: str, params, conn_id: str) -> list[dict]:
-    from callcentre.common.pg import transaction
-
-    with transaction(conn_id) as cur:
-        cur.execute(sql, params)
-        return [dict(zip([d[0] for d in cur.description], row)) for row in cur.fetchall()]
-
-
-def job_by_id(job_id: int, conn_id: str = SCRAPING_POSTGRES) -> dict | None:
-    """The columns the page needs of one job (results file and run included)."""
-    sql = "SELECT id, file_name, status, dag_id, airflow_run_id, results_file FROM scraping.jobs WHERE id = %s"
-    return next(iter(_rows(sql, (job_id,), conn_id)), None)
-
-
-def job_by_run(dag_id: str, run_id: str, conn_id: str = SCRAPING_POSTGRES) -> dict | None:
-    sql = "SELECT id, status FROM scraping.jobs WHERE dag_id = %s AND airflow_run_id = %s"
-    return next(iter(_rows(sql, (dag_id, run_id), conn_id)), None)
-
-
-def uploaders(conn_id: str = SCRAPING_POSTGRES, limit: int = 500) -> list[str]:
-    """Distinct uploaders for the filter's suggestions (a loose index scan: fast at any size)."""
-    sql = """WITH RECURSIVE u AS (
-                 (SELECT uploader FROM scraping.jobs ORDER BY uploader LIMIT 1)
-                 UNION ALL
-                 SELECT (SELECT j.uploader FROM scraping.jobs j WHERE j.uploader > u.uploader
-                         ORDER BY j.uploader LIMIT 1) FROM u WHERE u.uploader IS NOT NULL)
-             SELECT uploader FROM u WHERE uploader IS NOT NULL LIMIT %s"""
-    return [row["uploader"] for row in _rows(sql, (limit,), conn_id)]

@@ -3,12 +3,9 @@ sure the schema is current, once per process, before its first query."""
 
 from __future__ import annotations
 
-import threading
+import functools
 
 from callcentre.common.connections import SCRAPING_POSTGRES
-
-_done: set[str] = set()
-_lock = threading.Lock()
 
 
 def migrate(conn_id: str = SCRAPING_POSTGRES) -> None:
@@ -18,11 +15,7 @@ def migrate(conn_id: str = SCRAPING_POSTGRES) -> None:
     JobRepository(conn_id).migrate()
 
 
+@functools.cache  # a failed migration is not cached: the next request tries again
 def ensure_migrated(conn_id: str = SCRAPING_POSTGRES) -> None:
-    """:func:`migrate` once per process (the page calls it before its first query)."""
-    if conn_id in _done:
-        return
-    with _lock:
-        if conn_id not in _done:
-            migrate(conn_id)
-            _done.add(conn_id)
+    """:func:`migrate` once per process (two first requests at once may both run it: it is idempotent)."""
+    migrate(conn_id)
