@@ -9,7 +9,6 @@ held back is sent by the reconcile DAG's next run. Never a phone number (docs/sc
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
 
 from callcentre.common import airflow_urls
 from callcentre.common.alerting import Outbox
@@ -69,7 +68,6 @@ def job_alert_text(job: dict, lang: str | None = None) -> str:
         retry_note = words["permanent"]
     else:
         retry_note = words["out_of_retries"].format(used=job["retry_count"], allowed=job["max_retries"])
-    run = SimpleNamespace(dag_id=job["dag_id"], run_id=job["airflow_run_id"])
     return "\n".join(
         [
             f"{icon} " + words["ended"].format(id=job["id"], status=job["status"]),
@@ -78,7 +76,7 @@ def job_alert_text(job: dict, lang: str | None = None) -> str:
             f"• {words['status']}: {job['status']} ({words['retries']}: {job['retry_count']}/{job['max_retries']})",
             f"• {words['retry']}: {retry_note}",
             f"• {words['error']}: {error}",
-            f"• {words['run']}: {airflow_urls.run_url_of({'dag_run': run})}",
+            f"• {words['run']}: {airflow_urls.dag_run_url(job['dag_id'], job['airflow_run_id'])}",
         ]
     )
 

@@ -123,7 +123,7 @@ def is_phone_header(value) -> bool:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", value).strip().lower()) in _HEADER_KEYS
 
 
-def read_phone_numbers(path: str | Path, max_numbers: int = MAX_NUMBERS, name: str | None = None) -> PhoneList:
+def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
     """Parse the upload at ``path``; raise :class:`BadWorkbook` for a file that cannot be used.
 
     ``name`` is the file name the uploader knows (messages use it); default: the stored name.
@@ -158,7 +158,7 @@ def read_phone_numbers(path: str | Path, max_numbers: int = MAX_NUMBERS, name: s
         rows = (row[0] if row else None for row in sheet.iter_rows(
             min_row=top[-1][0] + 1, min_col=column + 1, max_col=column + 1, values_only=True))
         data = itertools.chain((_cell(row, column) for n, row in top if n >= start_row), rows)
-        result = _collect(name, data, start_row, max_numbers)
+        result = _collect(name, data, start_row)
     finally:
         wb.close()
     numbers, rejected, duplicates, data_rows = result
@@ -209,7 +209,7 @@ def _cell(row, column: int):
     return row[column] if row and column < len(row) else None
 
 
-def _collect(name, values, start_row: int, max_numbers: int):
+def _collect(name, values, start_row: int):
     seen: set[str] = set()
     numbers: list[str] = []
     rejected: list[RejectedRow] = []
@@ -219,7 +219,7 @@ def _collect(name, values, start_row: int, max_numbers: int):
             continue
         data_rows += 1
         if data_rows > MAX_ROWS:
-            raise BadWorkbook(f"{name}: more than {MAX_ROWS} rows; at most {max_numbers} numbers per file")
+            raise BadWorkbook(f"{name}: more than {MAX_ROWS} rows; at most {MAX_NUMBERS} numbers per file")
         number, reason = _phone_or_reason(value)
         if number is None:
             rejected.append(RejectedRow(start_row + offset, str(value)[:100], reason))
@@ -228,9 +228,9 @@ def _collect(name, values, start_row: int, max_numbers: int):
         else:
             seen.add(number)
             numbers.append(number)
-            if len(numbers) > max_numbers:
+            if len(numbers) > MAX_NUMBERS:
                 raise BadWorkbook(
-                    f"{name}: more than {max_numbers} phone numbers; split the file into parts of at most {max_numbers}"
+                    f"{name}: more than {MAX_NUMBERS} phone numbers; split the file into parts of at most {MAX_NUMBERS}"
                 )
     return numbers, rejected, duplicates, data_rows
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-LANGUAGES = ("en", "es")
+from callcentre.common.language import LANGUAGES
 
 STATUS_WORDS = {
     "pending": "Waiting to start",
