@@ -43,7 +43,7 @@ UNREADABLE_UPLOAD_PATH = ""
 _JOB_COLUMNS = """id, file_name, upload_path, content_sha256, uploader, status, created_at, updated_at,
     started_at, completed_at, retry_count, max_retries, last_error, total_numbers, processed_numbers,
     rejected_rows, timeout_minutes::float AS timeout_minutes, batch_size, dag_id, airflow_run_id,
-    run_clear_number, results_file, alerted_at, failure_kind, task_retries, source_sheet,
+    run_clear_number, results_file, alerted_at, failure_kind, task_retries, source_sheet, notify_email,
     COALESCE(started_at, created_at) + timeout_minutes * interval '1 minute' AS deadline"""
 
 

@@ -88,7 +88,7 @@ def tell_uploader(job: dict, conf: dict | None = None, conn_id: str | None = Non
     from callcentre.common.connections import SCRAPING_POSTGRES
 
     try:
-        to = recipient(conf) if conf is not None else _kept_address(job["id"], conn_id)
+        to = recipient(conf) if conf is not None else job["notify_email"]
     except BadNotifyConf as err:
         log.warning("job #%s: %s; nobody told", job["id"], err)
         return False
@@ -105,16 +105,6 @@ def tell_uploader(job: dict, conf: dict | None = None, conn_id: str | None = Non
     if sent:
         log.info("job #%s %s: uploader told by email", job["id"], job["status"])
     return sent
-
-
-def _kept_address(job_id: int, conn_id: str | None) -> str | None:
-    from callcentre.common.connections import SCRAPING_POSTGRES
-    from callcentre.common.pg import transaction
-
-    with transaction(conn_id or SCRAPING_POSTGRES) as cur:
-        cur.execute("SELECT notify_email FROM scraping.jobs WHERE id = %s", (job_id,))
-        found = cur.fetchone()
-    return found[0] if found else None
 
 
 def tell_if_ended(repo, job: dict | None) -> bool:
