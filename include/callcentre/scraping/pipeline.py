@@ -37,13 +37,10 @@ class JobTimedOut(RetryableJobFailure):
 
 def failure_kind(error) -> str:
     """``permanent`` or ``retryable`` for the exception that ended a job."""
-    from callcentre.scraping.api_hook import ScrapingApiRejected
-
-    if isinstance(error, (PermanentJobFailure, ScrapingApiRejected)):
-        return "permanent"
     if isinstance(error, RetryableJobFailure) or is_timeout(error):
         return "retryable"
-    # Another AirflowFailException is a refusal by our own checks (a setting missing, ...).
+    # Any other AirflowFailException is a refusal: bad input (PermanentJobFailure), the API's 4xx
+    # (ScrapingApiRejected), a setting missing. Anything else may pass on a later run.
     return "permanent" if isinstance(error, AirflowFailException) else "retryable"
 
 
