@@ -185,3 +185,39 @@ def test_the_scheduler_makes_one_run_per_day_across_a_midnight_gap_and_a_double_
         assert [r.astimezone(tz).date() for r in runs] == [day + timedelta(days=n) for n in range(-2, 3)]
         assert runs[2].astimezone(UTC) == day_start(day, tz)
         assert [r.astimezone(UTC) for r in runs] == sorted({r.astimezone(UTC) for r in runs})
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Madrid", "America/Mexico_City", "Asia/Kolkata", "Pacific/Apia"])
+def test_the_daily_schedule_and_manual_runs_are_airflows_midnight_cron_where_midnight_exists(zone):
+    """The scheduler's own asks (no catch-up: the latest ended day; after a run, the next day) and a
+    manual run at a time that names no day (the day before) are what Airflow's cron "0 0 * * *"
+    gives, in a zone whose midnights exist on the days asked about."""
+    from airflow.timetables.base import DataInterval, TimeRestriction
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    from callcentre.ivr.timetable import IvrBusinessDayTimetable
+
+    ours, cron = IvrBusinessDayTimetable(pendulum.timezone(zone)), CronDataIntervalTimetable("0 0 * * *", pendulum.timezone(zone))
+    now, tz = pendulum.now("UTC"), zoneinfo.ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+
+    def interval(day: date) -> DataInterval:
+        return DataInterval(pendulum.instance(day_start(day, tz)), pendulum.instance(day_end(day, tz)))
+
+    asks = [(last, earliest) for last in (None, interval(today - timedelta(days=5)), interval(today - timedelta(days=1)))
+            for earliest in (None, pendulum.instance(day_start(today - timedelta(days=30), tz)),
+                             pendulum.instance(day_start(today - timedelta(days=30), tz)) + timedelta(hours=5),
+                             pendulum.instance(day_start(today + timedelta(days=3), tz)))]
+    for catchup in (False, True):
+        for last, earliest in asks:
+            if catchup and earliest is None:
+                continue
+            restriction = TimeRestriction(earliest, None, catchup)
+            got = ours.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+            want = cron.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+            assert (got and got.data_interval) == (want and want.data_interval), (zone, catchup, last, earliest)
+    latest = pendulum.instance(day_start(today - timedelta(days=10), tz))
+    assert ours.next_dagrun_info(last_automated_data_interval=interval(today - timedelta(days=10)),
+                                 restriction=TimeRestriction(None, latest, True)) is None
+    for run_after in (now, pendulum.instance(day_start(today - timedelta(days=3), tz)) + timedelta(hours=13, minutes=45)):
+        assert ours.infer_manual_data_interval(run_after=run_after) == cron.infer_manual_data_interval(run_after=run_after)

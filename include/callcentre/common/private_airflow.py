@@ -53,11 +53,6 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                "parse a folder of DAG files as the DAG processor does (the DAG checks, the demo)"),
     PrivateApi("airflow.dag_processing.dagbag:DagBag", 3, "include/callcentre/common/compat.py", "as on 2.x"),
 ) + tuple(
-    PrivateApi(f"airflow.timetables.interval:CronDataIntervalTimetable.{method}", version,
-               "include/callcentre/ivr/timetable.py",
-               "the IVR timetable's day starts (a day without a local midnight) drive the cron timetable")
-    for method in ("_get_next", "_get_prev", "_align_to_next", "_align_to_prev") for version in (2, 3)
-) + tuple(
     PrivateApi(f"airflow.{target}", 2, "include/callcentre/common/airflow2_callback_context.py",
                "with DAG.fetch_callback: which task instances of the failed run are expanded, in its session")
     for target in ("models.mappedoperator:MappedOperator", "models.expandinput:NotFullyPopulated",

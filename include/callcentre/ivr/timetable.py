@@ -13,102 +13,95 @@ must find the class to (de)serialize the DAG).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pendulum
-from airflow.timetables.base import DataInterval, TimeRestriction
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
 from callcentre.common.compat import default_timezone_name
 from callcentre.ivr.business_day import UTC, AmbiguousDateError, day_start, named_day, parse_timezone
 
 
-class IvrBusinessDayTimetable(CronDataIntervalTimetable):
+class IvrBusinessDayTimetable(Timetable):
     """Daily at the start of each local day in ``timezone`` (the IVR zone); typed dates are IVR
-    business days."""
+    business days. Airflow's public Timetable interface only: the rules are those of its cron
+    timetable at "0 0 * * *", on the days' first instants (cron finds no 00:00 on a day whose
+    midnight does not exist); tests/unit/test_ivr_every_zone.py holds the two side by side."""
 
     description = "daily at the start of each IVR day (00:00, or when the clocks jump past it); typed dates are IVR business days"
 
     def __init__(self, timezone) -> None:
-        super().__init__("0 0 * * *", timezone)
-        self.description = type(self).description  # CronMixin sets cron_descriptor's "At 00:00"
+        self._zone = parse_timezone(getattr(timezone, "name", None) or str(timezone))
 
     @classmethod
     def deserialize(cls, data):
-        parse_timezone(data["timezone"])  # a clear error for an unknown zone
-        return cls(pendulum.timezone(data["timezone"]))
+        return cls(data["timezone"])  # parse_timezone: a clear error for an unknown zone
 
     def serialize(self):
-        return {"timezone": self._ivr_zone().key}
+        return {"timezone": self._zone.key}
 
     @property
     def summary(self) -> str:
-        return f"daily 00:00 {self._ivr_zone().key}"
+        return f"daily 00:00 {self._zone.key}"
 
-    def _ivr_zone(self):
-        return parse_timezone(getattr(self._timezone, "name", None) or str(self._timezone))
+    # All in UTC: Python compares two times of one zone by their wall clock, which is ambiguous in
+    # a repeated hour.
 
-    # The day boundaries: the first instant of each local date (CronMixin's cron arithmetic
-    # finds no 00:00 on a day whose midnight does not exist). All in UTC: Python compares two
-    # times of one zone by their wall clock, which is ambiguous in a repeated hour.
+    def _day_of(self, instant) -> date:
+        """The local date of ``instant``: the day whose start is the last at or before it."""
+        return instant.astimezone(self._zone).date()
 
-    def _start_of(self, day):
-        return pendulum.instance(day_start(day, self._ivr_zone()))
+    def _start_of(self, day: date):
+        return pendulum.instance(day_start(day, self._zone)).in_timezone("UTC")
 
-    @staticmethod
-    def _utc(instant):
-        return pendulum.instance(instant).in_timezone("UTC")
+    def _interval(self, day: date) -> DataInterval:
+        return DataInterval(start=self._start_of(day), end=self._start_of(day + timedelta(days=1)))
 
-    def _local_date(self, instant):
-        return instant.astimezone(self._ivr_zone()).date()
-
-    def _is_start(self, current) -> bool:
-        return self._utc(current) == self._start_of(self._local_date(current))
-
-    def _step(self, current, days: int):
-        """The first day start after (``days`` 1) or before (-1) ``current``."""
-        current, day = self._utc(current), self._local_date(current)
-        start = self._start_of(day)
-        while start <= current if days > 0 else start >= current:
-            day += timedelta(days=days)
-            start = self._start_of(day)
-        return start
-
-    def _get_next(self, current):
-        return self._step(current, 1)
-
-    def _get_prev(self, current):
-        return self._step(current, -1)
-
-    def _align_to_next(self, current):
-        return self._utc(current) if self._is_start(current) else self._get_next(current)
-
-    def _align_to_prev(self, current):
-        return self._utc(current) if self._is_start(current) else self._get_prev(current)
+    def _first_day_from(self, instant) -> date:
+        """The first day that starts at or after ``instant``."""
+        day = self._day_of(instant)
+        return day if self._start_of(day) == instant else day + timedelta(days=1)
 
     def _as_ivr_day_start(self, instant):
         """``instant`` moved to the start of the IVR day it names, or unchanged if it names none;
         AmbiguousDateError when it names two."""
         if instant is None:
             return None
-        found = named_day(instant, self._ivr_zone(), (parse_timezone(default_timezone_name()), UTC))
+        found = named_day(instant, self._zone, (parse_timezone(default_timezone_name()), UTC))
         return instant if found is None else self._start_of(found[0])
 
     def next_dagrun_info(self, *, last_automated_data_interval, restriction):
-        # Only a backfill asks with catchup on (the DAG itself never catches up): its bounds are
-        # the operator's dates.
+        earliest, latest = restriction.earliest, restriction.latest
+        first = None
         if restriction.catchup:
-            restriction = TimeRestriction(
-                self._as_ivr_day_start(restriction.earliest), self._as_ivr_day_start(restriction.latest), True
-            )
-        return super().next_dagrun_info(last_automated_data_interval=last_automated_data_interval, restriction=restriction)
+            # Only a backfill asks with catchup on (the DAG itself never catches up): its bounds
+            # are the operator's dates.
+            earliest, latest = self._as_ivr_day_start(earliest), self._as_ivr_day_start(latest)
+            first = earliest and self._first_day_from(earliest)
+        else:  # no catch-up: the latest day that has ended, or the first from earliest if later
+            first = self._day_of(pendulum.now("UTC")) - timedelta(days=1)
+            if earliest is not None:
+                first = max(first, self._first_day_from(earliest))
+        last = last_automated_data_interval
+        if last is None:
+            if first is None:
+                return None
+            day = first
+        else:  # the day after the last run's, even if the schedule changed since
+            day = self._day_of(last.end)
+            if self._start_of(day) <= last.start:
+                day += timedelta(days=1)
+            day = max(day, first) if first is not None else day
+        if latest is not None and self._start_of(day) > latest:
+            return None
+        return DagRunInfo.interval(*self._interval(day))
 
     def infer_manual_data_interval(self, *, run_after):
+        """A typed date (or a day's first instant) is that day; any other time, the day before its own."""
         try:
-            start = self._as_ivr_day_start(run_after)
+            named = self._as_ivr_day_start(run_after)
         except AmbiguousDateError:
-            start = run_after  # the run's first task refuses it, naming both readings
-        if start is not run_after or self._is_start(run_after):
-            start = self._utc(start)
-            return DataInterval(start=start, end=self._get_next(start))
-        return super().infer_manual_data_interval(run_after=run_after)
+            named = run_after  # the run's first task refuses it, naming both readings
+        if named is not run_after or self._start_of(self._day_of(run_after)) == run_after:
+            return self._interval(self._day_of(named))
+        return self._interval(self._day_of(run_after) - timedelta(days=1))
