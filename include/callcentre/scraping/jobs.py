@@ -126,15 +126,12 @@ class JobRepository:
         unset setting), so that it shows in the job list and is alerted like any other."""
         import hashlib
 
-        self._one(
-            """INSERT INTO scraping.jobs (file_name, upload_path, content_sha256, uploader, dag_id, airflow_run_id,
-                   timeout_minutes, max_retries, batch_size)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
-            (file_name[:300] or "(no file)", UNREADABLE_UPLOAD_PATH,
-             hashlib.sha256(f"unreadable upload {dag_id}/{run_id}".encode()).hexdigest(), uploader[:200] or "(unknown)",
-             dag_id, run_id, timeout_minutes, max_retries, batch_size),
-        )
-        return self.by_run(dag_id, run_id)
+        return self.register(
+            file_name=file_name[:300] or "(no file)", upload_path=UNREADABLE_UPLOAD_PATH,
+            content_sha256=hashlib.sha256(f"unreadable upload {dag_id}/{run_id}".encode()).hexdigest(),
+            uploader=uploader[:200] or "(unknown)", dag_id=dag_id, run_id=run_id,
+            timeout_minutes=timeout_minutes, max_retries=max_retries, batch_size=batch_size,
+        )[0]
 
     def get(self, job_id: int) -> dict | None:
         return next(iter(self._jobs("id = %s", (job_id,))), None)
