@@ -24,7 +24,6 @@ import pendulum
 from callcentre.common import airflow2_callback_context
 from callcentre.common.assets import IVR_DAY_LOADED, announce_day
 from callcentre.common.compat import (
-    MAPPED_SOURCE_MUST_BE_A_ROOT,
     Param,
     dag,
     exponential_backoff,
@@ -131,14 +130,11 @@ def ivr_calls_daily():
         """Upsert the day's row in analytics.daily_metrics; the asset event ivr_day_loaded names the day."""
         return announce_day(context, runtime.compute_metrics(counts, context))
 
-    closed = day_closed()
-    hours = plan()
-    loads = load_hour.expand(hour=hours)
-    preflight() >> closed >> loads
-    # plan after day_closed: a mapped task expands as soon as its source ends, and 24 expanded
-    # hours waiting for the sensor would cost the scheduler a query each in every loop.
-    if not MAPPED_SOURCE_MUST_BE_A_ROOT:
-        closed >> hours
+    # plan is a root of the run (it checks the params and the date itself): Airflow 2.11's backfill
+    # never expands a mapped task whose source is not one (apache/airflow#33994). The hours wait
+    # for the day to close.
+    loads = load_hour.expand(hour=plan())
+    preflight() >> day_closed() >> loads
     daily_metrics(reconcile(loads))
 
 

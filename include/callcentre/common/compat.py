@@ -84,10 +84,6 @@ def sla_miss_callback_kwargs(callback) -> dict:
     return {"sla_miss_callback": callback} if IS_AIRFLOW_2 else {}
 
 
-# 2.x's backfill drops the "done" event of a mapped task's source unless it is a root of the run,
-# and then ends "deadlocked" (apache/airflow#33994).
-MAPPED_SOURCE_MUST_BE_A_ROOT = IS_AIRFLOW_2
-
 # The REST API: 3.x /api/v2 with a JWT from /auth/token; 2.x /api/v1 with HTTP basic auth.
 REST_API_PREFIX = "/api/v1" if IS_AIRFLOW_2 else "/api/v2"
 REST_API_BASIC_AUTH = IS_AIRFLOW_2

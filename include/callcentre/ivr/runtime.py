@@ -92,7 +92,7 @@ def preflight(context) -> dict[str, str]:
 
 def plan(context) -> list[dict]:
     """Migrate the target schema and list the hours to load (the mapped load_hour's argument).
-    preflight has checked the zone's Variable."""
+    A root of the run beside preflight, which explains a bad zone Variable."""
     opts = options(context)
     day = business_date(context)
     if not opts.dry_run:
