@@ -229,33 +229,33 @@ def _expect(resp, what: str, run_id: str) -> None:
         raise TriggerError(f"Airflow refused to {what} {run_id}: HTTP {resp.status_code} {resp.text[:200]}")
 
 
-def _api_connection(conn_id: str = AIRFLOW_API_CONN):
+def _api_connection():
     """Connection ``airflow_api``, or None where it is not defined (the local harness)."""
     from callcentre.common.compat import AirflowNotFoundException, BaseHook
 
     try:
-        return BaseHook.get_connection(conn_id)
+        return BaseHook.get_connection(AIRFLOW_API_CONN)
     except AirflowNotFoundException:
         return None
 
 
-def api_connection_url(conn_id: str = AIRFLOW_API_CONN) -> str | None:
+def api_connection_url() -> str | None:
     """The api-server's URL from connection ``airflow_api`` (its internal address in a deployment:
     host = a full URL, or host/port/schema), None when the connection is not defined."""
-    conn = _api_connection(conn_id)
+    conn = _api_connection()
     if conn is None or not conn.host:
         return None
     host = conn.host.rstrip("/")
     return host if "://" in host else f"{conn.schema or 'http'}://{host}" + (f":{conn.port}" if conn.port else "")
 
 
-def airflow_client(api_url: str | None = None, conn_id: str = AIRFLOW_API_CONN) -> AirflowRestClient:
+def airflow_client(api_url: str | None = None) -> AirflowRestClient:
     """The REST client of scripts and the automatic retry, in this order: connection ``airflow_api``;
     else env ``AIRFLOW_API_USERNAME``/``AIRFLOW_API_PASSWORD``; else (local use) SimpleAuthManager's
     admin password. The URL: ``api_url``, the connection's, else ``[api] base_url``."""
-    conn = _api_connection(conn_id)
+    conn = _api_connection()
     if conn is not None and conn.login:
-        return AirflowRestClient(api_url or api_connection_url(conn_id), conn.login, conn.password or "")
+        return AirflowRestClient(api_url or api_connection_url(), conn.login, conn.password or "")
     if not api_url:
         api_url = compat.airflow_conf().get("api", "base_url", fallback="http://127.0.0.1:8080")
     if os.environ.get("AIRFLOW_API_USERNAME"):
