@@ -53,18 +53,6 @@ class Outbox:
     def _where(self) -> str:
         return " AND ".join(f"{column} = %s" for column in self.key)
 
-    def enqueue(self, row: dict) -> bool:
-        """Record the alert ``row`` (its key columns, ``message``, any others) as owed; False when
-        an alert with that key exists already (sent or pending)."""
-        columns = [*row, "pending"]
-        with transaction(self.conn_id) as cur:
-            cur.execute(
-                f"INSERT INTO {self.table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-                f"ON CONFLICT ({', '.join(self.key)}) DO NOTHING RETURNING true",
-                (*row.values(), True),
-            )
-            return cur.fetchone() is not None
-
     def deliver(self, key: dict, send: Callable[[dict], bool]) -> bool:
         """Send the pending alert ``key`` through ``send(row) -> delivered``; True if sent now."""
         values = tuple(key[column] for column in self.key)
@@ -85,21 +73,28 @@ class Outbox:
         return True
 
     def send_once(self, row: dict, send: Callable[[dict], bool]) -> bool:
-        """Enqueue ``row`` and deliver it now if it was not there yet; True if sent now."""
-        if not self.enqueue(row):
+        """Record the alert ``row`` (its key columns, ``message``, any others) as pending and deliver
+        it now, unless an alert with that key exists already (sent or pending); True if sent now."""
+        columns = [*row, "pending"]
+        with transaction(self.conn_id) as cur:
+            cur.execute(
+                f"INSERT INTO {self.table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+                f"ON CONFLICT ({', '.join(self.key)}) DO NOTHING RETURNING true",
+                (*row.values(), True),
+            )
+            enqueued = cur.fetchone() is not None
+        if not enqueued:
             log.info("alert %s in %s exists already: not sent again", tuple(row[c] for c in self.key), self.table)
             return False
         return self.deliver(row, send)
 
-    def deliver_pending(self, send: Callable[[dict], bool], limit: int = CATCH_UP_LIMIT) -> int:
+    def deliver_pending(self, send: Callable[[dict], bool]) -> int:
         """Send the alerts an outage held back, oldest first; how many went out now."""
         with transaction(self.conn_id) as cur:
             cur.execute(f"SELECT {', '.join(self.key)} FROM {self.table} WHERE pending ORDER BY sent_at LIMIT %s",
-                        (limit,))
+                        (CATCH_UP_LIMIT,))
             keys = [dict(zip(self.key, found)) for found in cur.fetchall()]
-        sent = 0
-        for key in keys:
-            sent += self.deliver(key, send)
+        sent = sum(self.deliver(key, send) for key in keys)
         if keys:
             log.info("%d held-back alert(s) in %s, %d sent now", len(keys), self.table, sent)
         return sent

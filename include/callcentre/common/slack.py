@@ -18,12 +18,12 @@ SLACK_TIMEOUT_S = 10
 MAX_ERROR_CHARS = 600
 
 
-def send_slack(text: str, conn_id: str = SLACK_ALERTS) -> bool:
+def send_slack(text: str) -> bool:
     """Post ``text``; return whether Slack accepted it. Never raises."""
     try:
         from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
-        SlackWebhookNotifier(slack_webhook_conn_id=conn_id, text=compat.redact(text), timeout=SLACK_TIMEOUT_S).notify({})
+        SlackWebhookNotifier(slack_webhook_conn_id=SLACK_ALERTS, text=compat.redact(text), timeout=SLACK_TIMEOUT_S).notify({})
         return True
     except Exception as err:  # noqa: BLE001 - alerting must not fail the task
         log.warning("Slack alert not delivered (%s: %s); the task outcome is unchanged", type(err).__name__, err)
@@ -78,23 +78,18 @@ def short_error(exc: BaseException | None) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
-def task_failure_message(context, partition: str | None = None) -> str:
+def task_failure_message(context) -> str:
     """The text of a task-failure alert: what failed, where, which try, why, and the log link."""
     ti = context["ti"]
     dag_run = context["dag_run"]
-    lines = [
-        f":red_circle: Task failed in DAG `{dag_run.dag_id}`",
-        f"• run: `{dag_run.run_id}`",
-    ]
-    if partition:
-        lines.append(f"• partition: {partition}")
     task = f"`{ti.task_id}`"
     if getattr(ti, "map_index", -1) is not None and ti.map_index >= 0:
         task += f" (map index {ti.map_index})"
-    lines += [
+    return "\n".join([
+        f":red_circle: Task failed in DAG `{dag_run.dag_id}`",
+        f"• run: `{dag_run.run_id}`",
         f"• task: {task}",
         f"• try: {run_context.try_number_of(context)}",
         f"• error: {short_error(context.get('exception'))}",
         f"• log: {run_context.log_url_of(context)}",
-    ]
-    return "\n".join(lines)
+    ])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from datetime import date, datetime, timedelta, timezone
 
 from callcentre.common import airflow_urls, compat, run_context, variables
@@ -40,8 +40,7 @@ def ensure_tables() -> None:
 
 # --- Claimed alerts: analytics.alert_log, one row per alert, sent once ---------------------------
 
-def outbox(conn_id: str = ANALYTICS_POSTGRES) -> Outbox:
-    return Outbox(conn_id, "analytics.alert_log", ("dag_id", "kind", "alert_key"))
+OUTBOX = Outbox(ANALYTICS_POSTGRES, "analytics.alert_log", ("dag_id", "kind", "alert_key"))
 
 
 def _post(row: dict) -> bool:
@@ -49,17 +48,17 @@ def _post(row: dict) -> bool:
 
 
 def send_once(dag_id: str, kind: str, key: str, text: str, *, business_date: date | None = None,
-              run_id: str | None = None, conn_id: str = ANALYTICS_POSTGRES) -> bool:
+              run_id: str | None = None) -> bool:
     """Post ``text`` unless an alert of this kind and key exists already; True if posted now.
     Not delivered: kept pending, posted by the watcher's :func:`send_pending`."""
     row = {"dag_id": dag_id, "kind": kind, "alert_key": key, "business_date": business_date, "run_id": run_id,
            "message": text}
-    return outbox(conn_id).send_once(row, _post)
+    return OUTBOX.send_once(row, _post)
 
 
-def send_pending(conn_id: str = ANALYTICS_POSTGRES) -> int:
+def send_pending() -> int:
     """Post the alerts a Slack outage held back; how many went out now."""
-    return outbox(conn_id).deliver_pending(_post)
+    return OUTBOX.deliver_pending(_post)
 
 
 # An Airflow Variable (the metadata DB answers whenever a callback runs): {dag_id: when the last
@@ -124,6 +123,9 @@ class TaskFailure:
         return self.task_id if self.map_index < 0 else f"{self.task_id} [{self.map_index}]"
 
 
+_FAILURE_COLUMNS = [f.name for f in fields(TaskFailure)]
+
+
 def clean_error(text: str) -> str:
     """An error as it may appear in Slack and in the alert tables: secrets masked, numbers scrubbed."""
     return scrub_numbers(compat.redact(text))
@@ -176,26 +178,23 @@ def record_task_failure(context) -> None:
         ensure_tables()
         with transaction(ANALYTICS_POSTGRES) as cur:
             cur.execute(
-                """INSERT INTO analytics.task_failures (dag_id, run_id, run_attempt, task_id, map_index, business_date,
-                                                        local_hour, try_number, error, log_url)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                f"""INSERT INTO analytics.task_failures ({', '.join(_FAILURE_COLUMNS)})
+                   VALUES ({', '.join(['%s'] * len(_FAILURE_COLUMNS))})
                    ON CONFLICT (dag_id, run_id, run_attempt, task_id, map_index) DO UPDATE
                    SET try_number = EXCLUDED.try_number, error = EXCLUDED.error, log_url = EXCLUDED.log_url,
                        business_date = EXCLUDED.business_date, local_hour = EXCLUDED.local_hour, failed_at = now()""",
-                (f.dag_id, f.run_id, f.run_attempt, f.task_id, f.map_index, f.business_date, f.local_hour,
-                 f.try_number, f.error, f.log_url),
+                astuple(f),
             )
         log.info("recorded the final failure of %s (try %s) for the run's alert", f.label, f.try_number)
     except Exception:  # noqa: BLE001 - a callback must never change the task's outcome
         log.exception("could not record the task failure; the run's alert will say less")
 
 
-def run_failures(dag_id: str, run_id: str, run_attempt: int | None, conn_id: str = ANALYTICS_POSTGRES) -> list[TaskFailure]:
+def run_failures(dag_id: str, run_id: str, run_attempt: int | None) -> list[TaskFailure]:
     """The recorded failures of one attempt of a run (the latest attempt when None), oldest first."""
-    with transaction(conn_id) as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute(
-            """SELECT dag_id, run_id, run_attempt, task_id, map_index, business_date, local_hour, try_number, error, log_url
-               FROM analytics.task_failures
+            f"""SELECT {', '.join(_FAILURE_COLUMNS)} FROM analytics.task_failures
                WHERE dag_id = %s AND run_id = %s
                  AND run_attempt = COALESCE(%s, (SELECT max(run_attempt) FROM analytics.task_failures
                                                  WHERE dag_id = %s AND run_id = %s))

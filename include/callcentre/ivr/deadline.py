@@ -44,11 +44,11 @@ def deadline_hours() -> float:
     return hours
 
 
-def close_abandoned_attempts(conn_id: str = ANALYTICS_POSTGRES) -> list[str]:
+def close_abandoned_attempts() -> list[str]:
     """Close the ledger rows of attempts killed on their last try (see ledger.close_stale)."""
     from callcentre.ivr.load import partition_lock_key
 
-    conn = postgres_conn(conn_id)
+    conn = postgres_conn(ANALYTICS_POSTGRES)
     try:
         closed = ledger.close_stale(conn, partition_lock_key)
     finally:
@@ -63,18 +63,18 @@ def deadline_of(day: date, tz: ZoneInfo, hours: float) -> datetime:
     return day_end(day, tz).astimezone(timezone.utc) + timedelta(hours=hours)
 
 
-def days_due(now: datetime, tz: ZoneInfo, hours: float, lookback: timedelta = LOOKBACK) -> list[date]:
-    """Business days whose deadline passed in ``(now - lookback, now]``, oldest first."""
+def days_due(now: datetime, tz: ZoneInfo, hours: float) -> list[date]:
+    """Business days whose deadline passed in ``(now - LOOKBACK, now]``, oldest first."""
     today = now.astimezone(tz).date()
-    span = lookback.days + int(hours // 24) + 3
+    span = LOOKBACK.days + int(hours // 24) + 3
     candidates = [today - timedelta(days=offset) for offset in range(span, -1, -1)]
-    return [day for day in candidates if now - lookback < deadline_of(day, tz, hours) <= now]
+    return [day for day in candidates if now - LOOKBACK < deadline_of(day, tz, hours) <= now]
 
 
-def _alert_unreported(days: list[date], tz: ZoneInfo, hours: float, dag_id: str, conn_id: str = ANALYTICS_POSTGRES,
+def _alert_unreported(days: list[date], tz: ZoneInfo, hours: float, dag_id: str,
                       seen_by: str = "") -> tuple[set[date], set[date], list[date]]:
     """One deadline alert per day of ``days`` neither loaded nor reported: (loaded, reported, alerted)."""
-    with transaction(conn_id) as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("SELECT to_regclass('analytics.daily_metrics') IS NOT NULL")
         loaded: set[date] = set()
         if cur.fetchone()[0]:
@@ -90,18 +90,18 @@ def _alert_unreported(days: list[date], tz: ZoneInfo, hours: float, dag_id: str,
         if day not in loaded and day not in reported
         and send_once(dag_id, "deadline_missed", day.isoformat(),
                       deadline_message(day, deadline_of(day, tz, hours), tz, hours, dag_id, seen_by=seen_by),
-                      business_date=day, conn_id=conn_id)
+                      business_date=day)
     ]
     return loaded, reported, alerted
 
 
-def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_id: str = ANALYTICS_POSTGRES) -> dict:
+def check_deadlines(now: datetime | None = None) -> dict:
     """The watcher's task: the alerts a Slack outage held back, then one alert per day past its
     deadline, neither loaded nor reported."""
     hours = deadline_hours()
-    schema.migrate(conn_id)
+    schema.migrate()
     end_unclaimed_outage()
-    sent_late = send_pending(conn_id)  # what a Slack outage held back, deadline alerts or not
+    sent_late = send_pending()  # what a Slack outage held back, deadline alerts or not
     if hours == 0:
         log.info("IVR_LOAD_DEADLINE_HOURS=0: deadline alerts are disabled")
         return {"disabled": True, "sent_late": sent_late}
@@ -110,8 +110,8 @@ def check_deadlines(now: datetime | None = None, dag_id: str = IVR_DAG_ID, conn_
     tz = ZoneInfo(timezone_name())
     now = now or datetime.now(timezone.utc)
     due = days_due(now, tz, hours)
-    closed = close_abandoned_attempts(conn_id)
-    loaded, reported, alerted = _alert_unreported(due, tz, hours, dag_id, conn_id)
+    closed = close_abandoned_attempts()
+    loaded, reported, alerted = _alert_unreported(due, tz, hours, IVR_DAG_ID)
     summary = {"days_due": [str(d) for d in due], "closed_attempts": closed, "sent_late": sent_late,
                "loaded": sorted(str(d) for d in loaded), "reported": sorted(str(d) for d in reported),
                "alerted": [str(d) for d in alerted]}
