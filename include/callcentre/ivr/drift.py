@@ -36,10 +36,10 @@ DEFAULT_DAYS = 7
 NULL = "NULL"
 
 
-def _source_value(column: str, kind: str) -> str:
-    if kind == "time":  # a zero or impossible date is NULL, as the load reads it
-        return f"IFNULL({column} + INTERVAL 0 SECOND, '{NULL}')"
-    return f"IFNULL({column}, '{NULL}')"
+def _source_value(column: columns.Column) -> str:
+    if column.csv == "time":  # a zero or impossible date is NULL, as the load reads it
+        return f"IFNULL({column.name} + INTERVAL 0 SECOND, '{NULL}')"
+    return f"IFNULL({column.name}, '{NULL}')"
 
 
 # The compared columns of the contract (columns.py), in one order for both sides. The day is read
@@ -47,7 +47,7 @@ def _source_value(column: str, kind: str) -> str:
 # reads an hour): MariaDB examines the day's rows, not the table's.
 SOURCE_SUMS_SQL = (
     "SELECT HOUR(start_time), COUNT(*), SUM(CAST(CONV(LEFT(MD5(CONCAT_WS('|', "
-    + ", ".join(_source_value(c.name, "time" if c.csv == "time" else "value") for c in columns.SOURCE)
+    + ", ".join(_source_value(c) for c in columns.SOURCE)
     + ")), 15), 16, 10) AS UNSIGNED)) FROM calls"
     " WHERE call_id BETWEEN %s AND %s AND start_time >= %s AND start_time < %s GROUP BY HOUR(start_time)"
 )
@@ -68,14 +68,17 @@ GROUP BY local_hour
 """
 
 
-def _sums(rows) -> dict[int, tuple[int, int]]:
+Sums = tuple[int, int]  # (rows, checksum)
+
+
+def _sums(rows) -> dict[int, Sums]:
     return {int(h): (int(n), int(Decimal(s or 0))) for h, n, s in rows}
 
 
-def source_sums(day: date, conn_id: str = IVR_MARIADB) -> dict[int, tuple[int, int]]:
+def source_sums(day: date) -> dict[int, Sums]:
     """Per hour of ``day``: (rows, checksum) in MariaDB; hours without rows are absent."""
     start, end = day_window(day)
-    with source_connection(conn_id) as src:
+    with source_connection(IVR_MARIADB) as src:
         src.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         src.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")  # the bounds and the sums alike
         cursor = src.cursor()
@@ -89,9 +92,6 @@ def source_sums(day: date, conn_id: str = IVR_MARIADB) -> dict[int, tuple[int, i
             src.rollback()
 
 
-Sums = tuple[int, int]  # (rows, checksum)
-
-
 def hour_differences(day: date) -> dict[int, tuple[Sums, Sums]]:
     """The hours of ``day`` that differ: {hour: ((source rows, checksum), (target rows, checksum))}."""
     source = source_sums(day)
@@ -100,10 +100,6 @@ def hour_differences(day: date) -> dict[int, tuple[Sums, Sums]]:
         target = _sums(cur.fetchall())
     pairs = {h: (source.get(h, (0, 0)), target.get(h, (0, 0))) for h in HOURS}
     return {h: pair for h, pair in pairs.items() if pair[0] != pair[1]}
-
-
-def drifted_hours(day: date) -> list[int]:
-    return sorted(hour_differences(day))
 
 
 def find_drift(last_day: date, days: int = DEFAULT_DAYS, run_id: str | None = None) -> list[dict]:
@@ -137,12 +133,11 @@ INSERT INTO analytics.drift_hours (business_date, run_id, local_hour, source_row
 VALUES (%s, %s, %s, %s, %s, %s, %s)"""
 
 
-def record_check(run_id: str, checked: dict[date, dict[int, tuple[Sums, Sums]]],
-                 conn_id: str = ANALYTICS_POSTGRES) -> None:
+def record_check(run_id: str, checked: dict[date, dict[int, tuple[Sums, Sums]]]) -> None:
     """One record per day compared (its drifted hours, none when it matched) and one per drifted
     hour (both sides' rows and checksum). A retry of the same run rewrites its own records."""
-    schema.migrate(conn_id)
-    with transaction(conn_id) as cur:
+    schema.migrate()
+    with transaction(ANALYTICS_POSTGRES) as cur:
         for day, diffs in checked.items():
             cur.execute(RECORD_CHECK_SQL, {"d": day, "run": run_id, "hours": sorted(diffs)})
             cur.execute("DELETE FROM analytics.drift_hours WHERE business_date = %s AND run_id = %s", (day, run_id))
@@ -150,15 +145,15 @@ def record_check(run_id: str, checked: dict[date, dict[int, tuple[Sums, Sums]]],
                 cur.execute(RECORD_HOUR_SQL, (day, run_id, hour, src_rows, src_sum, tgt_rows, tgt_sum))
 
 
-def record_reload(run_id: str, day: date, hour: int, conn_id: str = ANALYTICS_POSTGRES) -> None:
-    with transaction(conn_id) as cur:
+def record_reload(run_id: str, day: date, hour: int) -> None:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("UPDATE analytics.drift_hours SET reloaded_at = now() "
                     "WHERE business_date = %s AND run_id = %s AND local_hour = %s", (day, run_id, hour))
 
 
-def record_repairs(run_id: str, report: RepairReport, conn_id: str = ANALYTICS_POSTGRES) -> None:
+def record_repairs(run_id: str, report: RepairReport) -> None:
     """A day that passed its gate is repaired; one that failed keeps its drift, with the reason."""
-    with transaction(conn_id) as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         for day in report.repaired:
             cur.execute("UPDATE analytics.drift_checks SET repaired_at = now(), repair_error = NULL "
                         "WHERE business_date = %s AND run_id = %s", (day, run_id))
@@ -183,8 +178,7 @@ class RepairReport:
         return "\n".join(lines)
 
 
-def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_name: str,
-                dag_id: str = load.DAG_ID) -> RepairReport:
+def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_name: str) -> RepairReport:
     """Gate and publish every day of ``drift`` (its hours already reloaded by the mapped tasks): the
     normal run's gate (the whole day balances, hours that changed again meanwhile reloaded once, and
     the reject ratio), then its metrics; a day that fails gets no metrics."""
@@ -196,7 +190,7 @@ def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_n
         day, hours = date.fromisoformat(text), sorted(hours)
 
         def reload(hour: int, day=day) -> load.HourResult:
-            return load.load_hour(day, hour, tz_name=tz_name, run_id=run_id, dag_id=dag_id)
+            return load.load_hour(day, hour, tz_name=tz_name, run_id=run_id)
 
         try:
             counts = reconcile.count_day_reloading(day, hours, reload_hour=reload)

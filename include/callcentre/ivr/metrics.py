@@ -112,7 +112,7 @@ def _read_groups(cur, business_date) -> list[CallGroup]:
     return [CallGroup(int(h), d, int(c), int(ds), int(wc), int(ws), int(sl)) for h, d, c, ds, wc, ws, sl in cur.fetchall()]
 
 
-def refresh_daily_metrics(business_date, run_id: str, conn_id: str = ANALYTICS_POSTGRES) -> DailyMetrics:
+def refresh_daily_metrics(business_date, run_id: str) -> DailyMetrics:
     """Compute and upsert the day's row from ONE snapshot of the target.
 
     Valid calls, rejects and their sum are read in the same REPEATABLE READ transaction that
@@ -121,7 +121,7 @@ def refresh_daily_metrics(business_date, run_id: str, conn_id: str = ANALYTICS_P
     snapshot: reconcile has just proved it equal to the source, and every hour's replace is
     atomic and reconciles to the source again.
     """
-    with transaction(conn_id) as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         groups = _read_groups(cur, business_date)
         cur.execute(REJECTED_SQL, {"d": business_date})

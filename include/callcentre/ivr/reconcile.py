@@ -58,11 +58,11 @@ class DayCounts:
         return data
 
 
-def count_day(business_date: date, source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES) -> DayCounts:
+def count_day(business_date: date, target_conn_id: str = ANALYTICS_POSTGRES) -> DayCounts:
     """The day's rows per hour on both sides. Each count scans the whole day (a second or so for a
     1M-call day): the two servers count at the same time, the source's in a thread of its own."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        source_counted = pool.submit(_count_source, business_date, source_conn_id)
+        source_counted = pool.submit(_count_source, business_date)
         with transaction(target_conn_id) as cur:
             cur.execute(TARGET_COUNTS_SQL, {"d": business_date})
             rows = cur.fetchall()
@@ -75,8 +75,8 @@ def count_day(business_date: date, source_conn_id: str = IVR_MARIADB, target_con
     )
 
 
-def _count_source(business_date: date, source_conn_id: str) -> dict[int, int]:
-    with source_connection(source_conn_id) as src:
+def _count_source(business_date: date) -> dict[int, int]:
+    with source_connection(IVR_MARIADB) as src:
         return count_by_hour(src, business_date)
 
 
@@ -86,17 +86,16 @@ class ReconcileMismatch(Exception):
     which reloads the hour again."""
 
 
-def count_day_reloading(business_date: date, hours, reload_hour, source_conn_id: str = IVR_MARIADB,
-               target_conn_id: str = ANALYTICS_POSTGRES) -> DayCounts:
+def count_day_reloading(business_date: date, hours, reload_hour) -> DayCounts:
     """Count the day; reload once, with ``reload_hour(h)``, every hour of ``hours`` that does not
     balance (a concurrent change in the source between an hour's read and the count), and count again."""
-    counts = count_day(business_date, source_conn_id, target_conn_id)
+    counts = count_day(business_date)
     stale = [h for h in counts.mismatched_hours() if h in set(hours)]
     if stale:
         log.warning("%s: hours %s changed in the source since their load; reloading them", business_date, stale)
         for hour in stale:
             reload_hour(hour)
-        counts = count_day(business_date, source_conn_id, target_conn_id)
+        counts = count_day(business_date)
     return counts
 
 
