@@ -13,8 +13,7 @@ from pathlib import Path
 from callcentre.common import compat, run_context, storage, variables
 from callcentre.common.compat import AirflowFailException, AirflowSkipException, timeout_exceptions
 from callcentre.common.slack import short_error
-from callcentre.scraping import config
-from callcentre.scraping import notify
+from callcentre.scraping import config, notify
 from callcentre.scraping.alerts import alert_if_final, scrub_numbers
 from callcentre.scraping.jobs import JobRepository, repository
 from callcentre.scraping.upload import file_sha256

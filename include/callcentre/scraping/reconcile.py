@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass
 class Decision:
     job_id: int
-    run_state: str | None
     action: str  # completed | failed | timeout | none
     reason: str = ""
 
@@ -45,7 +44,7 @@ def decide(job: dict, run_state: str | None, now: datetime, results_exist: bool)
         action, reason = "failed", "its Airflow run no longer exists"
     else:
         action, reason = "timeout", f"still {run_state} after its {minutes}-minute timeout"
-    return Decision(job["id"], run_state, action, reason)
+    return Decision(job["id"], action, reason)
 
 
 def reconcile(

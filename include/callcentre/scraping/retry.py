@@ -11,16 +11,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
 
 from callcentre.common.language import message_language
 from callcentre.scraping.alerts import alert_if_final, scrub_numbers, send_held_back
 from callcentre.scraping.jobs import ACTIVE, JobFilter, JobRepository, repository
 from callcentre.scraping.notify import tell_if_ended
-from callcentre.scraping.upload import TriggerError
-
-if TYPE_CHECKING:
-    from callcentre.scraping.upload import AirflowRestClient
+from callcentre.scraping.upload import AirflowRestClient, TriggerError
 
 log = logging.getLogger(__name__)
 
