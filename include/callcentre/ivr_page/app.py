@@ -88,22 +88,22 @@ def _deadline_hours() -> float:
         raise HTTPException(500, str(err)) from err
 
 
-def _rest(client, method: str, path: str, body: dict | None = None):
+def _rest(client, method: str, path: str, body: dict | None = None, *, what: str | None = None):
+    """Airflow's answer to a REST call; with ``what``, an HTTPException saying so unless it succeeded."""
     from callcentre.scraping.upload import TriggerError
 
     try:
-        return client.request(method, path, body)
+        resp = client.request(method, path, body)
     except TriggerError as err:
         raise HTTPException(502, str(err)) from err
-
-
-def _rest_error(resp, what: str) -> HTTPException:
+    if what is None or resp.status_code in (200, 201):
+        return resp
     try:
         detail = resp.json().get("detail", resp.text)
     except ValueError:
         detail = resp.text
     status = resp.status_code if resp.status_code in (401, 403, 404, 409, 422) else 502
-    return HTTPException(status, f"{what}: Airflow answered {resp.status_code}: {detail}")
+    raise HTTPException(status, f"{what}: Airflow answered {resp.status_code}: {detail}")
 
 
 def runs_by_day(session: Session, user, first: date, last: date, tz: ZoneInfo,
@@ -182,18 +182,16 @@ def _log_url(session: Session, user, run_id: str) -> str | None:
     (none for a caller who may not read the DAG's task instances)."""
     if not _is_authorized(user, "GET", DagAccessEntity.TASK_INSTANCE):
         return None
-    rows = session.execute(
+    tis = session.execute(
         select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.start_date,
                TaskInstance.end_date)
-        .where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id))
-    tis = [{"task_id": r.task_id, "map_index": r.map_index, "state": r.state, "start_date": _json(r.start_date),
-            "end_date": _json(r.end_date)} for r in rows]
-    pick = [t for t in tis if t.get("state") == "failed"] or [t for t in tis if t.get("start_date")]
+        .where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id)).all()
+    pick = [t for t in tis if t.state == "failed"] or [t for t in tis if t.start_date]
     if not pick:
         return None
-    ti = max(pick, key=lambda t: (t.get("end_date") or t.get("start_date") or "", t.get("map_index", -1)))
-    mapped = f"/mapped/{ti['map_index']}" if ti.get("map_index", -1) >= 0 else ""
-    return f"{run_url(run_id)}/tasks/{quote(ti['task_id'], safe='')}{mapped}"
+    ti = max(pick, key=lambda t: (_json(t.end_date or t.start_date) or "", t.map_index))
+    mapped = f"/mapped/{ti.map_index}" if ti.map_index >= 0 else ""
+    return f"{run_url(run_id)}/tasks/{quote(ti.task_id, safe='')}{mapped}"
 
 
 def _json(value):
@@ -242,12 +240,10 @@ def create_app() -> FastAPI:
         drifted = queries.drifted_days(first, last)
         now = datetime.now(timezone.utc)
         days = []
-        day = first
-        while day <= last:
+        for day in (first + timedelta(days=n) for n in range((last - first).days + 1)):
             facts = _facts(day, tz, hours, now, runs.get(day, []), loaded.get(day), day in alerted, day in drifted)
             days.append({"day": day.isoformat(), "state": states.day_state(facts, now, reject_threshold),
                          **(loaded.get(day) or {}), "runs": len(runs.get(day, []))})
-            day += timedelta(days=1)
         return {"from_day": first.isoformat(), "to_day": last.isoformat(), "timezone": tz.key,
                 "reject_threshold": reject_threshold, "states": list(states.STATES), "days": days,
                 "user": user.get_name(), "can_trigger": _is_authorized(user, "POST")}
@@ -311,11 +307,9 @@ def create_app() -> FastAPI:
         payload = {"dag_id": DAG_ID, "from_date": f"{body.from_day.isoformat()}T00:00:00+00:00",
                    "to_date": f"{body.to_day.isoformat()}T00:00:00+00:00", "reprocess_behavior": body.reprocess,
                    "max_active_runs": 1}
-        resp = _rest(airflow_client(request), "POST", "/api/v2/backfills", payload)
-        if resp.status_code not in (200, 201):
-            raise _rest_error(resp, f"the backfill {body.from_day}..{body.to_day}")
-        created = resp.json()
-        return {"backfill_id": created.get("id"), "from_day": body.from_day.isoformat(),
+        resp = _rest(airflow_client(request), "POST", "/api/v2/backfills", payload,
+                     what=f"the backfill {body.from_day}..{body.to_day}")
+        return {"backfill_id": resp.json().get("id"), "from_day": body.from_day.isoformat(),
                 "to_day": body.to_day.isoformat(), "reprocess": body.reprocess,
                 "runs_url": f"{ui_page.ui_root()}/dags/{DAG_ID}/runs"}
 
@@ -365,9 +359,8 @@ def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneIn
                                          f"{', '.join(map(str, missing))} yet (its plan has not run): wait for it, "
                                          "or reload the day")
             clear.update(task_ids=[["load_hour", h] for h in hours], include_downstream=True)
-        resp = _rest(client, "POST", f"/api/v2/dags/{DAG_ID}/clearTaskInstances", clear)
-        if resp.status_code != 200:
-            raise _rest_error(resp, f"clearing run {run['dag_run_id']}")
+        resp = _rest(client, "POST", f"/api/v2/dags/{DAG_ID}/clearTaskInstances", clear,
+                     what=f"clearing run {run['dag_run_id']}")
         cleared = resp.json().get("task_instances", [])
         if cleared:
             after = _rest(client, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run['dag_run_id'], safe='')}")
@@ -379,9 +372,7 @@ def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneIn
                                  "that could be cleared: clear one of them in Airflow")
     payload = {"logical_date": instant.astimezone(timezone.utc).isoformat(), "conf": {"hours": hours} if hours else {},
                "note": "reloaded from the IVR days page"}
-    resp = _rest(client, "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", payload)
-    if resp.status_code not in (200, 201):
-        raise _rest_error(resp, f"reloading {day}")
+    resp = _rest(client, "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", payload, what=f"reloading {day}")
     return {"action": "triggered", "day": day.isoformat(), "hours": hours, "tasks": None, "run": _run_view(resp.json())}
 
 
