@@ -27,17 +27,6 @@ from callcentre.ivr.alert_messages import IVR_DAG_ID, paused_message, run_failed
 
 log = logging.getLogger(__name__)
 
-_migrated = False
-
-
-def ensure_tables() -> None:
-    """The alert tables are analytics migrations: migrate once per process."""
-    global _migrated
-    if not _migrated:
-        schema.migrate()
-        _migrated = True
-
-
 # --- Claimed alerts: analytics.alert_log, one row per alert, sent once ---------------------------
 
 OUTBOX = Outbox(ANALYTICS_POSTGRES, "analytics.alert_log", ("dag_id", "kind", "alert_key"))
@@ -175,7 +164,7 @@ def record_task_failure(context) -> None:
                      ti.try_number, int(getattr(ti, "max_tries", 0) or 0) + 1)
             return
         f = failure_from_context(context)
-        ensure_tables()
+        schema.migrate()  # the alert tables are analytics migrations
         with transaction(ANALYTICS_POSTGRES) as cur:
             cur.execute(
                 f"""INSERT INTO analytics.task_failures ({', '.join(_FAILURE_COLUMNS)})
@@ -225,7 +214,7 @@ def alert_run_failed(context) -> None:
     business_date = business_date_of(context) if dag_id == IVR_DAG_ID and dag_run is not None else None
     note = circuit_breaker_note(context, dag_id)
     try:
-        ensure_tables()
+        schema.migrate()
         # Read once, no waiting: a task whose own record is not there yet is listed from the context.
         failures = run_failures(dag_id, run_id, attempt)
     except Exception:  # noqa: BLE001 - analytics PostgreSQL down: say so, throttled, rather than nothing

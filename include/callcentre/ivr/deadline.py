@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import closing
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -48,11 +49,8 @@ def close_abandoned_attempts() -> list[str]:
     """Close the ledger rows of attempts killed on their last try (see ledger.close_stale)."""
     from callcentre.ivr.load import partition_lock_key
 
-    conn = postgres_conn(ANALYTICS_POSTGRES)
-    try:
+    with closing(postgres_conn(ANALYTICS_POSTGRES)) as conn:
         closed = ledger.close_stale(conn, partition_lock_key)
-    finally:
-        conn.close()
     if closed:
         log.warning("closed the ledger rows of abandoned attempts at %s", closed)
     return [f"{dag_id} {day} hour {hour:02d}" for dag_id, day, hour in closed]
