@@ -104,14 +104,6 @@ def compute_daily_metrics(metric_date: str, source_calls: int, rejected_calls: i
     )
 
 
-REJECTED_SQL = "SELECT count(*) FROM analytics.call_rejects WHERE business_date = %(d)s"
-
-
-def _read_groups(cur, business_date) -> list[CallGroup]:
-    cur.execute(AGGREGATE_SQL, {"d": business_date, "sl": SERVICE_LEVEL_WAIT_S})
-    return [CallGroup(int(h), d, int(c), int(ds), int(wc), int(ws), int(sl)) for h, d, c, ds, wc, ws, sl in cur.fetchall()]
-
-
 def refresh_daily_metrics(business_date, run_id: str) -> DailyMetrics:
     """Compute and upsert the day's row from ONE snapshot of the target.
 
@@ -123,8 +115,10 @@ def refresh_daily_metrics(business_date, run_id: str) -> DailyMetrics:
     """
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        groups = _read_groups(cur, business_date)
-        cur.execute(REJECTED_SQL, {"d": business_date})
+        cur.execute(AGGREGATE_SQL, {"d": business_date, "sl": SERVICE_LEVEL_WAIT_S})
+        groups = [CallGroup(int(h), d, int(c), int(ds), int(wc), int(ws), int(sl))
+                  for h, d, c, ds, wc, ws, sl in cur.fetchall()]
+        cur.execute("SELECT count(*) FROM analytics.call_rejects WHERE business_date = %s", (business_date,))
         rejected_calls = int(cur.fetchone()[0])
         result = compute_daily_metrics(
             str(business_date), sum(g.calls for g in groups) + rejected_calls, rejected_calls, groups
