@@ -43,7 +43,7 @@ def test_ivr_dag_shape(dagbag):
     assert [t.task_id for t in dag.get_task("daily_metrics").upstream_list] == ["reconcile"]
     # One graph on both versions: plan is a root (2.11's backfill expands no other mapped source),
     # and no hour loads before its day has closed.
-    assert [t.task_id for t in dag.get_task("day_closed").upstream_list] == ["preflight"]
+    assert [t.task_id for t in dag.get_task("day_closed").upstream_list] == ["plan"]
     assert dag.get_task("plan").upstream_list == []
     assert {t.task_id for t in load.upstream_list} == {"plan", "day_closed"}
     # What the UI shows for the schedule: ours, not cron_descriptor's "At 00:00".

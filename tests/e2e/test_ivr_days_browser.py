@@ -25,7 +25,7 @@ from tests.ivr_page_support import XSS_MESSAGE, clean_days, seed_alert, seed_dri
 DAG = "ivr_calls_daily"
 MONDAY = date(2017, 4, 3)  # a week no other test uses
 BALANCED, REJECTS, LATE, NEVER, FAILED = (MONDAY + timedelta(days=i) for i in range(5))
-FIRST_DAY = FAILED + timedelta(days=1)  # IVR_FIRST_BUSINESS_DAY: a run of FAILED fails in preflight
+FIRST_DAY = FAILED + timedelta(days=1)  # IVR_FIRST_BUSINESS_DAY: a run of FAILED fails in plan
 DRIFTED = FIRST_DAY
 RELOADED = MONDAY + timedelta(days=7)
 HOUR = 5
@@ -202,7 +202,7 @@ def test_the_calendar_shows_each_state_and_a_failed_day_links_out_of_the_iframe(
     page.switch_to.default_content()
     _wait(page, lambda d: d.current_url == href and not d.find_elements(By.CSS_SELECTOR, "iframe"),
           "the failed task's page in the top window")
-    _wait(page, lambda d: "preflight" in d.find_element(By.TAG_NAME, "body").text, "the failed task shown")
+    _wait(page, lambda d: "plan" in d.find_element(By.TAG_NAME, "body").text, "the failed task shown")
     _shot(page, "02b-logs-page-from-the-link")
 
 

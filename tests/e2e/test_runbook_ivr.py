@@ -453,15 +453,15 @@ def test_damaged_day_restored_by_clearing_its_run_and_one_hour_by_its_map_index(
 
 # --- Outages --------------------------------------------------------------------------------------
 
-def test_mariadb_down_before_the_run_preflight_retries_until_it_is_back(stack, slack):
+def test_mariadb_down_before_the_run_plan_retries_until_it_is_back(stack, slack):
     with _drill_day(4) as (d, ids), _services_back("mariadb"):
         _services("stop-one", "mariadb")
         run_id = stack.trigger(d, {"hours": DRILL_HOURS})
-        stack.wait_for(lambda: (ti := stack.ti(run_id, "preflight"))["state"] in ("up_for_retry", "failed")
-                       or ti["try_number"] >= 2, "preflight to fail")
+        stack.wait_for(lambda: (ti := stack.ti(run_id, "plan"))["state"] in ("up_for_retry", "failed")
+                       or ti["try_number"] >= 2, "plan to fail")
         _services("start-one", "mariadb")
         assert stack.wait_run_ended(run_id) == "success"
-        assert stack.ti(run_id, "preflight")["try_number"] >= 2
+        assert stack.ti(run_id, "plan")["try_number"] >= 2
         _assert_day_exact(d, ids, DRILL_HOURS)
         assert not _alerts_of(slack, run_id)
 

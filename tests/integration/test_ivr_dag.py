@@ -101,7 +101,7 @@ def test_invalid_params_fail_before_any_work(dag, day):
     dag_run = run(dag, day, {"dryrun": True})  # a typo the JSON schema does not catch
     assert dag_run.state == "failed"
     states = task_states(dag_run)
-    assert states[("preflight", -1)] == ("failed", 1)  # before the day's wait; AirflowFailException: no retry
+    assert states[("plan", -1)] == ("failed", 1)  # before the day's wait; AirflowFailException: no retry
     assert ledger(day) == [] and loaded(day) == []
 
 

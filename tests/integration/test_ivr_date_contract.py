@@ -73,11 +73,11 @@ def test_dags_test_of_a_bare_date_loads_exactly_that_local_day(monkeypatch, zone
             reset_day(d)
 
 
-def _fails_in_preflight(dag_run, message: str, capfd):
-    """Before the run waits for its day to close: preflight fails, at its first try."""
+def _fails_in_plan(dag_run, message: str, capfd):
+    """Before the run waits for its day to close: plan fails, at its first try."""
     assert dag_run.state == "failed"
     task_states = states(dag_run)
-    assert task_states[("preflight", -1)] == ("failed", 1)  # permanent: no retry spent
+    assert task_states[("plan", -1)] == ("failed", 1)  # permanent: no retry spent
     assert task_states[("day_closed", -1)][0] == "upstream_failed"
     assert not [k for k, (state, _) in task_states.items() if k[0] == "load_hour" and state == "success"]
     out, err = capfd.readouterr()  # the task's log, as the operator reads it
@@ -92,7 +92,7 @@ def test_a_day_before_the_first_business_day_fails_loudly(monkeypatch, capfd):
     synthetic.write_calls([make_call(910_000, datetime(2019, 12, 31, 12))])
     try:
         dag_run = dag.test(logical_date=datetime(2019, 12, 31, tzinfo=ZoneInfo("UTC")))
-        _fails_in_preflight(dag_run, "before the first business day 2020-01-01 (IVR_FIRST_BUSINESS_DAY)", capfd)
+        _fails_in_plan(dag_run, "before the first business day 2020-01-01 (IVR_FIRST_BUSINESS_DAY)", capfd)
         assert loaded(day) == [] and ledger(day) == []
     finally:
         reset_day(day)
@@ -100,14 +100,14 @@ def test_a_day_before_the_first_business_day_fails_loudly(monkeypatch, capfd):
 
 def test_a_run_without_a_logical_date_fails_instead_of_loading_today(monkeypatch, capfd):
     dag = parse_dag(monkeypatch, "America/Mexico_City")
-    _fails_in_preflight(dag.test(logical_date=None), "this run has no logical date", capfd)
+    _fails_in_plan(dag.test(logical_date=None), "this run has no logical date", capfd)
 
 
 def test_a_stale_ivr_timezone_variable_is_refused(monkeypatch, capfd):
     """The zone has one source: a Variable left over from the old setup would shift the day."""
     dag = parse_dag(monkeypatch, "America/Mexico_City")
     monkeypatch.setenv("AIRFLOW_VAR_IVR_TIMEZONE", "UTC")
-    _fails_in_preflight(dag.test(logical_date=datetime(2025, 11, 2, tzinfo=ZoneInfo("UTC"))),
+    _fails_in_plan(dag.test(logical_date=datetime(2025, 11, 2, tzinfo=ZoneInfo("UTC"))),
                    "Variable ivr_timezone='UTC' disagrees with IVR_TIMEZONE='America/Mexico_City'", capfd)
 
 
@@ -157,7 +157,7 @@ def test_a_day_without_a_midnight_or_with_two_loads_when_typed_in_the_ivr_zone(m
 
 
 def test_the_fix_a_date_error_suggests_works_when_typed(monkeypatch, capfd):
-    """A logical date that starts no day fails in preflight with a command to type instead; typed
+    """A logical date that starts no day fails in plan with a command to type instead; typed
     (parsed as the CLI parses it), it loads the day."""
     import re
 
@@ -166,7 +166,7 @@ def test_the_fix_a_date_error_suggests_works_when_typed(monkeypatch, capfd):
     reset_day(day)
     try:
         synthetic.write_calls([make_call(930_000, datetime(2025, 9, 7, 12))])
-        _fails_in_preflight(dag.test(logical_date=cli_date("2025-09-07T12:00:00", zone)),
+        _fails_in_plan(dag.test(logical_date=cli_date("2025-09-07T12:00:00", zone)),
                             "so it names no business day", capfd)
         # capfd was read by the helper: run again to read the suggestion itself.
         dag = parse_dag(monkeypatch, zone, default_zone=zone)
@@ -191,7 +191,7 @@ def test_a_date_typed_between_zones_24_hours_apart_is_refused(monkeypatch, capfd
         reset_day(d)
     try:
         synthetic.write_calls([make_call(940_000, datetime(2025, 6, 15, 12)), make_call(940_001, datetime(2025, 6, 16, 12))])
-        _fails_in_preflight(dag.test(logical_date=cli_date("2025-06-15", "Pacific/Pago_Pago")),
+        _fails_in_plan(dag.test(logical_date=cli_date("2025-06-15", "Pacific/Pago_Pago")),
                             "the start of 2025-06-16 in Pacific/Apia and the start of 2025-06-15 in Pacific/Pago_Pago", capfd)
         assert loaded(day) == [] and loaded(day + timedelta(days=1)) == []
         dag = parse_dag(monkeypatch, "Pacific/Apia", default_zone="Pacific/Pago_Pago")

@@ -196,7 +196,7 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
     seed_alert(FAILED, "run_failed", XSS_MESSAGE)
     seed_alert(FAILED, "deadline_missed", "held back by a Slack outage", pending=True)
     run_id = runs.create(FAILED, "failed")
-    failed_task = requests.patch(f"{base}/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/preflight",
+    failed_task = requests.patch(f"{base}/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/plan",
                                  json={"new_state": "failed"}, headers=bearer("ad", "admin"), timeout=30)
     assert failed_task.status_code == 200, failed_task.text
     detail = requests.get(f"{base}{PREFIX}/api/days/{FAILED}", headers=viewer, timeout=60).json()
@@ -213,7 +213,7 @@ def test_a_days_detail_has_its_figures_hours_runs_and_alerts(base, viewer, runs,
         (XSS_MESSAGE, False), ("held back by a Slack outage", True)]
     assert [r["run_id"] for r in detail["runs"]] == [run_id]
     assert detail["run_url"] == f"/dags/{DAG}/runs/{requests.utils.quote(run_id, safe='')}"
-    assert detail["log_url"] == detail["run_url"] + "/tasks/preflight"  # the task that failed
+    assert detail["log_url"] == detail["run_url"] + "/tasks/plan"  # the task that failed
     assert detail["deadline"] == f"{FAILED + timedelta(days=1)}T06:00:00+00:00"
 
     chart = requests.get(f"{base}{PREFIX}/api/days/{FAILED}/rejects.svg", params={"lang": "es"}, headers=viewer, timeout=30)

@@ -1,4 +1,4 @@
-"""Connection ids (the contract other tools rely on) and the preflight check that uses them."""
+"""Connection ids (the contract other tools rely on) and the check a run starts with (ivr.runtime.plan)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def check_databases(conn_ids: list[str]) -> dict[str, str]:
             raise SourceUnavailable(
                 f"database of connection {conn_id!r} ({conn.host}:{conn.port}) is unreachable: {err}"
             ) from err
-        log.info("preflight: %s answers (%s)", conn_id, versions[conn_id])
+        log.info("%s answers (%s)", conn_id, versions[conn_id])
     return versions
 
 

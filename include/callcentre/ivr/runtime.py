@@ -81,20 +81,14 @@ def options(context) -> RunOptions:
     return RunOptions.from_params({**dict(context["params"]), **conf})
 
 
-def preflight(context) -> dict[str, str]:
-    """What a run needs before it waits for its day to close: valid params, one IVR zone, a
-    business date its logical date names (each a permanent error, no retry) and both databases up."""
-    options(context)
-    check_single_zone_source()
-    business_date(context)
-    return check_databases([IVR_MARIADB, ANALYTICS_POSTGRES])
-
-
-def plan(context) -> list[dict]:
-    """Migrate the target schema and list the hours to load (the mapped load_hour's argument).
-    A root of the run beside preflight, which explains a bad zone Variable."""
+def plan(context) -> list[int]:
+    """What a run needs before it waits for its day to close (valid params, one IVR zone, a business
+    date its logical date names: each a permanent error, no retry; both databases up), then the
+    target schema migrated and the hours to load (the mapped load_hour's argument)."""
     opts = options(context)
+    check_single_zone_source()
     day = business_date(context)
+    check_databases([IVR_MARIADB, ANALYTICS_POSTGRES])
     if not opts.dry_run:
         schema.migrate()
     tz = parse_timezone(timezone_name())
