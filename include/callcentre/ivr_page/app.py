@@ -154,7 +154,7 @@ def _facts(day: date, tz: ZoneInfo, hours: float, now: datetime, runs: list[dict
 
 
 def _loadable(day: date, tz: ZoneInfo) -> None:
-    """Refuse at once what the DAG's preflight would fail later, with the same reasons."""
+    """Refuse at once what the DAG's plan task would fail later, with the same reasons."""
     first = business_day.first_business_day()
     if day < first:
         raise HTTPException(422, f"{day} is before the first business day {first} (IVR_FIRST_BUSINESS_DAY)")
