@@ -78,6 +78,7 @@ class Stack:
         self.base_url = env["AIRFLOW__API__BASE_URL"]
         self.components: dict[str, subprocess.Popen] = {}
         self._client = None
+        self._shutdown_seen: float | None = None  # when the scheduler's log first said it was shutting down
 
     @property
     def client(self):
@@ -94,11 +95,28 @@ class Stack:
 
     def restart_exited(self) -> list[str]:
         """Start again the components that exited (the scheduler and the dag-processor exit when
-        their metadata database goes away; under systemd `Restart=always` does this)."""
+        their metadata database goes away; under systemd `Restart=always` does this), and a
+        scheduler wedged on its way out, as a liveness check would (docs/operations.md): Airflow
+        3.3's LocalExecutor can wait for ever for an idle worker once it has lost its database
+        (apache/airflow#67870), alive and never heartbeating again."""
         exited = [name for name, proc in self.components.items() if proc.poll() is not None]
+        scheduler = self.components.get("scheduler")
+        if "scheduler" not in exited and scheduler is not None and self._wedged(scheduler):
+            kill_tree(scheduler)
+            exited.append("scheduler")
         for name in exited:
             self.start(name)
         return exited
+
+    def _wedged(self, scheduler: subprocess.Popen, grace_s: float = 60) -> bool:
+        """The scheduler's current log says it is shutting down, and it has not ended ``grace_s``
+        after that (its running tasks end within seconds: they lost their database too)."""
+        log = sorted(self.logs.glob("scheduler-*.log"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))[-1]
+        if "Shutting down LocalExecutor" not in log.read_text(errors="replace"):
+            self._shutdown_seen = None
+            return False
+        self._shutdown_seen = self._shutdown_seen or time.monotonic()
+        return time.monotonic() - self._shutdown_seen > grace_s
 
     def stop(self) -> None:
         for proc in self.components.values():
