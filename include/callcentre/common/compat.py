@@ -14,8 +14,9 @@ from airflow import __version__ as AIRFLOW_VERSION
 IS_AIRFLOW_2 = AIRFLOW_VERSION.startswith("2.")
 
 if not IS_AIRFLOW_2:  # Airflow 3.x: the Task SDK is the public authoring interface.
-    from airflow.sdk import BaseSensorOperator, Param, PokeReturnValue, Variable, dag, get_current_context, task
-    from airflow.sdk.bases.hook import BaseHook
+    from airflow.sdk import (
+        BaseHook, BaseSensorOperator, Param, PokeReturnValue, Variable, dag, get_current_context, task,
+    )
     from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, AirflowSensorTimeout
     from airflow.sdk.exceptions import AirflowSkipException, AirflowTaskTerminated, AirflowTaskTimeout
 else:  # pragma: no cover - Airflow 2.11 leg

@@ -52,6 +52,14 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi("airflow.models.dagbag:DagBag", 2, "include/callcentre/common/compat.py",
                "parse a folder of DAG files as the DAG processor does (the DAG checks, the demo)"),
     PrivateApi("airflow.dag_processing.dagbag:DagBag", 3, "include/callcentre/common/compat.py", "as on 2.x"),
+    PrivateApi("airflow.sdk.io:attach", 3, "include/callcentre/common/compat.py",
+               "register an fsspec file system with the object store (airflow.sdk exports ObjectStoragePath, not attach)"),
+    PrivateApi("airflow.models:Variable", 3, "include/callcentre/common/variables.py",
+               "the ORM Variable for a DAG callback run in-process (dag.test), where no task runner relays the SDK's"),
+    PrivateApi("airflow.sdk.listener:get_listener_manager", 3, "include/callcentre/common/task_preload.py",
+               "load the plugins' listeners once in the forkserver, not in every task process"),
+    PrivateApi("airflow.api_fastapi.auth.managers.base_auth_manager:COOKIE_NAME_JWT_TOKEN", 3,
+               "include/callcentre/common/ui_page.py", "the UI's token cookie, read by the pages' API calls"),
 ) + tuple(
     PrivateApi(f"airflow.{target}", 2, "include/callcentre/common/airflow2_callback_context.py",
                "with DAG.fetch_callback: which task instances of the failed run are expanded, in its session")
@@ -81,13 +89,13 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
 # Airflow's public interface as we use it (its "Public Interface" pages for 3.x and 2.11): a module,
 # or module:name, as fnmatch patterns. Any other airflow import needs an entry above.
 PUBLIC = (
-    "airflow:__version__", "airflow.sdk", "airflow.sdk.exceptions", "airflow.sdk.io", "airflow.sdk.listener",
-    "airflow.sdk.bases.hook", "airflow.configuration",  # 2.x only: 3.x code reads airflow.sdk.conf (compat.airflow_conf)
+    "airflow:__version__", "airflow.sdk", "airflow.sdk.exceptions",
+    "airflow.configuration",  # 2.x only: 3.x code reads airflow.sdk.conf (compat.airflow_conf)
     "airflow.plugins_manager", "airflow.exceptions",
-    "airflow.hooks.base", "airflow.decorators", "airflow.models:Variable", "airflow.models.param",
+    "airflow.hooks.base", "airflow.decorators", "airflow.models.param",
+    "airflow.models:Variable",  # 2.x only (compat): on 3.x the ORM model, listed above
     "airflow.models.dag:DAG", "airflow.operators.python", "airflow.sensors.base", "airflow.datasets", "airflow.io.path",
-    "airflow.io.store", "airflow.timetables.base", "airflow.timetables.interval",
-    "airflow.api_fastapi.auth.managers.base_auth_manager", "airflow.api_fastapi.auth.managers.models.resource_details",
+    "airflow.io.store", "airflow.timetables.base", "airflow.api_fastapi.auth.managers.models.resource_details",
     "airflow.providers.*.hooks.*", "airflow.providers.*.notifications.*", "airflow.providers.*.decorators.*",
     "airflow.providers.*.sensors.*", "airflow.providers.*.operators.*",
 )
