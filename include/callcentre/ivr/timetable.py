@@ -72,7 +72,6 @@ class IvrBusinessDayTimetable(Timetable):
 
     def next_dagrun_info(self, *, last_automated_data_interval, restriction):
         earliest, latest = restriction.earliest, restriction.latest
-        first = None
         if restriction.catchup:
             # Only a backfill asks with catchup on (the DAG itself never catches up): its bounds
             # are the operator's dates.
