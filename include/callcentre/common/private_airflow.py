@@ -58,6 +58,9 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                "the ORM Variable for a DAG callback run in-process (dag.test), where no task runner relays the SDK's"),
     PrivateApi("airflow.sdk.listener:get_listener_manager", 3, "include/callcentre/common/task_preload.py",
                "load the plugins' listeners once in the forkserver, not in every task process"),
+    PrivateApi("airflow.sdk.providers_manager_runtime:ProvidersManagerTaskRuntime.initialize_providers_asset_uri_resources",
+               3, "include/callcentre/common/task_preload.py",
+               "discover the providers' asset URI handlers once in the forkserver, not in each task's parse of its DAG file"),
     PrivateApi("airflow.api_fastapi.auth.managers.base_auth_manager:COOKIE_NAME_JWT_TOKEN", 3,
                "include/callcentre/common/ui_page.py", "the UI's token cookie, read by the pages' API calls"),
 ) + tuple(
