@@ -15,12 +15,6 @@ def ui_url(path: str) -> str:
     return f"{base}/{path.lstrip('/')}"
 
 
-def run_url_of(context) -> str:
-    """Link to the DAG run in the UI."""
-    dag_run = context["dag_run"]
-    return dag_run_url(dag_run.dag_id, dag_run.run_id)
-
-
 def dag_run_url(dag_id: str, run_id: str) -> str:
     """Link to one DAG run in the UI (2.x: the run selected in the grid view)."""
     if IS_AIRFLOW_2:

@@ -57,8 +57,6 @@ def extract_sql(fold: Fold | None = None) -> str:
     )
 
 
-EXTRACT_SQL = extract_sql()
-
 COUNT_BY_HOUR_SQL = """
 SELECT HOUR(start_time) AS local_hour, COUNT(*) AS calls
 FROM calls
