@@ -3,8 +3,9 @@
 the same days' pure hourly loads.
 
 Writes DAYS synthetic days of CALLS calls each to the source, starts `airflow api-server` and
-`airflow scheduler` (LocalExecutor) in their own process groups, and then, in ROUNDS interleaved
-rounds (this shared machine's speed drifts by tens of percent over minutes):
+`airflow scheduler` (LocalExecutor) in their own process groups, backfills one empty day to warm
+them (unmeasured), and then, in ROUNDS interleaved rounds (this shared machine's speed drifts by
+tens of percent over minutes):
 
 * the pure loads: each day's 24 hours by ``callcentre.ivr.load.load_hour`` in 2 warm worker
   processes, as `make bench` measures them (no Airflow at all);
