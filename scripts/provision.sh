@@ -29,6 +29,7 @@ install_packages() {
     command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   fi
   command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)  # the scheduler liveness unit (tests/e2e/test_systemd_replay.py)
   # The jobs page's browser test: headless Debian Chromium driven by Selenium.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)

@@ -6,7 +6,8 @@ the local servers' hosts and ports, the api-server's port).
 airflow-init (migrate, pools), then the api-server, scheduler, DAG processor, triggerer and one
 `airflow-worker@ivr1`; one IVR day loads through them (its hour loads on the `ivr` queue the
 worker's ExecStart names). Then airflow-db-clean.service (what its timer starts daily) with a
-retention of 0 days: the metadata rows older than now are gone. Test-only settings on top: no
+retention of 0 days: the metadata rows older than now are gone. Before that,
+airflow-scheduler-liveness.service against a scheduler stopped alive. Test-only settings on top: no
 scheduled runs, fast retries (as test_compose_replay.py).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import time
 from datetime import date, datetime, timedelta
@@ -107,13 +109,14 @@ def host(tmp_path_factory):
     # What the SimpleAuthManager would generate; production uses the auth manager of docs/deploy.md.
     passwords = workdir / "home" / "simple_auth_manager_passwords.json.generated"
     passwords.write_text(json.dumps({"admin": site["AIRFLOW_ADMIN_PASSWORD"]}))
-    procs = []
+    procs, started = [], {}
     try:
         for unit in ("airflow-api-server.service", "airflow-scheduler.service", "airflow-dag-processor.service",
                      "airflow-triggerer.service"):
             env = host.env(unit)
             [command] = host.commands(unit, env)
             procs.append(start_group(command, env, logs / f"{unit}.log"))
+            started[unit] = (procs[-1], env)
         env = host.env("airflow-worker@.service", {"AIRFLOW__CORE__HOSTNAME_CALLABLE": "callcentre.common.hostname.worker_hostname",
                                                    "CALLCENTRE_WORKER_HOSTNAME": "ivr1"})
         [command] = host.commands("airflow-worker@.service", env, instance="ivr1")
@@ -125,7 +128,7 @@ def host(tmp_path_factory):
         while " ready." not in worker_log.read_text(errors="replace"):
             assert procs[-1].poll() is None and time.monotonic() < deadline, worker_log.read_text()[-3000:]
             time.sleep(1)
-        yield host, AirflowRestClient(base, "admin", site["AIRFLOW_ADMIN_PASSWORD"]), logs
+        yield host, AirflowRestClient(base, "admin", site["AIRFLOW_ADMIN_PASSWORD"]), logs, started
     finally:
         deploy_replay.stop_all(procs)
         for server in (slack, api):
@@ -133,8 +136,46 @@ def host(tmp_path_factory):
             server.server_close()
 
 
+def test_the_liveness_unit_fails_while_the_scheduler_is_alive_but_not_heartbeating(host):
+    """airflow-scheduler-liveness.service, which its timer starts every minute (on failure systemd
+    restarts the scheduler: not run here), passes while the scheduler heartbeats and fails once it
+    stops. The scheduler's main process is stopped (SIGSTOP) and its health-check process left
+    running: alive and silent, as apache/airflow#67870 leaves it. First in the file: the retention
+    unit's replay below (0 days kept) deletes the running scheduler's own job row, which the health
+    check reads."""
+    host, _, logs, started = host
+    scheduler, scheduler_env = started["airflow-scheduler.service"]
+    port = "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT"  # each host.env() draws free ports
+    env = host.env("airflow-scheduler-liveness.service", {port: scheduler_env[port], "LIVENESS_TRIES": "1"})
+    [command] = host.commands("airflow-scheduler-liveness.service", env)
+
+    def probe() -> int:
+        return subprocess.run(command, env=env, capture_output=True, timeout=60).returncode
+
+    def passes_within(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while probe() != 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(2)
+        return True
+
+    scheduler_log = logs / "airflow-scheduler.service.log"
+    assert passes_within(60), scheduler_log.read_text(errors="replace")[-3000:]
+    os.kill(scheduler.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 120  # [scheduler] scheduler_health_check_threshold: 30 s
+        while (code := probe()) == 0:
+            assert time.monotonic() < deadline, "the liveness unit still passes 2 min after the scheduler stopped"
+            time.sleep(5)
+        assert code == 22  # curl -f: the health check answered an HTTP error (503), it did not time out
+    finally:
+        os.kill(scheduler.pid, signal.SIGCONT)
+    assert passes_within(60), "the liveness unit still fails a minute after the scheduler resumed"
+
+
 def test_units_run_an_ivr_day_and_the_retention_unit_cleans_the_metadata(host):
-    host, client, logs = host
+    host, client, logs, _ = host
     ensure_tables()
     reset_day(DAY)
     midnight = datetime.combine(DAY, datetime.min.time())
