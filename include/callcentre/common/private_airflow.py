@@ -89,19 +89,19 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                    "airflow.sdk.execution_time.cache")
 )
 
-# Airflow's public interface as we use it (its "Public Interface" pages for 3.x and 2.11): a module,
-# or module:name, as fnmatch patterns. Any other airflow import needs an entry above.
-PUBLIC = (
-    "airflow:__version__", "airflow.sdk", "airflow.sdk.exceptions",
-    "airflow.configuration",  # 2.x only: 3.x code reads airflow.sdk.conf (compat.airflow_conf)
-    "airflow.plugins_manager", "airflow.exceptions",
-    "airflow.hooks.base", "airflow.decorators", "airflow.models.param",
-    "airflow.models:Variable",  # 2.x only (compat): on 3.x the ORM model, listed above
-    "airflow.models.dag:DAG", "airflow.operators.python", "airflow.sensors.base", "airflow.datasets", "airflow.io.path",
-    "airflow.io.store", "airflow.timetables.base", "airflow.api_fastapi.auth.managers.models.resource_details",
-    "airflow.providers.*.hooks.*", "airflow.providers.*.notifications.*", "airflow.providers.*.decorators.*",
-    "airflow.providers.*.sensors.*", "airflow.providers.*.operators.*",
-)
+# Airflow's public interface as we use it, per major version (its "Public Interface" pages for
+# 3.x and 2.11): a module, or module:name, as fnmatch patterns. An import is checked against the
+# version whose ``IS_AIRFLOW_2`` branch it sits in (both, outside any); any other needs an entry above.
+_PROVIDERS = ("airflow.providers.*.hooks.*", "airflow.providers.*.notifications.*", "airflow.providers.*.decorators.*",
+              "airflow.providers.*.sensors.*", "airflow.providers.*.operators.*")
+PUBLIC = {
+    3: ("airflow:__version__", "airflow.sdk", "airflow.sdk.exceptions", "airflow.plugins_manager",
+        "airflow.timetables.base", "airflow.api_fastapi.auth.managers.models.resource_details", *_PROVIDERS),
+    2: ("airflow:__version__", "airflow.configuration", "airflow.plugins_manager", "airflow.exceptions",
+        "airflow.hooks.base", "airflow.decorators", "airflow.models.param", "airflow.models:Variable",
+        "airflow.models.dag:DAG", "airflow.operators.python", "airflow.sensors.base", "airflow.datasets",
+        "airflow.io.path", "airflow.io.store", "airflow.timetables.base", *_PROVIDERS),
+}
 
 # Private attributes of otherwise public objects: each marker found in include/, plugins/ or dags/
 # must have an entry above naming that file.
