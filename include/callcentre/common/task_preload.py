@@ -39,7 +39,7 @@ with suppress(ImportError):
 # The providers' asset URI handlers, which Airflow discovers when a DAG file first defines an Asset
 # (each task process parses its DAG file): Airflow CPU per run 7.29 -> 6.60 s (-9 %, the tasks' own
 # work included) and the backfill's wall -7 %, A/B of warm backfills 2026-12-05 (docs/performance.md).
-with suppress(ImportError):
+with suppress(ImportError, AttributeError):  # moved: skipped here (the forkserver would die), failed by the test
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     ProvidersManagerTaskRuntime().initialize_providers_asset_uri_resources()
