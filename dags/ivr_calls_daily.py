@@ -95,17 +95,14 @@ default_args = {
     },
 )
 def ivr_calls_daily():
-    @task(retries=2)
-    def plan(**context) -> list[int]:
-        """Fail fast, with a readable message, on bad params, a date that names no business day, a
-        missing connection or a database down; then migrate the target schema and list the hours."""
-        return runtime.plan(context)
-
     @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6), queue=IVR_LOAD_QUEUE)
-    def day_closed(**context):
-        """Wait until the day has ended, IVR_SETTLE_MINUTES have passed and no call of the day is
-        still open (at most IVR_SETTLE_LIMIT_MINUTES after midnight). Old days pass at once."""
-        return runtime.day_closed(context)
+    def plan(**context):
+        """Fail fast, with a readable message, on bad params, a date that names no business day, a
+        missing connection or a database down; wait (no worker slot held) until the day has ended,
+        IVR_SETTLE_MINUTES have passed and no call of it is still open (at most
+        IVR_SETTLE_LIMIT_MINUTES after midnight; old days pass at once); then migrate the target
+        schema and list the hours."""
+        return runtime.plan(context)
 
     # map_index_template: each mapped task is named "hour HH" in the UI (set by runtime.load_hour).
     @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
@@ -124,12 +121,8 @@ def ivr_calls_daily():
         """Upsert the day's row in analytics.daily_metrics; the asset event ivr_day_loaded names the day."""
         return announce_day(context, runtime.compute_metrics(counts, context))
 
-    # plan is a root of the run: Airflow 2.11's backfill never expands a mapped task whose source
-    # is not one (apache/airflow#33994). The hours wait for the day to close.
     hours = plan()
-    loads = load_hour.expand(hour=hours)
-    hours >> day_closed() >> loads
-    daily_metrics(reconcile(loads))
+    daily_metrics(reconcile(load_hour.expand(hour=hours)))
 
 
 ivr_calls_daily()

@@ -41,11 +41,12 @@ def test_ivr_dag_shape(dagbag):
     assert dag.max_consecutive_failed_dag_runs > 0
     assert set(dag.params.keys()) == {"dry_run", "hours", "invalid_rows", "max_reject_ratio", "chunk_size"}
     assert [t.task_id for t in dag.get_task("daily_metrics").upstream_list] == ["reconcile"]
-    # One graph on both versions: plan is a root (2.11's backfill expands no other mapped source),
-    # and no hour loads before its day has closed.
-    assert [t.task_id for t in dag.get_task("day_closed").upstream_list] == ["plan"]
-    assert dag.get_task("plan").upstream_list == []
-    assert {t.task_id for t in load.upstream_list} == {"plan", "day_closed"}
+    # One graph on both versions: plan, the run's only root (2.11's backfill expands no other mapped
+    # source), is the sensor that waits for the day to close, so no hour loads before it has.
+    plan = dag.get_task("plan")
+    assert plan.upstream_list == [] and plan.mode == "reschedule"
+    assert [t.task_id for t in load.upstream_list] == ["plan"]
+    assert set(dag.task_ids) == {"plan", "load_hour", "reconcile", "daily_metrics"}
     # What the UI shows for the schedule: ours, not cron_descriptor's "At 00:00".
     assert dag.timetable.description == (
         "daily at the start of each IVR day (00:00, or when the clocks jump past it); typed dates are IVR business days")

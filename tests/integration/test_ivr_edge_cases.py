@@ -271,6 +271,26 @@ def test_the_run_waits_while_a_call_of_the_day_is_open_then_goes(day, monkeypatc
     assert settle.day_has_settled(day, utc, end + timedelta(minutes=30))
 
 
+def test_plan_waits_until_the_day_has_settled_then_lists_the_hours(day, monkeypatch):
+    """The run's first task is the settle wait: its pokes say "not yet" (no hour is created) until
+    the day has settled, then return the hours load_hour is mapped over."""
+    from types import SimpleNamespace
+
+    from callcentre.ivr import runtime
+
+    monkeypatch.setenv("IVR_TIMEZONE", "UTC")
+    context = {"params": {}, "dag_run": SimpleNamespace(conf={}, run_type="backfill"),
+               "logical_date": datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)}
+    days_ago = (datetime.now(timezone.utc).date() - day).days
+    monkeypatch.setenv("IVR_SETTLE_MINUTES", str((days_ago + 1) * 24 * 60))  # ended, not settled yet
+    assert runtime.plan(context) is False
+    monkeypatch.setenv("IVR_SETTLE_MINUTES", "0")
+    done = runtime.plan(context)
+    assert done.is_done and done.xcom_value == list(HOURS)
+    context["params"] = {"hours": [3, 7]}
+    assert runtime.plan(context).xcom_value == [3, 7]
+
+
 def test_the_open_calls_check_reads_only_the_last_call_length_of_the_day_by_its_index(day, monkeypatch):
     monkeypatch.setenv("IVR_MAX_CALL_MINUTES", "120")
     utc = ZoneInfo("UTC")

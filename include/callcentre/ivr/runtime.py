@@ -81,28 +81,26 @@ def options(context) -> RunOptions:
     return RunOptions.from_params({**dict(context["params"]), **conf})
 
 
-def plan(context) -> list[int]:
-    """What a run needs before it waits for its day to close (valid params, one IVR zone, a business
-    date its logical date names: each a permanent error, no retry; both databases up), then the
-    target schema migrated and the hours to load (the mapped load_hour's argument)."""
+def plan(context):
+    """Sensor body. Each poke: what the run needs (valid params, one IVR zone, a business date its
+    logical date names: each a permanent error, no retry; both databases up); once the day has
+    settled (callcentre.ivr.settle), the target schema migrated and the hours to load, the mapped
+    load_hour's argument."""
     opts = options(context)
     check_single_zone_source()
     day = business_date(context)
     check_databases([IVR_MARIADB, ANALYTICS_POSTGRES])
+    tz = parse_timezone(timezone_name())
+    if not settle.day_has_settled(day, tz, datetime.now(timezone.utc)):
+        return False
     if not opts.dry_run:
         schema.migrate()
-    tz = parse_timezone(timezone_name())
     length = sum(real_hours_in_window(day, hour, tz) for hour in HOURS)
     log.info(
         "business date %s (%s, a %g-hour day; logical date %s), hours %s, %s",
         day, tz.key, length, run_context.logical_date_of(context), list(opts.hours), opts,
     )
-    return list(opts.hours)
-
-
-def day_closed(context):
-    """Sensor body: True once the business day has settled (see callcentre.ivr.settle)."""
-    return settle.day_has_settled(business_date(context), parse_timezone(timezone_name()), datetime.now(timezone.utc))
+    return compat.PokeReturnValue(is_done=True, xcom_value=list(opts.hours))
 
 
 def load_hour(hour: int, context) -> dict | None:
