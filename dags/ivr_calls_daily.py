@@ -110,19 +110,14 @@ def ivr_calls_daily():
         """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
         return runtime.load_hour(hour, context)
 
-    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, execution_timeout=timedelta(minutes=10))
+    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, execution_timeout=timedelta(minutes=10), do_xcom_push=False,
+          outlets=[IVR_DAY_LOADED], **sla_kwargs(deadline.sla_deadline()))
     def reconcile(hour_results, **context):
-        """Per hour: source rows = loaded + rejected. Any difference fails the run."""
-        return runtime.reconcile_day(hour_results, context)
+        """Per hour: source rows = loaded + rejected; any difference, or too many rejects, fails the
+        run. Then the day's row in analytics.daily_metrics; the asset event ivr_day_loaded names the day."""
+        return announce_day(context, runtime.reconcile_day(hour_results, context))
 
-    @task(execution_timeout=timedelta(minutes=10), do_xcom_push=False, outlets=[IVR_DAY_LOADED],
-          **sla_kwargs(deadline.sla_deadline()))
-    def daily_metrics(counts, **context):
-        """Upsert the day's row in analytics.daily_metrics; the asset event ivr_day_loaded names the day."""
-        return announce_day(context, runtime.compute_metrics(counts, context))
-
-    hours = plan()
-    daily_metrics(reconcile(load_hour.expand(hour=hours)))
+    reconcile(load_hour.expand(hour=plan()))
 
 
 ivr_calls_daily()

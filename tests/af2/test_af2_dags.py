@@ -50,20 +50,20 @@ def test_ivr_dag_pools_backoff_params_and_mapped_hours(dagbag):
     assert dagbag.dags["scraping_upload"].get_task("lookup_batch").pool == "scraping_api"
 
 
-def test_the_deadline_is_a_native_sla_on_daily_metrics_with_a_slack_callback(dagbag):
+def test_the_deadline_is_a_native_sla_on_the_last_task_with_a_slack_callback(dagbag):
     from callcentre.ivr import deadline
 
     dag = dagbag.dags["ivr_calls_daily"]
     # 2.x measures an SLA from the logical date (the start of the IVR day): one day + 6 h (the default).
-    assert dag.get_task("daily_metrics").sla == timedelta(hours=30)
-    assert [t.task_id for t in dag.tasks if t.sla] == ["daily_metrics"]
+    assert dag.get_task("reconcile").sla == timedelta(hours=30)
+    assert [t.task_id for t in dag.tasks if t.sla] == ["reconcile"]
     assert dag.sla_miss_callback is deadline.sla_missed
 
 
 def test_a_zero_deadline_sets_no_sla(monkeypatch):
     monkeypatch.setenv("IVR_LOAD_DEADLINE_HOURS", "0")
     dag = runpy.run_path(str(DAGS_DIR / "ivr_calls_daily.py"))["ivr_calls_daily"]()
-    assert dag.get_task("daily_metrics").sla is None
+    assert dag.get_task("reconcile").sla is None
 
 
 def test_the_timetable_survives_serialization_through_its_plugin(dagbag):

@@ -37,9 +37,9 @@ def _today() -> date:
     return datetime.now(ZoneInfo(IVR_ZONE)).date()
 
 
-# Recent days: 2.x looks for SLA misses only after the last successful daily_metrics, day by day.
+# Recent days: 2.x looks for SLA misses only after the last successful reconcile, day by day.
 D1, D2 = _today() - timedelta(days=5), _today() - timedelta(days=4)
-# 2.x checks SLAs from the SECOND day after the last successful daily_metrics (its loop advances
+# 2.x checks SLAs from the SECOND day after the last successful reconcile (its loop advances
 # before it compares), so D2 + 1 is never an SLA miss (ivr_deadline_watch reports it); D2 + 2 began
 # more than one day + 6 h ago whenever the test runs.
 MISSED = D2 + timedelta(days=2)

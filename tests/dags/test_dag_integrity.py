@@ -40,13 +40,13 @@ def test_ivr_dag_shape(dagbag):
     assert load.retry_exponential_backoff and load.max_retry_delay is not None
     assert dag.max_consecutive_failed_dag_runs > 0
     assert set(dag.params.keys()) == {"dry_run", "hours", "invalid_rows", "max_reject_ratio", "chunk_size"}
-    assert [t.task_id for t in dag.get_task("daily_metrics").upstream_list] == ["reconcile"]
+    assert [t.task_id for t in dag.get_task("reconcile").upstream_list] == ["load_hour"]
     # One graph on both versions: plan, the run's only root (2.11's backfill expands no other mapped
     # source), is the sensor that waits for the day to close, so no hour loads before it has.
     plan = dag.get_task("plan")
     assert plan.upstream_list == [] and plan.mode == "reschedule"
     assert [t.task_id for t in load.upstream_list] == ["plan"]
-    assert set(dag.task_ids) == {"plan", "load_hour", "reconcile", "daily_metrics"}
+    assert set(dag.task_ids) == {"plan", "load_hour", "reconcile"}
     # What the UI shows for the schedule: ours, not cron_descriptor's "At 00:00".
     assert dag.timetable.description == (
         "daily at the start of each IVR day (00:00, or when the clocks jump past it); typed dates are IVR business days")

@@ -231,7 +231,7 @@ def test_backfill_of_three_days_runs_on_both_workers(cluster, services):
             assert sorted(row[0] for row in ledger(day)) == list(range(24))  # one attempt per hour
         assert _loaded_ids(DAYS[0] - timedelta(days=1)) == [] and _loaded_ids(DAYS[-1] + timedelta(days=1)) == []
         tis = [ti for run_id in run_ids.values() for ti in cluster.task_instances("ivr_calls_daily", run_id)]
-        per_run = 24 + 3  # the hours, and plan, reconcile, daily_metrics
+        per_run = 24 + 2  # the hours, plan and reconcile
         assert len(tis) == 3 * per_run and {ti["state"] for ti in tis} == {"success"}
         assert {ti["hostname"] for ti in tis} == set(WORKERS)
         assert {ti["queue"] for ti in tis if ti["task_id"] == "load_hour"} == {"ivr"}

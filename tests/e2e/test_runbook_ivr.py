@@ -453,7 +453,7 @@ def test_damaged_day_restored_by_clearing_its_run_and_one_hour_by_its_map_index(
         assert _target(d) != good
 
         stack.clear(run_id)  # the UI's "Clear Run" with all tasks
-        stack.wait_for(lambda: stack.run(run_id)["state"] == "success" and stack.ti(run_id, "daily_metrics")["try_number"] == 2,
+        stack.wait_for(lambda: stack.run(run_id)["state"] == "success" and stack.ti(run_id, "reconcile")["try_number"] == 2,
                        "the cleared run")
         assert _target(d) == good
         _assert_day_exact(d, ids, DRILL_HOURS)

@@ -57,7 +57,7 @@ def test_a_dry_run_emits_nothing(day, fake_slack):
     dry = compat.dag_test(parse_ivr_dag(), local_midnight(day), {"dry_run": True})
     assert dry.state == "success"
     states = {ti.task_id: ti.state for ti in dry.get_task_instances()}
-    assert states["daily_metrics"] == "skipped"
+    assert states["reconcile"] == "skipped"
     assert events_of(IVR_DAY_LOADED, dry.run_id) == []
 
 

@@ -12,8 +12,8 @@ SCRAPING_RESULTS = compat.asset("scraping_results_workbook", "callcentre://scrap
 
 
 def announce_day(context, metrics: dict | None) -> dict | None:
-    """Name the day in the event ``daily_metrics`` emits; a dry run wrote no metrics, so its task
-    is skipped and no event is emitted (a consumer must not run on a day that was not loaded)."""
+    """Name the day in the event ``reconcile`` emits once it wrote the day's metrics; a dry run wrote
+    none, so its task is skipped and no event is emitted (a consumer must not run on a day that was not loaded)."""
     if metrics is None:
         raise compat.AirflowSkipException("dry run: analytics.daily_metrics unchanged, no asset event")
     context["outlet_events"][IVR_DAY_LOADED].extra = {

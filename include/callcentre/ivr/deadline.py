@@ -120,7 +120,7 @@ def check_deadlines(now: datetime | None = None) -> dict:
 # --- Airflow 2.x: the deadline as a native SLA ---------------------------------------------------
 
 def sla_deadline() -> timedelta | None:
-    """``sla=`` of ``daily_metrics`` on Airflow 2.x, read when the DAG file is parsed: 2.x measures
+    """``sla=`` of ``reconcile`` (the run's last task) on Airflow 2.x, read when the DAG file is parsed: 2.x measures
     an SLA from the run's logical date (the start of the IVR day), so one day + the deadline hours
     (an hour early or late on a DST day). None when ``IVR_LOAD_DEADLINE_HOURS`` is 0."""
     hours = deadline_hours()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 
 from callcentre.common.compat import AirflowFailException
@@ -49,13 +49,6 @@ class DayCounts:
         return [
             h for h in HOURS if self.source.get(h, 0) != self.loaded.get(h, 0) + self.rejected.get(h, 0)
         ]
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        # XCom round-trips through JSON: keep hour keys as strings there, ints here.
-        for key in ("source", "loaded", "rejected"):
-            data[key] = {str(h): n for h, n in data[key].items()}
-        return data
 
 
 def count_day(business_date: date, target_conn_id: str = ANALYTICS_POSTGRES) -> DayCounts:

@@ -118,8 +118,9 @@ def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
                           dry_run=opts.dry_run, chunk_size=opts.chunk_size, dag_id=context["dag"].dag_id)
 
 
-def reconcile_day(hour_results: Iterable[dict], context) -> dict:
-    """Compare the source with the target per hour; fail loudly on any difference.
+def reconcile_day(hour_results: Iterable[dict], context) -> dict | None:
+    """Compare the source with the target per hour, failing loudly on any difference or on too many
+    rejects; then write the day's metrics (returned; None for a dry run, which writes none).
 
     ``hour_results`` (the load_hour XComs, fetched one API call each as they are iterated) is read
     only by a dry run, the only run whose hours return them: a real run counts both databases.
@@ -131,15 +132,7 @@ def reconcile_day(hour_results: Iterable[dict], context) -> dict:
         read = sum(r["rows_read"] for r in hour_results)
         rejected = sum(r["rows_rejected"] for r in hour_results)
         log.info("dry run for %s: read %d, would load %d, would reject %d", day, read, read - rejected, rejected)
-        return {"business_date": day.isoformat(), "dry_run": True, "rows_read": read, "rows_rejected": rejected}
+        return None
     counts = reconcile.count_day_reloading(day, opts.hours, reload_hour=lambda hour: _load(day, hour, opts, context))
     reconcile.check_day(counts, opts.max_reject_ratio, loaded_hours=opts.hours)
-    return counts.as_dict()
-
-
-def compute_metrics(counts: dict, context) -> dict | None:
-    if counts.get("dry_run"):
-        log.info("dry run: daily_metrics left unchanged")
-        return None
-    result = metrics.refresh_daily_metrics(counts["business_date"], context["run_id"])
-    return result.as_dict()
+    return metrics.refresh_daily_metrics(day, context["run_id"]).as_dict()

@@ -344,7 +344,7 @@ def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneIn
 
     The day's newest full-day run is cleared, as the runbook does by hand (docs/operations.md §3):
     the whole run, or for one hour its ``load_hour`` map index (= the hour in a full-day run) with
-    what follows it (reconcile, daily_metrics), so the day's figures are recomputed. A day with no
+    what follows it (reconcile), so the day's figures are recomputed. A day with no
     full-day run gets a new run, with ``{"hours": [...]}`` for a part of the day.
     """
     full = [r for r in runs if not _run_view(r)["hours"]]
