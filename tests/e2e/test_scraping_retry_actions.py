@@ -151,7 +151,7 @@ def test_a_person_timing_out_a_job_with_no_retry_left_emails_its_uploader(client
     import json
 
     from callcentre.fakes._server import serve_in_thread
-    from callcentre.fakes.smtp_server import FakeSmtpServer
+    from tests.smtp_server import FakeSmtpServer
     from callcentre.scraping.retry import mark_jobs_timeout
 
     smtp = FakeSmtpServer(("127.0.0.1", 0))

@@ -1,5 +1,5 @@
 """The uploader is told by email: scraping_upload through dag.test() with the lookup API and a real
-SMTP server on loopback (callcentre.fakes.smtp_server) that Airflow's SmtpHook talks to."""
+SMTP server on loopback (tests.smtp_server) that Airflow's SmtpHook talks to."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ADDRESS = "ana.lopez@example.com"
 
 @pytest.fixture
 def fake_smtp(monkeypatch):
-    from callcentre.fakes.smtp_server import FakeSmtpServer
+    from tests.smtp_server import FakeSmtpServer
 
     server = FakeSmtpServer(("127.0.0.1", 0))
     thread = __import__("threading").Thread(target=server.serve_forever, daemon=True)

@@ -92,6 +92,31 @@ SHARED_SCRIPTS = ("airflow_prefs.js",)
 SIGN_IN_SCRIPT = "signin.js"
 
 
+def add_page_routes(app, package: str, can_read) -> None:
+    """The page (``/``) and its static files: ``package``'s page.html, page.js and page.css and the
+    shared scripts, behind ``can_read``; the sign-in script without it (it only sends a signed-out
+    browser to the login page)."""
+    from fastapi import HTTPException
+
+    own = {"page.js": "text/javascript", "page.css": "text/css"}
+
+    @app.get("/", dependencies=[can_read])
+    def page_html():
+        return static_file(package, "page.html", "text/html; charset=utf-8")
+
+    @app.get(f"/static/{SIGN_IN_SCRIPT}")  # declared before /static/{name}, which needs can_read
+    def sign_in_script():
+        return static_file("callcentre.common", SIGN_IN_SCRIPT, "text/javascript")
+
+    @app.get("/static/{name}", dependencies=[can_read])
+    def static(name: str):
+        if name in SHARED_SCRIPTS:
+            return static_file("callcentre.common", name, "text/javascript")
+        if name not in own:
+            raise HTTPException(404, "not found")
+        return static_file(package, name, own[name])
+
+
 def static_file(package: str, name: str, media_type: str):
     """``package``'s ``static/name`` with the page's CSP and no caching (``callcentre.common`` for
     :data:`SHARED_SCRIPTS` and :data:`SIGN_IN_SCRIPT`)."""

@@ -37,8 +37,6 @@ DEFAULT_DAYS = 90
 MAX_DAYS = 5 * 366 + 1  # the calendar answers for any range up to five years
 MAX_BACKFILL_DAYS = 366
 _SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # an SVG opened on its own runs nothing
-_STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
-_SHARED = {name: "text/javascript" for name in ui_page.SHARED_SCRIPTS}  # the Airflow UI's language and zone
 _SVG_TEXT = {
     "en": {"rejects": "Rejected calls by rule", "no_rejects": "No rejected calls", "hours": "The 24 hours"},
     "es": {"rejects": "Llamadas rechazadas por regla", "no_rejects": "Sin llamadas rechazadas",
@@ -212,22 +210,7 @@ def _svg(body: str) -> Response:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="IVR days", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.get("/", dependencies=[can_read])
-    def page_html() -> Response:
-        return _static("page.html", "text/html; charset=utf-8")
-
-    @app.get(f"/static/{ui_page.SIGN_IN_SCRIPT}")
-    def sign_in_script() -> Response:  # public: it only sends a signed-out browser to the login page
-        return ui_page.static_file("callcentre.common", ui_page.SIGN_IN_SCRIPT, "text/javascript")
-
-    @app.get("/static/{name}", dependencies=[can_read])
-    def static(name: str) -> Response:
-        if name in _SHARED:
-            return ui_page.static_file("callcentre.common", name, _SHARED[name])
-        if name not in _STATIC:
-            raise HTTPException(404, "not found")
-        return _static(name, _STATIC[name])
+    ui_page.add_page_routes(app, "callcentre.ivr_page", can_read)
 
     @app.get("/api/days", dependencies=[can_read])
     def calendar(session: SessionDep, user: GetUserDep, from_day: date | None = None, to_day: date | None = None,
@@ -374,7 +357,3 @@ def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneIn
                "note": "reloaded from the IVR days page"}
     resp = _rest(client, "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", payload, what=f"reloading {day}")
     return {"action": "triggered", "day": day.isoformat(), "hours": hours, "tasks": None, "run": _run_view(resp.json())}
-
-
-def _static(name: str, media_type: str) -> Response:
-    return ui_page.static_file("callcentre.ivr_page", name, media_type)

@@ -38,8 +38,6 @@ WATCHED_DAGS = {
 MAX_JOBS_PER_ACTION = 200
 # Only the page's own script sends this header; a form or image on another site cannot (CSRF).
 PAGE_HEADER = "X-Scraping-Jobs-Page"
-_STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
-_SHARED = {name: "text/javascript" for name in ui_page.SHARED_SCRIPTS}
 _SESSION_OVER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Scraping jobs: sign in</title>
 <script src="static/signin.js"></script></head>
@@ -122,21 +120,7 @@ def create_app() -> FastAPI:
                             headers=ui_page.PAGE_HEADERS)
         return await http_exception_handler(request, exc)
 
-    @app.get("/", dependencies=[can_read])
-    def page_html() -> Response:
-        return _static("page.html", "text/html; charset=utf-8")
-
-    @app.get(f"/static/{ui_page.SIGN_IN_SCRIPT}")  # no login: it only sends an ended session to the login page
-    def sign_in_script() -> Response:
-        return ui_page.static_file("callcentre.common", ui_page.SIGN_IN_SCRIPT, "text/javascript")
-
-    @app.get("/static/{name}", dependencies=[can_read])
-    def static(name: str) -> Response:
-        if name in _SHARED:
-            return ui_page.static_file("callcentre.common", name, _SHARED[name])
-        if name not in _STATIC:
-            raise HTTPException(404, "not found")
-        return _static(name, _STATIC[name])
+    ui_page.add_page_routes(app, "callcentre.scraping_page", can_read)
 
     @app.get("/api/jobs", dependencies=[can_read])
     def list_jobs(
@@ -362,7 +346,3 @@ def _job_view(job: dict, lang: str = "en") -> dict:
     view["status_text"] = wording.status_words(lang).get(job["status"], job["status"])
     view["problem"] = wording.plain_error(job["last_error"], job["file_name"], lang)
     return view
-
-
-def _static(name: str, media_type: str) -> Response:
-    return ui_page.static_file("callcentre.scraping_page", name, media_type)
