@@ -67,9 +67,9 @@ def bench_connection() -> None:
 
 def populate(rows: int) -> float:
     from callcentre.common.pg import transaction
-    from callcentre.scraping_page import schema
+    from callcentre.scraping.jobs import JobRepository
 
-    schema.migrate(BENCH_DB)
+    JobRepository(BENCH_DB).migrate()
     with transaction(BENCH_DB) as cur:
         cur.execute("SELECT count(*) FROM scraping.jobs")
         if cur.fetchone()[0] == rows:

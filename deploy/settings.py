@@ -26,7 +26,6 @@ from urllib.parse import quote
 HERE = Path(__file__).resolve().parent
 SETTINGS = HERE / "settings.toml"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker", "init")
-CONTROL = ("api-server", "scheduler", "dag-processor", "triggerer", "init")
 PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 SECRET_SUFFIXES = ("_PASSWORD", "_SECRET", "_SECRET_KEY", "_FERNET_KEY", "_TOKEN")
 

@@ -27,10 +27,8 @@ def dag_runs_url(dag_id: str) -> str:
     return ui_url(f"dags/{dag_id}/grid" if IS_AIRFLOW_2 else f"dags/{dag_id}/runs")
 
 
-def backfill_command(dag_id: str, first_day, last_day, *, rerun: bool = True) -> str:
-    """The CLI line that (re)loads ``first_day``..``last_day`` (``rerun``: runs that failed too)."""
+def backfill_command(dag_id: str, first_day, last_day) -> str:
+    """The CLI line that (re)loads ``first_day``..``last_day``, runs that failed included."""
     if IS_AIRFLOW_2:
-        flag = " --rerun-failed-tasks" if rerun else ""
-        return f"airflow dags backfill{flag} -s {first_day} -e {last_day} {dag_id}"
-    flag = " --reprocess-behavior failed" if rerun else ""
-    return f"airflow backfill create --dag-id {dag_id} --from-date {first_day} --to-date {last_day}{flag}"
+        return f"airflow dags backfill --rerun-failed-tasks -s {first_day} -e {last_day} {dag_id}"
+    return f"airflow backfill create --dag-id {dag_id} --from-date {first_day} --to-date {last_day} --reprocess-behavior failed"

@@ -105,16 +105,6 @@ def dag_test(dag, logical_date=None, conf: dict | None = None):
     return dag.test(execution_date=logical_date, run_conf=conf or {})
 
 
-def timeout_exceptions() -> tuple[type[BaseException], type[BaseException]]:
-    """``(AirflowSensorTimeout, AirflowTaskTimeout)``: a sensor or a task that ran out of time."""
-    return AirflowSensorTimeout, AirflowTaskTimeout
-
-
-def terminal_failure_types() -> tuple[type[BaseException], ...]:
-    """Exceptions that fail a task at once whatever retries remain (the task runner's own list)."""
-    return (AirflowFailException, AirflowSensorTimeout, AirflowTaskTerminated)
-
-
 def attach_filesystem(protocol: str, fs) -> None:
     """Register an fsspec file system with Airflow's object store (as a provider registers s3)."""
     if IS_AIRFLOW_2:

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # --- Claimed alerts: analytics.alert_log, one row per alert, sent once ---------------------------
 
 OUTBOX = Outbox(ANALYTICS_POSTGRES, "analytics.alert_log", ("dag_id", "kind", "alert_key"))
+# What fails a task at once whatever retries remain (the task runner's own list).
+TERMINAL_FAILURES = (compat.AirflowFailException, compat.AirflowSensorTimeout, compat.AirflowTaskTerminated)
 
 
 def _post(row: dict) -> bool:
@@ -158,8 +160,8 @@ def record_task_failure(context) -> None:
     """Task ``on_failure_callback``: record a final failure for the run's one message. Never raises."""
     try:
         ti = context["ti"]
-        # The shared final-failure rule with the IVR's permanent errors (the task runner's own list).
-        if not is_final_failure(context, compat.terminal_failure_types()):
+        # The shared final-failure rule with the IVR's permanent errors.
+        if not is_final_failure(context, TERMINAL_FAILURES):
             log.info("try %s of %s failed with tries left (apache/airflow#65400): nothing recorded",
                      ti.try_number, int(getattr(ti, "max_tries", 0) or 0) + 1)
             return

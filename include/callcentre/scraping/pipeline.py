@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from callcentre.common import compat, run_context, storage, variables
-from callcentre.common.compat import AirflowFailException, AirflowSkipException, timeout_exceptions
+from callcentre.common.compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, AirflowTaskTimeout
 from callcentre.common.slack import short_error
 from callcentre.scraping import config, notify
 from callcentre.scraping.alerts import alert_if_final, scrub_numbers
@@ -44,7 +44,7 @@ def failure_kind(error) -> str:
 
 
 def is_timeout(error) -> bool:
-    return isinstance(error, (JobTimedOut, *timeout_exceptions()))
+    return isinstance(error, (JobTimedOut, AirflowSensorTimeout, AirflowTaskTimeout))
 
 
 def ends_the_task(context) -> bool:
@@ -53,7 +53,7 @@ def ends_the_task(context) -> bool:
     end it for nothing; on the last try the reconcile DAG ends the job from the run's state."""
     from callcentre.common.alerting import is_final_failure
 
-    return is_final_failure(context, (AirflowFailException, timeout_exceptions()[0]), unraised_counts=False)
+    return is_final_failure(context, (AirflowFailException, AirflowSensorTimeout), unraised_counts=False)
 
 
 def _run_ids(context) -> tuple[str, str]:

@@ -9,6 +9,7 @@ audit log names the person.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from datetime import date, datetime, timezone
 from typing import Annotated
@@ -25,7 +26,7 @@ from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessE
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from callcentre.common import ui_page
 from callcentre.scraping.jobs import STATUSES, JobRepository
-from callcentre.scraping_page import dashboard, intake, queries, schema, wording
+from callcentre.scraping_page import dashboard, intake, queries, wording
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,13 @@ def _dag_views(user) -> list[dict]:
     ]
 
 
+@functools.cache  # a failed migration is not cached: the next request tries again
+def ensure_migrated() -> None:
+    """The job table, with the page's indexes (its migration 0003), at this code's version, once per
+    process before the first query (two first requests at once may both run it: it is idempotent)."""
+    JobRepository().migrate()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="Scraping jobs", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -146,7 +154,7 @@ def create_app() -> FastAPI:
             )
         except queries.BadQuery as err:
             raise HTTPException(422, str(err)) from err
-        schema.ensure_migrated()
+        ensure_migrated()
         result = queries.list_jobs(query)
         return {
             "jobs": [_job_view(job, lang) for job in result.jobs],
@@ -169,7 +177,7 @@ def create_app() -> FastAPI:
             span = dashboard.day_range(from_day, to_day, tz, datetime.now(timezone.utc))
         except dashboard.BadRange as err:
             raise HTTPException(422, str(err)) from err
-        schema.ensure_migrated()
+        ensure_migrated()
         return dashboard.figures(span)
 
     @app.post("/api/dags/{dag_id}/unpause",
@@ -192,7 +200,7 @@ def create_app() -> FastAPI:
 
     @app.get("/api/uploaders", dependencies=[can_read])
     def uploaders() -> list[str]:
-        schema.ensure_migrated()
+        ensure_migrated()
         return JobRepository().uploaders()
 
     @app.get("/api/jobs/{job_id}/results", dependencies=[can_read])
@@ -306,7 +314,7 @@ def _store_and_trigger(stream, raw_name: str | None, uploader: str, client, noti
         result = client.trigger_upload(stored, uploader, notify)
     except TriggerError as err:
         raise HTTPException(502, str(err)) from err
-    schema.ensure_migrated()
+    ensure_migrated()
     job = JobRepository().by_run(DAG_ID, result.run_id)
     waits = result.created and bool(paused_dags().get(DAG_ID))
     # ``message`` for scripts; the page words the same facts in the person's language.
