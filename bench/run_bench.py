@@ -408,9 +408,8 @@ def main() -> None:
         bench_seconds=round(time.monotonic() - started, 1),
     )
     out = ROOT / "bench" / ("results-quick.json" if args.quick else "results.json")
-    if out.exists():  # the other benches' figures (make bench-backfill, make bench-history) stay
-        results.update({k: v for k, v in json.loads(out.read_text()).items()
-                        if k.startswith(("backfill", "history")) or k == "airflow_cpu_s_per_run"})
+    if out.exists():  # the other benches' figures (bench-backfill, bench-history, the A/Bs) stay
+        results = {**json.loads(out.read_text()), **results}
     out.write_text(json.dumps(results, indent=2) + "\n")
 
     m = results["machine"]

@@ -1,0 +1,82 @@
+#!/usr/bin/env python
+"""A/B of this checkout against another commit on the backfill: how a tuning item or a change of
+the DAG moves Airflow's cost, measured in one run (docs/performance.md).
+
+    . .local/airflow.env && .venv/bin/python bench/ab_backfill.py REV [--rounds 2] [--key NAME]
+
+REV is checked out in .local/ab/REV (a git worktree). Per variant and round: its DAG files, include/
+and plugins/ on the path, a fresh api-server and scheduler, an empty day backfilled first, then a
+real backfill of two 1M-call days (the days of `make bench-backfill`, written by it), variants
+interleaved A B B A. Prints wall time and Airflow's CPU per run with the tasks' own work; with
+--key, records them in bench/results.json under that key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import backfill_timing as bt  # noqa: E402
+from callcentre.devtools.airflow_processes import AIRFLOW, free_port, process_group, run_airflow  # noqa: E402
+
+
+def measure(src: Path, name: str, days: list) -> dict:
+    port = free_port()
+    env = dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
+               AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False", PYTHONPATH=f"{src}/include:{src}/plugins",
+               AIRFLOW__CORE__DAGS_FOLDER=f"{src}/dags", AIRFLOW__CORE__PLUGINS_FOLDER=f"{src}/plugins")
+    logs = ROOT / ".local" / "ab" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    run_airflow(env, "dags", "reserialize")
+    api_args = [AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"]
+    with process_group(api_args, env, logs / f"api-{name}.log") as api, \
+         process_group([AIRFLOW, "scheduler"], env, logs / f"scheduler-{name}.log") as scheduler:
+        run_airflow(env, "dags", "unpause", "ivr_calls_daily")
+        time.sleep(20)  # every component up and idle
+        bt.backfill(env, [bt.WARM_UP_DAY], api.pid, scheduler.pid, set(), 2)
+        result = bt.backfill(env, days, api.pid, scheduler.pid, set(), 2)
+        bt.settle_backfills(env, "ivr_calls_daily", timeout_s=120)
+        run_airflow(env, "dags", "pause", "ivr_calls_daily")
+    return {"seconds": result["seconds"], "airflow_cpu_s_per_run": round(result["airflow_cpu_s"] / len(days), 2),
+            "airflow_cpu_by_part": result["airflow_cpu_by_part"], "task_instances": result["task_instances"],
+            "postgresql_cpu_s": result["postgresql_cpu_s"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rev", help="the commit to compare this checkout with")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--key", help="record under this key of bench/results.json")
+    args = parser.parse_args()
+
+    other = ROOT / ".local" / "ab" / args.rev
+    if not other.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), args.rev], check=True)
+    variants = {f"A {args.rev}": other, "B this checkout": ROOT}
+    days = [bt.FIRST_DAY, bt.FIRST_DAY + timedelta(days=1)]
+    runs: dict[str, list] = {name: [] for name in variants}
+    for i in range(args.rounds):
+        for name in (list(variants) if i % 2 == 0 else list(reversed(variants))):
+            runs[name].append(measure(variants[name], name.split()[0], days))
+            print(name, runs[name][-1], flush=True)
+    for name, results in runs.items():
+        print(f"{name:20} wall {[r['seconds'] for r in results]} s, Airflow CPU per run "
+              f"{[r['airflow_cpu_s_per_run'] for r in results]} s, task instances {results[0]['task_instances']}")
+    if args.key:
+        out = ROOT / "bench" / "results.json"
+        data = json.loads(out.read_text())
+        data[args.key] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "days": len(days), "runs": runs}
+        out.write_text(json.dumps(data, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
