@@ -12,7 +12,6 @@ from pathlib import Path
 
 from callcentre.devtools.airflow_processes import (  # noqa: F401  (re-exported for the tests)
     AIRFLOW,
-    api_healthy,
     celery_env,
     free_port,
     process_group,
@@ -24,6 +23,17 @@ from callcentre.devtools.airflow_processes import (  # noqa: F401  (re-exported 
     start_group,
     stop_group,
 )
+
+
+
+def api_healthy(base_url: str) -> bool:
+    """The api-server answers its health endpoint (False while it starts or after it died)."""
+    import requests
+
+    try:
+        return requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def run_states(env: dict, dag_id: str, kind: str) -> dict[str, str]:

@@ -60,16 +60,6 @@ def process_group(args: list[str], env: dict, log: Path):
         stop_group(proc)
 
 
-def api_healthy(base_url: str) -> bool:
-    """The api-server answers its health endpoint (False while it starts or after it died)."""
-    import requests
-
-    try:
-        return requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def celery_env(env: dict, broker_db: int) -> dict:
     """``env`` switched to the CeleryExecutor, on Redis database ``broker_db`` of the local Redis
     (0 is `make airflow`'s), with worker hostnames from ``CALLCENTRE_WORKER_HOSTNAME``."""
