@@ -41,6 +41,9 @@ def isolated_airflow() -> dict:
     run_airflow(env, "db", "migrate")
     run_airflow(env, "pools", "set", "scraping_api", "4", "Concurrent calls to the external scraping API")
     run_airflow(env, "dags", "reserialize")
+    # The IVR deadline watcher is on from creation (every 15 min): here its first tick on a fresh
+    # analytics database would post the recent unloaded days to the scraping tests' Slack stand-in.
+    run_airflow(env, "dags", "pause", "ivr_deadline_watch")
     return overrides
 
 
