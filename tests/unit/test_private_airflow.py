@@ -1,4 +1,4 @@
-"""The private Airflow APIs we rely on (tests/unit/private_airflow.py): each still where we use
+"""The private Airflow APIs we rely on (callcentre.common.private_airflow): each still where we use
 it on the running version, and none used without an entry."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from airflow import __version__
-from tests.unit.private_airflow import MARKERS, PRIVATE_APIS, PUBLIC
+from callcentre.common.private_airflow import MARKERS, PRIVATE_APIS, PUBLIC
 
 ROOT = Path(__file__).resolve().parents[2]
 MAJOR = int(__version__.split(".")[0])
@@ -45,6 +45,8 @@ def test_every_private_use_in_the_code_is_listed():
     for folder in ("include", "plugins", "dags"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             relative = str(path.relative_to(ROOT))
+            if relative == "include/callcentre/common/private_airflow.py":
+                continue
             text = path.read_text()
             unlisted += [f"{relative}: {m}" for m in MARKERS if m in text and (m, relative) not in listed]
     assert not unlisted, "private Airflow APIs used without an entry in private_airflow.py: " + ", ".join(unlisted)
@@ -121,6 +123,8 @@ def test_every_airflow_import_is_public_or_listed():
     for folder in ("include", "plugins", "dags"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             relative = str(path.relative_to(ROOT))
+            if relative == "include/callcentre/common/private_airflow.py":  # the list itself
+                continue
             for module, name, version in sorted(_airflow_uses(ast.parse(path.read_text()))):
                 used = f"{module}.{name}" if name else module
                 if _is_public(module, name, version or TARGET) or any(

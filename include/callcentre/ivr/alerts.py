@@ -248,7 +248,7 @@ def circuit_breaker_note(context, dag_id: str) -> str:
     """The line that tells the operator this failure paused the DAG (Airflow's circuit breaker
     pauses it after ``max_consecutive_failed_dag_runs`` failed runs, before this callback runs).
     run_context.failed_runs_in_a_row still asks the dag-processor's supervisor on 3.x (listed in
-    tests/unit/private_airflow.py): ``ti.get_previous_dagrun`` goes back one run only."""
+    common/private_airflow.py): ``ti.get_previous_dagrun`` goes back one run only."""
     try:
         limit = int(getattr(context["dag"], "max_consecutive_failed_dag_runs", 0) or 0)
         if limit > 0 and run_context.failed_runs_in_a_row(context, limit) >= limit:
