@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,26 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import backfill_timing as bt  # noqa: E402
-from callcentre.devtools.airflow_processes import AIRFLOW, free_port, process_group, run_airflow  # noqa: E402
 
 
 def measure(src: Path, name: str, days: list) -> dict:
-    port = free_port()
-    env = dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
-               AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False", PYTHONPATH=f"{src}/include:{src}/plugins",
-               AIRFLOW__CORE__DAGS_FOLDER=f"{src}/dags", AIRFLOW__CORE__PLUGINS_FOLDER=f"{src}/plugins")
+    env = bt.bench_env(PYTHONPATH=f"{src}/include:{src}/plugins", AIRFLOW__CORE__DAGS_FOLDER=f"{src}/dags",
+                       AIRFLOW__CORE__PLUGINS_FOLDER=f"{src}/plugins")
     logs = ROOT / ".local" / "ab" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    run_airflow(env, "dags", "reserialize")
-    api_args = [AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"]
-    with process_group(api_args, env, logs / f"api-{name}.log") as api, \
-         process_group([AIRFLOW, "scheduler"], env, logs / f"scheduler-{name}.log") as scheduler:
-        run_airflow(env, "dags", "unpause", "ivr_calls_daily")
+    with bt.components(env, logs, f"-{name}") as (api, scheduler):
         time.sleep(20)  # every component up and idle
         bt.backfill(env, [bt.WARM_UP_DAY], api.pid, scheduler.pid, set(), 2)
         result = bt.backfill(env, days, api.pid, scheduler.pid, set(), 2)
-        bt.settle_backfills(env, "ivr_calls_daily", timeout_s=120)
-        run_airflow(env, "dags", "pause", "ivr_calls_daily")
     return {"seconds": result["seconds"], "airflow_cpu_s_per_run": round(result["airflow_cpu_s"] / len(days), 2),
             "airflow_cpu_by_part": result["airflow_cpu_by_part"], "task_instances": result["task_instances"],
             "postgresql_cpu_s": result["postgresql_cpu_s"]}

@@ -32,6 +32,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -55,6 +56,30 @@ FIRST_DAY = date(2018, 6, 1)  # in the past (backfills refuse future dates), use
 # first-use costs (the api-server builds its versioned routes on the first requests, ≈ 1 CPU-s)
 # are paid once per process, not per run, and would otherwise be charged to the first round.
 WARM_UP_DAY = FIRST_DAY - timedelta(days=1)
+
+
+def bench_env(**overrides: str) -> dict:
+    """This machine's Airflow settings, the api-server on a free port, and no scheduled run of any
+    DAG (only the backfill being timed runs)."""
+    port = free_port()
+    return dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
+                AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False", **overrides)
+
+
+@contextmanager
+def components(env: dict, logs: Path, tag: str = ""):
+    """The DAGs serialized, an api-server and a scheduler in process groups of their own and
+    ivr_calls_daily unpaused; on the way out its backfills settled and the DAG paused again."""
+    run_airflow(env, "dags", "reserialize")
+    api_args = [AIRFLOW, "api-server", "--port", env["AIRFLOW__API__PORT"], "--host", "127.0.0.1", "--workers", "1"]
+    with process_group(api_args, env, logs / f"api{tag}.log") as api, \
+         process_group([AIRFLOW, "scheduler"], env, logs / f"scheduler{tag}.log") as scheduler:
+        run_airflow(env, "dags", "unpause", "ivr_calls_daily")
+        try:
+            yield api, scheduler
+        finally:
+            settle_backfills(env, "ivr_calls_daily", timeout_s=120)
+            run_airflow(env, "dags", "pause", "ivr_calls_daily")
 
 
 def cpu_by_part(api_pgid: int, scheduler_pgid: int, other_pgids: set[int]) -> dict[str, float]:
@@ -204,19 +229,13 @@ def main() -> None:
 
     tmp = ROOT / ".local" / "bench-backfill"
     tmp.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = dict(os.environ, AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
-               AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")
+    env = bench_env()
     if args.executor == "celery":
         env = celery_env(env, broker_db=2)
-    run_airflow(env, "dags", "reserialize")
-    api_args = [AIRFLOW, "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"]
     rounds = []
-    with process_group(api_args, env, tmp / "api.log") as api, \
-         process_group([AIRFLOW, "scheduler"], env, tmp / "scheduler.log") as scheduler:
+    with components(env, tmp) as (api, scheduler):
         workers = [start_celery_worker(f"bench{i}", env, tmp, concurrency=4)
                    for i in range(1, args.workers + 1)] if args.executor == "celery" else []
-        run_airflow(env, "dags", "unpause", "ivr_calls_daily")
         try:
             time.sleep(20)  # every component up and idle before the first clock starts
             log(f"warm-up: backfill of the empty day {WARM_UP_DAY}")
@@ -234,8 +253,6 @@ def main() -> None:
                     f"ratio {this['backfill_vs_load']}, Airflow CPU {this['backfill']['airflow_cpu_by_part']}")
                 rounds.append(this)
         finally:
-            settle_backfills(env, "ivr_calls_daily", timeout_s=120)
-            run_airflow(env, "dags", "pause", "ivr_calls_daily")
             for worker in workers:
                 stop_group(worker)
 
