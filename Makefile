@@ -11,7 +11,7 @@ AIRFLOW ?=
 VENV2 := .venv-af2
 ENV2 := . .local/airflow-af2.env &&
 
-.PHONY: install services services-stop airflow-init airflow2-init demo test test-af3 test-af2 bench bench-backfill bench-history bench-jobs-page bench-pages profile airflow constraints trigger-upload scraping-report clean
+.PHONY: install services services-stop airflow-init airflow2-init demo test test-af3 test-af2 bench bench-backfill bench-history bench-pages profile airflow constraints trigger-upload scraping-report clean
 
 install: $(VENV)/.installed $(if $(filter 2,$(AIRFLOW)),$(VENV2)/.installed,)
 
@@ -90,11 +90,7 @@ bench-backfill: airflow-init
 bench-history: airflow-init
 	$(ENV) $(PY) bench/ivr_history_bench.py $(if $(QUICK),--quick,) $(if $(CALLS),--calls $(CALLS),) $(if $(HISTORY_DAYS),--history-days $(HISTORY_DAYS),) $(if $(BIG_DAY),--big-day $(BIG_DAY),) $(if $(DRIFT_DAYS),--drift-days $(DRIFT_DAYS),) $(if $(REPEAT),--repeat $(REPEAT),)
 
-# The jobs page's list/filter/search latency with 100,000 job rows (database scraping_bench).
-bench-jobs-page: airflow-init
-	$(ENV) $(PY) bench/jobs_page_bench.py
-
-# The IVR days page over five years of days and the scraping dashboard over 100,000 jobs, through
+# The IVR days page over five years of days and the scraping jobs page over 100,000 jobs, through
 # Airflow's real app (bench/pages_results.json; ≈ 3 min the first time). DAYS=, JOBS=; QUICK=1: small.
 bench-pages: airflow-init
 	$(ENV) $(PY) bench/pages_bench.py $(if $(QUICK),--quick,) $(if $(DAYS),--days $(DAYS),) $(if $(JOBS),--jobs $(JOBS),)
