@@ -86,7 +86,7 @@ def test_bad_queries_name_the_parameter(kwargs, message):
 
 
 def test_the_logs_link_picks_the_task_that_failed():
-    from callcentre.scraping_page.app import telling_task
+    from callcentre.common.ui_page import telling_task
 
     tis = [
         {"task_id": "register_job", "map_index": -1, "state": "success", "start_date": "2026-11-23T10:00:00Z",

@@ -1,16 +1,21 @@
 """What a page of ours in the Airflow 3 UI needs: a plugin's nav entry and lazy app, the caller's
-token, the CSRF rule, the UI's root path and locked-down static files (docs/ivr-days-page.md)."""
+token, the CSRF rule, links into the UI and locked-down static files (docs/ivr-days-page.md)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from importlib import import_module, resources
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'",
     "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Referrer-Policy": "same-origin",
 }
+# Shared by every page: the Airflow UI's language and time zone, the element and format helpers.
+SHARED_SCRIPTS = ("airflow_prefs.js",)
+# Shared and served without sign-in (no data in it): opening Airflow pages, the way to sign in.
+SIGN_IN_SCRIPT = "signin.js"
 
 
 def api_base_url() -> str:
@@ -25,9 +30,33 @@ def ui_root() -> str:
     return urlparse(api_base_url()).path.rstrip("/")
 
 
-def page_href(url_prefix: str) -> str:
-    """A page's path for its nav entry, under the path Airflow itself is served from."""
-    return f"{ui_root()}{url_prefix}/"
+def dag_url(dag_id: str) -> str:
+    return f"{ui_root()}/dags/{quote(dag_id, safe='')}"
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    return f"{dag_url(dag_id)}/runs/{quote(run_id, safe='')}"
+
+
+def telling_task(task_instances: list[dict]) -> dict | None:
+    """The task whose log explains the run: the last failed one, else the last one that started."""
+    def latest(tis):
+        return max(tis, key=lambda t: (t.get("end_date") or t.get("start_date") or "", t.get("map_index", -1)))
+
+    failed = [t for t in task_instances if t.get("state") == "failed"]  # not upstream_failed: it has no log
+    if failed:
+        return latest(failed)
+    started = [t for t in task_instances if t.get("start_date")]
+    return latest(started) if started else None
+
+
+def log_url(dag_id: str, run_id: str, task_instances: list[dict]) -> str | None:
+    """The UI page of the run's :func:`telling_task` (REST API fields, dates as ISO text)."""
+    ti = telling_task(task_instances)
+    if ti is None:
+        return None
+    mapped = f"/mapped/{ti['map_index']}" if ti.get("map_index", -1) >= 0 else ""
+    return f"{run_url(dag_id, run_id)}/tasks/{quote(ti['task_id'], safe='')}{mapped}"
 
 
 class LazyPageApp:
@@ -49,7 +78,7 @@ def nav_page(name: str, url_prefix: str, module: str) -> tuple[list[dict], list[
     and a top-level nav button showing it in an iframe (same origin, so Airflow's login cookie
     authenticates it). Airflow 2.x loads the plugin and ignores both lists."""
     app = {"app": LazyPageApp(module), "url_prefix": url_prefix, "name": name}
-    view = {"name": name, "href": page_href(url_prefix), "url_route": url_prefix.strip("/"), "destination": "nav",
+    view = {"name": name, "href": f"{ui_root()}{url_prefix}/", "url_route": url_prefix.strip("/"), "destination": "nav",
             "nav_top_level": True}  # staff open these pages daily: a button of their own in the nav bar
     return [app], [view]
 
@@ -64,8 +93,7 @@ def header_token(request) -> str | None:
 
 
 def caller_token(request) -> str:
-    """The JWT the caller authenticated with (Airflow's auth dependency has already validated it):
-    the ``Authorization: Bearer`` header, else the UI's ``_token`` cookie."""
+    """The JWT the caller authenticated with (Airflow's auth dependency has already validated it)."""
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 
     return header_token(request) or request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
@@ -76,29 +104,41 @@ def require_page_header(header: str):
     Bearer token) or ``header: 1``, which only the page's own script sends. A cookie alone is what
     a form or image on another site would send (CSRF); any other ``Authorization`` value (Basic, an
     empty Bearer) leaves the cookie as the credential and is refused like no header."""
-    from fastapi import HTTPException, Request
+    from fastapi import Depends, HTTPException, Request
 
     def check(request) -> None:
         if request.headers.get(header) != "1" and header_token(request) is None:
             raise HTTPException(403, f"missing {header} header")
 
     check.__annotations__["request"] = Request  # FastAPI injects the request by this type
-    return check
+    return Depends(check)
 
 
-# Shared by every page: the Airflow UI's language and time zone, the element and format helpers.
-SHARED_SCRIPTS = ("airflow_prefs.js",)
-# Shared and served without sign-in (no data in it): opening Airflow pages, the way to sign in.
-SIGN_IN_SCRIPT = "signin.js"
-
-
-def add_page_routes(app, package: str, can_read) -> None:
-    """The page (``/``) and its static files: ``package``'s page.html, page.js and page.css and the
-    shared scripts, behind ``can_read``; the sign-in script without it (it only sends a signed-out
-    browser to the login page)."""
+@contextmanager
+def http_error(status: int | None, *errors: type[Exception]):
+    """Any of ``errors`` raised inside as an HTTPException with its message, and ``status`` (None:
+    the error's own ``status``)."""
     from fastapi import HTTPException
 
+    try:
+        yield
+    except errors as err:
+        raise HTTPException(err.status if status is None else status, str(err)) from err
+
+
+def page_app(title: str, package: str, can_read):
+    """A page's FastAPI app with the page (``/``) and its static files: ``package``'s page.html,
+    page.js and page.css and the shared scripts, behind ``can_read``; the sign-in script without it
+    (it only sends a signed-out browser to the login page)."""
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import Response
+
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     own = {"page.js": "text/javascript", "page.css": "text/css"}
+
+    def static_file(owner: str, name: str, media_type: str) -> Response:
+        body = resources.files(owner).joinpath("static", name).read_bytes()
+        return Response(body, media_type=media_type, headers=PAGE_HEADERS)
 
     @app.get("/", dependencies=[can_read])
     def page_html():
@@ -116,11 +156,4 @@ def add_page_routes(app, package: str, can_read) -> None:
             raise HTTPException(404, "not found")
         return static_file(package, name, own[name])
 
-
-def static_file(package: str, name: str, media_type: str):
-    """``package``'s ``static/name`` with the page's CSP and no caching (``callcentre.common`` for
-    :data:`SHARED_SCRIPTS` and :data:`SIGN_IN_SCRIPT`)."""
-    from fastapi.responses import Response
-
-    body = resources.files(package).joinpath("static", name).read_bytes()
-    return Response(body, media_type=media_type, headers=PAGE_HEADERS)
+    return app

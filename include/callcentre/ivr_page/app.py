@@ -1,11 +1,7 @@
-"""The FastAPI app of the "IVR days" page, mounted on the api-server by plugins/ivr_days_plugin.py.
+"""The FastAPI app of the "IVR days" page (security and the runs read: docs/ivr-days-page.md).
 
-Security as on the scraping jobs page: every route depends on Airflow's auth dependencies; reading
-needs read access to DAG ``ivr_calls_daily``'s runs, actions the right to trigger them and are
-Airflow REST calls made with the caller's own token (Airflow checks again and audits the person);
-state-changing calls must carry the page's header (CSRF). The DAG's runs are read from Airflow's
-metadata database, as Airflow's own UI routes read them, once the auth manager allowed it (one
-SELECT instead of a REST call per 100 runs); business facts come from ``queries``.
+Actions are Airflow REST calls made with the caller's own token; the DAG's runs are read from
+Airflow's metadata database once the auth manager allowed it; business facts come from ``queries``.
 """
 
 from __future__ import annotations
@@ -16,7 +12,7 @@ from typing import Annotated
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -36,6 +32,7 @@ PAGE_HEADER = "X-Ivr-Days-Page"
 DEFAULT_DAYS = 90
 MAX_DAYS = 5 * 366 + 1  # the calendar answers for any range up to five years
 MAX_BACKFILL_DAYS = 366
+RUNS_API = f"/api/v2/dags/{DAG_ID}/dagRuns"
 _SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # an SVG opened on its own runs nothing
 _SVG_TEXT = {
     "en": {"rejects": "Rejected calls by rule", "no_rejects": "No rejected calls", "hours": "The 24 hours"},
@@ -45,7 +42,7 @@ _SVG_TEXT = {
 
 can_read = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
 can_trigger = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))
-page_request = Depends(ui_page.require_page_header(PAGE_HEADER))  # CSRF: only the page's script sends it
+page_request = ui_page.require_page_header(PAGE_HEADER)  # CSRF: only the page's script sends it
 
 
 class Reload(BaseModel):
@@ -65,35 +62,25 @@ def airflow_client(request: Request):
     return AirflowRestClient(ui_page.api_base_url(), token=ui_page.caller_token(request))
 
 
-def run_url(run_id: str) -> str:
-    return f"{ui_page.ui_root()}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
-
-
 def _zones() -> tuple[ZoneInfo, ZoneInfo]:
     """(the IVR zone, ``[core] default_timezone``): together they decide which day a run names."""
     from callcentre.common.compat import default_timezone_name
 
-    try:
+    with ui_page.http_error(500, ValueError):  # a bad IVR_TIMEZONE fails every run too; the page says why
         return ZoneInfo(business_day.ivr_timezone_name()), ZoneInfo(default_timezone_name())
-    except ValueError as err:  # a bad IVR_TIMEZONE fails every run too; the page says why
-        raise HTTPException(500, str(err)) from err
 
 
 def _deadline_hours() -> float:
-    try:
+    with ui_page.http_error(500, Exception):  # a bad setting fails the watcher loudly; the page says so too
         return deadline.deadline_hours()
-    except Exception as err:  # a bad setting fails the watcher loudly; the page says so too
-        raise HTTPException(500, str(err)) from err
 
 
 def _rest(client, method: str, path: str, body: dict | None = None, *, what: str | None = None):
     """Airflow's answer to a REST call; with ``what``, an HTTPException saying so unless it succeeded."""
     from callcentre.scraping.upload import TriggerError
 
-    try:
+    with ui_page.http_error(502, TriggerError):
         resp = client.request(method, path, body)
-    except TriggerError as err:
-        raise HTTPException(502, str(err)) from err
     if what is None or resp.status_code in (200, 201):
         return resp
     try:
@@ -106,11 +93,8 @@ def _rest(client, method: str, path: str, body: dict | None = None, *, what: str
 
 def runs_by_day(session: Session, user, first: date, last: date, tz: ZoneInfo,
                 default_tz: ZoneInfo) -> dict[date, list[dict]]:
-    """The DAG's runs naming each day of ``first..last`` (the day its logical date names, as the
-    DAG reads it: docs/ivr.md "The date contract"), oldest first, as the REST API's run fields.
-
-    Only for a ``user`` the auth manager lets read the DAG's runs (403 otherwise, as the REST API
-    would answer), whichever route asks."""
+    """The DAG's runs naming each day of ``first..last`` (docs/ivr.md "The date contract"), oldest
+    first, as the REST API's run fields; 403 unless ``user`` may read the DAG's runs, whichever route asks."""
     if not _is_authorized(user, "GET"):
         raise HTTPException(403, f"reading the runs of {DAG_ID} needs read access to its runs")
     # A day named by midnight UTC or in [core] default_timezone lies within a day of its local midnight.
@@ -132,18 +116,24 @@ def runs_by_day(session: Session, user, first: date, last: date, tz: ZoneInfo,
     return found
 
 
+def _span(first: date, last: date) -> int:
+    """The number of days of ``first..last``; 422 when they are the wrong way round."""
+    if first > last:
+        raise HTTPException(422, f"from_day {first} is after to_day {last}")
+    return (last - first).days + 1
+
+
 def _day_range(from_day: date | None, to_day: date | None, tz: ZoneInfo) -> tuple[date, date]:
     last = to_day or (datetime.now(tz).date() - timedelta(days=1))
     first = from_day or last - timedelta(days=DEFAULT_DAYS - 1)
-    if first > last:
-        raise HTTPException(422, f"from_day {first} is after to_day {last}")
-    if (last - first).days + 1 > MAX_DAYS:
-        raise HTTPException(422, f"from_day..to_day spans {(last - first).days + 1} days; at most {MAX_DAYS}")
+    span = _span(first, last)
+    if span > MAX_DAYS:
+        raise HTTPException(422, f"from_day..to_day spans {span} days; at most {MAX_DAYS}")
     return first, last
 
 
 def _facts(day: date, tz: ZoneInfo, hours: float, now: datetime, runs: list[dict], loaded: dict | None,
-           alerted: bool, drifted: bool = False) -> states.DayFacts:
+           alerted: bool, drifted: bool) -> states.DayFacts:
     return states.DayFacts(
         day=day, deadline=deadline.deadline_of(day, tz, hours) if hours > 0 else None,
         ended=business_day.day_end(day, tz) <= now, run_state=runs[-1]["state"] if runs else None,
@@ -172,24 +162,18 @@ def _run_view(run: dict) -> dict:
     hours = conf.get("hours") if isinstance(conf, dict) else None
     return {"run_id": run["dag_run_id"], "state": run["state"], "run_type": run.get("run_type"),
             "logical_date": run.get("logical_date"), "start_date": run.get("start_date"),
-            "end_date": run.get("end_date"), "hours": hours or [], "url": run_url(run["dag_run_id"])}
+            "end_date": run.get("end_date"), "hours": hours or [], "url": ui_page.run_url(DAG_ID, run["dag_run_id"])}
 
 
 def _log_url(session: Session, user, run_id: str) -> str | None:
-    """The log of the run's most telling task: the last failed one, else the last one that started
-    (none for a caller who may not read the DAG's task instances)."""
+    """The log of the run's most telling task (none for a caller who may not read the DAG's task instances)."""
     if not _is_authorized(user, "GET", DagAccessEntity.TASK_INSTANCE):
         return None
     tis = session.execute(
         select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.start_date,
                TaskInstance.end_date)
         .where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id)).all()
-    pick = [t for t in tis if t.state == "failed"] or [t for t in tis if t.start_date]
-    if not pick:
-        return None
-    ti = max(pick, key=lambda t: (_json(t.end_date or t.start_date) or "", t.map_index))
-    mapped = f"/mapped/{ti.map_index}" if ti.map_index >= 0 else ""
-    return f"{run_url(run_id)}/tasks/{quote(ti.task_id, safe='')}{mapped}"
+    return ui_page.log_url(DAG_ID, run_id, [_json(ti._asdict()) for ti in tis])
 
 
 def _json(value):
@@ -208,9 +192,8 @@ def _svg(body: str) -> Response:
         "Content-Security-Policy": _SVG_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="IVR days", docs_url=None, redoc_url=None, openapi_url=None)
-    ui_page.add_page_routes(app, "callcentre.ivr_page", can_read)
+def create_app():
+    app = ui_page.page_app("IVR days", "callcentre.ivr_page", can_read)
 
     @app.get("/api/days", dependencies=[can_read])
     def calendar(session: SessionDep, user: GetUserDep, from_day: date | None = None, to_day: date | None = None,
@@ -252,7 +235,7 @@ def create_app() -> FastAPI:
             "deadline": _json(facts.deadline), "metrics": _json(metrics), "rejects": detail["rejects"],
             "hours": _json(detail["hours"]), "alerts": _json(detail["alerts"]), "drift": _json(drift),
             "runs": [_run_view(r) for r in reversed(runs[-10:])],  # newest first
-            "run_url": run_url(latest["dag_run_id"]) if latest else None,
+            "run_url": ui_page.run_url(DAG_ID, latest["dag_run_id"]) if latest else None,
             "log_url": _log_url(session, user, latest["dag_run_id"]) if latest else None,
         }
 
@@ -280,9 +263,7 @@ def create_app() -> FastAPI:
     def backfill(request: Request, body: Backfill) -> dict:
         """An Airflow backfill of ``from_day..to_day`` (the scheduler runs it), created as the caller."""
         tz, _ = _zones()
-        if body.from_day > body.to_day:
-            raise HTTPException(422, f"from_day {body.from_day} is after to_day {body.to_day}")
-        span = (body.to_day - body.from_day).days + 1
+        span = _span(body.from_day, body.to_day)
         if span > MAX_BACKFILL_DAYS:
             raise HTTPException(422, f"a backfill of {span} days; the page creates at most {MAX_BACKFILL_DAYS}")
         _loadable(body.from_day, tz)
@@ -294,15 +275,14 @@ def create_app() -> FastAPI:
                      what=f"the backfill {body.from_day}..{body.to_day}")
         return {"backfill_id": resp.json().get("id"), "from_day": body.from_day.isoformat(),
                 "to_day": body.to_day.isoformat(), "reprocess": body.reprocess,
-                "runs_url": f"{ui_page.ui_root()}/dags/{DAG_ID}/runs"}
+                "runs_url": f"{ui_page.dag_url(DAG_ID)}/runs"}
 
     return app
 
 
 def _free_logical_date(day: date, runs: list[dict], tz: ZoneInfo, default_tz: ZoneInfo) -> datetime | None:
-    """An instant naming ``day`` that no run of the DAG holds yet (Airflow keeps one run per
-    logical date): midnight UTC, in the IVR zone or in ``[core] default_timezone`` — each names the
-    day (docs/ivr.md "The date contract")."""
+    """An instant naming ``day`` that no run holds yet (Airflow keeps one run per logical date):
+    midnight UTC, in the IVR zone or in ``[core] default_timezone``."""
     used = {datetime.fromisoformat(r["logical_date"]) for r in runs if r.get("logical_date")}
     for zone in (business_day.UTC, tz, default_tz):
         instant = business_day.day_start(day, zone)
@@ -315,21 +295,16 @@ def _free_logical_date(day: date, runs: list[dict], tz: ZoneInfo, default_tz: Zo
 def _planned_hours(client, run_id: str) -> set[int]:
     """The map indexes of ``load_hour`` in a full-day run (= its hours); empty before ``plan`` ran
     (Airflow answers a clear of an unexpanded mapped task with an error 500)."""
-    resp = _rest(client, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/load_hour/"
-                                "listMapped?limit=100")
+    resp = _rest(client, "GET", f"{RUNS_API}/{quote(run_id, safe='')}/taskInstances/load_hour/listMapped?limit=100")
     if resp.status_code != 200:
         return set()
     return {ti["map_index"] for ti in resp.json().get("task_instances", []) if ti.get("map_index", -1) >= 0}
 
 
 def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneInfo, default_tz: ZoneInfo) -> dict:
-    """Reload ``day`` (``hours``: only those) with the caller's rights.
-
-    The day's newest full-day run is cleared, as the runbook does by hand (docs/operations.md §3):
-    the whole run, or for one hour its ``load_hour`` map index (= the hour in a full-day run) with
-    what follows it (reconcile), so the day's figures are recomputed. A day with no
-    full-day run gets a new run, with ``{"hours": [...]}`` for a part of the day.
-    """
+    """Reload ``day`` (``hours``: only those) with the caller's rights: clear the day's newest
+    full-day run (for hours, their ``load_hour`` map indexes and what follows), else trigger a new
+    run (docs/ivr-days-page.md "Actions")."""
     full = [r for r in runs if not _run_view(r)["hours"]]
     if full:
         run = full[-1]
@@ -346,7 +321,7 @@ def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneIn
                      what=f"clearing run {run['dag_run_id']}")
         cleared = resp.json().get("task_instances", [])
         if cleared:
-            after = _rest(client, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run['dag_run_id'], safe='')}")
+            after = _rest(client, "GET", f"{RUNS_API}/{quote(run['dag_run_id'], safe='')}")
             return {"action": "cleared", "day": day.isoformat(), "hours": hours, "tasks": len(cleared),
                     "run": _run_view(after.json() if after.status_code == 200 else run)}
     instant = _free_logical_date(day, runs, tz, default_tz)
@@ -355,5 +330,5 @@ def reload_day(client, day: date, hours: list[int], runs: list[dict], tz: ZoneIn
                                  "that could be cleared: clear one of them in Airflow")
     payload = {"logical_date": instant.astimezone(timezone.utc).isoformat(), "conf": {"hours": hours} if hours else {},
                "note": "reloaded from the IVR days page"}
-    resp = _rest(client, "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", payload, what=f"reloading {day}")
+    resp = _rest(client, "POST", RUNS_API, payload, what=f"reloading {day}")
     return {"action": "triggered", "day": day.isoformat(), "hours": hours, "tasks": None, "run": _run_view(resp.json())}

@@ -1,9 +1,7 @@
 """The FastAPI app of the "Scraping jobs" page, mounted on the api-server by the plugin.
 
-Every route depends on Airflow's own auth dependencies: reading needs read access to DAG
-``scraping_upload``'s runs, retry/timeout edit rights, an upload the right to trigger one. Actions
-call Airflow's REST API with the caller's own token, so Airflow checks the same rights again and its
-audit log names the person.
+Reading needs read access to DAG ``scraping_upload``'s runs, retry/timeout edit rights, an upload
+the right to trigger one. Actions call Airflow's REST API with the caller's own token.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from datetime import date, datetime, timezone
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
@@ -37,7 +35,6 @@ WATCHED_DAGS = {
     "scraping_jobs_reconcile": "failed jobs are not retried automatically and stuck jobs are not timed out",
 }
 MAX_JOBS_PER_ACTION = 200
-# Only the page's own script sends this header; a form or image on another site cannot (CSRF).
 PAGE_HEADER = "X-Scraping-Jobs-Page"
 _SESSION_OVER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Scraping jobs: sign in</title>
@@ -49,15 +46,12 @@ JobId = Annotated[int, PathParam(ge=1, le=queries.MAX_JOB_ID)]
 can_read = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
 can_edit = Depends(requires_access_dag("PUT", DagAccessEntity.RUN, param_dag_id=DAG_ID))
 can_trigger = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+page_request = ui_page.require_page_header(PAGE_HEADER)  # CSRF: only the page's script sends it
 
 
 class JobIds(BaseModel):
     job_ids: list[Annotated[int, Field(ge=1, le=queries.MAX_JOB_ID)]] = Field(
         min_length=1, max_length=MAX_JOBS_PER_ACTION)
-
-
-# CSRF: a state-changing call carries a real Bearer token or the page's own header (ui_page).
-page_request = ui_page.require_page_header(PAGE_HEADER)
 
 
 def airflow_client(request: Request):
@@ -66,14 +60,6 @@ def airflow_client(request: Request):
     from callcentre.scraping.upload import AirflowRestClient, api_connection_url
 
     return AirflowRestClient(api_connection_url() or ui_page.api_base_url(), token=ui_page.caller_token(request))
-
-
-def dag_url(dag_id: str) -> str:
-    return f"{ui_page.ui_root()}/dags/{quote(dag_id, safe='')}"
-
-
-def run_url(dag_id: str, run_id: str) -> str:
-    return f"{dag_url(dag_id)}/runs/{quote(run_id, safe='')}"
 
 
 def _is_authorized(user, method: str, dag_id: str = DAG_ID, entity=DagAccessEntity.RUN) -> bool:
@@ -102,7 +88,7 @@ def paused_dags() -> dict[str, bool]:
 
 def _dag_views(user) -> list[dict]:
     return [
-        {"dag_id": dag_id, "paused": paused, "stops": WATCHED_DAGS[dag_id], "url": dag_url(dag_id),
+        {"dag_id": dag_id, "paused": paused, "stops": WATCHED_DAGS[dag_id], "url": ui_page.dag_url(dag_id),
          "can_unpause": paused and _is_authorized(user, "PUT", dag_id, entity=None)}
         for dag_id, paused in sorted(paused_dags().items())
     ]
@@ -115,8 +101,8 @@ def ensure_migrated() -> None:
     JobRepository().migrate()
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="Scraping jobs", docs_url=None, redoc_url=None, openapi_url=None)
+def create_app():
+    app = ui_page.page_app("Scraping jobs", "callcentre.scraping_page", can_read)
 
     @app.exception_handler(HTTPException)
     async def session_over(request: Request, exc: HTTPException) -> Response:
@@ -127,8 +113,6 @@ def create_app() -> FastAPI:
             return Response(_SESSION_OVER, status_code=exc.status_code, media_type="text/html; charset=utf-8",
                             headers=ui_page.PAGE_HEADERS)
         return await http_exception_handler(request, exc)
-
-    ui_page.add_page_routes(app, "callcentre.scraping_page", can_read)
 
     @app.get("/api/jobs", dependencies=[can_read])
     def list_jobs(
@@ -144,7 +128,7 @@ def create_app() -> FastAPI:
         page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
         lang: Annotated[str, Query(pattern="^(en|es)$")] = "en",
     ) -> dict:
-        try:
+        with ui_page.http_error(422, queries.BadQuery):
             if len(status) > len(STATUSES):
                 raise queries.BadQuery(f"status: at most {len(STATUSES)} values")
             query = queries.JobQuery(
@@ -152,8 +136,6 @@ def create_app() -> FastAPI:
                 uploader=(uploader or "").strip() or None, search=search, sort=sort,
                 descending=order == "desc", page=page, page_size=page_size,
             )
-        except queries.BadQuery as err:
-            raise HTTPException(422, str(err)) from err
         ensure_migrated()
         result = queries.list_jobs(query)
         return {
@@ -173,26 +155,22 @@ def create_app() -> FastAPI:
         tz: Annotated[str, Query(max_length=60)] = "UTC",
     ) -> dict:
         """The dashboard over ``from_day``..``to_day`` (days in zone ``tz``; default the last 30)."""
-        try:
+        with ui_page.http_error(422, dashboard.BadRange):
             span = dashboard.day_range(from_day, to_day, tz, datetime.now(timezone.utc))
-        except dashboard.BadRange as err:
-            raise HTTPException(422, str(err)) from err
         ensure_migrated()
         return dashboard.figures(span)
 
     @app.post("/api/dags/{dag_id}/unpause",
-              dependencies=[Depends(requires_access_dag("PUT")), Depends(page_request)])
+              dependencies=[Depends(requires_access_dag("PUT")), page_request])
     def unpause(request: Request, dag_id: str) -> dict:
         """Unpause one of :data:`WATCHED_DAGS` through Airflow's REST API, as the caller."""
         if dag_id not in WATCHED_DAGS:
             raise HTTPException(404, f"the page does not manage DAG {dag_id[:100]!r}")
         from callcentre.scraping.upload import TriggerError
 
-        try:
+        with ui_page.http_error(502, TriggerError):
             resp = airflow_client(request).request(
                 "PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", {"is_paused": False})
-        except TriggerError as err:
-            raise HTTPException(502, str(err)) from err
         if resp.status_code != 200:
             raise HTTPException(502 if resp.status_code >= 500 else resp.status_code,
                                 f"Airflow did not unpause {dag_id}: HTTP {resp.status_code}")
@@ -210,10 +188,8 @@ def create_app() -> FastAPI:
         job = JobRepository().get(job_id)
         if not job or not job["results_file"]:
             raise HTTPException(404, f"job {job_id} has no results workbook")
-        try:
+        with ui_page.http_error(503, storage.StorageError):
             results_dir = storage.local_path(storage.folder("results"))
-        except storage.StorageError as err:
-            raise HTTPException(503, str(err)) from err
         if results_dir is None:  # object storage: the page serves local results only (docs/scraping.md)
             raise HTTPException(501, "results live in object storage: download them from there")
         path = intake.inside(results_dir, job["results_file"])
@@ -229,37 +205,30 @@ def create_app() -> FastAPI:
 
     @app.get("/api/jobs/{job_id}/logs", dependencies=[can_read])
     def task_logs(request: Request, job_id: JobId) -> RedirectResponse:
-        """To the log of the run's most telling task: the last failed one, else the latest."""
+        """To the log of the run's most telling task (ui_page.telling_task), else to the run."""
         job = JobRepository().get(job_id)
         if not job:
             raise HTTPException(404, f"job {job_id} not found")
-        url = run_url(job["dag_id"], job["airflow_run_id"])
+        dag_id, run_id = job["dag_id"], job["airflow_run_id"]
         resp = airflow_client(request).request(
-            "GET", f"/api/v2/dags/{quote(job['dag_id'], safe='')}/dagRuns/{quote(job['airflow_run_id'], safe='')}"
-            "/taskInstances?limit=100"
-        )
-        if resp.status_code == 200:
-            ti = telling_task(resp.json().get("task_instances", []))
-            if ti:
-                mapped = f"/mapped/{ti['map_index']}" if ti.get("map_index", -1) >= 0 else ""
-                url += f"/tasks/{quote(ti['task_id'], safe='')}{mapped}"
+            "GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=100")
+        tis = resp.json().get("task_instances", []) if resp.status_code == 200 else []
+        url = ui_page.log_url(dag_id, run_id, tis) or ui_page.run_url(dag_id, run_id)
         return RedirectResponse(url, status_code=302)
 
-    @app.post("/api/jobs/retry", dependencies=[can_edit, Depends(page_request)])
+    @app.post("/api/jobs/retry", dependencies=[can_edit, page_request])
     def retry(request: Request, user: GetUserDep, body: JobIds) -> dict:
         from callcentre.scraping.retry import retry_jobs
 
-        actions = retry_jobs(body.job_ids, actor=user.get_name(), airflow=airflow_client(request))
-        return {"actions": [dataclasses.asdict(a) for a in actions]}
+        return _actions(retry_jobs(body.job_ids, actor=user.get_name(), airflow=airflow_client(request)))
 
-    @app.post("/api/jobs/timeout", dependencies=[can_edit, Depends(page_request)])
+    @app.post("/api/jobs/timeout", dependencies=[can_edit, page_request])
     def mark_timeout(request: Request, user: GetUserDep, body: JobIds) -> dict:
         from callcentre.scraping.retry import mark_jobs_timeout
 
-        actions = mark_jobs_timeout(body.job_ids, actor=user.get_name(), airflow=airflow_client(request))
-        return {"actions": [dataclasses.asdict(a) for a in actions]}
+        return _actions(mark_jobs_timeout(body.job_ids, actor=user.get_name(), airflow=airflow_client(request)))
 
-    @app.post("/api/uploads", dependencies=[can_trigger, Depends(page_request)])
+    @app.post("/api/uploads", dependencies=[can_trigger, page_request])
     async def upload(request: Request, user: GetUserDep) -> JSONResponse:
         # The body is read only now, after the auth dependencies, and only when its declared
         # length fits the cap (uvicorn never hands over more than Content-Length).
@@ -273,10 +242,8 @@ def create_app() -> FastAPI:
             file = form.get("file")
             if file is None or not hasattr(file, "filename"):
                 raise HTTPException(422, "no file in the upload (form field 'file')")
-            try:  # checked before the file is read: a typo in the address stores nothing
+            with ui_page.http_error(None, intake.UploadRefused):  # before the file is read: a typo stores nothing
                 notify = intake.notify_conf(_text_field(form, "notify_email"), _text_field(form, "no_email"))
-            except intake.UploadRefused as err:
-                raise HTTPException(err.status, str(err)) from err
             result = await run_in_threadpool(
                 _store_and_trigger, file.file, file.filename, user.get_name(), airflow_client(request), notify
             )
@@ -287,6 +254,10 @@ def create_app() -> FastAPI:
     return app
 
 
+def _actions(actions) -> dict:
+    return {"actions": [dataclasses.asdict(a) for a in actions]}
+
+
 def _text_field(form, name: str) -> str | None:
     value = form.get(name)
     if value is not None and not isinstance(value, str):
@@ -294,26 +265,19 @@ def _text_field(form, name: str) -> str | None:
     return value
 
 
-def _store_and_trigger(stream, raw_name: str | None, uploader: str, client, notify: dict | None = None) -> dict:
+def _store_and_trigger(stream, raw_name: str | None, uploader: str, client, notify: dict) -> dict:
     """Check, store and trigger exactly as ``scripts/trigger_upload.py`` does; ``notify`` (the
     address to email, the opt-out) goes into the run conf."""
     from callcentre.common import storage
     from callcentre.scraping.upload import TriggerError, store_upload
 
-    try:
+    with ui_page.http_error(503, storage.StorageError):
         uploads_dir = storage.folder("uploads")  # the same folder, local or object storage, as the workers'
-    except storage.StorageError as err:
-        raise HTTPException(503, str(err)) from err
-    try:
-        with intake.received_upload(stream, raw_name) as path:
-            stored = store_upload(path, uploads_dir)
-            name = path.name
-    except intake.UploadRefused as err:
-        raise HTTPException(err.status, str(err)) from err
-    try:
+    with ui_page.http_error(None, intake.UploadRefused), intake.received_upload(stream, raw_name) as path:
+        stored = store_upload(path, uploads_dir)
+        name = path.name
+    with ui_page.http_error(502, TriggerError):
         result = client.trigger_upload(stored, uploader, notify)
-    except TriggerError as err:
-        raise HTTPException(502, str(err)) from err
     ensure_migrated()
     job = JobRepository().by_run(DAG_ID, result.run_id)
     waits = result.created and bool(paused_dags().get(DAG_ID))
@@ -333,24 +297,12 @@ def _store_and_trigger(stream, raw_name: str | None, uploader: str, client, noti
             "message": message}
 
 
-def telling_task(task_instances: list[dict]) -> dict | None:
-    """The task whose log explains the run: the last failed one, else the last one that started."""
-    def latest(tis):
-        return max(tis, key=lambda t: (t.get("end_date") or t.get("start_date") or "", t.get("map_index", -1)))
-
-    failed = [t for t in task_instances if t.get("state") == "failed"]  # not upstream_failed: it has no log
-    if failed:
-        return latest(failed)
-    started = [t for t in task_instances if t.get("start_date")]
-    return latest(started) if started else None
-
-
-def _job_view(job: dict, lang: str = "en") -> dict:
+def _job_view(job: dict, lang: str) -> dict:
     view = {k: v for k, v in job.items() if k not in ("dag_id", "airflow_run_id")}
     for key in ("created_at", "started_at", "completed_at"):
         view[key] = job[key].isoformat() if job[key] else None
     view["run_id"] = job["airflow_run_id"]
-    view["run_url"] = run_url(job["dag_id"], job["airflow_run_id"])
+    view["run_url"] = ui_page.run_url(job["dag_id"], job["airflow_run_id"])
     view["status_text"] = wording.status_words(lang).get(job["status"], job["status"])
     view["problem"] = wording.plain_error(job["last_error"], job["file_name"], lang)
     return view
