@@ -1,9 +1,6 @@
-"""Server-side SVG charts of the IVR days page (no JavaScript, no build step).
-
-Pure functions from numbers and labels to an SVG document. Every text goes through ``escape``:
-rule names come from our code today, but labels are translations and may one day carry data.
-The charts scale with their ``viewBox`` (width 100 %), so they read on a 400 px phone screen.
-"""
+"""Server-side SVG charts of the IVR days page: pure functions from numbers and labels to an SVG
+document. Every text goes through ``escape`` (labels may one day carry data); the charts scale with
+their ``viewBox`` (width 100 %), so they read on a 400 px phone screen."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""What the IVR days page reads from the analytics tables: the only module that names them, so a
-rename of a table or column (a migration) touches this file alone.
-
-Read-only; every value is a parameter. A table that does not exist yet (no run so far) reads as
-empty, so the page works on a fresh install.
-"""
+"""What the IVR days page reads from the analytics tables (the only module of the page that names
+them). Read-only; every value is a parameter; a table that does not exist yet (no run so far)
+reads as empty, so the page works on a fresh install."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The figures of the jobs page's dashboard, over a bounded range of days in the person's time zone:
-jobs per day by status, numbers looked up per day, success and failure per uploader, and the time
-from upload (the job row's ``created_at``) to completion of the completed jobs (average and p95).
-
-Every figure counts the jobs *created* on the range's days (one day axis for all of them). The
-range is capped (:data:`MAX_DAYS`) and read through the index on ``created_at`` (``schema.py``).
-"""
+"""The figures of the jobs page's dashboard over a capped range of days in the person's time zone:
+jobs and numbers per day by status, success and failure per uploader, upload-to-completion time
+(average and p95). Every figure counts the jobs *created* on the range's days (one day axis)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""What the page lets into the uploads folder and out of the results folder.
-
-An upload is refused here with the pipeline's own message when the pipeline would refuse it, and
-stored only then, by the upload command's ``store_upload``: the same file gets the same stored name
-and run id whichever way it came.
-"""
+"""What the page lets into the uploads folder and out of the results folder: an upload is refused
+here with the pipeline's own message when the pipeline would refuse it, and stored only then."""
 
 from __future__ import annotations
 

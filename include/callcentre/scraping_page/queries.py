@@ -1,8 +1,5 @@
-"""The job list behind the page: filters, search, whitelisted sorting and paging on ``scraping.jobs``.
-
-Every value reaches SQL as a parameter; the only SQL built from input is the ORDER BY, and it is
-picked from :data:`SORT_COLUMNS`. The indexes that keep this fast at 100,000 rows: migration 0003.
-"""
+"""The job list behind the page: filters, search, whitelisted sorting and paging on ``scraping.jobs``
+(every value a parameter; the indexes that keep it fast at 100,000 rows: migration 0003)."""
 
 from __future__ import annotations
 
@@ -103,10 +100,9 @@ def order_clause(query: JobQuery) -> str:
     """ORDER BY the whitelisted column, then id. NULLS LAST only where NULLs exist: on a NOT NULL
     column it would stop PostgreSQL from reading the (ascending) index backwards for DESC."""
     direction = "DESC" if query.descending else "ASC"
-    column = query.sort  # one of SORT_COLUMNS: JobQuery checked it
     nulls = " NULLS LAST" if query.sort in NULLABLE_SORTS else ""
-    tiebreak = "" if column == "id" else f", id {direction}"
-    return f" ORDER BY {column} {direction}{nulls}{tiebreak}"
+    tiebreak = "" if query.sort == "id" else f", id {direction}"
+    return f" ORDER BY {query.sort} {direction}{nulls}{tiebreak}"  # sort: one of SORT_COLUMNS (JobQuery checked)
 
 
 def like_escape(term: str) -> str:
