@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from callcentre.ivr_page import charts, states
 
 SVG = "{http://www.w3.org/2000/svg}"
-DAY = date(2026, 8, 3)
 DEADLINE = datetime(2026, 8, 4, 6, tzinfo=timezone.utc)
 LOADED = {"source_calls": 1000, "loaded_calls": 995, "rejected_calls": 5}
 
 
 def facts(**overrides) -> states.DayFacts:
-    return states.DayFacts(**{"day": DAY, "deadline": DEADLINE, "ended": True, **overrides})
+    return states.DayFacts(**{"deadline": DEADLINE, "ended": True, **overrides})
 
 
 @pytest.mark.parametrize("case,now,expected", [

@@ -101,18 +101,15 @@ def runs_by_day(session: Session, user, first: date, last: date, tz: ZoneInfo,
     low = business_day.day_start(first, tz) - timedelta(days=1)
     high = business_day.day_end(last, tz) + timedelta(days=1)
     rows = session.execute(
-        select(DagRun.run_id, DagRun.logical_date, DagRun.state, DagRun.run_type, DagRun.start_date,
-               DagRun.end_date, DagRun.conf)
+        select(DagRun.run_id.label("dag_run_id"), DagRun.logical_date, DagRun.state, DagRun.run_type,
+               DagRun.start_date, DagRun.end_date, DagRun.conf)
         .where(DagRun.dag_id == DAG_ID, DagRun.logical_date >= low, DagRun.logical_date <= high)
         .order_by(DagRun.id))
     found: dict[date, list[dict]] = {}
     for row in rows:
         named = business_day.named_day(row.logical_date, tz, (default_tz, business_day.UTC))
         if named and first <= named[0] <= last:
-            found.setdefault(named[0], []).append({
-                "dag_run_id": row.run_id, "logical_date": _json(row.logical_date), "state": row.state,
-                "run_type": row.run_type, "start_date": _json(row.start_date), "end_date": _json(row.end_date),
-                "conf": row.conf})
+            found.setdefault(named[0], []).append(_json(row._asdict()))
     return found
 
 
@@ -135,7 +132,7 @@ def _day_range(from_day: date | None, to_day: date | None, tz: ZoneInfo) -> tupl
 def _facts(day: date, tz: ZoneInfo, hours: float, now: datetime, runs: list[dict], loaded: dict | None,
            alerted: bool, drifted: bool) -> states.DayFacts:
     return states.DayFacts(
-        day=day, deadline=deadline.deadline_of(day, tz, hours) if hours > 0 else None,
+        deadline=deadline.deadline_of(day, tz, hours) if hours > 0 else None,
         ended=business_day.day_end(day, tz) <= now, run_state=runs[-1]["state"] if runs else None,
         deadline_alerted=alerted, drifted=drifted, **(loaded or {}),
     )

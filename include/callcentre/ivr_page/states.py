@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 # The states, in the order the legend shows them.
 BALANCED = "balanced"      # loaded, source = loaded + rejected, rejects at or under the threshold
@@ -21,11 +21,13 @@ STATES = (BALANCED, REJECTS, DRIFTED, FAILED, RUNNING, LATE, NEVER_RUN, PENDING)
 REJECT_WARN_RATIO = 0.01
 
 _ACTIVE = {"queued", "running"}
+# How long after its deadline an unloaded day that never ran is still "late" (the deadline
+# watcher's look-back): older days that never ran are "never run", not a fresh alarm.
+LATE_WINDOW = timedelta(days=3)
 
 
 @dataclass(frozen=True)
 class DayFacts:
-    day: date
     deadline: datetime | None          # None: the deadline alert is disabled (IVR_LOAD_DEADLINE_HOURS=0)
     ended: bool                        # the local day is over
     run_state: str | None = None       # the newest Airflow run naming the day; None: never run
@@ -36,15 +38,9 @@ class DayFacts:
     drifted: bool = False              # the latest drift check found drift that nothing repaired since
 
 
-def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RATIO,
-              late_window: timedelta = timedelta(days=3)) -> str:
+def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RATIO) -> str:
     """The day's state; the first that applies wins: running, failed, drifted, loaded (balanced or
-    with rejects), late, pending, never run.
-
-    ``late_window`` is how long after its deadline an unloaded day that never ran is still "late"
-    (the deadline watcher's look-back): older days that never ran are "never run", not a fresh alarm.
-    A day the watcher did report stays late until it is loaded.
-    """
+    with rejects), late, pending, never run. A day the watcher reported stays late until loaded."""
     if facts.run_state in _ACTIVE:
         return RUNNING
     if facts.run_state == "failed":
@@ -57,7 +53,7 @@ def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RAT
             return FAILED
         return REJECTS if facts.source_calls and rejected / facts.source_calls > threshold else BALANCED
     past_deadline = facts.deadline is not None and now >= facts.deadline
-    if facts.deadline_alerted or (past_deadline and (facts.run_state is not None or now - facts.deadline <= late_window)):
+    if facts.deadline_alerted or (past_deadline and (facts.run_state is not None or now - facts.deadline <= LATE_WINDOW)):
         return LATE
     if not facts.ended or (facts.deadline is not None and not past_deadline):
         return PENDING

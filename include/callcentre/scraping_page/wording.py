@@ -8,22 +8,16 @@ import re
 
 from callcentre.common.language import LANGUAGES
 
-STATUS_WORDS = {
-    "pending": "Waiting to start",
-    "processing": "In progress",
-    "retrying": "Retrying",
-    "completed": "Done",
-    "failed": "Failed",
-    "timeout": "Timed out",
+_STATUSES = {  # (English, Spanish)
+    "pending": ("Waiting to start", "En espera"),
+    "processing": ("In progress", "En curso"),
+    "retrying": ("Retrying", "Reintentando"),
+    "completed": ("Done", "Terminado"),
+    "failed": ("Failed", "Fallido"),
+    "timeout": ("Timed out", "Tiempo agotado"),
 }
-_STATUS_WORDS_ES = {
-    "pending": "En espera",
-    "processing": "En curso",
-    "retrying": "Reintentando",
-    "completed": "Terminado",
-    "failed": "Fallido",
-    "timeout": "Tiempo agotado",
-}
+STATUS_WORDS = {status: en for status, (en, _) in _STATUSES.items()}
+_STATUS_WORDS_ES = {status: es for status, (_, es) in _STATUSES.items()}
 
 # First match wins; {0}, {1}... are the pattern's groups. Checked against the raw error text.
 _PLAIN = [
