@@ -27,7 +27,6 @@ from callcentre.common.migrations import SchemaMigrations
 
 STATUSES = ("pending", "processing", "completed", "failed", "timeout", "retrying")
 ACTIVE = ("pending", "processing", "retrying")
-FAILURE_KINDS = ("retryable", "permanent")
 
 MIGRATIONS = Path(__file__).with_name("sql") / "migrations"
 
@@ -120,19 +119,6 @@ class JobRepository:
         )
         return next(iter(existing), None), False
 
-    def register_unreadable(self, *, dag_id: str, run_id: str, file_name: str, uploader: str,
-                            max_retries: int, timeout_minutes: float, batch_size: int) -> dict:
-        """The row of a run that failed before its upload could be read (bad conf, missing file,
-        unset setting), so that it shows in the job list and is alerted like any other."""
-        import hashlib
-
-        return self.register(
-            file_name=file_name[:300] or "(no file)", upload_path=UNREADABLE_UPLOAD_PATH,
-            content_sha256=hashlib.sha256(f"unreadable upload {dag_id}/{run_id}".encode()).hexdigest(),
-            uploader=uploader[:200] or "(unknown)", dag_id=dag_id, run_id=run_id,
-            timeout_minutes=timeout_minutes, max_retries=max_retries, batch_size=batch_size,
-        )[0]
-
     def get(self, job_id: int) -> dict | None:
         return next(iter(self._jobs("id = %s", (job_id,))), None)
 
@@ -142,15 +128,15 @@ class JobRepository:
     def active(self) -> list[dict]:
         return self._jobs("status = ANY(%s) ORDER BY id", (list(ACTIVE),))
 
-    def uploaders(self, limit: int = 500) -> list[str]:
+    def uploaders(self) -> list[str]:
         """Distinct uploaders for the jobs page's suggestions (a loose index scan: fast at any size)."""
         sql = """WITH RECURSIVE u AS (
                      (SELECT uploader FROM scraping.jobs ORDER BY uploader LIMIT 1)
                      UNION ALL
                      SELECT (SELECT j.uploader FROM scraping.jobs j WHERE j.uploader > u.uploader
                              ORDER BY j.uploader LIMIT 1) FROM u WHERE u.uploader IS NOT NULL)
-                 SELECT uploader FROM u WHERE uploader IS NOT NULL LIMIT %s"""
-        return [row["uploader"] for row in self._all(sql, (limit,))]
+                 SELECT uploader FROM u WHERE uploader IS NOT NULL LIMIT 500"""
+        return [row["uploader"] for row in self._all(sql)]
 
     def mark_processing(self, dag_id: str, run_id: str, clear_number: int = 0) -> dict | None:
         """Work starts (or resumes after a retry wait). A cleared run re-opens a finished job."""
@@ -179,9 +165,8 @@ class JobRepository:
     def mark_ended(
         self, dag_id: str, run_id: str, status: str, error: str, failure_kind: str = "retryable"
     ) -> dict | None:
-        """``failed`` or ``timeout``; returns the job only to the caller that made the transition."""
-        if status not in ("failed", "timeout") or failure_kind not in FAILURE_KINDS:
-            raise ValueError((status, failure_kind))
+        """``failed`` or ``timeout`` (``failure_kind``: ``retryable`` or ``permanent``); returns the job
+        only to the caller that made the transition."""
         return self._transition(
             "status = %s, last_error = %s, failure_kind = %s, completed_at = now()",
             "dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)",

@@ -7,17 +7,19 @@ retry re-runs the job later); anything else is left to Airflow's task retries (d
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
 from callcentre.common import compat, run_context, storage, variables
+from callcentre.common.alerting import is_final_failure
 from callcentre.common.compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, AirflowTaskTimeout
 from callcentre.common.slack import short_error
 from callcentre.scraping import config, notify
 from callcentre.scraping.alerts import alert_if_final, scrub_numbers
-from callcentre.scraping.jobs import JobRepository, repository
+from callcentre.scraping.jobs import UNREADABLE_UPLOAD_PATH, JobRepository, repository
 from callcentre.scraping.upload import file_sha256
-from callcentre.scraping.workbook import BadWorkbook, read_phone_numbers
+from callcentre.scraping.workbook import BadWorkbook, RejectedRow, read_phone_numbers, write_results
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +47,6 @@ def failure_kind(error) -> str:
 
 def is_timeout(error) -> bool:
     return isinstance(error, (JobTimedOut, AirflowSensorTimeout, AirflowTaskTimeout))
-
-
-def ends_the_task(context) -> bool:
-    """Whether a failure callback reports a task that failed for good (the shared rule, with our
-    permanent errors). A failure the task did not raise never ends the job: apache/airflow#71172 would
-    end it for nothing; on the last try the reconcile DAG ends the job from the run's state."""
-    from callcentre.common.alerting import is_final_failure
-
-    return is_final_failure(context, (AirflowFailException, AirflowSensorTimeout), unraised_counts=False)
 
 
 def _run_ids(context) -> tuple[str, str]:
@@ -103,7 +96,8 @@ def register_job(context) -> int:
 
 
 def register_unreadable_upload(repo: JobRepository, context) -> dict:
-    """The job row of a run that failed before it could read its upload (defaults for bad values)."""
+    """The job row of a run that failed before it could read its upload (bad conf, missing file, unset
+    setting), so that it shows in the job list and is alerted like any other (defaults for bad values)."""
     dag_id, run_id = _run_ids(context)
     params = dict(context.get("params") or {})
     conf_file = str(params.get("file") or "")
@@ -119,11 +113,13 @@ def register_unreadable_upload(repo: JobRepository, context) -> dict:
                 return value
         return config.DEFAULTS[name]
 
-    return repo.register_unreadable(
-        dag_id=dag_id, run_id=run_id, file_name=scrub_numbers(_display_name(Path(conf_file)) if conf_file else ""),
-        uploader=scrub_numbers(str(params.get("uploader") or "")), max_retries=setting("max_retries"),
-        timeout_minutes=setting("timeout_minutes"), batch_size=setting("batch_size"),
-    )
+    file_name = scrub_numbers(_display_name(Path(conf_file)) if conf_file else "")
+    return repo.register(
+        file_name=file_name[:300] or "(no file)", upload_path=UNREADABLE_UPLOAD_PATH,
+        content_sha256=hashlib.sha256(f"unreadable upload {dag_id}/{run_id}".encode()).hexdigest(),
+        uploader=scrub_numbers(str(params.get("uploader") or ""))[:200] or "(unknown)", dag_id=dag_id, run_id=run_id,
+        max_retries=setting("max_retries"), timeout_minutes=setting("timeout_minutes"), batch_size=setting("batch_size"),
+    )[0]
 
 
 def read_numbers(job_id: int) -> list[dict]:
@@ -142,11 +138,7 @@ def read_numbers(job_id: int) -> list[dict]:
         job_id, len(phones.numbers), phones.duplicates, len(rejected), scrub_numbers(phones.source),
     )
     if not phones.numbers:
-        path = results_path(job)
-        from callcentre.scraping.results import write_results
-
-        with storage.local_target(path) as local:
-            write_results(local, [], phones.rejected, source=_source_lines(job, phones.source))
+        path = _write_results_file(job, [], phones.rejected, phones.source)
         repo.set_results_file(job_id, storage.url(path))
         raise PermanentJobFailure(
             f"{job['file_name']}: no valid phone number in {phones.data_rows} rows; "
@@ -163,16 +155,11 @@ def read_numbers(job_id: int) -> list[dict]:
 
 def write_results_workbook(job_id: int) -> dict:
     """Write the results workbook and mark the job ``completed``."""
-    from callcentre.scraping.results import write_results
-    from callcentre.scraping.workbook import RejectedRow
-
     repo = repository()
     job = repo.get(job_id)
     results = repo.results_of(job_id)
     rejected = [RejectedRow(**r) for r in repo.rejected_of(job_id)]
-    path = results_path(job)
-    with storage.local_target(path) as local:
-        write_results(local, results, rejected, source=_source_lines(job, job["source_sheet"]))
+    path = _write_results_file(job, results, rejected, job["source_sheet"])
     if repo.mark_completed(job_id, len(results), storage.url(path)) is None:
         # A person marked it timeout (or it failed) meanwhile: that outcome, already reported, stands.
         log.warning("job #%s is %s: results written to %s, completion not recorded",
@@ -183,17 +170,17 @@ def write_results_workbook(job_id: int) -> dict:
     return {"job_id": job_id, "processed_numbers": len(results), "results_file": storage.url(path)}
 
 
-def _source_lines(job: dict, source: str | None) -> list[tuple[str, str]]:
-    return [("file", job["file_name"]), ("read from", source or "(not recorded)"), ("job", str(job["id"]))]
-
-
-def results_path(job: dict) -> Path:
+def _write_results_file(job: dict, results: list[dict], rejected: list[RejectedRow], source: str | None) -> Path:
+    """The job's results workbook, written to the results folder (any storage); returns its path."""
     try:
         results_dir = storage.folder("results")
     except storage.StorageError as err:
         raise PermanentJobFailure(str(err)) from err
-    stem = Path(job["file_name"]).stem[:80]
-    return results_dir / f"job{int(job['id']):06d}_{stem}_results.xlsx"
+    path = results_dir / f"job{int(job['id']):06d}_{Path(job['file_name']).stem[:80]}_results.xlsx"
+    with storage.local_target(path) as local:
+        write_results(local, results, rejected, source=[
+            ("file", job["file_name"]), ("read from", source or "(not recorded)"), ("job", str(job["id"]))])
+    return path
 
 
 def _display_name(path: Path) -> str:
@@ -226,10 +213,13 @@ def on_task_retry(context) -> None:
 
 
 def on_task_failure(context) -> None:
-    """A task failed for good (:func:`ends_the_task`): the job ends ``failed`` or ``timeout``; Slack hears once, when final."""
+    """A task failed for good: the job ends ``failed`` or ``timeout``; Slack hears once, when final.
+
+    A failure the task did not raise never ends the job: apache/airflow#71172 would end it for
+    nothing; on the last try the reconcile DAG ends the job from the run's state."""
     try:
         dag_id, run_id = _run_ids(context)
-        if not ends_the_task(context):
+        if not is_final_failure(context, (AirflowFailException, AirflowSensorTimeout), unraised_counts=False):
             log.warning("failure callback of a task that is not finished for good (try %s); job left as it is",
                         run_context.try_number_of(context))
             return

@@ -1,15 +1,18 @@
-"""Reading an uploaded workbook into a clean, de-duplicated list of phone numbers.
+"""The uploaded workbook read into a clean, de-duplicated list of phone numbers; the results workbook written.
 
 The rules (sheet, phone column, number format, limits) are the contract with the staff who upload
 files: docs/scraping.md, "The workbook". The size and cell limits are checked on the zip's central
 directory before openpyxl parses anything, so a small file that unpacks to gigabytes is refused at
 once. Every problem with the file itself raises :class:`BadWorkbook` with a message for the uploader.
+No value written is ever a formula (:func:`_text_cell`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
+import os
 import re
 import unicodedata
 import zipfile
@@ -38,6 +41,8 @@ NOT_A_PHONE = "not a phone number (7-15 digits)"
 NOT_ASCII_DIGITS = "digits other than 0-9 (write the number with the digits 0-9)"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
+FORMULA_TRIGGERS = ("=", "+", "-", "@")
+RESULT_COLUMNS = ("number", "status", "carrier", "line_type")
 
 
 class BadWorkbook(ValueError):
@@ -74,17 +79,8 @@ class PhoneList:
         return where
 
 
-def normalise_phone(value) -> str | None:
-    """The canonical text of a phone number, or None when ``value`` is not one."""
-    return _phone_or_reason(value)[0]
-
-
-def rejection_reason(value) -> str:
-    """Why ``value`` is not a phone number, for the ``rejected`` sheet."""
-    return _phone_or_reason(value)[1] or ""
-
-
-def _phone_or_reason(value) -> tuple[str | None, str | None]:
+def check_phone(value) -> tuple[str | None, str | None]:
+    """``(the canonical text of the phone number, None)``, or ``(None, why it is not one)``."""
     text = _phone_text(value)
     if text is not None and _PHONE.match(text):
         return text, None
@@ -148,7 +144,7 @@ def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
             header, start_row = str(first[column]).strip(), header_row + 1
         else:  # the first column; its first row is a header unless it holds a phone number
             column, (first_row, first) = 0, top[0]
-            if normalise_phone(_cell(first, 0)) is not None:
+            if check_phone(_cell(first, 0))[0] is not None:
                 header_row, header, start_row = None, None, first_row
             else:
                 header_row, start_row = first_row, first_row + 1
@@ -220,7 +216,7 @@ def _collect(name, values, start_row: int):
         data_rows += 1
         if data_rows > MAX_ROWS:
             raise BadWorkbook(f"{name}: more than {MAX_ROWS} rows; at most {MAX_NUMBERS} numbers per file")
-        number, reason = _phone_or_reason(value)
+        number, reason = check_phone(value)
         if number is None:
             rejected.append(RejectedRow(start_row + offset, str(value)[:100], reason))
         elif number in seen:
@@ -308,3 +304,51 @@ def _count_cells(zf: zipfile.ZipFile, part: zipfile.ZipInfo) -> int:
 
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def write_results(
+    path: str | Path, results: list[dict], rejected: list[RejectedRow], source: list[tuple[str, str]] | None = None
+) -> Path:
+    """Write ``results`` (the API's answers), ``rejected`` rows and, in sheet ``source``, what was read
+    (file, sheet, column) to ``path`` atomically."""
+    from openpyxl import Workbook
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook(write_only=True)
+    sheet = wb.create_sheet("results")
+    columns = list(RESULT_COLUMNS)
+    for answer in results:  # keep whatever extra fields the API returns, in first-seen order
+        columns += [key for key in answer if key not in columns]
+    sheet.append([_text_cell(sheet, c) for c in columns])
+    for answer in results:
+        sheet.append([_text_cell(sheet, answer.get(c)) for c in columns])
+    rejected_sheet = wb.create_sheet("rejected")
+    rejected_sheet.append([_text_cell(rejected_sheet, c) for c in ("row", "value", "reason")])
+    for row in rejected:
+        rejected_sheet.append([row.row, _text_cell(rejected_sheet, row.value), _text_cell(rejected_sheet, row.reason)])
+    if source:
+        source_sheet = wb.create_sheet("source")
+        for key, value in source:
+            source_sheet.append([_text_cell(source_sheet, key), _text_cell(source_sheet, value)])
+    tmp = path.with_name(path.name + ".part")
+    wb.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _text_cell(sheet, value):
+    """A write-only cell that can never be a formula."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    cell = WriteOnlyCell(sheet)
+    cell.value = text
+    # openpyxl types a string starting with "=" as a formula: force a plain string cell, and ask
+    # spreadsheet apps (quotePrefix) to keep any formula-like text as text when edited.
+    cell.data_type = "s"
+    if text.startswith(FORMULA_TRIGGERS):
+        cell.quotePrefix = True
+    return cell
