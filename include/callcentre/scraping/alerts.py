@@ -38,11 +38,6 @@ def send(row: dict) -> bool:
         return False
 
 
-def send_held_back(conn_id: str) -> int:
-    """Send the messages an outage held back; how many went out now."""
-    return outbox(conn_id).deliver_pending(send)
-
-
 # The alert's words; the status code and the error stay as recorded (they are searched for in logs).
 _WORDS = {
     "en": {"ended": "Scraping job #{id} ended `{status}`", "file": "file", "uploader": "uploader", "status": "status",
@@ -58,8 +53,8 @@ _WORDS = {
 }
 
 
-def job_alert_text(job: dict, lang: str | None = None) -> str:
-    words = _WORDS[lang or message_language()]
+def job_alert_text(job: dict) -> str:
+    words = _WORDS[message_language()]
     icon = ":hourglass:" if job["status"] == "timeout" else ":red_circle:"
     error = scrub_numbers(job.get("last_error")) or words["no_error"]
     if len(error) > MAX_ERROR_CHARS:
@@ -90,7 +85,8 @@ _CLAIM = """WITH claimed AS (UPDATE scraping.jobs SET alerted_at = now() WHERE i
 
 def is_final(job: dict) -> bool:
     """A failed/timeout job that nothing will retry automatically."""
-    return job.get("failure_kind") == "permanent" or int(job["retry_count"]) >= int(job["max_retries"])
+    return job["status"] in ("failed", "timeout") and (
+        job.get("failure_kind") == "permanent" or int(job["retry_count"]) >= int(job["max_retries"]))
 
 
 def alert_if_final(repo, job: dict) -> bool:
@@ -98,7 +94,7 @@ def alert_if_final(repo, job: dict) -> bool:
     Slack: an undelivered alert stays owed in the outbox."""
     from callcentre.common.pg import transaction
 
-    if job["status"] not in ("failed", "timeout") or not is_final(job):
+    if not is_final(job):
         return False
     with transaction(repo.conn_id) as cur:
         cur.execute(_CLAIM, (job["id"], job["status"], job["retry_count"], job_alert_text(job)))

@@ -20,7 +20,6 @@ from callcentre.common.connections import SCRAPING_API
 log = logging.getLogger(__name__)
 
 LOOKUP_STATES = ("queued", "processing", "done", "failed")
-TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 class ScrapingApiUnavailable(RuntimeError):
@@ -125,7 +124,7 @@ class ScrapingApiHook(BaseHook):
             break
         if resp.status_code == 404 and expect_missing:
             return None
-        if resp.status_code in TRANSIENT_STATUS or resp.status_code >= 500:
+        if resp.status_code in (408, 429) or resp.status_code >= 500:
             raise ScrapingApiUnavailable(f"{what}: HTTP {resp.status_code} {_error_of(resp)}")
         if resp.status_code >= 400:
             raise ScrapingApiRejected(f"{what}: HTTP {resp.status_code} {_error_of(resp)} (not retried)")

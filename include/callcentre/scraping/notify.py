@@ -64,9 +64,9 @@ def remember_recipient(repo, job_id: int, conf: dict) -> None:
         log.exception("job #%s: could not keep the uploader's address", job_id)
 
 
-def message(job: dict, jobs_page_url: str, lang: str | None = None) -> tuple[str, str]:
+def message(job: dict, jobs_page_url: str) -> tuple[str, str]:
     """(subject, HTML body) about ``job``: status, figures, the reason of a failure, the page."""
-    w = _WORDS[lang or message_language()]
+    w = _WORDS[message_language()]
     name = scrub_numbers(job["file_name"])
     subject = w["subject"].format(id=job["id"], outcome=w.get(job["status"], job["status"]), name=name)
     rows = [(w["file"], name), (w["status"], job["status"]),
@@ -110,7 +110,7 @@ def tell_uploader(job: dict, conf: dict | None = None, conn_id: str | None = Non
 def tell_if_ended(repo, job: dict | None) -> bool:
     """Tell the uploader of a job that ended for good (completed, or failed/timeout with no retry
     left), from the address kept on the job; the reconcile DAG's and a person's endings."""
-    if job is None or not (job["status"] == "completed" or (job["status"] in ("failed", "timeout") and is_final(job))):
+    if job is None or not (job["status"] == "completed" or is_final(job)):
         return False
     return tell_uploader(job, None, repo.conn_id)
 
@@ -137,5 +137,5 @@ def job_failed_for_good(context) -> None:
     except Exception:  # noqa: BLE001
         log.exception("could not read the job to tell its uploader")
         return
-    if job and job["status"] in ("failed", "timeout") and is_final(job):
+    if job and is_final(job):
         tell_uploader(job, conf)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from callcentre.common.language import message_language
-from callcentre.scraping.alerts import alert_if_final, scrub_numbers, send_held_back
+from callcentre.scraping.alerts import alert_if_final, outbox, scrub_numbers, send
 from callcentre.scraping.jobs import ACTIVE, JobFilter, JobRepository, repository
 from callcentre.scraping.notify import tell_if_ended
 from callcentre.scraping.upload import AirflowRestClient, TriggerError
@@ -47,7 +47,12 @@ def mark_jobs_timeout(
 
 def _each(action, job_ids: Iterable[int], actor: str, airflow: AirflowRestClient, repo) -> list[JobAction]:
     repo = repository(repo)
-    return [action(job_id, actor, airflow, repo) for job_id in dict.fromkeys(int(j) for j in job_ids)]
+    actions = []
+    for job_id in dict.fromkeys(int(j) for j in job_ids):
+        before = repo.get(job_id)
+        missing = JobAction(job_id, "skipped", _say("missing", {"id": job_id}))
+        actions.append(action(before, _actor(actor), airflow, repo) if before else missing)
+    return actions
 
 
 def retry_failed_jobs(
@@ -75,7 +80,7 @@ def retry_failed_jobs(
         else:
             actions = retry_jobs([j["id"] for j in candidates], actor=actor, airflow=client, repo=repo)
     alerted = sum(alert_if_final(repo, job) for job in repo.final_not_alerted())
-    sent_late = send_held_back(repo.conn_id)
+    sent_late = outbox(repo.conn_id).deliver_pending(send)  # what an outage of Slack or SMTP held back
     log.info("automatic retry: %d job(s) retried, %d not, %d final job(s) alerted, %d held-back message(s) sent",
              sum(a.outcome == "retried" for a in actions), sum(a.outcome != "retried" for a in actions), alerted,
              sent_late)
@@ -94,10 +99,8 @@ def mark_overdue_jobs_timeout(
     return mark_jobs_timeout([j["id"] for j in overdue], actor=actor, airflow=airflow, repo=repo)
 
 
-def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
-    before = repo.get(job_id)
-    if before is None:
-        return JobAction(job_id, "skipped", _say("missing", {"id": job_id}))
+def _retry_one(before: dict, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
+    job_id = before["id"]
     # The job turns failed in the first failing task's callback, while the run is still running
     # (its other batches not failed yet): a clear then would re-run only part of it.
     if before["status"] in ("failed", "timeout") and before.get("airflow_run_id"):
@@ -107,7 +110,7 @@ def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRep
             state = None  # decided by the clear below, which reports a refusal
         if state in ("queued", "running"):
             return JobAction(job_id, "skipped", _say("finishing", before, state=state))
-    reopened = repo.reopen_for_retry(job_id, _actor(actor))
+    reopened = repo.reopen_for_retry(job_id, actor)
     if reopened is None:
         return JobAction(job_id, "skipped", _why_not_retried(repo.get(job_id) or before))
     try:
@@ -118,15 +121,13 @@ def _retry_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRep
         log.warning("job %s: retry refused by Airflow (%s)", job_id, scrub_numbers(str(err)))
         return JobAction(job_id, "error", _say("refused_retry", before))
     log.info("job %s: retry %s/%s by %s, %d task(s) cleared in run %s", job_id, reopened["retry_count"],
-             reopened["max_retries"], _actor(actor), cleared, reopened["airflow_run_id"])
+             reopened["max_retries"], actor, cleared, reopened["airflow_run_id"])
     return JobAction(job_id, "retried", _say("retried", reopened, n=reopened["retry_count"]))
 
 
-def _timeout_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
-    before = repo.get(job_id)
-    if before is None:
-        return JobAction(job_id, "skipped", _say("missing", {"id": job_id}))
-    marked = repo.mark_timeout(job_id, f"marked as timeout by {_actor(actor)} (was {before['status']})")
+def _timeout_one(before: dict, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
+    job_id = before["id"]
+    marked = repo.mark_timeout(job_id, f"marked as timeout by {actor} (was {before['status']})")
     if marked is None:
         now = repo.get(job_id) or before
         return JobAction(job_id, "skipped", _say("not_active", now))
@@ -136,7 +137,7 @@ def _timeout_one(job_id: int, actor: str, airflow: AirflowRestClient, repo: JobR
         repo.undo_timeout(before, marked)
         log.warning("job %s: Airflow refused to stop its run (%s)", job_id, scrub_numbers(str(err)))
         return JobAction(job_id, "error", _say("refused_stop", before))
-    log.info("job %s marked as timeout by %s; run %s is %s", job_id, _actor(actor), marked["airflow_run_id"], state)
+    log.info("job %s marked as timeout by %s; run %s is %s", job_id, actor, marked["airflow_run_id"], state)
     tell_if_ended(repo, marked)  # out of retries: its uploader hears of it (a person's timeout is not alerted)
     return JobAction(job_id, "timed_out", _say("timed_out" if state else "timed_out_run_gone", marked, state=state))
 
