@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from callcentre.common.slack import send_slack, task_failure_message
 from callcentre.scraping.alerts import alert_if_final
-from callcentre.scraping.jobs import JobRepository, repository
+from callcentre.scraping.jobs import repository
 from callcentre.scraping.notify import tell_if_ended
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class Decision:
     job_id: int
     action: str  # completed | failed | timeout | none
-    reason: str = ""
+    reason: str
 
 
 def decide(job: dict, run_state: str | None, now: datetime, results_exist: bool) -> Decision:
@@ -47,16 +47,12 @@ def decide(job: dict, run_state: str | None, now: datetime, results_exist: bool)
     return Decision(job["id"], action, reason)
 
 
-def reconcile(
-    run_state_of: Callable[[str, str], str | None],
-    repo: JobRepository | None = None,
-    now: datetime | None = None,
-) -> list[Decision]:
+def reconcile(run_state_of: Callable[[str, str], str | None]) -> list[Decision]:
     """Apply :func:`decide` to every active job; return what was done (for the task log)."""
     from callcentre.common import storage
 
-    repo = repository(repo)
-    now = now or datetime.now(timezone.utc)
+    repo = repository()
+    now = datetime.now(timezone.utc)
     decisions = []
     for job in repo.active():
         try:

@@ -14,15 +14,15 @@ from callcentre.scraping.jobs import STATUSES, JobFilter, JobRepository, reposit
 
 
 def build_report(
-    repo: JobRepository | None = None, hours: float = 24, now: datetime | None = None,
-    filters: JobFilter | None = None, timeout_minutes: float | None = None, retry_failed: bool = False,
-    dry_run: bool = False, airflow=None, actor: str = "scraping_report",
+    repo: JobRepository | None = None, hours: float = 24, filters: JobFilter | None = None,
+    timeout_minutes: float | None = None, retry_failed: bool = False, dry_run: bool = False, airflow=None,
 ) -> dict:
     """The report; with ``timeout_minutes``/``retry_failed`` the actions run first (``airflow``: a REST client)."""
     from callcentre.scraping import retry
 
     repo = repository(repo)
-    now = now or datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc)
+    actor = "scraping_report"
     filters = filters or JobFilter()
     actions = {}
     overdue_jobs = repo.overdue(timeout_minutes, filters)

@@ -103,15 +103,15 @@ class AirflowRestClient:
     """
 
     api = compat.REST_API_PREFIX  # /api/v2 (3.x) or /api/v1 (2.x)
+    timeout = 30
 
-    def __init__(self, base_url: str, username: str | None = None, password: str | None = None,
-                 timeout: float = 30, *, token: str | None = None):
+    def __init__(self, base_url: str, username: str | None = None, password: str | None = None, *,
+                 token: str | None = None):
         if token is None and (username is None or password is None):
             raise TriggerError("AirflowRestClient needs a token or a username and password")
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.password = password
-        self.timeout = timeout
         self._token: str | None = token
 
     def _headers(self) -> dict:
@@ -265,9 +265,10 @@ def airflow_client(api_url: str | None = None) -> AirflowRestClient:
     return AirflowRestClient(api_url, user, password)
 
 
-def local_credentials(airflow_home: str | Path, username: str = "admin") -> tuple[str, str]:
-    """Development fallback: the password ``airflow standalone`` generated for ``username`` (or the
+def local_credentials(airflow_home: str | Path) -> tuple[str, str]:
+    """Development fallback: the password ``airflow standalone`` generated for ``admin`` (or the
     SimpleAuthManager's configured passwords file, ``[core] simple_auth_manager_passwords_file``)."""
+    username = "admin"
     path = Path(airflow_home) / compat.STANDALONE_PASSWORD_FILE
     if not compat.IS_AIRFLOW_2:
         path = Path(compat.airflow_conf().get("core", "simple_auth_manager_passwords_file", fallback=None) or path)
