@@ -19,8 +19,9 @@ from callcentre.common.compat import AirflowFailException
 from callcentre.ivr import drift, metrics, reconcile, settle, source, synthetic
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.load import HourLoad, load_hour
-from callcentre.ivr.rules import fall_back_fold, reject_reason
+from callcentre.ivr.rules import fall_back_fold
 from tests.integration.ivr_support import ensure_tables, ledger, loaded, make_call, query, rejected, reset_day, source_execute
+from tests.unit.test_ivr_rules import reject_reason
 
 DAY = date(2026, 8, 17)
 MADRID_FALL_BACK = date(2026, 10, 25)  # 03:00 CEST -> 02:00 CET: 02:00-03:00 happens twice

@@ -15,7 +15,6 @@ from callcentre.ivr import load as load_mod
 from callcentre.ivr import metrics, reconcile, synthetic
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.load import load_hour
-from callcentre.ivr.rules import reject_reason
 from tests.integration.ivr_support import (
     ExtractKiller,
     ensure_tables,
@@ -28,6 +27,7 @@ from tests.integration.ivr_support import (
     reset_day,
     source_execute,
 )
+from tests.unit.test_ivr_rules import reject_reason
 
 DAY = date(2026, 9, 14)
 

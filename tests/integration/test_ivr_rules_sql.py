@@ -8,9 +8,9 @@ from datetime import date, datetime
 import pytest
 
 from callcentre.ivr import synthetic
-from callcentre.ivr.rules import REJECT_REASON_SQL, reject_reason
+from callcentre.ivr.rules import reject_reason_sql
 from tests.integration.ivr_support import ensure_tables, reset_day
-from tests.unit.test_ivr_rules import CASES, call
+from tests.unit.test_ivr_rules import CASES, call, reject_reason
 
 DAY = date(2026, 7, 7)
 
@@ -21,7 +21,7 @@ def _sql_reasons(call_ids: list[int]) -> dict[int, str | None]:
     conn = MySqlHook(mysql_conn_id="ivr_mariadb").get_conn()
     try:
         cur = conn.cursor()
-        cur.execute(f"SELECT call_id, {REJECT_REASON_SQL} FROM calls WHERE call_id IN ({','.join(map(str, call_ids))})")
+        cur.execute(f"SELECT call_id, {reject_reason_sql()} FROM calls WHERE call_id IN ({','.join(map(str, call_ids))})")
         return dict(cur.fetchall())
     finally:
         conn.close()

@@ -5,6 +5,7 @@ from datetime import date
 
 from callcentre.ivr import columns, load, rules, source, synthetic
 from callcentre.ivr.columns import SOURCE, Column
+from tests.unit import test_ivr_rules
 
 NEW = Column("language", "varchar(8)", "text")
 
@@ -37,10 +38,10 @@ def test_rejects_keep_every_raw_value_and_the_reason():
 
 
 def test_validation_and_the_synthetic_source_read_rows_in_the_contract_order():
-    assert rules.SOURCE_NAMES is columns.SOURCE_NAMES
+    assert test_ivr_rules.SOURCE_NAMES is columns.SOURCE_NAMES
     row = synthetic.day_calls(date(2026, 11, 20), 1, invalid_share=0)[0]
     assert len(row) == len(SOURCE)
-    assert rules.reject_reason(row) is None
+    assert test_ivr_rules.reject_reason(row) is None
 
 
 def test_each_reject_example_shows_the_column_its_rule_is_about():

@@ -2,7 +2,58 @@ from datetime import datetime
 
 import pytest
 
-from callcentre.ivr.rules import DISPOSITIONS, REJECT_REASONS, describe_reject, reject_reason
+from callcentre.ivr.columns import SOURCE_NAMES
+from callcentre.ivr.rules import DISPOSITIONS, REJECT_REASONS, Fold, describe_reject
+
+_BLANKS = " \t\r\n"
+
+
+def _as_time(value) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _valid_time(value) -> bool:
+    """A datetime, or text that is one (zero and impossible dates come through as text)."""
+    try:
+        _as_time(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _ends_before_start(start: datetime, end: datetime, fold: Fold | None) -> bool:
+    if end >= start:
+        return False
+    if fold is not None and fold.start <= start < fold.end and end >= fold.start:
+        return (end - start).total_seconds() + fold.shift_s < 0
+    return True
+
+
+def reject_reason(row: tuple, fold: Fold | None = None) -> str | None:
+    """The rules of callcentre.ivr.rules as readable Python, the reference their SQL must agree with:
+    the first rule ``row`` (a tuple in columns.SOURCE order) breaks, or None if valid; ``fold`` is
+    the repeated window of the row's day (rules.fall_back_fold), if it has one."""
+    values = dict(zip(SOURCE_NAMES, row, strict=True))
+    start, end, updated = values["start_time"], values["end_time"], values["updated_at"]
+    duration, wait, caller, disposition = (values["duration"], values["wait_seconds"], values["caller_number"],
+                                           values["disposition"])
+    if end is not None and not _valid_time(end):
+        return "end_time_invalid"
+    if not _valid_time(updated):
+        return "updated_at_invalid"
+    if duration is None:
+        return "duration_missing"
+    if duration < 0:
+        return "duration_negative"
+    if end is not None and _ends_before_start(_as_time(start), _as_time(end), fold):
+        return "end_before_start"
+    if wait is not None and wait < 0:
+        return "wait_negative"
+    if caller is None or not caller.strip(_BLANKS):
+        return "caller_missing"
+    if disposition not in DISPOSITIONS:
+        return "disposition_unknown"
+    return None
 
 
 def call(**overrides):

@@ -1,29 +1,15 @@
 """The validation rules for a source call: the one place they are written down.
 
-A source row is loaded into ``analytics.calls`` only when it breaks none of these rules; otherwise it
-is quarantined in ``analytics.call_rejects`` with the first rule it breaks (checked in this order):
+A source row is loaded into ``analytics.calls`` only when it breaks none of :data:`RULES`;
+otherwise it is quarantined in ``analytics.call_rejects`` with the first rule it breaks, in that
+order. A zero or impossible date (``0000-00-00``, ``2026-11-00``: MariaDB accepts them in its
+default mode) is invalid. ``end_before_start`` compares wall clock, except on a fall-back day: a
+call that starts in the repeated hour and ends in it at an earlier wall-clock time is valid when
+it ends after its start read in the first occurrence (01:50 then 01:05 is 15 minutes, not -45).
 
-==================  ===========================================================
-reason              the row is invalid when
-==================  ===========================================================
-end_time_invalid    ``end_time`` is a zero or impossible date (``0000-00-00 ...``,
-                    ``2026-11-00 ...``: MariaDB accepts them in its default mode)
-updated_at_invalid  ``updated_at`` is a zero or impossible date
-duration_missing    ``duration`` is NULL
-duration_negative   ``duration`` < 0
-end_before_start    ``end_time`` is set and its instant is before ``start_time``'s: compared
-                    as wall clock, except on a fall-back day, where a call that starts in the
-                    repeated hour and ends in it at an earlier wall-clock time is valid when the
-                    end is after the start with the start read in the first occurrence (01:50
-                    then 01:05 after the clocks went back is 15 minutes, not -45)
-wait_negative       ``wait_seconds`` < 0
-caller_missing      ``caller_number`` is NULL, empty or only blanks (space, tab, CR, LF)
-disposition_unknown ``disposition`` is not one of :data:`DISPOSITIONS` (exact bytes, upper case)
-==================  ===========================================================
-
-Each rule is written twice: as SQL, which MariaDB evaluates while it streams the rows (the load
-never looks at a row in Python), and as :func:`reject_reason`, the readable reference;
-tests/integration/test_ivr_rules_sql.py requires both to give the same answer on the same rows.
+The rules run as SQL, which MariaDB evaluates while it streams the rows (the load never looks at a
+row in Python). tests/unit/test_ivr_rules.py holds them again as readable Python, the reference
+tests/integration/test_ivr_rules_sql.py requires the SQL to agree with on the same rows.
 """
 
 from __future__ import annotations
@@ -32,10 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callcentre.ivr.columns import SOURCE_NAMES
-
 DISPOSITIONS = ("ANSWERED", "ABANDONED", "TRANSFERRED", "FAILED", "BUSY", "NO ANSWER")
-_BLANKS = " \t\r\n"
 
 
 @dataclass(frozen=True)
@@ -60,19 +43,6 @@ def fall_back_fold(business_date: date, tz: ZoneInfo) -> Fold | None:
             last, shift = t + step, int((early - late).total_seconds())
         t += step
     return Fold(first, last, shift) if first else None
-
-
-def _valid_time(value) -> bool:
-    """A datetime, or text that is one (zero and impossible dates come through as text)."""
-    try:
-        _as_time(value)
-        return True
-    except ValueError:
-        return False
-
-
-def _as_time(value) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 # A DATETIME plus nothing is NULL for a zero or impossible date (and for NULL).
@@ -118,43 +88,6 @@ def reject_reason_sql(fold: Fold | None = None) -> str:
         return cond
 
     return "CASE " + " ".join(f"WHEN {condition(reason, cond)} THEN '{reason}'" for reason, _, _, cond in RULES) + " END"
-
-
-REJECT_REASON_SQL = reject_reason_sql()
-
-
-def _ends_before_start(start: datetime, end: datetime, fold: Fold | None) -> bool:
-    if end >= start:
-        return False
-    if fold is not None and fold.start <= start < fold.end and end >= fold.start:
-        return (end - start).total_seconds() + fold.shift_s < 0
-    return True
-
-
-def reject_reason(row: tuple, fold: Fold | None = None) -> str | None:
-    """The first rule ``row`` (a tuple in columns.SOURCE order) breaks, or None if valid; ``fold`` is
-    the repeated window of the row's day (:func:`fall_back_fold`), if it has one."""
-    values = dict(zip(SOURCE_NAMES, row, strict=True))
-    start, end, updated = values["start_time"], values["end_time"], values["updated_at"]
-    duration, wait, caller, disposition = (values["duration"], values["wait_seconds"], values["caller_number"],
-                                           values["disposition"])
-    if end is not None and not _valid_time(end):
-        return "end_time_invalid"
-    if not _valid_time(updated):
-        return "updated_at_invalid"
-    if duration is None:
-        return "duration_missing"
-    if duration < 0:
-        return "duration_negative"
-    if end is not None and _ends_before_start(_as_time(start), _as_time(end), fold):
-        return "end_before_start"
-    if wait is not None and wait < 0:
-        return "wait_negative"
-    if caller is None or not caller.strip(_BLANKS):
-        return "caller_missing"
-    if disposition not in DISPOSITIONS:
-        return "disposition_unknown"
-    return None
 
 
 def describe_reject(call_id, reason: str, value) -> str:
