@@ -13,9 +13,19 @@ from callcentre.ivr.business_day import (
     resolve_business_date,
     day_window,
     hour_window,
+    _first_instant,
     parse_timezone,
-    real_hours_in_window,
 )
+
+
+def real_hours_in_window(business_date: date, hour: int, tz: ZoneInfo) -> float:
+    """Elapsed hours covered by a wall-clock window: 0 (skipped), 1, or 2 (repeated hour); a
+    fraction where the clocks moved by less than an hour."""
+    start, end = hour_window(business_date, hour)
+    # From one boundary's first instant to the next one's (a skipped boundary: the jump past it),
+    # so the 24 windows add up to the day, day_start to day_end.
+    elapsed = (_first_instant(end, tz) - _first_instant(start, tz)).total_seconds()
+    return max(elapsed, 0) / 3600
 
 
 def test_hour_windows_tile_the_day_without_gaps():

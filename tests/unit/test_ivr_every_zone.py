@@ -21,9 +21,9 @@ from callcentre.ivr.business_day import (
     business_day_named,
     day_end,
     day_start,
-    real_hours_in_window,
     resolve_business_date,
 )
+from tests.unit.test_ivr_business_day import real_hours_in_window
 
 SINCE = datetime(2015, 1, 1, tzinfo=timezone.utc)
 UNTIL = datetime(2028, 1, 1, tzinfo=timezone.utc)

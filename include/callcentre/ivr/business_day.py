@@ -106,13 +106,10 @@ def _named_in(instant: datetime, zone: ZoneInfo) -> date | None:
 
 
 def named_day(instant: datetime, tz: ZoneInfo, other_zones=(UTC,)) -> tuple[date, ZoneInfo] | None:
-    """The calendar day an operator named with ``instant``, and the zone it was read in (the IVR
-    zone's reading first); None when it starts a day nowhere.
-
-    A bare date becomes the start of that day in the zone of whoever read it: the IVR zone, or
-    another (``[core] default_timezone``, a REST caller writing UTC). AmbiguousDateError when it
-    starts different days in two zones (24 hours apart, e.g. Pacific/Apia and Pacific/Pago_Pago).
-    """
+    """The calendar day an operator named with ``instant`` and the zone it was read in (the IVR
+    zone first; a bare date becomes the start of that day in the zone of whoever read it, e.g.
+    ``[core] default_timezone`` or a REST caller's UTC); None when it starts a day nowhere;
+    AmbiguousDateError when it starts different days in two zones (e.g. Pacific/Apia and Pago_Pago)."""
     found = [(day, zone) for zone in dict.fromkeys((tz, *other_zones)) if (day := _named_in(instant, zone))]
     if len({day for day, _ in found}) > 1:
         raise AmbiguousDateError(ambiguous_message(instant, found))
@@ -221,14 +218,4 @@ def day_window(business_date: date) -> tuple[datetime, datetime]:
     """Naive local [start, end) of the whole business day."""
     start = datetime.combine(business_date, datetime.min.time())
     return start, start + timedelta(days=1)
-
-
-def real_hours_in_window(business_date: date, hour: int, tz: ZoneInfo) -> float:
-    """Elapsed hours covered by a wall-clock window: 0 (skipped), 1, or 2 (repeated hour); a
-    fraction where the clocks moved by less than an hour."""
-    start, end = hour_window(business_date, hour)
-    # From one boundary's first instant to the next one's (a skipped boundary: the jump past it),
-    # so the 24 windows add up to the day, day_start to day_end.
-    elapsed = (_first_instant(end, tz) - _first_instant(start, tz)).total_seconds()
-    return max(elapsed, 0) / 3600
 

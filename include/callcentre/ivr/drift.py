@@ -1,11 +1,9 @@
-"""Drift: a loaded day that no longer matches its source, found hour by hour and repaired.
-
-What reaches the source after a day was loaded (replica lag, back-dated corrections, a call still
-open at its load) is otherwise never noticed. DAG ``ivr_drift_check`` compares, per hour of each
-recent day with a ``daily_metrics`` row, the rows and a checksum of the stored columns, source
-against target (calls and rejects together); only the hours that differ are reloaded (the normal
-:func:`load.load_hour`), then each repaired day passes the normal gate before its metrics are
-rewritten. Checks are recorded in ``analytics.drift_checks``/``drift_hours`` for the IVR days page.
+"""Drift: a loaded day that no longer matches its source (replica lag, back-dated corrections, a
+call still open at its load), found hour by hour and repaired by DAG ``ivr_drift_check``: per hour
+of each recent day with a ``daily_metrics`` row, the rows and a checksum of the stored columns,
+source against target (calls and rejects together); the hours that differ are reloaded, then each
+repaired day passes the normal gate before its metrics are rewritten. Checks are recorded in
+``analytics.drift_checks``/``drift_hours`` for the IVR days page.
 
 The checksum is the sum of the first 60 bits of the MD5 of each row's values joined by ``|``
 (``NULL`` for a NULL), computed alike by MariaDB and PostgreSQL: both print a DATETIME /
@@ -19,13 +17,14 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from callcentre.common import compat, run_context
 from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
 from callcentre.common.pg import transaction
 from callcentre.common.slack import send_slack
-from callcentre.ivr import columns, load, metrics, reconcile, schema
+from callcentre.ivr import columns, load, reconcile, schema
 from callcentre.ivr.business_day import HOURS, day_window, first_business_day, parse_timezone
 from callcentre.ivr.runtime import timezone_name
 from callcentre.ivr.source import ID_RANGE_SQL, source_connection
@@ -104,9 +103,8 @@ def hour_differences(day: date) -> dict[int, tuple[Sums, Sums]]:
 
 def find_drift(last_day: date, days: int = DEFAULT_DAYS, run_id: str | None = None) -> list[dict]:
     """The hours to reload, ``[{"day": "YYYY-MM-DD", "hour": h}, ...]``, over the ``days`` loaded
-    days ending with ``last_day``; with ``run_id``, what was found is recorded (:func:`record_check`).
-    A day never loaded is not this check's business (its own run loads it, and the deadline
-    watcher reports it)."""
+    days ending with ``last_day`` (a day never loaded is left to its own run and the deadline
+    watcher); with ``run_id``, what was found is recorded (:func:`record_check`)."""
     with transaction(ANALYTICS_POSTGRES) as cur:  # loaded days: they passed their gate once
         cur.execute("SELECT metric_date FROM analytics.daily_metrics WHERE metric_date BETWEEN %s AND %s ORDER BY 1",
                     (last_day - timedelta(days=days - 1), last_day))
@@ -179,23 +177,17 @@ class RepairReport:
 
 
 def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_name: str) -> RepairReport:
-    """Gate and publish every day of ``drift`` (its hours already reloaded by the mapped tasks): the
-    normal run's gate (the whole day balances, hours that changed again meanwhile reloaded once, and
-    the reject ratio), then its metrics; a day that fails gets no metrics."""
+    """Gate and publish every day of ``drift`` (its hours already reloaded by the mapped tasks) as
+    a normal run does (reconcile.gate_and_publish)."""
     report = RepairReport()
     by_day: dict[str, list[int]] = {}
     for item in drift:
         by_day.setdefault(item["day"], []).append(int(item["hour"]))
     for text, hours in sorted(by_day.items()):
         day, hours = date.fromisoformat(text), sorted(hours)
-
-        def reload(hour: int, day=day) -> load.HourResult:
-            return load.load_hour(day, hour, tz_name=tz_name, run_id=run_id)
-
         try:
-            counts = reconcile.count_day_reloading(day, hours, reload_hour=reload)
-            reconcile.check_day(counts, max_reject_ratio, loaded_hours=hours)
-            metrics.refresh_daily_metrics(day, run_id)
+            reconcile.gate_and_publish(day, hours, max_reject_ratio, run_id,
+                                       reload_hour=partial(load.load_hour, day, tz_name=tz_name, run_id=run_id))
             report.repaired[text] = hours
         except Exception as err:  # noqa: BLE001 - reported in the batch's message, then the run fails
             report.failed[text] = str(err)[:300]

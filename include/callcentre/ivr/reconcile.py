@@ -10,6 +10,7 @@ from datetime import date
 from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
 from callcentre.common.pg import transaction
+from callcentre.ivr import metrics
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.source import count_by_hour, source_connection
 
@@ -127,3 +128,11 @@ def check_day(counts: DayCounts, max_reject_ratio: float, loaded_hours=HOURS) ->
         "%s reconciled: source %d = loaded %d + rejected %d",
         counts.business_date, counts.source_calls, counts.loaded_calls, counts.rejected_calls,
     )
+
+
+def gate_and_publish(business_date: date, hours, max_reject_ratio: float, run_id: str, reload_hour) -> metrics.DailyMetrics:
+    """The day's quality gate (every hour balances, those of ``hours`` that changed meanwhile
+    reloaded once; the reject ratio), then its ``daily_metrics`` row: a day that fails gets none."""
+    counts = count_day_reloading(business_date, hours, reload_hour)
+    check_day(counts, max_reject_ratio, loaded_hours=hours)
+    return metrics.refresh_daily_metrics(business_date, run_id)

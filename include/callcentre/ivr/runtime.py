@@ -10,16 +10,16 @@ from datetime import date, datetime, timezone
 from callcentre.common import compat, run_context
 from callcentre.common.variables import get_variable
 from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB, check_databases
-from callcentre.ivr import load, metrics, reconcile, schema, settle
+from callcentre.ivr import load, reconcile, schema, settle
 from callcentre.ivr.business_day import (
-    HOURS,
     TIMEZONE_SETTING,
     DateContractError,
     business_day_named,
+    day_end,
+    day_start,
     first_business_day,
     ivr_timezone_name,
     parse_timezone,
-    real_hours_in_window,
     resolve_business_date,
 )
 from callcentre.ivr.options import RunOptions
@@ -82,9 +82,7 @@ def options(context) -> RunOptions:
 
 
 def plan(context):
-    """Sensor body. Each poke: what the run needs (valid params, one IVR zone, a business date its
-    logical date names: each a permanent error, no retry; both databases up); once the day has
-    settled (callcentre.ivr.settle), the target schema migrated and the hours to load, the mapped
+    """Sensor body (the DAG's ``plan`` says what it checks); done: the hours to load, the mapped
     load_hour's argument."""
     opts = options(context)
     check_single_zone_source()
@@ -95,7 +93,7 @@ def plan(context):
         return False
     if not opts.dry_run:
         schema.migrate()
-    length = sum(real_hours_in_window(day, hour, tz) for hour in HOURS)
+    length = (day_end(day, tz) - day_start(day, tz)).total_seconds() / 3600
     log.info(
         "business date %s (%s, a %g-hour day; logical date %s), hours %s, %s",
         day, tz.key, length, run_context.logical_date_of(context), list(opts.hours), opts,
@@ -119,12 +117,8 @@ def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
 
 
 def reconcile_day(hour_results: Iterable[dict], context) -> dict | None:
-    """Compare the source with the target per hour, failing loudly on any difference or on too many
-    rejects; then write the day's metrics (returned; None for a dry run, which writes none).
-
-    ``hour_results`` (the load_hour XComs, fetched one API call each as they are iterated) is read
-    only by a dry run, the only run whose hours return them: a real run counts both databases.
-    """
+    """The day's gate and metrics (returned). A dry run writes none: it only sums ``hour_results``
+    (the load_hour XComs, one API call each), which only its hours return."""
     opts = options(context)
     day = business_date(context)
     if opts.dry_run:
@@ -133,6 +127,5 @@ def reconcile_day(hour_results: Iterable[dict], context) -> dict | None:
         rejected = sum(r["rows_rejected"] for r in hour_results)
         log.info("dry run for %s: read %d, would load %d, would reject %d", day, read, read - rejected, rejected)
         return None
-    counts = reconcile.count_day_reloading(day, opts.hours, reload_hour=lambda hour: _load(day, hour, opts, context))
-    reconcile.check_day(counts, opts.max_reject_ratio, loaded_hours=opts.hours)
-    return metrics.refresh_daily_metrics(day, context["run_id"]).as_dict()
+    return reconcile.gate_and_publish(day, opts.hours, opts.max_reject_ratio, context["run_id"],
+                                      reload_hour=lambda hour: _load(day, hour, opts, context)).as_dict()
