@@ -16,7 +16,6 @@ See docs/ivr.md for the contract and docs/operations.md for the runbook.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
@@ -33,12 +32,10 @@ from callcentre.common.compat import (
 )
 from callcentre.ivr import alerts, deadline, runtime
 from callcentre.ivr.business_day import EARLIEST_START, ivr_timezone_name
-from callcentre.ivr.options import DEFAULTS
+from callcentre.ivr.options import DEFAULTS, LOAD_QUEUE
 from callcentre.ivr.timetable import IvrBusinessDayTimetable
 
 IVR_TIMEZONE = ivr_timezone_name()
-# Celery queue of the hour loads: workers near the IVR database listen on it (docs/deploy.md).
-IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 
 # Airflow 2.11 only: the run's failure alert when plan failed before load_hour expanded.
 airflow2_callback_context.install()
@@ -95,7 +92,7 @@ default_args = {
     },
 )
 def ivr_calls_daily():
-    @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6), queue=IVR_LOAD_QUEUE)
+    @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6), queue=LOAD_QUEUE)
     def plan(**context):
         """Fail fast, with a readable message, on bad params, a date that names no business day, a
         missing connection or a database down; wait (no worker slot held) until the day has ended,
@@ -105,12 +102,12 @@ def ivr_calls_daily():
         return runtime.plan(context)
 
     # map_index_template: each mapped task is named "hour HH" in the UI (set by runtime.load_hour).
-    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}")
+    @task(pool="ivr_mariadb", queue=LOAD_QUEUE, map_index_template="{{ hour_label }}")
     def load_hour(hour: int, **context):
         """Stream one local hour from MariaDB, validate, and replace it in PostgreSQL atomically."""
         return runtime.load_hour(hour, context)
 
-    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, execution_timeout=timedelta(minutes=10), do_xcom_push=False,
+    @task(pool="ivr_mariadb", queue=LOAD_QUEUE, execution_timeout=timedelta(minutes=10), do_xcom_push=False,
           outlets=[IVR_DAY_LOADED], **sla_kwargs(deadline.sla_deadline()))
     def reconcile(hour_results, **context):
         """Per hour: source rows = loaded + rejected; any difference, or too many rejects, fails the

@@ -12,7 +12,6 @@ never loaded is left to its own run. See docs/ivr.md, "Drift".
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
@@ -20,10 +19,9 @@ import pendulum
 from callcentre.common.compat import Param, dag, task
 from callcentre.ivr import alerts, drift
 from callcentre.ivr.business_day import ivr_timezone_name
-from callcentre.ivr.options import DEFAULTS
+from callcentre.ivr.options import DEFAULTS, LOAD_QUEUE
 
 IVR_TIMEZONE = ivr_timezone_name()
-IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 
 
 @dag(
@@ -55,18 +53,18 @@ IVR_LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
     },
 )
 def ivr_drift_check():
-    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE)
+    @task(pool="ivr_mariadb", queue=LOAD_QUEUE)
     def find_drift(**context) -> list[dict]:
         """Hours whose rows or checksum differ between the source and the target."""
         return drift.find_task(context)
 
     # map_index_template: each mapped task is named "YYYY-MM-DD hour HH" in the UI (set by drift.reload_task).
-    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE, map_index_template="{{ hour_label }}", do_xcom_push=False)
+    @task(pool="ivr_mariadb", queue=LOAD_QUEUE, map_index_template="{{ hour_label }}", do_xcom_push=False)
     def reload_hour(day: str, hour: int, **context):
         """Reload one drifted hour (the normal hour load: atomic, converging)."""
         drift.reload_task(day, hour, context)
 
-    @task(pool="ivr_mariadb", queue=IVR_LOAD_QUEUE)
+    @task(pool="ivr_mariadb", queue=LOAD_QUEUE)
     def publish(found, **context) -> dict:
         """Gate each repaired day, rewrite its metrics when it passes, one Slack message."""
         return drift.publish_task(found, context)

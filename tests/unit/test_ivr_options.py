@@ -7,13 +7,13 @@ from callcentre.ivr.options import RunOptions
 
 def test_defaults_load_the_whole_day_in_quarantine_mode():
     opts = RunOptions.from_params({})
-    assert opts.hours == HOURS and opts.full_day
+    assert opts.hours == HOURS
     assert opts.invalid_rows == "quarantine" and not opts.dry_run
 
 
 def test_a_subset_of_hours_is_sorted_and_deduplicated():
     opts = RunOptions.from_params({"hours": [5, 3, 5, "7"]})
-    assert opts.hours == (3, 5, 7) and not opts.full_day
+    assert opts.hours == (3, 5, 7)
 
 
 @pytest.mark.parametrize(

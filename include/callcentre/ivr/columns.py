@@ -9,16 +9,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the IVR's ``calls``, as read, staged and stored.
-
-    ``name`` is the column in MariaDB, in the stage and in ``analytics.call_rejects`` (which keeps
-    the raw value). ``pg_type`` is its PostgreSQL type as read (wall-clock times stay naive).
-    ``csv`` is how the extract renders it (source.csv_field): ``key`` (NOT NULL, no NULL test),
-    ``value``, ``time`` (a DATETIME that may hold a zero date) or ``text``. ``stored`` is its
-    column in ``analytics.calls`` holding the value as read; ``derived`` further calls columns
-    computed from it, as SQL over the stage row ``s`` (``%(tz)s`` and ``%(shift)s`` are the
-    load's parameters).
-    """
+    """One column of the IVR's ``calls``: ``name`` in MariaDB, the stage and ``call_rejects`` (the
+    raw value); ``pg_type`` as read (wall-clock times stay naive); ``csv``, how the extract renders
+    it (source.csv_field): ``key`` (NOT NULL), ``value``, ``time`` (a DATETIME that may hold a zero
+    date) or ``text``; ``stored``, its ``analytics.calls`` column holding the value as read;
+    ``derived``, further calls columns as SQL over the stage row ``s`` (``%(tz)s`` and ``%(shift)s``
+    are the load's parameters)."""
 
     name: str
     pg_type: str
@@ -61,9 +57,9 @@ REASON = Column("reject_reason", "text")
 PLACE = {"business_date": "%(d)s::date", "local_hour": "%(h)s::smallint"}
 
 
-def stage_ddl(table: str = "stage_calls", source: tuple[Column, ...] = SOURCE) -> str:
+def stage_ddl(source: tuple[Column, ...] = SOURCE) -> str:
     columns = ", ".join(f"{c.name} {c.pg_type}" for c in (*source, REASON))
-    return f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP"
+    return f"CREATE TEMP TABLE stage_calls ({columns}) ON COMMIT DROP"
 
 
 def calls_values(source: tuple[Column, ...] = SOURCE) -> dict[str, str]:

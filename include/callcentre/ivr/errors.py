@@ -25,16 +25,11 @@ INVALID_PARAMETER_VALUE = "22023"
 MYSQL_SCHEMA = {1054, 1146, 1049}  # unknown column, unknown table, unknown database
 
 
-def mysql_error_code(err: BaseException) -> int | None:
-    args = getattr(err, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
-
-
 def raise_classified(err: BaseException, where: str) -> None:
     """Re-raise ``err``: as AirflowFailException when permanent, unchanged when transient."""
     module = type(err).__module__
     if module.startswith("MySQLdb"):
-        code = mysql_error_code(err)
+        code = err.args[0] if err.args and isinstance(err.args[0], int) else None
         if code in MYSQL_SCHEMA:
             raise AirflowFailException(f"{where}: the IVR source does not match the contract: {err}") from err
         if code in MYSQL_TRANSIENT or code is None or code >= 2000:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from callcentre.common.compat import AirflowFailException
 from callcentre.ivr.business_day import HOURS
 
 INVALID_ROWS_MODES = ("quarantine", "fail")
+# Celery queue of the tasks that read the IVR: workers near its database listen on it (docs/deploy.md).
+LOAD_QUEUE = os.environ.get("IVR_LOAD_QUEUE", "ivr")
 
 # Defaults, also shown in the UI trigger form (dags/ivr_calls_daily.py builds its Params from these).
 DEFAULTS = {
@@ -27,16 +30,10 @@ class RunOptions:
     max_reject_ratio: float = DEFAULTS["max_reject_ratio"]
     chunk_size: int = DEFAULTS["chunk_size"]
 
-    @property
-    def full_day(self) -> bool:
-        return self.hours == HOURS
-
     @classmethod
     def from_params(cls, params) -> RunOptions:
-        """Validate ``params`` (the run's params: defaults merged with the trigger conf).
-
-        Raises AirflowFailException listing every problem, before any work is done.
-        """
+        """Validate ``params`` (defaults merged with the trigger conf); AirflowFailException listing
+        every problem, before any work is done."""
         params = dict(params or {})
         problems = []
         unknown = sorted(set(params) - set(DEFAULTS))
@@ -48,8 +45,6 @@ class RunOptions:
             problems.append(f"dry_run={dry_run!r} must be true or false")
 
         hours = params.get("hours") or []
-        if isinstance(hours, (int, str)):
-            hours = [hours]
         parsed_hours = []
         for value in hours if isinstance(hours, (list, tuple)) else [hours]:
             try:

@@ -17,14 +17,14 @@ SCHEMA = "analytics"
 MIGRATIONS = Path(__file__).with_name("sql") / "migrations"
 
 
-def analytics_migrations(conn_id: str = ANALYTICS_POSTGRES) -> SchemaMigrations:
-    return SchemaMigrations(SCHEMA, MIGRATIONS, conn_id)
+def analytics_migrations() -> SchemaMigrations:
+    return SchemaMigrations(SCHEMA, MIGRATIONS, ANALYTICS_POSTGRES)
 
 
-def migrate(conn_id: str = ANALYTICS_POSTGRES) -> list[int]:
+def migrate() -> list[int]:
     """Bring the analytics schema to this code's version: on a current schema one read of
     ``analytics.schema_migrations`` and nothing else (no DDL, no lock on a data table)."""
-    return analytics_migrations(conn_id).ensure_current()
+    return analytics_migrations().ensure_current()
 
 
 # Days of calls and rejects kept (IVR_RETENTION_DAYS; unset or empty: kept for ever). Whole month
@@ -32,9 +32,9 @@ def migrate(conn_id: str = ANALYTICS_POSTGRES) -> list[int]:
 RETENTION_SETTING = "IVR_RETENTION_DAYS"
 
 
-def retention_cutoff(today: date, environ=os.environ) -> date | None:
+def retention_cutoff(today: date) -> date | None:
     """The first day kept, or None when retention is off (the default)."""
-    raw = (environ.get(RETENTION_SETTING) or "").strip()
+    raw = (os.environ.get(RETENTION_SETTING) or "").strip()
     if not raw:
         return None
     try:
@@ -46,13 +46,13 @@ def retention_cutoff(today: date, environ=os.environ) -> date | None:
     return today - timedelta(days=days)
 
 
-def apply_retention(today: date, conn_id: str = ANALYTICS_POSTGRES, schema: str = SCHEMA) -> list[str]:
+def apply_retention(today: date, schema: str = SCHEMA) -> list[str]:
     """Detach and drop the month partitions of analytics.calls and call_rejects older than the
     retention (nothing when it is off); the partitions dropped."""
     cutoff = retention_cutoff(today)
     if cutoff is None:
         return []
-    with transaction(conn_id) as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute(f"SELECT {schema}.drop_partitions_before(%s)", (cutoff,))
         dropped = [name for (name,) in cur.fetchall()]
     if dropped:

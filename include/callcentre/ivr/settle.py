@@ -14,7 +14,6 @@ import os
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callcentre.common.connections import IVR_MARIADB
 from callcentre.ivr.business_day import day_end, day_window
 from callcentre.ivr.source import count_open_calls, source_connection
 
@@ -31,7 +30,7 @@ def _minutes(name: str, default: float) -> timedelta:
         raise ValueError(f"{name}={os.environ.get(name)!r} is not a number of minutes") from err
 
 
-def day_has_settled(day: date, tz: ZoneInfo, now: datetime, source_conn_id: str = IVR_MARIADB) -> bool:
+def day_has_settled(day: date, tz: ZoneInfo, now: datetime) -> bool:
     settle = _minutes(SETTLE_SETTING, 15)
     limit = max(settle, _minutes(LIMIT_SETTING, 120))
     ended = day_end(day, tz)
@@ -40,7 +39,7 @@ def day_has_settled(day: date, tz: ZoneInfo, now: datetime, source_conn_id: str 
         return False
     if now >= ended + limit:
         return True
-    with source_connection(source_conn_id) as src:
+    with source_connection() as src:
         still_open = count_open_calls(src, *day_window(day))
     if still_open:
         log.info("%s: %d call(s) still open; waiting (at most until %s, %s)", day, still_open,

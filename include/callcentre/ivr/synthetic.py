@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from callcentre.common.connections import IVR_MARIADB
+from callcentre.ivr.business_day import day_window
 from callcentre.ivr.columns import SOURCE_NAMES
 
 SOURCE_DDL = (Path(__file__).with_name("sql") / "source_calls.sql").read_text()
@@ -34,11 +35,10 @@ CORRUPTIONS = {
 }
 
 
-def day_calls(business_date: date, count: int, *, seed: int = 7, first_call_id: int | None = None,
-              invalid_share: float = 0.015) -> list[tuple]:
+def day_calls(business_date: date, count: int, *, seed: int = 7, invalid_share: float = 0.015) -> list[tuple]:
     """``count`` calls starting on ``business_date`` (naive local times), as source-ordered tuples."""
     rng = random.Random(f"{business_date}-{seed}")
-    call_id = first_call_id if first_call_id is not None else int(business_date.strftime("%Y%m%d")) * 10_000_000
+    call_id = int(business_date.strftime("%Y%m%d")) * 10_000_000
     midnight = datetime.combine(business_date, datetime.min.time())
     hours = rng.choices(range(24), weights=HOURLY_PROFILE, k=count)
     dispositions = list(DISPOSITION_WEIGHTS)
@@ -59,16 +59,9 @@ def day_calls(business_date: date, count: int, *, seed: int = 7, first_call_id: 
             "updated_at": end + timedelta(seconds=rng.randrange(5)),
         }
         if rng.random() < invalid_share:
-            corrupt(row, rng.choice(list(CORRUPTIONS)))
+            row.update(rng.choice(list(CORRUPTIONS.values()))(row))
         rows.append(tuple(row[name] for name in SOURCE_NAMES))
     return rows
-
-
-def corrupt(row: dict, rule: str) -> None:
-    """Make ``row`` (source column -> value) break ``rule`` (a name from callcentre.ivr.rules)."""
-    if rule not in CORRUPTIONS:
-        raise ValueError(f"unknown rule {rule!r}; expected one of {list(CORRUPTIONS)}")
-    row.update(CORRUPTIONS[rule](row))
 
 
 def _tsv(value) -> str:
@@ -79,10 +72,10 @@ def _tsv(value) -> str:
     return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def _execute(sql: str, params=None, conn_id: str = IVR_MARIADB) -> None:
+def _execute(sql: str, params=None) -> None:
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-    conn = MySqlHook(mysql_conn_id=conn_id).get_conn()
+    conn = MySqlHook(mysql_conn_id=IVR_MARIADB).get_conn()
     try:
         conn.cursor().execute(sql, params)
         conn.commit()
@@ -90,12 +83,12 @@ def _execute(sql: str, params=None, conn_id: str = IVR_MARIADB) -> None:
         conn.close()
 
 
-def create_source_table(conn_id: str = IVR_MARIADB) -> None:
-    _execute(SOURCE_DDL, conn_id=conn_id)
+def create_source_table() -> None:
+    _execute(SOURCE_DDL)
 
 
-def write_calls(rows: list[tuple], conn_id: str = IVR_MARIADB, replace: bool = True) -> int:
-    """Insert (or replace) ``rows`` (tuples in columns.SOURCE order) with LOAD DATA LOCAL INFILE."""
+def write_calls(rows: list[tuple]) -> int:
+    """Insert or replace ``rows`` (tuples in columns.SOURCE order) with LOAD DATA LOCAL INFILE."""
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as fh:
@@ -103,11 +96,11 @@ def write_calls(rows: list[tuple], conn_id: str = IVR_MARIADB, replace: bool = T
             fh.write("\t".join(_tsv(v) for v in row) + "\n")
         path = fh.name
     try:
-        conn = MySqlHook(mysql_conn_id=conn_id, local_infile=True).get_conn()
+        conn = MySqlHook(mysql_conn_id=IVR_MARIADB, local_infile=True).get_conn()
         try:
             cur = conn.cursor()
             cur.execute(
-                f"LOAD DATA LOCAL INFILE %s {'REPLACE' if replace else 'IGNORE'} INTO TABLE calls "
+                "LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE calls "
                 "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
                 f" ({', '.join(SOURCE_NAMES)})",
                 (path,),
@@ -120,6 +113,5 @@ def write_calls(rows: list[tuple], conn_id: str = IVR_MARIADB, replace: bool = T
         os.unlink(path)
 
 
-def delete_day(business_date: date, conn_id: str = IVR_MARIADB) -> None:
-    start = datetime.combine(business_date, datetime.min.time())
-    _execute("DELETE FROM calls WHERE start_time >= %s AND start_time < %s", (start, start + timedelta(days=1)), conn_id)
+def delete_day(business_date: date) -> None:
+    _execute("DELETE FROM calls WHERE start_time >= %s AND start_time < %s", day_window(business_date))
