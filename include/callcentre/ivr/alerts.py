@@ -40,8 +40,8 @@ def _post(row: dict) -> bool:
 
 def send_once(dag_id: str, kind: str, key: str, text: str, *, business_date: date | None = None,
               run_id: str | None = None) -> bool:
-    """Post ``text`` unless an alert of this kind and key exists already; True if posted now.
-    Not delivered: kept pending, posted by the watcher's :func:`send_pending`."""
+    """Post ``text`` unless an alert of this kind and key exists already; True if posted now. One
+    not delivered stays pending for the watcher's :func:`send_pending`."""
     row = {"dag_id": dag_id, "kind": kind, "alert_key": key, "business_date": business_date, "run_id": run_id,
            "message": text}
     return OUTBOX.send_once(row, _post)
@@ -198,11 +198,8 @@ def run_failures(dag_id: str, run_id: str, run_attempt: int | None) -> list[Task
 # --- The run's one message ---------------------------------------------------------------------
 
 def alert_run_failed(context) -> None:
-    """DAG ``on_failure_callback``: ONE Slack message for the failed run. Never raises.
-
-    The dag-processor gives it ``dag``, ``run_id`` and ``reason``, plus the task context of the
-    task instance that failed the run (``dag_run``, ``ti``, ...) when there is one.
-    """
+    """DAG ``on_failure_callback``: ONE Slack message for the failed run. Never raises. Its context:
+    ``dag``, ``run_id``, ``reason``, plus the task context of the task that failed the run, if any."""
     try:
         dag_id = context["dag"].dag_id
         run_id = context["run_id"]
@@ -245,10 +242,9 @@ def alert_run_failed(context) -> None:
 
 
 def circuit_breaker_note(context, dag_id: str) -> str:
-    """The line that tells the operator this failure paused the DAG (Airflow's circuit breaker
-    pauses it after ``max_consecutive_failed_dag_runs`` failed runs, before this callback runs).
-    run_context.failed_runs_in_a_row still asks the dag-processor's supervisor on 3.x (listed in
-    common/private_airflow.py): ``ti.get_previous_dagrun`` goes back one run only."""
+    """The line saying this failure paused the DAG (``max_consecutive_failed_dag_runs``, applied
+    before this callback). On 3.x run_context.failed_runs_in_a_row asks the dag-processor's
+    supervisor (common/private_airflow.py): ``ti.get_previous_dagrun`` goes back one run only."""
     try:
         limit = int(getattr(context["dag"], "max_consecutive_failed_dag_runs", 0) or 0)
         if limit > 0 and run_context.failed_runs_in_a_row(context, limit) >= limit:

@@ -1,10 +1,9 @@
 """The IVR's load deadline: one Slack message per business day not loaded by its deadline.
 
-The watcher DAG ``ivr_deadline_watch`` calls :func:`check_deadlines` every 15 minutes. It replaces
-a ``DeadlineAlert``, which cannot see a day that never got a run, alerts again after the run's own
-failure alert (apache/airflow#60927) and fires for every backfilled day. On Airflow 2.x the
-deadline is also a native ``sla=`` (:func:`sla_deadline`) whose callback (:func:`sla_missed`)
-claims the same alert as the watcher, so a day is reported once, by whichever sees it first.
+``ivr_deadline_watch`` calls :func:`check_deadlines` every 15 minutes, instead of a ``DeadlineAlert``,
+which cannot see a day that never got a run, alerts again after the run's own failure alert
+(apache/airflow#60927) and fires for every backfilled day. On Airflow 2.x the deadline is also a
+native ``sla=`` whose callback (:func:`sla_missed`) claims the same alert as the watcher.
 """
 
 from __future__ import annotations
@@ -73,11 +72,8 @@ def _alert_unreported(days: list[date], tz: ZoneInfo, hours: float, dag_id: str,
                       seen_by: str = "") -> tuple[set[date], set[date], list[date]]:
     """One deadline alert per day of ``days`` neither loaded nor reported: (loaded, reported, alerted)."""
     with transaction(ANALYTICS_POSTGRES) as cur:
-        cur.execute("SELECT to_regclass('analytics.daily_metrics') IS NOT NULL")
-        loaded: set[date] = set()
-        if cur.fetchone()[0]:
-            cur.execute("SELECT metric_date FROM analytics.daily_metrics WHERE metric_date = ANY(%s)", (days,))
-            loaded = {row[0] for row in cur.fetchall()}
+        cur.execute("SELECT metric_date FROM analytics.daily_metrics WHERE metric_date = ANY(%s)", (days,))
+        loaded = {row[0] for row in cur.fetchall()}
         cur.execute(
             "SELECT DISTINCT business_date FROM analytics.alert_log WHERE dag_id = %s AND business_date = ANY(%s)",
             (dag_id, days),
@@ -94,8 +90,7 @@ def _alert_unreported(days: list[date], tz: ZoneInfo, hours: float, dag_id: str,
 
 
 def check_deadlines(now: datetime | None = None) -> dict:
-    """The watcher's task: the alerts a Slack outage held back, then one alert per day past its
-    deadline, neither loaded nor reported."""
+    """The watcher's task: the alerts a Slack outage held back, then a day past its deadline each."""
     hours = deadline_hours()
     schema.migrate()
     end_unclaimed_outage()
@@ -120,17 +115,15 @@ def check_deadlines(now: datetime | None = None) -> dict:
 # --- Airflow 2.x: the deadline as a native SLA ---------------------------------------------------
 
 def sla_deadline() -> timedelta | None:
-    """``sla=`` of ``reconcile`` (the run's last task) on Airflow 2.x, read when the DAG file is parsed: 2.x measures
-    an SLA from the run's logical date (the start of the IVR day), so one day + the deadline hours
-    (an hour early or late on a DST day). None when ``IVR_LOAD_DEADLINE_HOURS`` is 0."""
+    """``sla=`` of ``reconcile`` on Airflow 2.x, which measures it from the logical date (the start
+    of the IVR day): one day + the deadline hours (an hour off on a DST day); None when disabled."""
     hours = deadline_hours()
     return timedelta(hours=24 + hours) if hours else None
 
 
 def sla_missed(dag, task_list, blocking_task_list, slas, blocking_tis) -> None:
-    """Airflow 2.x ``sla_miss_callback`` (run by the DAG processor): one message per business day
-    whose SLA was missed and which is neither loaded nor already reported, claimed like the
-    watcher's (same kind and key). Never raises: Airflow would only log it."""
+    """Airflow 2.x ``sla_miss_callback``: the watcher's alert (same kind and key) for each day whose
+    SLA was missed. Never raises: Airflow would only log it."""
     try:
         from callcentre.ivr.runtime import timezone_name
 

@@ -57,10 +57,6 @@ def close_stale(conn, lock_key) -> list[tuple[str, date, int]]:
     attempt closes them), partition by partition, where no live attempt holds the partition's lock
     (``lock_key(dag_id, day, hour)``, the key every attempt locks). Returns the partitions closed."""
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass('analytics.etl_batches') IS NOT NULL")
-        if not cur.fetchone()[0]:
-            conn.commit()
-            return []
         cur.execute(_STALE)
         partitions = cur.fetchall()
     conn.commit()

@@ -1,5 +1,5 @@
 """``analytics.daily_metrics``: SQL aggregates the day's calls, :func:`compute_daily_metrics` does
-the arithmetic (a plain function, unit-tested), :func:`refresh_daily_metrics` reads one snapshot and upserts the row."""
+the arithmetic, :func:`refresh_daily_metrics` reads one snapshot and upserts the row."""
 
 from __future__ import annotations
 
@@ -105,14 +105,9 @@ def compute_daily_metrics(metric_date: str, source_calls: int, rejected_calls: i
 
 
 def refresh_daily_metrics(business_date, run_id: str) -> DailyMetrics:
-    """Compute and upsert the day's row from ONE snapshot of the target.
-
-    Valid calls, rejects and their sum are read in the same REPEATABLE READ transaction that
-    writes the row, so a reload of an hour committed meanwhile (a clear, the next day's refresh)
-    is either wholly in the figures or wholly out. ``source_calls`` is loaded + rejected of that
-    snapshot: reconcile has just proved it equal to the source, and every hour's replace is
-    atomic and reconciles to the source again.
-    """
+    """Compute and upsert the day's row from ONE snapshot of the target (REPEATABLE READ): an hour
+    reloaded meanwhile is wholly in the figures or wholly out. ``source_calls`` is loaded + rejected
+    of that snapshot, which reconcile has just proved equal to the source."""
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur.execute(AGGREGATE_SQL, {"d": business_date, "sl": SERVICE_LEVEL_WAIT_S})

@@ -1,14 +1,10 @@
 """The schedule of ivr_calls_daily: one run per IVR business day, stamped with that day.
 
-A data-interval timetable over the IVR zone's local days: the run of day D has as logical date
-the first instant of D (business_day.day_start) and starts once D has ended, so there is exactly
-one run per local date (cron at "0 0 * * *" skips or shifts a day whose 00:00 does not exist).
-The dates an operator types name IVR days whatever ``[core] default_timezone`` is: a backfill
-bound or a manual run's date that starts a day in the IVR zone, in that zone or in UTC is read as
-that IVR day; one that starts different days in two zones is refused (AmbiguousDateError).
-
-Registered by ``plugins/ivr_timetable_plugin.py`` (the scheduler, dag-processor and api-server
-must find the class to (de)serialize the DAG).
+The run of day D has as logical date the first instant of D (business_day.day_start) and starts
+once D has ended: exactly one run per local date (cron at "0 0 * * *" skips or shifts a day whose
+00:00 does not exist). A typed date (backfill bound, manual run) that starts a day in the IVR zone,
+in ``[core] default_timezone`` or in UTC is read as that IVR day; one that starts different days in
+two zones is refused (AmbiguousDateError). Registered by ``plugins/ivr_timetable_plugin.py``.
 """
 
 from __future__ import annotations
@@ -23,10 +19,9 @@ from callcentre.ivr.business_day import UTC, AmbiguousDateError, day_start, name
 
 
 class IvrBusinessDayTimetable(Timetable):
-    """Daily at the start of each local day in ``timezone`` (the IVR zone); typed dates are IVR
-    business days. Airflow's public Timetable interface only: the rules are those of its cron
-    timetable at "0 0 * * *", on the days' first instants (cron finds no 00:00 on a day whose
-    midnight does not exist); tests/unit/test_ivr_every_zone.py holds the two side by side."""
+    """Daily at the start of each local day in ``timezone`` (the IVR zone). Airflow's public
+    Timetable interface only, with the rules of its cron timetable at "0 0 * * *" on the days'
+    first instants; tests/unit/test_ivr_every_zone.py holds the two side by side."""
 
     description = "daily at the start of each IVR day (00:00, or when the clocks jump past it); typed dates are IVR business days"
 
