@@ -13,8 +13,7 @@ from callcentre.common.assets import SCRAPING_RESULTS, announce_results
 from callcentre.common.compat import Param, dag, get_current_context, task
 from callcentre.scraping import config, pipeline
 from callcentre.scraping.notify import job_completed, job_failed_for_good
-from callcentre.scraping.operators import LookupBatchSensor
-from callcentre.scraping.pipeline import on_task_failure, on_task_retry, on_task_start
+from callcentre.scraping.pipeline import LookupBatchSensor, on_task_failure, on_task_retry, on_task_start
 
 
 @dag(

@@ -30,7 +30,7 @@ def test_upload_dag_wiring(scraping_dags):
 
 
 def test_batch_task_frees_its_worker_between_polls(scraping_dags):
-    from callcentre.scraping.operators import LookupBatchSensor
+    from callcentre.scraping.pipeline import LookupBatchSensor
 
     sensor = LookupBatchSensor(task_id="probe", batch={"job_id": 1, "batch_no": 0})
     assert sensor.mode == "reschedule"
@@ -90,4 +90,4 @@ def test_dag_files_import_nothing_heavy_at_parse_time():
                 module = ROOT / "include" / Path(*name.split("."))
                 todo += [p for p in (module.with_suffix(".py"), module / "__init__.py") if p.exists()]
     assert not offenders, offenders
-    assert any("scraping/operators.py" in str(p) for p in seen)  # the walk did follow the imports
+    assert any("scraping/pipeline.py" in str(p) for p in seen)  # the walk did follow the imports

@@ -82,8 +82,7 @@ def test_scheduler_failure_without_an_exception_changes_nothing(job, job_repo, f
 def test_a_burnt_try_does_not_spend_the_batch_budget(job, job_repo, scraping_api):
     """apache/airflow#71172 again: tries used up by the race do not count; API errors do."""
     from callcentre.scraping.api_hook import ScrapingApiUnavailable
-    from callcentre.scraping.pipeline import RetryableJobFailure
-    from callcentre.scraping.operators import LookupBatchSensor
+    from callcentre.scraping.pipeline import LookupBatchSensor, RetryableJobFailure
 
     sensor = LookupBatchSensor(task_id="lookup_batch", batch={"job_id": job["id"], "batch_no": 0})
     scraping_api.set_knobs(fail_next=2, fail_method="POST")
