@@ -115,7 +115,7 @@ class ScrapingApiHook(BaseHook):
             except requests.RequestException as err:
                 raise ScrapingApiUnavailable(f"{what}: {type(err).__name__}") from err
             if resp.status_code == 429 and attempt < throttle_attempts:
-                wait = _retry_after_seconds(resp.headers.get("Retry-After"), default=5.0)
+                wait = _retry_after_seconds(resp.headers.get("Retry-After"))
                 if wait > max_wait:
                     raise ScrapingApiUnavailable(f"{what}: throttled for {wait:.0f}s (more than {max_wait:.0f}s)")
                 log.warning("%s: 429 throttled, waiting %.1fs as Retry-After asks", what, wait)
@@ -134,10 +134,10 @@ class ScrapingApiHook(BaseHook):
             raise ScrapingApiUnavailable(f"{what}: HTTP {resp.status_code} with a non-JSON body") from err
 
 
-def _retry_after_seconds(value: str | None, default: float) -> float:
-    """``Retry-After`` is either seconds or an HTTP date."""
+def _retry_after_seconds(value: str | None) -> float:
+    """``Retry-After`` is either seconds or an HTTP date; 5 s when it says neither."""
     if not value:
-        return default
+        return 5.0
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -146,7 +146,7 @@ def _retry_after_seconds(value: str | None, default: float) -> float:
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
-            return default
+            return 5.0
 
 
 def _error_of(resp) -> str:

@@ -28,12 +28,10 @@ from callcentre.common.migrations import SchemaMigrations
 STATUSES = ("pending", "processing", "completed", "failed", "timeout", "retrying")
 ACTIVE = ("pending", "processing", "retrying")
 
-MIGRATIONS = Path(__file__).with_name("sql") / "migrations"
-
 
 def scraping_migrations(conn_id: str = SCRAPING_POSTGRES) -> SchemaMigrations:
     """The scraping schema's numbered migrations (sql/migrations/NNNN_*.sql), each applied once."""
-    return SchemaMigrations("scraping", MIGRATIONS, conn_id)
+    return SchemaMigrations("scraping", Path(__file__).with_name("sql") / "migrations", conn_id)
 
 
 # The row of an upload that failed before its file could be read (no content hash yet).

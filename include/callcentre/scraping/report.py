@@ -28,7 +28,7 @@ def build_report(
     overdue_jobs = repo.overdue(timeout_minutes, filters)
     if timeout_minutes is not None:
         actions["timeouts"] = retry.mark_overdue_jobs_timeout(
-            timeout_minutes, airflow=airflow, actor=actor, repo=repo, filters=filters, dry_run=dry_run)
+            overdue_jobs, airflow=airflow, actor=actor, repo=repo, dry_run=dry_run)
     if retry_failed:
         actions["retries"] = retry.retry_failed_jobs(
             airflow=airflow, repo=repo, filters=filters, dry_run=dry_run, actor=actor)

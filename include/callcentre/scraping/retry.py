@@ -47,11 +47,14 @@ def mark_jobs_timeout(
 
 def _each(action, job_ids: Iterable[int], actor: str, airflow: AirflowRestClient, repo) -> list[JobAction]:
     repo = repository(repo)
+    actor = scrub_numbers((actor or "someone").strip()[:100]) or "someone"
     actions = []
     for job_id in dict.fromkeys(int(j) for j in job_ids):
         before = repo.get(job_id)
-        missing = JobAction(job_id, "skipped", _say("missing", {"id": job_id}))
-        actions.append(action(before, _actor(actor), airflow, repo) if before else missing)
+        if before is None:
+            actions.append(JobAction(job_id, "skipped", _say("missing", {"id": job_id})))
+        else:
+            actions.append(action(before, actor, airflow, repo))
     return actions
 
 
@@ -88,12 +91,9 @@ def retry_failed_jobs(
 
 
 def mark_overdue_jobs_timeout(
-    minutes: float, *, airflow: AirflowRestClient, actor: str, repo: JobRepository | None = None,
-    filters: JobFilter | None = None, dry_run: bool = False,
+    overdue: list[dict], *, airflow: AirflowRestClient, actor: str, repo: JobRepository, dry_run: bool
 ) -> list[JobAction]:
-    """Mark as timeout every active job running for more than ``minutes`` (the report's --timeout-minutes)."""
-    repo = repository(repo)
-    overdue = repo.overdue(minutes, filters)
+    """Mark as timeout the jobs the report found overdue (its --timeout-minutes)."""
     if dry_run:
         return [JobAction(j["id"], "skipped", _say("dry_timeout", j)) for j in overdue]
     return mark_jobs_timeout([j["id"] for j in overdue], actor=actor, airflow=airflow, repo=repo)
@@ -112,7 +112,9 @@ def _retry_one(before: dict, actor: str, airflow: AirflowRestClient, repo: JobRe
             return JobAction(job_id, "skipped", _say("finishing", before, state=state))
     reopened = repo.reopen_for_retry(job_id, actor)
     if reopened is None:
-        return JobAction(job_id, "skipped", _why_not_retried(repo.get(job_id) or before))
+        now = repo.get(job_id) or before
+        why = "spent" if now["status"] in ("failed", "timeout") else "running" if now["status"] in ACTIVE else "nothing"
+        return JobAction(job_id, "skipped", _say(why, now))
     try:
         cleared = airflow.clear_unfinished_tasks(reopened["dag_id"], reopened["airflow_run_id"])
     except TriggerError as err:
@@ -140,12 +142,6 @@ def _timeout_one(before: dict, actor: str, airflow: AirflowRestClient, repo: Job
     log.info("job %s marked as timeout by %s; run %s is %s", job_id, actor, marked["airflow_run_id"], state)
     tell_if_ended(repo, marked)  # out of retries: its uploader hears of it (a person's timeout is not alerted)
     return JobAction(job_id, "timed_out", _say("timed_out" if state else "timed_out_run_gone", marked, state=state))
-
-
-def _why_not_retried(job: dict) -> str:
-    if job["status"] in ("failed", "timeout"):
-        return _say("spent", job)
-    return _say("running" if job["status"] in ACTIVE else "nothing", job)
 
 
 # What the actions say (jobs page, report, task log) in CALLCENTRE_LANGUAGE; a status is said in words.
@@ -198,7 +194,3 @@ def _say(what: str, job: dict, **extra) -> str:
     words = _WORDS[message_language()]
     status = job.get("status")
     return words[what].format(**{**job, "state_words": words["states"].get(status, status), **extra})
-
-
-def _actor(actor: str) -> str:
-    return scrub_numbers((actor or "someone").strip()[:100]) or "someone"

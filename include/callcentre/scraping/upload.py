@@ -107,8 +107,6 @@ class AirflowRestClient:
 
     def __init__(self, base_url: str, username: str | None = None, password: str | None = None, *,
                  token: str | None = None):
-        if token is None and (username is None or password is None):
-            raise TriggerError("AirflowRestClient needs a token or a username and password")
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.password = password
@@ -268,7 +266,6 @@ def airflow_client(api_url: str | None = None) -> AirflowRestClient:
 def local_credentials(airflow_home: str | Path) -> tuple[str, str]:
     """Development fallback: the password ``airflow standalone`` generated for ``admin`` (or the
     SimpleAuthManager's configured passwords file, ``[core] simple_auth_manager_passwords_file``)."""
-    username = "admin"
     path = Path(airflow_home) / compat.STANDALONE_PASSWORD_FILE
     if not compat.IS_AIRFLOW_2:
         path = Path(compat.airflow_conf().get("core", "simple_auth_manager_passwords_file", fallback=None) or path)
@@ -280,6 +277,6 @@ def local_credentials(airflow_home: str | Path) -> tuple[str, str]:
         raise TriggerError(
             f"no Airflow API credentials: set AIRFLOW_API_USERNAME/AIRFLOW_API_PASSWORD ({path} not readable)"
         ) from err
-    if username not in passwords:
-        raise TriggerError(f"user {username!r} not in {path}")
-    return username, passwords[username]
+    if "admin" not in passwords:
+        raise TriggerError(f"user 'admin' not in {path}")
+    return "admin", passwords["admin"]

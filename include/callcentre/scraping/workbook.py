@@ -121,9 +121,7 @@ def is_phone_header(value) -> bool:
 
 def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
     """Parse the upload at ``path``; raise :class:`BadWorkbook` for a file that cannot be used.
-
-    ``name`` is the file name the uploader knows (messages use it); default: the stored name.
-    """
+    ``name``: the file name the uploader knows, for the messages (default: the stored name)."""
     path = Path(path)
     name = name or path.name
     _check_container(path, name)
@@ -190,15 +188,11 @@ def _pick_sheet(sheets):
 def _top_rows(sheet) -> list[tuple[int, tuple]]:
     top: list[tuple[int, tuple]] = []
     for n, row in enumerate(sheet.iter_rows(values_only=True), 1):
-        if top or not _blank_row(row):
+        if top or not all(_blank(c) for c in row or ()):
             top.append((n, row))
         if len(top) >= HEADER_SCAN_ROWS or n > MAX_ROWS:
             break
     return top
-
-
-def _blank_row(row) -> bool:
-    return not row or all(_blank(c) for c in row)
 
 
 def _cell(row, column: int):
