@@ -40,20 +40,19 @@ def output_to_log(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    saved_out, saved_err = os.dup(1), os.dup(2)
-    _console = os.fdopen(os.dup(saved_out), "w", buffering=1)
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    _console = os.fdopen(os.dup(saved[1]), "w", buffering=1)
     with path.open("a") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
+        for fd in saved:
+            os.dup2(log.fileno(), fd)
         try:
             yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            os.dup2(saved_out, 1)
-            os.dup2(saved_err, 2)
-            os.close(saved_out)
-            os.close(saved_err)
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
             _console.close()
             _console = sys.stdout
 
