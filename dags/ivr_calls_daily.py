@@ -22,14 +22,7 @@ import pendulum
 
 from callcentre.common import airflow2_callback_context
 from callcentre.common.assets import IVR_DAY_LOADED, announce_day
-from callcentre.common.compat import (
-    Param,
-    dag,
-    exponential_backoff,
-    sla_kwargs,
-    sla_miss_callback_kwargs,
-    task,
-)
+from callcentre.common.compat import Param, dag, exponential_backoff, sla_kwargs, sla_miss_callback_kwargs, task
 from callcentre.ivr import alerts, deadline, runtime
 from callcentre.ivr.business_day import EARLIEST_START, ivr_timezone_name
 from callcentre.ivr.options import DEFAULTS, LOAD_QUEUE

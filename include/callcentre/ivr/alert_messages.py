@@ -53,8 +53,8 @@ _WORDS = {
 }
 
 
-def words(lang: str | None = None) -> dict:
-    return _WORDS[lang or message_language()]
+def words() -> dict:
+    return _WORDS[message_language()]
 
 
 def _failed_list(failures: list, w: dict) -> str:
@@ -76,8 +76,8 @@ def _failed_list(failures: list, w: dict) -> str:
 
 
 def run_failed_message(dag_id: str, run_id: str, run_url: str | None, business_date: date | None,
-                       reason: str | None, failures: list, lang: str | None = None) -> str:
-    w = words(lang)
+                       reason: str | None, failures: list) -> str:
+    w = words()
     title = w["run_failed"].format(dag_id=dag_id)
     if business_date is not None:
         title += w["business_date"].format(day=business_date)
@@ -99,13 +99,13 @@ def run_failed_message(dag_id: str, run_id: str, run_url: str | None, business_d
     return "\n".join(lines)
 
 
-def paused_message(dag_id: str, failed_in_a_row: int, lang: str | None = None) -> str:
-    return "\n• " + words(lang)["paused"].format(dag_id=dag_id, n=failed_in_a_row, url=airflow_urls.ui_url(f"dags/{dag_id}"))
+def paused_message(dag_id: str, failed_in_a_row: int) -> str:
+    return "\n• " + words()["paused"].format(dag_id=dag_id, n=failed_in_a_row, url=airflow_urls.ui_url(f"dags/{dag_id}"))
 
 
 def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_id: str = IVR_DAG_ID,
-                     seen_by: str = "", lang: str | None = None) -> str:
-    w = words(lang)
+                     seen_by: str = "") -> str:
+    w = words()
     local_due = due.astimezone(tz)
     return "\n".join([
         w["late"].format(day=day, seen_by=seen_by),

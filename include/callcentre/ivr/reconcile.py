@@ -130,7 +130,8 @@ def check_day(counts: DayCounts, max_reject_ratio: float, loaded_hours=HOURS) ->
     )
 
 
-def gate_and_publish(business_date: date, hours, max_reject_ratio: float, run_id: str, reload_hour) -> metrics.DailyMetrics:
+def gate_and_publish(business_date: date, hours, max_reject_ratio: float, run_id: str,
+                     reload_hour) -> metrics.DailyMetrics:
     """The day's quality gate (every hour balances, those of ``hours`` that changed meanwhile
     reloaded once; the reject ratio), then its ``daily_metrics`` row: a day that fails gets none."""
     counts = count_day_reloading(business_date, hours, reload_hour)
