@@ -9,7 +9,8 @@ worker service's queue list, each in its own process group. Under them:
 * a workbook upload whose lookups the API fails ends `failed`; the reconcile DAG retries it
   through connection airflow_api (the api-server's internal URL: the public base_url is not
   reachable from the components) and the upload completes;
-* the jobs page answers, and its REST calls go through the internal URL too;
+* the jobs page answers, and its REST calls go through the internal URL too, as the IVR days
+  page's reload of the loaded day does;
 * with STATSD_ON=True in .env, the components' metrics reach a StatsD listener (UDP).
 Test-only settings on top of the file: no scheduled runs (the reconcile DAG is triggered rather
 than waited for; no "yesterday" run of the IVR DAG), and fast polls/retries, as the other e2e tests.
@@ -165,6 +166,8 @@ def _job_alive(env: dict, job_type: str) -> bool:
 
 
 def test_an_ivr_day_loads_through_the_ivr_queue(stack):
+    import requests
+
     replay, client, logs = stack
     ensure_tables()
     reset_day(DAY)
@@ -191,6 +194,15 @@ def test_an_ivr_day_loads_through_the_ivr_queue(stack):
         tis = client.request("GET", f"/api/v2/dags/ivr_calls_daily/dagRuns/{run['dag_run_id']}/taskInstances"
                                     "?limit=100").json()["task_instances"]
         assert {ti["queue"] for ti in tis if ti["task_id"] == "load_hour"} == {"ivr"}
+
+        # The IVR days page's Reload button: its REST call (a clear, as the caller) goes through
+        # the internal URL too; the public base_url answers nothing here.
+        resp = requests.post(f"{client.base_url}/ivr-days/api/days/{DAY}/reload", json={"hours": [9]},
+                             headers=client._headers(), timeout=60)
+        assert resp.status_code == 200, resp.text
+        assert (resp.json()["action"], resp.json()["run"]["run_id"]) == ("cleared", run["dag_run_id"])
+        run = wait_for(ended, f"the reloaded run of {DAY}", logs, TIMEOUT_S)
+        assert run["state"] == "success"
     finally:
         deploy_replay.cancel_open_backfills(client, "ivr_calls_daily")
         reset_day(DAY)

@@ -56,10 +56,9 @@ class Backfill(BaseModel):
 
 
 def airflow_client(request: Request):
-    """Airflow's REST API as the caller."""
-    from callcentre.scraping.upload import AirflowRestClient
+    from callcentre.scraping.upload import caller_client
 
-    return AirflowRestClient(ui_page.api_base_url(), token=ui_page.caller_token(request))
+    return caller_client(ui_page.caller_token(request))
 
 
 def _zones() -> tuple[ZoneInfo, ZoneInfo]:

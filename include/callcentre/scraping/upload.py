@@ -247,6 +247,15 @@ def api_connection_url() -> str | None:
     return host if "://" in host else f"{conn.schema or 'http'}://{host}" + (f":{conn.port}" if conn.port else "")
 
 
+def caller_client(token: str) -> AirflowRestClient:
+    """Airflow's REST API as a page's caller (their own token, so Airflow checks their rights), at
+    the api-server's internal URL (connection airflow_api) where defined: a container may not reach
+    the public [api] base_url."""
+    from callcentre.common.ui_page import api_base_url
+
+    return AirflowRestClient(api_connection_url() or api_base_url(), token=token)
+
+
 def airflow_client(api_url: str | None = None) -> AirflowRestClient:
     """The REST client of scripts and the automatic retry, in this order: connection ``airflow_api``;
     else env ``AIRFLOW_API_USERNAME``/``AIRFLOW_API_PASSWORD``; else (local use) SimpleAuthManager's

@@ -55,11 +55,9 @@ class JobIds(BaseModel):
 
 
 def airflow_client(request: Request):
-    """Airflow's REST API as the caller, at the api-server's internal URL (connection airflow_api)
-    where defined: a container may not reach the public [api] base_url."""
-    from callcentre.scraping.upload import AirflowRestClient, api_connection_url
+    from callcentre.scraping.upload import caller_client
 
-    return AirflowRestClient(api_connection_url() or ui_page.api_base_url(), token=ui_page.caller_token(request))
+    return caller_client(ui_page.caller_token(request))
 
 
 def _is_authorized(user, method: str, dag_id: str = DAG_ID, entity=DagAccessEntity.RUN) -> bool:
