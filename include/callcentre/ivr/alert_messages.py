@@ -107,19 +107,14 @@ def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_i
                      seen_by: str = "") -> str:
     w = words()
     local_due = due.astimezone(tz)
+    try:  # the day as the CLI must be given it: a bare date, or its UTC midnight where the zones disagree
+        typed = typed_day_example(day, tz, parse_timezone(compat.default_timezone_name()))
+    except ValueError:
+        typed = day.isoformat()
     return "\n".join([
         w["late"].format(day=day, seen_by=seen_by),
         "• " + w["deadline"].format(due=f"{local_due:%Y-%m-%d %H:%M}", zone=tz.key, hours=f"{hours:g}"),
         "• " + w["no_row"].format(day=day, dag_id=dag_id),
         f"• {w['runs']}: {airflow_urls.dag_runs_url(dag_id)}",
-        f"• {w['no_run']}: `{airflow_urls.backfill_command(dag_id, *[_typed(day, tz)] * 2)}`",
+        f"• {w['no_run']}: `{airflow_urls.backfill_command(dag_id, typed, typed)}`",
     ])
-
-
-def _typed(day: date, tz: ZoneInfo) -> str:
-    """``day`` as the CLI must be given it to name that IVR day (a bare date, or its UTC
-    midnight where the CLI's zone is 24 hours from the IVR's)."""
-    try:
-        return typed_day_example(day, tz, parse_timezone(compat.default_timezone_name()))
-    except ValueError:
-        return day.isoformat()

@@ -101,7 +101,7 @@ def hour_differences(day: date) -> dict[int, tuple[Sums, Sums]]:
     return {h: pair for h, pair in pairs.items() if pair[0] != pair[1]}
 
 
-def find_drift(last_day: date, days: int = DEFAULT_DAYS, run_id: str | None = None) -> list[dict]:
+def find_drift(last_day: date, days: int, run_id: str | None = None) -> list[dict]:
     """The hours to reload, ``[{"day": "YYYY-MM-DD", "hour": h}, ...]``, over the ``days`` loaded
     days ending with ``last_day`` (a day never loaded is left to its own run and the deadline
     watcher); with ``run_id``, what was found is recorded (:func:`record_check`)."""

@@ -76,8 +76,7 @@ def _count_source(business_date: date) -> dict[int, int]:
 
 class ReconcileMismatch(Exception):
     """An hour this run loaded does not balance even after reloading it: the source is changing
-    under us (a call moved or was written meanwhile). Transient: Airflow retries reconcile,
-    which reloads the hour again."""
+    under us. Transient: Airflow retries reconcile, which reloads the hour again."""
 
 
 def count_day_reloading(business_date: date, hours, reload_hour) -> DayCounts:
@@ -94,11 +93,8 @@ def count_day_reloading(business_date: date, hours, reload_hour) -> DayCounts:
 
 
 def check_day(counts: DayCounts, max_reject_ratio: float, loaded_hours=HOURS) -> None:
-    """Fail the run loudly when an hour does not balance or too many rows were rejected.
-
-    A mismatch in an hour this run loaded (``loaded_hours``) is transient (ReconcileMismatch);
-    one in an hour it did not load is permanent: only loading that hour can fix it.
-    """
+    """Fail the run loudly when an hour does not balance (transient, ReconcileMismatch, in an hour
+    of ``loaded_hours``; permanent in another: only loading it can fix it) or too many rows were rejected."""
     bad = counts.mismatched_hours()
     if bad:
         detail = ", ".join(
