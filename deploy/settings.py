@@ -23,8 +23,7 @@ import tomllib
 from pathlib import Path
 from urllib.parse import quote
 
-HERE = Path(__file__).resolve().parent
-SETTINGS = HERE / "settings.toml"
+SETTINGS = tomllib.loads((Path(__file__).resolve().parent / "settings.toml").read_text())
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker", "init")
 PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 SECRET_SUFFIXES = ("_PASSWORD", "_SECRET", "_SECRET_KEY", "_FERNET_KEY", "_TOKEN")
@@ -35,10 +34,6 @@ class MissingSiteSetting(KeyError):
 
     def __str__(self) -> str:
         return f"site setting {self.args[0]} is not set (see .env.example)"
-
-
-def load() -> dict:
-    return tomllib.loads(SETTINGS.read_text())
 
 
 def read_site(path: str | Path) -> dict[str, str]:
@@ -69,14 +64,14 @@ def fill(template: str, site: dict[str, str]) -> str:
     return PLACEHOLDER.sub(value, template)
 
 
-def env_names(settings: dict | None = None) -> dict[str, str]:
-    """{env name: default} of the project's own settings."""
-    return dict((settings or load())["env"])
+def with_defaults(site: dict[str, str]) -> dict[str, str]:
+    """``site`` over the defaults of the project's own env settings."""
+    return {**SETTINGS["env"], **site}
 
 
-def connection(conn_id: str, site: dict[str, str], settings: dict | None = None) -> dict:
+def connection(conn_id: str, site: dict[str, str]) -> dict:
     """The connection as Airflow's JSON form (what AIRFLOW_CONN_<ID> holds)."""
-    spec = (settings or load())["connections"][conn_id]
+    spec = SETTINGS["connections"][conn_id]
     conn = {}
     for key, template in spec.items():
         if isinstance(template, str):
@@ -89,26 +84,24 @@ def connection(conn_id: str, site: dict[str, str], settings: dict | None = None)
     return conn
 
 
-def _render(settings: dict, site: dict[str, str], airflow: dict, site_keys, conn_ids) -> dict[str, str]:
+def _render(site: dict[str, str], airflow: dict, site_keys, conn_ids) -> dict[str, str]:
     """Airflow's config ``airflow`` and the site-set options ``site_keys``, the project's env
     settings and the connections ``conn_ids``, as environment variables."""
     env = {config_env(key): fill(template, site) for key, template in airflow.items()}
-    env.update({config_env(key): fill(settings["site_airflow"][key]["value"], site) for key in site_keys})
-    env.update({name: site[name] for name in settings["env"]})
-    env.update({f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(connection(conn_id, site, settings))
-                for conn_id in conn_ids})
+    env.update({config_env(key): fill(SETTINGS["site_airflow"][key]["value"], site) for key in site_keys})
+    env.update({name: site[name] for name in SETTINGS["env"]})
+    env.update({f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(connection(conn_id, site)) for conn_id in conn_ids})
     return env
 
 
-def airflow_env(site: dict[str, str], component: str, settings: dict | None = None) -> dict[str, str]:
+def airflow_env(site: dict[str, str], component: str) -> dict[str, str]:
     """Every environment variable ``component`` gets."""
     if component not in COMPONENTS:
         raise ValueError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
-    settings = settings or load()
-    site = {**env_names(settings), **site}
-    site_keys = [key for key, spec in settings["site_airflow"].items() if component in spec.get("components", COMPONENTS)]
-    env = _render(settings, site, settings["airflow"], site_keys, settings["connections"])
-    for name, spec in settings["variables"].items():
+    site = with_defaults(site)
+    site_keys = [key for key, spec in SETTINGS["site_airflow"].items() if component in spec.get("components", COMPONENTS)]
+    env = _render(site, SETTINGS["airflow"], site_keys, SETTINGS["connections"])
+    for name, spec in SETTINGS["variables"].items():
         if spec["required"]:
             env[f"AIRFLOW_VAR_{name.upper()}"] = fill(spec["value"], site)
     return env
@@ -119,16 +112,15 @@ def config_env(key: str) -> str:
     return f"AIRFLOW__{section.upper()}__{option.upper()}"
 
 
-def queues(site: dict[str, str] | None = None, settings: dict | None = None) -> list[str]:
-    settings = settings or load()
-    return [fill(name, {**env_names(settings), **(site or {})}) for name in settings["queues"]]
+def queues() -> list[str]:
+    """The Celery queues, by their default names."""
+    return [fill(name, SETTINGS["env"]) for name in SETTINGS["queues"]]
 
 
-def pools_json(settings: dict | None = None) -> str:
+def pools_json() -> str:
     """The body `airflow pools import` takes."""
-    pools = (settings or load())["pools"]
     return json.dumps({name: {"slots": p["slots"], "description": p["description"], "include_deferred": False}
-                       for name, p in pools.items()}, indent=2) + "\n"
+                       for name, p in SETTINGS["pools"].items()}, indent=2) + "\n"
 
 
 def environment_file(env: dict[str, str]) -> str:
@@ -144,29 +136,27 @@ def systemd_env(site: dict[str, str], part: str) -> dict[str, str]:
     """``common``: what every unit gets (the worker's env); ``control``: the rest for the others."""
     worker = airflow_env(site, "worker")
     if part == "common":
-        return {**load()["systemd"], **worker}
+        return {**SETTINGS["systemd"], **worker}
     if part == "control":
         full = airflow_env(site, "scheduler")
         return {k: v for k, v in full.items() if k not in worker}
     raise ValueError(f"part must be common or control, not {part!r}")
 
 
-def k8s_connections(site: dict[str, str], name: str = "callcentre-connections") -> str:
+def k8s_connections(site: dict[str, str]) -> str:
     """A Kubernetes Secret (JSON manifest, which kubectl reads) with one key per connection id."""
-    settings = load()
-    data = {conn_id: json.dumps(connection(conn_id, {**env_names(settings), **site}, settings))
-            for conn_id in settings["connections"]}
-    manifest = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": name}, "stringData": data}
+    data = {conn_id: json.dumps(connection(conn_id, with_defaults(site))) for conn_id in SETTINGS["connections"]}
+    manifest = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": "callcentre-connections"}, "stringData": data}
     return json.dumps(manifest, indent=2) + "\n"
 
 
 def local_env(site: dict[str, str]) -> dict[str, str]:
     """The local harness's environment: [airflow] with [local.airflow] over it, the site-set options
     [local] names, the project's env settings and its connections but [local]'s absent ones."""
-    settings = load()
-    local = settings["local"]
-    return _render(settings, {**env_names(settings), **site}, {**settings["airflow"], **local["airflow"]},
-                   local["site_airflow"], [c for c in settings["connections"] if c not in local["absent_connections"]])
+    local = SETTINGS["local"]
+    return _render(with_defaults(site), {**SETTINGS["airflow"], **local["airflow"]}, local["site_airflow"],
+                   [c for c in SETTINGS["connections"] if c not in local["absent_connections"]])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,5 +84,5 @@ def test_connections_secret_is_rendered_from_the_settings():
     site = {**deployments.compose_site(), "AIRFLOW_API_INTERNAL_URL": "http://airflow-api-server:8080"}
     manifest = json.loads(settings.k8s_connections(site))
     names = {s["secretKey"] for s in VALUES["secret"] if s["secretName"] == manifest["metadata"]["name"]}
-    assert names == set(manifest["stringData"]) == set(settings.load()["connections"])
+    assert names == set(manifest["stringData"]) == set(settings.SETTINGS["connections"])
     assert json.loads(manifest["stringData"]["airflow_api"])["host"] == "http://airflow-api-server:8080"

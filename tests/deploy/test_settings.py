@@ -15,7 +15,7 @@ import pytest
 from tests.deploy import deployments
 from tests.deploy.deployments import ROOT, settings
 
-SETTINGS = settings.load()
+SETTINGS = settings.SETTINGS
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +71,14 @@ def test_every_deployment_has_what_the_code_uses(deployment, code_pools_queues):
     assert queues <= deployment.queues, f"{deployment.name}: no worker consumes {queues - deployment.queues}"
     assert pools <= deployment.pools, f"{deployment.name}: pools {pools - deployment.pools} not created"
     for conn_id, conn in deployment.connections.items():  # the files that hold them: exactly the settings'
-        assert conn == settings.connection(conn_id, {**settings.env_names(), **site}), f"{deployment.name}: {conn_id}"
+        assert conn == settings.connection(conn_id, settings.with_defaults(site)), f"{deployment.name}: {conn_id}"
 
 
 def test_compose_file_values_are_the_settings():
     """Not only the names: with the same .env, compose gives each component the values the
     settings render (the systemd EnvironmentFiles are rendered from them)."""
     compose = deployments.compose()
-    site = {**settings.env_names(), **deployments.compose_site()}
+    site = settings.with_defaults(deployments.compose_site())
     for component, env in compose.env.items():
         expected = settings.airflow_env(site, component)
         differing = {k: (env.get(k), v) for k, v in expected.items() if env.get(k) != v}
