@@ -18,9 +18,13 @@ def memory_store():
     """Register fsspec's in-memory file system with Airflow's store (as a provider registers s3)."""
     from fsspec.implementations.memory import MemoryFileSystem
 
-    from callcentre.common.compat import attach_filesystem
+    from callcentre.common.compat import IS_AIRFLOW_2
 
-    attach_filesystem("memory", MemoryFileSystem())
+    if IS_AIRFLOW_2:
+        from airflow.io.store import attach
+    else:
+        from airflow.sdk.io import attach
+    attach("memory", fs=MemoryFileSystem())
 
 
 def test_plain_path_and_file_url_are_the_same_location(tmp_path):

@@ -105,15 +105,6 @@ def dag_test(dag, logical_date=None, conf: dict | None = None):
     return dag.test(execution_date=logical_date, run_conf=conf or {})
 
 
-def attach_filesystem(protocol: str, fs) -> None:
-    """Register an fsspec file system with Airflow's object store (as a provider registers s3)."""
-    if IS_AIRFLOW_2:
-        from airflow.io.store import attach
-    else:
-        from airflow.sdk.io import attach
-    attach(protocol, fs=fs)
-
-
 def object_storage_path_type() -> type:
     """Airflow's ``ObjectStoragePath`` (imported on use: fsspec is heavy)."""
     if IS_AIRFLOW_2:

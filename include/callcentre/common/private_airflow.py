@@ -52,8 +52,6 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi("airflow.models.dagbag:DagBag", 2, "include/callcentre/common/compat.py",
                "parse a folder of DAG files as the DAG processor does (the DAG checks, the demo)"),
     PrivateApi("airflow.dag_processing.dagbag:DagBag", 3, "include/callcentre/common/compat.py", "as on 2.x"),
-    PrivateApi("airflow.sdk.io:attach", 3, "include/callcentre/common/compat.py",
-               "register an fsspec file system with the object store (airflow.sdk exports ObjectStoragePath, not attach)"),
     PrivateApi("airflow.models:Variable", 3, "include/callcentre/common/variables.py",
                "the ORM Variable for a DAG callback run in-process (dag.test), where no task runner relays the SDK's"),
     PrivateApi("airflow.sdk.listener:get_listener_manager", 3, "include/callcentre/common/task_preload.py",
@@ -100,7 +98,7 @@ PUBLIC = {
     2: ("airflow:__version__", "airflow.configuration", "airflow.plugins_manager", "airflow.exceptions",
         "airflow.hooks.base", "airflow.decorators", "airflow.models.param", "airflow.models:Variable",
         "airflow.models.dag:DAG", "airflow.operators.python", "airflow.sensors.base", "airflow.datasets",
-        "airflow.io.path", "airflow.io.store", "airflow.timetables.base", *_PROVIDERS),
+        "airflow.io.path", "airflow.timetables.base", *_PROVIDERS),
 }
 
 # Private attributes of otherwise public objects: each marker found in include/, plugins/ or dags/

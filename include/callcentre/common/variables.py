@@ -11,25 +11,25 @@ def get_variable(key: str, default: str | None = None) -> str | None:
     return Variable.get(key, default)
 
 
-def _outside_a_task_runner(call, *args):
+def _variable_store():
     """3.x: the Task SDK's Variable relays through a task runner or the dag-processor; a DAG
     callback run in-process (``dag.test``) has none (its reads would see only the environment):
     then the metadata DB directly, as on 2.x."""
     if supervisor_comms() is not None:
-        return getattr(Variable, call)(*args)
+        return Variable
     from airflow.models import Variable as VariableModel
 
-    return getattr(VariableModel, call)(*args)
+    return VariableModel
 
 
 def read_variable(key: str, default: str | None = None) -> str | None:
     """``get_variable`` that also works in a DAG callback run in-process."""
-    return _outside_a_task_runner("get", key, default)
+    return _variable_store().get(key, default)
 
 
 def set_variable(key: str, value: str) -> None:
-    _outside_a_task_runner("set", key, value)
+    _variable_store().set(key, value)
 
 
 def delete_variable(key: str) -> None:
-    _outside_a_task_runner("delete", key)
+    _variable_store().delete(key)

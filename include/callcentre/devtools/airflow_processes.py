@@ -35,13 +35,13 @@ def start_group(args: list[str], env: dict, log: Path, cwd: Path | None = None) 
         return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
 
 
-def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
-    """SIGTERM the process group, SIGKILL it if it is still there after ``grace_s``; then SIGKILL
-    whatever the leader left in its group (an idle LocalExecutor worker of the forkserver, seen
-    after a scheduler stopped mid-task, would otherwise outlive its caller)."""
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group, SIGKILL it if it is still there after 30 s; then SIGKILL whatever
+    the leader left in its group (an idle LocalExecutor worker of the forkserver, seen after a
+    scheduler stopped mid-task, would otherwise outlive its caller)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace_s)
+        proc.wait(timeout=30)
     except ProcessLookupError:
         pass
     except subprocess.TimeoutExpired:
@@ -68,15 +68,13 @@ def celery_env(env: dict, broker_db: int) -> dict:
                 AIRFLOW__CORE__HOSTNAME_CALLABLE="callcentre.common.hostname.worker_hostname")
 
 
-def start_celery_worker(name: str, env: dict, logs: Path, concurrency: int = 2,
-                        queues: str = "default,ivr") -> subprocess.Popen:
-    """`airflow celery worker` ``name`` as if on a host of its own (Celery and Airflow hostname,
-    log-server port, working directory); returns once Celery says it is ready."""
-    return start_celery_workers([name], env, logs, concurrency, queues)[name]
+def start_celery_worker(name: str, env: dict, logs: Path, concurrency: int = 2) -> subprocess.Popen:
+    """`airflow celery worker` ``name`` on queues default and ivr as if on a host of its own
+    (Celery and Airflow hostname, log-server port, working directory); returns once it is ready."""
+    return start_celery_workers([name], env, logs, concurrency)[name]
 
 
-def start_celery_workers(names: list[str], env: dict, logs: Path, concurrency: int = 2,
-                         queues: str = "default,ivr") -> dict[str, subprocess.Popen]:
+def start_celery_workers(names: list[str], env: dict, logs: Path, concurrency: int = 2) -> dict[str, subprocess.Popen]:
     """Several such workers, started side by side; returns once each says it is ready."""
     started = {}
     for name in names:
@@ -86,7 +84,7 @@ def start_celery_workers(names: list[str], env: dict, logs: Path, concurrency: i
         worker_env = dict(env, CALLCENTRE_WORKER_HOSTNAME=name,
                           AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
         started[name] = (start_group([AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues",
-                                      queues, "--concurrency", str(concurrency)], worker_env, log, cwd=workdir), log)
+                                      "default,ivr", "--concurrency", str(concurrency)], worker_env, log, cwd=workdir), log)
     deadline = time.monotonic() + 120
     for name, (proc, log) in started.items():
         while " ready." not in log.read_text(errors="replace"):
