@@ -96,7 +96,7 @@ def main() -> int:
 
     from callcentre.common.variables import get_variable
     from callcentre.scraping.jobs import JobRepository
-    from callcentre.scraping.report import build_report, format_report
+    from callcentre.scraping.retry import build_report, format_report
     from callcentre.scraping.upload import store_upload
 
     problems = []

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--timeout-minutes must be positive")
 
     from callcentre.scraping.jobs import STATUSES, JobFilter
-    from callcentre.scraping.report import build_report, format_report
+    from callcentre.scraping.retry import build_report, format_report
     from callcentre.scraping.upload import TriggerError, airflow_client
 
     statuses = tuple(s.strip() for s in (args.status or "").split(",") if s.strip())

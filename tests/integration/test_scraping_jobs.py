@@ -118,7 +118,7 @@ def test_completion_clears_the_transient_error(job_repo):
 
 
 def test_report_lists_overdue_and_failures(job_repo):
-    from callcentre.scraping.report import build_report, format_report
+    from callcentre.scraping.retry import build_report, format_report
 
     job, _ = _register(job_repo, file_name="lento.xlsx", timeout_minutes=0.01)
     job_repo.mark_processing(job["dag_id"], job["airflow_run_id"])
@@ -142,7 +142,7 @@ def test_report_lists_every_failure_and_filters(job_repo):
     from datetime import date
 
     from callcentre.scraping.jobs import JobFilter
-    from callcentre.scraping.report import build_report, format_report
+    from callcentre.scraping.retry import build_report, format_report
 
     uploader = f"u{uuid.uuid4().hex[:6]}"
     made = []
@@ -172,7 +172,7 @@ def test_report_lists_every_failure_and_filters(job_repo):
 
 def test_report_dry_run_changes_nothing(job_repo):
     from callcentre.scraping.jobs import JobFilter
-    from callcentre.scraping.report import build_report, format_report
+    from callcentre.scraping.retry import build_report, format_report
 
     uploader = f"u{uuid.uuid4().hex[:6]}"
     retryable, _ = _register(job_repo, uploader=uploader, max_retries=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcentre.scraping.alerts import job_alert_text
+from callcentre.scraping.notify import job_alert_text
 
 JOB = {"id": 7, "status": "failed", "file_name": "clientes 3001234567.xlsx", "uploader": "ana", "retry_count": 3,
        "max_retries": 3, "last_error": "bad row 3001234567", "dag_id": "scraping_upload",

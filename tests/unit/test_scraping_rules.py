@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from callcentre.common.airflow_urls import dag_run_url
+from callcentre.common.slack import scrub_numbers
 from callcentre.scraping import config
-from callcentre.scraping.alerts import job_alert_text, scrub_numbers
+from callcentre.scraping.notify import job_alert_text
 from callcentre.scraping.reconcile import decide
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

@@ -1,7 +1,12 @@
-"""The uploader's one email when a job ends for good: completed, or failed/timeout with no automatic
-retry left, however it ended. Sent through the outbox (:mod:`.alerts`) with the SMTP provider
-(connection ``scraping_smtp``) to the upload's ``notify_email`` unless it opted out (``notify: false``);
-the address is kept on the job row at registration. Never a phone number (docs/scraping.md).
+"""What the scraping pipeline tells people once a job ended for good: the one Slack alert of a job
+that failed, and the uploader's one email however it ended (completed, or failed/timeout with no
+automatic retry left; a retryable failure with retries left is left to the automatic retry).
+
+Every message is claimed in ``scraping.outbox`` and sent once under the shared policy of
+:mod:`callcentre.common.alerting`: what an outage of Slack or of the mail server held back is sent by
+the reconcile DAG's next run. The email goes through the SMTP provider (connection ``scraping_smtp``)
+to the upload's ``notify_email`` unless it opted out (``notify: false``); the address is kept on the
+job row at registration. Never a phone number (docs/scraping.md).
 """
 
 from __future__ import annotations
@@ -10,15 +15,106 @@ import html
 import logging
 import re
 
+from callcentre.common import airflow_urls
+from callcentre.common.alerting import Outbox
+from callcentre.common.connections import SCRAPING_POSTGRES
 from callcentre.common.language import message_language
-from callcentre.common.slack import scrub_numbers
-from callcentre.scraping.alerts import is_final, outbox, send
+from callcentre.common.pg import transaction
+from callcentre.common.slack import MAX_ERROR_CHARS, scrub_numbers, send_slack
+from callcentre.scraping.jobs import repository
 
 log = logging.getLogger(__name__)
 
+
+def outbox(conn_id: str) -> Outbox:
+    return Outbox(conn_id, "scraping.outbox", ("job_id", "channel", "outcome", "attempt"))
+
+
+def send(row: dict) -> bool:
+    """Deliver one outbox row on its channel; whether it was taken. Never raises."""
+    if row["channel"] == "slack":
+        return send_slack(row["message"])
+    try:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        with SmtpHook(smtp_conn_id="scraping_smtp") as hook:
+            hook.send_email_smtp(to=row["recipient"], subject=row["subject"], html_content=row["message"])
+        return True
+    except Exception as err:  # noqa: BLE001 - the mail server's outage leaves the email pending
+        log.warning("job #%s: email not delivered (%s); sent by a later reconcile run", row["job_id"],
+                    type(err).__name__)
+        return False
+
+
+def is_final(job: dict) -> bool:
+    """A failed/timeout job that nothing will retry automatically."""
+    return job["status"] in ("failed", "timeout") and (
+        job.get("failure_kind") == "permanent" or int(job["retry_count"]) >= int(job["max_retries"]))
+
+
+# The Slack alert --------------------------------------------------------------------------------
+# Its words; the status code and the error stay as recorded (they are searched for in logs).
+_ALERT_WORDS = {
+    "en": {"ended": "Scraping job #{id} ended `{status}`", "file": "file", "uploader": "uploader", "status": "status",
+           "retries": "retries used", "retry": "retry", "error": "error", "run": "run",
+           "no_error": "(no error recorded)",
+           "permanent": "not retried automatically (the upload or its settings must change)",
+           "out_of_retries": "out of retries ({used}/{allowed})"},
+    "es": {"ended": "El trabajo de scraping #{id} terminó `{status}`", "file": "archivo", "uploader": "usuario",
+           "status": "estado", "retries": "reintentos usados", "retry": "reintento", "error": "error",
+           "run": "ejecución", "no_error": "(no se registró ningún error)",
+           "permanent": "no se reintenta solo (hay que cambiar el archivo o sus ajustes)",
+           "out_of_retries": "sin reintentos ({used}/{allowed})"},
+}
+
+
+def job_alert_text(job: dict) -> str:
+    words = _ALERT_WORDS[message_language()]
+    icon = ":hourglass:" if job["status"] == "timeout" else ":red_circle:"
+    error = scrub_numbers(job.get("last_error")) or words["no_error"]
+    if len(error) > MAX_ERROR_CHARS:
+        error = error[: MAX_ERROR_CHARS - 1] + "…"
+    if job.get("failure_kind") == "permanent":
+        retry_note = words["permanent"]
+    else:
+        retry_note = words["out_of_retries"].format(used=job["retry_count"], allowed=job["max_retries"])
+    return "\n".join(
+        [
+            f"{icon} " + words["ended"].format(id=job["id"], status=job["status"]),
+            f"• {words['file']}: {scrub_numbers(job['file_name'])}",
+            f"• {words['uploader']}: {scrub_numbers(job['uploader'])}",
+            f"• {words['status']}: {job['status']} ({words['retries']}: {job['retry_count']}/{job['max_retries']})",
+            f"• {words['retry']}: {retry_note}",
+            f"• {words['error']}: {error}",
+            f"• {words['run']}: {airflow_urls.dag_run_url(job['dag_id'], job['airflow_run_id'])}",
+        ]
+    )
+
+
+# The claim and the message owed, in one statement: a job is never marked alerted without its alert.
+_CLAIM = """WITH claimed AS (UPDATE scraping.jobs SET alerted_at = now() WHERE id = %s AND alerted_at IS NULL
+                            RETURNING id)
+            INSERT INTO scraping.outbox (job_id, channel, outcome, attempt, message)
+            SELECT id, 'slack', %s, %s, %s FROM claimed ON CONFLICT DO NOTHING RETURNING job_id"""
+
+
+def alert_if_final(repo, job: dict) -> bool:
+    """Claim the job's one alert once it is final and post it; True if posted now. Never raises over
+    Slack: an undelivered alert stays owed in the outbox."""
+    if not is_final(job):
+        return False
+    with transaction(repo.conn_id) as cur:
+        cur.execute(_CLAIM, (job["id"], job["status"], job["retry_count"], job_alert_text(job)))
+        if cur.fetchone() is None:
+            return False  # alerted already
+    key = {"job_id": job["id"], "channel": "slack", "outcome": job["status"], "attempt": job["retry_count"]}
+    return outbox(repo.conn_id).deliver(key, send)
+
+
+# The uploader's email ---------------------------------------------------------------------------
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
-_WORDS = {
+_EMAIL_WORDS = {
     "en": {"subject": "Scraping job #{id} {outcome}: {name}",
            "completed": "completed", "failed": "failed", "timeout": "timed out",
            "file": "File", "status": "Status", "numbers": "Numbers", "looked_up": "{done} of {total} looked up",
@@ -55,8 +151,6 @@ def remember_recipient(repo, job_id: int, conf: dict) -> None:
     except BadNotifyConf as err:
         log.warning("job #%s: %s; nobody will be told", job_id, err)
         to = None
-    from callcentre.common.pg import transaction
-
     try:
         with transaction(repo.conn_id) as cur:
             cur.execute("UPDATE scraping.jobs SET notify_email = %s WHERE id = %s", (to, job_id))
@@ -66,7 +160,7 @@ def remember_recipient(repo, job_id: int, conf: dict) -> None:
 
 def message(job: dict, jobs_page_url: str) -> tuple[str, str]:
     """(subject, HTML body) about ``job``: status, figures, the reason of a failure, the page."""
-    w = _WORDS[message_language()]
+    w = _EMAIL_WORDS[message_language()]
     name = scrub_numbers(job["file_name"])
     subject = w["subject"].format(id=job["id"], outcome=w.get(job["status"], job["status"]), name=name)
     rows = [(w["file"], name), (w["status"], job["status"]),
@@ -81,12 +175,9 @@ def message(job: dict, jobs_page_url: str) -> tuple[str, str]:
     return subject, body
 
 
-def tell_uploader(job: dict, conf: dict | None = None, conn_id: str | None = None) -> bool:
+def tell_uploader(job: dict, conf: dict | None = None, conn_id: str = SCRAPING_POSTGRES) -> bool:
     """Send the one email of ``job``'s outcome to the address of ``conf`` (a run's conf) or, without
     it, the one kept on the job; True when this call sent it. Never raises."""
-    from callcentre.common.airflow_urls import ui_url
-    from callcentre.common.connections import SCRAPING_POSTGRES
-
     try:
         to = recipient(conf) if conf is not None else job["notify_email"]
     except BadNotifyConf as err:
@@ -94,11 +185,11 @@ def tell_uploader(job: dict, conf: dict | None = None, conn_id: str | None = Non
         return False
     if to is None:
         return False
-    subject, body = message(job, ui_url("plugin/scraping-jobs"))
+    subject, body = message(job, airflow_urls.ui_url("plugin/scraping-jobs"))
     row = {"job_id": job["id"], "channel": "email", "outcome": job["status"], "attempt": job["retry_count"],
            "recipient": to, "subject": subject, "message": body}
     try:
-        sent = outbox(conn_id or SCRAPING_POSTGRES).send_once(row, send)
+        sent = outbox(conn_id).send_once(row, send)
     except Exception as err:  # noqa: BLE001 - the job's database down: the job's own outcome matters more
         log.warning("job #%s: could not queue the uploader's email (%s)", job["id"], type(err).__name__)
         return False
@@ -116,8 +207,6 @@ def tell_if_ended(repo, job: dict | None) -> bool:
 
 
 def _job_and_conf(context) -> tuple[dict | None, dict]:
-    from callcentre.scraping.jobs import repository
-
     dag_run = context["dag_run"]
     return repository().by_run(dag_run.dag_id, dag_run.run_id), dict(dag_run.conf or {})
 

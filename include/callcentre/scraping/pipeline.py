@@ -20,9 +20,8 @@ from callcentre.common.compat import (
     AirflowFailException, AirflowSensorTimeout, AirflowSkipException, AirflowTaskTimeout, BaseSensorOperator,
     PokeReturnValue,
 )
-from callcentre.common.slack import short_error
+from callcentre.common.slack import scrub_numbers, short_error
 from callcentre.scraping import config, notify
-from callcentre.scraping.alerts import alert_if_final, scrub_numbers
 from callcentre.scraping.api_hook import ScrapingApiHook, ScrapingApiUnavailable
 from callcentre.scraping.jobs import UNREADABLE_UPLOAD_PATH, JobRepository, repository
 from callcentre.scraping.upload import file_sha256
@@ -299,7 +298,7 @@ def on_task_failure(context) -> None:
         if repo.by_run(dag_id, run_id) is None:  # it failed before register_job wrote the row
             register_unreadable_upload(repo, context)
         job = repo.mark_ended(dag_id, run_id, status, error_text(error), failure_kind(error))
-        if job and not alert_if_final(repo, job):
+        if job and not notify.alert_if_final(repo, job):
             log.info("job #%s %s (%s); retry %s of %s follows automatically", job["id"], status,
                      job["failure_kind"], job["retry_count"] + 1, job["max_retries"])
     except Exception:  # noqa: BLE001

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from callcentre.common.slack import send_slack, task_failure_message
-from callcentre.scraping.alerts import alert_if_final
 from callcentre.scraping.jobs import repository
-from callcentre.scraping.notify import tell_if_ended
+from callcentre.scraping.notify import alert_if_final, tell_if_ended
 
 log = logging.getLogger(__name__)
 

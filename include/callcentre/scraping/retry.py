@@ -1,9 +1,10 @@
-"""Job-level actions: retry failed/timed-out jobs, mark stuck jobs as timeout (docs/scraping.md).
+"""Job-level actions: retry failed/timed-out jobs, mark stuck jobs as timeout (docs/scraping.md);
+and the operators' report of the job table that can run them (``scripts/scraping_report.py``).
 
-One implementation for the jobs page's buttons, the automatic retry of the reconcile DAG and
-``scripts/scraping_report.py``. Each action is a conditional UPDATE of the job row first (so two
-people, or a person and the automatic retry, cannot both win), then one REST call to Airflow; if
-Airflow refuses, the row is put back as it was. Messages never carry file contents or phone numbers.
+One implementation for the jobs page's buttons, the automatic retry of the reconcile DAG and the
+report. Each action is a conditional UPDATE of the job row first (so two people, or a person and the
+automatic retry, cannot both win), then one REST call to Airflow; if Airflow refuses, the row is put
+back as it was. Messages never carry file contents or phone numbers.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 
 from callcentre.common.language import message_language
-from callcentre.scraping.alerts import alert_if_final, outbox, scrub_numbers, send
-from callcentre.scraping.jobs import ACTIVE, JobFilter, JobRepository, repository
-from callcentre.scraping.notify import tell_if_ended
+from callcentre.common.slack import scrub_numbers
+from callcentre.scraping.jobs import ACTIVE, STATUSES, JobFilter, JobRepository, repository
+from callcentre.scraping.notify import alert_if_final, outbox, send, tell_if_ended
 from callcentre.scraping.upload import AirflowRestClient, TriggerError
 
 log = logging.getLogger(__name__)
@@ -88,15 +90,6 @@ def retry_failed_jobs(
              sum(a.outcome == "retried" for a in actions), sum(a.outcome != "retried" for a in actions), alerted,
              sent_late)
     return actions
-
-
-def mark_overdue_jobs_timeout(
-    overdue: list[dict], *, airflow: AirflowRestClient, actor: str, repo: JobRepository, dry_run: bool
-) -> list[JobAction]:
-    """Mark as timeout the jobs the report found overdue (its --timeout-minutes)."""
-    if dry_run:
-        return [JobAction(j["id"], "skipped", _say("dry_timeout", j)) for j in overdue]
-    return mark_jobs_timeout([j["id"] for j in overdue], actor=actor, airflow=airflow, repo=repo)
 
 
 def _retry_one(before: dict, actor: str, airflow: AirflowRestClient, repo: JobRepository) -> JobAction:
@@ -194,3 +187,86 @@ def _say(what: str, job: dict, **extra) -> str:
     words = _WORDS[message_language()]
     status = job.get("status")
     return words[what].format(**{**job, "state_words": words["states"].get(status, status), **extra})
+
+
+# The report ---------------------------------------------------------------------------------------
+def build_report(
+    repo: JobRepository | None = None, hours: float = 24, filters: JobFilter | None = None,
+    timeout_minutes: float | None = None, retry_failed: bool = False, dry_run: bool = False, airflow=None,
+) -> dict:
+    """The report; with ``timeout_minutes``/``retry_failed`` the actions run first (``airflow``: a REST client)."""
+    repo = repository(repo)
+    now = datetime.now(timezone.utc)
+    actor = "scraping_report"
+    filters = filters or JobFilter()
+    actions = {}
+    overdue_jobs = repo.overdue(timeout_minutes, filters)
+    if timeout_minutes is not None and dry_run:
+        actions["timeouts"] = [JobAction(j["id"], "skipped", _say("dry_timeout", j)) for j in overdue_jobs]
+    elif timeout_minutes is not None:
+        actions["timeouts"] = mark_jobs_timeout([j["id"] for j in overdue_jobs], actor=actor, airflow=airflow,
+                                                repo=repo)
+    if retry_failed:
+        actions["retries"] = retry_failed_jobs(airflow=airflow, repo=repo, filters=filters, dry_run=dry_run,
+                                               actor=actor)
+    counts = repo.counts_by_status(filters)
+    overdue = [
+        _listed(j, minutes_running=round((now - (j["started_at"] or j["created_at"])).total_seconds() / 60, 1),
+                timeout_minutes=timeout_minutes if timeout_minutes is not None else j["timeout_minutes"])
+        for j in overdue_jobs
+    ]
+    failures = [
+        _listed(j, "failure_kind", "retry_count", "max_retries", "last_error", updated_at=j["updated_at"].isoformat())
+        for j in repo.recent_failures(hours, filters)
+    ]
+    return {
+        "counts": counts, "total": sum(counts.values()), "overdue": overdue, "recent_failures": failures,
+        "failures_window_hours": hours, "dry_run": dry_run,
+        "actions": {k: [dataclasses.asdict(a) for a in v] for k, v in actions.items()},
+    }
+
+
+def _listed(job: dict, *columns: str, **computed) -> dict:
+    """A job as the report lists it (names and errors scrubbed of numbers), its run id last."""
+    view = {c: job[c] for c in ("id", "file_name", "uploader", "status", *columns)}
+    for column in ("file_name", "uploader", "last_error"):
+        if column in view:
+            view[column] = scrub_numbers(view[column])
+    return {**view, **computed, "airflow_run_id": job["airflow_run_id"]}
+
+
+def format_report(report: dict, limit: int | None = None) -> str:
+    lines = ["Scraping jobs" + (" (dry run: nothing changed)" if report["dry_run"] and report["actions"] else ""),
+             "=" * 70, ""]
+    _section(lines, "1. Jobs running past their timeout:", report["overdue"], limit, lambda j: (
+        f"  ! job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} for {j['minutes_running']} min "
+        f"(timeout {j['timeout_minutes']:g}) run {j['airflow_run_id']}"
+    ))
+    if "timeouts" in report["actions"]:
+        _section(lines, "   Marked as timeout:", report["actions"]["timeouts"], limit, _action_line)
+    if "retries" in report["actions"]:
+        _section(lines, "2. Retrying failed jobs:", report["actions"]["retries"], limit, _action_line)
+    _section(lines, f"3. Failures in the last {report['failures_window_hours']:g} h:", report["recent_failures"], limit,
+             lambda j: (
+                 f"  x job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} "
+                 f"({j['failure_kind'] or 'unknown'}) after {j['retry_count']}/{j['max_retries']} retries: "
+                 f"{j['last_error']}"
+             ))
+    lines.append("4. Jobs per status:")
+    for status in STATUSES:
+        lines.append(f"  {status:<11} {report['counts'][status]:>6}")
+    lines.append(f"  {'total':<11} {report['total']:>6}")
+    return "\n".join(lines)
+
+
+def _action_line(action: dict) -> str:
+    return f"  {'→' if action['outcome'] in ('retried', 'timed_out') else '-'} {action['outcome']}: {action['message']}"
+
+
+def _section(lines: list[str], title: str, items: list[dict], limit: int | None, line_of) -> None:
+    lines.append(f"{title} {len(items)}")
+    shown = items if limit is None else items[:limit]
+    lines += [line_of(j) for j in shown] or ["  none"]
+    if len(shown) < len(items):
+        lines.append(f"  … {len(items) - len(shown)} more not shown (--limit {limit}; --json lists all)")
+    lines.append("")
