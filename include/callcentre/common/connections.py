@@ -1,4 +1,5 @@
-"""Connection ids (the contract other tools rely on) and the check a run starts with (ivr.runtime.plan)."""
+"""Connection ids (the contract other tools rely on), the base URL of an HTTP connection, and the
+check a run starts with (ivr.runtime.plan)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def require_connection(conn_id: str):
             f"Airflow connection {conn_id!r} is not defined. Create it in the UI (Admin > Connections), "
             f"with `airflow connections add {conn_id} ...`, or export {env}."
         ) from err
+
+
+def http_base_url(conn, default_schema: str) -> str | None:
+    """The connection's host when that is a full URL, else ``schema://host[:port]``; None without a host."""
+    host = (conn.host or "").rstrip("/")
+    if not host or "://" in host:
+        return host or None
+    return f"{conn.schema or default_schema}://{host}" + (f":{conn.port}" if conn.port else "")
 
 
 def check_databases(conn_ids: list[str]) -> dict[str, str]:

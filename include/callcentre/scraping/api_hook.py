@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from callcentre.common.compat import AirflowFailException, BaseHook
-from callcentre.common.connections import SCRAPING_API
+from callcentre.common.connections import SCRAPING_API, http_base_url
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +87,9 @@ class ScrapingApiHook(BaseHook):
 
             conn = self.get_connection(self.scraping_api_conn_id)
             self._extras = conn.extra_dejson or {}
-            host = (conn.host or "").rstrip("/")
-            if "://" in host:
-                self._base_url = host
-            else:
-                if not host:
-                    raise AirflowFailException(f"connection {self.scraping_api_conn_id!r} has no host")
-                self._base_url = f"{conn.schema or 'https'}://{host}" + (f":{conn.port}" if conn.port else "")
+            self._base_url = http_base_url(conn, "https")
+            if self._base_url is None:
+                raise AirflowFailException(f"connection {self.scraping_api_conn_id!r} has no host")
             session = requests.Session()
             session.headers["Accept"] = "application/json"
             if conn.password:

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from callcentre.common import compat, storage
+from callcentre.common.connections import http_base_url
 
 DAG_ID = "scraping_upload"
 # Connection (type http) of the Airflow REST API for the automatic retry: host = the api-server's
@@ -229,22 +230,10 @@ def _expect(resp, what: str, run_id: str) -> None:
 
 def _api_connection():
     """Connection ``airflow_api``, or None where it is not defined (the local harness)."""
-    from callcentre.common.compat import AirflowNotFoundException, BaseHook
-
     try:
-        return BaseHook.get_connection(AIRFLOW_API_CONN)
-    except AirflowNotFoundException:
+        return compat.BaseHook.get_connection(AIRFLOW_API_CONN)
+    except compat.AirflowNotFoundException:
         return None
-
-
-def api_connection_url() -> str | None:
-    """The api-server's URL from connection ``airflow_api`` (its internal address in a deployment:
-    host = a full URL, or host/port/schema), None when the connection is not defined."""
-    conn = _api_connection()
-    if conn is None or not conn.host:
-        return None
-    host = conn.host.rstrip("/")
-    return host if "://" in host else f"{conn.schema or 'http'}://{host}" + (f":{conn.port}" if conn.port else "")
 
 
 def caller_client(token: str) -> AirflowRestClient:
@@ -253,7 +242,9 @@ def caller_client(token: str) -> AirflowRestClient:
     the public [api] base_url."""
     from callcentre.common.ui_page import api_base_url
 
-    return AirflowRestClient(api_connection_url() or api_base_url(), token=token)
+    conn = _api_connection()
+    internal_url = http_base_url(conn, "http") if conn is not None else None
+    return AirflowRestClient(internal_url or api_base_url(), token=token)
 
 
 def airflow_client(api_url: str | None = None) -> AirflowRestClient:
@@ -262,7 +253,7 @@ def airflow_client(api_url: str | None = None) -> AirflowRestClient:
     admin password. The URL: ``api_url``, the connection's, else ``[api] base_url``."""
     conn = _api_connection()
     if conn is not None and conn.login:
-        return AirflowRestClient(api_url or api_connection_url(), conn.login, conn.password or "")
+        return AirflowRestClient(api_url or http_base_url(conn, "http"), conn.login, conn.password or "")
     if not api_url:
         api_url = compat.airflow_conf().get("api", "base_url", fallback="http://127.0.0.1:8080")
     if os.environ.get("AIRFLOW_API_USERNAME"):
