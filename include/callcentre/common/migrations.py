@@ -3,8 +3,7 @@
 A schema's migrations are the files ``NNNN_name.sql`` of one folder, numbered from 0001 without gaps,
 applied once each, in order, recorded in ``<schema>.schema_migrations``; written without a schema
 prefix (run with ``search_path`` set, so a test can apply them to a scratch schema).
-:meth:`SchemaMigrations.ensure_current` is what every run calls: one read (no lock, no DDL) when
-current, else the pending ones in one transaction under an advisory lock.
+:meth:`SchemaMigrations.ensure_current` is what every run calls.
 """
 
 from __future__ import annotations
@@ -90,15 +89,12 @@ class SchemaMigrations:
             )
 
     def ensure_current(self) -> list[int]:
-        """Apply what is pending (nothing when current: one read, no DDL); the versions applied."""
+        """Apply what is pending (nothing when current: one read, no DDL) in one transaction,
+        serialised by an advisory lock; the versions applied."""
         applied = self.applied_version()
         self._check_not_newer(applied)
         if applied == self.latest:
             return []
-        return self.apply()
-
-    def apply(self) -> list[int]:
-        """Apply every pending migration in one transaction, serialised by an advisory lock."""
         with transaction(self.conn_id) as cur:
             cur.execute(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'")
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"migrations:{self.schema}",))

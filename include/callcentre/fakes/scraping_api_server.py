@@ -1,21 +1,11 @@
-"""A reference implementation of the external phone-lookup API: a real HTTP server on loopback.
+"""A reference implementation of the external phone-lookup API, the contract of
+:class:`callcentre.scraping.api_hook.ScrapingApiHook` (docs/scraping.md): a real HTTP server on loopback.
+``POST /v1/lookups`` is idempotent on ``reference``; every ``/v1`` call needs a bearer token (any
+non-empty one unless ``--token``).
 
-It implements the contract of :class:`callcentre.scraping.api_hook.ScrapingApiHook`:
-
-* ``POST /v1/lookups`` ``{"reference": str, "numbers": [str]}`` -> ``202 {"lookup_id", "status"}``;
-  idempotent on ``reference`` (the same reference returns the same lookup, never a second one).
-* ``GET /v1/lookups/{id}`` -> ``200 {"lookup_id", "reference", "status", "results"?, "error"?}`` with
-  status ``queued | processing | done | failed``; ``results`` (one object per number) when done.
-* Every ``/v1`` call needs ``Authorization: Bearer <token>`` (any non-empty token unless ``--token``).
-
-Knobs (per instance in tests, ``--flags`` on the CLI, or ``POST /admin/knobs`` with a JSON subset):
-``latency`` seconds per request; ``error_rate`` share of ``/v1`` requests answered 500 at random;
-``fail_next`` the next N ``/v1`` requests answered 500 (``fail_method`` limits it to GET or POST);
-``throttle_next`` the next N answered 429 with ``Retry-After: retry_after``; ``never_finish`` lookups
-stay ``processing`` forever; ``polls_until_done`` GETs answered ``processing`` before ``done``;
-``fail_lookups`` lookups end ``failed``; ``drop_answers`` a finished lookup answers all but its
-last N numbers (a short answer). ``GET /admin/state`` shows lookups and the request log;
-``POST /admin/reset`` forgets everything.
+Faults are set by :class:`Knobs` (in tests ``set_knobs``, ``--flags`` on the CLI, or ``POST
+/admin/knobs`` with a JSON subset); ``drop_answers`` makes a finished lookup leave out its last N
+numbers. ``GET /admin/state`` shows lookups and the request log; ``POST /admin/reset`` forgets everything.
 
 Run: ``python -m callcentre.fakes.scraping_api_server --port 8098 --record lookups.jsonl``.
 """
@@ -50,12 +40,6 @@ class Knobs:
     fail_lookups: bool = False
     drop_answers: int = 0
 
-    def update(self, values: dict) -> None:
-        for key, value in values.items():
-            if key not in {f.name for f in dataclasses.fields(self)}:
-                raise KeyError(key)
-            setattr(self, key, value)
-
 
 def lookup_answer(number: str) -> dict:
     """The reference API's (deterministic, made-up) answer for one number."""
@@ -89,7 +73,7 @@ class ScrapingApiServer(ThreadingHTTPServer):
 
     def set_knobs(self, **values) -> None:
         with self.lock:
-            self.knobs.update(values)
+            self.knobs = dataclasses.replace(self.knobs, **values)
 
     def reset(self) -> None:
         with self.lock:
@@ -190,8 +174,8 @@ class _Handler(JsonHandler):
         if self.path == "/admin/knobs":
             try:
                 self.server.set_knobs(**(self.read_json() or {}))
-            except (KeyError, TypeError) as err:
-                self.send_json(400, {"error": f"unknown knob {err}"})
+            except TypeError as err:
+                self.send_json(400, {"error": f"unknown knob: {err}"})
                 return
             self.send_json(200, dataclasses.asdict(self.server.knobs))
             return
