@@ -22,8 +22,8 @@ from callcentre.devtools.airflow_processes import (  # noqa: F401  (re-exported 
     start_celery_workers,
     start_group,
     stop_group,
+    wait_up,
 )
-
 
 
 def api_healthy(base_url: str) -> bool:
@@ -122,15 +122,9 @@ def private_metadata_env(schema: str, fresh: bool = False) -> dict:
 
 
 def wait_api_up(proc: subprocess.Popen, base_url: str, log: Path, timeout_s: float = 90) -> None:
-    """Return once the api-server ``proc`` answers its health endpoint; fail the test with its log
-    if it exits or does not answer within ``timeout_s``."""
-    import pytest
-
-    deadline = time.monotonic() + timeout_s
-    while not api_healthy(base_url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"api-server did not come up:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.5)
+    """Return once the api-server ``proc`` answers its health endpoint; raise with its log if it
+    exits or does not answer within ``timeout_s``."""
+    wait_up(lambda: api_healthy(base_url), proc, log, "api-server", time.monotonic() + timeout_s)
 
 
 def wait_for(predicate, what: str, logs: Path, timeout_s: float = 300):

@@ -86,14 +86,23 @@ def start_celery_workers(names: list[str], env: dict, logs: Path, concurrency: i
         started[name] = (start_group([AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues",
                                       "default,ivr", "--concurrency", str(concurrency)], worker_env, log, cwd=workdir), log)
     deadline = time.monotonic() + 120
-    for name, (proc, log) in started.items():
-        while " ready." not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                for other, _ in started.values():
-                    stop_group(other)
-                raise RuntimeError(f"{name} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+    try:
+        for name, (proc, log) in started.items():
+            wait_up(lambda log=log: " ready." in log.read_text(errors="replace"), proc, log, name, deadline)
+    except RuntimeError:
+        for other, _ in started.values():
+            stop_group(other)
+        raise
     return {name: proc for name, (proc, _) in started.items()}
+
+
+def wait_up(ready, proc: subprocess.Popen, log: Path, what: str, deadline: float) -> None:
+    """Return once ``ready()`` holds; raise with the tail of ``proc``'s ``log`` if it exits first
+    or the ``time.monotonic()`` ``deadline`` passes."""
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
 
 
 def rest_client(env: dict):
