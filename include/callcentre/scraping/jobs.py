@@ -302,34 +302,34 @@ class JobRepository:
         return [answer for r in rows for answer in (r["results"] or [])]
 
     # Report and automatic retry.
-    def overdue(self, minutes: float | None = None, filters: JobFilter | None = None) -> list[dict]:
+    def overdue(self, minutes: float | None, filters: JobFilter) -> list[dict]:
         """Active jobs past their own timeout, or past ``minutes`` when given."""
-        where, params = (filters or JobFilter()).sql()
+        where, params = filters.sql()
         return self._jobs(
             f"""status = ANY(%(active)s) AND {where} AND COALESCE(started_at, created_at)
                     + COALESCE(%(minutes)s, timeout_minutes) * interval '1 minute' < now() ORDER BY id""",
             {**params, "active": list(ACTIVE), "minutes": minutes},
         )
 
-    def recent_failures(self, hours: float = 24, filters: JobFilter | None = None) -> list[dict]:
+    def recent_failures(self, hours: float, filters: JobFilter) -> list[dict]:
         """Every failed/timeout job updated in the last ``hours`` (no cap: the caller pages if it must)."""
-        where, params = (filters or JobFilter()).sql()
+        where, params = filters.sql()
         return self._jobs(
             f"""status IN ('failed', 'timeout') AND {where}
                 AND updated_at > now() - %(hours)s * interval '1 hour' ORDER BY updated_at DESC""",
             {**params, "hours": hours},
         )
 
-    def counts_by_status(self, filters: JobFilter | None = None) -> dict[str, int]:
-        where, params = (filters or JobFilter()).sql()
+    def counts_by_status(self, filters: JobFilter) -> dict[str, int]:
+        where, params = filters.sql()
         rows = self._all(f"SELECT status, count(*) AS n FROM scraping.jobs WHERE {where} GROUP BY status", params)
         counts = dict.fromkeys(STATUSES, 0)
         counts.update({r["status"]: r["n"] for r in rows})
         return counts
 
-    def retry_candidates(self, filters: JobFilter | None = None) -> list[dict]:
+    def retry_candidates(self, filters: JobFilter) -> list[dict]:
         """failed/timeout jobs with a retryable failure and retries left (the automatic retry's list)."""
-        where, params = (filters or JobFilter()).sql()
+        where, params = filters.sql()
         return self._jobs(
             f"""status IN ('failed', 'timeout') AND {where}
                 AND failure_kind = 'retryable' AND retry_count < max_retries ORDER BY id""",

@@ -95,7 +95,7 @@ def register_job(context) -> int:
     return int(job["id"])
 
 
-def register_unreadable_upload(repo: JobRepository, context) -> dict:
+def register_unreadable_upload(repo: JobRepository, context) -> None:
     """The job row of a run that failed before it could read its upload (bad conf, missing file, unset
     setting), so that it shows in the job list and is alerted like any other (defaults for bad values)."""
     dag_id, run_id = _run_ids(context)
@@ -114,12 +114,12 @@ def register_unreadable_upload(repo: JobRepository, context) -> dict:
         return config.DEFAULTS[name]
 
     file_name = scrub_numbers(_display_name(Path(conf_file)) if conf_file else "")
-    return repo.register(
+    repo.register(
         file_name=file_name[:300] or "(no file)", upload_path=UNREADABLE_UPLOAD_PATH,
         content_sha256=hashlib.sha256(f"unreadable upload {dag_id}/{run_id}".encode()).hexdigest(),
         uploader=scrub_numbers(str(params.get("uploader") or ""))[:200] or "(unknown)", dag_id=dag_id, run_id=run_id,
         max_retries=setting("max_retries"), timeout_minutes=setting("timeout_minutes"), batch_size=setting("batch_size"),
-    )[0]
+    )
 
 
 def read_numbers(job_id: int) -> list[dict]:

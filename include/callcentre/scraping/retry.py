@@ -62,7 +62,7 @@ def _each(action, job_ids: Iterable[int], actor: str, airflow: AirflowRestClient
 
 def retry_failed_jobs(
     *, airflow: AirflowRestClient | Callable[[], AirflowRestClient] | None, repo: JobRepository | None = None,
-    filters: JobFilter | None = None, dry_run: bool = False, actor: str = AUTOMATIC,
+    filters: JobFilter = JobFilter(), dry_run: bool = False, actor: str = AUTOMATIC,
 ) -> list[JobAction]:
     """Retry every failed/timeout job whose failure is retryable and that has retries left.
 
@@ -191,14 +191,13 @@ def _say(what: str, job: dict, **extra) -> str:
 
 # The report ---------------------------------------------------------------------------------------
 def build_report(
-    repo: JobRepository | None = None, hours: float = 24, filters: JobFilter | None = None,
+    repo: JobRepository | None = None, hours: float = 24, filters: JobFilter = JobFilter(),
     timeout_minutes: float | None = None, retry_failed: bool = False, dry_run: bool = False, airflow=None,
 ) -> dict:
     """The report; with ``timeout_minutes``/``retry_failed`` the actions run first (``airflow``: a REST client)."""
     repo = repository(repo)
     now = datetime.now(timezone.utc)
     actor = "scraping_report"
-    filters = filters or JobFilter()
     actions = {}
     overdue_jobs = repo.overdue(timeout_minutes, filters)
     if timeout_minutes is not None and dry_run:
