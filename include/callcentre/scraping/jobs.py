@@ -24,6 +24,7 @@ from pathlib import Path
 
 from callcentre.common.connections import SCRAPING_POSTGRES
 from callcentre.common.migrations import SchemaMigrations
+from callcentre.common.pg import transaction
 
 STATUSES = ("pending", "processing", "completed", "failed", "timeout", "retrying")
 ACTIVE = ("pending", "processing", "retrying")
@@ -59,8 +60,6 @@ class JobRepository:
 
     def _cursor(self):
         """One transaction (psycopg 3 on Airflow 3, psycopg2 on 2.11): committed or rolled back."""
-        from callcentre.common.pg import transaction
-
         return transaction(self.conn_id)
 
     def _all(self, sql: str, params=()) -> list[dict]:

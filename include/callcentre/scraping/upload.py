@@ -66,8 +66,7 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
     """Copy ``source`` into the uploads folder as ``<sha256[:16]>__<original name>`` (idempotent)."""
     source = Path(source)
     sha = file_sha256(source)
-    safe_name = shorten_name("".join(c if c.isalnum() or c in "._- " else "_" for c in source.name))
-    relative = f"{sha[:16]}__{safe_name}"
+    relative = f"{sha[:16]}__{shorten_name(safe_file_name(source.name))}"
     root = storage.as_storage(uploads_dir)
     if storage.local_path(root) is None:  # object storage: one PUT, atomic for readers
         target = storage.child(root, relative, "uploads")
@@ -81,6 +80,12 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
         shutil.copyfile(source, tmp)
         os.replace(tmp, target)
     return StoredUpload(relative, target, sha)
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` with every character but letters, digits and ``._- `` replaced by ``_`` (a stored
+    upload's name, a download's Content-Disposition)."""
+    return "".join(c if c.isalnum() or c in "._- " else "_" for c in name)
 
 
 def shorten_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:

@@ -22,8 +22,10 @@ from pydantic import BaseModel, Field
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from callcentre.common import ui_page
+from callcentre.common import storage, ui_page
 from callcentre.scraping.jobs import STATUSES, JobRepository
+from callcentre.scraping.retry import mark_jobs_timeout, retry_jobs
+from callcentre.scraping.upload import TriggerError, caller_client, safe_file_name, store_upload
 from callcentre.scraping_page import dashboard, intake, queries, wording
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,6 @@ class JobIds(BaseModel):
 
 
 def airflow_client(request: Request):
-    from callcentre.scraping.upload import caller_client
-
     return caller_client(ui_page.caller_token(request))
 
 
@@ -164,8 +164,6 @@ def create_app():
         """Unpause one of :data:`WATCHED_DAGS` through Airflow's REST API, as the caller."""
         if dag_id not in WATCHED_DAGS:
             raise HTTPException(404, f"the page does not manage DAG {dag_id[:100]!r}")
-        from callcentre.scraping.upload import TriggerError
-
         with ui_page.http_error(502, TriggerError):
             resp = airflow_client(request).request(
                 "PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", {"is_paused": False})
@@ -181,8 +179,6 @@ def create_app():
 
     @app.get("/api/jobs/{job_id}/results", dependencies=[can_read])
     def download_results(job_id: JobId) -> FileResponse:
-        from callcentre.common import storage
-
         job = JobRepository().get(job_id)
         if not job or not job["results_file"]:
             raise HTTPException(404, f"job {job_id} has no results workbook")
@@ -197,7 +193,7 @@ def create_app():
         if not path.is_file():
             raise HTTPException(404, f"the results workbook of job {job_id} is missing")
         return FileResponse(
-            path, filename=intake.download_name(path),
+            path, filename=safe_file_name(path.name) or "results.xlsx",
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
 
@@ -216,14 +212,10 @@ def create_app():
 
     @app.post("/api/jobs/retry", dependencies=[can_edit, page_request])
     def retry(request: Request, user: GetUserDep, body: JobIds) -> dict:
-        from callcentre.scraping.retry import retry_jobs
-
         return _actions(retry_jobs(body.job_ids, actor=user.get_name(), airflow=airflow_client(request)))
 
     @app.post("/api/jobs/timeout", dependencies=[can_edit, page_request])
     def mark_timeout(request: Request, user: GetUserDep, body: JobIds) -> dict:
-        from callcentre.scraping.retry import mark_jobs_timeout
-
         return _actions(mark_jobs_timeout(body.job_ids, actor=user.get_name(), airflow=airflow_client(request)))
 
     @app.post("/api/uploads", dependencies=[can_trigger, page_request])
@@ -266,9 +258,6 @@ def _text_field(form, name: str) -> str | None:
 def _store_and_trigger(stream, raw_name: str | None, uploader: str, client, notify: dict) -> dict:
     """Check, store and trigger exactly as ``scripts/trigger_upload.py`` does; ``notify`` (the
     address to email, the opt-out) goes into the run conf."""
-    from callcentre.common import storage
-    from callcentre.scraping.upload import TriggerError, store_upload
-
     with ui_page.http_error(503, storage.StorageError):
         uploads_dir = storage.folder("uploads")  # the same folder, local or object storage, as the workers'
     with ui_page.http_error(None, intake.UploadRefused), intake.received_upload(stream, raw_name) as path:

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcentre.common.connections import SCRAPING_POSTGRES
+from callcentre.common.pg import transaction
 from callcentre.scraping.jobs import STATUSES
 
 DEFAULT_DAYS = 30
@@ -72,8 +73,6 @@ FROM (SELECT extract(epoch FROM completed_at - created_at) AS seconds
 
 def figures(span: Range, conn_id: str = SCRAPING_POSTGRES) -> dict:
     """The dashboard's figures for ``span`` (JSON-ready)."""
-    from callcentre.common.pg import transaction
-
     params = {"tz": span.zone.key, "start": span.start, "end": span.end}
     with transaction(conn_id) as cur:
         cur.execute("SET LOCAL statement_timeout = '10s'")

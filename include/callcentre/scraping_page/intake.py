@@ -8,8 +8,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from callcentre.scraping.notify import BadNotifyConf, recipient
 from callcentre.scraping.upload import shorten_name
-from callcentre.scraping.workbook import MAX_FILE_BYTES
+from callcentre.scraping.workbook import MAX_FILE_BYTES, BadWorkbook, read_phone_numbers
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 _CHUNK = 1 << 16
@@ -40,8 +41,6 @@ def received_upload(stream, raw_name: str | None, max_bytes: int = MAX_UPLOAD_BY
     Refuses (:class:`UploadRefused`) a name that is not ``.xlsx``, more than ``max_bytes`` bytes,
     an empty file, and any workbook ``read_phone_numbers`` refuses. The folder is removed on exit.
     """
-    from callcentre.scraping.workbook import BadWorkbook, read_phone_numbers
-
     name = client_file_name(raw_name)
     folder = Path(tempfile.mkdtemp(prefix="scraping-upload-"))
     try:
@@ -71,8 +70,6 @@ def notify_conf(address: str | None, opt_out: str | None) -> dict:
     """The run conf that tells ``scraping/notify.py`` whom to email: ``notify_email`` (one address,
     checked by notify's own rule) and ``notify: false`` when the uploader opted out. Empty when
     neither was given."""
-    from callcentre.scraping.notify import BadNotifyConf, recipient
-
     conf: dict = {}
     address = (address or "").strip()
     if address:
@@ -95,9 +92,3 @@ def inside(folder: str | Path, candidate: str | Path) -> Path | None:
     path = Path(candidate)
     resolved = (path if path.is_absolute() else root / path).resolve()
     return resolved if root in resolved.parents else None
-
-
-def download_name(path: Path) -> str:
-    """A Content-Disposition-safe file name for a results workbook."""
-    safe = "".join(c if c.isalnum() or c in "._- " else "_" for c in path.name)
-    return safe or "results.xlsx"

@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timezone
 
 from callcentre.common.connections import SCRAPING_POSTGRES
+from callcentre.common.pg import transaction
 from callcentre.scraping.jobs import BadQuery, JobFilter
 
 # The columns the page may sort by (the only SQL built from input). NULL times sort last either way.
@@ -112,8 +113,6 @@ def like_escape(term: str) -> str:
 
 def list_jobs(query: JobQuery, conn_id: str = SCRAPING_POSTGRES) -> JobPage:
     """One page of jobs matching ``query`` and the number of all matching jobs."""
-    from callcentre.common.pg import transaction
-
     where, params = where_clause(query)
     params.update(error_chars=LAST_ERROR_CHARS, limit=query.page_size,
                   offset=(query.page - 1) * query.page_size)
