@@ -83,11 +83,9 @@ class ScrapingApiServer(ThreadingHTTPServer):
             self.requests.clear()
             self.arrivals.clear()
 
-    def requests_for(self, method: str, reference: str | None = None) -> list[dict]:
+    def requests_for(self, method: str) -> list[dict]:
         with self.lock:
-            return [
-                r for r in self.requests if r["method"] == method and (reference is None or r.get("reference") == reference)
-            ]
+            return [r for r in self.requests if r["method"] == method]
 
     def lookups_created_per_reference(self) -> dict[str, int]:
         with self.lock:

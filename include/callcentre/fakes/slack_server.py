@@ -1,7 +1,7 @@
 """A stand-in for Slack's incoming webhooks: a real HTTP server that records every message.
 
 Run: ``python -m callcentre.fakes.slack_server --port 8099 --record messages.jsonl``.
-``fail_with`` makes it answer every post with that HTTP status (a Slack outage drill).
+Setting ``fail_with`` makes it answer every post with that HTTP status (a Slack outage drill).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from callcentre.fakes._server import JsonHandler, Recorder, base_arg_parser
 class FakeSlackServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address, record_path: str | None = None, fail_with: int | None = None):
+    def __init__(self, address, record_path: str | None = None):
         super().__init__(address, _Handler)
         self.recorder = Recorder(record_path)
-        self.fail_with = fail_with
+        self.fail_with: int | None = None
 
     @property
     def messages(self) -> list[dict]:
