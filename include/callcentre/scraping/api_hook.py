@@ -104,7 +104,7 @@ class ScrapingApiHook(BaseHook):
         timeout = float(self._extras.get("timeout", 30))
         max_wait = float(self._extras.get("max_retry_after", 120))
         throttle_attempts = int(self._extras.get("throttle_attempts", 3))
-        what = f"{method} {path.split('/v1/')[-1] if '/v1/' in path else path}"
+        what = f"{method} {path.split('/v1/')[-1]}"
         for attempt in range(throttle_attempts + 1):
             try:
                 resp = session.request(method, self._base_url + path, json=json, timeout=timeout)

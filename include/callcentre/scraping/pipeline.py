@@ -44,11 +44,12 @@ class JobTimedOut(RetryableJobFailure):
 
 def failure_kind(error) -> str:
     """``permanent`` or ``retryable`` for the exception that ended a job."""
-    if isinstance(error, RetryableJobFailure) or is_timeout(error):
-        return "retryable"
-    # Any other AirflowFailException is a refusal: bad input (PermanentJobFailure), the API's 4xx
-    # (ScrapingApiRejected), a setting missing. Anything else may pass on a later run.
-    return "permanent" if isinstance(error, AirflowFailException) else "retryable"
+    # An AirflowFailException other than RetryableJobFailure is a refusal: bad input
+    # (PermanentJobFailure), the API's 4xx (ScrapingApiRejected), a setting missing. Anything else,
+    # timeouts included, may pass on a later run.
+    if isinstance(error, AirflowFailException) and not isinstance(error, RetryableJobFailure):
+        return "permanent"
+    return "retryable"
 
 
 def is_timeout(error) -> bool:
