@@ -59,16 +59,6 @@ def airflow_conf():
     return conf
 
 
-def default_timezone_name() -> str:
-    """``[core] default_timezone``: the zone in which the CLI reads a bare date."""
-    name = airflow_conf().get("core", "default_timezone", fallback="UTC") or "UTC"
-    if name.lower() == "system":
-        import pendulum
-
-        return pendulum.local_timezone().name
-    return "UTC" if name.lower() == "utc" else name
-
-
 def exponential_backoff(multiplier: float = 2.0):
     """``retry_exponential_backoff``: 3.x takes the multiplier; 2.x a bool (its delay always doubles)."""
     return multiplier > 1 if IS_AIRFLOW_2 else multiplier

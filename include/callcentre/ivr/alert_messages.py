@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from callcentre.common import airflow_urls, compat
+from callcentre.common import airflow_urls
 from callcentre.common.language import message_language
-from callcentre.ivr.business_day import parse_timezone, typed_day_example
+from callcentre.ivr.business_day import cli_timezone, typed_day_example
 
 IVR_DAG_ID = "ivr_calls_daily"
 MAX_LINKS = 10
@@ -108,7 +108,7 @@ def deadline_message(day: date, due: datetime, tz: ZoneInfo, hours: float, dag_i
     w = words()
     local_due = due.astimezone(tz)
     try:  # the day as the CLI must be given it: a bare date, or its UTC midnight where the zones disagree
-        typed = typed_day_example(day, tz, parse_timezone(compat.default_timezone_name()))
+        typed = typed_day_example(day, tz, cli_timezone())
     except ValueError:
         typed = day.isoformat()
     return "\n".join([

@@ -50,6 +50,18 @@ def ivr_timezone_name(environ=os.environ) -> str:
     return name
 
 
+def cli_timezone() -> ZoneInfo:
+    """``[core] default_timezone``: the zone in which Airflow's CLI reads a bare date."""
+    from callcentre.common.compat import airflow_conf
+
+    name = airflow_conf().get("core", "default_timezone", fallback="UTC") or "UTC"
+    if name.lower() == "system":
+        import pendulum
+
+        name = pendulum.local_timezone().name
+    return parse_timezone("UTC" if name.lower() == "utc" else name)
+
+
 def first_business_day(environ=os.environ) -> date:
     """``IVR_FIRST_BUSINESS_DAY`` (YYYY-MM-DD, default 2015-01-01): no earlier day can be loaded."""
     text = (environ.get(FIRST_DAY_SETTING) or "").strip()

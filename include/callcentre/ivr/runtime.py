@@ -15,6 +15,7 @@ from callcentre.ivr.business_day import (
     TIMEZONE_SETTING,
     DateContractError,
     business_day_named,
+    cli_timezone,
     day_end,
     day_start,
     first_business_day,
@@ -38,7 +39,7 @@ def timezone_name() -> str:
 def _reading(context) -> dict:
     """How the run's logical date is read: the IVR zone, ``[core] default_timezone``, and whether an
     operator typed it (not the timetable)."""
-    return {"tz": parse_timezone(timezone_name()), "default_tz": parse_timezone(compat.default_timezone_name()),
+    return {"tz": parse_timezone(timezone_name()), "default_tz": cli_timezone(),
             "typed": not run_context.dated_by_timetable(context)}
 
 

@@ -14,8 +14,7 @@ from datetime import date, timedelta
 import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
-from callcentre.common.compat import default_timezone_name
-from callcentre.ivr.business_day import UTC, AmbiguousDateError, day_start, named_day, parse_timezone
+from callcentre.ivr.business_day import UTC, AmbiguousDateError, cli_timezone, day_start, named_day, parse_timezone
 
 
 class IvrBusinessDayTimetable(Timetable):
@@ -62,7 +61,7 @@ class IvrBusinessDayTimetable(Timetable):
         AmbiguousDateError when it names two."""
         if instant is None:
             return None
-        found = named_day(instant, self._zone, (parse_timezone(default_timezone_name()), UTC))
+        found = named_day(instant, self._zone, (cli_timezone(), UTC))
         return instant if found is None else self._start_of(found[0])
 
     def next_dagrun_info(self, *, last_automated_data_interval, restriction):

@@ -63,10 +63,8 @@ def airflow_client(request: Request):
 
 def _zones() -> tuple[ZoneInfo, ZoneInfo]:
     """(the IVR zone, ``[core] default_timezone``): together they decide which day a run names."""
-    from callcentre.common.compat import default_timezone_name
-
     with ui_page.http_error(500, ValueError):  # a bad IVR_TIMEZONE fails every run too; the page says why
-        return ZoneInfo(business_day.ivr_timezone_name()), ZoneInfo(default_timezone_name())
+        return ZoneInfo(business_day.ivr_timezone_name()), business_day.cli_timezone()
 
 
 def _deadline_hours() -> float:
