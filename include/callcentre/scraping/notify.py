@@ -135,8 +135,8 @@ class BadNotifyConf(ValueError):
 
 def recipient(conf: dict) -> str | None:
     """The address to tell, or None: none given, or ``notify`` is false (the per-upload opt-out)."""
-    address = (conf or {}).get("notify_email")
-    if not address or (conf or {}).get("notify", True) is False:
+    address = conf.get("notify_email")
+    if not address or conf.get("notify", True) is False:
         return None
     address = str(address).strip()
     if not _ADDRESS.match(address):
