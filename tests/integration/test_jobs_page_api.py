@@ -327,7 +327,7 @@ def test_a_bad_notify_address_is_refused_naming_the_field_and_nothing_is_stored(
 
 
 def test_a_zip_bomb_upload_is_refused_before_it_is_parsed(client, editor_cookie, scraping_dirs, tmp_path):
-    """~260 KB that unpacks to 256 MB (bench/jobs_page_bench.py --zip-bomb times it; no timing here)."""
+    """~260 KB that unpacks to 256 MB (make bench-pages times a 1 GB one; no timing here)."""
     bomb = raw_xlsx(tmp_path / "bomba.xlsx", [["phone"], ["3001234567"]], sheet_xml_padding=256 << 20)
     resp = client.post(PREFIX + "/api/uploads", files={"file": ("bomba.xlsx", bomb.read_bytes())},
                        headers=editor_cookie)

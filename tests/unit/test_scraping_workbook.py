@@ -276,7 +276,7 @@ def test_a_stray_cell_far_to_the_right_does_not_widen_the_read(tmp_path):
 
 def test_a_zip_bomb_is_refused_from_the_central_directory(tmp_path, monkeypatch):
     """~130 KB that unpacks to 128 MB of sheet XML: refused before openpyxl opens it (the
-    benchmark times a 1 GB one: bench/jobs_page_bench.py --zip-bomb)."""
+    benchmark times a 1 GB one: make bench-pages)."""
     import openpyxl
 
     path = raw_xlsx(tmp_path / "bomba.xlsx", [["phone"], ["3001234567"]], sheet_xml_padding=128 << 20)
