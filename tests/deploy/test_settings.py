@@ -8,7 +8,6 @@ queue the code uses and a deployment lacks fails here, for that deployment, by n
 
 from __future__ import annotations
 
-import json
 
 import pytest
 

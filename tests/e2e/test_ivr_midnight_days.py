@@ -30,7 +30,7 @@ from tests.e2e.airflow_processes import (
     settle_backfills,
     wait_for,
 )
-from tests.integration.ivr_support import ensure_tables, loaded_ids, make_call, metrics_row, query, reset_day
+from tests.integration.ivr_support import ensure_tables, loaded_ids, make_call, metrics_row, reset_day
 
 ZONE = "America/Havana"
 MIDNIGHT_GAP = date(2025, 3, 9)      # 00:00-00:59 does not exist: the day begins at 01:00 -04

@@ -17,7 +17,7 @@ import pytest
 
 from callcentre.ivr import synthetic
 from tests.e2e.airflow_processes import free_port, ivr_airflow, rest_client, run_airflow, run_states, wait_for
-from tests.integration.ivr_support import ensure_tables, loaded_ids, make_call, metrics_row, query, reset_day
+from tests.integration.ivr_support import ensure_tables, loaded_ids, make_call, metrics_row, reset_day
 
 ZONE = "America/Mexico_City"
 # Three consecutive days no other test uses (a backfill of an existing run would clear it).
