@@ -20,6 +20,9 @@ class PrivateApi(NamedTuple):
     annotation_only: bool = False  # declared by a module annotation, bound only at run time
 
 
+_CALLBACK_WHY = "with DAG.fetch_callback: which task instances of the failed run are expanded, in its session"
+_IN_PROCESS_WHY = "the failed runs in a row for the paused note when a DAG callback runs in-process (dag.test)"
+
 PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi("airflow.sdk._shared.secrets_masker:redact", 3, "include/callcentre/common/compat.py",
                "mask connection passwords in Slack text; the SDK exports no public redact"),
@@ -61,15 +64,19 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
                "discover the providers' asset URI handlers once in the forkserver, not in each task's parse of its DAG file"),
     PrivateApi("airflow.api_fastapi.auth.managers.base_auth_manager:COOKIE_NAME_JWT_TOKEN", 3,
                "include/callcentre/common/ui_page.py", "the UI's token cookie, read by the pages' API calls"),
-) + tuple(
-    PrivateApi(f"airflow.{target}", 2, "include/callcentre/common/airflow2_callback_context.py",
-               "with DAG.fetch_callback: which task instances of the failed run are expanded, in its session")
-    for target in ("models.mappedoperator:MappedOperator", "models.expandinput:NotFullyPopulated",
-                   "utils.session:provide_session", "utils.session:NEW_SESSION", "utils.state:TaskInstanceState")
-) + tuple(
-    PrivateApi(target, version, "include/callcentre/common/run_context.py",
-               "the failed runs in a row for the paused note when a DAG callback runs in-process (dag.test)")
-    for target in ("airflow.models.dagrun:DagRun", "airflow.utils.session:create_session") for version in (2, 3)
+    *(PrivateApi(target, 2, "include/callcentre/common/airflow2_callback_context.py", _CALLBACK_WHY) for target in (
+        "airflow.models.mappedoperator:MappedOperator",
+        "airflow.models.expandinput:NotFullyPopulated",
+        "airflow.utils.session:provide_session",
+        "airflow.utils.session:NEW_SESSION",
+        "airflow.utils.state:TaskInstanceState",
+    )),
+    *(PrivateApi(target, version, "include/callcentre/common/run_context.py", _IN_PROCESS_WHY) for target, version in (
+        ("airflow.models.dagrun:DagRun", 2),
+        ("airflow.models.dagrun:DagRun", 3),
+        ("airflow.utils.session:create_session", 2),
+        ("airflow.utils.session:create_session", 3),
+    )),
 ) + tuple(
     PrivateApi(target, 3, f"include/callcentre/{page}/app.py", f"{why}, as Airflow's own routes do")
     for page in ("ivr_page", "scraping_page") for target, why in (
