@@ -1,7 +1,4 @@
-"""The "IVR days" page in the Airflow UI (``include/callcentre/ivr_page/``, docs/ivr-days-page.md):
-its FastAPI app on the api-server at ``/ivr-days/`` and a nav entry."""
-
-from __future__ import annotations
+"""The "IVR days" page (``include/callcentre/ivr_page/``, docs/ivr-days-page.md) and its nav entry."""
 
 from airflow.plugins_manager import AirflowPlugin
 from callcentre.common.ui_page import nav_page

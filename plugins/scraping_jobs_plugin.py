@@ -1,7 +1,4 @@
-"""The "Scraping jobs" page in the Airflow UI (``include/callcentre/scraping_page/``, docs/scraping.md):
-its FastAPI app on the api-server at ``/scraping-jobs/`` and a nav entry."""
-
-from __future__ import annotations
+"""The "Scraping jobs" page (``include/callcentre/scraping_page/``, docs/scraping.md) and its nav entry."""
 
 from airflow.plugins_manager import AirflowPlugin
 from callcentre.common.ui_page import nav_page

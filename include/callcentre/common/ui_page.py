@@ -12,10 +12,6 @@ PAGE_HEADERS = {
                                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'",
     "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Referrer-Policy": "same-origin",
 }
-# Shared by every page: the Airflow UI's language and time zone, the element and format helpers.
-SHARED_SCRIPTS = ("airflow_prefs.js",)
-# Shared and served without sign-in (no data in it): opening Airflow pages, the way to sign in.
-SIGN_IN_SCRIPT = "signin.js"
 
 
 def api_base_url() -> str:
@@ -74,9 +70,8 @@ class LazyPageApp:
 
 
 def nav_page(name: str, url_prefix: str, module: str) -> tuple[list[dict], list[dict]]:
-    """A plugin's ``fastapi_apps`` and ``external_views``: ``module``'s app mounted at ``url_prefix``
-    and a top-level nav button showing it in an iframe (same origin, so Airflow's login cookie
-    authenticates it). Airflow 2.x loads the plugin and ignores both lists."""
+    """A plugin's ``fastapi_apps`` and ``external_views``: ``module``'s app at ``url_prefix`` and a
+    nav button showing it in an iframe (same origin: Airflow's login cookie authenticates it)."""
     app = {"app": LazyPageApp(module), "url_prefix": url_prefix, "name": name}
     view = {"name": name, "href": f"{ui_root()}{url_prefix}/", "url_route": url_prefix.strip("/"), "destination": "nav",
             "nav_top_level": True}  # staff open these pages daily: a button of their own in the nav bar
@@ -84,8 +79,7 @@ def nav_page(name: str, url_prefix: str, module: str) -> tuple[list[dict], list[
 
 
 def header_token(request) -> str | None:
-    """The ``Authorization: Bearer`` token, parsed as Airflow's ``get_user`` parses it: when there
-    is one, it (not the cookie) is what authenticated the request."""
+    """The ``Authorization: Bearer`` token, parsed as Airflow's ``get_user`` parses it."""
     from fastapi.security.utils import get_authorization_scheme_param
 
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
@@ -93,17 +87,15 @@ def header_token(request) -> str | None:
 
 
 def caller_token(request) -> str:
-    """The JWT the caller authenticated with (Airflow's auth dependency has already validated it)."""
+    """The JWT the caller authenticated with: the header's, else the UI's cookie."""
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 
     return header_token(request) or request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
 
 
 def require_page_header(header: str):
-    """A FastAPI dependency: a state-changing call must carry its credential in a header (a real
-    Bearer token) or ``header: 1``, which only the page's own script sends. A cookie alone is what
-    a form or image on another site would send (CSRF); any other ``Authorization`` value (Basic, an
-    empty Bearer) leaves the cookie as the credential and is refused like no header."""
+    """A FastAPI dependency against CSRF: a state-changing call needs a Bearer token or ``header: 1``
+    (only the page's own script sends it); a cookie alone is what another site's form would send."""
     from fastapi import Depends, HTTPException, Request
 
     def check(request) -> None:
@@ -116,8 +108,7 @@ def require_page_header(header: str):
 
 @contextmanager
 def http_error(status: int | None, *errors: type[Exception]):
-    """Any of ``errors`` raised inside as an HTTPException with its message, and ``status`` (None:
-    the error's own ``status``)."""
+    """``errors`` raised inside as an HTTPException with their message (``status`` None: the error's own)."""
     from fastapi import HTTPException
 
     try:
@@ -127,9 +118,8 @@ def http_error(status: int | None, *errors: type[Exception]):
 
 
 def page_app(title: str, package: str, can_read):
-    """A page's FastAPI app with the page (``/``) and its static files: ``package``'s page.html,
-    page.js and page.css and the shared scripts, behind ``can_read``; the sign-in script without it
-    (it only sends a signed-out browser to the login page)."""
+    """A page's FastAPI app serving ``package``'s page.html, page.js and page.css and the shared
+    airflow_prefs.js behind ``can_read``; signin.js without it (no data: it opens the login page)."""
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import Response
 
@@ -144,13 +134,13 @@ def page_app(title: str, package: str, can_read):
     def page_html():
         return static_file(package, "page.html", "text/html; charset=utf-8")
 
-    @app.get(f"/static/{SIGN_IN_SCRIPT}")  # declared before /static/{name}, which needs can_read
+    @app.get("/static/signin.js")  # declared before /static/{name}, which needs can_read
     def sign_in_script():
-        return static_file("callcentre.common", SIGN_IN_SCRIPT, "text/javascript")
+        return static_file("callcentre.common", "signin.js", "text/javascript")
 
     @app.get("/static/{name}", dependencies=[can_read])
     def static(name: str):
-        if name in SHARED_SCRIPTS:
+        if name == "airflow_prefs.js":  # the Airflow UI's language and time zone, shared helpers
             return static_file("callcentre.common", name, "text/javascript")
         if name not in own:
             raise HTTPException(404, "not found")

@@ -1,8 +1,5 @@
-"""The FastAPI app of the "IVR days" page (security and the runs read: docs/ivr-days-page.md).
-
-Actions are Airflow REST calls made with the caller's own token; the DAG's runs are read from
-Airflow's metadata database once the auth manager allowed it; business facts come from ``queries``.
-"""
+"""The FastAPI app of the "IVR days" page (docs/ivr-days-page.md): actions are Airflow REST calls
+with the caller's own token; the runs are read from Airflow's database once the auth manager allowed it."""
 
 from __future__ import annotations
 
@@ -27,6 +24,7 @@ from callcentre.common import ui_page
 from callcentre.ivr import business_day, deadline
 from callcentre.ivr.alert_messages import IVR_DAG_ID as DAG_ID
 from callcentre.ivr_page import charts, queries, states
+from callcentre.scraping.upload import TriggerError, caller_client
 
 PAGE_HEADER = "X-Ivr-Days-Page"
 DEFAULT_DAYS = 90
@@ -56,8 +54,6 @@ class Backfill(BaseModel):
 
 
 def airflow_client(request: Request):
-    from callcentre.scraping.upload import caller_client
-
     return caller_client(ui_page.caller_token(request))
 
 
@@ -74,8 +70,6 @@ def _deadline_hours() -> float:
 
 def _rest(client, method: str, path: str, body: dict | None = None, *, what: str | None = None):
     """Airflow's answer to a REST call; with ``what``, an HTTPException saying so unless it succeeded."""
-    from callcentre.scraping.upload import TriggerError
-
     with ui_page.http_error(502, TriggerError):
         resp = client.request(method, path, body)
     if what is None or resp.status_code in (200, 201):

@@ -1,6 +1,5 @@
-"""Server-side SVG charts of the IVR days page: pure functions from numbers and labels to an SVG
-document. Every text goes through ``escape`` (labels may one day carry data); the charts scale with
-their ``viewBox`` (width 100 %), so they read on a 400 px phone screen."""
+"""The IVR days page's SVG charts, pure functions: every text is escaped (labels may one day carry
+data), and the ``viewBox`` scales them to the width given (a 400 px phone screen too)."""
 
 from __future__ import annotations
 

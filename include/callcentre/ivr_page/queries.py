@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from callcentre.common.connections import ANALYTICS_POSTGRES
+from callcentre.common.pg import transaction
 from callcentre.ivr.alert_messages import IVR_DAG_ID
 
 METRICS = "analytics.daily_metrics"
@@ -25,12 +26,6 @@ METRIC_COLUMNS = (
 MESSAGE_CHARS = 4000  # an alert is a few lines; a cap keeps one odd row from bloating the page
 
 
-def _cursor():
-    from callcentre.common.pg import transaction
-
-    return transaction(ANALYTICS_POSTGRES)
-
-
 def _existing(cur, *tables: str) -> set[str]:
     cur.execute("SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL", (list(tables),))
     return {row[0] for row in cur.fetchall()}
@@ -46,7 +41,7 @@ def _select(cur, present: set[str], table: str, sql: str, params: tuple) -> list
 
 def calendar(first: date, last: date) -> tuple[dict[date, dict], set[date]]:
     """({day: source/loaded/rejected counts} of the loaded days, {days a deadline alert was sent for})."""
-    with _cursor() as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         present = _existing(cur, METRICS, ALERTS)
         loaded = {d: {"source_calls": s, "loaded_calls": t, "rejected_calls": r} for d, s, t, r in _select(
             cur, present, METRICS, f"SELECT metric_date, source_calls, total_calls, rejected_calls FROM {METRICS} "
@@ -59,7 +54,7 @@ def calendar(first: date, last: date) -> tuple[dict[date, dict], set[date]]:
 
 def day_detail(day: date) -> dict:
     """Everything the page shows about one day: metrics, rejects by rule, the hours, the alerts."""
-    with _cursor() as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         present = _existing(cur, METRICS, LEDGER, REJECTS, ALERTS)
         metrics = _select(cur, present, METRICS, f"SELECT {', '.join(METRIC_COLUMNS)} FROM {METRICS} "
                           "WHERE metric_date = %s", (day,))
@@ -96,7 +91,7 @@ WHERE cardinality(c.drifted_hours) > 0 AND c.repaired_at IS NULL
 
 def drifted_days(first: date, last: date) -> dict[date, dict]:
     """{day: its unrepaired drift (run_id, checked_at, hours, repair_error)} between ``first`` and ``last``."""
-    with _cursor() as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         if {DRIFT_CHECKS, METRICS} - _existing(cur, DRIFT_CHECKS, METRICS):
             return {}
         cur.execute(_DRIFTED_SQL, (first, last))
@@ -110,7 +105,7 @@ def drift_detail(day: date) -> dict | None:
     found = drifted_days(day, day).get(day)
     if found is None:
         return None
-    with _cursor() as cur:
+    with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute(
             f"SELECT local_hour, source_rows, target_rows, source_checksum::text, target_checksum::text, reloaded_at "
             f"FROM {DRIFT_HOURS} WHERE business_date = %s AND run_id = %s ORDER BY local_hour", (day, found["run_id"]))

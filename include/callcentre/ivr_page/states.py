@@ -57,4 +57,4 @@ def day_state(facts: DayFacts, now: datetime, threshold: float = REJECT_WARN_RAT
         return LATE
     if not facts.ended or (facts.deadline is not None and not past_deadline):
         return PENDING
-    return NEVER_RUN if facts.run_state is None else LATE if past_deadline else PENDING
+    return NEVER_RUN if facts.run_state is None else PENDING  # a run past its deadline is late (above)

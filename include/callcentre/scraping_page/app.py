@@ -1,8 +1,5 @@
-"""The FastAPI app of the "Scraping jobs" page, mounted on the api-server by the plugin.
-
-Reading needs read access to DAG ``scraping_upload``'s runs, retry/timeout edit rights, an upload
-the right to trigger one. Actions call Airflow's REST API with the caller's own token.
-"""
+"""The FastAPI app of the "Scraping jobs" page: reading needs read access to ``scraping_upload``'s runs,
+retry/timeout edit rights, an upload trigger rights; actions call Airflow with the caller's own token."""
 
 from __future__ import annotations
 

@@ -36,11 +36,8 @@ def client_file_name(raw: str | None) -> str:
 
 @contextmanager
 def received_upload(stream, raw_name: str | None, max_bytes: int = MAX_UPLOAD_BYTES):
-    """Copy the file-like ``stream`` to a private temporary file named like the upload; yield its path.
-
-    Refuses (:class:`UploadRefused`) a name that is not ``.xlsx``, more than ``max_bytes`` bytes,
-    an empty file, and any workbook ``read_phone_numbers`` refuses. The folder is removed on exit.
-    """
+    """The path of ``stream`` copied to a private temporary file named like the upload (removed on
+    exit); refused when not ``.xlsx``, over ``max_bytes``, empty, or not a workbook the pipeline reads."""
     name = client_file_name(raw_name)
     folder = Path(tempfile.mkdtemp(prefix="scraping-upload-"))
     try:
@@ -67,9 +64,8 @@ MAX_ADDRESS_CHARS = 254  # the longest address SMTP carries (RFC 5321 path limit
 
 
 def notify_conf(address: str | None, opt_out: str | None) -> dict:
-    """The run conf that tells ``scraping/notify.py`` whom to email: ``notify_email`` (one address,
-    checked by notify's own rule) and ``notify: false`` when the uploader opted out. Empty when
-    neither was given."""
+    """The run conf telling ``scraping/notify.py`` whom to email: ``notify_email`` (checked by notify's
+    own rule) and ``notify: false`` when the uploader opted out."""
     conf: dict = {}
     address = (address or "").strip()
     if address:

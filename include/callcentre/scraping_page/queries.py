@@ -84,7 +84,9 @@ def where_clause(query: JobQuery) -> tuple[str, dict]:
     where, params = query.sql()
     term = (query.search or "").strip()
     if term:
-        params["pattern"] = "%" + like_escape(term) + "%"
+        # The term as a literal inside ILIKE: its own %, _ and backslash match only themselves.
+        literal = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["pattern"] = f"%{literal}%"
         match = _JOB_ID.match(term)
         if match and int(match.group(1)) <= MAX_JOB_ID:
             params["job_id"] = int(match.group(1))
@@ -104,11 +106,6 @@ def order_clause(query: JobQuery) -> str:
     nulls = " NULLS LAST" if query.sort in NULLABLE_SORTS else ""
     tiebreak = "" if query.sort == "id" else f", id {direction}"
     return f" ORDER BY {query.sort} {direction}{nulls}{tiebreak}"  # sort: one of SORT_COLUMNS (JobQuery checked)
-
-
-def like_escape(term: str) -> str:
-    """``term`` as a literal inside ILIKE (its own % and _ match only themselves)."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def list_jobs(query: JobQuery, conn_id: str = SCRAPING_POSTGRES) -> JobPage:

@@ -1,6 +1,5 @@
-"""What the page says to staff: job statuses and errors in plain words, in English or Spanish (the
-language the person chose in the Airflow UI); the technical text stays one click away on the page,
-and whole in the task log."""
+"""Job statuses and errors in plain words for staff, in the language chosen in the Airflow UI
+(English or Spanish); the technical text stays one click away on the page."""
 
 from __future__ import annotations
 
@@ -62,18 +61,13 @@ _UNKNOWN = {"en": "Something went wrong; the details below tell the Airflow admi
             "es": "Algo salió mal; el detalle técnico de abajo les dice qué a los administradores de Airflow."}
 
 
-def language(lang: str | None) -> str:
-    """``lang`` if the page speaks it, else English."""
-    return lang if lang in LANGUAGES else "en"
-
-
 def status_words(lang: str = "en") -> dict[str, str]:
-    return _STATUS_WORDS_ES if language(lang) == "es" else STATUS_WORDS
+    return _STATUS_WORDS_ES if lang == "es" else STATUS_WORDS
 
 
 def plain_error(error: str | None, file_name: str = "", lang: str = "en") -> str:
-    """One sentence a staff member understands, for a job's ``last_error``."""
-    lang = language(lang)
+    """One sentence a staff member understands, for a job's ``last_error`` (English for an unknown ``lang``)."""
+    lang = lang if lang in LANGUAGES else "en"
     if not error:
         return ""
     for pattern, words in _PLAIN:
