@@ -14,17 +14,13 @@ interleaved A B B A. Prints wall time and Airflow's CPU per run with the tasks' 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-import backfill_timing as bt  # noqa: E402
+import backfill_timing as bt
+from benchlib import ROOT, record, results_file
 
 
 def measure(src: Path, name: str, days: list) -> dict:
@@ -62,10 +58,7 @@ def main() -> None:
         print(f"{name:20} wall {[r['seconds'] for r in results]} s, Airflow CPU per run "
               f"{[r['airflow_cpu_s_per_run'] for r in results]} s, task instances {results[0]['task_instances']}")
     if args.key:
-        out = ROOT / "bench" / "results.json"
-        data = json.loads(out.read_text())
-        data[args.key] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "days": len(days), "runs": runs}
-        out.write_text(json.dumps(data, indent=2) + "\n")
+        record(results_file(), {args.key: {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "days": len(days), "runs": runs}})
 
 
 if __name__ == "__main__":

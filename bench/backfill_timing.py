@@ -3,44 +3,36 @@
 the same days' pure hourly loads.
 
 Writes DAYS synthetic days of CALLS calls each to the source, starts `airflow api-server` and
-`airflow scheduler` (LocalExecutor) in their own process groups, backfills one empty day to warm
-them (unmeasured), and then, in ROUNDS interleaved rounds (this shared machine's speed drifts by
-tens of percent over minutes):
+`airflow scheduler` (LocalExecutor; [scheduler] use_job_schedule off, so that no scheduled run
+competes) in their own process groups, backfills one empty day to warm them (unmeasured), then in
+interleaved rounds (this shared machine's speed drifts by tens of percent over minutes):
 
-* the pure loads: each day's 24 hours by ``callcentre.ivr.load.load_hour`` in 2 warm worker
-  processes, as `make bench` measures them (no Airflow at all);
+* the pure loads: each day's 24 hours as `make bench` loads them, two at a time (no Airflow);
 * the backfill: `airflow backfill create ... --max-active-runs 2 --reprocess-behavior completed`
-  over the same days (emptied first), waited for to the end of every run (`--max-active-runs N`
-  to compare; recorded under a key of its own).
+  over the same days (emptied first), waited for to the end of every run.
 
-It reports the wall time of each, their ratio per round, and the CPU per process group: the
-api-server, the scheduler's loop, the LocalExecutor's task supervisors and the task processes
-(the hour loads' own client work included; the pure loads' client CPU is what it would be without
-Airflow), plus MariaDB and PostgreSQL. The figures go into bench/results.json (``backfill_*``
-keys) unless --no-record. The scheduler runs with [scheduler] use_job_schedule off so that no
-scheduled run of any DAG competes with the backfill being timed.
+It reports the wall time of each, their ratio per round, and the CPU of Airflow's processes by
+part (api-server, scheduler, task supervisors, task processes with the loads' own client work)
+and of MariaDB and PostgreSQL, into bench/results.json (``backfill_*`` keys).
 
-`--executor celery --workers N` (`make bench-backfill EXECUTOR=celery WORKERS=2`) runs the same
-backfill through the CeleryExecutor: N `airflow celery worker` processes (concurrency 4 each),
-Redis as the broker; their CPU counts as Airflow's.
+`--executor celery --workers N` (`make bench-backfill EXECUTOR=celery WORKERS=2`): the same
+through the CeleryExecutor, N `airflow celery worker` processes (concurrency 4 each), Redis as
+the broker; their CPU counts as Airflow's.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+from benchlib import ROOT, TICKS, all_pids, cpu_snapshot, log, proc_stat, record, results_file, server_pids
+from run_bench import clear_target, ours, source_day_rows, write_day
 
-from profile_load import all_pids, cpu_snapshot, proc_stat, server_pids, TICKS  # noqa: E402
-from callcentre.devtools.airflow_processes import (  # noqa: E402
+from callcentre.devtools.airflow_processes import (
     AIRFLOW,
     celery_env,
     free_port,
@@ -52,6 +44,7 @@ from callcentre.devtools.airflow_processes import (  # noqa: E402
 )
 
 FIRST_DAY = date(2018, 6, 1)  # in the past (backfills refuse future dates), used by nothing else
+ROUNDS = 2
 # An empty day backfilled once before the clocks start: the api-server's and the scheduler's
 # first-use costs (the api-server builds its versioned routes on the first requests, ≈ 1 CPU-s)
 # are paid once per process, not per run, and would otherwise be charged to the first round.
@@ -126,9 +119,8 @@ GROUP BY 1, 2
 
 
 def backfill_runs(days: list[date]) -> list[tuple[str, int]]:
-    """The state and task instance count of the days' backfill runs, read from the metadata
-    database: an `airflow` CLI call per poll would cost a few CPU-seconds each and slow the
-    backfill it watches."""
+    """The state and task instance count of the days' backfill runs, from the metadata database
+    (an `airflow` CLI call per poll would cost CPU-seconds and slow the backfill it watches)."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -142,8 +134,6 @@ def backfill_runs(days: list[date]) -> list[tuple[str, int]]:
 
 def pure_loads(days: list[date], workers: int) -> dict:
     """The days' hourly loads without Airflow, from empty partitions: seconds and client CPU."""
-    from run_bench import clear_target, ours
-
     seconds = cpu = 0.0
     servers = dict.fromkeys(("mariadb", "postgresql"), 0.0)
     for day in days:
@@ -158,8 +148,6 @@ def pure_loads(days: list[date], workers: int) -> dict:
 
 
 def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, workers: set[int], active_runs: int) -> dict:
-    from run_bench import clear_target
-
     for day in days:
         clear_target(day)
     mariadb, postmaster = server_pids()
@@ -183,49 +171,35 @@ def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, wor
             "airflow_cpu_by_part": parts, "mariadb_cpu_s": servers["mariadb"], "postgresql_cpu_s": servers["postgresql"]}
 
 
-def record(results: dict, calls: int, executor: str, active_runs: int) -> None:
-    """Merge into bench/results.json: 1M-call LocalExecutor figures with two active runs at the top
-    level, others under their own key (run_bench.py keeps every ``backfill`` key when it rewrites
-    the file)."""
-    out = ROOT / "bench" / "results.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
+def record_backfill(results: dict, calls: int, executor: str, active_runs: int) -> None:
+    """1M-call LocalExecutor figures with two active runs under ``backfill`` and their three goals'
+    figures at the top level; others under a key of their own."""
     key = ("backfill" if (calls, executor, active_runs) == (1_000_000, "local", 2) else
            f"backfill_{calls}_calls_{executor}" + (f"_{active_runs}_runs" if active_runs != 2 else ""))
-    data[key] = results
+    entries = {key: results}
     if key == "backfill":
-        data.update(backfill_s_per_day=results["backfill_s_per_day"],
-                    airflow_cpu_s_per_run=results["airflow_cpu_s_per_run"],
-                    backfill_vs_load=results["backfill_vs_load"])
-    out.write_text(json.dumps(data, indent=2) + "\n")
+        entries.update({k: results[k] for k in ("backfill_s_per_day", "airflow_cpu_s_per_run", "backfill_vs_load")})
+    record(results_file(), entries)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--executor", choices=("local", "celery"), default="local")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (with --executor celery)")
     parser.add_argument("--max-active-runs", type=int, default=2, help="days loaded at a time by the backfill")
-    parser.add_argument("--no-record", action="store_true", help="print only; leave bench/results.json alone")
     args = parser.parse_args()
 
     from callcentre.ivr import schema, synthetic
-    from callcentre.ivr.source import count_by_hour, source_connection
-    from run_bench import log
 
     days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
     synthetic.create_source_table()
     schema.migrate()
     synthetic.delete_day(WARM_UP_DAY)
     for day in days:
-        with source_connection() as conn:
-            if sum(count_by_hour(conn, day).values()) == args.calls:
-                continue  # written by an earlier run (same seed)
-        synthetic.delete_day(day)
-        if args.calls:  # --calls 0: empty days, what Airflow itself costs per run
-            synthetic.write_calls(synthetic.day_calls(day, args.calls, seed=2030))
-        log(f"source day {day}: {args.calls:,} calls")
+        if source_day_rows(day) != args.calls:  # else written by an earlier run (same seed)
+            write_day(day, args.calls)  # --calls 0: empty days, what Airflow itself costs per run
 
     tmp = ROOT / ".local" / "bench-backfill"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -240,12 +214,12 @@ def main() -> None:
             time.sleep(20)  # every component up and idle before the first clock starts
             log(f"warm-up: backfill of the empty day {WARM_UP_DAY}")
             backfill(env, [WARM_UP_DAY], api.pid, scheduler.pid, {w.pid for w in workers}, args.max_active_runs)
-            for i in range(args.rounds):
+            for i in range(ROUNDS):
                 # Alternate the order so that neither side always runs in the same drift window.
                 order = ("loads", "backfill") if i % 2 == 0 else ("backfill", "loads")
                 this: dict = {}
                 for side in order:
-                    log(f"round {i + 1}/{args.rounds}: {side}")
+                    log(f"round {i + 1}/{ROUNDS}: {side}")
                     this[side] = (pure_loads(days, 2) if side == "loads" else
                                   backfill(env, days, api.pid, scheduler.pid, {w.pid for w in workers}, args.max_active_runs))
                 this["backfill_vs_load"] = round(this["backfill"]["seconds"] / this["loads"]["seconds"], 2)
@@ -287,8 +261,7 @@ def main() -> None:
     print(f"  by part per run {results['airflow_cpu_by_part_per_run']}")
     print(f"  mariadb         {bf['mariadb_cpu_s'] / n:7.1f} s per day;  postgresql {bf['postgresql_cpu_s'] / n:.1f} s per day "
           f"(pure loads: {best['loads'].get('postgresql_cpu_s', 0) / n:.1f}; the rest is Airflow's metadata DB)")
-    if not args.no_record:
-        record(results, args.calls, args.executor, args.max_active_runs)
+    record_backfill(results, args.calls, args.executor, args.max_active_runs)
 
 
 if __name__ == "__main__":

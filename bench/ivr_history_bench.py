@@ -1,28 +1,22 @@
 #!/usr/bin/env python
 """`make bench-history`: the IVR load against months of history, and how gently the checks read the IVR.
 
-On the local MariaDB and PostgreSQL (`make services`); sizes are knobs (defaults = issue 25's):
+On the local MariaDB and PostgreSQL; sizes are knobs (defaults = issue 25's):
 
 1. **The live IVR** (``--big-day`` calls in one day, default 10,000,000): the open-calls check
-   (``source.count_open_calls``, as ``settle`` runs it at the end of a day) and the drift check's
-   MariaDB side (``drift.source_sums``) on that day, timed through their real functions; rows
-   examined from MariaDB's session counters (``Handler_read_*``) and the plan from ``ANALYZE
-   FORMAT=JSON`` of the same statement with the same bounds, next to the rows in the range and in
-   the table.
-2. **History**: a ``--calls`` day (default 1,000,000) loaded by ``load.load_hour`` (24 hours,
-   two at a time, as ``make bench`` does) into an empty target and into one already holding
-   ``--history-days`` (default 60) days of that size, first load and reload, in interleaved rounds
-   (``--repeat``). The history is the loaded day copied to the days before it in PostgreSQL
-   (``INSERT ... SELECT`` through the real partitions and key triggers), not 60 loads.
+   (``source.count_open_calls``) and the drift check's MariaDB side (``drift.source_sums``) on that
+   day through their real functions: time, rows examined (session ``Handler_read_*`` counters and
+   ``ANALYZE FORMAT=JSON`` of the same statement), next to the rows in the range and in the table.
+2. **History**: a ``--calls`` day (default 1,000,000) loaded as `make bench` loads it into an empty
+   target and into one already holding ``--history-days`` (default 60) days, first load and
+   reload, in interleaved rounds (``--repeat``). The history is the loaded day copied in
+   PostgreSQL to the days before it (through the real partitions and key triggers).
 3. **The drift check** (``drift.find_drift``) over the last ``--drift-days`` (default 7) of those
-   days, whose source days are the same copies in MariaDB: its time, and its MariaDB side's rows
-   examined and plan for one day.
+   days, whose source days are the same copies in MariaDB.
 
-The two targets are databases of their own (``ivr_bench_empty``, ``ivr_bench_history``, created by
-``scripts/services.sh createdb``): nothing touches the ``analytics`` database. The source days
-(dates in 2031) stay in MariaDB's ``calls`` for the next run. Figures go to bench/results.json
-under ``history`` (bench/results-quick.json with ``--quick``: 100k-call days, 3 days of history,
-a 500k-call big day), with the database settings they were measured under.
+The targets are databases of their own (``ivr_bench_empty``, ``ivr_bench_history``): nothing
+touches ``analytics``. The source days (in 2031) stay in MariaDB for the next run. Figures go to
+bench/results.json under ``history`` (bench/results-quick.json with ``--quick``).
 """
 
 from __future__ import annotations
@@ -31,13 +25,11 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_bench import ROOT, clear_target, database_settings, log, machine, ours, settle, write_day  # noqa: E402
+from benchlib import ROOT, fastest, header, log, pg, record, results_file
+from run_bench import clear_target, ours, ours_round, settle, source_day_rows, write_day
 
 # The day loaded, the last of its month: its own month partition already holds the month's other
 # days (a day is loaded into a partition the month's earlier days filled); its history is the days
@@ -47,6 +39,7 @@ BIG_DAY = date(2031, 6, 2)  # the big day of the IVR checks, in the source only
 TARGETS = {"empty": "ivr_bench_empty", "history": "ivr_bench_history"}
 DRIFT_GOAL_S = 60
 HISTORY_GOAL = 1.10  # a load into the full target within 10 % of its time into an empty one
+WORKERS = 2  # hours loaded at once (the DAG runs two on 2 cores)
 
 
 def day_base(day: date) -> int:
@@ -72,18 +65,9 @@ def create_targets() -> None:
         schema.migrate()
 
 
-def pg(sql: str, params=None, fetch: bool = False):
-    from callcentre.common.pg import transaction
-
-    with transaction("analytics_postgres") as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if fetch else None
-
-
 def shifted_select(table: str, days: int, from_base: int, to_base: int) -> str:
-    """``table``'s rows of one day as the same calls ``days`` days earlier: dates and times moved,
-    call ids renumbered into that day's range; every other column as it is (read from the catalog,
-    so a new column is copied too)."""
+    """``table``'s rows of one day as the same calls ``days`` days earlier, call ids renumbered;
+    the columns read from the catalog, so a new column is copied too."""
     columns = pg("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'analytics' "
                  "AND table_name = %s ORDER BY ordinal_position", (table,), fetch=True)
     exprs = []
@@ -100,7 +84,7 @@ def shifted_select(table: str, days: int, from_base: int, to_base: int) -> str:
     return f"INSERT INTO analytics.{table} ({names}) SELECT {', '.join(exprs)} FROM analytics.{table}"
 
 
-def build_history(day: date, days: int, workers: int) -> dict:
+def build_history(day: date, days: int) -> dict:
     """Target ``history``: ``day`` loaded for real, then copied to each of the ``days`` days before it."""
     target_env("history")
     have = pg("SELECT count(*) FILTER (WHERE business_date < %s), count(*) FILTER (WHERE business_date = %s) "
@@ -111,7 +95,7 @@ def build_history(day: date, days: int, workers: int) -> dict:
         return {"built_s": 0.0}
     started = time.monotonic()
     clear_target(day)
-    ours(day, workers)
+    ours(day, WORKERS)
     for table in ("calls", "call_rejects"):
         pg(f"DELETE FROM analytics.{table} WHERE business_date < %s", (day,))
     for k in range(1, days + 1):
@@ -131,7 +115,7 @@ def table_sizes() -> dict:
     return {"stored_calls": rows, "database_size": size}
 
 
-def load_rounds(day: date, workers: int, repeat: int) -> dict:
+def load_rounds(day: date, repeat: int) -> dict:
     """First load and reload of ``day`` into each target, interleaved, fastest of each kept."""
     target_env("empty")
     for table in ("calls", "call_rejects"):  # an earlier run's other days: the empty target holds none
@@ -141,16 +125,13 @@ def load_rounds(day: date, workers: int, repeat: int) -> dict:
         row = {}
         for name in TARGETS:
             target_env(name)
-            clear_target(day)
-            first = ours(day, workers)
-            settle()
-            row[name] = {"first_load": first, "reload": ours(day, workers), **table_sizes()}
+            row[name] = {**ours_round(day, WORKERS), **table_sizes()}
             settle()
         log(f"round {i + 1}/{repeat}: first load empty {row['empty']['first_load']['seconds']:.1f}s, "
             f"with history {row['history']['first_load']['seconds']:.1f}s")
         rounds.append(row)
-    best = {name: {kind: min((r[name][kind] for r in rounds), key=lambda x: x["seconds"])
-                   for kind in ("first_load", "reload")} for name in TARGETS}
+    best = {name: {kind: fastest([r[name][kind] for r in rounds]) for kind in ("first_load", "reload")}
+            for name in TARGETS}
     ratio = {kind: round(best["history"][kind]["seconds"] / best["empty"][kind]["seconds"], 3)
              for kind in ("first_load", "reload")}
     return {"fastest": best, "history_vs_empty": ratio,
@@ -162,13 +143,6 @@ def load_rounds(day: date, workers: int, repeat: int) -> dict:
 
 
 # --- the source -----------------------------------------------------------------------------------
-
-def source_day_rows(day: date) -> int:
-    from callcentre.ivr.source import count_by_hour, source_connection
-
-    with source_connection() as conn:
-        return sum(count_by_hour(conn, day).values())
-
 
 def copy_source_day(src: date, dst: date, copies: int, per_copy: int) -> None:
     """Source day ``dst`` := ``copies`` copies of day ``src``'s calls, moved to ``dst``, ids renumbered."""
@@ -330,7 +304,6 @@ def main() -> None:
     parser.add_argument("--big-day", type=int, help="calls of the IVR-check day (default 10,000,000; quick 500,000)")
     parser.add_argument("--drift-days", type=int, help="days the drift check reads (default 7; quick 3)")
     parser.add_argument("--repeat", type=int, help="rounds of the empty/history loads (default 3; quick 1)")
-    parser.add_argument("--workers", type=int, default=2, help="hours loaded at once (the DAG runs two on 2 cores)")
     args = parser.parse_args()
     q = args.quick
     calls = args.calls or (100_000 if q else 1_000_000)
@@ -339,25 +312,22 @@ def main() -> None:
     drift_days = min(args.drift_days or (3 if q else 7), history_days)
     repeat = args.repeat or (1 if q else 3)
     started = time.monotonic()
-    results: dict = {"date": datetime.now().isoformat(timespec="seconds"), "quick": q, "calls_per_day": calls,
-                     "history_days": history_days, "big_day_calls": big, "drift_days": drift_days, "repeat": repeat,
-                     "workers": args.workers, "machine": machine(), "database_settings": database_settings()}
+    results = header(q, calls_per_day=calls, history_days=history_days, big_day_calls=big, drift_days=drift_days,
+                     repeat=repeat, workers=WORKERS)
 
     prepare_source(calls, big, drift_days)
     log(f"IVR checks on a {big:,}-call day ({BIG_DAY})")
     results["ivr_checks"] = ivr_checks(BIG_DAY)
     create_targets()
-    results["history_build"] = build_history(LOAD_DAY, history_days, args.workers)
+    results["history_build"] = build_history(LOAD_DAY, history_days)
     log(f"loads of a {calls:,}-call day: empty target vs {history_days} days of history, {repeat} round(s)")
-    results["load_with_history"] = load_rounds(LOAD_DAY, args.workers, repeat)
+    results["load_with_history"] = load_rounds(LOAD_DAY, repeat)
     log(f"drift check over {drift_days} days of {calls:,} calls")
     results["drift_check"] = drift_check(LOAD_DAY - timedelta(days=1), drift_days)
     results["bench_seconds"] = round(time.monotonic() - started, 1)
 
-    out = ROOT / "bench" / ("results-quick.json" if q else "results.json")
-    report = json.loads(out.read_text()) if out.exists() else {}
-    report["history"] = results
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    out = results_file(q)
+    record(out, {"history": results})
 
     checks, loads, dc = results["ivr_checks"], results["load_with_history"], results["drift_check"]
     print(f"\nIVR checks on {checks['day']} ({checks['day_rows']:,} calls; the table holds {checks['table_rows']:,})")
@@ -366,7 +336,7 @@ def main() -> None:
         c = checks[key]
         print(f"{name:34} {c['seconds']:8.2f} {c['range_rows']:>11,} {c['rows_examined']:>11,} "
               f"{'/'.join(c['keys']) if c['reads_by_index'] else 'NO':>6} {'yes' if c['index_only'] else 'no':>10}")
-    print(f"\n{calls:,}-call day, {args.workers} hours at a time (fastest of {repeat}):")
+    print(f"\n{calls:,}-call day, {WORKERS} hours at a time (fastest of {repeat}):")
     for name in TARGETS:
         f = loads["fastest"][name]
         print(f"  into {name:8} ({loads['targets'][name]['stored_calls']:>11,} calls stored): first load "

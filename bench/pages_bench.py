@@ -3,28 +3,15 @@
 100,000 jobs, each against :data:`GOAL_MS` of server time.
 
 Everything runs in Airflow's real api-server app (``create_app("core")``: plugins, auth manager,
-JWT and permission checks) served by uvicorn on loopback in this process, because the IVR page
-reads the DAG's runs through Airflow's REST API with the caller's token. Each case is timed two
-ways, median and p95 of ``--repeat``:
+JWT and permission checks) under uvicorn on loopback in this process: the IVR page reads the DAG's
+runs through Airflow's REST API with the caller's token. Each case is timed as ``query`` (the
+page's own read functions against PostgreSQL) and ``http`` (its API request, at the client), median
+and p95 of :data:`REPEAT`; and the refusal of a zip-bomb upload against :data:`ZIP_BOMB_GOAL_S`.
 
-* ``query``: the page's own read functions (``ivr_page.queries.calendar`` / ``day_detail``,
-  ``scraping_page.queries.list_jobs``, ``scraping_page.dashboard.figures``) against PostgreSQL;
-* ``http``: the page's API request (``GET /ivr-days/api/...``, ``GET /scraping-jobs/api/jobs`` and
-  ``.../dashboard``) answered by the app, measured at the client on loopback (server time plus one
-  local round trip).
-
-Also the refusal of a zip-bomb upload (~1 MB packed, 1 GB unpacked; the checks of
-``received_upload``, as the upload route runs them) against :data:`ZIP_BOMB_GOAL_S`.
-
-Seeds, reused when already there (sizes are knobs: ``--days``, ``--jobs``):
-
-* database ``ivr_pages_bench`` (``scripts/services.sh createdb``): ``--days`` days up to yesterday
-  of ``daily_metrics``, 24 ledger rows a day in ``etl_batches`` (a second attempt every 7th day),
-  ``--rejects`` quarantined calls a day over the last 30 days, a deadline alert every 50 days;
-* Airflow metadata in schema ``bench_pages`` of the metadata database (migrated here; no
-  scheduler uses it): one ``ivr_calls_daily`` run per seeded day, succeeded (one created through
-  the REST API, the others copied from it in SQL);
-* database ``scraping_bench`` (never the real job table): ``--jobs`` jobs over about two years.
+Seeds, reused when already there: database ``ivr_pages_bench`` (``--days`` days up to yesterday of
+``daily_metrics``, ledger rows, rejects over the last 30 days, alerts); one succeeded
+``ivr_calls_daily`` run a day in schema ``bench_pages`` of the metadata database (no scheduler uses
+it); database ``scraping_bench`` (never the real job table): ``--jobs`` jobs over about two years.
 
 Results: bench/pages_results.json (bench/pages_results-quick.json with ``--quick``: 90 days, 5,000
 jobs) and a table on stdout.
@@ -38,20 +25,19 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import zipfile
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_bench import ROOT, database_settings, log, machine  # noqa: E402
+from benchlib import ROOT, header, log, pg, vacuum
 
-from callcentre.devtools.airflow_processes import AIRFLOW, free_port  # noqa: E402
+from callcentre.devtools.airflow_processes import AIRFLOW, free_port
 
 GOAL_MS = 200
+REPEAT = 20
+REJECTS_PER_DAY = 15_000  # quarantined calls a day over the last 30 days
 ZIP_BOMB_GOAL_S = 0.25  # "well under a second"; before the check it took 101 s of api-server CPU
 ZIP_BOMB_UNPACKED = 1 << 30
 PAGES_DB = "ivr_pages_bench"
@@ -114,7 +100,7 @@ def serve() -> str:
 
 
 class Client:
-    """``get(path, params=, headers=)`` against the served app (what bench_dashboard calls)."""
+    """``get``/``post`` of a path of the served app."""
 
     def __init__(self, base: str):
         import requests
@@ -136,14 +122,6 @@ def bearer(role: str) -> dict:
 
 
 # --- seeds ----------------------------------------------------------------------------------------
-
-def pg(sql: str, params=None, fetch: bool = False):
-    from callcentre.common.pg import transaction
-
-    with transaction("analytics_postgres") as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if fetch else None
-
 
 SEED_METRICS = """
 INSERT INTO analytics.daily_metrics (metric_date, source_calls, total_calls, rejected_calls, answered_calls,
@@ -184,7 +162,7 @@ ON CONFLICT DO NOTHING
 """
 
 
-def seed_analytics(first: date, last: date, rejects: int) -> float:
+def seed_analytics(first: date, last: date) -> float:
     from callcentre.ivr import schema
 
     schema.migrate()
@@ -192,7 +170,8 @@ def seed_analytics(first: date, last: date, rejects: int) -> float:
     if have == (first, last, (last - first).days + 1):
         return 0.0
     started = time.monotonic()
-    for table in ("daily_metrics", "etl_batches", "call_rejects", "alert_log"):
+    tables = ("daily_metrics", "etl_batches", "call_rejects", "alert_log")
+    for table in tables:
         pg(f"TRUNCATE analytics.{table}")
     span = {"first": first, "last": last, "dag": DAG_ID}
     pg(SEED_METRICS, span)
@@ -201,16 +180,8 @@ def seed_analytics(first: date, last: date, rejects: int) -> float:
     for k in range(30):
         day = last - timedelta(days=k)
         pg("SELECT analytics.ensure_month_partitions(%s)", (day,))
-        pg(SEED_REJECTS, {"day": day, "n": rejects, "reasons": list(REJECT_REASONS)})
-    from callcentre.common.pg import postgres_conn
-
-    conn = postgres_conn("analytics_postgres")
-    try:
-        conn.autocommit = True
-        for table in ("daily_metrics", "etl_batches", "call_rejects", "alert_log"):
-            conn.cursor().execute(f"VACUUM ANALYZE analytics.{table}")
-    finally:
-        conn.close()
+        pg(SEED_REJECTS, {"day": day, "n": REJECTS_PER_DAY, "reasons": list(REJECT_REASONS)})
+    vacuum("analytics_postgres", *(f"analytics.{table}" for table in tables))
     return time.monotonic() - started
 
 
@@ -289,38 +260,37 @@ def populate(rows: int) -> float:
     from callcentre.scraping.jobs import JobRepository
 
     JobRepository(JOBS_DB).migrate()
-    with transaction(JOBS_DB) as cur:
-        cur.execute("SELECT count(*) FROM scraping.jobs")
-        if cur.fetchone()[0] == rows:
-            return 0.0
+    if pg("SELECT count(*) FROM scraping.jobs", fetch=True, conn_id=JOBS_DB)[0][0] == rows:
+        return 0.0
     started = time.perf_counter()
     with transaction(JOBS_DB) as cur:
         cur.execute("TRUNCATE scraping.jobs RESTART IDENTITY CASCADE")
         cur.execute(POPULATE, {"rows": rows, "start": JOBS_NOW})
-    from callcentre.common.pg import postgres_conn
-
-    conn = postgres_conn(JOBS_DB)
-    try:  # what autovacuum does to a real table: statistics and the visibility map (index-only scans)
-        conn.autocommit = True
-        conn.cursor().execute("VACUUM ANALYZE scraping.jobs")
-    finally:
-        conn.close()
+    vacuum(JOBS_DB, "scraping.jobs")  # the visibility map: index-only scans
     return time.perf_counter() - started
-
 
 
 # --- the measurements -----------------------------------------------------------------------------
 
-def timed(fn, repeat: int) -> tuple[dict, object]:
-    fn()  # warm the cache and the connection path once
+def timed(fn) -> tuple[dict, object]:
+    """Median and p95 of :data:`REPEAT` calls of ``fn`` (after one to warm the cache and
+    connection path), and its last result."""
+    fn()
     samples, result = [], None
-    for _ in range(repeat):
+    for _ in range(REPEAT):
         started = time.perf_counter()
         result = fn()
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
     return {"median_ms": round(statistics.median(samples), 1),
             "p95_ms": round(samples[max(0, int(len(samples) * 0.95) - 1)], 1)}, result
+
+
+def case(name: str, count, query_t: dict | None, http_t: dict, **facts) -> dict:
+    """One case's record (its p95 over HTTP against :data:`GOAL_MS`), its line printed."""
+    q = f"{query_t['median_ms']:>6} / {query_t['p95_ms']:<6}" if query_t else f"{'-':>15}"
+    print(f"{name:30} {count if count is not None else '':>8} {q}{http_t['median_ms']:>6} / {http_t['p95_ms']:<6}")
+    return {**facts, "query": query_t, "http": http_t, "within_goal": http_t["p95_ms"] <= GOAL_MS}
 
 
 def job_list_cases(jobs: int) -> dict[str, dict]:
@@ -364,43 +334,36 @@ def dashboard_cases() -> dict[str, dict]:
     }
 
 
-def bench_dashboard(client, headers, repeat: int) -> dict:
+def bench_dashboard(client, headers) -> dict:
     from callcentre.scraping_page import dashboard
 
     report = {"goal_ms": GOAL_MS, "cases": {}}
     for name, params in dashboard_cases().items():
         span = dashboard.day_range(date.fromisoformat(params["from_day"]), date.fromisoformat(params["to_day"]),
                                    params["tz"], JOBS_NOW)
-        query_t, figures = timed(lambda s=span: dashboard.figures(s, JOBS_DB), repeat)
-        http_t, resp = timed(lambda p=params: client.get("/scraping-jobs/api/dashboard", params=p, headers=headers),
-                             repeat)
+        query_t, figures = timed(lambda s=span: dashboard.figures(s, JOBS_DB))
+        http_t, resp = timed(lambda p=params: client.get("/scraping-jobs/api/dashboard", params=p, headers=headers))
         assert resp.status_code == 200, resp.text
         assert resp.json()["days"] == figures["days"]
         jobs = sum(d["total"] for d in figures["days"])
-        report["cases"][name] = {"params": params, "jobs": jobs, "query": query_t, "http": http_t,
-                                 "within_goal": http_t["p95_ms"] <= GOAL_MS}
-        print(f"{name:30} {jobs:>8,} {query_t['median_ms']:>6} / {query_t['p95_ms']:<6}"
-              f"{http_t['median_ms']:>6} / {http_t['p95_ms']:<6}")
+        report["cases"][name] = case(name, f"{jobs:,}", query_t, http_t, params=params, jobs=jobs)
     return report
 
 
-def bench_job_list(client, headers, jobs: int, repeat: int) -> dict:
+def bench_job_list(client, headers, jobs: int) -> dict:
     from callcentre.scraping_page import queries
 
     report = {"goal_ms": GOAL_MS, "cases": {}}
     for name, params in job_list_cases(jobs).items():
-        query_t, page = timed(lambda p=params: queries.list_jobs(to_query(p), JOBS_DB), repeat)
-        http_t, resp = timed(lambda p=params: client.get("/scraping-jobs/api/jobs", params=p, headers=headers), repeat)
+        query_t, page = timed(lambda p=params: queries.list_jobs(to_query(p), JOBS_DB))
+        http_t, resp = timed(lambda p=params: client.get("/scraping-jobs/api/jobs", params=p, headers=headers))
         assert resp.status_code == 200, resp.text
         assert resp.json()["total"] == page.total and len(resp.json()["jobs"]) == len(page.jobs)
-        report["cases"][name] = {"params": params, "matches": page.total, "query": query_t, "http": http_t,
-                                 "within_goal": http_t["p95_ms"] <= GOAL_MS}
-        print(f"{name:30} {page.total:>8,} {query_t['median_ms']:>6} / {query_t['p95_ms']:<6}"
-              f"{http_t['median_ms']:>6} / {http_t['p95_ms']:<6}")
+        report["cases"][name] = case(name, f"{page.total:,}", query_t, http_t, params=params, matches=page.total)
     return report
 
 
-def zip_bomb(repeat: int) -> dict:
+def zip_bomb() -> dict:
     """The refusal of an upload that unpacks to 1 GB, from stream to answer, as the upload route does it."""
     import openpyxl
 
@@ -431,7 +394,7 @@ def zip_bomb(repeat: int) -> dict:
             return str(err)
         raise AssertionError("the zip bomb was accepted")
 
-    times, message = timed(refuse, repeat)
+    times, message = timed(refuse)
     return {"packed_bytes": len(packed.getvalue()), "unpacked_bytes": ZIP_BOMB_UNPACKED, "refusal": times,
             "goal_s": ZIP_BOMB_GOAL_S, "within_goal": times["p95_ms"] / 1000 <= ZIP_BOMB_GOAL_S, "message": message}
 
@@ -448,7 +411,7 @@ def ivr_cases(last: date, days: int) -> dict[str, tuple[str, dict]]:
     }
 
 
-def bench_ivr(client: Client, headers: dict, last: date, days: int, repeat: int) -> dict:
+def bench_ivr(client: Client, headers: dict, last: date, days: int) -> dict:
     from callcentre.ivr_page import queries
 
     first = last - timedelta(days=days - 1)
@@ -460,19 +423,16 @@ def bench_ivr(client: Client, headers: dict, last: date, days: int, repeat: int)
     }
     report = {"goal_ms": GOAL_MS, "days_seeded": days, "cases": {}}
     for name, (path, params) in ivr_cases(last, days).items():
-        query_t = timed(query_fns[name], repeat)[0] if name in query_fns else None
-        http_t, resp = timed(lambda p=path, q=params: client.get(p, params=q, headers=headers), repeat)
+        query_t = timed(query_fns[name])[0] if name in query_fns else None
+        http_t, resp = timed(lambda p=path, q=params: client.get(p, params=q, headers=headers))
         if resp.status_code != 200:
             raise SystemExit(f"{path}: {resp.status_code} {resp.text[:500]}")
-        body = resp.json() if path.endswith(("days",)) else None
-        shown = len(body["days"]) if body else None
-        states = dict(Counter(d["state"] for d in body["days"])) if body else None  # the seeds were read
-        report["cases"][name] = {"path": path, "params": params, "days_shown": shown, "states": states,
-                                 "runs_seen": sum(d.get("runs", 0) for d in body["days"]) if body else None,
-                                 "query": query_t, "http": http_t,
-                                 "within_goal": http_t["p95_ms"] <= GOAL_MS}
-        q = f"{query_t['median_ms']:>6} / {query_t['p95_ms']:<6}" if query_t else f"{'-':>15}"
-        print(f"{name:30} {shown if shown is not None else '':>8} {q}{http_t['median_ms']:>6} / {http_t['p95_ms']:<6}")
+        facts = {"path": path, "params": params, "days_shown": None, "states": None, "runs_seen": None}
+        if path.endswith("days"):
+            shown = resp.json()["days"]
+            facts.update(days_shown=len(shown), states=dict(Counter(d["state"] for d in shown)),  # the seeds were read
+                         runs_seen=sum(d.get("runs", 0) for d in shown))
+        report["cases"][name] = case(name, facts["days_shown"], query_t, http_t, **facts)
     return report
 
 
@@ -481,8 +441,6 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="90 days and 5,000 jobs, into pages_results-quick.json")
     parser.add_argument("--days", type=int, help="days of IVR history (default 1,826: five years; quick 90)")
     parser.add_argument("--jobs", type=int, help="scraping jobs (default 100,000; quick 5,000)")
-    parser.add_argument("--rejects", type=int, default=15_000, help="quarantined calls a day over the last 30 days")
-    parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     days = args.days or (90 if args.quick else 5 * 365 + 1)
     jobs = args.jobs or (5_000 if args.quick else 100_000)
@@ -492,28 +450,25 @@ def main() -> int:
 
     last = datetime.now(ZoneInfo(ivr_timezone_name())).date() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
-    results: dict = {"date": datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "repeat": args.repeat,
-                     "machine": machine(), "database_settings": database_settings()}
+    results = header(args.quick, repeat=REPEAT)
 
     log(f"Airflow metadata in schema {METADATA_SCHEMA}: migrate, serialize the DAGs")
     airflow_cli("db", "migrate")
     airflow_cli("dags", "reserialize")
-    base = serve()
-    client = Client(base)
-    seeded = {"analytics_s": round(seed_analytics(first, last, args.rejects), 1),
-              "runs_s": round(seed_runs(client, first, last), 1)}
-    seeded["jobs_s"] = round(populate(jobs), 1)
+    client = Client(serve())
+    seeded = {"analytics_s": round(seed_analytics(first, last), 1), "runs_s": round(seed_runs(client, first, last), 1),
+              "jobs_s": round(populate(jobs), 1)}
     results["seeded"] = {"days": days, "first_day": first.isoformat(), "last_day": last.isoformat(),
-                         "rejects_per_day_last_30": args.rejects, "runs": days, "jobs": jobs, **seeded}
+                         "rejects_per_day_last_30": REJECTS_PER_DAY, "runs": days, "jobs": jobs, **seeded}
     log(f"seeded: {days:,} days and runs, {jobs:,} jobs ({seeded})")
 
     viewer = bearer("viewer")
-    print(f"\nmedian / p95 of {args.repeat} runs, ms (http: through Airflow's app, at the client on loopback)")
+    print(f"\nmedian / p95 of {REPEAT} runs, ms (http: through Airflow's app, at the client on loopback)")
     print(f"{'case':30} {'days':>8} {'query':>14} {'http':>14}")
-    results["ivr_days_page"] = bench_ivr(client, viewer, last, days, args.repeat)
-    results["scraping_jobs_list"] = {"jobs": jobs, **bench_job_list(client, viewer, jobs, args.repeat)}
-    results["scraping_dashboard"] = {"jobs": jobs, **bench_dashboard(client, viewer, args.repeat)}
-    results["zip_bomb"] = zip_bomb(args.repeat)
+    results["ivr_days_page"] = bench_ivr(client, viewer, last, days)
+    results["scraping_jobs_list"] = {"jobs": jobs, **bench_job_list(client, viewer, jobs)}
+    results["scraping_dashboard"] = {"jobs": jobs, **bench_dashboard(client, viewer)}
+    results["zip_bomb"] = zip_bomb()
     refusal = results["zip_bomb"]["refusal"]
     print(f"zip bomb ({results['zip_bomb']['packed_bytes']:,} bytes packed, 1 GB unpacked) refused in "
           f"{refusal['median_ms']} / {refusal['p95_ms']} ms (goal {ZIP_BOMB_GOAL_S * 1000:.0f} ms)")

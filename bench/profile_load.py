@@ -2,88 +2,30 @@
 """`make profile`: where one day's hourly loads spend their time (profile before optimising).
 
 Loads the benchmark's day (1,000,000 calls; `--rows 100000` for the smaller one) one hour after
-the other in this process, exactly as the load_hour tasks run, first from an empty partition,
-then again (a reload: every row replaced), and reports for each:
+the other in this process, as the load_hour tasks run, first from an empty partition, then again
+(a reload), and reports for each:
 
-1. CPU seconds used by each side during the load: the MariaDB server, PostgreSQL (every server
-   process: backends, autovacuum, checkpointer, WAL writer) and this Python process, read from
-   /proc before and after (the local servers of `make services`), and that of the loads' own
-   PostgreSQL backends, split into stage and replace (what other clients of the server cannot
-   inflate: the figure to compare A/B on a shared machine);
-2. wall seconds per load phase summed over the 24 hours (HourResult.phases: stage = read
-   MariaDB + COPY into the temp stage, validate, delete, keys, insert, commit);
-3. a pyinstrument profile of the Python side, both written to bench/profile.txt.
+1. CPU seconds of each side during the load, from /proc: MariaDB, PostgreSQL (every server
+   process) and this process; and those of the loads' own PostgreSQL backends, split into stage
+   and replace (what other clients of the server cannot inflate: the figure to compare A/B on a
+   shared machine);
+2. wall seconds per load phase (HourResult.phases) summed over the 24 hours;
+3. a pyinstrument profile of the Python side, written to bench/profile.txt.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run_bench  # noqa: E402  (the benchmark's days and helpers)
-
-ROOT = run_bench.ROOT
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def proc_stat(pid: int) -> list[str]:
-    """/proc/PID/stat after the command name (which may hold spaces): 0 state, 1 ppid, 2 pgrp,
-    11-12 utime and stime, 13-14 those of reaped children."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def cpu_seconds(pid: int, reaped_children: bool = False) -> float:
-    fields = proc_stat(pid)
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped_children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / TICKS
-
-
-def all_pids() -> list[int]:
-    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
-
-
-def _children(parent: int) -> list[int]:
-    pids = []
-    for pid in all_pids():
-        try:
-            if int(proc_stat(pid)[1]) == parent:
-                pids.append(pid)
-        except OSError:
-            continue
-    return pids
-
-
-def server_pids() -> tuple[int, int]:
-    local = (ROOT / ".local").resolve()
-    mariadb = int((local / "mariadb" / "run" / "mysqld.pid").resolve().read_text().split()[0])
-    postmaster = int((local / "postgres" / "data" / "postmaster.pid").resolve().read_text().split()[0])
-    return mariadb, postmaster
-
-
-def cpu_snapshot(mariadb: int, postmaster: int) -> dict[str, float]:
-    """Cumulative CPU seconds: MariaDB (all threads), PostgreSQL (postmaster, reaped and live
-    children), this process."""
-    pg = cpu_seconds(postmaster, reaped_children=True)
-    for child in _children(postmaster):
-        try:
-            pg += cpu_seconds(child)
-        except OSError:
-            continue
-    own = os.times()
-    return {"mariadb": cpu_seconds(mariadb), "postgresql": pg, "python": own.user + own.system}
+import run_bench
+from benchlib import ROOT, cpu_seconds, cpu_snapshot, server_pids
 
 
 def load_hour_measured(day, hour: int, tz_name: str):
-    """One hour exactly as load_hour runs it (HourLoad's phases in order), and the CPU its own
-    PostgreSQL backend spent staging (COPY, counts) and replacing: a figure the server's other
-    clients cannot inflate, unlike the server-wide one (other sessions' tests on a shared machine)."""
+    """One hour as load_hour runs it (HourLoad's phases in order), and the CPU its own PostgreSQL
+    backend spent staging (COPY, counts) and replacing."""
     from callcentre.ivr.load import HourLoad
 
     attempt = HourLoad(day, hour, tz_name=tz_name, run_id="profile")
@@ -103,8 +45,6 @@ def load_hour_measured(day, hour: int, tz_name: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, choices=sorted(run_bench.DAYS))
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "profile.txt",
-                        help="where the pyinstrument profiles go (an A/B run keeps the recorded one)")
     args = parser.parse_args()
 
     import logging
@@ -112,18 +52,16 @@ def main() -> None:
     from pyinstrument import Profiler
 
     from callcentre.ivr.runtime import timezone_name
-    from callcentre.ivr.source import count_by_hour, source_connection
 
     logging.disable(logging.INFO)
     day = run_bench.DAYS[args.rows]
-    with source_connection() as conn:
-        if sum(count_by_hour(conn, day).values()) != args.rows:
-            run_bench.prepare_source((args.rows,))
+    if run_bench.source_day_rows(day) != args.rows:
+        run_bench.prepare_source((args.rows,))
     run_bench.clear_target(day)
     tz_name = timezone_name()
     mariadb, postmaster = server_pids()
 
-    out = args.out.resolve()
+    out = ROOT / "bench" / "profile.txt"
     texts = []
     # The first load of the day (empty partitions), then its reload (every row replaced).
     for label in ("First load", "Reload"):

@@ -1,19 +1,16 @@
 #!/usr/bin/env python
 """`make bench`: the hourly load against Airflow's GenericTransfer and the raw copy limit.
 
-On the local MariaDB and PostgreSQL (`make services`), with a synthetic day of 1,000,000 calls
-(`--quick`: 100,000), measured in one run, side by side:
+On the local MariaDB and PostgreSQL, a synthetic day of 1,000,000 calls (`--quick`: 100,000):
 
-1. ours: the 24 hourly loads of the day, as the DAG's task code runs them (callcentre.ivr.load.
-   load_hour: validation and the idempotent replace included), in worker processes: one hour at
-   a time, and as many at once as the DAG runs them (--workers); first load and reload of the
-   same day; peak RSS read from the kernel;
+1. ours: the day's 24 hourly loads as the DAG's tasks run them (`load_hour`), one hour at a time
+   and as many at once as the DAG's pool allows; first load and reload; peak RSS;
 2. GenericTransfer (common-sql provider) on a sample of the day, extrapolated;
-3. the raw limit: `mariadb --batch --quick` piped into `psql \\copy` into a plain table with the
-   same columns, and (for reference) into one that also has analytics.calls' keys;
+3. the raw limit: `mariadb --batch --quick | psql \\copy` into a plain table and into one with
+   analytics.calls' keys;
 4. each DAG file's parse time (`airflow dags report`).
 
-Prints one table and writes bench/results.json (bench/results-quick.json with --quick).
+Writes bench/results.json (bench/results-quick.json with --quick).
 """
 
 from __future__ import annotations
@@ -21,17 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
-import sys
 import time
-from contextlib import contextmanager, nullcontext
-from datetime import date, datetime, timedelta
+from contextlib import nullcontext
+from unittest import mock
+from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
-AIRFLOW = str(Path(PY).with_name("airflow"))
+from benchlib import PY, ROOT, fastest, header, log, pg, record, results_file, vacuum
+
+from callcentre.devtools.airflow_processes import AIRFLOW
+from callcentre.ivr.columns import SOURCE
+
 # Slots of the ivr_mariadb pool that scripts/airflow_init.sh creates: the most hours the DAG loads at once.
 POOL_SLOTS = int(os.environ.get("IVR_MARIADB_POOL_SLOTS", "4"))
 # The bigger the day, the newer: each size's first load is the newest day loaded so far, as the
@@ -41,30 +39,19 @@ DAYS = {20_000: date(2030, 1, 15), 100_000: date(2030, 1, 16), 1_000_000: date(2
 # does (with one day only, MariaDB reads the whole table for each hour instead of its start_time
 # index). Written once and kept.
 HISTORY = (date(2030, 1, 10), 1_000_000)
-SELECT_DAY = (
-    "SELECT call_id, start_time, end_time, duration, caller_number, dialed_number, ivr_path, disposition, "
-    "queue_name, agent_id, wait_seconds, updated_at FROM calls WHERE start_time >= '{d}' AND start_time < '{e}'"
-)
-RAW_COLUMNS = (
-    "call_id bigint, start_time timestamp, end_time timestamp, duration integer, caller_number varchar(32), "
-    "dialed_number varchar(32), ivr_path varchar(255), disposition varchar(16), queue_name varchar(64), "
-    "agent_id integer, wait_seconds integer, updated_at timestamp"
-)
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+SELECT_DAY = f"SELECT {', '.join(c.name for c in SOURCE)} FROM calls WHERE start_time >= '{{d}}' AND start_time < '{{e}}'"
+RAW_COLUMNS = ", ".join(f"{c.name} {c.pg_type}" for c in SOURCE)
 
 
 def connection(name: str) -> dict:
     return json.loads(os.environ[f"AIRFLOW_CONN_{name.upper()}"])
 
 
-def pg_sql(sql: str) -> None:
-    from callcentre.common.pg import transaction
+def source_day_rows(day: date) -> int:
+    from callcentre.ivr.source import count_by_hour, source_connection
 
-    with transaction("analytics_postgres") as cur:
-        cur.execute(sql)
+    with source_connection() as conn:
+        return sum(count_by_hour(conn, day).values())
 
 
 def write_day(day: date, rows: int) -> None:
@@ -73,20 +60,19 @@ def write_day(day: date, rows: int) -> None:
 
     synthetic.delete_day(day)
     started = time.monotonic()
-    synthetic.write_calls(synthetic.day_calls(day, rows, seed=2030))
+    if rows:  # 0: an empty day
+        synthetic.write_calls(synthetic.day_calls(day, rows, seed=2030))
     log(f"source day {day}: {rows:,} calls written in {time.monotonic() - started:.1f}s (not timed below)")
 
 
 def prepare_source(sizes: tuple[int, ...]) -> dict[int, date]:
     from callcentre.ivr import schema, synthetic
-    from callcentre.ivr.source import count_by_hour, source_connection
+    from callcentre.ivr.source import source_connection
 
     synthetic.create_source_table()
     schema.migrate()
-    history_day, history_rows = HISTORY
-    with source_connection() as conn:
-        if sum(count_by_hour(conn, history_day).values()) != history_rows:
-            write_day(history_day, history_rows)
+    if source_day_rows(HISTORY[0]) != HISTORY[1]:
+        write_day(*HISTORY)
     for n in sizes:
         write_day(DAYS[n], n)
     with source_connection() as conn:
@@ -99,22 +85,13 @@ def prepare_source(sizes: tuple[int, ...]) -> dict[int, date]:
 def settle() -> None:
     """VACUUM ANALYZE the target, so that autovacuum has nothing left to do during a timed run
     (after a million-row load or reload it would otherwise start in the middle of the next one)."""
-    from callcentre.common.pg import postgres_conn
-
-    conn = postgres_conn("analytics_postgres")
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("VACUUM ANALYZE analytics.calls")
-            cur.execute("VACUUM ANALYZE analytics.call_rejects")
-            cur.execute("VACUUM ANALYZE analytics.call_keys")  # a cleared day's keys: dead entries otherwise
-    finally:
-        conn.close()
+    # call_keys too: a cleared day's keys are dead entries otherwise
+    vacuum("analytics_postgres", "analytics.calls", "analytics.call_rejects", "analytics.call_keys")
 
 
 def clear_target(day: date) -> None:
     """Start from an empty partition (vacuumed, as a day never loaded) so a first load is one."""
-    pg_sql(
+    pg(
         f"DELETE FROM analytics.calls WHERE business_date = '{day}';"
         f"DELETE FROM analytics.call_rejects WHERE business_date = '{day}';"
         f"DELETE FROM analytics.etl_batches WHERE business_date = '{day}'"
@@ -179,10 +156,6 @@ def ours_round(day: date, workers: int) -> dict:
     return {"first_load": first, "reload": ours(day, workers)}
 
 
-def fastest(tries: list[dict]) -> dict:
-    return min(tries, key=lambda r: r["seconds"])
-
-
 def day_id_bounds(day: date) -> tuple[int, int]:
     from callcentre.ivr.source import source_connection
 
@@ -196,13 +169,13 @@ def day_id_bounds(day: date) -> tuple[int, int]:
 def raw(day: date, keyed: bool, streams: int = 1) -> dict:
     """mariadb --batch --quick | psql \\copy: the practical ceiling of moving the rows; with
     ``streams`` pipelines at once, each a slice of the day's ids (the DAG loads hours side by side)."""
-    my, pg = connection("ivr_mariadb"), connection("analytics_postgres")
+    my, target = connection("ivr_mariadb"), connection("analytics_postgres")
     table = "bench.raw_keyed" if keyed else "bench.raw_plain"
     keys = ", PRIMARY KEY (call_id)" if keyed else ""
-    pg_sql(f"CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({RAW_COLUMNS}{keys})")
+    pg(f"CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({RAW_COLUMNS}{keys})")
     if keyed:
-        pg_sql(f"CREATE INDEX ON {table} (start_time)")
-    env = dict(os.environ, MYSQL_PWD=my["password"], PGPASSWORD=pg["password"])
+        pg(f"CREATE INDEX ON {table} (start_time)")
+    env = dict(os.environ, MYSQL_PWD=my["password"], PGPASSWORD=target["password"])
     # The raw copy gets the day's primary-key slice too (bounds looked up untimed), so MariaDB
     # reads it in key order whatever else the table holds: the best plan, as ours has.
     low, high = day_id_bounds(day)
@@ -210,7 +183,7 @@ def raw(day: date, keyed: bool, streams: int = 1) -> dict:
     pipelines = [
         f"mariadb --batch --quick --skip-column-names -h {my['host']} -P {my['port']} -u {my['login']} {my['schema']}"
         f" -e \"{SELECT_DAY.format(d=day, e=day + timedelta(days=1))} AND call_id BETWEEN {a} AND {b - 1}\""
-        f" | psql -q -h {pg['host']} -p {pg['port']} -U {pg['login']} {pg['schema']}"
+        f" | psql -q -h {target['host']} -p {target['port']} -U {target['login']} {target['schema']}"
         f" -c \"\\copy {table} FROM STDIN WITH (NULL 'NULL')\""
         for a, b in zip(cuts, cuts[1:])
     ]
@@ -219,34 +192,19 @@ def raw(day: date, keyed: bool, streams: int = 1) -> dict:
     if any([proc.wait() != 0 for proc in running]):  # every pipeline waited for
         raise SystemExit(f"raw copy of {day} into {table} failed")
     seconds = time.monotonic() - started
-    from callcentre.common.pg import transaction
-
-    with transaction("analytics_postgres") as cur:
-        cur.execute(f"SELECT count(*) FROM {table}")
-        rows = cur.fetchone()[0]
-    pg_sql(f"DROP TABLE {table}")
+    rows = pg(f"SELECT count(*) FROM {table}", fetch=True)[0][0]
+    pg(f"DROP TABLE {table}")
     return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "streams": streams}
 
 
-@contextmanager
-def postgres_hook_on_psycopg2():
-    """PostgresHook as on the Airflow 2.11 leg (SQLAlchemy 1.4: psycopg2, plain executemany),
-    for a reference figure only: on Airflow 3 the provider picks psycopg 3 at import."""
-    import airflow.providers.postgres.hooks.postgres as hook_module
-
-    saved = hook_module.USE_PSYCOPG3
-    hook_module.USE_PSYCOPG3 = False
-    try:
-        yield
-    finally:
-        hook_module.USE_PSYCOPG3 = saved
-
-
 def generic_transfer(day: date, sample: int, psycopg2: bool = False) -> dict:
-    """Airflow's stock GenericTransfer on ``sample`` rows of the day (extrapolated by the caller)."""
+    """Airflow's stock GenericTransfer on ``sample`` rows of the day (extrapolated by the caller);
+    ``psycopg2``: PostgresHook as on the Airflow 2.11 leg (plain executemany), a reference figure
+    only (on Airflow 3 the provider picks psycopg 3 at import)."""
+    import airflow.providers.postgres.hooks.postgres as hook_module
     from airflow.providers.common.sql.operators.generic_transfer import GenericTransfer
 
-    pg_sql(f"CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS bench.generic_target; CREATE TABLE bench.generic_target ({RAW_COLUMNS})")
+    pg(f"CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS bench.generic_target; CREATE TABLE bench.generic_target ({RAW_COLUMNS})")
     select = SELECT_DAY.format(d=day, e=day + timedelta(days=1)) + f" LIMIT {sample}"
     op = GenericTransfer(
         task_id="generic_transfer_bench",
@@ -257,15 +215,11 @@ def generic_transfer(day: date, sample: int, psycopg2: bool = False) -> dict:
         insert_args={"commit_every": 1000},
     )
     started = time.monotonic()
-    with postgres_hook_on_psycopg2() if psycopg2 else nullcontext():
+    with mock.patch.object(hook_module, "USE_PSYCOPG3", False) if psycopg2 else nullcontext():
         op.execute(context={})
     seconds = time.monotonic() - started
-    from callcentre.common.pg import transaction
-
-    with transaction("analytics_postgres") as cur:
-        cur.execute("SELECT count(*) FROM bench.generic_target")
-        rows = cur.fetchone()[0]
-    pg_sql("DROP TABLE bench.generic_target")
+    rows = pg("SELECT count(*) FROM bench.generic_target", fetch=True)[0][0]
+    pg("DROP TABLE bench.generic_target")
     return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds}
 
 
@@ -285,48 +239,17 @@ def parse_times() -> dict[str, float]:
     return times
 
 
-def machine() -> dict:
-    meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    import airflow
-
-    return {"cores": os.cpu_count(), "memory_gb": round(int(meminfo[1]) / 1024 / 1024, 1), "cpu": cpu,
-            "python": platform.python_version(), "airflow": airflow.__version__}
-
-
-def database_settings() -> dict:
-    """The settings every write-heavy figure depends on, read from the servers measured."""
-    from callcentre.common.pg import transaction
-    from callcentre.ivr.source import source_connection
-
-    settings: dict = {"postgresql": {}, "mariadb": {}}
-    with transaction("analytics_postgres") as cur:
-        for name in ("server_version", "fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "work_mem"):
-            cur.execute(f"SHOW {name}")
-            settings["postgresql"][name] = cur.fetchone()[0]
-    with source_connection() as conn:
-        cur = conn.cursor()
-        cur.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version', 'innodb_flush_log_at_trx_commit', "
-                    "'innodb_buffer_pool_size', 'sync_binlog', 'log_bin')")
-        settings["mariadb"] = dict(cur.fetchall())
-    return settings
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 100k-call day (20k for the memory comparison)")
-    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, POOL_SLOTS),
-                        help="hours loaded at once, as the DAG's pool allows (default: cores, at most the pool's slots)")
     args = parser.parse_args()
     big, small = (100_000, 20_000) if args.quick else (1_000_000, 100_000)
     sample = 5_000 if args.quick else 50_000
     repeat = 1 if args.quick else 3
+    workers = min(os.cpu_count() or 1, POOL_SLOTS)  # hours loaded at once: cores, at most the pool's slots
     started = time.monotonic()
 
-    results: dict = {"date": datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "rows": big,
-                     "workers": args.workers, "repeat": repeat, "machine": machine(),
-                     "database_settings": database_settings()}
+    results = header(args.quick, rows=big, workers=workers, repeat=repeat)
     days = prepare_source((small, big))
 
     # The figures compared (ours at the DAG's concurrency, raw plain and keyed) are measured in
@@ -334,8 +257,8 @@ def main() -> None:
     # drifts by tens of percent over minutes, and interleaving lets each see the same windows.
     rounds = []
     for i in range(repeat):
-        log(f"round {i + 1}/{repeat}: ours ({args.workers} hours at a time), raw plain, raw keyed (1 and 2 streams)")
-        ours_try = ours_round(days[big], args.workers)
+        log(f"round {i + 1}/{repeat}: ours ({workers} hours at a time), raw plain, raw keyed (1 and 2 streams)")
+        ours_try = ours_round(days[big], workers)
         settle()
         plain_try = raw(days[big], keyed=False)
         settle()
@@ -354,7 +277,7 @@ def main() -> None:
     for r in rounds:
         r["raw_keyed_faster"] = fastest([r["raw_keyed"], r["raw_keyed_2_streams"]])
     # One hour at a time, at both sizes: the peak memory of one process loading a whole day.
-    runs: dict = {str(big): {f"workers_{args.workers}": {"first_load": ours_big, "reload": reload_big}}}
+    runs: dict = {str(big): {f"workers_{workers}": {"first_load": ours_big, "reload": reload_big}}}
     for n in (small, big):
         log(f"ours: {n:,} rows, one hour at a time: first load and reload")
         runs.setdefault(str(n), {})["workers_1"] = ours_round(days[n], 1)
@@ -407,17 +330,15 @@ def main() -> None:
         generic_transfer_psycopg2=generic_pg2,
         bench_seconds=round(time.monotonic() - started, 1),
     )
-    out = ROOT / "bench" / ("results-quick.json" if args.quick else "results.json")
-    if out.exists():  # the other benches' figures (bench-backfill, bench-history, the A/Bs) stay
-        results = {**json.loads(out.read_text()), **results}
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out = results_file(args.quick)
+    record(out, results)
 
     m = results["machine"]
     print(f"\nIVR hourly load benchmark — {big:,} calls/day — {m['cores']} cores, {m['memory_gb']} GB, {m['cpu']}")
     one = runs[str(big)]["workers_1"]
     rows = [
-        (f"ours, first load ({args.workers} hours at a time)", ours_big, ""),
-        (f"ours, reload ({args.workers} hours at a time)", reload_big, ""),
+        (f"ours, first load ({workers} hours at a time)", ours_big, ""),
+        (f"ours, reload ({workers} hours at a time)", reload_big, ""),
         ("ours, first load (one hour at a time)", one["first_load"], ""),
         ("ours, reload (one hour at a time)", one["reload"], ""),
         ("raw: mariadb | psql \\copy, plain table", raw_plain, ""),
