@@ -1,6 +1,5 @@
-"""What the IVR days page reads from the analytics tables (the only module of the page that names
-them). Read-only; every value is a parameter; a table that does not exist yet (no run so far)
-reads as empty, so the page works on a fresh install."""
+"""What the IVR days page reads from the analytics tables (read-only): a table that does not exist
+yet (no run so far) reads as empty, so the page works on a fresh install."""
 
 from __future__ import annotations
 
@@ -100,8 +99,7 @@ def drifted_days(first: date, last: date) -> dict[date, dict]:
 
 
 def drift_detail(day: date) -> dict | None:
-    """The day's unrepaired drift with its hours' figures (source and target rows and checksum,
-    when reloaded), or None."""
+    """The day's unrepaired drift with its hours' source and target figures, or None."""
     found = drifted_days(day, day).get(day)
     if found is None:
         return None

@@ -1,6 +1,5 @@
-"""The figures of the jobs page's dashboard over a capped range of days in the person's time zone:
-jobs and numbers per day by status, success and failure per uploader, upload-to-completion time
-(average and p95). Every figure counts the jobs *created* on the range's days (one day axis)."""
+"""The jobs page's dashboard over a capped range of days in the person's time zone; every figure
+counts the jobs *created* on the range's days (one day axis)."""
 
 from __future__ import annotations
 
