@@ -62,8 +62,7 @@ def _is_authorized(user, method: str, dag_id: str = DAG_ID, entity=DagAccessEnti
     from airflow.api_fastapi.app import get_auth_manager
 
     return get_auth_manager().is_authorized_dag(
-        method=method, access_entity=entity, details=DagDetails(id=dag_id), user=user
-    )
+        method=method, access_entity=entity, details=DagDetails(id=dag_id), user=user)
 
 
 def paused_dags() -> dict[str, bool]:
