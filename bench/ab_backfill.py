@@ -28,10 +28,8 @@ def measure(src: Path, name: str, days: list) -> dict:
                        AIRFLOW__CORE__PLUGINS_FOLDER=f"{src}/plugins")
     logs = ROOT / ".local" / "ab" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with bt.components(env, logs, f"-{name}") as (api, scheduler):
-        time.sleep(20)  # every component up and idle
-        bt.backfill(env, [bt.WARM_UP_DAY], api.pid, scheduler.pid, set(), 2)
-        result = bt.backfill(env, days, api.pid, scheduler.pid, set(), 2)
+    with bt.components(env, logs, f"-{name}") as procs:
+        result = bt.backfill(env, days, procs, 2)
     return {"seconds": result["seconds"], "airflow_cpu_s_per_run": round(result["airflow_cpu_s"] / len(days), 2),
             "airflow_cpu_by_part": result["airflow_cpu_by_part"], "task_instances": result["task_instances"],
             "postgresql_cpu_s": result["postgresql_cpu_s"]}

@@ -60,17 +60,25 @@ def bench_env(**overrides: str) -> dict:
 
 
 @contextmanager
-def components(env: dict, logs: Path, tag: str = ""):
-    """The DAGs serialized, an api-server and a scheduler in process groups of their own and
-    ivr_calls_daily unpaused; on the way out its backfills settled and the DAG paused again."""
+def components(env: dict, logs: Path, tag: str = "", active_runs: int = 2, celery_workers: int = 0):
+    """The DAGs serialized, an api-server, a scheduler and ``celery_workers`` in process groups of
+    their own, ivr_calls_daily unpaused and warmed up; yields their process groups for
+    :func:`backfill`. On the way out the DAG's backfills are settled and it is paused again."""
     run_airflow(env, "dags", "reserialize")
     api_args = [AIRFLOW, "api-server", "--port", env["AIRFLOW__API__PORT"], "--host", "127.0.0.1", "--workers", "1"]
     with process_group(api_args, env, logs / f"api{tag}.log") as api, \
          process_group([AIRFLOW, "scheduler"], env, logs / f"scheduler{tag}.log") as scheduler:
         run_airflow(env, "dags", "unpause", "ivr_calls_daily")
+        workers = [start_celery_worker(f"bench{i}", env, logs, concurrency=4) for i in range(1, celery_workers + 1)]
+        procs = (api.pid, scheduler.pid, {w.pid for w in workers})
         try:
-            yield api, scheduler
+            time.sleep(20)  # every component up and idle before the first clock starts
+            log(f"warm-up: backfill of the empty day {WARM_UP_DAY}")
+            backfill(env, [WARM_UP_DAY], procs, active_runs)
+            yield procs
         finally:
+            for worker in workers:
+                stop_group(worker)
             settle_backfills(env, "ivr_calls_daily", timeout_s=120)
             run_airflow(env, "dags", "pause", "ivr_calls_daily")
 
@@ -147,12 +155,14 @@ def pure_loads(days: list[date], workers: int) -> dict:
             "mariadb_cpu_s": round(servers["mariadb"], 2), "postgresql_cpu_s": round(servers["postgresql"], 2)}
 
 
-def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, workers: set[int], active_runs: int) -> dict:
+def backfill(env: dict, days: list[date], procs: tuple, active_runs: int) -> dict:
+    """The days backfilled, waited for: wall seconds, CPU of Airflow's ``procs`` by part (see
+    :func:`cpu_by_part`) and of the database servers."""
     for day in days:
         clear_target(day)
     mariadb, postmaster = server_pids()
     settle_backfills(env, "ivr_calls_daily", timeout_s=120)  # Airflow allows one backfill per DAG at a time
-    airflow_before, servers_before = cpu_by_part(api_pgid, scheduler_pid, workers), cpu_snapshot(mariadb, postmaster)
+    airflow_before, servers_before = cpu_by_part(*procs), cpu_snapshot(mariadb, postmaster)
     started = time.monotonic()
     run_airflow(env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", days[0].isoformat(),
                 "--to-date", days[-1].isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", str(active_runs))
@@ -165,7 +175,7 @@ def backfill(env: dict, days: list[date], api_pgid: int, scheduler_pid: int, wor
             raise SystemExit(f"backfill not finished after 30 min: {states}")
         time.sleep(1)
     wall = time.monotonic() - started
-    parts = diff(cpu_by_part(api_pgid, scheduler_pid, workers), airflow_before)
+    parts = diff(cpu_by_part(*procs), airflow_before)
     servers = diff(cpu_snapshot(mariadb, postmaster), servers_before)
     return {"seconds": round(wall, 2), "states": states, "task_instances": sum(tis for _, tis in runs), "airflow_cpu_s": round(sum(parts.values()), 2),
             "airflow_cpu_by_part": parts, "mariadb_cpu_s": servers["mariadb"], "postgresql_cpu_s": servers["postgresql"]}
@@ -207,28 +217,19 @@ def main() -> None:
     if args.executor == "celery":
         env = celery_env(env, broker_db=2)
     rounds = []
-    with components(env, tmp) as (api, scheduler):
-        workers = [start_celery_worker(f"bench{i}", env, tmp, concurrency=4)
-                   for i in range(1, args.workers + 1)] if args.executor == "celery" else []
-        try:
-            time.sleep(20)  # every component up and idle before the first clock starts
-            log(f"warm-up: backfill of the empty day {WARM_UP_DAY}")
-            backfill(env, [WARM_UP_DAY], api.pid, scheduler.pid, {w.pid for w in workers}, args.max_active_runs)
-            for i in range(ROUNDS):
-                # Alternate the order so that neither side always runs in the same drift window.
-                order = ("loads", "backfill") if i % 2 == 0 else ("backfill", "loads")
-                this: dict = {}
-                for side in order:
-                    log(f"round {i + 1}/{ROUNDS}: {side}")
-                    this[side] = (pure_loads(days, 2) if side == "loads" else
-                                  backfill(env, days, api.pid, scheduler.pid, {w.pid for w in workers}, args.max_active_runs))
-                this["backfill_vs_load"] = round(this["backfill"]["seconds"] / this["loads"]["seconds"], 2)
-                log(f"round {i + 1}: backfill {this['backfill']['seconds']} s, loads {this['loads']['seconds']} s, "
-                    f"ratio {this['backfill_vs_load']}, Airflow CPU {this['backfill']['airflow_cpu_by_part']}")
-                rounds.append(this)
-        finally:
-            for worker in workers:
-                stop_group(worker)
+    celery_workers = args.workers if args.executor == "celery" else 0
+    with components(env, tmp, active_runs=args.max_active_runs, celery_workers=celery_workers) as procs:
+        for i in range(ROUNDS):
+            # Alternate the order so that neither side always runs in the same drift window.
+            order = ("loads", "backfill") if i % 2 == 0 else ("backfill", "loads")
+            this: dict = {}
+            for side in order:
+                log(f"round {i + 1}/{ROUNDS}: {side}")
+                this[side] = pure_loads(days, 2) if side == "loads" else backfill(env, days, procs, args.max_active_runs)
+            this["backfill_vs_load"] = round(this["backfill"]["seconds"] / this["loads"]["seconds"], 2)
+            log(f"round {i + 1}: backfill {this['backfill']['seconds']} s, loads {this['loads']['seconds']} s, "
+                f"ratio {this['backfill_vs_load']}, Airflow CPU {this['backfill']['airflow_cpu_by_part']}")
+            rounds.append(this)
 
     n = len(days)
     best = min(rounds, key=lambda r: r["backfill_vs_load"])

@@ -28,6 +28,15 @@ def pg(sql: str, params=None, fetch: bool = False, conn_id: str = "analytics_pos
         return cur.fetchall() if fetch else None
 
 
+def mariadb(sql: str, params=None) -> list[tuple]:
+    from callcentre.ivr.source import source_connection
+
+    with source_connection() as conn:
+        cur = conn.cursor()
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
 def vacuum(conn_id: str, *tables: str) -> None:
     """VACUUM ANALYZE ``tables``: what autovacuum does to a real table (statistics, visibility map)."""
     from callcentre.common.pg import postgres_conn
@@ -58,16 +67,10 @@ def machine() -> dict:
 
 def database_settings() -> dict:
     """The settings every write-heavy figure depends on, read from the servers measured."""
-    from callcentre.ivr.source import source_connection
-
     names = ("server_version", "fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "work_mem")
-    settings: dict = {"postgresql": {name: pg(f"SHOW {name}", fetch=True)[0][0] for name in names}}
-    with source_connection() as conn:
-        cur = conn.cursor()
-        cur.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version', 'innodb_flush_log_at_trx_commit', "
-                    "'innodb_buffer_pool_size', 'sync_binlog', 'log_bin')")
-        settings["mariadb"] = dict(cur.fetchall())
-    return settings
+    return {"postgresql": {name: pg(f"SHOW {name}", fetch=True)[0][0] for name in names},
+            "mariadb": dict(mariadb("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version', "
+                                    "'innodb_flush_log_at_trx_commit', 'innodb_buffer_pool_size', 'sync_binlog', 'log_bin')"))}
 
 
 def header(quick: bool, **sizes) -> dict:

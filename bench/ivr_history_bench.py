@@ -28,7 +28,7 @@ import subprocess
 import time
 from datetime import date, datetime, timedelta
 
-from benchlib import ROOT, fastest, header, log, pg, record, results_file
+from benchlib import ROOT, fastest, header, log, mariadb, pg, record, results_file
 from run_bench import clear_target, ours, ours_round, settle, source_day_rows, write_day
 
 # The day loaded, the last of its month: its own month partition already holds the month's other
@@ -167,7 +167,6 @@ def copy_source_day(src: date, dst: date, copies: int, per_copy: int) -> None:
 
 def prepare_source(calls: int, big_day_calls: int, drift_days: int) -> None:
     from callcentre.ivr import synthetic
-    from callcentre.ivr.source import source_connection
 
     synthetic.create_source_table()
     fresh = source_day_rows(LOAD_DAY) != calls
@@ -179,10 +178,7 @@ def prepare_source(calls: int, big_day_calls: int, drift_days: int) -> None:
             started = time.monotonic()
             copy_source_day(LOAD_DAY, day, n, calls)
             log(f"source day {day}: {n * calls:,} calls copied in {time.monotonic() - started:.1f}s (not timed)")
-    with source_connection() as conn:
-        cur = conn.cursor()
-        cur.execute("ANALYZE TABLE calls")
-        cur.fetchall()
+    mariadb("ANALYZE TABLE calls")
 
 
 def handler_reads(conn, run) -> tuple[object, float, dict]:
@@ -201,23 +197,17 @@ def handler_reads(conn, run) -> tuple[object, float, dict]:
 
 def plan(conn, sql: str, params) -> dict:
     """``ANALYZE FORMAT=JSON`` of ``sql``: per table read, its access type, index, rows estimated and read."""
-    cur = conn.cursor()
-    cur.execute("ANALYZE FORMAT=JSON " + sql, params)
-    tree = json.loads(cur.fetchone()[0])
     tables = []
 
-    def walk(node):
-        if isinstance(node, dict):
-            if "table_name" in node and "access_type" in node:
-                tables.append({k: node.get(k) for k in ("table_name", "access_type", "key", "used_key_parts",
-                                                         "rows", "r_rows", "using_index", "attached_condition")})
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
+    def table(node: dict) -> dict:  # every object of the plan, innermost first
+        if "table_name" in node and "access_type" in node:
+            tables.append({k: node.get(k) for k in ("table_name", "access_type", "key", "used_key_parts",
+                                                     "rows", "r_rows", "using_index", "attached_condition")})
+        return node
 
-    walk(tree)
+    cur = conn.cursor()
+    cur.execute("ANALYZE FORMAT=JSON " + sql, params)
+    tree = json.loads(cur.fetchone()[0], object_hook=table)
     return {"tables": tables, "r_total_time_ms": tree.get("query_block", {}).get("r_total_time_ms")}
 
 

@@ -185,16 +185,10 @@ def seed_analytics(first: date, last: date) -> float:
     return time.monotonic() - started
 
 
-def local_midnight_utc(day: date) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    from callcentre.ivr.business_day import ivr_timezone_name
-
-    return datetime.combine(day, datetime.min.time(), ZoneInfo(ivr_timezone_name())).astimezone(timezone.utc)
-
-
 def seed_runs(client: Client, first: date, last: date) -> float:
     """One succeeded run of the DAG per day: the first through the REST API, the rest copied in SQL."""
+    from zoneinfo import ZoneInfo
+
     from sqlalchemy import text
 
     from airflow.utils.session import create_session
@@ -207,28 +201,28 @@ def seed_runs(client: Client, first: date, last: date) -> float:
     started = time.monotonic()
     with create_session() as session:
         session.execute(text("DELETE FROM dag_run WHERE dag_id = :d"), {"d": DAG_ID})
+    tz = ivr_timezone_name()
+    logical_date = datetime.combine(first, datetime.min.time(), ZoneInfo(tz)).astimezone(timezone.utc)
     resp = client.post(f"/api/v2/dags/{DAG_ID}/dagRuns", headers=bearer("admin"),
-                       json={"dag_run_id": "bench_template", "logical_date": local_midnight_utc(first).isoformat()})
+                       json={"dag_run_id": "bench_template", "logical_date": logical_date.isoformat()})
     if resp.status_code != 200:
         raise SystemExit(f"creating the template run: {resp.status_code} {resp.text}")
     with create_session() as session:
         columns = [r[0] for r in session.execute(text(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND table_name = 'dag_run' AND column_name <> 'id' ORDER BY ordinal_position"))]
+        midnight = "(d::date::timestamp AT TIME ZONE :tz)"
         moved = {"run_id": "'scheduled__' || d::date", "state": "'success'", "run_type": "'scheduled'",
-                 "logical_date": "(d::date::timestamp AT TIME ZONE :tz)",
-                 "run_after": "(d::date::timestamp AT TIME ZONE :tz) + interval '1 day'",
-                 "data_interval_start": "(d::date::timestamp AT TIME ZONE :tz)",
-                 "data_interval_end": "(d::date::timestamp AT TIME ZONE :tz) + interval '1 day'",
-                 "start_date": "(d::date::timestamp AT TIME ZONE :tz) + interval '1 day 1 hour'",
-                 "end_date": "(d::date::timestamp AT TIME ZONE :tz) + interval '1 day 1 hour 4 minutes'",
-                 "queued_at": "(d::date::timestamp AT TIME ZONE :tz) + interval '1 day'"}
+                 "logical_date": midnight, "data_interval_start": midnight,
+                 **dict.fromkeys(("run_after", "data_interval_end", "queued_at"), f"{midnight} + interval '1 day'"),
+                 "start_date": f"{midnight} + interval '1 day 1 hour'",
+                 "end_date": f"{midnight} + interval '1 day 1 hour 4 minutes'"}
         exprs = [moved.get(c, c) for c in columns]
         session.execute(text(
             f"INSERT INTO dag_run ({', '.join(columns)}) SELECT {', '.join(exprs)} FROM dag_run, "
             "generate_series(CAST(:first AS date) + 1, CAST(:last AS date), interval '1 day') AS d "
             "WHERE dag_id = :dag AND run_id = :template"),
-            {"tz": ivr_timezone_name(), "first": first, "last": last, "dag": DAG_ID, "template": "bench_template"})
+            {"tz": tz, "first": first, "last": last, "dag": DAG_ID, "template": "bench_template"})
         session.execute(text("UPDATE dag_run SET state = 'success', run_type = 'scheduled' WHERE dag_id = :d"),
                         {"d": DAG_ID})
     return time.monotonic() - started
@@ -399,31 +393,22 @@ def zip_bomb() -> dict:
             "goal_s": ZIP_BOMB_GOAL_S, "within_goal": times["p95_ms"] / 1000 <= ZIP_BOMB_GOAL_S, "message": message}
 
 
-def ivr_cases(last: date, days: int) -> dict[str, tuple[str, dict]]:
-    five_years = last - timedelta(days=days - 1)
-    detail_day = last - timedelta(days=3)
-    return {
-        "calendar, 90 days (default)": ("/ivr-days/api/days", {}),
-        f"calendar, {days} days": ("/ivr-days/api/days", {"from_day": str(five_years), "to_day": str(last)}),
-        "one day's detail": (f"/ivr-days/api/days/{detail_day}", {}),
-        "rejects chart (SVG)": (f"/ivr-days/api/days/{detail_day}/rejects.svg", {}),
-        "hours strip (SVG)": (f"/ivr-days/api/days/{detail_day}/hours.svg", {}),
-    }
-
-
 def bench_ivr(client: Client, headers: dict, last: date, days: int) -> dict:
     from callcentre.ivr_page import queries
 
     first = last - timedelta(days=days - 1)
     detail_day = last - timedelta(days=3)
-    query_fns = {
-        "calendar, 90 days (default)": lambda: queries.calendar(last - timedelta(days=89), last),
-        f"calendar, {days} days": lambda: queries.calendar(first, last),
-        "one day's detail": lambda: queries.day_detail(detail_day),
+    cases = {  # name: the API request, and the page's read function behind it (the charts: none)
+        "calendar, 90 days (default)": ("/ivr-days/api/days", {}, lambda: queries.calendar(last - timedelta(days=89), last)),
+        f"calendar, {days} days": ("/ivr-days/api/days", {"from_day": str(first), "to_day": str(last)},
+                                   lambda: queries.calendar(first, last)),
+        "one day's detail": (f"/ivr-days/api/days/{detail_day}", {}, lambda: queries.day_detail(detail_day)),
+        "rejects chart (SVG)": (f"/ivr-days/api/days/{detail_day}/rejects.svg", {}, None),
+        "hours strip (SVG)": (f"/ivr-days/api/days/{detail_day}/hours.svg", {}, None),
     }
     report = {"goal_ms": GOAL_MS, "days_seeded": days, "cases": {}}
-    for name, (path, params) in ivr_cases(last, days).items():
-        query_t = timed(query_fns[name])[0] if name in query_fns else None
+    for name, (path, params, query) in cases.items():
+        query_t = timed(query)[0] if query else None
         http_t, resp = timed(lambda p=path, q=params: client.get(p, params=q, headers=headers))
         if resp.status_code != 200:
             raise SystemExit(f"{path}: {resp.status_code} {resp.text[:500]}")

@@ -25,7 +25,7 @@ from unittest import mock
 from datetime import date, timedelta
 from pathlib import Path
 
-from benchlib import PY, ROOT, fastest, header, log, pg, record, results_file, vacuum
+from benchlib import PY, ROOT, fastest, header, log, mariadb, pg, record, results_file, vacuum
 
 from callcentre.devtools.airflow_processes import AIRFLOW
 from callcentre.ivr.columns import SOURCE
@@ -67,7 +67,6 @@ def write_day(day: date, rows: int) -> None:
 
 def prepare_source(sizes: tuple[int, ...]) -> dict[int, date]:
     from callcentre.ivr import schema, synthetic
-    from callcentre.ivr.source import source_connection
 
     synthetic.create_source_table()
     schema.migrate()
@@ -75,36 +74,27 @@ def prepare_source(sizes: tuple[int, ...]) -> dict[int, date]:
         write_day(*HISTORY)
     for n in sizes:
         write_day(DAYS[n], n)
-    with source_connection() as conn:
-        cur = conn.cursor()
-        cur.execute("ANALYZE TABLE calls")
-        cur.fetchall()
+    mariadb("ANALYZE TABLE calls")
     return {n: DAYS[n] for n in sizes}
 
 
 def settle() -> None:
-    """VACUUM ANALYZE the target, so that autovacuum has nothing left to do during a timed run
-    (after a million-row load or reload it would otherwise start in the middle of the next one)."""
-    # call_keys too: a cleared day's keys are dead entries otherwise
+    """VACUUM ANALYZE the target (call_keys too: a cleared day's keys are dead entries), so that
+    autovacuum does not start in the middle of the next timed run."""
     vacuum("analytics_postgres", "analytics.calls", "analytics.call_rejects", "analytics.call_keys")
 
 
 def clear_target(day: date) -> None:
     """Start from an empty partition (vacuumed, as a day never loaded) so a first load is one."""
-    pg(
-        f"DELETE FROM analytics.calls WHERE business_date = '{day}';"
-        f"DELETE FROM analytics.call_rejects WHERE business_date = '{day}';"
-        f"DELETE FROM analytics.etl_batches WHERE business_date = '{day}'"
-    )
+    pg(";".join(f"DELETE FROM analytics.{table} WHERE business_date = '{day}'"
+                for table in ("calls", "call_rejects", "etl_batches")))
     settle()
 
 
-# The day's 24 hourly loads, as the DAG's mapped load_hour tasks run them: each hour by
-# callcentre.ivr.load.load_hour in a worker process, `workers` hours at a time (the DAG runs
-# up to the ivr_mariadb pool's slots at once). Workers import and connect before the clock starts,
-# as a task's process has by the time it runs its code.
+# The day's 24 hourly loads as the DAG's mapped load_hour tasks run them, `workers` hours at a time
+# in worker processes that import and connect before the clock starts, as a task's process has.
 LOAD_DAY = """
-import os, sys, time, logging
+import sys, time, logging
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 logging.disable(logging.INFO)
@@ -156,16 +146,6 @@ def ours_round(day: date, workers: int) -> dict:
     return {"first_load": first, "reload": ours(day, workers)}
 
 
-def day_id_bounds(day: date) -> tuple[int, int]:
-    from callcentre.ivr.source import source_connection
-
-    with source_connection() as conn:
-        cur = conn.cursor()
-        cur.execute("SELECT MIN(call_id), MAX(call_id) FROM calls WHERE start_time >= %s AND start_time < %s",
-                    (day, day + timedelta(days=1)))
-        return cur.fetchone()
-
-
 def raw(day: date, keyed: bool, streams: int = 1) -> dict:
     """mariadb --batch --quick | psql \\copy: the practical ceiling of moving the rows; with
     ``streams`` pipelines at once, each a slice of the day's ids (the DAG loads hours side by side)."""
@@ -178,7 +158,8 @@ def raw(day: date, keyed: bool, streams: int = 1) -> dict:
     env = dict(os.environ, MYSQL_PWD=my["password"], PGPASSWORD=target["password"])
     # The raw copy gets the day's primary-key slice too (bounds looked up untimed), so MariaDB
     # reads it in key order whatever else the table holds: the best plan, as ours has.
-    low, high = day_id_bounds(day)
+    low, high = mariadb("SELECT MIN(call_id), MAX(call_id) FROM calls WHERE start_time >= %s AND start_time < %s",
+                        (day, day + timedelta(days=1)))[0]
     cuts = [low + (high - low + 1) * i // streams for i in range(streams + 1)]
     pipelines = [
         f"mariadb --batch --quick --skip-column-names -h {my['host']} -P {my['port']} -u {my['login']} {my['schema']}"
