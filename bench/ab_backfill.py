@@ -1,14 +1,11 @@
 #!/usr/bin/env python
-"""A/B of this checkout against another commit on the backfill: how a tuning item or a change of
-the DAG moves Airflow's cost, measured in one run (docs/performance.md).
+"""A/B of this checkout against another commit on the backfill, in one run (docs/performance.md).
 
     . .local/airflow.env && .venv/bin/python bench/ab_backfill.py REV [--rounds 2] [--key NAME]
 
-REV is checked out in .local/ab/REV (a git worktree). Per variant and round: its DAG files, include/
-and plugins/ on the path, a fresh api-server and scheduler, an empty day backfilled first, then a
-real backfill of two 1M-call days (the days of `make bench-backfill`, written by it), variants
-interleaved A B B A. Prints wall time and Airflow's CPU per run with the tasks' own work; with
---key, records them in bench/results.json under that key.
+Per variant (REV in a git worktree under .local/ab/, and this checkout) and round, interleaved
+A B B A: its DAGs, include/ and plugins/, a fresh api-server and scheduler, then a backfill of the
+two 1M-call days `make bench-backfill` wrote; ``--key`` records the figures in bench/results.json.
 """
 
 from __future__ import annotations

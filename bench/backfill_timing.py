@@ -2,22 +2,11 @@
 """`make bench-backfill`: a real backfill of 1M-call days under a real scheduler, timed against
 the same days' pure hourly loads.
 
-Writes DAYS synthetic days of CALLS calls each to the source, starts `airflow api-server` and
-`airflow scheduler` (LocalExecutor; [scheduler] use_job_schedule off, so that no scheduled run
-competes) in their own process groups, backfills one empty day to warm them (unmeasured), then in
-interleaved rounds (this shared machine's speed drifts by tens of percent over minutes):
-
-* the pure loads: each day's 24 hours as `make bench` loads them, two at a time (no Airflow);
-* the backfill: `airflow backfill create ... --max-active-runs 2 --reprocess-behavior completed`
-  over the same days (emptied first), waited for to the end of every run.
-
-It reports the wall time of each, their ratio per round, and the CPU of Airflow's processes by
-part (api-server, scheduler, task supervisors, task processes with the loads' own client work)
-and of MariaDB and PostgreSQL, into bench/results.json (``backfill_*`` keys).
-
-`--executor celery --workers N` (`make bench-backfill EXECUTOR=celery WORKERS=2`): the same
-through the CeleryExecutor, N `airflow celery worker` processes (concurrency 4 each), Redis as
-the broker; their CPU counts as Airflow's.
+An api-server and a scheduler (LocalExecutor, or the CeleryExecutor with ``--workers`` workers;
+no scheduled run competes), warmed up by the backfill of an empty day, then in interleaved rounds
+the days' 24 hourly loads as `make bench` runs them (no Airflow) and `airflow backfill create` of
+the same days: wall time, their ratio, and the CPU of Airflow's processes by part and of the
+database servers. Recorded under ``backfill`` / ``backfill_*`` in bench/results.json.
 """
 
 from __future__ import annotations

@@ -1,22 +1,13 @@
 #!/usr/bin/env python
 """`make bench-history`: the IVR load against months of history, and how gently the checks read the IVR.
 
-On the local MariaDB and PostgreSQL; sizes are knobs (defaults = issue 25's):
-
-1. **The live IVR** (``--big-day`` calls in one day, default 10,000,000): the open-calls check
-   (``source.count_open_calls``) and the drift check's MariaDB side (``drift.source_sums``) on that
-   day through their real functions: time, rows examined (session ``Handler_read_*`` counters and
-   ``ANALYZE FORMAT=JSON`` of the same statement), next to the rows in the range and in the table.
-2. **History**: a ``--calls`` day (default 1,000,000) loaded as `make bench` loads it into an empty
-   target and into one already holding ``--history-days`` (default 60) days, first load and
-   reload, in interleaved rounds (``--repeat``). The history is the loaded day copied in
-   PostgreSQL to the days before it (through the real partitions and key triggers).
-3. **The drift check** (``drift.find_drift``) over the last ``--drift-days`` (default 7) of those
-   days, whose source days are the same copies in MariaDB.
-
-The targets are databases of their own (``ivr_bench_empty``, ``ivr_bench_history``): nothing
-touches ``analytics``. The source days (in 2031) stay in MariaDB for the next run. Figures go to
-bench/results.json under ``history`` (bench/results-quick.json with ``--quick``).
+On a ``--big-day`` source day: the open-calls check and the drift check's MariaDB side, timed
+through their real functions, with the rows MariaDB examined and its plan. A ``--calls`` day loaded
+into an empty target and into one holding ``--history-days`` days (copies of it), in interleaved
+rounds; ``drift.find_drift`` over ``--drift-days`` of them. The targets are databases of their own
+(``ivr_bench_empty``, ``ivr_bench_history``); the source days (in 2031) are kept for the next run.
+Recorded under ``history`` in bench/results.json (results-quick.json with ``--quick``); the method
+is in docs/performance.md.
 """
 
 from __future__ import annotations

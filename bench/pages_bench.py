@@ -1,20 +1,13 @@
 #!/usr/bin/env python
 """`make bench-pages`: the IVR days page over five years of days and the scraping jobs page over
-100,000 jobs, each against :data:`GOAL_MS` of server time.
+100,000 jobs, each against :data:`GOAL_MS`; the refusal of a zip-bomb upload.
 
-Everything runs in Airflow's real api-server app (``create_app("core")``: plugins, auth manager,
-JWT and permission checks) under uvicorn on loopback in this process: the IVR page reads the DAG's
-runs through Airflow's REST API with the caller's token. Each case is timed as ``query`` (the
-page's own read functions against PostgreSQL) and ``http`` (its API request, at the client), median
-and p95 of :data:`REPEAT`; and the refusal of a zip-bomb upload against :data:`ZIP_BOMB_GOAL_S`.
-
-Seeds, reused when already there: database ``ivr_pages_bench`` (``--days`` days up to yesterday of
-``daily_metrics``, ledger rows, rejects over the last 30 days, alerts); one succeeded
-``ivr_calls_daily`` run a day in schema ``bench_pages`` of the metadata database (no scheduler uses
-it); database ``scraping_bench`` (never the real job table): ``--jobs`` jobs over about two years.
-
-Results: bench/pages_results.json (bench/pages_results-quick.json with ``--quick``: 90 days, 5,000
-jobs) and a table on stdout.
+Served by Airflow's real api-server app (plugins, auth manager, JWT and permission checks) under
+uvicorn on loopback in this process. Each case is timed as ``query`` (the page's read function)
+and ``http`` (its API request, at the client). The seeds are kept for the next run: database
+``ivr_pages_bench``, schema ``bench_pages`` of the metadata database (one succeeded run a day) and
+database ``scraping_bench`` (never the real job table). Recorded in bench/pages_results.json
+(pages_results-quick.json with ``--quick``: 90 days, 5,000 jobs).
 """
 
 from __future__ import annotations

@@ -1,16 +1,11 @@
 #!/usr/bin/env python
 """`make profile`: where one day's hourly loads spend their time (profile before optimising).
 
-Loads the benchmark's day (1,000,000 calls; `--rows 100000` for the smaller one) one hour after
-the other in this process, as the load_hour tasks run, first from an empty partition, then again
-(a reload), and reports for each:
-
-1. CPU seconds of each side during the load, from /proc: MariaDB, PostgreSQL (every server
-   process) and this process; and those of the loads' own PostgreSQL backends, split into stage
-   and replace (what other clients of the server cannot inflate: the figure to compare A/B on a
-   shared machine);
-2. wall seconds per load phase (HourResult.phases) summed over the 24 hours;
-3. a pyinstrument profile of the Python side, written to bench/profile.txt.
+Loads the benchmark's day one hour after the other in this process, as the load_hour tasks run,
+first from an empty partition, then again (a reload); for each: CPU seconds of MariaDB, PostgreSQL
+and this process, and of the loads' own PostgreSQL backends by step (what other clients cannot
+inflate: the figure to compare A/B on a shared machine); wall seconds per phase; a pyinstrument
+profile of the Python side (bench/profile.txt).
 """
 
 from __future__ import annotations
