@@ -1,10 +1,7 @@
 """The client contract of the external phone-lookup API, in one hook (adapt this class, nothing else).
 
-Connection ``scraping_api`` (type ``http``): host/port/schema (or a full URL as host) -> base URL;
-password -> ``Authorization: Bearer``; optional extras ``timeout`` (seconds, 30), ``max_retry_after``
-(longest 429 ``Retry-After`` slept through, 120) and ``throttle_attempts`` (429s absorbed, 3).
-Endpoints and errors: docs/scraping.md; reference server: ``callcentre/fakes/scraping_api_server.py``.
-Neither numbers nor the token are ever logged.
+Connection ``scraping_api`` and its extras, endpoints and errors: docs/scraping.md. Neither numbers
+nor the token are ever logged.
 """
 
 from __future__ import annotations
@@ -41,14 +38,8 @@ class Lookup:
 class ScrapingApiHook(BaseHook):
     """Submit batches of phone numbers to the lookup API and fetch their results."""
 
-    conn_name_attr = "scraping_api_conn_id"
-    default_conn_name = SCRAPING_API
-    conn_type = "http"
-    hook_name = "Scraping lookup API"
-
-    def __init__(self, scraping_api_conn_id: str = SCRAPING_API, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.scraping_api_conn_id = scraping_api_conn_id
+    def __init__(self) -> None:
+        super().__init__()
         self._session = None
         self._base_url: str | None = None
         self._extras: dict[str, Any] = {}
@@ -73,23 +64,16 @@ class ScrapingApiHook(BaseHook):
             raise ScrapingApiUnavailable(f"GET lookup {lookup_id}: done without a results list")
         return Lookup(lookup_id, status, results, body.get("error"))
 
-    def test_connection(self) -> tuple[bool, str]:
-        try:
-            self._request("GET", "/v1/lookups/" + "0" * 32, expect_missing=True)
-            return True, "scraping API answered"
-        except Exception as err:  # noqa: BLE001 - the UI shows the message
-            return False, str(err)
-
     # How ------------------------------------------------------------------------------------------
     def get_conn(self):
         if self._session is None:
             import requests
 
-            conn = self.get_connection(self.scraping_api_conn_id)
+            conn = self.get_connection(SCRAPING_API)
             self._extras = conn.extra_dejson or {}
             self._base_url = http_base_url(conn, "https")
             if self._base_url is None:
-                raise AirflowFailException(f"connection {self.scraping_api_conn_id!r} has no host")
+                raise AirflowFailException(f"connection {SCRAPING_API!r} has no host")
             session = requests.Session()
             session.headers["Accept"] = "application/json"
             if conn.password:
@@ -97,7 +81,7 @@ class ScrapingApiHook(BaseHook):
             self._session = session
         return self._session
 
-    def _request(self, method: str, path: str, json: dict | None = None, expect_missing: bool = False):
+    def _request(self, method: str, path: str, json: dict | None = None):
         import requests
 
         session = self.get_conn()
@@ -118,8 +102,6 @@ class ScrapingApiHook(BaseHook):
                 time.sleep(wait)
                 continue
             break
-        if resp.status_code == 404 and expect_missing:
-            return None
         if resp.status_code in (408, 429) or resp.status_code >= 500:
             raise ScrapingApiUnavailable(f"{what}: HTTP {resp.status_code} {_error_of(resp)}")
         if resp.status_code >= 400:

@@ -1,18 +1,9 @@
 """The job table (``scraping.jobs``) and its batches: their migrations and a repository.
 
-A job is one uploaded workbook = one run of DAG ``scraping_upload``. Its status follows Airflow:
-
-    pending -> processing -> completed          (only from an active status)
-                  |   ^
-                  v   |                (a task waits for an Airflow retry: task_retries + 1)
-               retrying
-    processing|retrying|pending -> failed | timeout   (first one wins; failure_kind says if retryable)
-    failed|timeout -> pending                         (a job-level retry: retry_count + 1 <= max_retries)
-    failed|timeout|completed -> processing            (the run was cleared in Airflow: a re-run)
-
-``retry_count`` counts job-level retries only (never more than ``max_retries``); Airflow's task
-retries inside one run are ``task_retries``. Every transition is one conditional UPDATE, so
-callbacks, tasks and the reconcile DAG can race without double counting.
+A job is one uploaded workbook = one run of DAG ``scraping_upload``; its statuses and transitions:
+docs/scraping.md, "Status machine". ``retry_count`` counts job-level retries only, ``task_retries``
+Airflow's task retries inside one run. Every transition is one conditional UPDATE, so callbacks,
+tasks and the reconcile DAG can race without double counting.
 """
 
 from __future__ import annotations
@@ -59,7 +50,6 @@ class JobRepository:
         self.conn_id = conn_id
 
     def _cursor(self):
-        """One transaction (psycopg 3 on Airflow 3, psycopg2 on 2.11): committed or rolled back."""
         return transaction(self.conn_id)
 
     def _all(self, sql: str, params=()) -> list[dict]:
@@ -84,7 +74,7 @@ class JobRepository:
         )
 
     def migrate(self) -> None:
-        """Bring the schema to this code's version; one read when current, so every entry point calls it."""
+        """One read when current, so every entry point calls it."""
         scraping_migrations(self.conn_id).ensure_current()
 
     def register(self, *, file_name, upload_path, content_sha256, uploader, dag_id, run_id,
@@ -162,8 +152,7 @@ class JobRepository:
     def mark_ended(
         self, dag_id: str, run_id: str, status: str, error: str, failure_kind: str = "retryable"
     ) -> dict | None:
-        """``failed`` or ``timeout`` (``failure_kind``: ``retryable`` or ``permanent``); returns the job
-        only to the caller that made the transition."""
+        """``failed`` or ``timeout``; the job only to the caller that made the transition."""
         return self._transition(
             "status = %s, last_error = %s, failure_kind = %s, completed_at = now()",
             "dag_id = %s AND airflow_run_id = %s AND status = ANY(%s)",
@@ -262,9 +251,8 @@ class JobRepository:
             (reference, job_id, batch_no),
         )
 
-    def record_results(
-        self, job_id: int, batch_no: int, status: str, results: list[dict] | None, clear_number: int = 0
-    ) -> None:
+    def record_results(self, job_id: int, batch_no: int, status: str, results: list[dict] | None,
+                       clear_number: int = 0) -> None:
         """Store a batch's outcome; the job's processed_numbers moves with every finished batch."""
         with self._cursor() as cur:
             cur.execute(
@@ -311,7 +299,6 @@ class JobRepository:
         )
 
     def recent_failures(self, hours: float, filters: JobFilter) -> list[dict]:
-        """Every failed/timeout job updated in the last ``hours`` (no cap: the caller pages if it must)."""
         where, params = filters.sql()
         return self._jobs(
             f"""status IN ('failed', 'timeout') AND {where}
@@ -327,7 +314,6 @@ class JobRepository:
         return counts
 
     def retry_candidates(self, filters: JobFilter) -> list[dict]:
-        """failed/timeout jobs with a retryable failure and retries left (the automatic retry's list)."""
         where, params = filters.sql()
         return self._jobs(
             f"""status IN ('failed', 'timeout') AND {where}
@@ -349,7 +335,7 @@ class BadQuery(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class JobFilter:
-    """Which jobs the report, the automatic retry and the jobs page (``JobQuery``) look at; every field optional."""
+    """Which jobs the report, the automatic retry and the jobs page look at; every field optional."""
 
     uploader: str | None = None  # exact match
     statuses: tuple[str, ...] = ()

@@ -1,12 +1,9 @@
 """What the scraping pipeline tells people once a job ended for good: the one Slack alert of a job
-that failed, and the uploader's one email however it ended (completed, or failed/timeout with no
-automatic retry left; a retryable failure with retries left is left to the automatic retry).
+that failed, and the uploader's one email however it ended (a retryable failure with retries left
+is left to the automatic retry). Never a phone number (docs/scraping.md).
 
-Every message is claimed in ``scraping.outbox`` and sent once under the shared policy of
-:mod:`callcentre.common.alerting`: what an outage of Slack or of the mail server held back is sent by
-the reconcile DAG's next run. The email goes through the SMTP provider (connection ``scraping_smtp``)
-to the upload's ``notify_email`` unless it opted out (``notify: false``); the address is kept on the
-job row at registration. Never a phone number (docs/scraping.md).
+Every message is claimed in ``scraping.outbox`` and sent once (:mod:`callcentre.common.alerting`):
+what an outage of Slack or of the mail server held back is sent by the reconcile DAG's next run.
 """
 
 from __future__ import annotations
@@ -199,8 +196,7 @@ def tell_uploader(job: dict, conf: dict | None = None, conn_id: str = SCRAPING_P
 
 
 def tell_if_ended(repo, job: dict | None) -> bool:
-    """Tell the uploader of a job that ended for good (completed, or failed/timeout with no retry
-    left), from the address kept on the job; the reconcile DAG's and a person's endings."""
+    """Tell the uploader of a job that ended for good, from the address kept on the job."""
     if job is None or not (job["status"] == "completed" or is_final(job)):
         return False
     return tell_uploader(job, None, repo.conn_id)
@@ -219,8 +215,7 @@ def job_completed(context) -> None:
 
 
 def job_failed_for_good(context) -> None:
-    """A task's failure callback, after the job's own (which records the outcome): tell the uploader
-    when the job ended failed or timeout and nothing will retry it."""
+    """A task's failure callback, after the job's own (which records the outcome)."""
     try:
         job, conf = _job_and_conf(context)
     except Exception:  # noqa: BLE001

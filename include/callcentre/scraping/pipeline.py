@@ -43,17 +43,11 @@ class JobTimedOut(RetryableJobFailure):
 
 
 def failure_kind(error) -> str:
-    """``permanent`` or ``retryable`` for the exception that ended a job."""
-    # An AirflowFailException other than RetryableJobFailure is a refusal: bad input
-    # (PermanentJobFailure), the API's 4xx (ScrapingApiRejected), a setting missing. Anything else,
-    # timeouts included, may pass on a later run.
+    """An AirflowFailException other than RetryableJobFailure is a refusal (bad input, the API's 4xx,
+    a setting missing): ``permanent``. Anything else, timeouts included, may pass on a later run."""
     if isinstance(error, AirflowFailException) and not isinstance(error, RetryableJobFailure):
         return "permanent"
     return "retryable"
-
-
-def is_timeout(error) -> bool:
-    return isinstance(error, (JobTimedOut, AirflowSensorTimeout, AirflowTaskTimeout))
 
 
 def _run_ids(context) -> tuple[str, str]:
@@ -97,8 +91,7 @@ def register_job(context) -> int:
 
 
 def register_unreadable_upload(repo: JobRepository, context) -> None:
-    """The job row of a run that failed before it could read its upload (bad conf, missing file, unset
-    setting), so that it shows in the job list and is alerted like any other (defaults for bad values)."""
+    """The job row of a run that failed before it could read its upload (defaults for bad values)."""
     dag_id, run_id = _run_ids(context)
     params = dict(context.get("params") or {})
     conf_file = str(params.get("file") or "")
@@ -241,7 +234,6 @@ def write_results_workbook(job_id: int) -> dict:
 
 
 def _write_results_file(job: dict, results: list[dict], rejected: list[RejectedRow], source: str | None) -> Path:
-    """The job's results workbook, written to the results folder (any storage); returns its path."""
     try:
         results_dir = storage.folder("results")
     except storage.StorageError as err:
@@ -284,9 +276,7 @@ def on_task_retry(context) -> None:
 
 def on_task_failure(context) -> None:
     """A task failed for good: the job ends ``failed`` or ``timeout``; Slack hears once, when final.
-
-    A failure the task did not raise never ends the job: apache/airflow#71172 would end it for
-    nothing; on the last try the reconcile DAG ends the job from the run's state."""
+    A failure the task did not raise (apache/airflow#71172) is left to the reconcile DAG."""
     try:
         dag_id, run_id = _run_ids(context)
         if not is_final_failure(context, (AirflowFailException, AirflowSensorTimeout), unraised_counts=False):
@@ -294,7 +284,8 @@ def on_task_failure(context) -> None:
                         run_context.try_number_of(context))
             return
         error = context.get("exception")
-        status = "timeout" if is_timeout(error) else "failed"
+        timed_out = isinstance(error, (JobTimedOut, AirflowSensorTimeout, AirflowTaskTimeout))
+        status = "timeout" if timed_out else "failed"
         repo = repository()
         if repo.by_run(dag_id, run_id) is None:  # it failed before register_job wrote the row
             register_unreadable_upload(repo, context)

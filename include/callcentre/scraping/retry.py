@@ -1,8 +1,7 @@
-"""Job-level actions: retry failed/timed-out jobs, mark stuck jobs as timeout (docs/scraping.md);
-and the operators' report of the job table that can run them (``scripts/scraping_report.py``).
+"""Job-level actions: retry failed/timed-out jobs, mark stuck jobs as timeout (docs/scraping.md), for
+the jobs page, the reconcile DAG's automatic retry and the operators' report (``scripts/scraping_report.py``).
 
-One implementation for the jobs page's buttons, the automatic retry of the reconcile DAG and the
-report. Each action is a conditional UPDATE of the job row first (so two people, or a person and the
+Each action is a conditional UPDATE of the job row first (so two people, or a person and the
 automatic retry, cannot both win), then one REST call to Airflow; if Airflow refuses, the row is put
 back as it was. Messages never carry file contents or phone numbers.
 """
@@ -64,12 +63,11 @@ def retry_failed_jobs(
     *, airflow: AirflowRestClient | Callable[[], AirflowRestClient] | None, repo: JobRepository | None = None,
     filters: JobFilter = JobFilter(), dry_run: bool = False, actor: str = AUTOMATIC,
 ) -> list[JobAction]:
-    """Retry every failed/timeout job whose failure is retryable and that has retries left.
+    """Retry every failed/timeout job whose failure is retryable and that has retries left, then send
+    what is owed (alerts of final jobs never alerted, messages an outage held back).
 
-    Then send the alert of any job that is final but was never alerted (a lost callback). With
-    ``dry_run`` nothing changes: each candidate is reported as ``skipped`` with what would happen.
     ``airflow`` may be a factory, called only when there is something to retry (no credentials are
-    needed on a quiet day); when it fails, each candidate is reported as an ``error``.
+    needed on a quiet day).
     """
     repo = repository(repo)
     candidates = repo.retry_candidates(filters)

@@ -83,14 +83,12 @@ def store_upload(source: str | Path, uploads_dir: str | Path) -> StoredUpload:
 
 
 def safe_file_name(name: str) -> str:
-    """``name`` with every character but letters, digits and ``._- `` replaced by ``_`` (a stored
-    upload's name, a download's Content-Disposition)."""
+    """``name`` with every character but letters, digits and ``._- `` replaced by ``_``."""
     return "".join(c if c.isalnum() or c in "._- " else "_" for c in name)
 
 
 def shorten_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
-    """``name`` cut to at most ``max_bytes`` UTF-8 bytes, its extension kept (``.xlsx`` decides
-    whether the file is read at all)."""
+    """``name`` cut to at most ``max_bytes`` UTF-8 bytes, its extension kept (``.xlsx`` is checked)."""
     if len(name.encode()) <= max_bytes:
         return name
     stem, dot, extension = name.rpartition(".")
@@ -101,12 +99,8 @@ def shorten_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
 
 
 class AirflowRestClient:
-    """The REST calls of uploads and job actions, as one user of Airflow's auth manager.
-
-    Either ``username``/``password`` (a JWT is fetched from ``POST /auth/token`` on first use; on
-    Airflow 2.x they go as HTTP basic auth to ``/api/v1``) or a ready ``token`` (the jobs page
-    forwards the logged-in user's own token, so Airflow checks that user's rights on every call).
-    """
+    """The REST calls of uploads and job actions, as ``username``/``password`` (a JWT fetched on first
+    use; basic auth on 2.x) or a ready ``token`` (a page's caller: Airflow checks their rights)."""
 
     api = compat.REST_API_PREFIX  # /api/v2 (3.x) or /api/v1 (2.x)
     timeout = 30
@@ -152,8 +146,7 @@ class AirflowRestClient:
             raise TriggerError(f"{method} {path}: Airflow API unreachable ({type(err).__name__})") from err
 
     def trigger_upload(self, upload: StoredUpload, uploader: str, overrides: dict | None = None) -> TriggerResult:
-        """``POST /api/v2/dags/scraping_upload/dagRuns`` (2.x: ``/api/v1``); a 409 means this file was
-        already triggered."""
+        """A 409 means this file was already triggered."""
         conf = {"file": upload.relative_path, "uploader": uploader, **(overrides or {})}
         body = {"dag_run_id": upload.run_id, "conf": conf}
         if not compat.IS_AIRFLOW_2:  # 3.x requires the key; null = a run of no data interval
@@ -172,7 +165,6 @@ class AirflowRestClient:
     def delete_run(self, run_id: str) -> int:
         return self.request("DELETE", f"{self.api}/dags/{DAG_ID}/dagRuns/{run_id}").status_code
 
-    # Job actions (callcentre.scraping.retry) -----------------------------------------------------
     def run_state(self, dag_id: str, run_id: str) -> str | None:
         """The run's state, or None when Airflow has no such run."""
         resp = self.request("GET", f"{self.api}/dags/{dag_id}/dagRuns/{quote(run_id)}")
@@ -198,12 +190,9 @@ class AirflowRestClient:
                 return found
 
     def clear_unfinished_tasks(self, dag_id: str, run_id: str) -> int:
-        """Re-run what did not succeed in the run (and what follows it); the run goes back to queued.
-
-        Airflow keeps the earlier tries and their logs; the clear bumps the run's clear_number.
-        Returns how many task instances were cleared. 2.x's /api/v1 takes task ids only: every map
-        index of a task with an unfinished one is cleared (a batch already answered is asked again).
-        """
+        """Re-run what did not succeed in the run (and what follows it); how many task instances were
+        cleared. 2.x's /api/v1 takes task ids only: every map index of such a task is cleared
+        (an answered batch is asked again)."""
         tasks = self.unfinished_task_instances(dag_id, run_id)
         if compat.IS_AIRFLOW_2:
             task_ids = sorted({tid for tid, _ in tasks}) or None
@@ -218,8 +207,7 @@ class AirflowRestClient:
         return int(cleared.get("total_entries", len(cleared.get("task_instances", []))))
 
     def stop_run(self, dag_id: str, run_id: str) -> str | None:
-        """Mark a queued/running run failed (Airflow stops its running tasks); return the state it ends in
-        (None: no such run). A finished run is left as it is."""
+        """Mark a queued/running run failed (Airflow stops its tasks); the state it ends in, None: no run."""
         state = self.run_state(dag_id, run_id)
         if state in (None, "success", "failed"):
             return state
@@ -242,9 +230,8 @@ def _api_connection():
 
 
 def caller_client(token: str) -> AirflowRestClient:
-    """Airflow's REST API as a page's caller (their own token, so Airflow checks their rights), at
-    the api-server's internal URL (connection airflow_api) where defined: a container may not reach
-    the public [api] base_url."""
+    """Airflow's REST API as a page's caller, at connection airflow_api's internal URL where defined
+    (a container may not reach the public [api] base_url)."""
     from callcentre.common.ui_page import api_base_url
 
     conn = _api_connection()

@@ -1,10 +1,8 @@
 """The uploaded workbook read into a clean, de-duplicated list of phone numbers; the results workbook written.
 
 The rules (sheet, phone column, number format, limits) are the contract with the staff who upload
-files: docs/scraping.md, "The workbook". The size and cell limits are checked on the zip's central
-directory before openpyxl parses anything, so a small file that unpacks to gigabytes is refused at
-once. Every problem with the file itself raises :class:`BadWorkbook` with a message for the uploader.
-No value written is ever a formula (:func:`_text_cell`).
+files: docs/scraping.md, "The workbook". Every problem with the file itself raises
+:class:`BadWorkbook` with a message for the uploader. No value written is ever a formula.
 """
 
 from __future__ import annotations
@@ -99,10 +97,6 @@ def _phone_text(value) -> str | None:
         if not value.is_integer():
             return None
         text = str(Decimal(value).quantize(Decimal(1)))
-    elif isinstance(value, Decimal):
-        if value != value.to_integral_value():
-            return None
-        text = str(value.quantize(Decimal(1)))
     elif isinstance(value, str):
         text = unicodedata.normalize("NFKC", value).strip()
         if _FLOAT_TEXT.match(text):  # "3001234567.0": a number cell exported as text
@@ -174,8 +168,7 @@ def _pick_sheet(sheets):
     first non-blank row to :data:`HEADER_SCAN_ROWS` rows down; empty for an empty sheet."""
     first = None
     for sheet in sheets:
-        if hasattr(sheet, "reset_dimensions"):  # read-only sheets: the record may say A1 for a full sheet
-            sheet.reset_dimensions()
+        sheet.reset_dimensions()  # the dimension record may say A1 for a full sheet
         top = _top_rows(sheet)
         if any(is_phone_header(cell) for _, row in top for cell in row):
             return sheet, top
@@ -303,8 +296,7 @@ def _blank(value) -> bool:
 def write_results(
     path: str | Path, results: list[dict], rejected: list[RejectedRow], source: list[tuple[str, str]] | None = None
 ) -> Path:
-    """Write ``results`` (the API's answers), ``rejected`` rows and, in sheet ``source``, what was read
-    (file, sheet, column) to ``path`` atomically."""
+    """Write the API's answers, the rejected rows and, in sheet ``source``, what was read, atomically."""
     from openpyxl import Workbook
 
     path = Path(path)
