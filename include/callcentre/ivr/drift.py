@@ -1,9 +1,6 @@
-"""Drift: a loaded day that no longer matches its source (replica lag, back-dated corrections, a
-call still open at its load), found hour by hour and repaired by DAG ``ivr_drift_check``: per hour
-of each recent day with a ``daily_metrics`` row, the rows and a checksum of the stored columns,
-source against target (calls and rejects together); the hours that differ are reloaded, then each
-repaired day passes the normal gate before its metrics are rewritten. Checks are recorded in
-``analytics.drift_checks``/``drift_hours`` for the IVR days page.
+"""Drift: a loaded day that no longer matches its source, found hour by hour (rows and a checksum
+of the stored columns, source against target) and repaired by DAG ``ivr_drift_check``
+(docs/ivr.md, "Drift").
 
 The checksum is the sum of the first 60 bits of the MD5 of each row's values joined by ``|``
 (``NULL`` for a NULL), computed alike by MariaDB and PostgreSQL: both print a DATETIME /
@@ -21,7 +18,7 @@ from functools import partial
 
 from callcentre.common import compat, run_context
 from callcentre.common.compat import AirflowFailException
-from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
+from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import transaction
 from callcentre.common.slack import send_slack
 from callcentre.ivr import columns, load, reconcile, schema
@@ -41,9 +38,8 @@ def _source_value(column: columns.Column) -> str:
     return f"IFNULL({column.name}, '{NULL}')"
 
 
-# The compared columns of the contract (columns.py), in one order for both sides. The day is read
-# through its slice of the primary key (the id bounds from the start_time index, as the extract
-# reads an hour): MariaDB examines the day's rows, not the table's.
+# The day is read through its slice of the primary key (the id bounds from the start_time index,
+# as the extract reads an hour): MariaDB examines the day's rows, not the table's.
 SOURCE_SUMS_SQL = (
     "SELECT HOUR(start_time), COUNT(*), SUM(CAST(CONV(LEFT(MD5(CONCAT_WS('|', "
     + ", ".join(_source_value(c) for c in columns.SOURCE)
@@ -77,17 +73,16 @@ def _sums(rows) -> dict[int, Sums]:
 def source_sums(day: date) -> dict[int, Sums]:
     """Per hour of ``day``: (rows, checksum) in MariaDB; hours without rows are absent."""
     start, end = day_window(day)
-    with source_connection(IVR_MARIADB) as src:
+    with source_connection() as src:
         src.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         src.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")  # the bounds and the sums alike
-        cursor = src.cursor()
         try:
-            cursor.execute(ID_RANGE_SQL, (start, end))
-            low, high = cursor.fetchone()
-            cursor.execute(SOURCE_SUMS_SQL, (low, high, start, end))
-            return _sums(cursor.fetchall())
+            with src.cursor() as cursor:
+                cursor.execute(ID_RANGE_SQL, (start, end))
+                low, high = cursor.fetchone()
+                cursor.execute(SOURCE_SUMS_SQL, (low, high, start, end))
+                return _sums(cursor.fetchall())
         finally:
-            cursor.close()
             src.rollback()
 
 
@@ -103,8 +98,7 @@ def hour_differences(day: date) -> dict[int, tuple[Sums, Sums]]:
 
 def find_drift(last_day: date, days: int, run_id: str | None = None) -> list[dict]:
     """The hours to reload, ``[{"day": "YYYY-MM-DD", "hour": h}, ...]``, over the ``days`` loaded
-    days ending with ``last_day`` (a day never loaded is left to its own run and the deadline
-    watcher); with ``run_id``, what was found is recorded (:func:`record_check`)."""
+    days ending with ``last_day``; with ``run_id``, what was found is recorded."""
     with transaction(ANALYTICS_POSTGRES) as cur:  # loaded days: they passed their gate once
         cur.execute("SELECT metric_date FROM analytics.daily_metrics WHERE metric_date BETWEEN %s AND %s ORDER BY 1",
                     (last_day - timedelta(days=days - 1), last_day))
@@ -141,12 +135,6 @@ def record_check(run_id: str, checked: dict[date, dict[int, tuple[Sums, Sums]]])
             cur.execute("DELETE FROM analytics.drift_hours WHERE business_date = %s AND run_id = %s", (day, run_id))
             for hour, ((src_rows, src_sum), (tgt_rows, tgt_sum)) in sorted(diffs.items()):
                 cur.execute(RECORD_HOUR_SQL, (day, run_id, hour, src_rows, src_sum, tgt_rows, tgt_sum))
-
-
-def record_reload(run_id: str, day: date, hour: int) -> None:
-    with transaction(ANALYTICS_POSTGRES) as cur:
-        cur.execute("UPDATE analytics.drift_hours SET reloaded_at = now() "
-                    "WHERE business_date = %s AND run_id = %s AND local_hour = %s", (day, run_id, hour))
 
 
 def record_repairs(run_id: str, report: RepairReport) -> None:
@@ -230,15 +218,17 @@ def find_task(context) -> list[dict]:
 
 def reload_task(day: str, hour: int, context) -> None:
     compat.get_current_context()["hour_label"] = f"{day} hour {hour:02d}"  # the map_index_template
-    load.load_hour(date.fromisoformat(day), hour, tz_name=timezone_name(), run_id=context["run_id"],
+    business_date, run_id = date.fromisoformat(day), context["run_id"]
+    load.load_hour(business_date, hour, tz_name=timezone_name(), run_id=run_id,
                    try_number=run_context.try_number_of(context))
-    record_reload(context["run_id"], date.fromisoformat(day), hour)
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute("UPDATE analytics.drift_hours SET reloaded_at = now() "
+                    "WHERE business_date = %s AND run_id = %s AND local_hour = %s", (business_date, run_id, hour))
 
 
 def publish_task(drift: list[dict], context) -> dict:
-    """Gate and publish the repaired days, with ONE Slack message for the batch: this one when
-    every day passed; otherwise the run fails (those days' metrics stay as they were) and its
-    failure alert, which carries the same summary, is the message."""
+    """Gate and publish the repaired days, with ONE Slack message for the batch: this one, or, when
+    a day failed its gate, the run's failure alert, which carries the same summary."""
     _, _, ratio = _params(context)
     drift = list(drift)
     report = repair_days(drift, run_id=context["run_id"], max_reject_ratio=ratio, tz_name=timezone_name())

@@ -1,28 +1,15 @@
 """Loading one partition-hour: stream from MariaDB, validate, replace atomically in PostgreSQL.
 
-The replace is one PostgreSQL transaction (its four steps are described above :func:`hour_sql`), so an
-hour is either wholly the old rows or wholly the new ones: a failure at any point (source lost
-mid-stream, worker killed) leaves the previous state, and the retry starts from scratch. Running
-it again, in any order with any other hour or day, converges to exactly the source's rows:
-
-* every staged call is deleted wherever it sits (this hour, another hour or day, or the other
-  table because its validity changed), so a call that moved in the source moves here too;
-* what the hour holds that the source no longer has is deleted, then the staged rows are
-  inserted, valid ones into calls and invalid ones into call_rejects; a stored row identical to
-  what would be written is left as it is (an unchanged reload writes nothing);
-* versions of a call are ordered by when a load read the source (``analytics.read_seq``, taken
-  under the hour's lock just before the MariaDB snapshot opens), never by the source's own
-  ``updated_at``, which can go backwards (a restore from backup, a skewed clock): the last read
-  wins, so a clear or reload always lands what the source held when it read it;
-* a transaction-scoped advisory lock per partition serialises two attempts at the same hour (a
-  backfill and a clear racing each other). Everything an attempt writes is one transaction with
-  ``SET LOCAL`` settings only, so it runs unchanged through a transaction pooler (PgBouncer).
+The replace is one transaction holding a transaction-scoped advisory lock on the hour (``SET
+LOCAL`` settings only, so it runs through a transaction pooler): an hour is wholly the old rows or
+wholly the new ones, and any order of loads, clears and backfills converges to the source as read.
+Versions of a call are ordered by when a load read the source (``analytics.read_seq``), never by
+its ``updated_at``, which can go backwards. docs/ivr.md, "The DAG", says how; the steps are below.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -30,10 +17,11 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from callcentre.common.compat import AirflowFailException
-from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
+from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import READ_AHEAD_CHUNKS, copy_in, postgres_conn
 from callcentre.ivr import columns, ledger
 from callcentre.ivr.errors import UNIQUE_VIOLATION, raise_classified
+from callcentre.ivr.options import positive_setting
 from callcentre.ivr.rules import REASON_COLUMN, describe_reject, fall_back_fold
 from callcentre.ivr.source import hour_rows, source_connection
 
@@ -66,31 +54,18 @@ REJECTS_VALUES = columns.rejects_values()
 # sends parameterised statements one at a time). Plain INSERTs after explicit deletes: ON
 # CONFLICT's speculative insertion cost ~40% more per row (measured, docs/performance.md).
 #
-# 1. The hour itself (hour_sql): its stored rows are joined with the stage in the hour's own
-#    month partitions, named directly (statements against the parents are planned for every
-#    month ever loaded, ~20 ms each with five years of them, and fire their key triggers). A
-#    stored row identical to what the load would write (every column above) is kept and its
-#    staged row dropped: an unchanged reload writes nothing, while a change in the source or in
-#    our own transformation still rewrites every row it changes. Every other stored row goes:
-#    changed, or no longer in the source (deleted, or moved away there). The rows here were
-#    written by earlier loads of this hour, which held its lock before ours: none is newer.
-# 2. The keys (KEYS_SQL): the staged calls' keys go into analytics.call_keys (where each stored
-#    call sits, whatever its day, migration 0003), one statement for both tables, under a
-#    savepoint. When none is there yet, as for a new day's calls, nothing else is stored
-#    anywhere for them. The parents' statement triggers keep call_keys for every other writer;
-#    they do not fire for a partition written directly, so steps 1 and 2 keep it themselves.
-# 3. Only when a key is there already (the insert rolled back to its savepoint), elsewhere
-#    (PROBE_SQL, through the parents): the call sits in another hour or day, or in the other
-#    table because its validity changed. Each staged call is probed in call_keys, then in the
-#    one partition its key names, and its stored version deleted, so a call that moved in the
-#    source moves here too; then the keys go in. Last read wins: a stored version is as new as
-#    the last committed load of the hour it sits in (analytics.hour_reads: that load wrote or
-#    confirmed every row the hour holds; none recorded, as before versioned reads, is older than
-#    any read); a staged call whose stored version was read later than ours (a concurrent load of
-#    another hour read it after it moved there) is dropped from the stage. If a newer version
-#    lands after the probe, the keys' insert meets it (unique_violation, retried); a version
-#    written after the probe's snapshot is left alone by the delete (it sees only what it saw).
-# 4. The rows (insert_sql): into the hour's partitions, and the hour's read into hour_reads.
+# 1. The hour itself (hour_sql), in its own month partitions named directly (statements against
+#    the parents are planned for every month ever loaded, ~20 ms each with five years of them): a
+#    stored row identical to what the load would write is kept and its staged row dropped (an
+#    unchanged reload writes nothing); every other stored row goes. Earlier loads of this hour
+#    held its lock before ours: none of its rows is newer.
+# 2. The staged calls' keys into analytics.call_keys (KEYS_SQL), under a savepoint. The parents'
+#    triggers keep call_keys for other writers; a partition written directly fires none.
+# 3. Only when a key is there already (PROBE_SQL, through the parents): the call sits in another
+#    hour or day, or in the other table. Its stored version is deleted, unless its hour's last
+#    read (analytics.hour_reads) is later than ours: then the staged row is dropped. A version
+#    landing after the probe meets the keys' insert (unique_violation, retried).
+# 4. The rows (insert_sql), and the hour's read into hour_reads.
 
 # Step 1, per table: returns how many stored rows were kept as they are.
 _HOUR = """
@@ -216,15 +191,9 @@ LOCK_TIMEOUT_SETTING = "IVR_LOCK_TIMEOUT_SECONDS"
 DEFAULT_LOCK_TIMEOUT_S = 600
 
 
-def lock_timeout_s(environ=os.environ) -> int:
-    raw = environ.get(LOCK_TIMEOUT_SETTING) or str(DEFAULT_LOCK_TIMEOUT_S)
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise AirflowFailException(f"{LOCK_TIMEOUT_SETTING}={raw!r} is not a whole number of seconds > 0")
-    return value
+def lock_timeout_s() -> int:
+    return positive_setting(LOCK_TIMEOUT_SETTING, DEFAULT_LOCK_TIMEOUT_S, what="a whole number of seconds",
+                            error=AirflowFailException)
 
 
 def partition_lock_key(dag_id: str, day: date, hour: int) -> str:
@@ -286,24 +255,17 @@ def _count_staged(cur, result: HourResult, rows_read: int) -> None:
 
 
 class HourLoad:
-    """One attempt at one partition-hour, phase by phase: :meth:`begin`, :meth:`stage`,
-    :meth:`replace`, then :meth:`close`. :func:`load_hour` runs them in order; a test can
-    interleave another load between them (a real concurrent change, no sleeps).
-
-    The attempt's work is one transaction that holds a transaction-scoped advisory lock on its
-    partition from :meth:`begin` to its commit, so two attempts at the same hour never overlap.
-    Before it, a short transaction under the same lock closes the partition's ledger rows still
-    ``running`` (their attempts are gone: worker killed, connection lost) and records this one.
-    """
+    """One attempt at one partition-hour, phase by phase (:meth:`begin`, :meth:`stage`,
+    :meth:`replace`, :meth:`close`), so that a test can interleave another load between them.
+    Before the attempt's transaction, a short one under the same lock closes the hour's ledger
+    rows left ``running`` by attempts that are gone and records this one."""
 
     def __init__(self, business_date: date, hour: int, *, tz_name: str, run_id: str, try_number: int = 1,
                  invalid_rows: str = "quarantine", dry_run: bool = False, chunk_size: int = 20_000,
-                 source_conn_id: str = IVR_MARIADB, target_conn_id: str = ANALYTICS_POSTGRES, dag_id: str = DAG_ID,
-                 source_timeout_s: int | None = None):
+                 target_conn_id: str = ANALYTICS_POSTGRES, dag_id: str = DAG_ID):
         self.day, self.hour, self.tz_name, self.run_id = business_date, hour, tz_name, run_id
-        self.source_timeout_s = source_timeout_s
         self.try_number, self.invalid_rows, self.dry_run, self.chunk_size = try_number, invalid_rows, dry_run, chunk_size
-        self.source_conn_id, self.target_conn_id, self.dag_id = source_conn_id, target_conn_id, dag_id
+        self.target_conn_id, self.dag_id = target_conn_id, dag_id
         self.result = HourResult(business_date=business_date.isoformat(), hour=hour, dry_run=dry_run)
         self.fold = fall_back_fold(business_date, ZoneInfo(tz_name))
         self.batch_id = None
@@ -351,7 +313,7 @@ class HourLoad:
 
     def stage(self) -> None:
         """Read the hour from MariaDB (one snapshot) into the stage; count and check it."""
-        with self.result.phase("stage"), source_connection(self.source_conn_id, self.source_timeout_s) as src:
+        with self.result.phase("stage"), source_connection() as src:
             # Taken under the hour's lock, just before the snapshot opens (the stream's first step).
             self.cur.execute("SELECT nextval('analytics.read_seq')")
             self.read_seq = self.cur.fetchone()[0]
@@ -451,33 +413,16 @@ class HourLoad:
             self.pg = None
 
 
-def load_hour(
-    business_date: date,
-    hour: int,
-    *,
-    tz_name: str,
-    run_id: str,
-    try_number: int = 1,
-    invalid_rows: str = "quarantine",
-    dry_run: bool = False,
-    chunk_size: int = 20_000,
-    source_conn_id: str = IVR_MARIADB,
-    target_conn_id: str = ANALYTICS_POSTGRES,
-    dag_id: str = DAG_ID,
-    source_timeout_s: int | None = None,
-) -> HourResult:
-    """Replace partition (``business_date``, ``hour``) in PostgreSQL with the source's rows.
+def load_hour(business_date: date, hour: int, **options) -> HourResult:
+    """Replace partition (``business_date``, ``hour``) in PostgreSQL with the source's rows;
+    ``options`` are :class:`HourLoad`'s.
 
     ``invalid_rows='fail'`` raises AirflowFailException (nothing written) when any row is
     invalid, naming the row, the value and the rule; ``'quarantine'`` stores it in
     ``analytics.call_rejects``. ``dry_run`` reads and validates, and writes nothing at all.
-    ``source_timeout_s`` caps each source statement (None: Variable ``ivr_source_statement_timeout_s``).
     """
     started = time.monotonic()
-    attempt = HourLoad(business_date, hour, tz_name=tz_name, run_id=run_id, try_number=try_number,
-                       invalid_rows=invalid_rows, dry_run=dry_run, chunk_size=chunk_size,
-                       source_conn_id=source_conn_id, target_conn_id=target_conn_id, dag_id=dag_id,
-                       source_timeout_s=source_timeout_s)
+    attempt = HourLoad(business_date, hour, **options)
     try:
         attempt.begin()
         attempt.stage()
@@ -498,6 +443,6 @@ def load_hour(
         business_date, hour, result.rows_read, result.rows_loaded, result.rows_rejected, result.reasons or "",
         f", {result.rows_superseded} superseded by newer versions" if result.rows_superseded else "",
         f", {result.rows_unchanged} already stored as they are" if result.rows_unchanged else "",
-        " (dry run, nothing written)" if dry_run else "", result.seconds, result.phases,
+        " (dry run, nothing written)" if attempt.dry_run else "", result.seconds, result.phases,
     )
     return result

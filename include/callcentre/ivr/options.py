@@ -24,11 +24,11 @@ DEFAULTS = {
 
 @dataclass(frozen=True)
 class RunOptions:
-    dry_run: bool = DEFAULTS["dry_run"]
-    hours: tuple[int, ...] = HOURS
-    invalid_rows: str = DEFAULTS["invalid_rows"]
-    max_reject_ratio: float = DEFAULTS["max_reject_ratio"]
-    chunk_size: int = DEFAULTS["chunk_size"]
+    dry_run: bool
+    hours: tuple[int, ...]
+    invalid_rows: str
+    max_reject_ratio: float
+    chunk_size: int
 
     @classmethod
     def from_params(cls, params) -> RunOptions:
@@ -77,3 +77,16 @@ class RunOptions:
             max_reject_ratio=float(ratio),
             chunk_size=chunk_size,
         )
+
+
+def positive_setting(name: str, default: int, convert=int, *, what: str, error=ValueError):
+    """The environment setting ``name`` (``default`` when unset or empty), a number > 0; ``error``
+    saying that it must be ``what`` otherwise."""
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = convert(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise error(f"{name}={raw!r} is not {what} > 0")
+    return value

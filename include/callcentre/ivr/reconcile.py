@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from callcentre.common.compat import AirflowFailException
-from callcentre.common.connections import ANALYTICS_POSTGRES, IVR_MARIADB
+from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import transaction
 from callcentre.ivr import metrics
 from callcentre.ivr.business_day import HOURS
@@ -70,7 +70,7 @@ def count_day(business_date: date, target_conn_id: str = ANALYTICS_POSTGRES) -> 
 
 
 def _count_source(business_date: date) -> dict[int, int]:
-    with source_connection(IVR_MARIADB) as src:
+    with source_connection() as src:
         return count_by_hour(src, business_date)
 
 

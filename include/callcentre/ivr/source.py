@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -11,6 +10,7 @@ from callcentre.common.variables import get_variable
 from callcentre.common.connections import IVR_MARIADB
 from callcentre.ivr.business_day import day_window, hour_window
 from callcentre.ivr.columns import SOURCE
+from callcentre.ivr.options import positive_setting
 from callcentre.ivr.rules import Fold, reject_reason_sql
 
 # Seconds any single source statement may run before MariaDB aborts it (protects the IVR).
@@ -19,12 +19,8 @@ DEFAULT_STATEMENT_TIMEOUT_S = 900
 
 def _csv_field(column: str, kind: str) -> str:
     """``column`` as one CSV field: NULL is an empty unquoted field, text is always quoted.
-
-    ``kind`` is ``key`` for the contract's NOT NULL columns (no NULL test: each costs MariaDB
-    time on every row, and a NULL there would shift the line and fail the COPY loudly),
-    ``value`` for other non-text columns, ``time`` for a DATETIME that may hold a zero date, and
-    ``text`` for strings.
-    """
+    ``kind`` is columns.Column.csv; a ``key`` gets no NULL test (each costs MariaDB time on every
+    row, and a NULL there would shift the line and fail the COPY loudly)."""
     if kind == "text":
         return f"IF({column} IS NULL, '', CONCAT('\"', REPLACE({column}, '\"', '\"\"'), '\"'))"
     if kind == "value":
@@ -34,20 +30,15 @@ def _csv_field(column: str, kind: str) -> str:
     return column
 
 
-# The hour is read between its smallest and largest call_id as well as by start_time, both from
-# one snapshot (ID_RANGE_SQL first): when call ids grow with time, as an IVR's do, MariaDB then
-# scans that slice of the primary key in order, instead of looking every row up from the
-# start_time index (a third less MariaDB CPU per row, measured). When they do not, MariaDB keeps
-# the start_time index: the id bounds never exclude a row of the hour, so the rows are the same.
+# The hour is read between its smallest and largest call_id as well as by start_time, from one
+# snapshot: when ids grow with time MariaDB scans that slice of the primary key in order (a third
+# less CPU per row than start_time index lookups, measured); when they do not, the rows are the same.
 ID_RANGE_SQL = "SELECT MIN(call_id), MAX(call_id) FROM calls WHERE start_time >= %s AND start_time < %s"
 
 
-# MariaDB renders each row as one CSV line ready for PostgreSQL's COPY, with the rule it breaks
-# (rules.reject_reason_sql) as the last field. Python then only moves bytes: no per-row objects,
-# no per-row validation in the interpreter. Times stay the IVR's naive wall-clock values
-# (CONCAT_WS writes a DATETIME as 'YYYY-MM-DD hh:mm:ss'). The line is cast to BINARY so that the
-# driver hands over its UTF-8 bytes as they are (no decode to str and encode back). The fields are
-# the contract's columns (columns.SOURCE), in its order.
+# MariaDB renders each row as one CSV line ready for PostgreSQL's COPY, the rule it breaks
+# (rules.reject_reason_sql) last: Python only moves bytes, no per-row objects. Cast to BINARY so
+# that the driver hands over the UTF-8 bytes as they are (no decode and encode back).
 def extract_sql(fold: Fold | None = None) -> str:
     """The hour's extract; the rules depend on the day only through its fall-back window."""
     fields = [*(_csv_field(c.name, c.csv) for c in SOURCE), _csv_field(reject_reason_sql(fold), "value")]
@@ -67,26 +58,21 @@ GROUP BY HOUR(start_time)
 
 OPEN_CALLS_SQL = "SELECT COUNT(*) FROM calls WHERE start_time >= %s AND start_time < %s AND end_time IS NULL"
 
-# The longest a call can last (IVR_MAX_CALL_MINUTES, default 240): only calls that started that
-# long before a window's end can still be in progress at its end. end_time is not in the
-# start_time index, so the open-calls check reads each row it considers: it considers only those.
-# A row left without an end for longer is not a call in progress; it is quarantined
-# (duration_missing) and the drift check reloads its hour if it is ever completed.
+# The longest a call can last: end_time is not in the start_time index, so the open-calls check
+# reads only the rows that started that long before the window's end. A row without an end for
+# longer is quarantined (duration_missing), and the drift check reloads its hour once completed.
 MAX_CALL_SETTING = "IVR_MAX_CALL_MINUTES"
 DEFAULT_MAX_CALL_MINUTES = 240
 
 
-def statement_timeout_s() -> int:
-    return int(get_variable("ivr_source_statement_timeout_s", str(DEFAULT_STATEMENT_TIMEOUT_S)))
-
-
 @contextmanager
-def source_connection(conn_id: str = IVR_MARIADB, timeout_s: int | None = None):
+def source_connection(timeout_s: int | None = None):
     """A MariaDB connection through MySqlHook whose statements are capped by ``max_statement_time``."""
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-    timeout_s = statement_timeout_s() if timeout_s is None else timeout_s
-    hook = MySqlHook(mysql_conn_id=conn_id, init_command=f"SET SESSION max_statement_time={int(timeout_s)}")
+    if timeout_s is None:
+        timeout_s = int(get_variable("ivr_source_statement_timeout_s", str(DEFAULT_STATEMENT_TIMEOUT_S)))
+    hook = MySqlHook(mysql_conn_id=IVR_MARIADB, init_command=f"SET SESSION max_statement_time={int(timeout_s)}")
     conn = hook.get_conn()
     try:
         yield conn
@@ -95,12 +81,8 @@ def source_connection(conn_id: str = IVR_MARIADB, timeout_s: int | None = None):
 
 
 def stream_rows(conn, start: datetime, end: datetime, chunk_size: int, fold: Fold | None = None) -> Iterator[bytes]:
-    """Yield the rows with ``start <= start_time < end`` as CSV bytes, one chunk of rows at a time.
-
-    A server-side (unbuffered) cursor streams the result: the client never holds more than one
-    chunk, however big the hour is. Both statements read one consistent snapshot (a read-only
-    REPEATABLE READ transaction), so a call inserted between them cannot fall outside the ids.
-    """
+    """Yield the rows with ``start <= start_time < end`` as CSV bytes, one chunk at a time, through
+    an unbuffered cursor; both statements read one snapshot, so no call falls outside the ids."""
     import MySQLdb.cursors
 
     conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -118,10 +100,9 @@ def stream_rows(conn, start: datetime, end: datetime, chunk_size: int, fold: Fol
         if not rows:
             break
         yield b"\n".join([row[0] for row in rows]) + b"\n"
-    # Only after the whole result was read. On the way out of an interrupted stream (a timeout, a
-    # failed COPY, a lost connection) nothing is sent: closing an unbuffered cursor mid-result
-    # would first read the rest of the hour, or fail with "commands out of sync" and hide the
-    # real error; the caller closes the connection, which ends the transaction.
+    # Only after the whole result was read: closing an unbuffered cursor mid-result (a timeout, a
+    # failed COPY) would first read the rest of the hour, or fail with "commands out of sync" and
+    # hide the real error. The caller closes the connection, which ends the transaction.
     cursor.close()
     conn.rollback()
 
@@ -133,33 +114,20 @@ def hour_rows(conn, business_date: date, hour: int, chunk_size: int, fold: Fold 
 
 def count_by_hour(conn, business_date: date) -> dict[int, int]:
     """Source rows per local hour of ``business_date`` (hours without calls are absent)."""
-    start, end = day_window(business_date)
-    cursor = conn.cursor()
-    try:
-        cursor.execute(COUNT_BY_HOUR_SQL, (start, end))
+    with conn.cursor() as cursor:
+        cursor.execute(COUNT_BY_HOUR_SQL, day_window(business_date))
         return {int(hour): int(calls) for hour, calls in cursor.fetchall()}
-    finally:
-        cursor.close()
 
 
-def max_call_length(environ=os.environ) -> timedelta:
-    raw = environ.get(MAX_CALL_SETTING) or str(DEFAULT_MAX_CALL_MINUTES)
-    try:
-        minutes = float(raw)
-    except ValueError:
-        minutes = -1
-    if minutes <= 0:
-        raise ValueError(f"{MAX_CALL_SETTING}={raw!r} is not a number of minutes > 0")
+def max_call_length() -> timedelta:
+    minutes = positive_setting(MAX_CALL_SETTING, DEFAULT_MAX_CALL_MINUTES, float, what="a number of minutes")
     return timedelta(minutes=minutes)
 
 
-def count_open_calls(conn, start: datetime, end: datetime, max_call: timedelta | None = None) -> int:
+def count_open_calls(conn, start: datetime, end: datetime) -> int:
     """Calls still in progress at ``end`` that started in [start, end): no end_time yet, and
     started at most the longest call length (:func:`max_call_length`) before ``end``."""
-    lower = max(start, end - (max_call or max_call_length()))
-    cursor = conn.cursor()
-    try:
+    lower = max(start, end - max_call_length())
+    with conn.cursor() as cursor:
         cursor.execute(OPEN_CALLS_SQL, (lower, end))
         return int(cursor.fetchone()[0])
-    finally:
-        cursor.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from contextlib import closing
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -75,12 +76,9 @@ def _tsv(value) -> str:
 def _execute(sql: str, params=None) -> None:
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-    conn = MySqlHook(mysql_conn_id=IVR_MARIADB).get_conn()
-    try:
+    with closing(MySqlHook(mysql_conn_id=IVR_MARIADB).get_conn()) as conn:
         conn.cursor().execute(sql, params)
         conn.commit()
-    finally:
-        conn.close()
 
 
 def create_source_table() -> None:
@@ -96,8 +94,7 @@ def write_calls(rows: list[tuple]) -> int:
             fh.write("\t".join(_tsv(v) for v in row) + "\n")
         path = fh.name
     try:
-        conn = MySqlHook(mysql_conn_id=IVR_MARIADB, local_infile=True).get_conn()
-        try:
+        with closing(MySqlHook(mysql_conn_id=IVR_MARIADB, local_infile=True).get_conn()) as conn:
             cur = conn.cursor()
             cur.execute(
                 "LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE calls "
@@ -107,8 +104,6 @@ def write_calls(rows: list[tuple]) -> int:
             )
             conn.commit()
             return cur.rowcount
-        finally:
-            conn.close()
     finally:
         os.unlink(path)
 
