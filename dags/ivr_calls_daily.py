@@ -87,11 +87,8 @@ default_args = {
 def ivr_calls_daily():
     @task.sensor(mode="reschedule", poke_interval=300, timeout=timedelta(hours=6), queue=LOAD_QUEUE)
     def plan(**context):
-        """Fail fast, with a readable message, on bad params, a date that names no business day, a
-        missing connection or a database down; wait (no worker slot held) until the day has ended,
-        IVR_SETTLE_MINUTES have passed and no call of it is still open (at most
-        IVR_SETTLE_LIMIT_MINUTES after midnight; old days pass at once); then migrate the target
-        schema and list the hours."""
+        """Fail fast on bad params, a date that names no business day or a database down; wait (no
+        worker slot held) until the day has settled (ivr/settle.py); migrate; list the hours."""
         return runtime.plan(context)
 
     # map_index_template: each mapped task is named "hour HH" in the UI (set by runtime.load_hour).

@@ -3,11 +3,9 @@
 
 Every 15 minutes: one Slack message for each IVR business day whose deadline (the end of the local
 day + `IVR_LOAD_DEADLINE_HOURS` hours, default 6; 0 disables the alerts) passed in the last 3 days
-while the day is neither loaded (`analytics.daily_metrics` has no row for it) nor already reported
-(its failed run was alerted). It also catches days that never got a run (scheduler down, DAG
-paused), which an Airflow `DeadlineAlert` cannot. Each day is reported once
-(`analytics.alert_log`). It also closes the ledger rows (`analytics.etl_batches`) that attempts
-killed on their last try left `running`. See docs/operations.md.
+while the day is neither loaded nor already reported, including days that never got a run (which an
+Airflow `DeadlineAlert` cannot see). It also closes the ledger rows that attempts killed on their last
+try left `running`. See docs/operations.md.
 """
 
 from __future__ import annotations

@@ -2,12 +2,10 @@
 ### ivr_drift_check
 
 Daily: compares each hour of the last `days` (default 7) loaded IVR business days with the source
-(rows and a checksum of the stored columns, calls and rejects together) and reloads only the hours
-that differ, one mapped task each (labelled `YYYY-MM-DD hour HH` in the Airflow UI), with the load of
-`ivr_calls_daily`. Each repaired day then passes the same quality gate before its
-`analytics.daily_metrics` row is rewritten; one Slack message per batch names the days and hours.
-Late data (replica lag, back-dated corrections, calls open at their load) lands this way; a day
-never loaded is left to its own run. See docs/ivr.md, "Drift".
+(rows and a checksum) and reloads only the hours that differ, one mapped task each (labelled
+`YYYY-MM-DD hour HH` in the Airflow UI); each repaired day then passes the normal quality gate
+before its `analytics.daily_metrics` row is rewritten, and one Slack message per batch names the
+days and hours. See docs/ivr.md, "Drift".
 """
 
 from __future__ import annotations
@@ -21,14 +19,12 @@ from callcentre.ivr import alerts, drift
 from callcentre.ivr.business_day import ivr_timezone_name
 from callcentre.ivr.options import DEFAULTS, LOAD_QUEUE
 
-IVR_TIMEZONE = ivr_timezone_name()
-
 
 @dag(
     dag_id="ivr_drift_check",
     # After the day's load and its deadline (IVR_LOAD_DEADLINE_HOURS, default 6 h after midnight).
     schedule="0 7 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz=IVR_TIMEZONE),
+    start_date=pendulum.datetime(2026, 1, 1, tz=ivr_timezone_name()),
     catchup=False,
     max_active_runs=1,
     # A batch with a day that failed its gate fails the run: its one Slack message is the run's

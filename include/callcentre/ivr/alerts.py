@@ -1,14 +1,8 @@
-"""IVR alerts people read: one Slack message per failed run (here), one per day not loaded by its
-deadline (:mod:`callcentre.ivr.deadline`); the words are in :mod:`callcentre.ivr.alert_messages`.
-
-Each task's ``on_failure_callback`` (:func:`record_task_failure`) records a task instance that
-failed for good in ``analytics.task_failures`` and posts nothing; the DAG's ``on_failure_callback``
-(:func:`alert_run_failed`) runs once per failed run and posts ONE message built from those records.
-Every message is claimed in ``analytics.alert_log`` before it is sent (:class:`Outbox`): a callback
-that fires twice stays quiet, a Slack outage leaves it pending for the deadline watcher. When
-analytics PostgreSQL is down nothing can be claimed: :func:`send_unclaimed` posts anyway, at most
-one such message per DAG an hour.
-"""
+"""One Slack message per failed run: each task's failure callback records a final failure in
+``analytics.task_failures``; the DAG's failure callback posts ONE message built from those records.
+Messages are claimed in ``analytics.alert_log`` before they are sent (a Slack outage leaves them
+pending for the deadline watcher); with analytics PostgreSQL down, :func:`send_unclaimed` posts
+anyway, at most once per DAG an hour. docs/ivr.md, "Alerts"."""
 
 from __future__ import annotations
 
@@ -24,6 +18,7 @@ from callcentre.common.pg import transaction
 from callcentre.common.slack import scrub_numbers, send_slack, short_error
 from callcentre.ivr import schema
 from callcentre.ivr.alert_messages import IVR_DAG_ID, paused_message, run_failed_message, words
+from callcentre.ivr.business_day import business_day_named
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +35,7 @@ def _post(row: dict) -> bool:
 
 def send_once(dag_id: str, kind: str, key: str, text: str, *, business_date: date | None = None,
               run_id: str | None = None) -> bool:
-    """Post ``text`` unless an alert of this kind and key exists already; True if posted now. One
-    not delivered stays pending for the watcher's :func:`send_pending`."""
+    """Post ``text`` unless an alert of this kind and key exists already; True if posted now."""
     row = {"dag_id": dag_id, "kind": kind, "alert_key": key, "business_date": business_date, "run_id": run_id,
            "message": text}
     return OUTBOX.send_once(row, _post)
@@ -52,8 +46,8 @@ def send_pending() -> int:
     return OUTBOX.deliver_pending(_post)
 
 
-# An Airflow Variable (the metadata DB answers whenever a callback runs): {dag_id: when the last
-# unclaimed alert of that DAG went out}. Emptied by the watcher once analytics PostgreSQL answers.
+# {dag_id: when its last unclaimed alert went out}, in the metadata DB (which answers whenever a
+# callback runs). Emptied by the watcher once analytics PostgreSQL answers.
 UNCLAIMED_VARIABLE = "ivr_alerts_unclaimed_sent"
 UNCLAIMED_REPEAT = timedelta(hours=1)
 
@@ -67,9 +61,8 @@ def _unclaimed_sent() -> dict:
 
 
 def send_unclaimed(dag_id: str, text: str, now: datetime | None = None, *, always: bool = False) -> bool:
-    """Post an alert that cannot be claimed (analytics PostgreSQL down): at most one per DAG per
-    :data:`UNCLAIMED_REPEAT` while the outage lasts (the watcher fails every 15 minutes then), unless
-    ``always`` (it says the DAG paused itself: news, not a repeat); True if posted now."""
+    """Post an alert that cannot be claimed: at most one per DAG per :data:`UNCLAIMED_REPEAT`,
+    unless ``always`` (the DAG paused itself: news, not a repeat); True if posted now."""
     now = now or datetime.now(timezone.utc)
     sent = _unclaimed_sent()
     last = sent.get(dag_id)
@@ -124,11 +117,15 @@ def clean_error(text: str) -> str:
 
 def business_date_of(context) -> date | None:
     """The day the run names, loadable or not (a run that failed because its day is before
-    IVR_FIRST_BUSINESS_DAY still names it, so the watcher sees the day as reported)."""
+    IVR_FIRST_BUSINESS_DAY still names it, so the watcher sees the day as reported); None when its
+    logical date names no day, or two."""
     try:
         from callcentre.ivr import runtime
 
-        return runtime.named_business_date(context)
+        logical_date = run_context.logical_date_of(context)
+        if logical_date is None or logical_date.tzinfo is None:
+            return None
+        return business_day_named(logical_date, **runtime.date_reading(context))
     except Exception:  # noqa: BLE001 - the alert says less rather than not at all
         return None
 
@@ -198,8 +195,7 @@ def run_failures(dag_id: str, run_id: str, run_attempt: int | None) -> list[Task
 # --- The run's one message ---------------------------------------------------------------------
 
 def alert_run_failed(context) -> None:
-    """DAG ``on_failure_callback``: ONE Slack message for the failed run. Never raises. Its context:
-    ``dag``, ``run_id``, ``reason``, plus the task context of the task that failed the run, if any."""
+    """DAG ``on_failure_callback``: ONE Slack message for the failed run. Never raises."""
     try:
         dag_id = context["dag"].dag_id
         run_id = context["run_id"]
@@ -243,8 +239,7 @@ def alert_run_failed(context) -> None:
 
 def circuit_breaker_note(context, dag_id: str) -> str:
     """The line saying this failure paused the DAG (``max_consecutive_failed_dag_runs``, applied
-    before this callback). On 3.x run_context.failed_runs_in_a_row asks the dag-processor's
-    supervisor (common/private_airflow.py): ``ti.get_previous_dagrun`` goes back one run only."""
+    before this callback)."""
     try:
         limit = int(getattr(context["dag"], "max_consecutive_failed_dag_runs", 0) or 0)
         if limit > 0 and run_context.failed_runs_in_a_row(context, limit) >= limit:

@@ -1,15 +1,9 @@
-"""Business days and their hour partitions, in the IVR's local wall-clock time.
+"""Business days and their hour partitions, in the IVR's local wall-clock time (``IVR_TIMEZONE``).
 
-The IVR writes naive local times (``DATETIME``) in the zone ``IVR_TIMEZONE``. A business day is
-the local calendar day, from its first instant (:func:`day_start`) to the next day's. Its 24
-partitions are the wall-clock hours 0-23 selected on the naive source column, so every day has
-exactly 24 windows whatever the DST rules (a spring-forward day has one empty window, a fall-back
-day one window holding both occurrences of the repeated hour) and every call has exactly one.
-
-A naive local time becomes a ``timestamptz`` in PostgreSQL (``ts AT TIME ZONE tz``), whose rule we
-adopt (tests/integration/test_ivr_dst.py): a repeated time is read as standard time (the later
-instant), a skipped time with the offset before the jump (02:30 becomes 03:30 daylight time). The
-naive values are kept in ``start_local``/``end_local``.
+A business day is the local calendar day, from its first instant (:func:`day_start`) to the next
+day's. Its 24 partitions are the wall-clock hours 0-23 of the naive source column, so every day
+has 24 windows whatever the DST rules and every call has exactly one (docs/ivr.md, "Business
+days, hours and DST").
 """
 
 from __future__ import annotations
@@ -77,9 +71,8 @@ def first_business_day(environ=os.environ) -> date:
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:
-    """The first instant of the local date ``day`` in ``tz`` (:func:`_first_instant` of its 00:00:
-    America/Santiago 2025-09-07 begins at 01:00 -03). In UTC, so that adding a duration to it adds
-    elapsed time (Python adds wall-clock time within one zone)."""
+    """The first instant of the local date ``day`` in ``tz`` (America/Santiago 2025-09-07 begins at
+    01:00 -03). In UTC, so that adding a duration to it adds elapsed time."""
     return _first_instant(datetime.combine(day, time.min), tz)
 
 

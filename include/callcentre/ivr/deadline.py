@@ -2,8 +2,8 @@
 
 ``ivr_deadline_watch`` calls :func:`check_deadlines` every 15 minutes, instead of a ``DeadlineAlert``,
 which cannot see a day that never got a run, alerts again after the run's own failure alert
-(apache/airflow#60927) and fires for every backfilled day. On Airflow 2.x the deadline is also a
-native ``sla=`` whose callback (:func:`sla_missed`) claims the same alert as the watcher.
+(apache/airflow#60927) and fires for every backfilled day. On Airflow 2.x :func:`sla_missed` claims
+the same alert as the watcher.
 """
 
 from __future__ import annotations
@@ -115,15 +115,15 @@ def check_deadlines(now: datetime | None = None) -> dict:
 # --- Airflow 2.x: the deadline as a native SLA ---------------------------------------------------
 
 def sla_deadline() -> timedelta | None:
-    """``sla=`` of ``reconcile`` on Airflow 2.x, which measures it from the logical date (the start
-    of the IVR day): one day + the deadline hours (an hour off on a DST day); None when disabled."""
+    """``sla=`` of ``reconcile`` on Airflow 2.x, measured from the start of the IVR day: one day +
+    the deadline hours (an hour off on a DST day); None when disabled."""
     hours = deadline_hours()
     return timedelta(hours=24 + hours) if hours else None
 
 
 def sla_missed(dag, task_list, blocking_task_list, slas, blocking_tis) -> None:
     """Airflow 2.x ``sla_miss_callback``: the watcher's alert (same kind and key) for each day whose
-    SLA was missed. Never raises: Airflow would only log it."""
+    SLA was missed. Never raises."""
     try:
         from callcentre.ivr.runtime import timezone_name
 

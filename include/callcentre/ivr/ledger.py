@@ -1,9 +1,6 @@
-"""``analytics.etl_batches``: one row per attempt at one partition-hour.
-
-The row is committed as ``running`` before any work, then closed as ``success`` in the same
-transaction as the data (the ledger never claims rows that are not there) or as ``failed``. A
-killed attempt's row is closed as ``abandoned`` by the next attempt at that hour, or, after the
-last try, by ivr_deadline_watch (:func:`close_stale`): ``running`` only means "in progress now".
+"""``analytics.etl_batches``: one row per attempt at one partition-hour, committed as ``running``
+before any work, closed as ``success`` in the data's transaction or as ``failed``. A killed
+attempt's row is closed by the next attempt at that hour or by ivr_deadline_watch (:func:`close_stale`).
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """The validation rules for a source call: the one place they are written down.
 
-A source row is loaded into ``analytics.calls`` only when it breaks none of :data:`RULES`;
-otherwise it is quarantined in ``analytics.call_rejects`` with the first rule it breaks, in that
-order. A zero or impossible date (``0000-00-00``, ``2026-11-00``: MariaDB accepts them in its
-default mode) is invalid. ``end_before_start`` compares wall clock, except on a fall-back day: a
-call that starts in the repeated hour and ends in it at an earlier wall-clock time is valid when
-it ends after its start read in the first occurrence (01:50 then 01:05 is 15 minutes, not -45).
-
-The rules run as SQL, which MariaDB evaluates while it streams the rows (the load never looks at a
-row in Python). tests/unit/test_ivr_rules.py holds them again as readable Python, the reference
-tests/integration/test_ivr_rules_sql.py requires the SQL to agree with on the same rows.
+A row breaking any of :data:`RULES` is quarantined in ``analytics.call_rejects`` with the first
+it breaks. A zero or impossible date (MariaDB accepts ``2026-11-00``) is invalid. On a fall-back
+day, a call that starts and ends in the repeated hour is valid when it ends after its start read
+in the first occurrence (01:50 then 01:05 is 15 minutes, not -45). The rules run as SQL in
+MariaDB; tests/unit/test_ivr_rules.py holds them as Python, the reference the SQL must agree with.
 """
 
 from __future__ import annotations

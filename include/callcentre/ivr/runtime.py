@@ -14,7 +14,6 @@ from callcentre.ivr import load, reconcile, schema, settle
 from callcentre.ivr.business_day import (
     TIMEZONE_SETTING,
     DateContractError,
-    business_day_named,
     cli_timezone,
     day_end,
     day_start,
@@ -36,7 +35,7 @@ def timezone_name() -> str:
         raise compat.AirflowFailException(str(err)) from err
 
 
-def _reading(context) -> dict:
+def date_reading(context) -> dict:
     """How the run's logical date is read: the IVR zone, ``[core] default_timezone``, and whether an
     operator typed it (not the timetable)."""
     return {"tz": parse_timezone(timezone_name()), "default_tz": cli_timezone(),
@@ -47,22 +46,10 @@ def business_date(context) -> date:
     """The business day this run loads: the day its logical date names (docs/ivr.md, "The date
     contract"); AirflowFailException, naming the setting or value at fault, when it names none."""
     try:
-        return resolve_business_date(run_context.logical_date_of(context), **_reading(context),
+        return resolve_business_date(run_context.logical_date_of(context), **date_reading(context),
                                      first_day=first_business_day(), now=datetime.now(timezone.utc))
     except (DateContractError, ValueError) as err:
         raise compat.AirflowFailException(str(err)) from err
-
-
-def named_business_date(context) -> date | None:
-    """The day the run names, loadable or not (a day before IVR_FIRST_BUSINESS_DAY, one not
-    ended yet), for the alerts: None only when its logical date names no day, or two."""
-    logical_date = run_context.logical_date_of(context)
-    if logical_date is None or logical_date.tzinfo is None:
-        return None
-    try:
-        return business_day_named(logical_date, **_reading(context))
-    except ValueError:
-        return None
 
 
 def check_single_zone_source() -> None:

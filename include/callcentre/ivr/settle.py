@@ -1,10 +1,6 @@
-"""Calls that finish after midnight: wait for the day to settle before loading it.
-
-A call still going at midnight has no ``end_time``/``duration`` yet; loaded then, it would be
-quarantined as ``duration_missing``. So the sensor ``plan`` lets the load start once
-``IVR_SETTLE_MINUTES`` (default 15) have passed since the day ended AND no call of the day is
-still open, or at the latest ``IVR_SETTLE_LIMIT_MINUTES`` (default 120) after; a day long past
-passes at once without asking MariaDB. A call still open after that is repaired by ``drift.py``.
+"""Calls that finish after midnight: a call still going then has no ``duration`` yet and would be
+quarantined, so the load starts ``IVR_SETTLE_MINUTES`` after the day ended once no call of it is
+still open, or at the latest ``IVR_SETTLE_LIMIT_MINUTES`` after (docs/ivr.md); drift.py repairs the rest.
 """
 
 from __future__ import annotations

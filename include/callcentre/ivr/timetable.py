@@ -1,10 +1,7 @@
-"""The schedule of ivr_calls_daily: one run per IVR business day, stamped with that day.
-
-The run of day D has as logical date the first instant of D (business_day.day_start) and starts
-once D has ended: exactly one run per local date (cron at "0 0 * * *" skips or shifts a day whose
-00:00 does not exist). A typed date (backfill bound, manual run) that starts a day in the IVR zone,
-in ``[core] default_timezone`` or in UTC is read as that IVR day; one that starts different days in
-two zones is refused (AmbiguousDateError). Registered by ``plugins/ivr_timetable_plugin.py``.
+"""The schedule of ivr_calls_daily: one run per IVR business day, its logical date the day's first
+instant (cron at "0 0 * * *" skips or shifts a day whose 00:00 does not exist). Typed dates are
+read as business_day.named_day reads them (docs/ivr.md, "The date contract"). Registered by
+``plugins/ivr_timetable_plugin.py``.
 """
 
 from __future__ import annotations
