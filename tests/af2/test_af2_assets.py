@@ -7,9 +7,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from callcentre.common import compat
 from callcentre.common.assets import IVR_DAY_LOADED
 from callcentre.ivr import synthetic
+from tests.airflow_compat import dag_test
 from tests.integration.ivr_support import at, forget_alerts, local_midnight, make_call, parse_ivr_dag, reset_day
 
 DAY = date(2017, 5, 16)  # a day no other test uses
@@ -36,7 +36,7 @@ def test_a_loaded_day_is_a_dataset_event_naming_it(day, fake_slack):
     # 2.x records an event only for a Dataset it knows: the DAG processor registers the DAG's
     # outlets when it parses the file; dag.test alone does not (a fresh metadata DB has none).
     dag.sync_to_db()
-    run = compat.dag_test(dag, local_midnight(day))
+    run = dag_test(dag, local_midnight(day))
     assert run.state == "success"
     with create_session() as session:
         extras = list(session.scalars(

@@ -13,8 +13,8 @@ from datetime import date
 
 import pytest
 
-from callcentre.common import compat
 from callcentre.ivr import synthetic
+from tests.airflow_compat import dag_test
 from tests.integration.ivr_support import at, forget_alerts, local_midnight, make_call, parse_ivr_dag, reset_day
 
 DAY = date(2026, 10, 8)
@@ -26,7 +26,7 @@ def failed_before_expanding(fake_slack):
     forget_alerts(DAY)
     synthetic.write_calls([make_call(5, at(DAY, 4))])
     dag = parse_ivr_dag()
-    dag_run = compat.dag_test(dag, local_midnight(DAY), {"dryrun": True})  # a param typo: plan fails
+    dag_run = dag_test(dag, local_midnight(DAY), {"dryrun": True})  # a param typo: plan fails
     yield dag, dag_run
     reset_day(DAY)
     forget_alerts(DAY)

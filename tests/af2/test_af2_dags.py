@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from callcentre.common import airflow_urls, compat
+from tests.airflow_compat import dag_bag
 from tests.dag_checks import task_default_problems
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -20,7 +21,7 @@ ALL_DAGS = {"ivr_calls_daily", "ivr_deadline_watch", "ivr_drift_check", "scrapin
 
 @pytest.fixture(scope="module")
 def dagbag():
-    return compat.dag_bag(DAGS_DIR)
+    return dag_bag(DAGS_DIR)
 
 
 def test_this_leg_runs_airflow_2_11():

@@ -19,7 +19,7 @@ HEAVY_MODULES = ("openpyxl", "MySQLdb", "psycopg", "psycopg2", "requests", "pand
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from callcentre.common.compat import dag_bag
+    from tests.airflow_compat import dag_bag
 
     return dag_bag(DAGS_DIR)
 

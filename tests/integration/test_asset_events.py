@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from callcentre.common import compat
 from callcentre.common.assets import IVR_DAY_LOADED, SCRAPING_RESULTS
 from callcentre.ivr import synthetic
+from tests.airflow_compat import dag_test
 from tests.integration.ivr_support import at, forget_alerts, local_midnight, make_call, parse_ivr_dag, reset_day
 from tests.scraping_fixtures import *  # noqa: F403 - fixtures
 from tests.scraping_fixtures import ROOT, make_workbook, random_numbers
@@ -42,19 +42,19 @@ def events_of(target, run_id: str) -> list[dict]:
 def test_a_loaded_day_and_a_reloaded_hour_each_emit_the_day(day, fake_slack):
     calls = [make_call(9_170_500_100 + i, at(day, 4, i)) for i in range(20)]
     synthetic.write_calls([*calls, make_call(9_170_500_002, at(day, 5), duration=-3)])
-    full = compat.dag_test(parse_ivr_dag(), local_midnight(day))
+    full = dag_test(parse_ivr_dag(), local_midnight(day))
     assert full.state == "success"
     assert events_of(IVR_DAY_LOADED, full.run_id) == [{
         "business_date": str(day), "source_calls": 21, "total_calls": 20, "rejected_calls": 1, "run_id": full.run_id}]
     # One hour again (dag.test replaces the day's run: its events stay, keyed by the old run id).
-    hour = compat.dag_test(parse_ivr_dag(), local_midnight(day), {"hours": [4]})
+    hour = dag_test(parse_ivr_dag(), local_midnight(day), {"hours": [4]})
     assert hour.state == "success"
     assert [e["business_date"] for e in events_of(IVR_DAY_LOADED, hour.run_id)] == [str(day)]
 
 
 def test_a_dry_run_emits_nothing(day, fake_slack):
     synthetic.write_calls([make_call(9_170_500_003, at(day, 4))])
-    dry = compat.dag_test(parse_ivr_dag(), local_midnight(day), {"dry_run": True})
+    dry = dag_test(parse_ivr_dag(), local_midnight(day), {"dry_run": True})
     assert dry.state == "success"
     states = {ti.task_id: ti.state for ti in dry.get_task_instances()}
     assert states["reconcile"] == "skipped"

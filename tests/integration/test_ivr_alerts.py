@@ -246,7 +246,7 @@ def test_with_analytics_postgres_down_the_watcher_posts_at_most_once_an_hour(ana
     import runpy
     from pathlib import Path
 
-    from callcentre.common.compat import dag_test
+    from tests.airflow_compat import dag_test
 
     watch = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "ivr_deadline_watch.py"))["ivr_deadline_watch"]
     dag = watch()

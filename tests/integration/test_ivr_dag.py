@@ -9,8 +9,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from callcentre.common import airflow_urls, compat
+from callcentre.common import airflow_urls
 from callcentre.ivr import synthetic
+from tests.airflow_compat import dag_test
 from tests.integration.ivr_support import (
     ExtractKiller,
     at,
@@ -42,7 +43,7 @@ def day():
 
 
 def run(dag, day, conf=None):
-    return compat.dag_test(dag, local_midnight(day), conf)
+    return dag_test(dag, local_midnight(day), conf)
 
 
 def task_states(dag_run) -> dict[tuple[str, int], tuple[str, int]]:

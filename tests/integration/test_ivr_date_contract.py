@@ -117,7 +117,7 @@ DOUBLE_MIDNIGHT = ("Atlantic/Azores", date(2025, 10, 26))  # Havana's is the e2e
 
 def cli_date(text: str, zone: str):
     """The logical date `airflow dags test ivr_calls_daily TEXT` gives with default_timezone=zone."""
-    from callcentre.common.compat import parse_typed_date
+    from tests.airflow_compat import parse_typed_date
 
     return parse_typed_date(text, zone)
 

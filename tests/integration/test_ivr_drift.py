@@ -8,10 +8,10 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from callcentre.common import compat
 from callcentre.ivr import drift, metrics, synthetic
 from callcentre.ivr.business_day import HOURS
 from callcentre.ivr.load import load_hour
+from tests.airflow_compat import dag_test
 from tests.integration.ivr_support import (
     ensure_tables,
     loaded,
@@ -117,7 +117,7 @@ def fake_slack(fake_slack, serialized):
 
 def run_check(day, fake_slack, **params):
     dag = load_dag()
-    return compat.dag_test(dag, local_midnight(day + timedelta(days=2)), {"last_day": day.isoformat(), **params})
+    return dag_test(dag, local_midnight(day + timedelta(days=2)), {"last_day": day.isoformat(), **params})
 
 
 def test_the_check_reloads_only_the_drifted_hours_then_rewrites_the_days_metrics(day, fake_slack):

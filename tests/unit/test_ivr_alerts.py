@@ -87,7 +87,7 @@ def test_the_deadline_message_gives_a_backfill_command_that_names_the_day(monkey
     the IVR's (there a bare date would be refused as ambiguous)."""
     import re
 
-    from callcentre.common.compat import parse_typed_date
+    from tests.airflow_compat import parse_typed_date
     from callcentre.ivr.business_day import resolve_business_date
 
     for ivr, cli in [("America/Santiago", "America/Santiago"), ("Pacific/Apia", "Pacific/Pago_Pago"), ("UTC", "UTC")]:

@@ -154,7 +154,7 @@ def test_unknown_timezone_is_a_clear_error():
 
 def _typed(text: str, default_zone: str):
     """What `airflow dags test`/`trigger -l`/`--from-date` make of ``text`` (the CLI's parser)."""
-    from callcentre.common.compat import parse_typed_date
+    from tests.airflow_compat import parse_typed_date
 
     return parse_typed_date(text, default_zone)
 

@@ -122,7 +122,7 @@ def test_each_day_starts_at_its_first_instant_and_its_partitions_cover_it_once(z
 
 def _cli_date(day: date, zone: str):
     """What the CLI makes of a bare date typed with [core] default_timezone=``zone``."""
-    from callcentre.common.compat import parse_typed_date
+    from tests.airflow_compat import parse_typed_date
 
     return parse_typed_date(day.isoformat(), zone)
 

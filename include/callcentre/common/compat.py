@@ -39,17 +39,6 @@ def redact(text: str) -> str:
     return str(_redact(text))
 
 
-def parse_typed_date(text: str, zone: str):
-    """A date typed on the CLI (``dags test``, backfill bounds), read by the CLI's own parser in ``zone``."""
-    import pendulum
-
-    if IS_AIRFLOW_2:
-        from airflow.utils.timezone import parse
-    else:
-        from airflow._shared.timezones.timezone import parse
-    return parse(text, timezone=pendulum.timezone(zone))
-
-
 def airflow_conf():
     """Airflow's configuration where each version makes it public (3.x: ``airflow.sdk.conf``)."""
     if IS_AIRFLOW_2:
@@ -59,7 +48,7 @@ def airflow_conf():
     return conf
 
 
-def exponential_backoff(multiplier: float = 2.0):
+def exponential_backoff(multiplier: float):
     """``retry_exponential_backoff``: 3.x takes the multiplier; 2.x a bool (its delay always doubles)."""
     return multiplier > 1 if IS_AIRFLOW_2 else multiplier
 
@@ -84,17 +73,6 @@ STANDALONE_PASSWORD_FILE = (
 )
 
 
-def dag_test(dag, logical_date=None, conf: dict | None = None):
-    """``dag.test`` of one logical date (2.x names it ``execution_date``)."""
-    if not IS_AIRFLOW_2:
-        return dag.test(logical_date=logical_date, run_conf=conf or {})
-    # The run's ORM models refer to the FAB user table, which nothing else imports outside the
-    # CLI: the first flush would fail with NoReferencedTableError.
-    import airflow.providers.fab.auth_manager.models  # noqa: F401
-
-    return dag.test(execution_date=logical_date, run_conf=conf or {})
-
-
 def object_storage_path_type() -> type:
     """Airflow's ``ObjectStoragePath`` (imported on use: fsspec is heavy)."""
     if IS_AIRFLOW_2:
@@ -102,17 +80,6 @@ def object_storage_path_type() -> type:
     else:
         from airflow.sdk import ObjectStoragePath
     return ObjectStoragePath
-
-
-def dag_bag(dag_folder):
-    """Parse a folder of DAG files the way the DAG processor does (examples never included)."""
-    if IS_AIRFLOW_2:
-        from airflow.models.dagbag import DagBag
-
-        return DagBag(dag_folder=str(dag_folder), include_examples=False)
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(dag_folder))
 
 
 def asset(name: str, uri: str):

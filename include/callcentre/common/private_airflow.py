@@ -1,10 +1,8 @@
 """Every private Airflow API the project relies on, in one place, with why (nothing imported here).
 
-Each entry names what we use (``module:attribute.path``, or a module alone), the Airflow major
-version, the file and why no public API does. ``tests/unit/test_private_airflow.py`` resolves every
-entry of the running version, and fails on an ``airflow`` import in include/, plugins/ or dags/ (or a
-module the task preload names) that is neither in :data:`PUBLIC` nor listed here for that file, and
-on a :data:`MARKERS` attribute used without an entry.
+``tests/unit/test_private_airflow.py`` resolves every entry of the running version, and fails on an
+``airflow`` import in include/, plugins/ or dags/ (or a module the task preload names) that is neither
+in :data:`PUBLIC` nor listed here for that file, and on a :data:`MARKERS` attribute used without an entry.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from typing import NamedTuple
 
 
 class PrivateApi(NamedTuple):
-    target: str  # "module:attribute.path"
+    target: str  # "module:attribute.path", or a module alone
     airflow: int  # the major version it is used on
     used_in: str  # the file that uses it, relative to the repository
     why: str
@@ -26,8 +24,6 @@ _IN_PROCESS_WHY = "the failed runs in a row for the paused note when a DAG callb
 PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi("airflow.sdk._shared.secrets_masker:redact", 3, "include/callcentre/common/compat.py",
                "mask connection passwords in Slack text; the SDK exports no public redact"),
-    PrivateApi("airflow._shared.timezones.timezone:parse", 3, "include/callcentre/common/compat.py",
-               "the CLI's own date parser, so suggested dates are tested as the CLI reads them"),
     PrivateApi("airflow.sdk.execution_time.task_runner:SUPERVISOR_COMMS", 3, "include/callcentre/common/run_context.py",
                "whether a task runner relays Variables (else a DAG callback runs in-process: dag.test), and "
                "GetPreviousDagRun for the circuit-breaker note from a DAG callback in the dag-processor",
@@ -49,12 +45,6 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi("airflow.utils.session:create_session", 3, "include/callcentre/scraping_page/app.py", "with DagModel"),
     PrivateApi("airflow.utils.log.secrets_masker:redact", 2, "include/callcentre/common/compat.py",
                "2.x's place of the redact the 3.x entry names"),
-    PrivateApi("airflow.utils.timezone:parse", 2, "include/callcentre/common/compat.py", "2.x's place of the CLI's date parser"),
-    PrivateApi("airflow.providers.fab.auth_manager.models", 2, "include/callcentre/common/compat.py",
-               "dag.test outside the CLI: the run's ORM models refer to the FAB user table, which only this import defines"),
-    PrivateApi("airflow.models.dagbag:DagBag", 2, "include/callcentre/common/compat.py",
-               "parse a folder of DAG files as the DAG processor does (the DAG checks, the demo)"),
-    PrivateApi("airflow.dag_processing.dagbag:DagBag", 3, "include/callcentre/common/compat.py", "as on 2.x"),
     PrivateApi("airflow.models:Variable", 3, "include/callcentre/common/variables.py",
                "the ORM Variable for a DAG callback run in-process (dag.test), where no task runner relays the SDK's"),
     PrivateApi("airflow.sdk.listener:get_listener_manager", 3, "include/callcentre/common/task_preload.py",
