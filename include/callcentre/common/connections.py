@@ -20,18 +20,6 @@ class SourceUnavailable(RuntimeError):
     """A database did not answer: transient, the task is retried with backoff."""
 
 
-def require_connection(conn_id: str):
-    """Return the connection or fail at once (a missing connection never fixes itself by retrying)."""
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException as err:
-        env = "AIRFLOW_CONN_" + conn_id.upper()
-        raise AirflowFailException(
-            f"Airflow connection {conn_id!r} is not defined. Create it in the UI (Admin > Connections), "
-            f"with `airflow connections add {conn_id} ...`, or export {env}."
-        ) from err
-
-
 def http_base_url(conn, default_schema: str) -> str | None:
     """The connection's host when that is a full URL, else ``schema://host[:port]``; None without a host."""
     host = (conn.host or "").rstrip("/")
@@ -45,7 +33,13 @@ def check_databases(conn_ids: list[str]) -> dict[str, str]:
     ``{conn_id: server version}`` for the log."""
     versions = {}
     for conn_id in conn_ids:
-        conn = require_connection(conn_id)
+        try:
+            conn = BaseHook.get_connection(conn_id)
+        except AirflowNotFoundException as err:  # fail at once: retrying never defines a connection
+            raise AirflowFailException(
+                f"Airflow connection {conn_id!r} is not defined. Create it in the UI (Admin > Connections), "
+                f"with `airflow connections add {conn_id} ...`, or export AIRFLOW_CONN_{conn_id.upper()}."
+            ) from err
         if conn.conn_type not in ("mysql", "postgres", "postgresql"):
             raise AirflowFailException(f"connection {conn_id!r} has type {conn.conn_type!r}; expected a database")
         try:

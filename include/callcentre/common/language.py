@@ -19,9 +19,7 @@ log = logging.getLogger(__name__)
 def message_language() -> str:
     """``CALLCENTRE_LANGUAGE`` (default ``en``). An unknown value is logged and English is used:
     an alert is never lost over its language."""
-    raw = os.environ.get(SETTING, "").strip().lower()
-    if not raw:
-        return DEFAULT
+    raw = os.environ.get(SETTING, "").strip().lower() or DEFAULT
     if raw not in LANGUAGES:
         log.warning("%s=%r is not one of %s; messages are written in %s", SETTING, raw[:20],
                     ", ".join(LANGUAGES), DEFAULT)

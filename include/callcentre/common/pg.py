@@ -48,13 +48,9 @@ READ_AHEAD_CHUNKS = 2
 
 
 def copy_in(cursor, copy_sql: str, chunks: Iterable[bytes]) -> int:
-    """Stream ``chunks`` (bytes in the COPY statement's format) into ``COPY ... FROM STDIN``;
-    return the rows copied.
-
-    ``chunks`` is read in a thread of its own (:func:`_read_ahead`), closed there on the way out,
-    even on error, so a source cursor behind it is released before the caller reuses its
-    connection. An exception raised reading it is raised here, as it was raised.
-    """
+    """Stream ``chunks`` (bytes in the COPY statement's format) into ``COPY ... FROM STDIN``; the
+    rows copied. :func:`_read_ahead`'s thread reads ``chunks`` and closes it even on error (its source
+    cursor is released before the caller reuses that connection); what reading raised is raised here."""
     with _read_ahead(chunks) as queued:
         if hasattr(cursor, "copy"):  # psycopg 3
             with cursor.copy(copy_sql) as copy:
@@ -75,12 +71,9 @@ _END = object()
 
 @contextmanager
 def _read_ahead(chunks: Iterable[bytes]) -> Iterator[Iterator[bytes]]:
-    """The chunks, read by a thread at most READ_AHEAD_CHUNKS ahead of the caller.
-
-    The thread alone touches ``chunks`` (and so the source connection behind it) until the block
-    ends: on the way out the caller stops it and waits for it, which takes at most the read of
-    the chunk under way (the source's statement timeout caps it).
-    """
+    """The chunks, read by a thread at most READ_AHEAD_CHUNKS ahead of the caller. Only the thread
+    touches ``chunks`` (and its source connection) until the block ends, where the caller stops it
+    and waits (at most the read under way, which the source's statement timeout caps)."""
     ahead: queue.Queue = queue.Queue(READ_AHEAD_CHUNKS)
     stop = threading.Event()
 

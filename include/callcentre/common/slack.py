@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
-from callcentre.common import compat, run_context
+from callcentre.common import compat
 from callcentre.common.connections import SLACK_ALERTS
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def task_failure_message(context) -> str:
         f":red_circle: Task failed in DAG `{dag_run.dag_id}`",
         f"• run: `{dag_run.run_id}`",
         f"• task: {task}",
-        f"• try: {run_context.try_number_of(context)}",
+        f"• try: {ti.try_number}",
         f"• error: {short_error(context.get('exception'))}",
-        f"• log: {run_context.log_url_of(context)}",
+        f"• log: {ti.log_url}",
     ])
