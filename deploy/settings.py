@@ -96,8 +96,6 @@ def _render(site: dict[str, str], airflow: dict, site_keys, conn_ids) -> dict[st
 
 def airflow_env(site: dict[str, str], component: str) -> dict[str, str]:
     """Every environment variable ``component`` gets."""
-    if component not in COMPONENTS:
-        raise ValueError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
     site = with_defaults(site)
     site_keys = [key for key, spec in SETTINGS["site_airflow"].items() if component in spec.get("components", COMPONENTS)]
     env = _render(site, SETTINGS["airflow"], site_keys, SETTINGS["connections"])
@@ -110,11 +108,6 @@ def airflow_env(site: dict[str, str], component: str) -> dict[str, str]:
 def config_env(key: str) -> str:
     section, option = key.split(".", 1)
     return f"AIRFLOW__{section.upper()}__{option.upper()}"
-
-
-def queues() -> list[str]:
-    """The Celery queues, by their default names."""
-    return [fill(name, SETTINGS["env"]) for name in SETTINGS["queues"]]
 
 
 def pools_json() -> str:
@@ -137,10 +130,7 @@ def systemd_env(site: dict[str, str], part: str) -> dict[str, str]:
     worker = airflow_env(site, "worker")
     if part == "common":
         return {**SETTINGS["systemd"], **worker}
-    if part == "control":
-        full = airflow_env(site, "scheduler")
-        return {k: v for k, v in full.items() if k not in worker}
-    raise ValueError(f"part must be common or control, not {part!r}")
+    return {k: v for k, v in airflow_env(site, "scheduler").items() if k not in worker}
 
 
 def k8s_connections(site: dict[str, str]) -> str:

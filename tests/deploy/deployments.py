@@ -24,6 +24,11 @@ CODE_DIRS = (ROOT / "dags", ROOT / "include" / "callcentre")
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 
 
+def settings_queues() -> list[str]:
+    """The Celery queues of deploy/settings.toml, by their default names."""
+    return [settings.fill(name, settings.SETTINGS["env"]) for name in settings.SETTINGS["queues"]]
+
+
 @dataclass
 class Deployment:
     """What one deployment option gives each component."""
@@ -92,7 +97,7 @@ def code_connection_ids() -> set[str]:
                     if kw.arg and kw.arg.endswith("conn_id"):
                         ids.add(_text(kw.value, constants))
                 name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-                if name in ("get_connection", "require_connection") and node.args:
+                if name == "get_connection" and node.args:
                     ids.add(_text(node.args[0], constants))
     return {i for i in ids if i}
 

@@ -74,10 +74,10 @@ def test_every_secret_is_pinned_and_the_auth_manager_chosen():
 
 
 def test_the_ivr_queue_has_a_worker_set():
-    ivr = settings.queues()[-1]
+    ivr = deployments.settings_queues()[-1]
     sets = VALUES["workers"]["celery"]["sets"]
     assert [s for s in sets if ivr in s["queue"].split(",") and "default" in s["queue"].split(",")]
-    assert deployments.helm().queues >= set(settings.queues())
+    assert deployments.helm().queues >= set(deployments.settings_queues())
 
 
 def test_connections_secret_is_rendered_from_the_settings():

@@ -43,7 +43,7 @@ def test_settings_name_every_pool_and_queue_of_the_tasks(code_pools_queues):
     pools, queues = code_pools_queues
     assert pools == {"ivr_mariadb", "scraping_api"}
     assert pools == set(SETTINGS["pools"])
-    assert queues == set(settings.queues())
+    assert queues == set(deployments.settings_queues())
     assert (ROOT / "deploy" / "pools.json").read_text() == settings.pools_json(), \
         "deploy/pools.json is stale: python3 deploy/settings.py pools-json > deploy/pools.json"
 
