@@ -1,15 +1,10 @@
 #!/usr/bin/env python
 """Scraping jobs report: jobs past their timeout, failures with errors, counts per status; optional actions.
 
-    python scripts/scraping_report.py [--hours 24] [--uploader ana] [--status failed,timeout]
-        [--since 2026-11-01] [--until 2026-11-23] [--retry-failed] [--timeout-minutes 45]
-        [--dry-run] [--limit N] [--json] [--api-url URL]
-
-Read-only by default (connection scraping_postgres); filters apply to everything. The actions, by
-Airflow's REST API (connection airflow_api, else $AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD, else
-the local SimpleAuthManager password): --retry-failed runs the automatic retry once;
---timeout-minutes N marks jobs running longer as timeout and stops their runs; --dry-run changes
-nothing. Exit status: 0 done, 1 an action failed for some job, 2 bad arguments.
+Read-only by default (connection scraping_postgres); filters apply to everything. The actions
+(--retry-failed, --timeout-minutes, which also stops the runs) go through Airflow's REST API:
+connection airflow_api, else $AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD, else the local
+SimpleAuthManager password. Exit status: 0 done, 1 an action failed for some job, 2 bad arguments.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 #!/usr/bin/env python
 """Upload a workbook: store it in the uploads folder and trigger one run of DAG scraping_upload.
 
-    python scripts/trigger_upload.py FILE.xlsx --uploader ana [--timeout-minutes 45] [--batch-size 250]
-
 The Airflow API: --api-url (default $AIRFLOW__API__BASE_URL), the user from connection airflow_api,
 else $AIRFLOW_API_USERNAME/$AIRFLOW_API_PASSWORD, else the local SimpleAuthManager password. The
 same file again reports the existing run, no second job. Uploads folder: callcentre.common.storage.

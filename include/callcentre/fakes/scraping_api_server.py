@@ -1,11 +1,8 @@
 """A reference implementation of the external phone-lookup API, the contract of
 :class:`callcentre.scraping.api_hook.ScrapingApiHook` (docs/scraping.md): a real HTTP server on loopback.
 ``POST /v1/lookups`` is idempotent on ``reference``; every ``/v1`` call needs a bearer token (any
-non-empty one unless ``--token``).
-
-Faults are set by :class:`Knobs` (in tests ``set_knobs``, ``--flags`` on the CLI, or ``POST
-/admin/knobs`` with a JSON subset); ``drop_answers`` makes a finished lookup leave out its last N
-numbers. ``GET /admin/state`` shows lookups and the request log; ``POST /admin/reset`` forgets everything.
+non-empty one unless ``--token``). Faults: :class:`Knobs`, set as docs/scraping.md says;
+``drop_answers`` makes a finished lookup leave out its last N numbers.
 
 Run: ``python -m callcentre.fakes.scraping_api_server --port 8098 --record lookups.jsonl``.
 """
