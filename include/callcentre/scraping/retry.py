@@ -94,7 +94,7 @@ def _retry_one(before: dict, actor: str, airflow: AirflowRestClient, repo: JobRe
     job_id = before["id"]
     # The job turns failed in the first failing task's callback, while the run is still running
     # (its other batches not failed yet): a clear then would re-run only part of it.
-    if before["status"] in ("failed", "timeout") and before.get("airflow_run_id"):
+    if before["status"] in ("failed", "timeout"):
         try:
             state = airflow.run_state(before["dag_id"], before["airflow_run_id"])
         except TriggerError:
