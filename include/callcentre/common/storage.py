@@ -92,11 +92,9 @@ def local_copy(location) -> Iterator[Path]:
 
 @contextmanager
 def local_target(location) -> Iterator[Path]:
-    """A local path to write ``location``'s new content to, published when the block succeeds.
-
-    Locally that is the file itself (the writer replaces it atomically); on object storage a
-    temporary file, uploaded in one PUT (atomic for readers).
-    """
+    """A local path to write ``location``'s new content to, published when the block succeeds: the
+    file itself when local (the writer replaces it atomically), else a temporary file uploaded in one
+    PUT (atomic for readers)."""
     with _local_stand_in(location) as (path, is_original):
         yield path
         if not is_original:
