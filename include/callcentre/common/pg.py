@@ -75,7 +75,7 @@ def _read_ahead(chunks: Iterable[bytes]) -> Iterator[Iterator[bytes]]:
     touches ``chunks`` (and its source connection) until the block ends, where the caller stops it
     and waits (at most the read under way, which the source's statement timeout caps)."""
     ahead: queue.Queue = queue.Queue(READ_AHEAD_CHUNKS)
-    stop = threading.Event()
+    stop, done = threading.Event(), threading.Event()
 
     def put(item) -> bool:
         while not stop.is_set():
@@ -101,6 +101,7 @@ def _read_ahead(chunks: Iterable[bytes]) -> Iterator[Iterator[bytes]]:
             except BaseException as err:  # noqa: BLE001 - as above
                 put(_Raised(err))
             put(_END)
+            done.set()
 
     def queued() -> Iterator[bytes]:
         while (item := ahead.get()) is not _END:
@@ -114,7 +115,14 @@ def _read_ahead(chunks: Iterable[bytes]) -> Iterator[Iterator[bytes]]:
         yield queued()
     finally:
         stop.set()
-        reader.join()
+        try:
+            done.wait()
+        except BaseException:
+            # A signal's exception (a task timeout) cut the wait short: the thread still holds the
+            # source, which the caller closes next; wait for it first. (Not Thread.join: Python 3.11
+            # marks a thread stopped when a signal interrupts joining it.)
+            done.wait()
+            raise
 
 
 class _ChunkReader(io.RawIOBase):
