@@ -20,19 +20,6 @@ def dated_by_timetable(context) -> bool:
     return str(getattr(run_type, "value", run_type) or "") in ("scheduled", "backfill")
 
 
-def try_number_of(context) -> int:
-    return int(context["ti"].try_number)
-
-
-def log_url_of(context) -> str:
-    return str(context["ti"].log_url)
-
-
-def clear_number_of(context) -> int:
-    """Which attempt of the run this is: grows each time the run is cleared (see run_attempt_of)."""
-    return run_attempt_of(context["dag_run"])
-
-
 def run_attempt_of(dag_run) -> int:
     """3.x: the run's ``clear_number`` (0 for a fresh run). 2.x has no such counter: the epoch
     second the run (re)started, which a clear resets, so it also grows with every clear."""

@@ -136,7 +136,7 @@ def failure_from_context(context) -> TaskFailure:
     map_index = getattr(ti, "map_index", None)
     hour = (getattr(context.get("task"), "op_kwargs", None) or {}).get("hour")
     try:
-        log_url = run_context.log_url_of(context)
+        log_url = str(context["ti"].log_url)
     except Exception:  # noqa: BLE001 - a message without the link beats no message
         log_url = None
     return TaskFailure(

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
-from callcentre.common import compat, run_context
+from callcentre.common import compat
 from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import transaction
@@ -220,7 +220,7 @@ def reload_task(day: str, hour: int, context) -> None:
     compat.get_current_context()["hour_label"] = f"{day} hour {hour:02d}"  # the map_index_template
     business_date, run_id = date.fromisoformat(day), context["run_id"]
     load.load_hour(business_date, hour, tz_name=timezone_name(), run_id=run_id,
-                   try_number=run_context.try_number_of(context))
+                   try_number=int(context["ti"].try_number))
     with transaction(ANALYTICS_POSTGRES) as cur:
         cur.execute("UPDATE analytics.drift_hours SET reloaded_at = now() "
                     "WHERE business_date = %s AND run_id = %s AND local_hour = %s", (business_date, run_id, hour))

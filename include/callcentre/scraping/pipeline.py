@@ -77,7 +77,7 @@ def register_job(context) -> int:
         file_name=_display_name(path), upload_path=storage.url(path), content_sha256=content_sha256,
         uploader=settings.uploader, dag_id=dag_id, run_id=run_id, timeout_minutes=settings.timeout_minutes,
         max_retries=settings.max_retries, batch_size=settings.batch_size,
-        clear_number=run_context.clear_number_of(context),
+        clear_number=run_context.run_attempt_of(context["dag_run"]),
     )
     if not created and (job["dag_id"], job["airflow_run_id"]) != (dag_id, run_id):
         raise AirflowSkipException(
@@ -173,7 +173,7 @@ class LookupBatchSensor(BaseSensorOperator):
         batch = repo.batch(job_id, batch_no)
         if batch["status"] == "done":
             return PokeReturnValue(True, len(batch["results"] or []))
-        clear_number = run_context.clear_number_of(context)
+        clear_number = run_context.run_attempt_of(context["dag_run"])
         if batch["status"] == "failed":
             if clear_number <= batch["clear_number"]:
                 raise RetryableJobFailure(f"the API could not process batch {batch_no} (answer already recorded)")
@@ -257,7 +257,7 @@ def on_task_start(context) -> None:
     """Any task starting (or a batch waking up to poll again) means the job is ``processing``."""
     try:
         dag_id, run_id = _run_ids(context)
-        repository().mark_processing(dag_id, run_id, run_context.clear_number_of(context))
+        repository().mark_processing(dag_id, run_id, run_context.run_attempt_of(context["dag_run"]))
     except Exception:  # noqa: BLE001
         log.exception("could not mark the job processing (the reconcile DAG will catch up)")
 
@@ -281,7 +281,7 @@ def on_task_failure(context) -> None:
         dag_id, run_id = _run_ids(context)
         if not is_final_failure(context, (AirflowFailException, AirflowSensorTimeout), unraised_counts=False):
             log.warning("failure callback of a task that is not finished for good (try %s); job left as it is",
-                        run_context.try_number_of(context))
+                        int(context["ti"].try_number))
             return
         error = context.get("exception")
         timed_out = isinstance(error, (JobTimedOut, AirflowSensorTimeout, AirflowTaskTimeout))
