@@ -71,8 +71,10 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi(target, 3, f"include/callcentre/{page}/app.py", f"{why}, as Airflow's own routes do")
     for page in ("ivr_page", "scraping_page") for target, why in (
         ("airflow.api_fastapi.core_api.security:GetUserDep", "the signed-in user of a plugin's FastAPI route"),
-        ("airflow.api_fastapi.core_api.security:requires_access_dag", "the DAG read/edit check of a plugin's route"),
-        ("airflow.api_fastapi.app:get_auth_manager", "the configured auth manager, asked about one user and DAG"))
+        ("airflow.api_fastapi.core_api.security:requires_access_dag", "the DAG read/edit check of a plugin's route"))
+) + (
+    PrivateApi("airflow.api_fastapi.app:get_auth_manager", 3, "include/callcentre/common/ui_page.py",
+               "the configured auth manager, asked about one user and DAG, as Airflow's own routes do"),
 ) + tuple(
     # Imported by name, once, by the LocalExecutor's forkserver (tuning: a moved module is skipped
     # there, and fails here).

@@ -93,6 +93,17 @@ def caller_token(request) -> str:
     return header_token(request) or request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
 
 
+def is_authorized(user, method: str, dag_id: str, entity: str | None = "RUN") -> bool:
+    """What a page offers this user (its buttons); every action is checked again on its route.
+    ``entity``: a ``DagAccessEntity`` name, None for the DAG itself."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+    return get_auth_manager().is_authorized_dag(
+        method=method, access_entity=DagAccessEntity[entity] if entity else None, details=DagDetails(id=dag_id),
+        user=user)
+
+
 def require_page_header(header: str):
     """A FastAPI dependency against CSRF: a state-changing call needs a Bearer token or ``header: 1``
     (only the page's own script sends it); a cookie alone is what another site's form would send."""

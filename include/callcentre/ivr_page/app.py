@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from airflow.models.dagrun import DagRun
@@ -53,10 +53,6 @@ class Backfill(BaseModel):
     reprocess: str = Field("completed", pattern="^(none|failed|completed)$")
 
 
-def airflow_client(request: Request):
-    return caller_client(ui_page.caller_token(request))
-
-
 def _zones() -> tuple[ZoneInfo, ZoneInfo]:
     """(the IVR zone, ``[core] default_timezone``): together they decide which day a run names."""
     with ui_page.http_error(500, ValueError):  # a bad IVR_TIMEZONE fails every run too; the page says why
@@ -86,7 +82,7 @@ def runs_by_day(session: Session, user, first: date, last: date, tz: ZoneInfo,
                 default_tz: ZoneInfo) -> dict[date, list[dict]]:
     """The DAG's runs naming each day of ``first..last`` (docs/ivr.md "The date contract"), oldest
     first, as the REST API's run fields; 403 unless ``user`` may read the DAG's runs, whichever route asks."""
-    if not _is_authorized(user, "GET"):
+    if not ui_page.is_authorized(user, "GET", DAG_ID):
         raise HTTPException(403, f"reading the runs of {DAG_ID} needs read access to its runs")
     # A day named by midnight UTC or in [core] default_timezone lies within a day of its local midnight.
     low = business_day.day_start(first, tz) - timedelta(days=1)
@@ -138,13 +134,6 @@ def _loadable(day: date, tz: ZoneInfo) -> None:
         raise HTTPException(422, f"{day} has not ended yet in the IVR zone {tz.key}: only closed days can be loaded")
 
 
-def _is_authorized(user, method: str, entity: DagAccessEntity = DagAccessEntity.RUN) -> bool:
-    from airflow.api_fastapi.app import get_auth_manager
-
-    return get_auth_manager().is_authorized_dag(
-        method=method, access_entity=entity, details=DagDetails(id=DAG_ID), user=user)
-
-
 def _run_view(run: dict) -> dict:
     conf = run.get("conf") or {}
     hours = conf.get("hours") if isinstance(conf, dict) else None
@@ -155,7 +144,7 @@ def _run_view(run: dict) -> dict:
 
 def _log_url(session: Session, user, run_id: str) -> str | None:
     """The log of the run's most telling task (none for a caller who may not read the DAG's task instances)."""
-    if not _is_authorized(user, "GET", DagAccessEntity.TASK_INSTANCE):
+    if not ui_page.is_authorized(user, "GET", DAG_ID, "TASK_INSTANCE"):
         return None
     tis = session.execute(
         select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.start_date,
@@ -200,7 +189,7 @@ def create_app():
                          **(loaded.get(day) or {}), "runs": len(runs.get(day, []))})
         return {"from_day": first.isoformat(), "to_day": last.isoformat(), "timezone": tz.key,
                 "reject_threshold": reject_threshold, "states": list(states.STATES), "days": days,
-                "user": user.get_name(), "can_trigger": _is_authorized(user, "POST")}
+                "user": user.get_name(), "can_trigger": ui_page.is_authorized(user, "POST", DAG_ID)}
 
     @app.get("/api/days/{day}", dependencies=[can_read])
     def day_detail(session: SessionDep, user: GetUserDep, day: date,
@@ -245,7 +234,7 @@ def create_app():
         tz, default_tz = _zones()
         _loadable(day, tz)
         runs = runs_by_day(session, user, day, day, tz, default_tz).get(day, [])
-        return reload_day(airflow_client(request), day, sorted(set(body.hours)), runs, tz, default_tz)
+        return reload_day(caller_client(request), day, sorted(set(body.hours)), runs, tz, default_tz)
 
     @app.post("/api/backfills", dependencies=[can_trigger, page_request])
     def backfill(request: Request, body: Backfill) -> dict:
@@ -259,7 +248,7 @@ def create_app():
         payload = {"dag_id": DAG_ID, "from_date": f"{body.from_day.isoformat()}T00:00:00+00:00",
                    "to_date": f"{body.to_day.isoformat()}T00:00:00+00:00", "reprocess_behavior": body.reprocess,
                    "max_active_runs": 1}
-        resp = _rest(airflow_client(request), "POST", "/api/v2/backfills", payload,
+        resp = _rest(caller_client(request), "POST", "/api/v2/backfills", payload,
                      what=f"the backfill {body.from_day}..{body.to_day}")
         return {"backfill_id": resp.json().get("id"), "from_day": body.from_day.isoformat(),
                 "to_day": body.to_day.isoformat(), "reprocess": body.reprocess,

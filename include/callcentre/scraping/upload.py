@@ -229,14 +229,14 @@ def _api_connection():
         return None
 
 
-def caller_client(token: str) -> AirflowRestClient:
-    """Airflow's REST API as a page's caller, at connection airflow_api's internal URL where defined
-    (a container may not reach the public [api] base_url)."""
-    from callcentre.common.ui_page import api_base_url
+def caller_client(request) -> AirflowRestClient:
+    """Airflow's REST API as the caller of a page's route (with the caller's token), at connection
+    airflow_api's internal URL where defined (a container may not reach the public [api] base_url)."""
+    from callcentre.common.ui_page import api_base_url, caller_token
 
     conn = _api_connection()
     internal_url = http_base_url(conn, "http") if conn is not None else None
-    return AirflowRestClient(internal_url or api_base_url(), token=token)
+    return AirflowRestClient(internal_url or api_base_url(), token=caller_token(request))
 
 
 def airflow_client(api_url: str | None = None) -> AirflowRestClient:

@@ -17,7 +17,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from callcentre.common import storage, ui_page
 from callcentre.scraping.jobs import STATUSES, JobRepository
@@ -53,18 +53,6 @@ class JobIds(BaseModel):
         min_length=1, max_length=MAX_JOBS_PER_ACTION)
 
 
-def airflow_client(request: Request):
-    return caller_client(ui_page.caller_token(request))
-
-
-def _is_authorized(user, method: str, dag_id: str = DAG_ID, entity=DagAccessEntity.RUN) -> bool:
-    """What the page offers this user (the buttons); every action is checked again on its route."""
-    from airflow.api_fastapi.app import get_auth_manager
-
-    return get_auth_manager().is_authorized_dag(
-        method=method, access_entity=entity, details=DagDetails(id=dag_id), user=user)
-
-
 def paused_dags() -> dict[str, bool]:
     """``{dag_id: is_paused}`` of :data:`WATCHED_DAGS` from Airflow's metadata DB (the api-server's
     own session: no REST round trip on every refresh). A DAG not parsed yet is left out."""
@@ -83,7 +71,7 @@ def paused_dags() -> dict[str, bool]:
 def _dag_views(user) -> list[dict]:
     return [
         {"dag_id": dag_id, "paused": paused, "stops": WATCHED_DAGS[dag_id], "url": ui_page.dag_url(dag_id),
-         "can_unpause": paused and _is_authorized(user, "PUT", dag_id, entity=None)}
+         "can_unpause": paused and ui_page.is_authorized(user, "PUT", dag_id, entity=None)}
         for dag_id, paused in sorted(paused_dags().items())
     ]
 
@@ -136,8 +124,8 @@ def create_app():
             "jobs": [_job_view(job, lang) for job in result.jobs],
             "total": result.total, "page": result.page, "page_size": result.page_size, "pages": result.pages,
             "user": user.get_name(),
-            "can_edit": _is_authorized(user, "PUT"),
-            "can_trigger": _is_authorized(user, "POST"),
+            "can_edit": ui_page.is_authorized(user, "PUT", DAG_ID),
+            "can_trigger": ui_page.is_authorized(user, "POST", DAG_ID),
             "dags": _dag_views(user),
             "status_words": wording.status_words(lang),
         }
@@ -161,7 +149,7 @@ def create_app():
         if dag_id not in WATCHED_DAGS:
             raise HTTPException(404, f"the page does not manage DAG {dag_id[:100]!r}")
         with ui_page.http_error(502, TriggerError):
-            resp = airflow_client(request).request(
+            resp = caller_client(request).request(
                 "PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", {"is_paused": False})
         if resp.status_code != 200:
             raise HTTPException(502 if resp.status_code >= 500 else resp.status_code,
@@ -200,7 +188,7 @@ def create_app():
         if not job:
             raise HTTPException(404, f"job {job_id} not found")
         dag_id, run_id = job["dag_id"], job["airflow_run_id"]
-        resp = airflow_client(request).request(
+        resp = caller_client(request).request(
             "GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=100")
         tis = resp.json().get("task_instances", []) if resp.status_code == 200 else []
         url = ui_page.log_url(dag_id, run_id, tis) or ui_page.run_url(dag_id, run_id)
@@ -208,11 +196,11 @@ def create_app():
 
     @app.post("/api/jobs/retry", dependencies=[can_edit, page_request])
     def retry(request: Request, user: GetUserDep, body: JobIds) -> dict:
-        return _actions(retry_jobs(body.job_ids, actor=user.get_name(), airflow=airflow_client(request)))
+        return _actions(retry_jobs(body.job_ids, actor=user.get_name(), airflow=caller_client(request)))
 
     @app.post("/api/jobs/timeout", dependencies=[can_edit, page_request])
     def mark_timeout(request: Request, user: GetUserDep, body: JobIds) -> dict:
-        return _actions(mark_jobs_timeout(body.job_ids, actor=user.get_name(), airflow=airflow_client(request)))
+        return _actions(mark_jobs_timeout(body.job_ids, actor=user.get_name(), airflow=caller_client(request)))
 
     @app.post("/api/uploads", dependencies=[can_trigger, page_request])
     async def upload(request: Request, user: GetUserDep) -> JSONResponse:
@@ -231,7 +219,7 @@ def create_app():
             with ui_page.http_error(None, intake.UploadRefused):  # before the file is read: a typo stores nothing
                 notify = intake.notify_conf(_text_field(form, "notify_email"), _text_field(form, "no_email"))
             result = await run_in_threadpool(
-                _store_and_trigger, file.file, file.filename, user.get_name(), airflow_client(request), notify
+                _store_and_trigger, file.file, file.filename, user.get_name(), caller_client(request), notify
             )
         finally:
             await form.close()
