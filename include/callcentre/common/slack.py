@@ -74,7 +74,11 @@ def short_error(exc: BaseException | None) -> str:
     BEFORE it is cut (a cut secret or number would no longer be recognised)."""
     if exc is None:
         return "(no exception recorded)"
-    text = scrub_numbers(compat.redact(f"{type(exc).__name__}: {exc}"))
+    return cut_error(scrub_numbers(compat.redact(f"{type(exc).__name__}: {exc}")))
+
+
+def cut_error(text: str) -> str:
+    """At most MAX_ERROR_CHARS of an error's text, "…" marking the cut."""
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

@@ -17,7 +17,7 @@ from callcentre.common.alerting import Outbox
 from callcentre.common.connections import SCRAPING_POSTGRES
 from callcentre.common.language import message_language
 from callcentre.common.pg import transaction
-from callcentre.common.slack import MAX_ERROR_CHARS, scrub_numbers, send_slack
+from callcentre.common.slack import cut_error, scrub_numbers, send_slack
 from callcentre.scraping.jobs import repository
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,7 @@ _ALERT_WORDS = {
 def job_alert_text(job: dict) -> str:
     words = _ALERT_WORDS[message_language()]
     icon = ":hourglass:" if job["status"] == "timeout" else ":red_circle:"
-    error = scrub_numbers(job.get("last_error")) or words["no_error"]
-    if len(error) > MAX_ERROR_CHARS:
-        error = error[: MAX_ERROR_CHARS - 1] + "…"
+    error = cut_error(scrub_numbers(job.get("last_error")) or words["no_error"])
     if job.get("failure_kind") == "permanent":
         retry_note = words["permanent"]
     else:
