@@ -20,7 +20,7 @@ from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import READ_AHEAD_CHUNKS, copy_in, postgres_conn
 from callcentre.ivr import columns, ledger
-from callcentre.ivr.errors import UNIQUE_VIOLATION, raise_classified
+from callcentre.ivr.errors import INVALID_PARAMETER_VALUE, UNIQUE_VIOLATION, raise_classified
 from callcentre.ivr.options import positive_setting
 from callcentre.ivr.rules import REASON_COLUMN, describe_reject, fall_back_fold
 from callcentre.ivr.source import hour_rows, source_connection
@@ -203,7 +203,22 @@ def partition_lock_key(dag_id: str, day: date, hour: int) -> str:
 # A busy hour's stage outgrows the default 8 MB of temp buffers. PostgreSQL refuses to change
 # them once the session has used a temp table (SQLSTATE 22023), which a pooled backend may have
 # done: then the attempt goes on with the buffers that backend has.
-_TEMP_BUFFERS = ["SAVEPOINT temp_buffers", "SET LOCAL temp_buffers = '256MB'", "RELEASE SAVEPOINT temp_buffers"]
+_TEMP_BUFFERS = "SET LOCAL temp_buffers = '256MB'"
+
+
+def _under_savepoint(cur, statement: str, values, refused: str) -> bool:
+    """Run ``statement`` under a savepoint: False, and nothing done, when it fails with SQLSTATE
+    ``refused``; the transaction goes on."""
+    cur.execute("SAVEPOINT attempt")
+    try:
+        cur.execute(statement, values)
+    except Exception as err:  # noqa: BLE001 - only ``refused`` is expected here
+        if (getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)) != refused:
+            raise
+        cur.execute("ROLLBACK TO SAVEPOINT attempt")
+        return False
+    cur.execute("RELEASE SAVEPOINT attempt")
+    return True
 
 
 @dataclass
@@ -294,15 +309,8 @@ class HourLoad:
                                          self.invalid_rows)
         self.cur = self.pg.cursor()
         self._lock_partition(self.cur)  # held until the attempt commits or rolls back
-        for statement in _TEMP_BUFFERS:
-            try:
-                self.cur.execute(statement)
-            except Exception as err:  # noqa: BLE001 - only 22023 is expected here
-                if (getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)) != "22023":
-                    raise
-                self.cur.execute("ROLLBACK TO SAVEPOINT temp_buffers")
-                log.info("temp_buffers already fixed on this (pooled) backend; keeping them")
-                break
+        if not _under_savepoint(self.cur, _TEMP_BUFFERS, None, INVALID_PARAMETER_VALUE):
+            log.info("temp_buffers already fixed on this (pooled) backend; keeping them")
         # Every statement here is a scan of the stage or an index probe: JIT compiling them
         # costs more than it saves at an hour's size.
         self.cur.execute("SET LOCAL jit = off")
@@ -343,7 +351,7 @@ class HourLoad:
                     continue
                 result.rows_unchanged += self.cur.fetchone()[0]
         with result.phase("keys"):
-            if not self._insert_keys(values):  # a staged call is stored elsewhere
+            if not _under_savepoint(self.cur, KEYS_SQL, values, UNIQUE_VIOLATION):  # a staged call is stored elsewhere
                 self._probe(values)
                 self.cur.execute(KEYS_SQL, values)  # one stored meanwhile: unique_violation, retried
         with result.phase("insert"):
@@ -352,19 +360,6 @@ class HourLoad:
         with result.phase("commit"):
             ledger.finish(self.cur, self.batch_id, "success", result)
             self.pg.commit()
-
-    def _insert_keys(self, values: dict) -> bool:
-        """Step 2: False (and nothing inserted) when a staged call already has a key."""
-        self.cur.execute("SAVEPOINT keys")
-        try:
-            self.cur.execute(KEYS_SQL, values)
-        except Exception as err:  # noqa: BLE001 - only unique_violation is expected here
-            if (getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)) != UNIQUE_VIOLATION:
-                raise
-            self.cur.execute("ROLLBACK TO SAVEPOINT keys")
-            return False
-        self.cur.execute("RELEASE SAVEPOINT keys")
-        return True
 
     def _probe(self, values: dict) -> None:
         """Step 3: the stored versions of staged calls elsewhere, deleted or left as newer."""
