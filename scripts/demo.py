@@ -9,6 +9,7 @@ Makefile does); non-zero exit on any failure.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -110,4 +111,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

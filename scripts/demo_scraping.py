@@ -12,6 +12,7 @@ Runs go through ``dag.test()`` (no scheduler); Airflow's log lines go to
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -152,6 +153,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     with output_to_log(LOG):
         code = main()
     sys.exit(code)
