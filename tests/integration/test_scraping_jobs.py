@@ -166,7 +166,8 @@ def test_report_lists_every_failure_and_filters(job_repo):
     assert build_report(job_repo, filters=JobFilter(uploader=uploader, created_to=date.today()))["total"] == 25
 
     text = format_report(report, limit=10)
-    assert "3. Failures in the last 24 h: 25" in text and "… 15 more not shown" in text
+    assert "2. Failures in the last 24 h: 25" in text and "… 15 more not shown" in text
+    assert "3. Jobs per status:" in text and "Retrying" not in text  # numbered as shown
     assert "55 92 19" not in text
 
 
@@ -191,4 +192,7 @@ def test_report_dry_run_changes_nothing(job_repo):
         (retryable["id"], f"dry run: job {retryable['id']} would be retried (retry 1 of 2)")]
     assert [a["job_id"] for a in report["actions"]["timeouts"]] == [stuck["id"]]
     assert [job_repo.get(j["id"])["status"] for j in (retryable, permanent, stuck)] == ["failed", "failed", "processing"]
-    assert "dry run: nothing changed" in format_report(report)
+    text = format_report(report)
+    assert "dry run: nothing changed" in text
+    assert [line[:2] for line in text.splitlines() if line[:1].isdigit()] == ["1.", "2.", "3.", "4."]
+    assert "2. Retrying failed jobs: 1" in text

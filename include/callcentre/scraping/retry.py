@@ -235,21 +235,21 @@ def _listed(job: dict, *columns: str, **computed) -> dict:
 def format_report(report: dict, limit: int | None = None) -> str:
     lines = ["Scraping jobs" + (" (dry run: nothing changed)" if report["dry_run"] and report["actions"] else ""),
              "=" * 70, ""]
-    _section(lines, "1. Jobs running past their timeout:", report["overdue"], limit, lambda j: (
+    number = iter(range(1, 5))  # the sections shown, in order (no retries asked: no retry section)
+    _section(lines, f"{next(number)}. Jobs running past their timeout:", report["overdue"], limit, lambda j: (
         f"  ! job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} for {j['minutes_running']} min "
         f"(timeout {j['timeout_minutes']:g}) run {j['airflow_run_id']}"
     ))
     if "timeouts" in report["actions"]:
         _section(lines, "   Marked as timeout:", report["actions"]["timeouts"], limit, _action_line)
     if "retries" in report["actions"]:
-        _section(lines, "2. Retrying failed jobs:", report["actions"]["retries"], limit, _action_line)
-    _section(lines, f"3. Failures in the last {report['failures_window_hours']:g} h:", report["recent_failures"], limit,
-             lambda j: (
-                 f"  x job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} "
-                 f"({j['failure_kind'] or 'unknown'}) after {j['retry_count']}/{j['max_retries']} retries: "
-                 f"{j['last_error']}"
-             ))
-    lines.append("4. Jobs per status:")
+        _section(lines, f"{next(number)}. Retrying failed jobs:", report["actions"]["retries"], limit, _action_line)
+    window = f"{report['failures_window_hours']:g} h"
+    _section(lines, f"{next(number)}. Failures in the last {window}:", report["recent_failures"], limit, lambda j: (
+        f"  x job #{j['id']} ({j['file_name']}) by {j['uploader']}: {j['status']} "
+        f"({j['failure_kind'] or 'unknown'}) after {j['retry_count']}/{j['max_retries']} retries: {j['last_error']}"
+    ))
+    lines.append(f"{next(number)}. Jobs per status:")
     for status in STATUSES:
         lines.append(f"  {status:<11} {report['counts'][status]:>6}")
     lines.append(f"  {'total':<11} {report['total']:>6}")
