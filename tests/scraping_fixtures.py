@@ -120,12 +120,14 @@ def run_upload(scraping_dags, scraping_dirs, job_repo):
 
 
 def raw_xlsx(path: Path, rows: list[list], *, dimension: str | None = "A1", strings: str = "inline",
-             sheet_xml_padding: int = 0) -> Path:
+             sheet_xml_padding: int = 0, strict: bool = False, sheets: bool = True) -> Path:
     """A workbook written part by part with zipfile, the way CRMs and scripts write them (not Excel):
     no styles part, a sheet-dimension record that says ``dimension`` whatever the sheet holds
     (None: no record), text as inline strings (``strings="inline"``) or in a shared-strings part
     (``"shared"``), numbers as numeric cells. ``sheet_xml_padding`` bytes of whitespace go into the
-    sheet part (compressed to almost nothing: a zip bomb)."""
+    sheet part (compressed to almost nothing: a zip bomb). ``strict``: the namespaces and the
+    conformance attribute of Excel's "Strict Open XML Spreadsheet"; ``sheets=False``: a workbook
+    part that lists no sheet."""
     import zipfile
     from xml.sax.saxutils import escape
 
@@ -149,6 +151,10 @@ def raw_xlsx(path: Path, rows: list[list], *, dimension: str | None = "A1", stri
         body.append(f'<row r="{r}">{"".join(cells)}</row>')
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    conformance = ""
+    if strict:
+        main, rel = "http://purl.oclc.org/ooxml/spreadsheetml/main", "http://purl.oclc.org/ooxml/officeDocument/relationships"
+        conformance = ' conformance="strict"'
     dim = f'<dimension ref="{dimension}"/>' if dimension else ""
     sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}">{dim}<sheetData>'
              + "".join(body) + "</sheetData></worksheet>")
@@ -167,11 +173,11 @@ def raw_xlsx(path: Path, rows: list[list], *, dimension: str | None = "A1", stri
                     'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/'
                     f'xml"/>{overrides}</Types>')
         zf.writestr("_rels/.rels", '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
-                    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
-                    'openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
-                    '</Relationships>')
+                    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+                    f'{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        listed = '<sheet name="export" sheetId="1" r:id="rId1"/>' if sheets else ""
         zf.writestr("xl/workbook.xml", f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" '
-                    f'xmlns:r="{rel}"><sheets><sheet name="export" sheetId="1" r:id="rId1"/></sheets></workbook>')
+                    f'xmlns:r="{rel}"{conformance}><sheets>{listed}</sheets></workbook>')
         zf.writestr("xl/_rels/workbook.xml.rels", '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns='
                     f'"http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>')
         if sheet_xml_padding:

@@ -297,7 +297,9 @@ def _uploads(scraping_dirs) -> list:
 def test_uploads_are_checked_before_anything_is_stored(client, editor_cookie, scraping_dirs, tmp_path):
     good = make_workbook(tmp_path / "ok.xlsx", [[n] for n in random_numbers(2)], header=["phone"]).read_bytes()
     old_xls = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600
+    strict = raw_xlsx(tmp_path / "strict.xlsx", [["phone"], ["3001234567"]], strict=True).read_bytes()
     refusals = [
+        (("estricto.xlsx", strict), 422, "estricto.xlsx: saved as Strict Open XML Spreadsheet"),
         (("lista.xls", old_xls), 422, "not an .xlsx file"),
         (("lista.csv", b"phone\n3001234567\n"), 422, "not an .xlsx file"),
         (("renamed.xlsx", b"phone\n3001234567\n"), 422, "not an Excel file"),

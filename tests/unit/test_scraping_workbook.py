@@ -299,3 +299,19 @@ def test_too_many_cells_are_refused_before_parsing(tmp_path, monkeypatch):
     monkeypatch.setattr(workbook, "MAX_CELLS", 1200)
     with pytest.raises(BadWorkbook, match="more than 1,200 cells"):
         read_phone_numbers(path)
+
+
+def test_a_strict_open_xml_workbook_is_refused_with_how_to_save_it(tmp_path):
+    """Excel's "Strict Open XML Spreadsheet" is also .xlsx; openpyxl finds no sheet in it."""
+    path = raw_xlsx(tmp_path / "lista_estricta.xlsx", [["Telefono"], ["3001234567"]], strict=True)
+    with pytest.raises(BadWorkbook) as refused:
+        read_phone_numbers(path)
+    assert str(refused.value) == (
+        "lista_estricta.xlsx: saved as Strict Open XML Spreadsheet, which cannot be read; "
+        "save it as Excel Workbook (.xlsx)")
+
+
+def test_a_workbook_without_sheets_is_named_in_the_error(tmp_path):
+    path = raw_xlsx(tmp_path / "vacio.xlsx", [["Telefono"]], sheets=False)
+    with pytest.raises(BadWorkbook, match=r"^vacio\.xlsx: the workbook has no sheets$"):
+        read_phone_numbers(path)

@@ -127,7 +127,7 @@ def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as err:
         raise BadWorkbook(f"{name}: corrupt workbook, openpyxl cannot read it ({type(err).__name__})") from err
     try:
-        sheet, top = _pick_sheet(wb.worksheets)
+        sheet, top = _pick_sheet(wb.worksheets, name)
         if not top:
             raise BadWorkbook(f"{name}: the sheet {sheet.title!r} has no rows")
         found = next(((n, row, i) for n, row in top for i, cell in enumerate(row or ()) if is_phone_header(cell)), None)
@@ -162,7 +162,7 @@ def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
     return PhoneList(numbers, rejected, header, column, duplicates, data_rows, sheet.title, header_row)
 
 
-def _pick_sheet(sheets):
+def _pick_sheet(sheets, name: str):
     """``(sheet, [(row number, row)])``: the first sheet with a phone header near its top, else the
     first sheet. The rows (blank ones included, so row numbers stay right) run from the sheet's
     first non-blank row to :data:`HEADER_SCAN_ROWS` rows down; empty for an empty sheet."""
@@ -174,7 +174,7 @@ def _pick_sheet(sheets):
             return sheet, top
         first = first or (sheet, top)
     if first is None:
-        raise BadWorkbook("the workbook has no sheets")
+        raise BadWorkbook(f"{name}: the workbook has no sheets")
     return first
 
 
@@ -241,6 +241,10 @@ def _check_container(path: Path, name: str) -> None:
     _check_unpacked(path, name)
 
 
+# Excel's "Strict Open XML Spreadsheet" (also .xlsx): openpyxl reads no sheet from it.
+_STRICT_NAMESPACE = b"purl.oclc.org/ooxml/spreadsheetml/main"
+
+
 def _check_unpacked(path: Path, name: str) -> None:
     """Refuse a workbook whose parts would unpack too big or hold too many cells, before parsing.
 
@@ -260,6 +264,9 @@ def _check_unpacked(path: Path, name: str) -> None:
                 )
             cells = 0
             for part in parts:
+                if part.filename.lower() == "xl/workbook.xml" and _STRICT_NAMESPACE in zf.open(part).read(4096):
+                    raise BadWorkbook(f"{name}: saved as Strict Open XML Spreadsheet, which cannot be read; "
+                                      "save it as Excel Workbook (.xlsx)")
                 if "worksheets/" in part.filename.lower() and part.filename.lower().endswith(".xml"):
                     cells += _count_cells(zf, part)
                     if cells > MAX_CELLS:
