@@ -153,8 +153,11 @@ def backfill(env: dict, days: list[date], procs: tuple, active_runs: int) -> dic
     settle_backfills(env, "ivr_calls_daily", timeout_s=120)  # Airflow allows one backfill per DAG at a time
     airflow_before, servers_before = cpu_by_part(*procs), cpu_snapshot(mariadb, postmaster)
     started = time.monotonic()
+    # min_calls 0: the warm-up day and `--calls 0` days are empty on purpose (a run would otherwise
+    # fail reconcile and retry, as it should for a real day).
     run_airflow(env, "backfill", "create", "--dag-id", "ivr_calls_daily", "--from-date", days[0].isoformat(),
-                "--to-date", days[-1].isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", str(active_runs))
+                "--to-date", days[-1].isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", str(active_runs),
+                "--dag-run-conf", '{"min_calls": 0}')
     while True:
         runs = backfill_runs(days)
         states = [state for state, _ in runs]

@@ -78,6 +78,10 @@ default_args = {
             DEFAULTS["max_reject_ratio"], type="number", minimum=0, maximum=1,
             description="Fail the run when more than this share of the day's rows is invalid.",
         ),
+        "min_calls": Param(
+            DEFAULTS["min_calls"], type="integer", minimum=0,
+            description="Fail (and retry) while the source holds fewer calls for the day; 0 accepts an empty day.",
+        ),
         "chunk_size": Param(
             DEFAULTS["chunk_size"], type="integer", minimum=100, maximum=1_000_000,
             description="Rows fetched from MariaDB per round trip.",

@@ -47,7 +47,7 @@ def test_ivr_dag_pools_backoff_params_and_mapped_hours(dagbag):
     assert load.retry_exponential_backoff is True and load.max_retry_delay == timedelta(minutes=10)
     assert load.map_index_template == "{{ hour_label }}"
     assert dag.max_consecutive_failed_dag_runs == 5
-    assert set(dag.params.keys()) == {"dry_run", "hours", "invalid_rows", "max_reject_ratio", "chunk_size"}
+    assert set(dag.params.keys()) == {"dry_run", "hours", "invalid_rows", "max_reject_ratio", "min_calls", "chunk_size"}
     assert dagbag.dags["scraping_upload"].get_task("lookup_batch").pool == "scraping_api"
 
 

@@ -39,7 +39,7 @@ def test_ivr_dag_shape(dagbag):
     assert load.pool == "ivr_mariadb"
     assert load.retry_exponential_backoff and load.max_retry_delay is not None
     assert dag.max_consecutive_failed_dag_runs > 0
-    assert set(dag.params.keys()) == {"dry_run", "hours", "invalid_rows", "max_reject_ratio", "chunk_size"}
+    assert set(dag.params.keys()) == {"dry_run", "hours", "invalid_rows", "max_reject_ratio", "min_calls", "chunk_size"}
     assert [t.task_id for t in dag.get_task("reconcile").upstream_list] == ["load_hour"]
     # One graph on both versions: plan, the run's only root (2.11's backfill expands no other mapped
     # source), is the sensor that waits for the day to close, so no hour loads before it has.

@@ -18,6 +18,7 @@ from tests.integration.ivr_support import (
     forget_alerts,
     ledger,
     loaded,
+    loaded_ids,
     local_midnight,
     make_call,
     metrics_row,
@@ -153,3 +154,27 @@ def test_source_outage_mid_run_is_retried_and_nothing_is_lost_or_doubled(dag, da
     calls = loaded(day)
     assert len(calls) == len({r[0] for r in calls}) == 30_002
     assert metrics_row(day)["source_calls"] == 30_002
+
+
+def test_a_day_the_source_holds_no_calls_for_is_never_a_green_run(dag, day):
+    """Nothing in the source (the IVR or its replica late, the wrong database): reconcile fails,
+    transiently, and writes no metrics; its retry loads the calls once they are there. An operator
+    accepts a day that really had none with min_calls=0."""
+    from functools import partial
+
+    from callcentre.ivr import reconcile
+    from callcentre.ivr.business_day import HOURS
+    from callcentre.ivr.load import load_hour
+
+    reload_hour = partial(load_hour, day, tz_name="UTC", run_id="late")
+    with pytest.raises(reconcile.SourceEmpty, match=r"holds 0 calls for 2026-10-06, fewer than min_calls=1"):
+        reconcile.gate_and_publish(day, HOURS, 0.05, "late", reload_hour=reload_hour)
+    assert metrics_row(day) is None
+
+    synthetic.write_calls([make_call(7, at(day, 9)), make_call(8, at(day, 17))])  # the day arrives
+    assert reconcile.gate_and_publish(day, HOURS, 0.05, "late", reload_hour=reload_hour).total_calls == 2
+    assert loaded_ids(day) == {7, 8}
+
+    reset_day(day)
+    dag_run = run(dag, day, {"min_calls": 0})
+    assert dag_run.state == "success" and metrics_row(day)["total_calls"] == 0

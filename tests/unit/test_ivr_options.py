@@ -26,6 +26,8 @@ def test_a_subset_of_hours_is_sorted_and_deduplicated():
         ({"max_reject_ratio": 1.5}, "max_reject_ratio=1.5"),
         ({"max_reject_ratio": "0.1"}, "max_reject_ratio='0.1'"),
         ({"chunk_size": 10}, "chunk_size=10"),
+        ({"min_calls": -1}, "min_calls=-1"),
+        ({"min_calls": "1"}, "min_calls='1'"),
         ({"dry_run": "yes"}, "dry_run='yes'"),
         ({"dryrun": True}, "unknown param"),
     ],

@@ -18,6 +18,7 @@ DEFAULTS = {
     "hours": [],
     "invalid_rows": "quarantine",
     "max_reject_ratio": 0.05,
+    "min_calls": 1,
     "chunk_size": 20_000,
 }
 
@@ -28,6 +29,7 @@ class RunOptions:
     hours: tuple[int, ...]
     invalid_rows: str
     max_reject_ratio: float
+    min_calls: int
     chunk_size: int
 
     @classmethod
@@ -64,6 +66,10 @@ class RunOptions:
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
             problems.append(f"max_reject_ratio={ratio!r} must be a number between 0 and 1")
 
+        min_calls = params.get("min_calls", DEFAULTS["min_calls"])
+        if isinstance(min_calls, bool) or not isinstance(min_calls, int) or min_calls < 0:
+            problems.append(f"min_calls={min_calls!r} must be a whole number >= 0")
+
         chunk_size = params.get("chunk_size", DEFAULTS["chunk_size"])
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or not 100 <= chunk_size <= 1_000_000:
             problems.append(f"chunk_size={chunk_size!r} must be an integer between 100 and 1000000")
@@ -75,6 +81,7 @@ class RunOptions:
             hours=tuple(sorted(set(parsed_hours))) or HOURS,
             invalid_rows=invalid_rows,
             max_reject_ratio=float(ratio),
+            min_calls=min_calls,
             chunk_size=chunk_size,
         )
 

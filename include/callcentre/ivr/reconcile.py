@@ -12,6 +12,7 @@ from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import transaction
 from callcentre.ivr import metrics
 from callcentre.ivr.business_day import HOURS
+from callcentre.ivr.options import DEFAULTS
 from callcentre.ivr.source import count_by_hour, source_connection
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,11 @@ class ReconcileMismatch(Exception):
     under us. Transient: Airflow retries reconcile, which reloads the hour again."""
 
 
+class SourceEmpty(Exception):
+    """The source holds fewer calls for the day than the run's ``min_calls``: the IVR or its replica
+    may not have written the day yet. Transient: reconcile's retry reloads the hours that arrived."""
+
+
 def count_day_reloading(business_date: date, hours, reload_hour) -> DayCounts:
     """Count the day; reload once, with ``reload_hour(h)``, every hour of ``hours`` that does not
     balance (a concurrent change in the source between an hour's read and the count), and count again."""
@@ -92,9 +98,12 @@ def count_day_reloading(business_date: date, hours, reload_hour) -> DayCounts:
     return counts
 
 
-def check_day(counts: DayCounts, max_reject_ratio: float, loaded_hours=HOURS) -> None:
+def check_day(counts: DayCounts, max_reject_ratio: float, loaded_hours=HOURS,
+              min_calls: int = DEFAULTS["min_calls"]) -> None:
     """Fail the run loudly when an hour does not balance (transient, ReconcileMismatch, in an hour
-    of ``loaded_hours``; permanent in another: only loading it can fix it) or too many rows were rejected."""
+    of ``loaded_hours``; permanent in another: only loading it can fix it), when the source holds
+    fewer than ``min_calls`` calls for the day (transient, SourceEmpty: never a green run that
+    loaded nothing) or too many rows were rejected."""
     bad = counts.mismatched_hours()
     if bad:
         detail = ", ".join(
@@ -112,6 +121,12 @@ def check_day(counts: DayCounts, max_reject_ratio: float, loaded_hours=HOURS) ->
             f"reconciliation failed for {counts.business_date}: {detail}, still after reloading them: the source "
             f"is changing; retrying."
         )
+    if counts.source_calls < min_calls:
+        raise SourceEmpty(
+            f"the IVR source holds {counts.source_calls} calls for {counts.business_date}, fewer than "
+            f"min_calls={min_calls}: the IVR or its replica may not have written the day yet; retrying. If the "
+            f"day really had so few, trigger it with min_calls={counts.source_calls}."
+        )
     if counts.source_calls:
         ratio = counts.rejected_calls / counts.source_calls
         if ratio > max_reject_ratio:
@@ -127,9 +142,9 @@ def check_day(counts: DayCounts, max_reject_ratio: float, loaded_hours=HOURS) ->
 
 
 def gate_and_publish(business_date: date, hours, max_reject_ratio: float, run_id: str,
-                     reload_hour) -> metrics.DailyMetrics:
+                     reload_hour, min_calls: int = DEFAULTS["min_calls"]) -> metrics.DailyMetrics:
     """The day's quality gate (every hour balances, those of ``hours`` that changed meanwhile
     reloaded once; the reject ratio), then its ``daily_metrics`` row: a day that fails gets none."""
     counts = count_day_reloading(business_date, hours, reload_hour)
-    check_day(counts, max_reject_ratio, loaded_hours=hours)
+    check_day(counts, max_reject_ratio, loaded_hours=hours, min_calls=min_calls)
     return metrics.refresh_daily_metrics(business_date, run_id)

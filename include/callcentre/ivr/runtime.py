@@ -116,4 +116,5 @@ def reconcile_day(hour_results: Iterable[dict], context) -> dict | None:
         log.info("dry run for %s: read %d, would load %d, would reject %d", day, read, read - rejected, rejected)
         return None
     return reconcile.gate_and_publish(day, opts.hours, opts.max_reject_ratio, context["run_id"],
-                                      reload_hour=lambda hour: _load(day, hour, opts, context)).as_dict()
+                                      reload_hour=lambda hour: _load(day, hour, opts, context),
+                                      min_calls=opts.min_calls).as_dict()
