@@ -75,6 +75,11 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
 ) + (
     PrivateApi("airflow.api_fastapi.app:get_auth_manager", 3, "include/callcentre/common/ui_page.py",
                "the configured auth manager, asked about one user and DAG, as Airflow's own routes do"),
+    PrivateApi("airflow.api_fastapi.auth.managers.models.resource_details:DagDetails", 3,
+               "include/callcentre/common/ui_page.py", "the DAG the auth manager is asked about"),
+    *(PrivateApi("airflow.api_fastapi.auth.managers.models.resource_details:DagAccessEntity", 3, f"include/callcentre/{where}",
+                 "which part of a DAG (its runs, its task instances) a page or route check is about")
+      for where in ("common/ui_page.py", "ivr_page/app.py", "scraping_page/app.py")),
 ) + tuple(
     # Imported by name, once, by the LocalExecutor's forkserver (tuning: a moved module is skipped
     # there, and fails here).
@@ -93,7 +98,7 @@ _PROVIDERS = ("airflow.providers.*.hooks.*", "airflow.providers.*.notifications.
               "airflow.providers.*.sensors.*", "airflow.providers.*.operators.*")
 PUBLIC = {
     3: ("airflow:__version__", "airflow.sdk", "airflow.sdk.exceptions", "airflow.plugins_manager",
-        "airflow.timetables.base", "airflow.api_fastapi.auth.managers.models.resource_details", *_PROVIDERS),
+        "airflow.timetables.base", *_PROVIDERS),
     2: ("airflow:__version__", "airflow.configuration", "airflow.plugins_manager", "airflow.exceptions",
         "airflow.hooks.base", "airflow.decorators", "airflow.models.param", "airflow.models:Variable",
         "airflow.models.dag:DAG", "airflow.operators.python", "airflow.sensors.base", "airflow.datasets",
