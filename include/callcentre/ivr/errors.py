@@ -25,6 +25,11 @@ INVALID_PARAMETER_VALUE = "22023"
 MYSQL_SCHEMA = {1054, 1146, 1049}  # unknown column, unknown table, unknown database
 
 
+def sqlstate_of(err: BaseException) -> str:
+    """A PostgreSQL error's SQLSTATE ("" for any other error): psycopg 3 and psycopg2 name it differently."""
+    return getattr(err, "sqlstate", None) or getattr(err, "pgcode", None) or ""
+
+
 def raise_classified(err: BaseException, where: str) -> None:
     """Re-raise ``err``: as AirflowFailException when permanent, unchanged when transient."""
     module = type(err).__module__
@@ -38,7 +43,7 @@ def raise_classified(err: BaseException, where: str) -> None:
             raise AirflowFailException(f"{where}: permanent source error: {err}") from err
         raise err
     if module.startswith(("psycopg", "psycopg2")):
-        sqlstate = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None) or ""
+        sqlstate = sqlstate_of(err)
         # unique_violation: a load of another hour committed the same call first (it moved in
         # the source between the two reads). A retry deletes it there and converges.
         if sqlstate in (UNIQUE_VIOLATION, INVALID_PARAMETER_VALUE):

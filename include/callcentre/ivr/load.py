@@ -20,7 +20,7 @@ from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import READ_AHEAD_CHUNKS, copy_in, postgres_conn
 from callcentre.ivr import columns, ledger
-from callcentre.ivr.errors import INVALID_PARAMETER_VALUE, UNIQUE_VIOLATION, raise_classified
+from callcentre.ivr.errors import INVALID_PARAMETER_VALUE, UNIQUE_VIOLATION, raise_classified, sqlstate_of
 from callcentre.ivr.options import positive_setting
 from callcentre.ivr.rules import REASON_COLUMN, describe_reject, fall_back_fold
 from callcentre.ivr.source import hour_rows, source_connection
@@ -213,7 +213,7 @@ def _under_savepoint(cur, statement: str, values, refused: str) -> bool:
     try:
         cur.execute(statement, values)
     except Exception as err:  # noqa: BLE001 - only ``refused`` is expected here
-        if (getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)) != refused:
+        if sqlstate_of(err) != refused:
             raise
         cur.execute("ROLLBACK TO SAVEPOINT attempt")
         return False
