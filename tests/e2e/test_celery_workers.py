@@ -143,6 +143,10 @@ def cluster(services, tmp_path_factory):
         # A lost worker is noticed after 20 s (production default: 5 min).
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        # A task the killed worker had taken but not yet started stays `queued`: it is queued
+        # again after 90 s (production default: 10 min; a CI run once waited past 5 min for it).
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
         # Only the runs the tests create: no scheduled run (yesterday's on unpausing, the reconciler's).
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "IVR_LOAD_DEADLINE_HOURS": "0",  # old days: no deadline alerts, so Slack must stay silent
