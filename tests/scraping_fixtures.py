@@ -124,7 +124,7 @@ def raw_xlsx(path: Path, rows: list[list], *, dimension: str | None = "A1", stri
     """A workbook written part by part with zipfile, the way CRMs and scripts write them (not Excel):
     no styles part, a sheet-dimension record that says ``dimension`` whatever the sheet holds
     (None: no record), text as inline strings (``strings="inline"``) or in a shared-strings part
-    (``"shared"``), numbers as numeric cells. ``sheet_xml_padding`` bytes of whitespace go into the
+    (``"shared"``), numbers as numeric cells, a ``(formula, saved value or None)`` pair as a formula cell. ``sheet_xml_padding`` bytes of whitespace go into the
     sheet part (compressed to almost nothing: a zip bomb). ``strict``: the namespaces and the
     conformance attribute of Excel's "Strict Open XML Spreadsheet"; ``sheets=False``: a workbook
     part that lists no sheet."""
@@ -141,7 +141,12 @@ def raw_xlsx(path: Path, rows: list[list], *, dimension: str | None = "A1", stri
             ref = f"{get_column_letter(c)}{r}"
             if value is None:
                 continue
-            if isinstance(value, (int, float)):
+            if isinstance(value, tuple):  # (formula, the value saved with it or None), as a spreadsheet app writes it
+                formula, saved = value
+                kept = "" if saved is None else f"<v>{escape(str(saved))}</v>"
+                kind = "" if isinstance(saved, (int, float)) else ' t="str"'
+                cells.append(f'<c r="{ref}"{kind}><f>{escape(formula)}</f>{kept}</c>')
+            elif isinstance(value, (int, float)):
                 cells.append(f'<c r="{ref}"><v>{value}</v></c>')
             elif strings == "shared":
                 shared.append(str(value))

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from callcentre.scraping.workbook import (
-    NOT_ASCII_DIGITS, BadWorkbook, RejectedRow, check_phone, read_phone_numbers, write_results,
+    FORMULA_WITHOUT_VALUE, NOT_ASCII_DIGITS, BadWorkbook, RejectedRow, check_phone, read_phone_numbers, write_results,
 )
 from tests.scraping_fixtures import raw_xlsx
 
@@ -240,6 +240,23 @@ def test_a_crm_export_with_a_wrong_dimension_record_is_read_whole(tmp_path, stri
     assert phones.numbers == ["3001234567", "3109876543"]
     assert phones.source == "sheet 'export', column C ('Telefono', header in row 1)"
     assert phones.rejected == [RejectedRow(4, "no tiene", "not a phone number (7-15 digits)")]
+
+
+def test_a_formula_is_read_by_the_value_saved_with_it_and_one_without_a_value_is_rejected_not_skipped(tmp_path):
+    """Excel, LibreOffice and Google Sheets save each formula's value with it; a script (openpyxl,
+    a CRM's export) may write the formula alone, which only a spreadsheet app can compute."""
+    saved = raw_xlsx(tmp_path / "guardado.xlsx", [["Telefono"], [('"300"&"1234567"', "3001234567")], [("3109876543+0", 3109876543)]])
+    assert read_phone_numbers(saved).numbers == ["3001234567", "3109876543"]
+
+    wb = Workbook()
+    for row in (["Telefono"], ["3001234567"], ['="300"&"7654321"'], [None], ["3009999999"]):
+        wb.active.append(row)
+    wb.save(tmp_path / "script.xlsx")
+    phones = read_phone_numbers(tmp_path / "script.xlsx")
+    assert phones.numbers == ["3001234567", "3009999999"]
+    assert phones.rejected == [RejectedRow(3, '="300"&"7654321"', FORMULA_WITHOUT_VALUE)]
+    assert phones.data_rows == 3  # the blank row 4 is not data; the formula's row is
+    assert "open the file in Excel" in FORMULA_WITHOUT_VALUE
 
 
 def test_a_script_export_without_header_or_dimension(tmp_path):

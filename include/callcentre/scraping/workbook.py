@@ -37,6 +37,8 @@ _FLOAT_TEXT = re.compile(r"^\+?[0-9]+\.0+$")
 _CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")  # <c r=..>, <c/>, <x:c ..> (prefixed SpreadsheetML)
 NOT_A_PHONE = "not a phone number (7-15 digits)"
 NOT_ASCII_DIGITS = "digits other than 0-9 (write the number with the digits 0-9)"
+FORMULA_WITHOUT_VALUE = ("a formula saved without its value (written by a program, not a spreadsheet app):"
+                         " open the file in Excel or LibreOffice and save it, or paste the values")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
 FORMULA_TRIGGERS = ("=", "+", "-", "@")
@@ -146,7 +148,7 @@ def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
         rows = (row[0] if row else None for row in sheet.iter_rows(
             min_row=top[-1][0] + 1, min_col=column + 1, max_col=column + 1, values_only=True))
         data = itertools.chain((_cell(row, column) for n, row in top if n >= start_row), rows)
-        result = _collect(name, data, start_row)
+        result = _collect(name, data, start_row, lambda: _unsaved_formulas(path, sheet.title, column, start_row))
     finally:
         wb.close()
     numbers, rejected, duplicates, data_rows = result
@@ -192,13 +194,33 @@ def _cell(row, column: int):
     return row[column] if row and column < len(row) else None
 
 
-def _collect(name, values, start_row: int):
+def _unsaved_formulas(path: Path, sheet: str, column: int, start_row: int) -> dict[int, str]:
+    """{row: formula} of the column's formulas: a value read as blank in such a row is a formula
+    whose value was never saved (a second, formula-only read: openpyxl gives one or the other)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        ws = wb[sheet]
+        ws.reset_dimensions()
+        return {cell.row: cell.value for row in ws.iter_rows(min_row=start_row, min_col=column + 1, max_col=column + 1)
+                for cell in row if getattr(cell, "data_type", None) == "f"}
+    finally:
+        wb.close()
+
+
+def _collect(name, values, start_row: int, read_formulas):
     seen: set[str] = set()
     numbers: list[str] = []
     rejected: list[RejectedRow] = []
     duplicates = data_rows = 0
+    formulas = None  # read at the first blank cell: a sheet without one is read once
     for offset, value in enumerate(values):
         if _blank(value):
+            formulas = read_formulas() if formulas is None else formulas
+            if start_row + offset in formulas:
+                data_rows += 1
+                rejected.append(RejectedRow(start_row + offset, str(formulas[start_row + offset])[:100], FORMULA_WITHOUT_VALUE))
             continue
         data_rows += 1
         if data_rows > MAX_ROWS:
