@@ -170,6 +170,26 @@ def test_a_sheet_without_the_phone_header_gives_way_to_one_with_it(tmp_path):
     assert phones.numbers == ["3001112233"] and phones.sheet == "Datos"
 
 
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_hidden_sheet_is_never_read(tmp_path, state):
+    """Last month's list kept on a hidden first sheet: the visible list is the one sent."""
+    wb = Workbook()
+    viejos = wb.active
+    viejos.title = "Octubre"
+    for row in (["Teléfono"], ["3001112233"]):
+        viejos.append(row)
+    viejos.sheet_state = state
+    nuevos = wb.create_sheet("Noviembre")
+    for row in (["Teléfono"], ["3004445566"]):
+        nuevos.append(row)
+    wb.active = 1
+    wb.save(tmp_path / "oculta.xlsx")
+
+    phones = read_phone_numbers(tmp_path / "oculta.xlsx")
+
+    assert phones.numbers == ["3004445566"] and phones.sheet == "Noviembre"
+
+
 def test_title_row_above_the_header(tmp_path):
     """Merged title "Clientes noviembre" in row 1, a blank row, the real header in row 3."""
     wb = Workbook()

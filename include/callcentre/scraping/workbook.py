@@ -165,11 +165,12 @@ def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
 
 
 def _pick_sheet(sheets, name: str):
-    """``(sheet, [(row number, row)])``: the first sheet with a phone header near its top, else the
-    first sheet. The rows (blank ones included, so row numbers stay right) run from the sheet's
-    first non-blank row to :data:`HEADER_SCAN_ROWS` rows down; empty for an empty sheet."""
+    """``(sheet, [(row number, row)])``: the first visible sheet with a phone header near its top,
+    else the first visible sheet (a hidden sheet is never read: an old list kept out of sight). The
+    rows (blank ones included, so row numbers stay right) run from the sheet's first non-blank row
+    to :data:`HEADER_SCAN_ROWS` rows down; empty for an empty sheet."""
     first = None
-    for sheet in sheets:
+    for sheet in [s for s in sheets if s.sheet_state == "visible"] or sheets:  # Excel keeps one visible
         sheet.reset_dimensions()  # the dimension record may say A1 for a full sheet
         top = _top_rows(sheet)
         if any(is_phone_header(cell) for _, row in top for cell in row):
