@@ -51,7 +51,8 @@ def test_normalise_phone(value, expected):
     assert check_phone(value)[0] == expected
 
 
-@pytest.mark.parametrize("header", ["Telefono", "TELÉFONO", " phone ", "Número", "numero", "Celular", "Móvil", "movil"])
+@pytest.mark.parametrize("header", ["Telefono", "TELÉFONO", " phone ", "Número", "numero", "Celular", "Móvil", "movil",
+                                    "Teléfono:", "Celular *", "Teléfono*"])  # a form's label, a template's required mark
 def test_phone_column_found_by_header(tmp_path, header):
     path = _book(tmp_path / "a.xlsx", [["Nombre", header], ["Ana", "3001234567"], ["Luis", 3109876543]])
     phones = read_phone_numbers(path)

@@ -112,7 +112,8 @@ def _phone_text(value) -> str | None:
 def is_phone_header(value) -> bool:
     if not isinstance(value, str):
         return False
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", value).strip().lower()) in _HEADER_KEYS
+    # A form's "Teléfono:" and a template's required mark "Celular *" name the same column.
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", value).strip(" \t\n:*").lower()) in _HEADER_KEYS
 
 
 def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
