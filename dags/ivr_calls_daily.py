@@ -80,7 +80,8 @@ default_args = {
         ),
         "min_calls": Param(
             DEFAULTS["min_calls"], type="integer", minimum=0,
-            description="Fail (and retry) while the source holds fewer calls for the day; 0 accepts an empty day.",
+            description="Fail (and retry) while the source holds fewer calls for the day; 0 accepts an empty day"
+                        " and lets an hour the source no longer holds be emptied.",
         ),
         "chunk_size": Param(
             DEFAULTS["chunk_size"], type="integer", minimum=100, maximum=1_000_000,

@@ -178,3 +178,27 @@ def test_a_day_the_source_holds_no_calls_for_is_never_a_green_run(dag, day):
     reset_day(day)
     dag_run = run(dag, day, {"min_calls": 0})
     assert dag_run.state == "success" and metrics_row(day)["total_calls"] == 0
+
+
+def test_a_rerun_after_the_ivr_purged_the_day_keeps_the_loaded_calls(dag, day, fake_slack):
+    """A backfill past the IVR's retention: each emptied hour fails at once (no retry spent), every
+    stored call and the day's metrics stay, one Slack message says why; min_calls=0 empties the day
+    on purpose."""
+    from tests.integration.ivr_support import source_execute
+
+    synthetic.write_calls([make_call(50, at(day, 6)), make_call(51, at(day, 18))])
+    assert run(dag, day).state == "success"
+    source_execute("DELETE FROM calls WHERE call_id IN (50, 51)")
+
+    dag_run = run(dag, day)
+
+    assert dag_run.state == "failed"
+    states = task_states(dag_run)
+    assert states[("load_hour", 6)] == states[("load_hour", 18)] == ("failed", 1)
+    assert states[("load_hour", 7)][0] == "success"
+    assert loaded_ids(day) == {50, 51} and metrics_row(day)["total_calls"] == 2
+    assert len(fake_slack.messages) == 1
+    assert "the IVR deleted or purged them" in fake_slack.messages[0]["text"]
+
+    assert run(dag, day, {"min_calls": 0}).state == "success"
+    assert loaded_ids(day) == set() and metrics_row(day)["total_calls"] == 0

@@ -20,6 +20,7 @@ from tests.integration.ivr_support import (
     ensure_tables,
     ledger,
     loaded,
+    loaded_ids,
     make_call,
     metrics_row,
     query,
@@ -106,6 +107,34 @@ def test_a_call_moved_to_another_hour_moves_in_the_target(day, order):
     hours = {r[0]: r[1] for r in loaded(day)}
     assert hours == {10: 7, 11: 3}
     assert query("SELECT count(*) FROM analytics.calls WHERE call_id = 10") == [(1,)]
+
+
+def test_an_hour_the_source_no_longer_holds_is_not_emptied_unless_asked(day):
+    """A backfill past the IVR's retention (or a purge by mistake): the source lost the hour's
+    calls; analytics keeps them, and says so, until a run with min_calls=0 empties the hour."""
+    synthetic.write_calls([make_call(30, at(day, 4)), make_call(31, at(day, 4, 30)), make_call(32, at(day, 5))])
+    load_day(day)
+    source_execute("DELETE FROM calls WHERE call_id IN (30, 31)")
+
+    with pytest.raises(AirflowFailException, match=r"hour 04: the source holds no call for it, nor any of the 2 calls "
+                                                   r"analytics holds for it \(first: call_id 30\).*min_calls=0"):
+        load_hour(day, 4, tz_name="UTC", run_id="after-purge")
+    assert loaded_ids(day) == {30, 31, 32}
+    assert ledger(day)[-1][:3] == (4, 1, "failed")
+
+    load_hour(day, 4, tz_name="UTC", run_id="emptied", empty_ok=True)
+    assert loaded_ids(day) == {32}
+
+
+def test_an_hour_whose_only_call_moved_to_another_hour_is_emptied(day):
+    synthetic.write_calls([make_call(40, at(day, 2, 10))])
+    load_day(day)
+    source_execute("UPDATE calls SET start_time = %s, end_time = %s WHERE call_id = 40", (at(day, 8, 5), at(day, 8, 9)))
+
+    load_hour(day, 2, tz_name="UTC", run_id="moved-2")  # the call still is in the source: no refusal
+    load_hour(day, 8, tz_name="UTC", run_id="moved-8")
+
+    assert {r[0]: r[1] for r in loaded(day)} == {40: 8}
 
 
 # One way per column to store a value that differs from what the load writes (as an earlier,

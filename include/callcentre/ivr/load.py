@@ -191,6 +191,15 @@ LOCK_TIMEOUT_SETTING = "IVR_LOCK_TIMEOUT_SECONDS"
 DEFAULT_LOCK_TIMEOUT_S = 600
 
 
+# An empty source hour may only empty a stored one whose calls the source still holds elsewhere
+# (HourLoad._refuse_to_empty_a_purged_hour); the existence check reads up to this many of them.
+PURGE_SAMPLE = 1000
+_STORED = ("SELECT call_id FROM {calls} WHERE business_date = %(d)s AND local_hour = %(h)s"
+           " UNION ALL SELECT call_id FROM {rejects} WHERE business_date = %(d)s AND local_hour = %(h)s")
+STORED_SAMPLE_SQL = _STORED + " LIMIT %(n)s"
+STORED_COUNT_SQL = f"SELECT count(*) FROM ({_STORED}) stored"
+
+
 def lock_timeout_s() -> int:
     return positive_setting(LOCK_TIMEOUT_SETTING, DEFAULT_LOCK_TIMEOUT_S, what="a whole number of seconds",
                             error=AirflowFailException)
@@ -277,8 +286,9 @@ class HourLoad:
 
     def __init__(self, business_date: date, hour: int, *, tz_name: str, run_id: str, try_number: int = 1,
                  invalid_rows: str = "quarantine", dry_run: bool = False, chunk_size: int = 20_000,
-                 target_conn_id: str = ANALYTICS_POSTGRES, dag_id: str = DAG_ID):
+                 empty_ok: bool = False, target_conn_id: str = ANALYTICS_POSTGRES, dag_id: str = DAG_ID):
         self.day, self.hour, self.tz_name, self.run_id = business_date, hour, tz_name, run_id
+        self.empty_ok = empty_ok
         self.try_number, self.invalid_rows, self.dry_run, self.chunk_size = try_number, invalid_rows, dry_run, chunk_size
         self.target_conn_id, self.dag_id = target_conn_id, dag_id
         self.result = HourResult(business_date=business_date.isoformat(), hour=hour, dry_run=dry_run)
@@ -328,6 +338,8 @@ class HourLoad:
             # chunk_size caps the rows held at once: one piece read, the pieces read ahead, one copied.
             piece = max(1, self.chunk_size // (READ_AHEAD_CHUNKS + 2))
             staged = copy_in(self.cur, COPY_SQL, hour_rows(src, self.day, self.hour, piece, self.fold))
+            if not staged and not (self.empty_ok or self.dry_run):
+                self._refuse_to_empty_a_purged_hour(src)
         with self.result.phase("validate"):
             _count_staged(self.cur, self.result, staged)
         if self.result.rows_rejected and self.invalid_rows == "fail":
@@ -335,6 +347,27 @@ class HourLoad:
                 f"{self.result.rows_rejected} invalid row(s) in source table calls for {self.where()} and "
                 f"invalid_rows='fail'; nothing was written. First: " + "; ".join(self.result.examples)
             )
+
+    def _refuse_to_empty_a_purged_hour(self, src) -> None:
+        """The source holds no call for the hour: when analytics holds calls for it that the
+        source no longer holds anywhere (not moved to another hour: purged by the IVR's retention,
+        reached by a backfill, or deleted), fail rather than empty the hour."""
+        self.cur.execute(STORED_SAMPLE_SQL.format(calls=self.partitions.calls, rejects=self.partitions.rejects),
+                         {"d": self.day, "h": self.hour, "n": PURGE_SAMPLE})
+        stored = [row[0] for row in self.cur.fetchall()]
+        if not stored:
+            return
+        with src.cursor() as cur:
+            cur.execute(f"SELECT call_id FROM calls WHERE call_id IN ({', '.join(['%s'] * len(stored))}) LIMIT 1", stored)
+            if cur.fetchone():
+                return
+        self.cur.execute(STORED_COUNT_SQL.format(calls=self.partitions.calls, rejects=self.partitions.rejects),
+                         {"d": self.day, "h": self.hour})
+        raise AirflowFailException(
+            f"{self.where()}: the source holds no call for it, nor any of the {self.cur.fetchone()[0]} calls analytics "
+            f"holds for it (first: call_id {min(stored)}): the IVR deleted or purged them (its retention?). Nothing was "
+            f"replaced. If the hour really is empty now, run the day with min_calls=0."
+        )
 
     def replace(self) -> None:
         """Replace the hour in the target (in the attempt's transaction) and close the ledger row."""

@@ -101,7 +101,9 @@ def load_hour(hour: int, context) -> dict | None:
 def _load(day: date, hour: int, opts: RunOptions, context) -> load.HourResult:
     return load.load_hour(day, hour, tz_name=timezone_name(), run_id=context["run_id"],
                           try_number=int(context["ti"].try_number), invalid_rows=opts.invalid_rows,
-                          dry_run=opts.dry_run, chunk_size=opts.chunk_size, dag_id=context["dag"].dag_id)
+                          dry_run=opts.dry_run, chunk_size=opts.chunk_size, dag_id=context["dag"].dag_id,
+                          # min_calls=0 accepts an empty day, and so an hour the source emptied.
+                          empty_ok=opts.min_calls == 0)
 
 
 def reconcile_day(hour_results: Iterable[dict], context) -> dict | None:
