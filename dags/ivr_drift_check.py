@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pendulum
 
-from callcentre.common.compat import Param, dag, task
+from callcentre.common.compat import ALL_DONE_MIN_ONE_SUCCESS, Param, dag, task
 from callcentre.ivr import alerts, drift
 from callcentre.ivr.business_day import ivr_timezone_name
 from callcentre.ivr.options import DEFAULTS, LOAD_QUEUE
@@ -60,7 +60,9 @@ def ivr_drift_check():
         """Reload one drifted hour (the normal hour load: atomic, converging)."""
         drift.reload_task(day, hour, context)
 
-    @task(pool="ivr_mariadb", queue=LOAD_QUEUE)
+    # After every reload, failed ones too: a day whose hour could not be reloaded does not hold
+    # back the others' metrics.
+    @task(pool="ivr_mariadb", queue=LOAD_QUEUE, trigger_rule=ALL_DONE_MIN_ONE_SUCCESS)
     def publish(found, **context) -> dict:
         """Gate each repaired day, rewrite its metrics when it passes, one Slack message."""
         return drift.publish_task(found, context)

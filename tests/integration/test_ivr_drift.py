@@ -179,7 +179,7 @@ def test_a_repaired_day_that_fails_its_gate_keeps_its_metrics_and_says_so(day, f
     assert metrics_row(day) == before  # but the day fails its gate: no metrics written
     [message] = [m["text"] for m in fake_slack.messages]
     assert "ivr_drift_check` run failed" in message  # the run's failure alert is the batch's message
-    assert f"{day}: hours reloaded but the day FAILED its quality gate" in message and "max_reject_ratio" in message
+    assert f"{day}: FAILED, metrics left as they were: its quality gate failed" in message and "max_reject_ratio" in message
     [(_, hours, repaired, error)] = checks(day)  # still drifted for the page, with the reason
     assert (hours, repaired) == ([9], False) and "max_reject_ratio" in error
 
@@ -190,3 +190,33 @@ def test_a_day_never_loaded_is_left_to_its_own_run(day, fake_slack):
     assert drift.find_drift(day, 7) == []
     run_check(day, fake_slack)
     assert metrics_row(day) is None and fake_slack.messages == []
+
+
+def test_an_hour_the_source_purged_does_not_hold_back_the_other_days_repairs(day, fake_slack):
+    """Day 1 lost an hour in the source (deleted or purged) and day 2 had a late correction: day
+    2 is repaired and published, day 1 keeps its calls and metrics and is named as failed, in the
+    batch's one message."""
+    other = day + timedelta(days=1)
+    reset_day(other)
+    forget_checks(other)
+    try:
+        synthetic.write_calls([make_call(ID + 11, at(day, 8)), make_call(ID + 12, at(day, 9)),
+                               make_call(ID + 21, at(other, 8))])
+        load_and_publish(day)
+        load_and_publish(other)
+        source_execute("DELETE FROM calls WHERE call_id = %s", (ID + 11,))
+        source_execute("UPDATE calls SET duration = 77 WHERE call_id = %s", (ID + 21,))
+        before = metrics_row(day)
+
+        run = dag_test(load_dag(), local_midnight(other + timedelta(days=2)), {"last_day": other.isoformat(), "days": 2})
+
+        assert run.state == "failed"
+        assert {r[0] for r in loaded(day)} == {ID + 11, ID + 12} and metrics_row(day) == before
+        assert [r[5] for r in loaded(other)] == [77] and metrics_row(other)["computed_by_run_id"] != "daily"
+        [message] = [m["text"] for m in fake_slack.messages]
+        assert f"{other}: hours 08; metrics rewritten" in message
+        assert f"{day}: FAILED, metrics left as they were: hours 08 not reloaded" in message
+        assert "the IVR deleted or purged them" in message  # the reload task's own error
+    finally:
+        reset_day(other)
+        forget_checks(other)

@@ -23,6 +23,13 @@ def test_the_message_groups_hours_by_task_and_starts_with_the_first_error():
     assert "• failed (3): load_hour: hours 03, 13; reconcile" in text
     assert "• first error (load_hour hour 13, try 5): OperationalError: (2013, 'Lost connection')" in text
     assert "    reconcile: http://ui/reconcile/-1" in text
+    assert "• last error (reconcile, try 5): OperationalError: (2003, ...)" in text  # another task's own account
+
+
+def test_one_task_failing_in_several_hours_shows_its_first_error_only():
+    text = alerts.run_failed_message("ivr_calls_daily", "scheduled__x", None, DAY, None,
+                                     [failure("load_hour", 3, 3), failure("load_hour", 9, 9)])
+    assert "first error (load_hour hour 03" in text and "last error" not in text
 
 
 def test_a_day_long_outage_lists_every_hour_but_links_only_the_first_ten():

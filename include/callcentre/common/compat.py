@@ -64,6 +64,10 @@ def sla_miss_callback_kwargs(callback) -> dict:
     return {"sla_miss_callback": callback} if IS_AIRFLOW_2 else {}
 
 
+# A task that runs once its upstream tasks have all ended, at least one of them in success (2.11
+# has no such rule; its all_done also runs after a failed first task, whose XCom is then missing).
+ALL_DONE_MIN_ONE_SUCCESS = "all_done" if IS_AIRFLOW_2 else "all_done_min_one_success"
+
 # The REST API: 3.x /api/v2 with a JWT from /auth/token; 2.x /api/v1 with HTTP basic auth.
 REST_API_PREFIX = "/api/v1" if IS_AIRFLOW_2 else "/api/v2"
 REST_API_BASIC_AUTH = IS_AIRFLOW_2

@@ -22,6 +22,7 @@ _WORDS = {
         "run": "run", "reason": "reason",
         "no_failure": "no task failure was recorded (a worker killed before its callback, or the run's timeout): open the run",
         "failed": "failed", "first_error": "first error ({label}, try {try_number})", "logs": "logs",
+        "last_error": "last error ({label}, try {try_number})",
         "no_link": "(no link)", "more": "… and {n} more in the run's grid",
         "hour": "hour", "hours": "hours", "map_index": "map index",
         "unclaimed": "while analytics PostgreSQL is unreachable, at most one such message an hour for `{dag_id}`",
@@ -39,6 +40,7 @@ _WORDS = {
         "no_failure": ("no se registró ningún fallo de tarea (un worker terminado antes de su callback, o el "
                        "tiempo límite de la ejecución): abra la ejecución"),
         "failed": "fallidas", "first_error": "primer error ({label}, intento {try_number})", "logs": "logs",
+        "last_error": "último error ({label}, intento {try_number})",
         "no_link": "(sin enlace)", "more": "… y {n} más en la cuadrícula de la ejecución",
         "hour": "hora", "hours": "horas", "map_index": "índice",
         "unclaimed": "mientras PostgreSQL de analítica no responda, como mucho un mensaje así por hora para `{dag_id}`",
@@ -91,8 +93,11 @@ def run_failed_message(dag_id: str, run_id: str, run_url: str | None, business_d
     lines += [
         f"• {w['failed']} ({len(failures)}): {_failed_list(failures, w)}",
         f"• {w['first_error'].format(label=first.label, try_number=first.try_number)}: {first.error}",
-        f"• {w['logs']}:",
     ]
+    last = failures[-1]
+    if last.task_id != first.task_id:  # a later task's own account (ivr_drift_check's publish: the batch)
+        lines.append(f"• {w['last_error'].format(label=last.label, try_number=last.try_number)}: {last.error}")
+    lines += [f"• {w['logs']}:"]
     lines += [f"    {f.label}: {f.log_url or w['no_link']}" for f in failures[:MAX_LINKS]]
     if len(failures) > MAX_LINKS:
         lines.append(f"    {w['more'].format(n=len(failures) - MAX_LINKS)}")

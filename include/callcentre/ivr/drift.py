@@ -153,32 +153,42 @@ class RepairReport:
     """What one repair batch did, for its one Slack message."""
 
     repaired: dict[str, list[int]] = field(default_factory=dict)  # day -> hours reloaded, gate passed
-    failed: dict[str, str] = field(default_factory=dict)  # day -> why its gate failed (no metrics)
+    failed: dict[str, str] = field(default_factory=dict)  # day -> why it was not published (no metrics)
 
     def message(self, dag_id: str, run_id: str) -> str:
         lines = [f":wrench: {dag_id} ({run_id}): reloaded the hours that differed from the IVR source"]
         lines += [f"• {day}: hours {', '.join(f'{h:02d}' for h in hours)}; metrics rewritten"
                   for day, hours in sorted(self.repaired.items())]
-        lines += [f"• {day}: hours reloaded but the day FAILED its quality gate, metrics left as they were: {why}"
-                  for day, why in sorted(self.failed.items())]
+        lines += [f"• {day}: FAILED, metrics left as they were: {why}" for day, why in sorted(self.failed.items())]
         return "\n".join(lines)
 
 
 def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_name: str) -> RepairReport:
-    """Gate and publish every day of ``drift`` (its hours already reloaded by the mapped tasks) as
-    a normal run does (reconcile.gate_and_publish)."""
+    """Gate and publish every day of ``drift`` whose hours the mapped tasks all reloaded, as a
+    normal run does (reconcile.gate_and_publish); a day with an hour left unreloaded (its task
+    failed: the source lost it, out of retries) keeps its metrics and does not hold back the others."""
     report = RepairReport()
     by_day: dict[str, list[int]] = {}
     for item in drift:
         by_day.setdefault(item["day"], []).append(int(item["hour"]))
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        cur.execute("SELECT business_date::text, local_hour FROM analytics.drift_hours"
+                    " WHERE run_id = %s AND reloaded_at IS NULL ORDER BY 2", (run_id,))
+        left: dict[str, list[int]] = {}
+        for text, hour in cur.fetchall():
+            left.setdefault(text, []).append(hour)
     for text, hours in sorted(by_day.items()):
         day, hours = date.fromisoformat(text), sorted(hours)
+        if text in left:
+            report.failed[text] = (f"hours {', '.join(f'{h:02d}' for h in left[text])} not reloaded:"
+                                   " their reload_hour task failed (its error is below)")
+            continue
         try:
             reconcile.gate_and_publish(day, hours, max_reject_ratio, run_id,
                                        reload_hour=partial(load.load_hour, day, tz_name=tz_name, run_id=run_id))
             report.repaired[text] = hours
         except Exception as err:  # noqa: BLE001 - reported in the batch's message, then the run fails
-            report.failed[text] = str(err)[:300]
+            report.failed[text] = f"its quality gate failed: {err}"[:300]
     return report
 
 
