@@ -341,3 +341,27 @@ def test_a_run_failure_alert_held_back_by_a_slack_outage_is_sent_once_by_the_wat
     [text] = sent()
     assert "`ivr_drift_check` run failed" in text
 
+
+
+def test_a_task_that_succeeded_is_never_listed_as_failed(fake_slack):
+    """Airflow 2.x hands the run's failure callback the run's last task instance, whatever its
+    state: a reload that succeeded after the one that failed must not join the failures."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    run_id = f"manual__last_ti_{os.getpid()}"
+    with transaction(ANALYTICS_POSTGRES) as cur:
+        for table in ("alert_log", "task_failures"):
+            cur.execute(f"DELETE FROM analytics.{table} WHERE run_id = %s", (run_id,))
+        recorded = alerts.TaskFailure("ivr_drift_check", run_id, 0, "reload_hour", 0, None, 8, 1,
+                                      "AirflowFailException: the source lost it", None)
+        names = [f.name for f in dataclasses.fields(recorded)]
+        cur.execute(f"INSERT INTO analytics.task_failures ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})",
+                    dataclasses.astuple(recorded))
+    succeeded = SimpleNamespace(task_id="reload_hour", map_index=1, state="success", dag_id="ivr_drift_check",
+                                run_id=run_id, try_number=1, log_url="http://ui/x")
+    alerts.alert_run_failed({"dag": SimpleNamespace(dag_id="ivr_drift_check", max_consecutive_failed_dag_runs=0),
+                             "run_id": run_id, "reason": "task_failure", "ti": succeeded})
+
+    [text] = [m["text"] for m in fake_slack.messages if run_id in m["text"]]
+    assert "failed (1): reload_hour: hour 08" in text and "[1]" not in text

@@ -46,9 +46,10 @@ def serialized():
 def forget_checks(day):
     query("DELETE FROM analytics.drift_checks WHERE business_date = %s RETURNING 1", (day,))
     # On 2.x every dag.test of the check is the same run (manual__<its logical date>): the claim of
-    # an earlier failure alert would silence this one.
-    query("DELETE FROM analytics.alert_log WHERE dag_id = 'ivr_drift_check' AND run_id LIKE %s RETURNING 1",
-          (f"manual__{day + timedelta(days=2)}T%",))
+    # an earlier failure alert would silence this one, and its recorded task failures join this run's.
+    for table in ("alert_log", "task_failures"):
+        query(f"DELETE FROM analytics.{table} WHERE dag_id = 'ivr_drift_check' AND run_id LIKE %s RETURNING 1",
+              (f"manual__{day + timedelta(days=2)}T%",))
 
 
 @pytest.fixture

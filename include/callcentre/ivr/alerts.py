@@ -219,7 +219,8 @@ def alert_run_failed(context) -> None:
         send_unclaimed(dag_id, text, always=bool(note))
         return
     last_ti = context.get("ti")
-    if last_ti is not None and not any(
+    # Airflow 2.x passes the run's last task instance whatever its state: only a failed one counts.
+    if last_ti is not None and getattr(last_ti, "state", "failed") in ("failed", None) and not any(
         (f.task_id, f.map_index) == (last_ti.task_id, getattr(last_ti, "map_index", -1)) for f in failures
     ):
         try:  # the task that failed the run left no record (marked failed by hand, worker lost): list it anyway
