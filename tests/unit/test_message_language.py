@@ -47,3 +47,16 @@ def test_ivr_alerts_in_spanish_keep_codes_commands_and_errors(monkeypatch):
     assert "Airflow PAUSÓ `ivr_calls_daily`" in alerts.paused_message("ivr_calls_daily", 3)
     monkeypatch.setenv("CALLCENTRE_LANGUAGE", "en")
     assert "not loaded by its deadline" in alert_messages.deadline_message(day, deadline.deadline_of(day, zone, 6), zone, 6)
+
+
+@pytest.mark.parametrize("language, repaired, failed", [
+    ("en", "• 2026-06-24: hours 08, 23; metrics rewritten", "• 2026-06-23: FAILED, metrics left as they were: "),
+    ("es", "• 2026-06-24: horas 08, 23; métricas reescritas", "• 2026-06-23: FALLÓ, métricas sin cambios: "),
+])
+def test_the_drift_batch_message_in_each_language(monkeypatch, language, repaired, failed):
+    from callcentre.ivr.drift import RepairReport
+
+    monkeypatch.setenv("CALLCENTRE_LANGUAGE", language)
+    text = RepairReport({"2026-06-24": [8, 23]}, {"2026-06-23": "why"}).message("ivr_drift_check", "manual__r")
+    assert text.splitlines()[0].startswith(":wrench: ivr_drift_check (manual__r): ")
+    assert text.splitlines()[1:] == [repaired, failed + "why"]

@@ -33,6 +33,11 @@ _WORDS = {
         "deadline": "deadline: {due} {zone} (end of the day + {hours} h, IVR_LOAD_DEADLINE_HOURS)",
         "no_row": "analytics.daily_metrics has no row for {day}, and no failed run of `{dag_id}` was reported for it",
         "runs": "runs", "no_run": "if the day has no run", "sla": " (Airflow SLA miss)",
+        "drift": ":wrench: {dag_id} ({run_id}): reloaded the hours that differed from the IVR source",
+        "drift_repaired": "{day}: hours {hours}; metrics rewritten",
+        "drift_failed": "{day}: FAILED, metrics left as they were: {why}",
+        "drift_not_reloaded": "hours {hours} not reloaded: their reload_hour task failed (its error is below)",
+        "drift_gate_failed": "its quality gate failed: {error}",
     },
     "es": {
         "run_failed": ":red_circle: falló la ejecución de `{dag_id}`", "business_date": " — día de negocio {day}",
@@ -51,6 +56,11 @@ _WORDS = {
         "deadline": "plazo: {due} {zone} (fin del día + {hours} h, IVR_LOAD_DEADLINE_HOURS)",
         "no_row": "analytics.daily_metrics no tiene fila para {day}, y no se informó ninguna ejecución fallida de `{dag_id}`",
         "runs": "ejecuciones", "no_run": "si el día no tiene ejecución", "sla": " (SLA de Airflow incumplido)",
+        "drift": ":wrench: {dag_id} ({run_id}): se recargaron las horas que diferían de la fuente del IVR",
+        "drift_repaired": "{day}: horas {hours}; métricas reescritas",
+        "drift_failed": "{day}: FALLÓ, métricas sin cambios: {why}",
+        "drift_not_reloaded": "horas {hours} sin recargar: su tarea reload_hour falló (su error, abajo)",
+        "drift_gate_failed": "su control de calidad falló: {error}",
     },
 }
 
@@ -69,7 +79,7 @@ def _failed_list(failures: list, w: dict) -> str:
         hours = sorted(f.local_hour for f in items if f.local_hour is not None)
         if hours:
             parts.append(f"{task_id}: {w['hours' if len(hours) > 1 else 'hour']} "
-                         f"{', '.join(f'{h:02d}' for h in hours)}")
+                         f"{hour_list(hours)}")
         elif any(f.map_index >= 0 for f in items):
             parts.append(f"{task_id}: {w['map_index']} {', '.join(str(f.map_index) for f in items)}")
         else:
@@ -101,6 +111,19 @@ def run_failed_message(dag_id: str, run_id: str, run_url: str | None, business_d
     lines += [f"    {f.label}: {f.log_url or w['no_link']}" for f in failures[:MAX_LINKS]]
     if len(failures) > MAX_LINKS:
         lines.append(f"    {w['more'].format(n=len(failures) - MAX_LINKS)}")
+    return "\n".join(lines)
+
+
+def hour_list(hours) -> str:
+    return ", ".join(f"{h:02d}" for h in hours)
+
+
+def drift_batch_message(dag_id: str, run_id: str, repaired: dict[str, list[int]], failed: dict[str, str]) -> str:
+    """ivr_drift_check's one message per batch: each day repaired (its hours), each day not (why)."""
+    w = words()
+    lines = [w["drift"].format(dag_id=dag_id, run_id=run_id)]
+    lines += ["• " + w["drift_repaired"].format(day=day, hours=hour_list(hours)) for day, hours in sorted(repaired.items())]
+    lines += ["• " + w["drift_failed"].format(day=day, why=why) for day, why in sorted(failed.items())]
     return "\n".join(lines)
 
 

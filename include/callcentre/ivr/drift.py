@@ -21,7 +21,7 @@ from callcentre.common.compat import AirflowFailException
 from callcentre.common.connections import ANALYTICS_POSTGRES
 from callcentre.common.pg import transaction
 from callcentre.common.slack import send_slack
-from callcentre.ivr import columns, load, reconcile, schema
+from callcentre.ivr import alert_messages, columns, load, reconcile, schema
 from callcentre.ivr.business_day import HOURS, day_window, first_business_day, parse_timezone
 from callcentre.ivr.runtime import timezone_name
 from callcentre.ivr.source import ID_RANGE_SQL, source_connection
@@ -156,11 +156,7 @@ class RepairReport:
     failed: dict[str, str] = field(default_factory=dict)  # day -> why it was not published (no metrics)
 
     def message(self, dag_id: str, run_id: str) -> str:
-        lines = [f":wrench: {dag_id} ({run_id}): reloaded the hours that differed from the IVR source"]
-        lines += [f"• {day}: hours {', '.join(f'{h:02d}' for h in hours)}; metrics rewritten"
-                  for day, hours in sorted(self.repaired.items())]
-        lines += [f"• {day}: FAILED, metrics left as they were: {why}" for day, why in sorted(self.failed.items())]
-        return "\n".join(lines)
+        return alert_messages.drift_batch_message(dag_id, run_id, self.repaired, self.failed)
 
 
 def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_name: str) -> RepairReport:
@@ -180,15 +176,14 @@ def repair_days(drift: list[dict], *, run_id: str, max_reject_ratio: float, tz_n
     for text, hours in sorted(by_day.items()):
         day, hours = date.fromisoformat(text), sorted(hours)
         if text in left:
-            report.failed[text] = (f"hours {', '.join(f'{h:02d}' for h in left[text])} not reloaded:"
-                                   " their reload_hour task failed (its error is below)")
+            report.failed[text] = alert_messages.words()["drift_not_reloaded"].format(hours=alert_messages.hour_list(left[text]))
             continue
         try:
             reconcile.gate_and_publish(day, hours, max_reject_ratio, run_id,
                                        reload_hour=partial(load.load_hour, day, tz_name=tz_name, run_id=run_id))
             report.repaired[text] = hours
         except Exception as err:  # noqa: BLE001 - reported in the batch's message, then the run fails
-            report.failed[text] = f"its quality gate failed: {err}"[:300]
+            report.failed[text] = alert_messages.words()["drift_gate_failed"].format(error=err)[:300]
     return report
 
 
