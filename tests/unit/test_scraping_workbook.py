@@ -52,7 +52,8 @@ def test_normalise_phone(value, expected):
 
 
 @pytest.mark.parametrize("header", ["Telefono", "TELÉFONO", " phone ", "Número", "numero", "Celular", "Móvil", "movil",
-                                    "Teléfono:", "Celular *", "Teléfono*"])  # a form's label, a template's required mark
+                                    "Teléfono:", "Celular *", "Teléfono*",  # a form's label, a template's required mark
+                                    "Teléfono\r\n"])  # pasted from a Windows app (Excel writes _x000D_)
 def test_phone_column_found_by_header(tmp_path, header):
     path = _book(tmp_path / "a.xlsx", [["Nombre", header], ["Ana", "3001234567"], ["Luis", 3109876543]])
     phones = read_phone_numbers(path)
@@ -266,8 +267,10 @@ def test_a_crm_export_with_a_wrong_dimension_record_is_read_whole(tmp_path, stri
 def test_a_formula_is_read_by_the_value_saved_with_it_and_one_without_a_value_is_rejected_not_skipped(tmp_path):
     """Excel, LibreOffice and Google Sheets save each formula's value with it; a script (openpyxl,
     a CRM's export) may write the formula alone, which only a spreadsheet app can compute."""
-    saved = raw_xlsx(tmp_path / "guardado.xlsx", [["Telefono"], [('"300"&"1234567"', "3001234567")], [("3109876543+0", 3109876543)]])
-    assert read_phone_numbers(saved).numbers == ["3001234567", "3109876543"]
+    saved = raw_xlsx(tmp_path / "guardado.xlsx", [["Telefono"], [('"300"&"1234567"', "3001234567")], [("3109876543+0", 3109876543)],
+                                                  [('IF(B4="","",B4)', "")]])  # a template's empty text result
+    phones = read_phone_numbers(saved)
+    assert phones.numbers == ["3001234567", "3109876543"] and phones.rejected == [] and phones.data_rows == 2
 
     wb = Workbook()
     for row in (["Telefono"], ["3001234567"], ['="300"&"7654321"'], [None], ["3009999999"]):

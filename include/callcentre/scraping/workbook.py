@@ -113,7 +113,7 @@ def is_phone_header(value) -> bool:
     if not isinstance(value, str):
         return False
     # A form's "Teléfono:" and a template's required mark "Celular *" name the same column.
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", value).strip(" \t\n:*").lower()) in _HEADER_KEYS
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", value).strip().rstrip(":*").strip().lower()) in _HEADER_KEYS
 
 
 def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
@@ -149,7 +149,7 @@ def read_phone_numbers(path: str | Path, name: str | None = None) -> PhoneList:
         rows = (row[0] if row else None for row in sheet.iter_rows(
             min_row=top[-1][0] + 1, min_col=column + 1, max_col=column + 1, values_only=True))
         data = itertools.chain((_cell(row, column) for n, row in top if n >= start_row), rows)
-        result = _collect(name, data, start_row, lambda: _unsaved_formulas(path, sheet.title, column, start_row))
+        result = _collect(name, data, start_row, lambda: _unsaved_formulas(path, sheet, column, start_row))
     finally:
         wb.close()
     numbers, rejected, duplicates, data_rows = result
@@ -196,19 +196,33 @@ def _cell(row, column: int):
     return row[column] if row and column < len(row) else None
 
 
-def _unsaved_formulas(path: Path, sheet: str, column: int, start_row: int) -> dict[int, str]:
-    """{row: formula} of the column's formulas: a value read as blank in such a row is a formula
-    whose value was never saved (a second, formula-only read: openpyxl gives one or the other)."""
-    import openpyxl
+def _unsaved_formulas(path: Path, sheet, column: int, start_row: int) -> dict[int, str]:
+    """{row: formula} of the column's formulas saved without their result, read from the sheet's
+    XML (openpyxl gives a formula or its saved result, and a blank for both cases below). A program
+    writing formulas alone (openpyxl, some exports) saves none; a spreadsheet app always does, and
+    an empty text result (``=IF(B2="","",B2)``, filled down a template) is ``t="str"`` with an empty
+    value: a blank cell on purpose."""
+    from xml.etree.ElementTree import iterparse
 
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    try:
-        ws = wb[sheet]
-        ws.reset_dimensions()
-        return {cell.row: cell.value for row in ws.iter_rows(min_row=start_row, min_col=column + 1, max_col=column + 1)
-                for cell in row if getattr(cell, "data_type", None) == "f"}
-    finally:
-        wb.close()
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+    found: dict[int, str] = {}
+    # openpyxl's read-only sheet keeps its part's name in _worksheet_path (openpyxl 3.x).
+    with zipfile.ZipFile(path) as zf, zf.open(sheet._worksheet_path) as part:
+        for _, element in iterparse(part):
+            if _local(element.tag) == "c" and element.get("r") and element.get("t", "n") != "str":
+                letters, row = coordinate_from_string(element.get("r"))
+                children = {_local(child.tag): child for child in element}
+                if (row >= start_row and column_index_from_string(letters) == column + 1 and "f" in children
+                        and not (children.get("v") is not None and children["v"].text)):
+                    found[row] = "=" + children["f"].text if children["f"].text else "(a shared formula)"
+            if _local(element.tag) in ("c", "row"):
+                element.clear()
+    return found
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
 def _collect(name, values, start_row: int, read_formulas):
@@ -217,19 +231,19 @@ def _collect(name, values, start_row: int, read_formulas):
     rejected: list[RejectedRow] = []
     duplicates = data_rows = 0
     formulas = None  # read at the first blank cell: a sheet without one is read once
-    for offset, value in enumerate(values):
+    for row, value in enumerate(values, start_row):
+        unsaved = False
         if _blank(value):
             formulas = read_formulas() if formulas is None else formulas
-            if start_row + offset in formulas:
-                data_rows += 1
-                rejected.append(RejectedRow(start_row + offset, str(formulas[start_row + offset])[:100], FORMULA_WITHOUT_VALUE))
-            continue
+            if row not in formulas:
+                continue
+            value, unsaved = formulas[row], True
         data_rows += 1
         if data_rows > MAX_ROWS:
             raise BadWorkbook(f"{name}: more than {MAX_ROWS} rows; at most {MAX_NUMBERS} numbers per file")
-        number, reason = check_phone(value)
+        number, reason = (None, FORMULA_WITHOUT_VALUE) if unsaved else check_phone(value)
         if number is None:
-            rejected.append(RejectedRow(start_row + offset, str(value)[:100], reason))
+            rejected.append(RejectedRow(row, str(value)[:100], reason))
         elif number in seen:
             duplicates += 1
         else:
