@@ -27,8 +27,8 @@ from callcentre.ivr.options import DEFAULTS, LOAD_QUEUE
     start_date=pendulum.datetime(2026, 1, 1, tz=ivr_timezone_name()),
     catchup=False,
     max_active_runs=1,
-    # A batch with a day that failed its gate fails the run: its one Slack message is the run's
-    # failure alert, which carries the batch's summary.
+    # A batch with a day it could not repair (an hour not reloaded, or the gate) fails the run: its
+    # one Slack message is the run's failure alert, which carries the batch's summary.
     on_failure_callback=alerts.alert_run_failed,
     default_args={
         "owner": "data-engineering",

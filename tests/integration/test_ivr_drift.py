@@ -221,3 +221,25 @@ def test_an_hour_the_source_purged_does_not_hold_back_the_other_days_repairs(day
     finally:
         reset_day(other)
         forget_checks(other)
+
+
+def test_publish_after_a_failed_find_drift_fails_saying_so():
+    """On Airflow 2.11 publish's all_done also runs it after find_drift failed, with no XCom."""
+    from callcentre.common.compat import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="find_drift failed: nothing to publish"):
+        drift.publish_task(None, {})
+
+
+def test_a_reload_cleared_and_failing_now_does_not_count_as_reloaded(day):
+    a_day_of_every_kind_of_row(day)
+    load_and_publish(day)
+    synthetic.write_calls([make_call(ID + 7, at(day, 16, 30))])
+    assert drift.find_drift(day, 1, run_id="manual__cleared") == [{"day": str(day), "hour": 16}]
+    drift._mark_reloaded(day, "manual__cleared", 16, True)  # its first try succeeded
+    drift._mark_reloaded(day, "manual__cleared", 16, False)  # cleared, and its new try starts (then fails)
+
+    report = drift.repair_days([{"day": str(day), "hour": 16}], run_id="manual__cleared", max_reject_ratio=0.5,
+                               tz_name="UTC")
+
+    assert report.repaired == {} and "16 not reloaded" in report.failed[str(day)]

@@ -117,7 +117,8 @@ def test_an_hour_the_source_no_longer_holds_is_not_emptied_unless_asked(day):
     source_execute("DELETE FROM calls WHERE call_id IN (30, 31)")
 
     with pytest.raises(AirflowFailException, match=r"hour 04: the source holds no call for it, nor any of the 2 calls "
-                                                   r"analytics holds for it \(first: call_id 30\).*min_calls=0"):
+                                                   r"analytics holds for it \(2 looked up by id\).*"
+                                                   r'with \{"min_calls": 0, "hours": \[4\]\}'):
         load_hour(day, 4, tz_name="UTC", run_id="after-purge")
     assert loaded_ids(day) == {30, 31, 32}
     assert ledger(day)[-1][:3] == (4, 1, "failed")

@@ -59,4 +59,4 @@ def test_the_drift_batch_message_in_each_language(monkeypatch, language, repaire
     monkeypatch.setenv("CALLCENTRE_LANGUAGE", language)
     text = RepairReport({"2026-06-24": [8, 23]}, {"2026-06-23": "why"}).message("ivr_drift_check", "manual__r")
     assert text.splitlines()[0].startswith(":wrench: ivr_drift_check (manual__r): ")
-    assert text.splitlines()[1:] == [repaired, failed + "why"]
+    assert text.splitlines()[1:] == [failed + "why", repaired]  # the failed days first: never cut off

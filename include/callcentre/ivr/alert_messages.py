@@ -36,7 +36,7 @@ _WORDS = {
         "drift": ":wrench: {dag_id} ({run_id}): reloaded the hours that differed from the IVR source",
         "drift_repaired": "{day}: hours {hours}; metrics rewritten",
         "drift_failed": "{day}: FAILED, metrics left as they were: {why}",
-        "drift_not_reloaded": "hours {hours} not reloaded: their reload_hour task failed (its error is below)",
+        "drift_not_reloaded": "hours {hours} not reloaded: their reload_hour task failed (see its log)",
         "drift_gate_failed": "its quality gate failed: {error}",
     },
     "es": {
@@ -59,7 +59,7 @@ _WORDS = {
         "drift": ":wrench: {dag_id} ({run_id}): se recargaron las horas que diferían de la fuente del IVR",
         "drift_repaired": "{day}: horas {hours}; métricas reescritas",
         "drift_failed": "{day}: FALLÓ, métricas sin cambios: {why}",
-        "drift_not_reloaded": "horas {hours} sin recargar: su tarea reload_hour falló (su error, abajo)",
+        "drift_not_reloaded": "horas {hours} sin recargar: su tarea reload_hour falló (vea su log)",
         "drift_gate_failed": "su control de calidad falló: {error}",
     },
 }
@@ -119,11 +119,12 @@ def hour_list(hours) -> str:
 
 
 def drift_batch_message(dag_id: str, run_id: str, repaired: dict[str, list[int]], failed: dict[str, str]) -> str:
-    """ivr_drift_check's one message per batch: each day repaired (its hours), each day not (why)."""
+    """ivr_drift_check's one message per batch: each day not repaired (why) first, so that a
+    message cut to length still names them, then each day repaired (its hours)."""
     w = words()
     lines = [w["drift"].format(dag_id=dag_id, run_id=run_id)]
-    lines += ["• " + w["drift_repaired"].format(day=day, hours=hour_list(hours)) for day, hours in sorted(repaired.items())]
     lines += ["• " + w["drift_failed"].format(day=day, why=why) for day, why in sorted(failed.items())]
+    lines += ["• " + w["drift_repaired"].format(day=day, hours=hour_list(hours)) for day, hours in sorted(repaired.items())]
     return "\n".join(lines)
 
 

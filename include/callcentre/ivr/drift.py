@@ -224,16 +224,24 @@ def find_task(context) -> list[dict]:
 def reload_task(day: str, hour: int, context) -> None:
     compat.get_current_context()["hour_label"] = f"{day} hour {hour:02d}"  # the map_index_template
     business_date, run_id = date.fromisoformat(day), context["run_id"]
+    _mark_reloaded(business_date, run_id, hour, False)  # a cleared task that fails now is not reloaded
     load.load_hour(business_date, hour, tz_name=timezone_name(), run_id=run_id,
                    try_number=int(context["ti"].try_number))
+    _mark_reloaded(business_date, run_id, hour, True)
+
+
+def _mark_reloaded(day: date, run_id: str, hour: int, reloaded: bool) -> None:
     with transaction(ANALYTICS_POSTGRES) as cur:
-        cur.execute("UPDATE analytics.drift_hours SET reloaded_at = now() "
-                    "WHERE business_date = %s AND run_id = %s AND local_hour = %s", (business_date, run_id, hour))
+        cur.execute("UPDATE analytics.drift_hours SET reloaded_at = CASE WHEN %s THEN now() END "
+                    "WHERE business_date = %s AND run_id = %s AND local_hour = %s", (reloaded, day, run_id, hour))
 
 
-def publish_task(drift: list[dict], context) -> dict:
+def publish_task(drift: list[dict] | None, context) -> dict:
     """Gate and publish the repaired days, with ONE Slack message for the batch: this one, or, when
-    a day failed its gate, the run's failure alert, which carries the same summary."""
+    a day could not be repaired (an hour not reloaded, or the gate failed), the run's failure
+    alert, which carries the same summary."""
+    if drift is None:  # Airflow 2.11's all_done runs this after a failed find_drift too
+        raise AirflowFailException("find_drift failed: nothing to publish")
     _, _, ratio = _params(context)
     drift = list(drift)
     report = repair_days(drift, run_id=context["run_id"], max_reject_ratio=ratio, tz_name=timezone_name())

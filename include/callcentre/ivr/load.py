@@ -365,8 +365,9 @@ class HourLoad:
                          {"d": self.day, "h": self.hour})
         raise AirflowFailException(
             f"{self.where()}: the source holds no call for it, nor any of the {self.cur.fetchone()[0]} calls analytics "
-            f"holds for it (first: call_id {min(stored)}): the IVR deleted or purged them (its retention?). Nothing was "
-            f"replaced. If the hour really is empty now, run the day with min_calls=0."
+            f"holds for it ({len(stored)} looked up by id): the IVR deleted or purged them (its retention?). Nothing "
+            f"was replaced. If the hour really is empty now, trigger ivr_calls_daily for {self.day} with "
+            f'{{"min_calls": 0, "hours": [{self.hour}]}}.'
         )
 
     def replace(self) -> None:
