@@ -55,6 +55,11 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi("airflow.api_fastapi.auth.managers.base_auth_manager:COOKIE_NAME_JWT_TOKEN", 3,
                "include/callcentre/common/ui_page.py", "the UI's token cookie, read by the pages' API calls"),
     *(PrivateApi(target, 2, "include/callcentre/common/airflow2_callback_context.py", _CALLBACK_WHY) for target in (
+        # The run, its task instances and one's context, rebuilt as the wrapped fetch_callback does.
+        "airflow.models.dag:DAG.fetch_dagrun",
+        "airflow.models.dagrun:DagRun.get_task_instances",
+        "airflow.models.taskinstance:TaskInstance.get_template_context",
+        "airflow.models.taskinstance:TaskInstance.task",
         "airflow.models.mappedoperator:MappedOperator",
         "airflow.models.expandinput:NotFullyPopulated",
         "airflow.utils.session:provide_session",
@@ -108,4 +113,5 @@ PUBLIC = {
 # Private attributes of otherwise public objects: each marker found in include/, plugins/ or dags/
 # must have an entry above naming that file.
 MARKERS = ("_PythonDecoratedOperator", "rendered_map_index", "_shared", "SUPERVISOR_COMMS", "GetPreviousDagRun",
-           "_get_next", "_get_prev", "_align_to_next", "_align_to_prev", "fetch_callback", "_describe_with_dom_dow_fix")
+           "_get_next", "_get_prev", "_align_to_next", "_align_to_prev", "fetch_callback", "_describe_with_dom_dow_fix",
+           "fetch_dagrun", "get_task_instances", "get_template_context")
