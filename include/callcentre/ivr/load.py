@@ -194,10 +194,9 @@ DEFAULT_LOCK_TIMEOUT_S = 600
 # An empty source hour may only empty a stored one whose calls the source still holds elsewhere
 # (HourLoad._refuse_to_empty_a_purged_hour); the existence check reads up to this many of them.
 PURGE_SAMPLE = 1000
-_STORED = ("SELECT call_id FROM {calls} WHERE business_date = %(d)s AND local_hour = %(h)s"
-           " UNION ALL SELECT call_id FROM {rejects} WHERE business_date = %(d)s AND local_hour = %(h)s")
-STORED_SAMPLE_SQL = _STORED + " LIMIT %(n)s"
-STORED_COUNT_SQL = f"SELECT count(*) FROM ({_STORED}) stored"
+STORED_SQL = ("SELECT call_id, count(*) OVER () FROM (SELECT call_id FROM {calls} WHERE business_date = %(d)s"
+              " AND local_hour = %(h)s UNION ALL SELECT call_id FROM {rejects} WHERE business_date = %(d)s"
+              " AND local_hour = %(h)s) stored LIMIT %(n)s")  # up to n ids, each with the count of all
 
 
 def lock_timeout_s() -> int:
@@ -352,19 +351,18 @@ class HourLoad:
         """The source holds no call for the hour: when analytics holds calls for it that the
         source no longer holds anywhere (not moved to another hour: purged by the IVR's retention,
         reached by a backfill, or deleted), fail rather than empty the hour."""
-        self.cur.execute(STORED_SAMPLE_SQL.format(calls=self.partitions.calls, rejects=self.partitions.rejects),
+        self.cur.execute(STORED_SQL.format(calls=self.partitions.calls, rejects=self.partitions.rejects),
                          {"d": self.day, "h": self.hour, "n": PURGE_SAMPLE})
-        stored = [row[0] for row in self.cur.fetchall()]
-        if not stored:
+        rows = self.cur.fetchall()
+        if not rows:
             return
+        stored = [call_id for call_id, _ in rows]
         with src.cursor() as cur:
             cur.execute(f"SELECT call_id FROM calls WHERE call_id IN ({', '.join(['%s'] * len(stored))}) LIMIT 1", stored)
             if cur.fetchone():
                 return
-        self.cur.execute(STORED_COUNT_SQL.format(calls=self.partitions.calls, rejects=self.partitions.rejects),
-                         {"d": self.day, "h": self.hour})
         raise AirflowFailException(
-            f"{self.where()}: the source holds no call for it, nor any of the {self.cur.fetchone()[0]} calls analytics "
+            f"{self.where()}: the source holds no call for it, nor any of the {rows[0][1]} calls analytics "
             f"holds for it ({len(stored)} looked up by id): the IVR deleted or purged them (its retention?). Nothing "
             f"was replaced. If the hour really is empty now, trigger ivr_calls_daily for {self.day} with "
             f'{{"min_calls": 0, "hours": [{self.hour}]}}.'

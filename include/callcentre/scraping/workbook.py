@@ -212,10 +212,10 @@ def _unsaved_formulas(path: Path, sheet, column: int, start_row: int) -> dict[in
         for _, element in iterparse(part):
             if _local(element.tag) == "c" and element.get("r") and element.get("t", "n") != "str":
                 letters, row = coordinate_from_string(element.get("r"))
-                children = {_local(child.tag): child for child in element}
-                if (row >= start_row and column_index_from_string(letters) == column + 1 and "f" in children
-                        and not (children.get("v") is not None and children["v"].text)):
-                    found[row] = "=" + children["f"].text if children["f"].text else "(a shared formula)"
+                if row >= start_row and column_index_from_string(letters) == column + 1:  # the phone column only
+                    children = {_local(child.tag): child for child in element}
+                    if "f" in children and not (children.get("v") is not None and children["v"].text):
+                        found[row] = "=" + children["f"].text if children["f"].text else "(a shared formula)"
             if _local(element.tag) in ("c", "row"):
                 element.clear()
     return found
